@@ -1,0 +1,56 @@
+//! What the cache keeps for one object: the response head, shared read-only across shards as
+//! an `Arc`, and the body as the `Bytes` chunks it arrived in, so serving a hit clones
+//! refcounts and never copies bytes. Pure data; the store decides lifetimes.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::freshness::Freshness;
+use crate::http::headers::Header;
+
+/// A response head as the cache serves it: the origin's end-to-end fields without the framing
+/// (`Content-Length`, `Transfer-Encoding`) and `Age`, which are written per response.
+#[derive(Debug)]
+pub struct CachedHead {
+    pub status: u16,
+    pub reason: Bytes,
+    pub headers: Vec<Header>,
+    /// The body length when the origin declared it; `None` for chunked or close-delimited.
+    pub content_length: Option<u64>,
+    pub arrival: Arrival,
+}
+
+/// What was decided when the head arrived, for the responses of the fetch that brought it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Arrival {
+    /// The response's age when it arrived (RFC 9111 corrected_initial_age), whole seconds.
+    pub initial_age_secs: u64,
+    /// Remaining freshness when it is being stored; `None` when it is not.
+    pub stored_ttl: Option<i64>,
+}
+
+impl CachedHead {
+    /// Bytes this head costs in the budget: its fields plus a fixed allowance for the
+    /// structures around them, so many tiny objects cannot hide from the accounting.
+    pub fn cost(&self) -> u64 {
+        let fields: usize = self.headers.iter().map(|h| h.name.len() + h.value.len() + 48).sum();
+        (fields + self.reason.len() + 256) as u64
+    }
+}
+
+/// A complete object in the store.
+#[derive(Debug)]
+pub struct StoredObject {
+    pub head: Arc<CachedHead>,
+    pub body: Arc<[Bytes]>,
+    pub body_len: u64,
+    pub freshness: Freshness,
+}
+
+impl StoredObject {
+    /// Bytes this object costs in the budget: head plus body.
+    pub fn cost(&self) -> u64 {
+        self.head.cost() + self.body_len
+    }
+}

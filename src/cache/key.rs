@@ -1,0 +1,163 @@
+//! Cache keys and stream keys. A `CacheKey` names one cached object: the lower-cased host
+//! and the request target with tracking query parameters (CMCD and friends) removed, so
+//! viewers who differ only in telemetry share one object. A `StreamKey` names the stream an
+//! object belongs to; its fixed-seed hash picks the owner shard, so every thread agrees
+//! without talking. Pure: no I/O, no runtime.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::config::StreamKeyRule;
+
+/// One cached object's identity. Cheap to clone (`Bytes`) and `Send`, so it crosses shards.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    host: Bytes,
+    target: Bytes,
+}
+
+impl CacheKey {
+    /// Builds the key from the request's host and its raw target (path and query).
+    pub fn new(host: &[u8], target: &[u8], strip_params: &[String]) -> CacheKey {
+        CacheKey {
+            host: normalise_host(host),
+            target: strip_query(target, strip_params),
+        }
+    }
+
+    /// The normalised host (lower case, default port removed).
+    pub fn host(&self) -> &Bytes {
+        &self.host
+    }
+
+    /// The normalised target: what livecache asks the origin for.
+    pub fn target(&self) -> &Bytes {
+        &self.target
+    }
+
+    /// The path part of the target.
+    pub fn path(&self) -> &[u8] {
+        let end = self.target.iter().position(|&b| b == b'?').unwrap_or(self.target.len());
+        &self.target[..end]
+    }
+}
+
+/// The stream an object belongs to; decides the owner shard.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StreamKey(Bytes);
+
+impl StreamKey {
+    /// Derives the stream from a cache key by the configured rule.
+    pub fn of(key: &CacheKey, rule: StreamKeyRule) -> StreamKey {
+        let path = key.path();
+        let end = match rule {
+            StreamKeyRule::Dirname => path.iter().rposition(|&b| b == b'/').unwrap_or(0),
+            StreamKeyRule::Prefix(n) => path
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'/')
+                .nth(n)
+                .map(|(i, _)| i)
+                .unwrap_or(path.len()),
+        };
+        let mut bytes = BytesMut::with_capacity(key.host.len() + end);
+        bytes.put_slice(&key.host);
+        bytes.put_slice(&path[..end]);
+        StreamKey(bytes.freeze())
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The shard that owns every object of this stream.
+    pub fn owner(&self, shards: usize) -> usize {
+        (stable_hash(&self.0) % shards as u64) as usize
+    }
+}
+
+/// FNV-1a, 64 bit: fixed seed, so every shard and every process computes the same owner.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+fn normalise_host(host: &[u8]) -> Bytes {
+    let host = host.strip_suffix(b":80").unwrap_or(host);
+    Bytes::from(host.to_ascii_lowercase())
+}
+
+/// Removes query parameters whose name is listed; keeps the order of the rest, and the
+/// target byte-for-byte when nothing is removed (the common case allocates only the copy).
+fn strip_query(target: &[u8], strip_params: &[String]) -> Bytes {
+    let Some(q) = target.iter().position(|&b| b == b'?') else {
+        return Bytes::copy_from_slice(target);
+    };
+    let (path, query) = (&target[..q], &target[q + 1..]);
+    let keep = |param: &&[u8]| {
+        let name = param.split(|&b| b == b'=').next().unwrap_or_default();
+        !param.is_empty() && !strip_params.iter().any(|s| s.as_bytes() == name)
+    };
+    if query.split(|&b| b == b'&').all(|p| keep(&p)) {
+        return Bytes::copy_from_slice(target);
+    }
+    let mut out = BytesMut::with_capacity(target.len());
+    out.put_slice(path);
+    for (i, param) in query.split(|&b| b == b'&').filter(keep).enumerate() {
+        out.put_u8(if i == 0 { b'?' } else { b'&' });
+        out.put_slice(param);
+    }
+    out.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strip() -> Vec<String> {
+        vec!["CMCD".to_string()]
+    }
+
+    #[test]
+    fn tracking_parameters_are_removed_from_the_key() {
+        let a = CacheKey::new(b"Example.com", b"/live/a/seg-1.m4s?CMCD=br%3D3200&x=1", &strip());
+        let b = CacheKey::new(b"example.com:80", b"/live/a/seg-1.m4s?x=1", &strip());
+        assert_eq!(a, b);
+        assert_eq!(a.target().as_ref(), b"/live/a/seg-1.m4s?x=1");
+        let only = CacheKey::new(b"h", b"/a/b.ts?CMCD=x", &strip());
+        assert_eq!(only.target().as_ref(), b"/a/b.ts");
+    }
+
+    #[test]
+    fn other_parameters_keep_their_order() {
+        let key = CacheKey::new(b"h", b"/p.m3u8?_HLS_msn=5&_HLS_part=2", &strip());
+        assert_eq!(key.target().as_ref(), b"/p.m3u8?_HLS_msn=5&_HLS_part=2");
+        assert_eq!(key.path(), b"/p.m3u8");
+    }
+
+    #[test]
+    fn stream_key_is_the_dirname_by_default() {
+        let key = CacheKey::new(b"h", b"/live/ch1/720p/seg-42.m4s?x=1", &strip());
+        assert_eq!(StreamKey::of(&key, StreamKeyRule::Dirname).as_bytes(), b"h/live/ch1/720p");
+        assert_eq!(StreamKey::of(&key, StreamKeyRule::Prefix(2)).as_bytes(), b"h/live/ch1");
+        let root = CacheKey::new(b"h", b"/index.m3u8", &strip());
+        assert_eq!(StreamKey::of(&root, StreamKeyRule::Dirname).as_bytes(), b"h");
+    }
+
+    #[test]
+    fn segments_of_one_rendition_share_an_owner() {
+        let owner = |t: &[u8]| StreamKey::of(&CacheKey::new(b"h", t, &[]), StreamKeyRule::Dirname).owner(4);
+        assert_eq!(owner(b"/live/ch1/720p/seg-1.m4s"), owner(b"/live/ch1/720p/seg-2.m4s"));
+        assert_eq!(owner(b"/live/ch1/720p/seg-1.m4s"), owner(b"/live/ch1/720p/index.m3u8"));
+    }
+
+    #[test]
+    fn stable_hash_is_fixed() {
+        // FNV-1a test vectors: the owner of a stream must never change between releases.
+        assert_eq!(stable_hash(b""), 0xcbf29ce484222325);
+        assert_eq!(stable_hash(b"a"), 0xaf63dc4c8601ec8c);
+    }
+}

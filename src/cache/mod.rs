@@ -1,0 +1,15 @@
+//! The cache proper, free of sockets and runtime: keys and stream ownership, freshness, the
+//! byte-bounded store and the in-flight objects that coalesce fetches. The shard module wires
+//! these to the network; everything here is unit-tested in isolation.
+
+pub mod entry;
+pub mod freshness;
+pub mod inflight;
+pub mod key;
+pub mod store;
+
+pub use entry::{Arrival, CachedHead, StoredObject};
+pub use freshness::{Freshness, Policy};
+pub use inflight::{Event, InFlight, Reader};
+pub use key::{CacheKey, StreamKey};
+pub use store::{Store, StoreUsage};

@@ -1,0 +1,254 @@
+//! One HTTP/1.1 exchange with the upstream: write the request, read the response head with
+//! strict framing, then hand out body chunks as they are read. A connection goes back to the
+//! pool only after a response was read to its exact end. A request that fails on a reused
+//! keep-alive connection before any response byte arrived is retried once on a new one
+//! (the origin may have closed it while idle), but only when the method is idempotent.
+
+use std::io;
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use super::{Pool, UpstreamError};
+use crate::http::chunked::{ChunkedDecoder, Decoded};
+use crate::http::encode;
+use crate::http::headers::Header;
+use crate::http::response::{parse_response, ResponseBody, ResponseHead};
+
+/// Largest read from the upstream at once; each read becomes one chunk for the readers.
+const READ_SIZE: usize = 64 * 1024;
+/// Upstream response heads are bounded like client heads.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+const MAX_RESPONSE_HEADERS: usize = 128;
+
+/// A request to send upstream. Built by the caller with hop-by-hop fields already removed.
+#[derive(Clone, Debug)]
+pub struct UpstreamRequest {
+    pub method: Bytes,
+    pub target: Bytes,
+    pub headers: Vec<Header>,
+    pub body: Bytes,
+    /// GET, HEAD, PUT, DELETE, OPTIONS: safe to send again on a fresh connection.
+    pub idempotent: bool,
+    pub is_head: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    pub first_byte: Duration,
+    pub between_bytes: Duration,
+}
+
+/// A response whose head has arrived; the body is read with `next_chunk`.
+pub struct UpstreamResponse {
+    pub head: ResponseHead,
+    pub framing: ResponseBody,
+    keep_alive: bool,
+    stream: Option<TcpStream>,
+    pool: Rc<Pool>,
+    buf: BytesMut,
+    remaining: u64,
+    chunked: ChunkedDecoder,
+    done: bool,
+}
+
+/// Sends `request` and waits for the final response head (1xx heads are skipped).
+pub async fn fetch(pool: &Rc<Pool>, request: &UpstreamRequest, timeouts: Timeouts) -> Result<UpstreamResponse, UpstreamError> {
+    let wire = encode_request(request);
+    let reusable = if request.idempotent { pool.take_idle() } else { None };
+    if let Some(stream) = reusable {
+        match exchange(pool, stream, &wire, request.is_head, timeouts).await {
+            Ok(response) => return Ok(response),
+            Err(Attempt::BeforeResponse(_)) if request.idempotent => {}
+            Err(Attempt::BeforeResponse(e) | Attempt::During(e)) => return Err(e),
+        }
+    }
+    let stream = pool.connect().await?;
+    match exchange(pool, stream, &wire, request.is_head, timeouts).await {
+        Ok(response) => Ok(response),
+        Err(Attempt::BeforeResponse(e) | Attempt::During(e)) => Err(e),
+    }
+}
+
+/// Whether a failure happened before any byte of the response (so a retry is safe).
+enum Attempt {
+    BeforeResponse(UpstreamError),
+    During(UpstreamError),
+}
+
+fn encode_request(request: &UpstreamRequest) -> BytesMut {
+    let mut wire = BytesMut::with_capacity(512 + request.body.len());
+    encode::request_line(&mut wire, &request.method, &request.target);
+    for h in &request.headers {
+        encode::header(&mut wire, &h.name, &h.value);
+    }
+    if !request.body.is_empty() || !(request.idempotent && matches!(&request.method[..], b"GET" | b"HEAD")) {
+        encode::header(&mut wire, b"Content-Length", request.body.len().to_string().as_bytes());
+    }
+    encode::end_head(&mut wire);
+    wire.extend_from_slice(&request.body);
+    wire
+}
+
+async fn exchange(
+    pool: &Rc<Pool>,
+    mut stream: TcpStream,
+    wire: &[u8],
+    is_head: bool,
+    timeouts: Timeouts,
+) -> Result<UpstreamResponse, Attempt> {
+    let io_error = |e: io::Error| UpstreamError::Io(e.to_string());
+    stream.write_all(wire).await.map_err(|e| Attempt::BeforeResponse(io_error(e)))?;
+    let _ = stream.set_read_timeout(Some(timeouts.first_byte));
+    let mut buf = BytesMut::with_capacity(8 * 1024);
+    let mut any_byte = false;
+    loop {
+        match parse_response(&mut buf, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, is_head) {
+            Ok(Some(parsed)) if (100..200).contains(&parsed.head.status) => continue,
+            Ok(Some(parsed)) => {
+                let _ = stream.set_read_timeout(Some(timeouts.between_bytes));
+                let remaining = match parsed.body {
+                    ResponseBody::Length(n) => n,
+                    _ => 0,
+                };
+                let done = matches!(parsed.body, ResponseBody::None | ResponseBody::Length(0));
+                let mut response = UpstreamResponse {
+                    head: parsed.head,
+                    framing: parsed.body,
+                    keep_alive: parsed.keep_alive,
+                    stream: Some(stream),
+                    pool: Rc::clone(pool),
+                    buf,
+                    remaining,
+                    chunked: ChunkedDecoder::new(),
+                    done,
+                };
+                if done {
+                    response.release();
+                }
+                return Ok(response);
+            }
+            Ok(None) => {}
+            Err(e) => return Err(Attempt::During(UpstreamError::Protocol(e.to_string()))),
+        }
+        match read_some(&mut stream, &mut buf).await {
+            Ok(0) if !any_byte => {
+                return Err(Attempt::BeforeResponse(UpstreamError::Io("closed before responding".into())))
+            }
+            Ok(0) => return Err(Attempt::During(UpstreamError::Protocol("closed inside the response head".into()))),
+            Ok(_) => any_byte = true,
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Attempt::During(UpstreamError::FirstByteTimeout)),
+            Err(e) if !any_byte => return Err(Attempt::BeforeResponse(io_error(e))),
+            Err(e) => return Err(Attempt::During(io_error(e))),
+        }
+    }
+}
+
+/// Reads whatever is available (up to `READ_SIZE`) onto the end of `buf`.
+async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + READ_SIZE, 0);
+    let result = stream.read(&mut buf[start..]).await;
+    buf.truncate(start + *result.as_ref().unwrap_or(&0));
+    result
+}
+
+impl UpstreamResponse {
+    /// The next piece of the body as it arrives; `Ok(None)` at its exact end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        loop {
+            if let Some(chunk) = self.take_buffered()? {
+                return Ok(Some(chunk));
+            }
+            if self.done {
+                self.release();
+                return Ok(None);
+            }
+            let stream = self.stream.as_mut().expect("stream is kept until done");
+            match read_some(stream, &mut self.buf).await {
+                Ok(0) if self.framing == ResponseBody::CloseDelimited => {
+                    self.done = true;
+                    self.stream = None;
+                    return Ok(None);
+                }
+                Ok(0) => {
+                    self.stream = None;
+                    return Err(UpstreamError::Io("origin closed the connection mid-body".into()));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                    self.stream = None;
+                    return Err(UpstreamError::BetweenBytesTimeout);
+                }
+                Err(e) => {
+                    self.stream = None;
+                    return Err(UpstreamError::Io(e.to_string()));
+                }
+            }
+        }
+    }
+
+    /// Decodes what is already buffered into one body chunk, if any.
+    fn take_buffered(&mut self) -> Result<Option<Bytes>, UpstreamError> {
+        match self.framing {
+            _ if self.done => Ok(None),
+            ResponseBody::None => {
+                self.done = true;
+                Ok(None)
+            }
+            ResponseBody::Length(_) => {
+                if self.buf.is_empty() {
+                    return Ok(None);
+                }
+                let n = (self.remaining as usize).min(self.buf.len());
+                self.remaining -= n as u64;
+                let chunk = self.buf.split_to(n).freeze();
+                if self.remaining == 0 {
+                    if !self.buf.is_empty() {
+                        self.stream = None;
+                        return Err(UpstreamError::Protocol("body longer than Content-Length".into()));
+                    }
+                    self.done = true;
+                }
+                Ok(Some(chunk))
+            }
+            ResponseBody::Chunked => match self.chunked.decode(&mut self.buf) {
+                Ok(Decoded::Data(chunk)) => Ok(Some(chunk)),
+                Ok(Decoded::NeedMore) => Ok(None),
+                Ok(Decoded::Done) => {
+                    if !self.buf.is_empty() {
+                        self.stream = None;
+                        return Err(UpstreamError::Protocol("bytes after the last chunk".into()));
+                    }
+                    self.done = true;
+                    Ok(None)
+                }
+                Err(e) => {
+                    self.stream = None;
+                    Err(UpstreamError::Protocol(format!("bad chunked body: {e:?}")))
+                }
+            },
+            ResponseBody::CloseDelimited => {
+                if self.buf.is_empty() {
+                    Ok(None)
+                } else {
+                    Ok(Some(self.buf.split().freeze()))
+                }
+            }
+        }
+    }
+
+    /// Returns the connection to the pool when the response ended cleanly and may be reused.
+    fn release(&mut self) {
+        if let Some(stream) = self.stream.take() {
+            if self.keep_alive && self.buf.is_empty() && self.framing != ResponseBody::CloseDelimited {
+                let _ = stream.set_read_timeout(None);
+                self.pool.put_idle(stream);
+            }
+        }
+    }
+
+}

@@ -1,0 +1,50 @@
+//! The upstream side: an HTTP/1.1 client over glommio `TcpStream`s with a keep-alive pool per
+//! shard and strict response framing. It knows nothing of caching: the shard decides what to
+//! fetch and what to keep. Errors carry the status the client should see: 502 for a refused
+//! connection or a malformed response, 504 for a timeout.
+
+mod client;
+mod pool;
+
+pub use client::{fetch, Timeouts, UpstreamRequest, UpstreamResponse};
+pub use pool::Pool;
+
+use std::fmt;
+
+/// Why an upstream exchange failed; the variant decides the status a client sees.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamError {
+    Connect(String),
+    ConnectTimeout,
+    FirstByteTimeout,
+    BetweenBytesTimeout,
+    /// The response broke HTTP framing rules (or was garbage).
+    Protocol(String),
+    /// The connection failed or closed early.
+    Io(String),
+}
+
+impl UpstreamError {
+    /// The status to answer with when this happens before any response head was sent.
+    pub fn status(&self) -> u16 {
+        match self {
+            UpstreamError::ConnectTimeout
+            | UpstreamError::FirstByteTimeout
+            | UpstreamError::BetweenBytesTimeout => 504,
+            UpstreamError::Connect(_) | UpstreamError::Protocol(_) | UpstreamError::Io(_) => 502,
+        }
+    }
+}
+
+impl fmt::Display for UpstreamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamError::Connect(e) => write!(f, "cannot connect to the origin: {e}"),
+            UpstreamError::ConnectTimeout => write!(f, "origin connect timed out"),
+            UpstreamError::FirstByteTimeout => write!(f, "origin sent no response head in time"),
+            UpstreamError::BetweenBytesTimeout => write!(f, "origin stalled mid-body"),
+            UpstreamError::Protocol(e) => write!(f, "origin broke HTTP framing: {e}"),
+            UpstreamError::Io(e) => write!(f, "origin connection failed: {e}"),
+        }
+    }
+}

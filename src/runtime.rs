@@ -1,0 +1,239 @@
+//! Process-level wiring: start-up self-checks (io_uring, locked memory, the listen address),
+//! one glommio executor per shard pinned to a CPU the process may use, the channel mesh
+//! between them, and the stop path. This is the only place that knows how many threads
+//! there are; each shard's code sees its own `Shard` and nothing else.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::rc::Rc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use glommio::channels::channel_mesh::MeshBuilder;
+use glommio::net::TcpListener;
+use glommio::{LocalExecutorBuilder, Placement};
+
+use crate::config::Config;
+use crate::metrics::Stats;
+use crate::server::{self, drain::Drain};
+use crate::shard::{mesh, Mesh, MeshMessage, Shard};
+use crate::shutdown::Shutdown;
+
+/// glommio refuses to start an executor below this much locked memory.
+const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
+/// Registered I/O buffer memory per executor. livecache does no file I/O, so the minimum:
+/// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
+const IO_MEMORY: usize = 64 * 1024;
+
+/// Why livecache could not start, worded for the operator who must fix it.
+#[derive(Debug)]
+pub enum StartError {
+    IoUring(io::Error),
+    Memlock { limit: u64 },
+    AddressInUse(SocketAddr),
+    Bind(SocketAddr, io::Error),
+    Executor(String),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::IoUring(e) => write!(
+                f,
+                "io_uring is not available ({e}). livecache needs Linux 5.8 or later with io_uring enabled: \
+                 check `sysctl kernel.io_uring_disabled` (must be 0) and that no seccomp profile \
+                 (container runtime, systemd SystemCallFilter) blocks io_uring_setup"
+            ),
+            StartError::Memlock { limit } => write!(
+                f,
+                "locked-memory limit (RLIMIT_MEMLOCK) is {} KiB; livecache needs at least {} KiB. \
+                 Raise it with `ulimit -l 8192` in the shell, `LimitMEMLOCK=8M` in the systemd unit, \
+                 or a memlock line in /etc/security/limits.conf",
+                limit / 1024,
+                GLOMMIO_MIN_MEMLOCK / 1024
+            ),
+            StartError::AddressInUse(addr) => write!(
+                f,
+                "cannot listen on {addr}: the address is already in use (another livecache, or another \
+                 server?). Stop it or choose another `listen` address"
+            ),
+            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
+            StartError::Executor(e) => write!(f, "cannot start a shard executor: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// The CPUs this process may run on (its affinity mask, which glommio's own CPU list ignores).
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
+        }
+        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+    }
+}
+
+fn check_io_uring() -> Result<(), StartError> {
+    // SAFETY: io_uring_setup with a zeroed params struct; the returned fd is closed at once.
+    unsafe {
+        let mut params = [0u8; 120];
+        let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
+        if fd < 0 {
+            return Err(StartError::IoUring(io::Error::last_os_error()));
+        }
+        libc::close(fd as i32);
+    }
+    Ok(())
+}
+
+fn check_memlock() -> Result<(), StartError> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes into the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
+        return Ok(());
+    }
+    if limit.rlim_cur != libc::RLIM_INFINITY && limit.rlim_cur < GLOMMIO_MIN_MEMLOCK {
+        return Err(StartError::Memlock { limit: limit.rlim_cur });
+    }
+    Ok(())
+}
+
+/// One listening socket per shard on the same address (`SO_REUSEPORT`: the kernel spreads
+/// connections). Port 0 is resolved by the first bind and reused by the others.
+fn bind_listeners(addr: SocketAddr, count: usize) -> Result<(SocketAddr, Vec<OwnedFd>), StartError> {
+    use socket2::{Domain, Socket, Type};
+    let mut bound = addr;
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let socket = Socket::new(Domain::for_address(bound), Type::STREAM, None)
+            .and_then(|s| {
+                s.set_reuse_port(true)?;
+                s.set_reuse_address(true)?;
+                s.bind(&bound.into())?;
+                s.listen(1024)?;
+                Ok(s)
+            })
+            .map_err(|e| match e.kind() {
+                io::ErrorKind::AddrInUse => StartError::AddressInUse(bound),
+                _ => StartError::Bind(bound, e),
+            })?;
+        if bound.port() == 0 {
+            bound = socket
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .ok_or_else(|| StartError::Bind(addr, io::Error::other("no local address")))?;
+        }
+        // SAFETY: into_raw_fd hands over sole ownership of a valid descriptor.
+        sockets.push(unsafe { OwnedFd::from_raw_fd(socket.into_raw_fd()) });
+    }
+    Ok((bound, sockets))
+}
+
+/// A started daemon: its address, its counters, and the way to stop it.
+pub struct Running {
+    pub local_addr: SocketAddr,
+    pub stats: Arc<Stats>,
+    pub shutdown: Shutdown,
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+}
+
+impl Running {
+    /// Blocks until every shard has stopped (after `shutdown` fires).
+    pub fn wait(self) {
+        for handle in self.handles {
+            let _ = handle.join();
+        }
+    }
+
+    /// Fires the shutdown and waits for the shards.
+    pub fn stop(self) {
+        self.shutdown.trigger();
+        self.wait();
+    }
+}
+
+/// Checks the machine, binds, starts every shard, and returns once all of them accept.
+pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> {
+    check_io_uring()?;
+    check_memlock()?;
+    let shards = config.shards;
+    let (local_addr, listeners) = bind_listeners(config.listen, shards)?;
+    let stats = Stats::new(shards);
+    let cpus = allowed_cpus();
+    let mesh = (shards > 1).then(|| MeshBuilder::<MeshMessage, _>::full(shards, config.mesh_queue));
+    let open_connections = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let mut handles = Vec::with_capacity(shards);
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let placement = match cpus.get(index % cpus.len().max(1)) {
+            Some(&cpu) => Placement::Fixed(cpu),
+            None => Placement::Unbound,
+        };
+        let config = config.clone();
+        let stats = Arc::clone(&stats);
+        let shutdown = shutdown.clone();
+        let mesh = mesh.clone();
+        let ready = ready_tx.clone();
+        let open = Arc::clone(&open_connections);
+        let handle = LocalExecutorBuilder::new(placement)
+            .name(&format!("livecache-{index}"))
+            .io_memory(IO_MEMORY)
+            .spawn(move || async move {
+                let (mesh, receivers) = match mesh {
+                    Some(builder) => match builder.join().await {
+                        Ok((senders, receivers)) => (Mesh::new(Some(senders)), Some(receivers)),
+                        Err(e) => {
+                            let _ = ready.send(Err(format!("joining the shard mesh failed: {e}")));
+                            return;
+                        }
+                    },
+                    None => (Mesh::new(None), None),
+                };
+                let id = mesh.shard_id();
+                let shard = Shard::new(id, Rc::new(config), stats, mesh);
+                if let Some(receivers) = receivers {
+                    mesh::serve_peers(&shard, receivers);
+                }
+                // SAFETY: the descriptor is a listening socket this executor now owns alone.
+                let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+                let drain = Drain::new();
+                let stop = Rc::clone(&drain);
+                glommio::spawn_local(async move {
+                    shutdown.wait().await;
+                    stop.start();
+                })
+                .detach();
+                let _ = ready.send(Ok(id));
+                server::serve(shard, listener, drain, open).await;
+            })
+            .map_err(|e| StartError::Executor(e.to_string()))?;
+        handles.push(handle);
+    }
+    drop(ready_tx);
+    for _ in 0..shards {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(StartError::Executor(e)),
+            Err(_) => {
+                shutdown.trigger();
+                return Err(StartError::Executor("a shard did not start within 30 s".into()));
+            }
+        }
+    }
+    Ok(Running { local_addr, stats, shutdown, handles })
+}
+
+/// Runs livecache until `shutdown` fires.
+pub fn run(config: Config, shutdown: Shutdown) -> Result<(), StartError> {
+    start(config, shutdown)?.wait();
+    Ok(())
+}

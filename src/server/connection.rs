@@ -1,0 +1,227 @@
+//! One client connection, from accept to close: read a request head within the limits and
+//! timeouts, route it, write the response, repeat. Pipelined requests are answered in order
+//! because the next head is parsed only after the previous response is written (extra bytes
+//! simply wait in the buffer). Bad input costs only this connection: a status and a close.
+
+use std::io;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::future::or;
+use futures_lite::AsyncReadExt;
+use glommio::net::TcpStream;
+
+use super::drain::Drain;
+use super::pass;
+use super::respond::{write_error, write_response, Exchange, VIA};
+use crate::cache::{CacheKey, StreamKey};
+use crate::http::chunked::{ChunkedDecoder, Decoded};
+use crate::http::headers::{end_to_end, find, Header};
+use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
+use crate::metrics::ShardStats;
+use crate::shard::{mesh, FetchRequest, Shard};
+
+const READ_SIZE: usize = 16 * 1024;
+
+/// Request fields never forwarded on a shared fetch: the cache asks for the whole object,
+/// unconditionally, whoever's request started it.
+const NOT_FORWARDED_ON_FETCH: &[&str] = &[
+    "host",
+    "content-length",
+    "if-none-match",
+    "if-modified-since",
+    "if-match",
+    "if-unmodified-since",
+    "if-range",
+    "range",
+];
+
+pub struct Connection {
+    pub shard: Rc<Shard>,
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+    pub drain: Rc<Drain>,
+}
+
+enum NextRequest {
+    Request(RequestHead),
+    /// Closed by the client, idle too long, too slow with its head, or draining.
+    Done,
+    Reject(u16),
+}
+
+impl Connection {
+    pub async fn serve(mut self) {
+        let config = Rc::clone(&self.shard.config);
+        let _ = self.stream.set_nodelay(true);
+        let _ = self.stream.set_write_timeout(Some(config.client_idle_timeout));
+        let limits = RequestLimits {
+            max_head_bytes: config.max_request_head,
+            max_headers: config.max_headers,
+            max_uri_bytes: config.max_uri,
+        };
+        loop {
+            let head = match self.next_request(&limits).await {
+                NextRequest::Request(head) => head,
+                NextRequest::Done => return,
+                NextRequest::Reject(status) => {
+                    ShardStats::incr(&self.shard.my_stats().bad_requests);
+                    let _ = write_error(&mut self.stream, status, true).await;
+                    return;
+                }
+            };
+            ShardStats::incr(&self.shard.my_stats().requests);
+            match self.respond(head).await {
+                Ok(true) if !self.drain.is_draining() => {}
+                _ => return,
+            }
+        }
+    }
+
+    /// Reads until one request head is buffered. Waiting for its first byte is bounded by
+    /// the idle timeout (and ends on drain); the whole head by the header timeout.
+    async fn next_request(&mut self, limits: &RequestLimits) -> NextRequest {
+        let config = Rc::clone(&self.shard.config);
+        let mut deadline: Option<Instant> = None;
+        loop {
+            match parse_request(&mut self.buf, limits) {
+                Ok(Some(head)) => return NextRequest::Request(head),
+                Ok(None) => {}
+                Err(e) => return NextRequest::Reject(e.status()),
+            }
+            let timeout = match deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return NextRequest::Done,
+                },
+                None if self.buf.is_empty() => config.client_idle_timeout,
+                None => {
+                    let d = Instant::now() + config.client_header_timeout;
+                    deadline = Some(d);
+                    config.client_header_timeout
+                }
+            };
+            let _ = self.stream.set_read_timeout(Some(timeout));
+            let read = if self.buf.is_empty() {
+                let drain = self.drain.wait();
+                let stream = &mut self.stream;
+                let buf = &mut self.buf;
+                or(read_some(stream, buf), async {
+                    drain.await;
+                    Ok(0)
+                })
+                .await
+            } else {
+                read_some(&mut self.stream, &mut self.buf).await
+            };
+            match read {
+                Ok(0) | Err(_) => return NextRequest::Done,
+                Ok(_) if deadline.is_none() => {
+                    deadline = Some(Instant::now() + config.client_header_timeout);
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    async fn respond(&mut self, head: RequestHead) -> io::Result<bool> {
+        let keep_alive = head.keep_alive && !self.drain.is_draining();
+        let exchange = Exchange {
+            version: head.version,
+            head_only: head.method == Method::Head,
+            keep_alive,
+        };
+        let cacheable = head.method.is_cacheable_read() && find(&head.headers, "authorization").is_none();
+        if !cacheable {
+            return pass::forward(self, head, exchange).await;
+        }
+        // A body on a GET means nothing to us, but it must be consumed to find the next request.
+        if let Err(status) = self.read_body(head.body).await {
+            write_error(&mut self.stream, status, true).await?;
+            return Ok(false);
+        }
+        let key = self.cache_key(&head);
+        let owner = StreamKey::of(&key, self.shard.config.stream_key).owner(self.shard.config.shards);
+        let request = Arc::new(FetchRequest { upstream_headers: self.upstream_headers(&head, NOT_FORWARDED_ON_FETCH), key });
+        match mesh::route(&self.shard, owner, request) {
+            Some(mut route) => write_response(&mut self.stream, &mut route, exchange).await,
+            None => {
+                write_error(&mut self.stream, 503, !keep_alive).await?;
+                Ok(keep_alive)
+            }
+        }
+    }
+
+    pub fn cache_key(&self, head: &RequestHead) -> CacheKey {
+        let host = head.host().map(|h| h.as_ref()).unwrap_or(self.shard.config.origin.authority.as_bytes());
+        CacheKey::new(host, &head.target, &self.shard.config.strip_query_params)
+    }
+
+    /// The request's end-to-end fields minus `skip`, plus `Host` and our `Via`.
+    pub fn upstream_headers(&self, head: &RequestHead, skip: &[&str]) -> Vec<Header> {
+        let mut fields = end_to_end(&head.headers);
+        fields.retain(|h| !skip.iter().any(|name| h.is(name)));
+        let host = match head.host() {
+            Some(host) => host.clone(),
+            None => Bytes::copy_from_slice(self.shard.config.origin.authority.as_bytes()),
+        };
+        fields.push(Header::new("Host", host));
+        fields.push(Header::new("Via", Bytes::from_static(VIA)));
+        fields
+    }
+
+    /// Reads a request body whole (it is forwarded with a `Content-Length`). Err: the status
+    /// to answer before closing (413 too large, 400 broken chunked framing).
+    pub async fn read_body(&mut self, framing: RequestBody) -> Result<Bytes, u16> {
+        let limit = self.shard.config.max_request_body;
+        let timeout = self.shard.config.client_idle_timeout;
+        let _ = self.stream.set_read_timeout(Some(timeout));
+        match framing {
+            RequestBody::None => Ok(Bytes::new()),
+            RequestBody::Length(n) if n > limit => Err(413),
+            RequestBody::Length(n) => {
+                while (self.buf.len() as u64) < n {
+                    match read_some(&mut self.stream, &mut self.buf).await {
+                        Ok(0) | Err(_) => return Err(400),
+                        Ok(_) => {}
+                    }
+                }
+                Ok(self.buf.split_to(n as usize).freeze())
+            }
+            RequestBody::Chunked => {
+                let mut decoder = ChunkedDecoder::new();
+                let mut body = BytesMut::new();
+                loop {
+                    match decoder.decode(&mut self.buf) {
+                        Ok(Decoded::Data(data)) => {
+                            if (body.len() + data.len()) as u64 > limit {
+                                return Err(413);
+                            }
+                            body.extend_from_slice(&data);
+                        }
+                        Ok(Decoded::Done) => return Ok(body.freeze()),
+                        Ok(Decoded::NeedMore) => match read_some(&mut self.stream, &mut self.buf).await {
+                            Ok(0) | Err(_) => return Err(400),
+                            Ok(_) => {}
+                        },
+                        Err(_) => return Err(400),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Reads what is available onto the end of `buf`.
+async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + READ_SIZE, 0);
+    let result = stream.read(&mut buf[start..]).await;
+    buf.truncate(start + *result.as_ref().unwrap_or(&0));
+    result
+}
+
+/// How long a stopping shard lets its connections finish before it exits anyway.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);

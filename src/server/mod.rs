@@ -1,0 +1,100 @@
+//! The client side of a shard: its accept loop on the shared `SO_REUSEPORT` port, the global
+//! connection limit, and the connection tasks. A connection stays on the shard that accepted
+//! it for its whole life; what it asks for may be owned elsewhere (see `shard::mesh`).
+
+mod connection;
+pub mod drain;
+mod pass;
+mod respond;
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use futures_lite::future::or;
+use glommio::net::{TcpListener, TcpStream};
+
+use crate::metrics::ShardStats;
+use crate::shard::Shard;
+pub use connection::DRAIN_GRACE;
+use connection::Connection;
+use drain::Drain;
+
+/// Counts open client connections across all shards (one atomic add per accept, not a lock).
+pub type ConnectionCount = Arc<AtomicUsize>;
+
+/// Accepts until the drain starts, then waits (up to `DRAIN_GRACE`) for this shard's
+/// connections to finish their current response.
+pub async fn serve(shard: Rc<Shard>, listener: TcpListener, drain: Rc<Drain>, open: ConnectionCount) {
+    let local_open = Rc::new(std::cell::Cell::new(0usize));
+    loop {
+        let accepted = or(async { Some(listener.accept().await) }, async {
+            drain.wait().await;
+            None
+        })
+        .await;
+        let stream = match accepted {
+            None => break,
+            Some(Ok(stream)) => stream,
+            Some(Err(_)) => {
+                // Out of descriptors or a connection reset before accept: back off briefly
+                // instead of spinning.
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if open.fetch_add(1, Ordering::Relaxed) >= shard.config.max_connections {
+            open.fetch_sub(1, Ordering::Relaxed);
+            ShardStats::incr(&shard.my_stats().connections_refused);
+            glommio::spawn_local(refuse(stream)).detach();
+            continue;
+        }
+        let guard = OpenConnection { shard: Rc::clone(&shard), open: Arc::clone(&open), local: Rc::clone(&local_open) };
+        guard.note(1);
+        let connection = Connection {
+            shard: Rc::clone(&shard),
+            stream,
+            buf: BytesMut::with_capacity(4 * 1024),
+            drain: Rc::clone(&drain),
+        };
+        glommio::spawn_local(async move {
+            let _guard = guard;
+            connection.serve().await;
+        })
+        .detach();
+    }
+    let deadline = Instant::now() + DRAIN_GRACE;
+    while local_open.get() > 0 && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Over the limit: a short 503 and a close, costing the others nothing.
+async fn refuse(mut stream: TcpStream) {
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+    let _ = respond::write_error(&mut stream, 503, true).await;
+}
+
+/// Keeps the connection counts right however a connection task ends.
+struct OpenConnection {
+    shard: Rc<Shard>,
+    open: ConnectionCount,
+    local: Rc<std::cell::Cell<usize>>,
+}
+
+impl OpenConnection {
+    fn note(&self, delta: isize) {
+        self.local.set(self.local.get().wrapping_add_signed(delta));
+        let stats = self.shard.my_stats();
+        stats.connections_open.store(self.local.get() as u64, Ordering::Relaxed);
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        self.note(-1);
+    }
+}

@@ -1,0 +1,163 @@
+//! The leader of a coalesced fetch: a task of its own on the owner shard, so the fetch
+//! belongs to the cache and not to the client that happened to ask first (if that client
+//! goes away, the readers still get the whole object and it is still stored). It publishes
+//! the head and every chunk to the in-flight object as they arrive, keeps the budget's books
+//! for the bytes it holds, and stores the object only if it completed intact and nobody
+//! invalidated it meanwhile.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+
+use super::{FetchRequest, Shard};
+use crate::cache::freshness::{self, Freshness, Policy};
+use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
+use crate::http::headers::{end_to_end, Header};
+use crate::http::response::ResponseBody;
+use crate::metrics::ShardStats;
+use crate::origin::{self, UpstreamRequest};
+
+pub(super) fn spawn_leader(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>, registered: bool) {
+    glommio::spawn_local(lead(shard, request, flight, registered)).detach();
+}
+
+/// Ends the fetch however the task stops: a leader dropped mid-way (the executor shutting
+/// down) fails its readers instead of leaving them waiting, and its bytes leave the books.
+struct Leader {
+    shard: Rc<Shard>,
+    request: Arc<FetchRequest>,
+    flight: Rc<InFlight>,
+    reserved: u64,
+}
+
+impl Leader {
+    fn reserve(&mut self, bytes: u64) -> bool {
+        self.reserved += bytes;
+        let fits = self.shard.store.borrow_mut().reserve_inflight(bytes);
+        self.shard.publish_store();
+        fits
+    }
+
+    fn release(&mut self) {
+        self.shard.store.borrow_mut().release_inflight(self.reserved);
+        self.reserved = 0;
+        self.shard.publish_store();
+    }
+
+    /// From now on nobody joins and nothing is stored; chunks go as readers pass them.
+    fn detach(&mut self) {
+        self.flight.stop_retaining();
+        self.shard.unregister(&self.request.key, &self.flight);
+        self.release();
+    }
+}
+
+impl Drop for Leader {
+    fn drop(&mut self) {
+        self.flight.fail(502);
+        self.shard.unregister(&self.request.key, &self.flight);
+        self.release();
+    }
+}
+
+async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>, registered: bool) {
+    let mut leader = Leader { shard, request, flight, reserved: 0 };
+    let shard = Rc::clone(&leader.shard);
+    let stats = shard.my_stats();
+    ShardStats::incr(&stats.origin_requests);
+    let upstream = UpstreamRequest {
+        method: Bytes::from_static(b"GET"),
+        target: leader.request.key.target().clone(),
+        headers: leader.request.upstream_headers.clone(),
+        body: Bytes::new(),
+        idempotent: true,
+        is_head: false,
+    };
+    let request_time = SystemTime::now();
+    let mut response = match origin::fetch(&shard.pool, &upstream, shard.timeouts()).await {
+        Ok(response) => response,
+        Err(e) => {
+            ShardStats::incr(&stats.origin_errors);
+            leader.flight.fail(e.status());
+            return;
+        }
+    };
+    let arrived = Instant::now();
+    let policy = freshness::evaluate(response.head.status, &response.head.headers, request_time, SystemTime::now());
+    let max_object = shard.config.max_object_size;
+    let content_length = match response.framing {
+        ResponseBody::Length(n) => Some(n),
+        _ => None,
+    };
+    let shared = !matches!(policy, Policy::Private { .. });
+    let mut retain = shared && registered && content_length.is_none_or(|n| n <= max_object);
+    let mut storable = retain && matches!(policy, Policy::Store { .. });
+    let initial_age = policy.initial_age();
+    let stored_ttl = match policy {
+        Policy::Store { lifetime, .. } if storable => Some(lifetime.as_secs() as i64 - initial_age.as_secs() as i64),
+        _ => None,
+    };
+    let head = Arc::new(CachedHead {
+        status: response.head.status,
+        reason: response.head.reason.clone(),
+        headers: stored_fields(&response.head.headers),
+        content_length,
+        arrival: Arrival { initial_age_secs: initial_age.as_secs(), stored_ttl },
+    });
+    if !shared {
+        shard.hold_unshareable(&leader.request.key);
+    }
+    if retain {
+        storable &= leader.reserve(head.cost());
+    } else {
+        leader.detach();
+    }
+    leader.flight.publish_head(Arc::clone(&head), shared);
+
+    let mut body_len = 0u64;
+    loop {
+        match response.next_chunk().await {
+            Ok(Some(chunk)) => {
+                body_len += chunk.len() as u64;
+                if retain && body_len > max_object {
+                    retain = false;
+                    storable = false;
+                    leader.detach();
+                } else if retain {
+                    storable &= leader.reserve(chunk.len() as u64);
+                }
+                leader.flight.publish_chunk(chunk);
+            }
+            Ok(None) => break,
+            Err(_) => {
+                ShardStats::incr(&stats.origin_errors);
+                return; // the Leader guard cuts every reader and cleans up
+            }
+        }
+    }
+
+    let chunks = leader.flight.complete();
+    let still_wanted = shard.is_registered(&leader.request.key, &leader.flight);
+    leader.release();
+    shard.unregister(&leader.request.key, &leader.flight);
+    if let (true, true, Some(chunks), Policy::Store { lifetime, initial_age }) = (storable, still_wanted, chunks, policy) {
+        let object = StoredObject {
+            head,
+            body: chunks.into(),
+            body_len,
+            freshness: Freshness { lifetime, initial_age, stored_at: arrived },
+        };
+        let _ = shard.store.borrow_mut().insert(leader.request.key.clone(), Rc::new(object));
+        shard.publish_store();
+    }
+}
+
+/// The origin's fields as the cache keeps them: end-to-end only, without the framing and
+/// `Age`, which every response gets afresh.
+fn stored_fields(headers: &[Header]) -> Vec<Header> {
+    let mut fields = end_to_end(headers);
+    fields.retain(|h| !h.is("content-length") && !h.is("age"));
+    fields
+}

@@ -1,0 +1,116 @@
+//! Routing between shards. A request whose stream another shard owns travels there over the
+//! glommio channel mesh (bounded queues, built before the executors start); its replies come
+//! back on a per-request channel as they are produced, so a remote follower streams exactly
+//! like a local one. A full queue is overload: the caller answers 503 and it is counted.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures_lite::StreamExt;
+use glommio::channels::channel_mesh::{Receivers, Senders};
+
+use super::{FetchRequest, OwnerStream, Reply, Shard};
+use crate::cache::CacheKey;
+use crate::metrics::ShardStats;
+
+/// A message from one shard to the owner of a key.
+pub enum MeshMessage {
+    /// Look up (and if needed fetch) an object; send the replies back.
+    Fetch { request: Arc<FetchRequest>, reply: UnboundedSender<Reply> },
+    /// Drop the stored object for a key (after an unsafe method succeeded upstream).
+    Invalidate { key: CacheKey },
+}
+
+/// This shard's end of the mesh. `None` when running with one shard.
+pub struct Mesh {
+    senders: Option<Senders<MeshMessage>>,
+}
+
+impl Mesh {
+    pub fn new(senders: Option<Senders<MeshMessage>>) -> Mesh {
+        Mesh { senders }
+    }
+
+    /// Shard ids follow the mesh's peer order, so every shard agrees on who owns what.
+    pub fn shard_id(&self) -> usize {
+        self.senders.as_ref().map_or(0, |s| s.peer_id())
+    }
+}
+
+/// Where a request's replies come from.
+pub enum Route {
+    Local(OwnerStream),
+    Remote(UnboundedReceiver<Reply>),
+}
+
+impl Route {
+    pub async fn next(&mut self) -> Reply {
+        match self {
+            Route::Local(stream) => stream.next().await,
+            // The owner dropped the channel early only if its task died: treat as a cut.
+            Route::Remote(rx) => rx.next().await.unwrap_or(Reply::Aborted),
+        }
+    }
+}
+
+/// Sends `request` to its owner (or serves it here). `None`: the owner's queue is full.
+pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Option<Route> {
+    if owner == shard.id {
+        return Some(Route::Local(OwnerStream::open(shard, request)));
+    }
+    let senders = shard.mesh.senders.as_ref().expect("several shards have a mesh");
+    let (tx, rx) = unbounded();
+    ShardStats::incr(&shard.my_stats().remote_requests);
+    match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
+        Ok(()) => Some(Route::Remote(rx)),
+        Err(_) => {
+            ShardStats::incr(&shard.my_stats().overload_refusals);
+            None
+        }
+    }
+}
+
+/// Asks the owner of `key` to drop it; waits for queue space rather than lose it.
+pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) {
+    if owner == shard.id {
+        shard.invalidate(&key);
+        return;
+    }
+    if let Some(senders) = shard.mesh.senders.as_ref() {
+        let _ = senders.send_to(owner, MeshMessage::Invalidate { key }).await;
+    }
+}
+
+/// Serves what other shards send to this one, one task per peer queue.
+pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
+    for (_, receiver) in receivers.streams() {
+        let shard = Rc::clone(shard);
+        glommio::spawn_local(async move {
+            while let Some(message) = receiver.recv().await {
+                match message {
+                    MeshMessage::Fetch { request, reply } => {
+                        glommio::spawn_local(forward(Rc::clone(&shard), request, reply)).detach();
+                    }
+                    MeshMessage::Invalidate { key } => {
+                        shard.invalidate(&key);
+                    }
+                }
+            }
+        })
+        .detach();
+    }
+}
+
+/// Produces one remote request's replies on the owner and sends each as soon as it exists.
+/// Stops early if the requesting side hung up; the fetch itself goes on for the cache.
+async fn forward(shard: Rc<Shard>, request: Arc<FetchRequest>, reply: UnboundedSender<Reply>) {
+    let mut stream = OwnerStream::open(&shard, request);
+    loop {
+        let next = stream.next().await;
+        let last = matches!(next, Reply::End | Reply::Aborted | Reply::Failed(_));
+        if reply.unbounded_send(next).is_err() || last {
+            return;
+        }
+    }
+}

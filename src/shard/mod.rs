@@ -1,0 +1,170 @@
+//! What one core owns: its slice of the cache (store, in-flight fetches, the short list of
+//! URLs known not to be shareable), its origin connection pool and its counters. Requests
+//! for streams this shard owns are looked up here; the connection side reaches a remote owner
+//! through `mesh`. All state is `Rc`/`RefCell` inside the executor; no borrow is held across
+//! an `.await`.
+
+mod fetch;
+pub mod mesh;
+pub mod reply;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::cache::{CacheKey, InFlight, Reader, Store, StoreUsage, StoredObject};
+use crate::config::Config;
+use crate::http::headers::Header;
+use crate::metrics::{ShardStats, Stats};
+use crate::origin::{Pool, Timeouts};
+
+pub use mesh::{Mesh, MeshMessage};
+pub use reply::{CacheStatus, OwnerStream, Reply};
+
+/// A cacheable read (GET or HEAD) as the owner shard needs it. `Send`: it crosses shards.
+#[derive(Debug)]
+pub struct FetchRequest {
+    pub key: CacheKey,
+    /// Fields to send upstream: end-to-end, with `Host` and `Via` set by the connection side.
+    pub upstream_headers: Vec<Header>,
+}
+
+/// Outcome of looking a request up on its owner.
+pub enum Lookup {
+    Hit(Rc<StoredObject>),
+    /// Read an in-flight fetch; `collapsed` when another request started it.
+    Follow { reader: Reader, collapsed: bool },
+}
+
+pub struct Shard {
+    pub id: usize,
+    pub config: Rc<Config>,
+    pub stats: Arc<Stats>,
+    store: RefCell<Store>,
+    inflight: RefCell<HashMap<CacheKey, Rc<InFlight>>>,
+    /// URLs whose last response could not be shared, and until when requests skip the wait.
+    unshareable: RefCell<HashMap<CacheKey, Instant>>,
+    pub pool: Rc<Pool>,
+    pub mesh: Mesh,
+}
+
+impl Shard {
+    pub fn new(id: usize, config: Rc<Config>, stats: Arc<Stats>, mesh: Mesh) -> Rc<Shard> {
+        let pool = Rc::new(Pool::new(
+            config.origin.addrs.clone(),
+            config.upstream_connect_timeout,
+            config.upstream_max_idle,
+        ));
+        let shard = Rc::new(Shard {
+            id,
+            store: RefCell::new(Store::new(config.shard_cache_size())),
+            inflight: RefCell::new(HashMap::new()),
+            unshareable: RefCell::new(HashMap::new()),
+            pool,
+            mesh,
+            config,
+            stats,
+        });
+        shard.publish_store();
+        shard
+    }
+
+    /// This shard's counters.
+    pub fn my_stats(&self) -> &ShardStats {
+        &self.stats.shards[self.id]
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            first_byte: self.config.upstream_first_byte_timeout,
+            between_bytes: self.config.upstream_between_bytes_timeout,
+        }
+    }
+
+    /// A fresh stored object, or a reader of the fetch that will produce it (joining one in
+    /// flight, or starting it).
+    pub fn lookup(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Lookup {
+        let key = &request.key;
+        let now = Instant::now();
+        let stored = self.store.borrow_mut().get(key);
+        if let Some(object) = stored {
+            if object.freshness.is_fresh(now) {
+                ShardStats::incr(&self.my_stats().hits);
+                return Lookup::Hit(object);
+            }
+            self.store.borrow_mut().remove(key);
+            self.publish_store();
+        }
+        ShardStats::incr(&self.my_stats().misses);
+        let held = self.unshareable.borrow().get(key).copied();
+        match held {
+            Some(until) if until > now => {
+                return Lookup::Follow { reader: self.fetch_private(request), collapsed: false };
+            }
+            Some(_) => {
+                self.unshareable.borrow_mut().remove(key);
+            }
+            None => {}
+        }
+        let existing = self.inflight.borrow().get(key).cloned();
+        if let Some(flight) = existing {
+            ShardStats::incr(&self.my_stats().collapsed);
+            return Lookup::Follow { reader: flight.reader(), collapsed: true };
+        }
+        let flight = InFlight::new();
+        self.inflight.borrow_mut().insert(key.clone(), Rc::clone(&flight));
+        let reader = flight.reader();
+        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, true);
+        Lookup::Follow { reader, collapsed: false }
+    }
+
+    /// A fetch for this request alone: nobody joins it.
+    pub fn fetch_private(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Reader {
+        let flight = InFlight::new();
+        let reader = flight.reader();
+        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, false);
+        reader
+    }
+
+    /// Drops the stored object for `key` and detaches its in-flight fetch (which then
+    /// finishes for its readers but is not stored). Returns whether anything went.
+    pub fn invalidate(&self, key: &CacheKey) -> bool {
+        let removed = self.store.borrow_mut().remove(key);
+        let detached = self.inflight.borrow_mut().remove(key).is_some();
+        self.publish_store();
+        removed || detached
+    }
+
+    /// Whether `flight` is still the registered fetch for `key` (not invalidated).
+    fn is_registered(&self, key: &CacheKey, flight: &Rc<InFlight>) -> bool {
+        self.inflight.borrow().get(key).is_some_and(|f| Rc::ptr_eq(f, flight))
+    }
+
+    fn unregister(&self, key: &CacheKey, flight: &Rc<InFlight>) {
+        if self.is_registered(key, flight) {
+            self.inflight.borrow_mut().remove(key);
+        }
+    }
+
+    fn hold_unshareable(&self, key: &CacheKey) {
+        let mut held = self.unshareable.borrow_mut();
+        let now = Instant::now();
+        // Bounded: expired holds go whenever the list grows large.
+        if held.len() >= 10_000 {
+            held.retain(|_, until| *until > now);
+        }
+        held.insert(key.clone(), now + self.config.uncacheable_hold);
+    }
+
+    /// The store's accounting, for tests and metrics.
+    pub fn store_usage(&self) -> StoreUsage {
+        self.store.borrow().usage()
+    }
+
+    fn publish_store(&self) {
+        let usage = self.store.borrow().usage();
+        self.my_stats().set_store(usage);
+    }
+}

@@ -1,0 +1,107 @@
+//! HTTP dates. This module owns turning Unix seconds into IMF-fixdate
+//! (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7), the only format an
+//! origin should send. It is hand-written so the crate needs no date
+//! dependency, and it accepts negative offsets because `expires=-10` must be
+//! able to produce an already-expired response.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Seconds since the Unix epoch, now (negative if the clock is before 1970).
+pub(crate) fn now_secs() -> i64 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    }
+}
+
+/// IMF-fixdate for `secs` since the Unix epoch.
+pub(crate) fn format(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = DAYS[(days + 4).rem_euclid(7) as usize];
+    format!(
+        "{weekday}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        MONTHS[month as usize - 1],
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60
+    )
+}
+
+/// Proleptic Gregorian (year, month 1-12, day 1-31) for days since
+/// 1970-01-01; Howard Hinnant's `civil_from_days`, exact for all i64 days
+/// that matter here.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(format(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(format(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(format(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        assert_eq!(format(1_420_070_400), "Thu, 01 Jan 2015 00:00:00 GMT");
+        assert_eq!(format(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 GMT");
+    }
+
+    #[test]
+    fn before_the_epoch() {
+        assert_eq!(format(-1), "Wed, 31 Dec 1969 23:59:59 GMT");
+        assert_eq!(format(-86_400 * 365), "Wed, 01 Jan 1969 00:00:00 GMT");
+    }
+
+    /// Every day from 1970 to 2134 against a naive day-by-day calendar.
+    #[test]
+    fn matches_a_day_by_day_walk() {
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let (mut year, mut month, mut day) = (1970i64, 1usize, 1u32);
+        for days in 0..60_000i64 {
+            let weekday = DAYS[((days + 4) % 7) as usize];
+            let want = format!(
+                "{weekday}, {day:02} {} {year} 12:34:56 GMT",
+                MONTHS[month - 1]
+            );
+            assert_eq!(format(days * 86_400 + 45_296), want);
+            let month_len = match month {
+                2 if leap(year) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            day += 1;
+            if day > month_len {
+                (day, month) = (1, month + 1);
+            }
+            if month > 12 {
+                (month, year) = (1, year + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn now_is_recent() {
+        assert!(now_secs() > 1_600_000_000);
+        assert!(format(now_secs()).ends_with(" GMT"));
+        assert_eq!(format(now_secs()).len(), 29);
+    }
+}

@@ -1,0 +1,150 @@
+//! `mock-origin`: a real HTTP/1.1 origin server for livecache's black-box
+//! tests and for poking at the cache by hand. This file owns the crate
+//! documentation and the public [`MockOrigin`] handle; the work is split into
+//! `server` (sockets, connections, keep-alive), `request` (reading requests),
+//! [`behavior`] (query parsing), `response` (bytes on the wire), `body`
+//! (deterministic bytes), `stats` (counters and log) and `date` (HTTP dates).
+//!
+//! Every scenario is chosen by the request itself, through query parameters,
+//! so the cache under test keys on them, nothing needs configuring between
+//! tests, and any scenario can be replayed with curl:
+//!
+//! | parameter | effect |
+//! |---|---|
+//! | `size=N` | body length (default 1024); bytes are [`expected_body`]`(path, N)` |
+//! | `status=N` | status code (default 200) |
+//! | `cc=V` | `Cache-Control: V` (percent-decoded; default `public, max-age=60`); `cc=none` omits it |
+//! | `age=N` | `Age: N` |
+//! | `expires=N` | `Expires:` now + N seconds (N may be negative) |
+//! | `nodate=1` | no `Date` header (otherwise always sent) |
+//! | `etag=V` | `ETag: "V"` (`W/V` gives `W/"V"`); default is a strong tag of path+size |
+//! | `delay_ms=N` | wait N ms before sending anything |
+//! | `chunk=N`, `pause_ms=M` | write the body in N-byte pieces, flushed, M ms apart |
+//! | `pause_after=B`, `pause_ms=M` | write head + B bytes, pause M ms, then the rest |
+//! | `te=chunked` / `te=close` | chunked framing (one chunk per piece) / close-delimited |
+//! | `fail_after=B` | head + B body bytes, then a TCP reset |
+//! | `bad=garbage\|long\|short\|cl-te\|dup-cl\|bad-chunk\|hang` | broken responses |
+//! | `hdr=Name:Value` | extra response header (percent-decoded, repeatable) |
+//!
+//! GET/HEAD also answer `If-None-Match` with the response's ETag by `304`.
+//! HEAD sends the GET headers without a body. Other methods get their body
+//! read and `method=M len=L` back with `Cache-Control: no-store` (unless
+//! `cc=`/`status=` say otherwise). Every response carries
+//! `X-Origin-Request-Count` (requests for this target so far, this one
+//! included) and `X-Origin-Connection` (a per-connection sequence number).
+//! `GET /__stats` returns `{"total":N,"targets":{...}}` and is not counted.
+//!
+//! ```no_run
+//! let origin = mock_origin::MockOrigin::start("127.0.0.1:0").unwrap();
+//! // ... point the cache at origin.url(), request /seg/1.ts?size=4096 twice ...
+//! assert_eq!(origin.hits("/seg/1.ts?size=4096"), 1);
+//! ```
+
+pub mod behavior;
+mod body;
+mod date;
+mod request;
+mod response;
+mod server;
+mod stats;
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use body::expected_body;
+pub use server::STATS_PATH;
+pub use stats::{RecordedRequest, LOG_CAPACITY};
+
+use server::Shared;
+
+/// A running origin. Serves on background threads until dropped; dropping
+/// closes the listener and shuts down open connections.
+pub struct MockOrigin {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl MockOrigin {
+    /// Bind (e.g. "127.0.0.1:0") and serve on background threads.
+    pub fn start(addr: &str) -> io::Result<MockOrigin> {
+        let listener = TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::default());
+        let accept = server::spawn_accept(listener, Arc::clone(&shared))?;
+        Ok(MockOrigin {
+            addr,
+            shared,
+            accept: Some(accept),
+        })
+    }
+
+    /// The bound address (with the real port when started on port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL without a trailing slash, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received for this exact request target (path plus query as
+    /// sent), any method.
+    pub fn hits(&self, target: &str) -> u64 {
+        self.shared.stats.hits(target)
+    }
+
+    /// Requests received whose path (query stripped) equals `path`.
+    pub fn path_hits(&self, path: &str) -> u64 {
+        self.shared.stats.path_hits(path)
+    }
+
+    /// All requests except the stats endpoint.
+    pub fn total(&self) -> u64 {
+        self.shared.stats.total()
+    }
+
+    /// Log of every request (the newest [`LOG_CAPACITY`]), in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.stats.requests()
+    }
+
+    /// Clear counters and log (connection numbering continues).
+    pub fn reset(&self) {
+        self.shared.stats.reset();
+    }
+}
+
+impl fmt::Debug for MockOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockOrigin")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for MockOrigin {
+    /// `accept` has no timeout, so after flagging the stop a throwaway
+    /// connection wakes the accept thread; it is joined only if that worked,
+    /// so a drop can never hang.
+    fn drop(&mut self) {
+        self.shared.stop();
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        if TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok() {
+            if let Some(accept) = self.accept.take() {
+                let _ = accept.join();
+            }
+        }
+    }
+}

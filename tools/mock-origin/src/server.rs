@@ -1,0 +1,236 @@
+//! The network side of the origin. This module owns the accept loop, one
+//! thread per connection, the per-connection request loop (keep-alive), the
+//! `/__stats` endpoint, recording requests, and how a connection ends
+//! (close, or a TCP reset for `fail_after=`).
+//!
+//! Threads instead of async keep the origin independent of the runtime under
+//! test and make "sleep, then write" scenarios trivial. Connection threads are
+//! detached; stopping closes the listener and shuts down every open
+//! connection, so a dropped origin looks like a dead origin to the cache.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::behavior::{split_target, Behavior};
+use crate::request::{read_request, ReadError, Reader, Request};
+use crate::response::{self, After, Ctx};
+use crate::stats::{RecordedRequest, Stats};
+
+/// Path of the statistics endpoint (any query); never counted or logged.
+pub const STATS_PATH: &str = "/__stats";
+
+/// State shared by the accept thread, connection threads and `MockOrigin`.
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) stats: Stats,
+    pub(crate) stop: AtomicBool,
+    next_conn: AtomicU64,
+    /// Clones of open connections, so `stop` can shut them down.
+    conns: Mutex<HashMap<u64, TcpStream>>,
+}
+
+impl Shared {
+    fn conns(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
+        self.conns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Flags the accept loop to exit and shuts down every open connection.
+    /// The flag is set before the sweep and `register` checks it after
+    /// inserting, so no connection accepted concurrently escapes.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for stream in self.conns().values() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn register(&self, id: u64, stream: &TcpStream) {
+        if let Ok(clone) = stream.try_clone() {
+            self.conns().insert(id, clone);
+        }
+        if self.stopped() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn unregister(&self, id: u64) {
+        self.conns().remove(&id);
+    }
+}
+
+/// Binds nothing itself: runs the accept loop for `listener` on a thread.
+pub(crate) fn spawn_accept(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+) -> io::Result<JoinHandle<()>> {
+    thread::Builder::new()
+        .name("mock-origin-accept".into())
+        .spawn(move || accept_loop(listener, shared))
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    for conn in listener.incoming() {
+        if shared.stopped() {
+            break;
+        }
+        let stream = match conn {
+            Ok(stream) => stream,
+            // EMFILE and friends: back off instead of spinning.
+            Err(_) => {
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let id = shared.next_conn.fetch_add(1, Ordering::Relaxed) + 1;
+        shared.register(id, &stream);
+        let for_thread = Arc::clone(&shared);
+        let spawned = thread::Builder::new()
+            .name(format!("mock-origin-conn-{id}"))
+            .spawn(move || connection(&for_thread, id, stream));
+        if spawned.is_err() {
+            shared.unregister(id);
+        }
+    }
+}
+
+fn connection(shared: &Shared, id: u64, stream: TcpStream) {
+    if let After::Reset = serve(shared, id, &stream) {
+        abort(&stream);
+    }
+    // Drop the registry's clone first: the socket only closes (or resets)
+    // when the last descriptor goes.
+    shared.unregister(id);
+    drop(stream);
+}
+
+/// Serves requests until the peer closes, a response ends the connection, or
+/// the origin stops.
+fn serve(shared: &Shared, id: u64, stream: &TcpStream) -> After {
+    let mut reader = Reader::new(stream);
+    loop {
+        if shared.stopped() {
+            return After::Close;
+        }
+        let request = match read_request(&mut reader) {
+            Ok(Some(request)) => request,
+            Ok(None) | Err(ReadError::Closed) => return After::Close,
+            Err(ReadError::Bad(status)) => {
+                let _ = response::write_simple(
+                    stream,
+                    status,
+                    "text/plain",
+                    b"bad request\n",
+                    false,
+                    true,
+                );
+                return After::Close;
+            }
+        };
+        match handle(shared, id, stream, &request) {
+            Ok(After::KeepAlive) => {}
+            Ok(other) => return other,
+            Err(_) => return After::Close,
+        }
+    }
+}
+
+fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io::Result<After> {
+    let keep_alive = request.keep_alive();
+    let (path, query) = split_target(&request.target);
+    let head = request.method == "HEAD";
+    if path == STATS_PATH && (head || request.method == "GET") {
+        let json = shared.stats.to_json();
+        response::write_simple(
+            stream,
+            200,
+            "application/json",
+            json.as_bytes(),
+            head,
+            !keep_alive,
+        )?;
+        return Ok(if keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        });
+    }
+    let request_count = shared.stats.record(RecordedRequest {
+        method: request.method.clone(),
+        target: request.target.clone(),
+        headers: request.headers.clone(),
+        body: request.body.clone(),
+        connection: id,
+    });
+    let ctx = Ctx {
+        conn_id: id,
+        request_count,
+        keep_alive,
+        http10: request.minor == 0,
+        stop: &shared.stop,
+    };
+    response::respond(stream, request, path, &Behavior::from_query(query), &ctx)
+}
+
+/// Makes the coming close a TCP reset (RST) rather than a FIN, after giving
+/// the bytes already written a chance to reach the peer: SO_LINGER(0)
+/// discards unsent data, and the test wants exactly `fail_after` bytes.
+fn abort(stream: &TcpStream) {
+    wait_until_sent(stream);
+    set_linger_zero(stream);
+}
+
+#[cfg(target_os = "linux")]
+fn wait_until_sent(stream: &TcpStream) {
+    use std::os::unix::io::AsRawFd;
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let mut pending: libc::c_int = 0;
+        // SAFETY: the descriptor is open for the lifetime of `stream`, and
+        // TIOCOUTQ (unsent + unacknowledged bytes) writes a single c_int.
+        let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut pending) };
+        if rc != 0 || pending <= 0 || std::time::Instant::now() >= deadline {
+            return;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn wait_until_sent(_stream: &TcpStream) {
+    thread::sleep(Duration::from_millis(50));
+}
+
+#[cfg(unix)]
+fn set_linger_zero(stream: &TcpStream) {
+    use std::os::unix::io::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: valid descriptor; the option value points at a live `linger`
+    // of the size passed.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn set_linger_zero(stream: &TcpStream) {
+    let _ = stream.shutdown(Shutdown::Both);
+}

@@ -1,0 +1,201 @@
+//! What the origin has seen. This module owns the request counters (per
+//! exact target, per path, total) and the request log that tests read to
+//! prove the cache coalesced, revalidated or forwarded what it should, plus
+//! their JSON rendering for `GET /__stats`.
+//!
+//! A request is recorded as soon as its head and body have been read, before
+//! any response byte is written, so a test that has received a response can
+//! rely on the counters already including that request.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt::Write as _;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::behavior::split_target;
+
+/// The log keeps the newest this-many requests, so a long-running origin
+/// binary under load does not grow without bound; tests never get near it.
+pub const LOG_CAPACITY: usize = 100_000;
+
+/// One request as the origin received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// Method as sent (`GET`, `HEAD`, ...).
+    pub method: String,
+    /// Request target as sent: path plus query, still percent-encoded.
+    pub target: String,
+    /// Header fields in the order received (names as sent, values lossily
+    /// decoded as UTF-8).
+    pub headers: Vec<(String, String)>,
+    /// The request body after de-chunking.
+    pub body: Vec<u8>,
+    /// Per-origin connection sequence number (also sent back as
+    /// `X-Origin-Connection`), so tests can see upstream connection reuse.
+    pub connection: u64,
+}
+
+impl RecordedRequest {
+    /// First header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The target's path, query stripped.
+    pub fn path(&self) -> &str {
+        split_target(&self.target).0
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    total: u64,
+    targets: HashMap<String, u64>,
+    paths: HashMap<String, u64>,
+    log: VecDeque<RecordedRequest>,
+}
+
+/// Thread-safe counters and log, shared by every connection thread.
+#[derive(Default)]
+pub(crate) struct Stats {
+    inner: Mutex<Inner>,
+}
+
+impl Stats {
+    /// A panicking connection thread must not take the counters down with it.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records a request; returns how many requests this exact target has now
+    /// received, this one included.
+    pub(crate) fn record(&self, request: RecordedRequest) -> u64 {
+        let mut inner = self.lock();
+        inner.total += 1;
+        *inner.paths.entry(request.path().to_string()).or_default() += 1;
+        let count = inner.targets.entry(request.target.clone()).or_default();
+        *count += 1;
+        let count = *count;
+        if inner.log.len() == LOG_CAPACITY {
+            inner.log.pop_front();
+        }
+        inner.log.push_back(request);
+        count
+    }
+
+    pub(crate) fn hits(&self, target: &str) -> u64 {
+        self.lock().targets.get(target).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn path_hits(&self, path: &str) -> u64 {
+        self.lock().paths.get(path).copied().unwrap_or(0)
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.lock().total
+    }
+
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().log.iter().cloned().collect()
+    }
+
+    pub(crate) fn reset(&self) {
+        *self.lock() = Inner::default();
+    }
+
+    /// `{"total":N,"targets":{"<target>":count,...}}`, targets sorted so the
+    /// output is stable and diffable.
+    pub(crate) fn to_json(&self) -> String {
+        let inner = self.lock();
+        let sorted: BTreeMap<&str, u64> = inner
+            .targets
+            .iter()
+            .map(|(t, &n)| (t.as_str(), n))
+            .collect();
+        let mut out = format!("{{\"total\":{},\"targets\":{{", inner.total);
+        for (i, (target, count)) in sorted.into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_string(&mut out, target);
+            let _ = write!(out, ":{count}");
+        }
+        out.push_str("}}");
+        out
+    }
+}
+
+/// Appends `s` as a JSON string literal (RFC 8259 escaping).
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: &str, target: &str) -> RecordedRequest {
+        RecordedRequest {
+            method: method.into(),
+            target: target.into(),
+            headers: vec![("Host".into(), "x".into())],
+            body: Vec::new(),
+            connection: 1,
+        }
+    }
+
+    #[test]
+    fn counts_targets_paths_and_total() {
+        let stats = Stats::default();
+        assert_eq!(stats.record(req("GET", "/a?v=1")), 1);
+        assert_eq!(stats.record(req("HEAD", "/a?v=1")), 2);
+        assert_eq!(stats.record(req("GET", "/a?v=2")), 1);
+        assert_eq!(stats.record(req("GET", "/b")), 1);
+        assert_eq!(
+            (stats.hits("/a?v=1"), stats.hits("/a"), stats.hits("/nope")),
+            (2, 0, 0)
+        );
+        assert_eq!((stats.path_hits("/a"), stats.path_hits("/b")), (3, 1));
+        assert_eq!(stats.total(), 4);
+        let log = stats.requests();
+        assert_eq!(
+            log.iter().map(|r| r.method.as_str()).collect::<Vec<_>>(),
+            ["GET", "HEAD", "GET", "GET"]
+        );
+        assert_eq!(log[0].header("host"), Some("x"));
+        stats.reset();
+        assert_eq!(
+            (stats.total(), stats.hits("/a?v=1"), stats.requests().len()),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn json_is_sorted_and_escaped() {
+        let stats = Stats::default();
+        assert_eq!(stats.to_json(), r#"{"total":0,"targets":{}}"#);
+        stats.record(req("GET", "/b"));
+        stats.record(req("GET", "/a\"q\\\u{1}"));
+        stats.record(req("GET", "/b"));
+        assert_eq!(
+            stats.to_json(),
+            r#"{"total":3,"targets":{"/a\"q\\\u0001":1,"/b":2}}"#
+        );
+    }
+}
