@@ -48,17 +48,19 @@ fn main() -> ExitCode {
 fn watch_signals(shutdown: Shutdown) -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new().name("livecache-signals".into()).spawn(move || {
-        let mut seen = 0;
-        for _ in signals.forever() {
-            seen += 1;
-            if seen == 1 {
-                eprintln!("livecache: stopping (send the signal again to exit at once)");
-                shutdown.trigger();
-            } else {
-                std::process::exit(130);
+    std::thread::Builder::new()
+        .name("livecache-signals".into())
+        .spawn(move || {
+            let mut seen = 0;
+            for _ in signals.forever() {
+                seen += 1;
+                if seen == 1 {
+                    eprintln!("livecache: stopping (send the signal again to exit at once)");
+                    shutdown.trigger();
+                } else {
+                    std::process::exit(130);
+                }
             }
-        }
-    })?;
+        })?;
     Ok(())
 }

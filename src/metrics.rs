@@ -38,11 +38,15 @@ impl ShardStats {
     /// Publishes the store's accounting after a change.
     pub fn set_store(&self, usage: StoreUsage) {
         self.store_budget.store(usage.budget, Ordering::Relaxed);
-        self.store_bytes.store(usage.stored_bytes, Ordering::Relaxed);
-        self.store_inflight_bytes.store(usage.inflight_bytes, Ordering::Relaxed);
-        self.store_peak_bytes.store(usage.peak_bytes, Ordering::Relaxed);
+        self.store_bytes
+            .store(usage.stored_bytes, Ordering::Relaxed);
+        self.store_inflight_bytes
+            .store(usage.inflight_bytes, Ordering::Relaxed);
+        self.store_peak_bytes
+            .store(usage.peak_bytes, Ordering::Relaxed);
         self.store_objects.store(usage.objects, Ordering::Relaxed);
-        self.store_evictions.store(usage.evictions, Ordering::Relaxed);
+        self.store_evictions
+            .store(usage.evictions, Ordering::Relaxed);
     }
 }
 
@@ -75,11 +79,18 @@ pub struct Totals {
 
 impl Stats {
     pub fn new(shards: usize) -> Arc<Stats> {
-        Arc::new(Stats { shards: (0..shards).map(|_| ShardStats::default()).collect() })
+        Arc::new(Stats {
+            shards: (0..shards).map(|_| ShardStats::default()).collect(),
+        })
     }
 
     pub fn totals(&self) -> Totals {
-        let sum = |f: fn(&ShardStats) -> &AtomicU64| self.shards.iter().map(|s| f(s).load(Ordering::Relaxed)).sum();
+        let sum = |f: fn(&ShardStats) -> &AtomicU64| {
+            self.shards
+                .iter()
+                .map(|s| f(s).load(Ordering::Relaxed))
+                .sum()
+        };
         Totals {
             requests: sum(|s| &s.requests),
             hits: sum(|s| &s.hits),

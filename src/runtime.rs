@@ -77,7 +77,9 @@ pub fn allowed_cpus() -> Vec<usize> {
         if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
             return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
         }
-        (0..libc::CPU_SETSIZE as usize).filter(|&cpu| libc::CPU_ISSET(cpu, &set)).collect()
+        (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
+            .collect()
     }
 }
 
@@ -95,22 +97,51 @@ fn check_io_uring() -> Result<(), StartError> {
 }
 
 fn check_memlock() -> Result<(), StartError> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: getrlimit writes into the struct we pass.
     if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
         return Ok(());
     }
     if limit.rlim_cur != libc::RLIM_INFINITY && limit.rlim_cur < GLOMMIO_MIN_MEMLOCK {
-        return Err(StartError::Memlock { limit: limit.rlim_cur });
+        return Err(StartError::Memlock {
+            limit: limit.rlim_cur,
+        });
     }
     Ok(())
 }
 
 /// One listening socket per shard on the same address (`SO_REUSEPORT`: the kernel spreads
 /// connections). Port 0 is resolved by the first bind and reused by the others.
-fn bind_listeners(addr: SocketAddr, count: usize) -> Result<(SocketAddr, Vec<OwnedFd>), StartError> {
+fn bind_listeners(
+    addr: SocketAddr,
+    count: usize,
+) -> Result<(SocketAddr, Vec<OwnedFd>), StartError> {
     use socket2::{Domain, Socket, Type};
+    // SO_REUSEPORT would let us share a port with another server of the same user without a
+    // word: if something already accepts connections there, say so instead.
+    if addr.port() != 0 {
+        let mut probe = addr;
+        if probe.ip().is_unspecified() {
+            probe.set_ip(if addr.is_ipv4() {
+                [127, 0, 0, 1].into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
+        }
+        if std::net::TcpStream::connect_timeout(&probe, Duration::from_millis(300)).is_ok() {
+            return Err(StartError::AddressInUse(addr));
+        }
+    }
     let mut bound = addr;
+    if bound.port() == 0 {
+        // A port-0 bind with SO_REUSEPORT may be handed a port that another reuseport socket
+        // of this user holds; a plain bind gets a port nobody holds.
+        let probe = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind(addr, e))?;
+        bound = probe.local_addr().map_err(|e| StartError::Bind(addr, e))?;
+    }
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
         let socket = Socket::new(Domain::for_address(bound), Type::STREAM, None)
@@ -125,13 +156,6 @@ fn bind_listeners(addr: SocketAddr, count: usize) -> Result<(SocketAddr, Vec<Own
                 io::ErrorKind::AddrInUse => StartError::AddressInUse(bound),
                 _ => StartError::Bind(bound, e),
             })?;
-        if bound.port() == 0 {
-            bound = socket
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .ok_or_else(|| StartError::Bind(addr, io::Error::other("no local address")))?;
-        }
         // SAFETY: into_raw_fd hands over sole ownership of a valid descriptor.
         sockets.push(unsafe { OwnedFd::from_raw_fd(socket.into_raw_fd()) });
     }
@@ -203,8 +227,9 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 if let Some(receivers) = receivers {
                     mesh::serve_peers(&shard, receivers);
                 }
+                let listener_fd = listener.into_raw_fd();
                 // SAFETY: the descriptor is a listening socket this executor now owns alone.
-                let listener = unsafe { TcpListener::from_raw_fd(listener.into_raw_fd()) };
+                let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
                 let drain = Drain::new();
                 let stop = Rc::clone(&drain);
                 glommio::spawn_local(async move {
@@ -213,7 +238,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 })
                 .detach();
                 let _ = ready.send(Ok(id));
-                server::serve(shard, listener, drain, open).await;
+                server::serve(shard, listener, listener_fd, drain, open).await;
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;
         handles.push(handle);
@@ -225,11 +250,18 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
             Ok(Err(e)) => return Err(StartError::Executor(e)),
             Err(_) => {
                 shutdown.trigger();
-                return Err(StartError::Executor("a shard did not start within 30 s".into()));
+                return Err(StartError::Executor(
+                    "a shard did not start within 30 s".into(),
+                ));
             }
         }
     }
-    Ok(Running { local_addr, stats, shutdown, handles })
+    Ok(Running {
+        local_addr,
+        stats,
+        shutdown,
+        handles,
+    })
 }
 
 /// Runs livecache until `shutdown` fires.

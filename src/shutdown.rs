@@ -43,7 +43,11 @@ impl Shutdown {
             if self.is_triggered() {
                 return Poll::Ready(());
             }
-            self.0.wakers.lock().unwrap_or_else(|e| e.into_inner()).push(cx.waker().clone());
+            self.0
+                .wakers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(cx.waker().clone());
             // Re-check: a trigger between the first check and the push would be missed.
             if self.is_triggered() {
                 Poll::Ready(())

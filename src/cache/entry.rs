@@ -34,7 +34,11 @@ impl CachedHead {
     /// Bytes this head costs in the budget: its fields plus a fixed allowance for the
     /// structures around them, so many tiny objects cannot hide from the accounting.
     pub fn cost(&self) -> u64 {
-        let fields: usize = self.headers.iter().map(|h| h.name.len() + h.value.len() + 48).sum();
+        let fields: usize = self
+            .headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len() + 48)
+            .sum();
         (fields + self.reason.len() + 256) as u64
     }
 }

@@ -30,7 +30,12 @@ impl CacheControl {
                 None => (item, None),
             };
             let name = name.trim_ascii();
-            let seconds = || value.map(parse_delta_seconds).unwrap_or(Some(0)).or(Some(0));
+            let seconds = || {
+                value
+                    .map(parse_delta_seconds)
+                    .unwrap_or(Some(0))
+                    .or(Some(0))
+            };
             if name.eq_ignore_ascii_case(b"max-age") {
                 cc.max_age = seconds();
             } else if name.eq_ignore_ascii_case(b"s-maxage") {
@@ -51,7 +56,9 @@ impl CacheControl {
 
 fn trim_quotes(v: &[u8]) -> &[u8] {
     let v = v.trim_ascii();
-    v.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(v)
+    v.strip_prefix(b"\"")
+        .and_then(|v| v.strip_suffix(b"\""))
+        .unwrap_or(v)
 }
 
 /// delta-seconds: digits only; values past 2^31 are capped there, as RFC 9111 1.2.2 says.
@@ -71,10 +78,16 @@ fn parse_delta_seconds(v: &[u8]) -> Option<u64> {
 pub enum Policy {
     /// Shared with concurrent requesters and stored, fresh for `lifetime` from an age of
     /// `initial_age` at the moment the head arrived.
-    Store { lifetime: Duration, initial_age: Duration },
+    Store {
+        lifetime: Duration,
+        initial_age: Duration,
+    },
     /// Shared with the requests collapsed onto this fetch but not stored: the origin gave no
     /// freshness, or it is already stale, or the status is never stored.
-    ShareOnly { initial_age: Duration, reason: &'static str },
+    ShareOnly {
+        initial_age: Duration,
+        reason: &'static str,
+    },
     /// Never handed to anyone but the client that asked (`no-store`, `private`, `no-cache`,
     /// `Vary` on request fields this cache does not key on).
     Private { reason: &'static str },
@@ -83,7 +96,9 @@ pub enum Policy {
 impl Policy {
     pub fn initial_age(&self) -> Duration {
         match self {
-            Policy::Store { initial_age, .. } | Policy::ShareOnly { initial_age, .. } => *initial_age,
+            Policy::Store { initial_age, .. } | Policy::ShareOnly { initial_age, .. } => {
+                *initial_age
+            }
             Policy::Private { .. } => Duration::ZERO,
         }
     }
@@ -114,15 +129,27 @@ pub fn evaluate(
     }
     let initial_age = initial_age(headers, request_time, response_time);
     if !storable_status(status) {
-        return Policy::ShareOnly { initial_age, reason: "status not stored" };
+        return Policy::ShareOnly {
+            initial_age,
+            reason: "status not stored",
+        };
     }
     let Some(lifetime) = freshness_lifetime(&cc, headers, response_time) else {
-        return Policy::ShareOnly { initial_age, reason: "no explicit freshness" };
+        return Policy::ShareOnly {
+            initial_age,
+            reason: "no explicit freshness",
+        };
     };
     if lifetime <= initial_age {
-        return Policy::ShareOnly { initial_age, reason: "stale on arrival" };
+        return Policy::ShareOnly {
+            initial_age,
+            reason: "stale on arrival",
+        };
     }
-    Policy::Store { lifetime, initial_age }
+    Policy::Store {
+        lifetime,
+        initial_age,
+    }
 }
 
 /// Any final status with explicit freshness may be stored (RFC 9111 section 3), except 206
@@ -143,7 +170,11 @@ fn unsupported_vary(headers: &[Header]) -> Option<&'static str> {
 }
 
 /// s-maxage > max-age > Expires - Date (RFC 9111 4.2.1). `None`: no explicit freshness.
-fn freshness_lifetime(cc: &CacheControl, headers: &[Header], response_time: SystemTime) -> Option<Duration> {
+fn freshness_lifetime(
+    cc: &CacheControl,
+    headers: &[Header],
+    response_time: SystemTime,
+) -> Option<Duration> {
     if let Some(s) = cc.s_maxage.or(cc.max_age) {
         return Some(Duration::from_secs(s));
     }
@@ -152,13 +183,19 @@ fn freshness_lifetime(cc: &CacheControl, headers: &[Header], response_time: Syst
     let Some(expires) = parse_http_date(expires) else {
         return Some(Duration::ZERO);
     };
-    let date = find(headers, "date").and_then(parse_http_date).unwrap_or(response_time);
+    let date = find(headers, "date")
+        .and_then(parse_http_date)
+        .unwrap_or(response_time);
     Some(expires.duration_since(date).unwrap_or(Duration::ZERO))
 }
 
 /// corrected_initial_age of RFC 9111 4.2.3: the larger of the apparent age (our clock minus
 /// the origin's `Date`) and the upstream `Age` plus the time the response took to arrive.
-fn initial_age(headers: &[Header], request_time: SystemTime, response_time: SystemTime) -> Duration {
+fn initial_age(
+    headers: &[Header],
+    request_time: SystemTime,
+    response_time: SystemTime,
+) -> Duration {
     let age_value = find(headers, "age")
         .and_then(|v| parse_delta_seconds(v.trim_ascii()))
         .map(Duration::from_secs)
@@ -167,7 +204,9 @@ fn initial_age(headers: &[Header], request_time: SystemTime, response_time: Syst
         .and_then(parse_http_date)
         .and_then(|date| response_time.duration_since(date).ok())
         .unwrap_or(Duration::ZERO);
-    let response_delay = response_time.duration_since(request_time).unwrap_or(Duration::ZERO);
+    let response_delay = response_time
+        .duration_since(request_time)
+        .unwrap_or(Duration::ZERO);
     apparent_age.max(age_value + response_delay)
 }
 
@@ -206,7 +245,10 @@ mod tests {
     use bytes::Bytes;
 
     fn h(name: &'static str, value: &str) -> Header {
-        Header { name: Bytes::from_static(name.as_bytes()), value: Bytes::copy_from_slice(value.as_bytes()) }
+        Header {
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::copy_from_slice(value.as_bytes()),
+        }
     }
 
     fn at(secs: u64) -> SystemTime {
@@ -219,63 +261,153 @@ mod tests {
 
     #[test]
     fn s_maxage_beats_max_age_beats_expires() {
-        let hs = [h("Cache-Control", "max-age=10, s-maxage=30"), h("Expires", &date(100)), h("Date", &date(0))];
-        assert_eq!(evaluate(200, &hs, at(0), at(0)), Policy::Store { lifetime: Duration::from_secs(30), initial_age: Duration::ZERO });
-        let hs = [h("Cache-Control", "max-age=10"), h("Expires", &date(100)), h("Date", &date(0))];
-        assert_eq!(evaluate(200, &hs, at(0), at(0)), Policy::Store { lifetime: Duration::from_secs(10), initial_age: Duration::ZERO });
+        let hs = [
+            h("Cache-Control", "max-age=10, s-maxage=30"),
+            h("Expires", &date(100)),
+            h("Date", &date(0)),
+        ];
+        assert_eq!(
+            evaluate(200, &hs, at(0), at(0)),
+            Policy::Store {
+                lifetime: Duration::from_secs(30),
+                initial_age: Duration::ZERO
+            }
+        );
+        let hs = [
+            h("Cache-Control", "max-age=10"),
+            h("Expires", &date(100)),
+            h("Date", &date(0)),
+        ];
+        assert_eq!(
+            evaluate(200, &hs, at(0), at(0)),
+            Policy::Store {
+                lifetime: Duration::from_secs(10),
+                initial_age: Duration::ZERO
+            }
+        );
         let hs = [h("Expires", &date(100)), h("Date", &date(40))];
-        assert_eq!(evaluate(200, &hs, at(40), at(40)), Policy::Store { lifetime: Duration::from_secs(60), initial_age: Duration::ZERO });
+        assert_eq!(
+            evaluate(200, &hs, at(40), at(40)),
+            Policy::Store {
+                lifetime: Duration::from_secs(60),
+                initial_age: Duration::ZERO
+            }
+        );
     }
 
     #[test]
     fn invalid_expires_means_stale() {
         let hs = [h("Expires", "0"), h("Date", &date(0))];
-        assert!(matches!(evaluate(200, &hs, at(0), at(0)), Policy::ShareOnly { .. }));
+        assert!(matches!(
+            evaluate(200, &hs, at(0), at(0)),
+            Policy::ShareOnly { .. }
+        ));
     }
 
     #[test]
     fn upstream_age_and_transit_time_count() {
-        let hs = [h("Cache-Control", "max-age=60"), h("Age", "20"), h("Date", &date(0))];
+        let hs = [
+            h("Cache-Control", "max-age=60"),
+            h("Age", "20"),
+            h("Date", &date(0)),
+        ];
         let policy = evaluate(200, &hs, at(0), at(2));
-        assert_eq!(policy, Policy::Store { lifetime: Duration::from_secs(60), initial_age: Duration::from_secs(22) });
+        assert_eq!(
+            policy,
+            Policy::Store {
+                lifetime: Duration::from_secs(60),
+                initial_age: Duration::from_secs(22)
+            }
+        );
         // Apparent age wins when the Date is older than Age says.
-        let hs = [h("Cache-Control", "max-age=60"), h("Age", "1"), h("Date", &date(0))];
-        assert_eq!(evaluate(200, &hs, at(10), at(10)).initial_age(), Duration::from_secs(10));
+        let hs = [
+            h("Cache-Control", "max-age=60"),
+            h("Age", "1"),
+            h("Date", &date(0)),
+        ];
+        assert_eq!(
+            evaluate(200, &hs, at(10), at(10)).initial_age(),
+            Duration::from_secs(10)
+        );
     }
 
     #[test]
     fn private_directives_are_never_shared() {
-        for cc in ["no-store", "private", "no-cache", "Private, max-age=60", "max-age=60, NO-STORE"] {
+        for cc in [
+            "no-store",
+            "private",
+            "no-cache",
+            "Private, max-age=60",
+            "max-age=60, NO-STORE",
+        ] {
             let hs = [h("Cache-Control", cc)];
-            assert!(matches!(evaluate(200, &hs, at(0), at(0)), Policy::Private { .. }), "{cc}");
+            assert!(
+                matches!(evaluate(200, &hs, at(0), at(0)), Policy::Private { .. }),
+                "{cc}"
+            );
         }
     }
 
     #[test]
     fn no_freshness_or_stale_means_share_only() {
-        assert!(matches!(evaluate(200, &[], at(0), at(0)), Policy::ShareOnly { .. }));
+        assert!(matches!(
+            evaluate(200, &[], at(0), at(0)),
+            Policy::ShareOnly { .. }
+        ));
         let hs = [h("Cache-Control", "max-age=5"), h("Age", "9")];
-        assert!(matches!(evaluate(200, &hs, at(0), at(0)), Policy::ShareOnly { .. }));
+        assert!(matches!(
+            evaluate(200, &hs, at(0), at(0)),
+            Policy::ShareOnly { .. }
+        ));
         let hs = [h("Cache-Control", "max-age=abc")];
-        assert!(matches!(evaluate(200, &hs, at(0), at(0)), Policy::ShareOnly { .. }));
+        assert!(matches!(
+            evaluate(200, &hs, at(0), at(0)),
+            Policy::ShareOnly { .. }
+        ));
         let hs = [h("Cache-Control", "max-age=60")];
-        assert!(matches!(evaluate(206, &hs, at(0), at(0)), Policy::ShareOnly { .. }));
+        assert!(matches!(
+            evaluate(206, &hs, at(0), at(0)),
+            Policy::ShareOnly { .. }
+        ));
     }
 
     #[test]
     fn vary_is_only_shared_for_identity_accept_encoding() {
-        let ok = [h("Cache-Control", "max-age=60"), h("Vary", "Accept-Encoding")];
-        assert!(matches!(evaluate(200, &ok, at(0), at(0)), Policy::Store { .. }));
-        let encoded = [h("Cache-Control", "max-age=60"), h("Vary", "accept-encoding"), h("Content-Encoding", "gzip")];
-        assert!(matches!(evaluate(200, &encoded, at(0), at(0)), Policy::Private { .. }));
-        let other = [h("Cache-Control", "max-age=60"), h("Vary", "Accept-Encoding, Cookie")];
-        assert!(matches!(evaluate(200, &other, at(0), at(0)), Policy::Private { .. }));
+        let ok = [
+            h("Cache-Control", "max-age=60"),
+            h("Vary", "Accept-Encoding"),
+        ];
+        assert!(matches!(
+            evaluate(200, &ok, at(0), at(0)),
+            Policy::Store { .. }
+        ));
+        let encoded = [
+            h("Cache-Control", "max-age=60"),
+            h("Vary", "accept-encoding"),
+            h("Content-Encoding", "gzip"),
+        ];
+        assert!(matches!(
+            evaluate(200, &encoded, at(0), at(0)),
+            Policy::Private { .. }
+        ));
+        let other = [
+            h("Cache-Control", "max-age=60"),
+            h("Vary", "Accept-Encoding, Cookie"),
+        ];
+        assert!(matches!(
+            evaluate(200, &other, at(0), at(0)),
+            Policy::Private { .. }
+        ));
     }
 
     #[test]
     fn age_grows_with_residence() {
         let now = Instant::now();
-        let f = Freshness { lifetime: Duration::from_secs(10), initial_age: Duration::from_secs(3), stored_at: now };
+        let f = Freshness {
+            lifetime: Duration::from_secs(10),
+            initial_age: Duration::from_secs(3),
+            stored_at: now,
+        };
         assert!(f.is_fresh(now));
         assert_eq!(f.ttl_secs(now), 7);
         assert_eq!(f.age(now + Duration::from_secs(4)), Duration::from_secs(7));

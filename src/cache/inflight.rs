@@ -84,8 +84,14 @@ impl InFlight {
     /// the one that still gets a response that may not be shared.
     pub fn reader(self: &Rc<Self>) -> Reader {
         let mut state = self.state.borrow_mut();
-        assert!(state.first_chunk == 0, "a reader joined after chunks were released");
-        let slot = Slot { next: 0, waker: None };
+        assert!(
+            state.first_chunk == 0,
+            "a reader joined after chunks were released"
+        );
+        let slot = Slot {
+            next: 0,
+            waker: None,
+        };
         let index = match state.slots.iter().position(Option::is_none) {
             Some(free) => {
                 state.slots[free] = Some(slot);
@@ -98,12 +104,21 @@ impl InFlight {
         };
         let leader = !state.leader_taken;
         state.leader_taken = true;
-        Reader { flight: Rc::clone(self), slot: index, leader }
+        Reader {
+            flight: Rc::clone(self),
+            slot: index,
+            leader,
+        }
     }
 
     /// Readers currently attached.
     pub fn readers(&self) -> usize {
-        self.state.borrow().slots.iter().filter(|s| s.is_some()).count()
+        self.state
+            .borrow()
+            .slots
+            .iter()
+            .filter(|s| s.is_some())
+            .count()
     }
 
     /// Body bytes received so far.
@@ -135,7 +150,9 @@ impl InFlight {
         let mut state = self.state.borrow_mut();
         state.phase = Phase::Complete;
         wake_all(&mut state);
-        state.retain_all.then(|| state.chunks.iter().cloned().collect())
+        state
+            .retain_all
+            .then(|| state.chunks.iter().cloned().collect())
     }
 
     /// Upstream failed. Before the head, readers answer `status`; after it, they are cut.
@@ -144,7 +161,11 @@ impl InFlight {
         if state.phase != Phase::Receiving {
             return;
         }
-        state.phase = if state.head.is_some() { Phase::Aborted } else { Phase::Failed(status) };
+        state.phase = if state.head.is_some() {
+            Phase::Aborted
+        } else {
+            Phase::Failed(status)
+        };
         state.chunks.clear();
         wake_all(&mut state);
     }
@@ -209,7 +230,12 @@ fn wake_all(state: &mut State) {
 }
 
 fn release_consumed(state: &mut State) {
-    let slowest = state.slots.iter().flatten().map(|s| s.next.saturating_sub(1)).min();
+    let slowest = state
+        .slots
+        .iter()
+        .flatten()
+        .map(|s| s.next.saturating_sub(1))
+        .min();
     let keep_from = slowest.unwrap_or(state.first_chunk + state.chunks.len());
     while state.first_chunk < keep_from && !state.chunks.is_empty() {
         state.chunks.pop_front();
@@ -254,7 +280,13 @@ mod tests {
     use std::task::Waker;
 
     fn head() -> Arc<CachedHead> {
-        Arc::new(CachedHead { status: 200, reason: Bytes::new(), headers: vec![], content_length: None, arrival: Default::default() })
+        Arc::new(CachedHead {
+            status: 200,
+            reason: Bytes::new(),
+            headers: vec![],
+            content_length: None,
+            arrival: Default::default(),
+        })
     }
 
     /// Polls once with a no-op waker: Some(event) if ready now.
@@ -277,7 +309,10 @@ mod tests {
         assert!(matches!(try_next(&mut follower), Some(Event::Head(_))));
         flight.publish_chunk(Bytes::from_static(b"ab"));
         assert!(matches!(try_next(&mut follower), Some(Event::Chunk(c)) if c == "ab"));
-        assert!(try_next(&mut follower).is_none(), "waits for the next chunk");
+        assert!(
+            try_next(&mut follower).is_none(),
+            "waits for the next chunk"
+        );
         flight.publish_chunk(Bytes::from_static(b"cd"));
         assert!(matches!(try_next(&mut follower), Some(Event::Chunk(c)) if c == "cd"));
         let stored = flight.complete().unwrap();
@@ -355,15 +390,25 @@ mod tests {
         for _ in 0..4 {
             try_next(&mut a);
         }
-        assert_eq!(flight.state.borrow().chunks.len(), 4, "b has read nothing yet");
+        assert_eq!(
+            flight.state.borrow().chunks.len(),
+            4,
+            "b has read nothing yet"
+        );
         for _ in 0..3 {
             try_next(&mut b);
         }
         flight.publish_chunk(Bytes::from_static(b"z"));
-        assert!(flight.state.borrow().chunks.len() <= 3, "chunks both passed are released");
+        assert!(
+            flight.state.borrow().chunks.len() <= 3,
+            "chunks both passed are released"
+        );
         drop(b);
         assert!(flight.state.borrow().chunks.len() <= 2);
-        assert!(flight.complete().is_none(), "nothing to store after release");
+        assert!(
+            flight.complete().is_none(),
+            "nothing to store after release"
+        );
         assert!(matches!(try_next(&mut a), Some(Event::Chunk(_))));
         assert!(matches!(try_next(&mut a), Some(Event::Chunk(_))));
         assert!(matches!(try_next(&mut a), Some(Event::End)));

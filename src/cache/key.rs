@@ -36,7 +36,11 @@ impl CacheKey {
 
     /// The path part of the target.
     pub fn path(&self) -> &[u8] {
-        let end = self.target.iter().position(|&b| b == b'?').unwrap_or(self.target.len());
+        let end = self
+            .target
+            .iter()
+            .position(|&b| b == b'?')
+            .unwrap_or(self.target.len());
         &self.target[..end]
     }
 }
@@ -123,7 +127,11 @@ mod tests {
 
     #[test]
     fn tracking_parameters_are_removed_from_the_key() {
-        let a = CacheKey::new(b"Example.com", b"/live/a/seg-1.m4s?CMCD=br%3D3200&x=1", &strip());
+        let a = CacheKey::new(
+            b"Example.com",
+            b"/live/a/seg-1.m4s?CMCD=br%3D3200&x=1",
+            &strip(),
+        );
         let b = CacheKey::new(b"example.com:80", b"/live/a/seg-1.m4s?x=1", &strip());
         assert_eq!(a, b);
         assert_eq!(a.target().as_ref(), b"/live/a/seg-1.m4s?x=1");
@@ -141,17 +149,33 @@ mod tests {
     #[test]
     fn stream_key_is_the_dirname_by_default() {
         let key = CacheKey::new(b"h", b"/live/ch1/720p/seg-42.m4s?x=1", &strip());
-        assert_eq!(StreamKey::of(&key, StreamKeyRule::Dirname).as_bytes(), b"h/live/ch1/720p");
-        assert_eq!(StreamKey::of(&key, StreamKeyRule::Prefix(2)).as_bytes(), b"h/live/ch1");
+        assert_eq!(
+            StreamKey::of(&key, StreamKeyRule::Dirname).as_bytes(),
+            b"h/live/ch1/720p"
+        );
+        assert_eq!(
+            StreamKey::of(&key, StreamKeyRule::Prefix(2)).as_bytes(),
+            b"h/live/ch1"
+        );
         let root = CacheKey::new(b"h", b"/index.m3u8", &strip());
-        assert_eq!(StreamKey::of(&root, StreamKeyRule::Dirname).as_bytes(), b"h");
+        assert_eq!(
+            StreamKey::of(&root, StreamKeyRule::Dirname).as_bytes(),
+            b"h"
+        );
     }
 
     #[test]
     fn segments_of_one_rendition_share_an_owner() {
-        let owner = |t: &[u8]| StreamKey::of(&CacheKey::new(b"h", t, &[]), StreamKeyRule::Dirname).owner(4);
-        assert_eq!(owner(b"/live/ch1/720p/seg-1.m4s"), owner(b"/live/ch1/720p/seg-2.m4s"));
-        assert_eq!(owner(b"/live/ch1/720p/seg-1.m4s"), owner(b"/live/ch1/720p/index.m3u8"));
+        let owner =
+            |t: &[u8]| StreamKey::of(&CacheKey::new(b"h", t, &[]), StreamKeyRule::Dirname).owner(4);
+        assert_eq!(
+            owner(b"/live/ch1/720p/seg-1.m4s"),
+            owner(b"/live/ch1/720p/seg-2.m4s")
+        );
+        assert_eq!(
+            owner(b"/live/ch1/720p/seg-1.m4s"),
+            owner(b"/live/ch1/720p/index.m3u8")
+        );
     }
 
     #[test]

@@ -40,7 +40,10 @@ impl Store {
     pub fn new(budget: u64) -> Store {
         Store {
             entries: LruCache::unbounded(),
-            usage: StoreUsage { budget, ..StoreUsage::default() },
+            usage: StoreUsage {
+                budget,
+                ..StoreUsage::default()
+            },
         }
     }
 
@@ -131,12 +134,22 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn object(len: usize) -> Rc<StoredObject> {
-        let head = Arc::new(CachedHead { status: 200, reason: Bytes::new(), headers: vec![], content_length: Some(len as u64), arrival: Default::default() });
+        let head = Arc::new(CachedHead {
+            status: 200,
+            reason: Bytes::new(),
+            headers: vec![],
+            content_length: Some(len as u64),
+            arrival: Default::default(),
+        });
         Rc::new(StoredObject {
             head,
             body: vec![Bytes::from(vec![0u8; len])].into(),
             body_len: len as u64,
-            freshness: Freshness { lifetime: Duration::from_secs(60), initial_age: Duration::ZERO, stored_at: Instant::now() },
+            freshness: Freshness {
+                lifetime: Duration::from_secs(60),
+                initial_age: Duration::ZERO,
+                stored_at: Instant::now(),
+            },
         })
     }
 
@@ -153,7 +166,10 @@ mod tests {
         }
         store.get(&key(0));
         store.insert(key(3), object(1000)).unwrap();
-        assert!(store.get(&key(1)).is_none(), "least recently used goes first");
+        assert!(
+            store.get(&key(1)).is_none(),
+            "least recently used goes first"
+        );
         assert!(store.get(&key(0)).is_some());
         assert_eq!(store.usage().evictions, 1);
         assert!(store.usage().peak_bytes <= store.usage().budget);

@@ -26,7 +26,11 @@ impl fmt::Display for ConfigError {
         if self.value.is_empty() {
             write!(f, "config `{}`: {}", self.key, self.reason)
         } else {
-            write!(f, "config `{}` = {:?}: {}", self.key, self.value, self.reason)
+            write!(
+                f,
+                "config `{}` = {:?}: {}",
+                self.key, self.value, self.reason
+            )
         }
     }
 }
@@ -206,6 +210,11 @@ impl Config {
             uncacheable_hold: duration("uncacheable_hold")?,
             sources,
         };
+        let mut config = config;
+        // The default object limit follows the budget down; an explicit one must fit.
+        if config.sources["max_object_size"] == Source::Default {
+            config.max_object_size = config.max_object_size.min(config.shard_cache_size() / 4);
+        }
         config.check_relations()?;
         Ok(config)
     }
@@ -217,7 +226,10 @@ impl Config {
             return Err(error(
                 "cache_size",
                 &units::format_size(self.cache_size),
-                &format!("leaves less than 1MiB per shard with {} shards", self.shards),
+                &format!(
+                    "leaves less than 1MiB per shard with {} shards",
+                    self.shards
+                ),
             ));
         }
         if self.max_object_size > per_shard {
@@ -231,14 +243,24 @@ impl Config {
             ));
         }
         if self.max_request_head < 1024 {
-            return Err(error("max_request_head", &self.max_request_head.to_string(), "must be at least 1KiB"));
+            return Err(error(
+                "max_request_head",
+                &self.max_request_head.to_string(),
+                "must be at least 1KiB",
+            ));
         }
         for (key, value) in [
             ("client_header_timeout", self.client_header_timeout),
             ("client_idle_timeout", self.client_idle_timeout),
             ("upstream_connect_timeout", self.upstream_connect_timeout),
-            ("upstream_first_byte_timeout", self.upstream_first_byte_timeout),
-            ("upstream_between_bytes_timeout", self.upstream_between_bytes_timeout),
+            (
+                "upstream_first_byte_timeout",
+                self.upstream_first_byte_timeout,
+            ),
+            (
+                "upstream_between_bytes_timeout",
+                self.upstream_between_bytes_timeout,
+            ),
         ] {
             if value.is_zero() {
                 return Err(error(key, "0", "must be longer than zero"));
@@ -259,11 +281,23 @@ impl Config {
             ("origin", quote(&self.origin.url)),
             ("shards", self.shards.to_string()),
             ("cache_size", quote(&units::format_size(self.cache_size))),
-            ("max_object_size", quote(&units::format_size(self.max_object_size))),
+            (
+                "max_object_size",
+                quote(&units::format_size(self.max_object_size)),
+            ),
             ("max_connections", self.max_connections.to_string()),
-            ("client_header_timeout", quote(&units::format_duration(self.client_header_timeout))),
-            ("client_idle_timeout", quote(&units::format_duration(self.client_idle_timeout))),
-            ("upstream_connect_timeout", quote(&units::format_duration(self.upstream_connect_timeout))),
+            (
+                "client_header_timeout",
+                quote(&units::format_duration(self.client_header_timeout)),
+            ),
+            (
+                "client_idle_timeout",
+                quote(&units::format_duration(self.client_idle_timeout)),
+            ),
+            (
+                "upstream_connect_timeout",
+                quote(&units::format_duration(self.upstream_connect_timeout)),
+            ),
             (
                 "upstream_first_byte_timeout",
                 quote(&units::format_duration(self.upstream_first_byte_timeout)),
@@ -273,10 +307,16 @@ impl Config {
                 quote(&units::format_duration(self.upstream_between_bytes_timeout)),
             ),
             ("upstream_max_idle", self.upstream_max_idle.to_string()),
-            ("max_request_head", quote(&units::format_size(self.max_request_head as u64))),
+            (
+                "max_request_head",
+                quote(&units::format_size(self.max_request_head as u64)),
+            ),
             ("max_headers", self.max_headers.to_string()),
             ("max_uri", quote(&units::format_size(self.max_uri as u64))),
-            ("max_request_body", quote(&units::format_size(self.max_request_body))),
+            (
+                "max_request_body",
+                quote(&units::format_size(self.max_request_body)),
+            ),
             (
                 "stream_key",
                 quote(&match self.stream_key {
@@ -288,11 +328,18 @@ impl Config {
                 "strip_query_params",
                 format!(
                     "[{}]",
-                    self.strip_query_params.iter().map(|s| quote(s)).collect::<Vec<_>>().join(", ")
+                    self.strip_query_params
+                        .iter()
+                        .map(|s| quote(s))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ),
             ("mesh_queue", self.mesh_queue.to_string()),
-            ("uncacheable_hold", quote(&units::format_duration(self.uncacheable_hold))),
+            (
+                "uncacheable_hold",
+                quote(&units::format_duration(self.uncacheable_hold)),
+            ),
         ];
         let mut out = String::new();
         for (key, value) in values {
@@ -312,10 +359,18 @@ fn quote(s: &str) -> String {
 }
 
 fn error(key: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError { key: key.into(), value: value.into(), reason: reason.into() }
+    ConfigError {
+        key: key.into(),
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
-fn typed<T>(key: &str, value: &str, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+fn typed<T>(
+    key: &str,
+    value: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, ConfigError> {
     parse(value).map_err(|reason| error(key, value, &reason))
 }
 
@@ -340,7 +395,9 @@ fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
     let rest = match text.strip_prefix("http://") {
         Some(rest) => rest,
         None if text.starts_with("https://") => {
-            return Err(fail("https origins are not supported yet; put a TLS terminator in front"))
+            return Err(fail(
+                "https origins are not supported yet; put a TLS terminator in front",
+            ))
         }
         None => return Err(fail("expected http://HOST[:PORT]")),
     };
@@ -348,7 +405,9 @@ fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
     if authority.is_empty() || authority.contains('/') || authority.contains('@') {
         return Err(fail("expected http://HOST[:PORT] without a path"));
     }
-    let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    let with_port = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
         || authority.ends_with(']') && !authority.contains("]:")
     {
         if authority.ends_with(']') {
@@ -366,7 +425,11 @@ fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
     if addrs.is_empty() {
         return Err(fail("the origin host resolved to no address"));
     }
-    Ok(Origin { url: text.to_string(), authority: authority.to_string(), addrs })
+    Ok(Origin {
+        url: text.to_string(),
+        authority: authority.to_string(),
+        addrs,
+    })
 }
 
 #[cfg(test)]
@@ -389,10 +452,24 @@ mod tests {
         assert_eq!(err.key, "cache_size");
         assert_eq!(err.value, "12XB");
         let text = err.to_string();
-        assert!(text.contains("cache_size") && text.contains("12XB"), "{text}");
-        assert_eq!(Config::from_pairs(&[("shards", "0")]).unwrap_err().key, "shards");
-        assert_eq!(Config::from_pairs(&[("listen", "nowhere")]).unwrap_err().key, "listen");
-        assert_eq!(Config::from_pairs(&[("nonsense", "1")]).unwrap_err().key, "nonsense");
+        assert!(
+            text.contains("cache_size") && text.contains("12XB"),
+            "{text}"
+        );
+        assert_eq!(
+            Config::from_pairs(&[("shards", "0")]).unwrap_err().key,
+            "shards"
+        );
+        assert_eq!(
+            Config::from_pairs(&[("listen", "nowhere")])
+                .unwrap_err()
+                .key,
+            "listen"
+        );
+        assert_eq!(
+            Config::from_pairs(&[("nonsense", "1")]).unwrap_err().key,
+            "nonsense"
+        );
     }
 
     #[test]
@@ -402,18 +479,38 @@ mod tests {
         assert_eq!(config.origin.addrs, vec!["127.0.0.1:9000".parse().unwrap()]);
         let default_port = Config::from_pairs(&[("origin", "http://127.0.0.1")]).unwrap();
         assert_eq!(default_port.origin.addrs[0].port(), 80);
-        for bad in ["ftp://x", "127.0.0.1:9000", "http://", "http://h/path", "https://h"] {
-            assert_eq!(Config::from_pairs(&[("origin", bad)]).unwrap_err().key, "origin", "{bad}");
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:9000",
+            "http://",
+            "http://h/path",
+            "https://h",
+        ] {
+            assert_eq!(
+                Config::from_pairs(&[("origin", bad)]).unwrap_err().key,
+                "origin",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn budget_relations_are_enforced() {
-        let err = Config::from_pairs(&[("cache_size", "8MiB"), ("max_object_size", "16MiB"), ("shards", "1")])
-            .unwrap_err();
+        let err = Config::from_pairs(&[
+            ("cache_size", "8MiB"),
+            ("max_object_size", "16MiB"),
+            ("shards", "1"),
+        ])
+        .unwrap_err();
         assert_eq!(err.key, "max_object_size");
         let err = Config::from_pairs(&[("cache_size", "1MiB"), ("shards", "4")]).unwrap_err();
         assert_eq!(err.key, "cache_size");
+        let small = Config::from_pairs(&[("cache_size", "256MiB"), ("shards", "8")]).unwrap();
+        assert_eq!(
+            small.max_object_size,
+            8 << 20,
+            "the default follows a small budget down"
+        );
     }
 
     #[test]
@@ -429,6 +526,8 @@ mod tests {
         assert_eq!(config.shards, 3);
         assert_eq!(config.sources["shards"], Source::FlagOrEnv);
         assert_eq!(config.sources["listen"], Source::Default);
-        assert!(config.to_toml().contains("shards = 3  # flag or environment"));
+        assert!(config
+            .to_toml()
+            .contains("shards = 3  # flag or environment"));
     }
 }

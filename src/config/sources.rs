@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn cli_flags_are_kebab_case_of_keys() {
-        let cli = Cli::try_parse_from(["livecache", "--cache-size", "2GiB", "--shards", "4"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["livecache", "--cache-size", "2GiB", "--shards", "4"]).unwrap();
         assert_eq!(cli.value("cache_size"), Some("2GiB"));
         assert_eq!(cli.value("shards"), Some("4"));
         assert_eq!(cli.value("listen"), None);

@@ -56,9 +56,17 @@ pub struct UpstreamResponse {
 }
 
 /// Sends `request` and waits for the final response head (1xx heads are skipped).
-pub async fn fetch(pool: &Rc<Pool>, request: &UpstreamRequest, timeouts: Timeouts) -> Result<UpstreamResponse, UpstreamError> {
+pub async fn fetch(
+    pool: &Rc<Pool>,
+    request: &UpstreamRequest,
+    timeouts: Timeouts,
+) -> Result<UpstreamResponse, UpstreamError> {
     let wire = encode_request(request);
-    let reusable = if request.idempotent { pool.take_idle() } else { None };
+    let reusable = if request.idempotent {
+        pool.take_idle()
+    } else {
+        None
+    };
     if let Some(stream) = reusable {
         match exchange(pool, stream, &wire, request.is_head, timeouts).await {
             Ok(response) => return Ok(response),
@@ -85,8 +93,14 @@ fn encode_request(request: &UpstreamRequest) -> BytesMut {
     for h in &request.headers {
         encode::header(&mut wire, &h.name, &h.value);
     }
-    if !request.body.is_empty() || !(request.idempotent && matches!(&request.method[..], b"GET" | b"HEAD")) {
-        encode::header(&mut wire, b"Content-Length", request.body.len().to_string().as_bytes());
+    if !request.body.is_empty()
+        || !(request.idempotent && matches!(&request.method[..], b"GET" | b"HEAD"))
+    {
+        encode::header(
+            &mut wire,
+            b"Content-Length",
+            request.body.len().to_string().as_bytes(),
+        );
     }
     encode::end_head(&mut wire);
     wire.extend_from_slice(&request.body);
@@ -101,7 +115,10 @@ async fn exchange(
     timeouts: Timeouts,
 ) -> Result<UpstreamResponse, Attempt> {
     let io_error = |e: io::Error| UpstreamError::Io(e.to_string());
-    stream.write_all(wire).await.map_err(|e| Attempt::BeforeResponse(io_error(e)))?;
+    stream
+        .write_all(wire)
+        .await
+        .map_err(|e| Attempt::BeforeResponse(io_error(e)))?;
     let _ = stream.set_read_timeout(Some(timeouts.first_byte));
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut any_byte = false;
@@ -136,11 +153,19 @@ async fn exchange(
         }
         match read_some(&mut stream, &mut buf).await {
             Ok(0) if !any_byte => {
-                return Err(Attempt::BeforeResponse(UpstreamError::Io("closed before responding".into())))
+                return Err(Attempt::BeforeResponse(UpstreamError::Io(
+                    "closed before responding".into(),
+                )))
             }
-            Ok(0) => return Err(Attempt::During(UpstreamError::Protocol("closed inside the response head".into()))),
+            Ok(0) => {
+                return Err(Attempt::During(UpstreamError::Protocol(
+                    "closed inside the response head".into(),
+                )))
+            }
             Ok(_) => any_byte = true,
-            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Attempt::During(UpstreamError::FirstByteTimeout)),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                return Err(Attempt::During(UpstreamError::FirstByteTimeout))
+            }
             Err(e) if !any_byte => return Err(Attempt::BeforeResponse(io_error(e))),
             Err(e) => return Err(Attempt::During(io_error(e))),
         }
@@ -176,7 +201,9 @@ impl UpstreamResponse {
                 }
                 Ok(0) => {
                     self.stream = None;
-                    return Err(UpstreamError::Io("origin closed the connection mid-body".into()));
+                    return Err(UpstreamError::Io(
+                        "origin closed the connection mid-body".into(),
+                    ));
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::TimedOut => {
@@ -209,7 +236,9 @@ impl UpstreamResponse {
                 if self.remaining == 0 {
                     if !self.buf.is_empty() {
                         self.stream = None;
-                        return Err(UpstreamError::Protocol("body longer than Content-Length".into()));
+                        return Err(UpstreamError::Protocol(
+                            "body longer than Content-Length".into(),
+                        ));
                     }
                     self.done = true;
                 }
@@ -244,11 +273,13 @@ impl UpstreamResponse {
     /// Returns the connection to the pool when the response ended cleanly and may be reused.
     fn release(&mut self) {
         if let Some(stream) = self.stream.take() {
-            if self.keep_alive && self.buf.is_empty() && self.framing != ResponseBody::CloseDelimited {
+            if self.keep_alive
+                && self.buf.is_empty()
+                && self.framing != ResponseBody::CloseDelimited
+            {
                 let _ = stream.set_read_timeout(None);
                 self.pool.put_idle(stream);
             }
         }
     }
-
 }

@@ -20,7 +20,12 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(addrs: Vec<SocketAddr>, connect_timeout: Duration, max_idle: usize) -> Pool {
-        Pool { addrs, connect_timeout, max_idle, idle: RefCell::new(Vec::new()) }
+        Pool {
+            addrs,
+            connect_timeout,
+            max_idle,
+            idle: RefCell::new(Vec::new()),
+        }
     }
 
     /// An idle connection, if one is kept.

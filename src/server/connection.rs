@@ -56,7 +56,9 @@ impl Connection {
     pub async fn serve(mut self) {
         let config = Rc::clone(&self.shard.config);
         let _ = self.stream.set_nodelay(true);
-        let _ = self.stream.set_write_timeout(Some(config.client_idle_timeout));
+        let _ = self
+            .stream
+            .set_write_timeout(Some(config.client_idle_timeout));
         let limits = RequestLimits {
             max_head_bytes: config.max_request_head,
             max_headers: config.max_headers,
@@ -133,7 +135,8 @@ impl Connection {
             head_only: head.method == Method::Head,
             keep_alive,
         };
-        let cacheable = head.method.is_cacheable_read() && find(&head.headers, "authorization").is_none();
+        let cacheable =
+            head.method.is_cacheable_read() && find(&head.headers, "authorization").is_none();
         if !cacheable {
             return pass::forward(self, head, exchange).await;
         }
@@ -143,8 +146,12 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(&head);
-        let owner = StreamKey::of(&key, self.shard.config.stream_key).owner(self.shard.config.shards);
-        let request = Arc::new(FetchRequest { upstream_headers: self.upstream_headers(&head, NOT_FORWARDED_ON_FETCH), key });
+        let owner =
+            StreamKey::of(&key, self.shard.config.stream_key).owner(self.shard.config.shards);
+        let request = Arc::new(FetchRequest {
+            upstream_headers: self.upstream_headers(&head, NOT_FORWARDED_ON_FETCH),
+            key,
+        });
         match mesh::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange).await,
             None => {
@@ -155,7 +162,10 @@ impl Connection {
     }
 
     pub fn cache_key(&self, head: &RequestHead) -> CacheKey {
-        let host = head.host().map(|h| h.as_ref()).unwrap_or(self.shard.config.origin.authority.as_bytes());
+        let host = head
+            .host()
+            .map(|h| h.as_ref())
+            .unwrap_or(self.shard.config.origin.authority.as_bytes());
         CacheKey::new(host, &head.target, &self.shard.config.strip_query_params)
     }
 
@@ -202,10 +212,12 @@ impl Connection {
                             body.extend_from_slice(&data);
                         }
                         Ok(Decoded::Done) => return Ok(body.freeze()),
-                        Ok(Decoded::NeedMore) => match read_some(&mut self.stream, &mut self.buf).await {
-                            Ok(0) | Err(_) => return Err(400),
-                            Ok(_) => {}
-                        },
+                        Ok(Decoded::NeedMore) => {
+                            match read_some(&mut self.stream, &mut self.buf).await {
+                                Ok(0) | Err(_) => return Err(400),
+                                Ok(_) => {}
+                            }
+                        }
                         Err(_) => return Err(400),
                     }
                 }

@@ -28,7 +28,12 @@ impl Drain {
     /// Fires the signal and wakes every waiter.
     pub fn start(&self) {
         self.fired.set(true);
-        let wakers: Vec<Waker> = self.waiters.borrow_mut().iter_mut().filter_map(Option::take).collect();
+        let wakers: Vec<Waker> = self
+            .waiters
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect();
         for waker in wakers {
             waker.wake();
         }
@@ -36,7 +41,10 @@ impl Drain {
 
     /// Resolves once the drain has started.
     pub fn wait(self: &Rc<Self>) -> DrainWait {
-        DrainWait { drain: Rc::clone(self), slot: None }
+        DrainWait {
+            drain: Rc::clone(self),
+            slot: None,
+        }
     }
 }
 
@@ -96,7 +104,11 @@ mod tests {
             let mut wait = pin!(drain.wait());
             assert!(wait.as_mut().poll(&mut cx).is_pending());
         }
-        assert_eq!(drain.waiters.borrow().len(), 1, "dropped waiters give their slot back");
+        assert_eq!(
+            drain.waiters.borrow().len(),
+            1,
+            "dropped waiters give their slot back"
+        );
         let mut wait = pin!(drain.wait());
         assert!(wait.as_mut().poll(&mut cx).is_pending());
         drain.start();

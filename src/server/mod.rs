@@ -7,6 +7,7 @@ pub mod drain;
 mod pass;
 mod respond;
 
+use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,8 +19,8 @@ use glommio::net::{TcpListener, TcpStream};
 
 use crate::metrics::ShardStats;
 use crate::shard::Shard;
-pub use connection::DRAIN_GRACE;
 use connection::Connection;
+pub use connection::DRAIN_GRACE;
 use drain::Drain;
 
 /// Counts open client connections across all shards (one atomic add per accept, not a lock).
@@ -27,7 +28,13 @@ pub type ConnectionCount = Arc<AtomicUsize>;
 
 /// Accepts until the drain starts, then waits (up to `DRAIN_GRACE`) for this shard's
 /// connections to finish their current response.
-pub async fn serve(shard: Rc<Shard>, listener: TcpListener, drain: Rc<Drain>, open: ConnectionCount) {
+pub async fn serve(
+    shard: Rc<Shard>,
+    listener: TcpListener,
+    listener_fd: RawFd,
+    drain: Rc<Drain>,
+    open: ConnectionCount,
+) {
     let local_open = Rc::new(std::cell::Cell::new(0usize));
     loop {
         let accepted = or(async { Some(listener.accept().await) }, async {
@@ -36,7 +43,14 @@ pub async fn serve(shard: Rc<Shard>, listener: TcpListener, drain: Rc<Drain>, op
         })
         .await;
         let stream = match accepted {
-            None => break,
+            None => {
+                // Dropping the accept future leaves io_uring's accept pending, which would keep
+                // the socket listening (and in the SO_REUSEPORT group) after close. Shutting it
+                // down fails that accept and refuses new connections at once.
+                // SAFETY: the descriptor is owned by `listener`, alive until the end of this fn.
+                unsafe { libc::shutdown(listener_fd, libc::SHUT_RDWR) };
+                break;
+            }
             Some(Ok(stream)) => stream,
             Some(Err(_)) => {
                 // Out of descriptors or a connection reset before accept: back off briefly
@@ -51,7 +65,11 @@ pub async fn serve(shard: Rc<Shard>, listener: TcpListener, drain: Rc<Drain>, op
             glommio::spawn_local(refuse(stream)).detach();
             continue;
         }
-        let guard = OpenConnection { shard: Rc::clone(&shard), open: Arc::clone(&open), local: Rc::clone(&local_open) };
+        let guard = OpenConnection {
+            shard: Rc::clone(&shard),
+            open: Arc::clone(&open),
+            local: Rc::clone(&local_open),
+        };
         guard.note(1);
         let connection = Connection {
             shard: Rc::clone(&shard),
@@ -88,7 +106,9 @@ impl OpenConnection {
     fn note(&self, delta: isize) {
         self.local.set(self.local.get().wrapping_add_signed(delta));
         let stats = self.shard.my_stats();
-        stats.connections_open.store(self.local.get() as u64, Ordering::Relaxed);
+        stats
+            .connections_open
+            .store(self.local.get() as u64, Ordering::Relaxed);
     }
 }
 

@@ -30,7 +30,11 @@ struct PassReplies {
 impl Replies for PassReplies {
     async fn next(&mut self) -> Reply {
         if let Some(head) = self.head.take() {
-            return Reply::Head { head, age_secs: 0, status: CacheStatus::Pass };
+            return Reply::Head {
+                head,
+                age_secs: 0,
+                status: CacheStatus::Pass,
+            };
         }
         match self.response.next_chunk().await {
             Ok(Some(chunk)) => Reply::Chunk(chunk),
@@ -40,7 +44,11 @@ impl Replies for PassReplies {
     }
 }
 
-pub async fn forward(conn: &mut Connection, head: RequestHead, exchange: Exchange) -> io::Result<bool> {
+pub async fn forward(
+    conn: &mut Connection,
+    head: RequestHead,
+    exchange: Exchange,
+) -> io::Result<bool> {
     let shard = std::rc::Rc::clone(&conn.shard);
     ShardStats::incr(&shard.my_stats().passes);
     let body = match conn.read_body(head.body).await {
@@ -86,6 +94,9 @@ pub async fn forward(conn: &mut Connection, head: RequestHead, exchange: Exchang
         },
         arrival: Arrival::default(),
     });
-    let mut replies = PassReplies { head: Some(head), response };
+    let mut replies = PassReplies {
+        head: Some(head),
+        response,
+    };
     write_response(&mut conn.stream, &mut replies, exchange).await
 }

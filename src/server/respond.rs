@@ -49,9 +49,17 @@ enum Framing {
 }
 
 /// Writes a whole response from `replies`. Ok(true): the connection may carry another request.
-pub async fn write_response(stream: &mut TcpStream, replies: &mut impl Replies, exchange: Exchange) -> io::Result<bool> {
+pub async fn write_response(
+    stream: &mut TcpStream,
+    replies: &mut impl Replies,
+    exchange: Exchange,
+) -> io::Result<bool> {
     let (head, age_secs, status) = match replies.next().await {
-        Reply::Head { head, age_secs, status } => (head, age_secs, status),
+        Reply::Head {
+            head,
+            age_secs,
+            status,
+        } => (head, age_secs, status),
         Reply::Failed(code) => {
             write_error(stream, code, !exchange.keep_alive).await?;
             return Ok(exchange.keep_alive);
@@ -77,7 +85,11 @@ pub async fn write_response(stream: &mut TcpStream, replies: &mut impl Replies, 
     encode::header(&mut out, b"Cache-Status", status.header_value().as_bytes());
     encode::header(&mut out, b"Via", VIA);
     if find(&head.headers, "date").is_none() {
-        encode::header(&mut out, b"Date", httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes());
+        encode::header(
+            &mut out,
+            b"Date",
+            httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes(),
+        );
     }
     match framing {
         Framing::Length => encode::content_length(&mut out, head.content_length.unwrap_or(0)),
@@ -121,7 +133,12 @@ pub async fn write_response(stream: &mut TcpStream, replies: &mut impl Replies, 
     }
 }
 
-async fn write_chunk(stream: &mut TcpStream, pending: &mut Option<BytesMut>, chunk: Bytes, framing: Framing) -> io::Result<()> {
+async fn write_chunk(
+    stream: &mut TcpStream,
+    pending: &mut Option<BytesMut>,
+    chunk: Bytes,
+    framing: Framing,
+) -> io::Result<()> {
     if chunk.is_empty() {
         return Ok(());
     }

@@ -19,7 +19,12 @@ use crate::http::response::ResponseBody;
 use crate::metrics::ShardStats;
 use crate::origin::{self, UpstreamRequest};
 
-pub(super) fn spawn_leader(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>, registered: bool) {
+pub(super) fn spawn_leader(
+    shard: Rc<Shard>,
+    request: Arc<FetchRequest>,
+    flight: Rc<InFlight>,
+    registered: bool,
+) {
     glommio::spawn_local(lead(shard, request, flight, registered)).detach();
 }
 
@@ -41,7 +46,10 @@ impl Leader {
     }
 
     fn release(&mut self) {
-        self.shard.store.borrow_mut().release_inflight(self.reserved);
+        self.shard
+            .store
+            .borrow_mut()
+            .release_inflight(self.reserved);
         self.reserved = 0;
         self.shard.publish_store();
     }
@@ -62,8 +70,18 @@ impl Drop for Leader {
     }
 }
 
-async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>, registered: bool) {
-    let mut leader = Leader { shard, request, flight, reserved: 0 };
+async fn lead(
+    shard: Rc<Shard>,
+    request: Arc<FetchRequest>,
+    flight: Rc<InFlight>,
+    registered: bool,
+) {
+    let mut leader = Leader {
+        shard,
+        request,
+        flight,
+        reserved: 0,
+    };
     let shard = Rc::clone(&leader.shard);
     let stats = shard.my_stats();
     ShardStats::incr(&stats.origin_requests);
@@ -85,7 +103,12 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         }
     };
     let arrived = Instant::now();
-    let policy = freshness::evaluate(response.head.status, &response.head.headers, request_time, SystemTime::now());
+    let policy = freshness::evaluate(
+        response.head.status,
+        &response.head.headers,
+        request_time,
+        SystemTime::now(),
+    );
     let max_object = shard.config.max_object_size;
     let content_length = match response.framing {
         ResponseBody::Length(n) => Some(n),
@@ -96,7 +119,9 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
     let mut storable = retain && matches!(policy, Policy::Store { .. });
     let initial_age = policy.initial_age();
     let stored_ttl = match policy {
-        Policy::Store { lifetime, .. } if storable => Some(lifetime.as_secs() as i64 - initial_age.as_secs() as i64),
+        Policy::Store { lifetime, .. } if storable => {
+            Some(lifetime.as_secs() as i64 - initial_age.as_secs() as i64)
+        }
         _ => None,
     };
     let head = Arc::new(CachedHead {
@@ -104,7 +129,10 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         reason: response.head.reason.clone(),
         headers: stored_fields(&response.head.headers),
         content_length,
-        arrival: Arrival { initial_age_secs: initial_age.as_secs(), stored_ttl },
+        arrival: Arrival {
+            initial_age_secs: initial_age.as_secs(),
+            stored_ttl,
+        },
     });
     if !shared {
         shard.hold_unshareable(&leader.request.key);
@@ -142,14 +170,30 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
     let still_wanted = shard.is_registered(&leader.request.key, &leader.flight);
     leader.release();
     shard.unregister(&leader.request.key, &leader.flight);
-    if let (true, true, Some(chunks), Policy::Store { lifetime, initial_age }) = (storable, still_wanted, chunks, policy) {
+    if let (
+        true,
+        true,
+        Some(chunks),
+        Policy::Store {
+            lifetime,
+            initial_age,
+        },
+    ) = (storable, still_wanted, chunks, policy)
+    {
         let object = StoredObject {
             head,
             body: chunks.into(),
             body_len,
-            freshness: Freshness { lifetime, initial_age, stored_at: arrived },
+            freshness: Freshness {
+                lifetime,
+                initial_age,
+                stored_at: arrived,
+            },
         };
-        let _ = shard.store.borrow_mut().insert(leader.request.key.clone(), Rc::new(object));
+        let _ = shard
+            .store
+            .borrow_mut()
+            .insert(leader.request.key.clone(), Rc::new(object));
         shard.publish_store();
     }
 }

@@ -17,7 +17,10 @@ use crate::metrics::ShardStats;
 /// A message from one shard to the owner of a key.
 pub enum MeshMessage {
     /// Look up (and if needed fetch) an object; send the replies back.
-    Fetch { request: Arc<FetchRequest>, reply: UnboundedSender<Reply> },
+    Fetch {
+        request: Arc<FetchRequest>,
+        reply: UnboundedSender<Reply>,
+    },
     /// Drop the stored object for a key (after an unsafe method succeeded upstream).
     Invalidate { key: CacheKey },
 }
@@ -59,7 +62,11 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     if owner == shard.id {
         return Some(Route::Local(OwnerStream::open(shard, request)));
     }
-    let senders = shard.mesh.senders.as_ref().expect("several shards have a mesh");
+    let senders = shard
+        .mesh
+        .senders
+        .as_ref()
+        .expect("several shards have a mesh");
     let (tx, rx) = unbounded();
     ShardStats::incr(&shard.my_stats().remote_requests);
     match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
@@ -78,7 +85,9 @@ pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) {
         return;
     }
     if let Some(senders) = shard.mesh.senders.as_ref() {
-        let _ = senders.send_to(owner, MeshMessage::Invalidate { key }).await;
+        let _ = senders
+            .send_to(owner, MeshMessage::Invalidate { key })
+            .await;
     }
 }
 

@@ -35,7 +35,10 @@ pub struct FetchRequest {
 pub enum Lookup {
     Hit(Rc<StoredObject>),
     /// Read an in-flight fetch; `collapsed` when another request started it.
-    Follow { reader: Reader, collapsed: bool },
+    Follow {
+        reader: Reader,
+        collapsed: bool,
+    },
 }
 
 pub struct Shard {
@@ -101,7 +104,10 @@ impl Shard {
         let held = self.unshareable.borrow().get(key).copied();
         match held {
             Some(until) if until > now => {
-                return Lookup::Follow { reader: self.fetch_private(request), collapsed: false };
+                return Lookup::Follow {
+                    reader: self.fetch_private(request),
+                    collapsed: false,
+                };
             }
             Some(_) => {
                 self.unshareable.borrow_mut().remove(key);
@@ -111,13 +117,21 @@ impl Shard {
         let existing = self.inflight.borrow().get(key).cloned();
         if let Some(flight) = existing {
             ShardStats::incr(&self.my_stats().collapsed);
-            return Lookup::Follow { reader: flight.reader(), collapsed: true };
+            return Lookup::Follow {
+                reader: flight.reader(),
+                collapsed: true,
+            };
         }
         let flight = InFlight::new();
-        self.inflight.borrow_mut().insert(key.clone(), Rc::clone(&flight));
+        self.inflight
+            .borrow_mut()
+            .insert(key.clone(), Rc::clone(&flight));
         let reader = flight.reader();
         fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, true);
-        Lookup::Follow { reader, collapsed: false }
+        Lookup::Follow {
+            reader,
+            collapsed: false,
+        }
     }
 
     /// A fetch for this request alone: nobody joins it.
@@ -139,7 +153,10 @@ impl Shard {
 
     /// Whether `flight` is still the registered fetch for `key` (not invalidated).
     fn is_registered(&self, key: &CacheKey, flight: &Rc<InFlight>) -> bool {
-        self.inflight.borrow().get(key).is_some_and(|f| Rc::ptr_eq(f, flight))
+        self.inflight
+            .borrow()
+            .get(key)
+            .is_some_and(|f| Rc::ptr_eq(f, flight))
     }
 
     fn unregister(&self, key: &CacheKey, flight: &Rc<InFlight>) {

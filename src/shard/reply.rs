@@ -31,12 +31,18 @@ impl CacheStatus {
     pub fn header_value(&self) -> String {
         match *self {
             CacheStatus::Hit { ttl } => format!("livecache; hit; ttl={ttl}"),
-            CacheStatus::Miss { stored_ttl: Some(ttl) } => format!("livecache; fwd=miss; stored; ttl={ttl}"),
+            CacheStatus::Miss {
+                stored_ttl: Some(ttl),
+            } => format!("livecache; fwd=miss; stored; ttl={ttl}"),
             CacheStatus::Miss { stored_ttl: None } => "livecache; fwd=miss".to_string(),
-            CacheStatus::Collapsed { stored_ttl: Some(ttl) } => {
+            CacheStatus::Collapsed {
+                stored_ttl: Some(ttl),
+            } => {
                 format!("livecache; fwd=miss; collapsed; stored; ttl={ttl}")
             }
-            CacheStatus::Collapsed { stored_ttl: None } => "livecache; fwd=miss; collapsed".to_string(),
+            CacheStatus::Collapsed { stored_ttl: None } => {
+                "livecache; fwd=miss; collapsed".to_string()
+            }
             CacheStatus::Pass => "livecache; fwd=request".to_string(),
         }
     }
@@ -45,7 +51,11 @@ impl CacheStatus {
 /// One step of a response, `Send` so it can cross shards.
 #[derive(Debug)]
 pub enum Reply {
-    Head { head: Arc<CachedHead>, age_secs: u64, status: CacheStatus },
+    Head {
+        head: Arc<CachedHead>,
+        age_secs: u64,
+        status: CacheStatus,
+    },
     Chunk(Bytes),
     End,
     /// Upstream failed mid-body: cut the response.
@@ -55,8 +65,14 @@ pub enum Reply {
 }
 
 enum Source {
-    Stored { object: Rc<StoredObject>, next: usize },
-    Flight { reader: Reader, collapsed: bool },
+    Stored {
+        object: Rc<StoredObject>,
+        next: usize,
+    },
+    Flight {
+        reader: Reader,
+        collapsed: bool,
+    },
 }
 
 /// The owner-side producer of one request's replies.
@@ -73,7 +89,11 @@ impl OwnerStream {
             super::Lookup::Hit(object) => Source::Stored { object, next: 0 },
             super::Lookup::Follow { reader, collapsed } => Source::Flight { reader, collapsed },
         };
-        OwnerStream { shard: Rc::clone(shard), request, source }
+        OwnerStream {
+            shard: Rc::clone(shard),
+            request,
+            source,
+        }
     }
 
     pub async fn next(&mut self) -> Reply {
@@ -87,7 +107,9 @@ impl OwnerStream {
                         Reply::Head {
                             head: Arc::clone(&object.head),
                             age_secs: object.freshness.age(now).as_secs(),
-                            status: CacheStatus::Hit { ttl: object.freshness.ttl_secs(now) },
+                            status: CacheStatus::Hit {
+                                ttl: object.freshness.ttl_secs(now),
+                            },
                         }
                     } else {
                         match object.body.get(index - 1) {
@@ -104,7 +126,11 @@ impl OwnerStream {
                         } else {
                             CacheStatus::Miss { stored_ttl }
                         };
-                        return Reply::Head { age_secs: head.arrival.initial_age_secs, head, status };
+                        return Reply::Head {
+                            age_secs: head.arrival.initial_age_secs,
+                            head,
+                            status,
+                        };
                     }
                     Event::Chunk(chunk) => return Reply::Chunk(chunk),
                     Event::End => return Reply::End,
@@ -112,7 +138,10 @@ impl OwnerStream {
                     Event::Failed(status) => return Reply::Failed(status),
                     Event::NotShared => {
                         let reader = self.shard.fetch_private(&self.request);
-                        self.source = Source::Flight { reader, collapsed: false };
+                        self.source = Source::Flight {
+                            reader,
+                            collapsed: false,
+                        };
                     }
                 },
             }
