@@ -21,6 +21,8 @@
 //!
 //! `run(config, shutdown)` is the whole daemon; `main.rs` only parses flags into a `Config`.
 
+#![deny(clippy::await_holding_refcell_ref)]
+
 pub mod cache;
 pub mod config;
 pub mod http;

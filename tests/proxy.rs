@@ -138,25 +138,7 @@ with_shards!(other_methods_pass_through_and_invalidate, |shards| {
         false,
     );
     assert_eq!(put.body, b"method=PUT len=3");
-    assert_eq!(
-        setup.get(target).cache_status().contains("fwd=miss"),
-        true,
-        "PUT invalidates too"
-    );
-});
-
-with_shards!(failed_unsafe_methods_do_not_invalidate, |shards| {
-    let setup = Setup::new(shards);
-    let target = "/live/post/2/data?size=100";
-    setup.get(target);
-    let failed = format!("/live/post/2/data?size=100&status=500");
-    // A different target fails; the cached one must stay.
-    request(
-        setup.addr,
-        &format!("DELETE {failed} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"),
-        false,
-    );
-    assert!(setup.get(target).cache_status().contains("hit"));
+    assert!(setup.get(target).cache_status().contains("fwd=miss"), "PUT invalidates too");
 });
 
 with_shards!(requests_with_authorization_are_not_shared, |shards| {

@@ -93,9 +93,9 @@ fn encode_request(request: &UpstreamRequest) -> BytesMut {
     for h in &request.headers {
         encode::header(&mut wire, &h.name, &h.value);
     }
-    if !request.body.is_empty()
-        || !(request.idempotent && matches!(&request.method[..], b"GET" | b"HEAD"))
-    {
+    // Every request but a bodiless GET or HEAD declares its length, even when it is zero.
+    let bodiless_read = request.body.is_empty() && matches!(&request.method[..], b"GET" | b"HEAD");
+    if !bodiless_read {
         encode::header(
             &mut wire,
             b"Content-Length",

@@ -2,7 +2,7 @@
 //! through the library) in front of a real mock origin, and a small strict HTTP/1.1 client
 //! over std sockets that reports whether a response arrived complete or was cut.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
