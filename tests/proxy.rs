@@ -138,7 +138,10 @@ with_shards!(other_methods_pass_through_and_invalidate, |shards| {
         false,
     );
     assert_eq!(put.body, b"method=PUT len=3");
-    assert!(setup.get(target).cache_status().contains("fwd=miss"), "PUT invalidates too");
+    assert!(
+        setup.get(target).cache_status().contains("fwd=miss"),
+        "PUT invalidates too"
+    );
 });
 
 with_shards!(requests_with_authorization_are_not_shared, |shards| {

@@ -107,9 +107,16 @@ pub async fn write_response(
         stream.write_all(&out).await?;
         return Ok(keep_alive);
     }
-    // The head goes out together with the first chunk when that is already here (a hit),
-    // saving a write per response.
     let mut pending = Some(out);
+    if !matches!(status, CacheStatus::Hit { .. }) {
+        // A fetch's head reaches every waiting follower before any of them copies a body:
+        // send it now and let the other followers' tasks run. A hit instead sends its head
+        // together with the first chunk, saving a write.
+        stream
+            .write_all(&pending.take().unwrap_or_default())
+            .await?;
+        futures_lite::future::yield_now().await;
+    }
     loop {
         match replies.next().await {
             Reply::Chunk(chunk) => write_chunk(stream, &mut pending, chunk, framing).await?,
