@@ -7,6 +7,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures_channel::oneshot;
 use futures_lite::StreamExt;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
@@ -21,8 +22,12 @@ pub enum MeshMessage {
         request: Arc<FetchRequest>,
         reply: UnboundedSender<Reply>,
     },
-    /// Drop the stored object for a key (after an unsafe method succeeded upstream).
-    Invalidate { key: CacheKey },
+    /// Drop the stored object for a key (after an unsafe method succeeded upstream), then
+    /// acknowledge, so the client's response waits until later requests cannot see it.
+    Invalidate {
+        key: CacheKey,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// This shard's end of the mesh. `None` when running with one shard.
@@ -78,16 +83,23 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     }
 }
 
-/// Asks the owner of `key` to drop it; waits for queue space rather than lose it.
+/// Has the owner of `key` drop it and waits until it has (waiting for queue space rather than
+/// losing the message), so the client's response goes out only once later requests cannot
+/// see the old object.
 pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) {
     if owner == shard.id {
         shard.invalidate(&key);
         return;
     }
     if let Some(senders) = shard.mesh.senders.as_ref() {
-        let _ = senders
-            .send_to(owner, MeshMessage::Invalidate { key })
-            .await;
+        let (done, acknowledged) = oneshot::channel();
+        if senders
+            .send_to(owner, MeshMessage::Invalidate { key, done })
+            .await
+            .is_ok()
+        {
+            let _ = acknowledged.await;
+        }
     }
 }
 
@@ -101,8 +113,9 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                     MeshMessage::Fetch { request, reply } => {
                         glommio::spawn_local(forward(Rc::clone(&shard), request, reply)).detach();
                     }
-                    MeshMessage::Invalidate { key } => {
+                    MeshMessage::Invalidate { key, done } => {
                         shard.invalidate(&key);
+                        let _ = done.send(());
                     }
                 }
             }
