@@ -26,6 +26,7 @@
 pub mod cache;
 pub mod config;
 pub mod http;
+mod io;
 pub mod metrics;
 pub mod origin;
 pub mod runtime;

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::{Pool, UpstreamError};
@@ -17,6 +17,7 @@ use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::encode;
 use crate::http::headers::Header;
 use crate::http::response::{parse_response, ResponseBody, ResponseHead};
+use crate::io::read_some;
 
 /// Largest read from the upstream at once; each read becomes one chunk for the readers.
 const READ_SIZE: usize = 64 * 1024;
@@ -151,7 +152,7 @@ async fn exchange(
             Ok(None) => {}
             Err(e) => return Err(Attempt::During(UpstreamError::Protocol(e.to_string()))),
         }
-        match read_some(&mut stream, &mut buf).await {
+        match read_some(&mut stream, &mut buf, READ_SIZE).await {
             Ok(0) if !any_byte => {
                 return Err(Attempt::BeforeResponse(UpstreamError::Io(
                     "closed before responding".into(),
@@ -172,15 +173,6 @@ async fn exchange(
     }
 }
 
-/// Reads whatever is available (up to `READ_SIZE`) onto the end of `buf`.
-async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    let start = buf.len();
-    buf.resize(start + READ_SIZE, 0);
-    let result = stream.read(&mut buf[start..]).await;
-    buf.truncate(start + *result.as_ref().unwrap_or(&0));
-    result
-}
-
 impl UpstreamResponse {
     /// The next piece of the body as it arrives; `Ok(None)` at its exact end.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, UpstreamError> {
@@ -193,7 +185,7 @@ impl UpstreamResponse {
                 return Ok(None);
             }
             let stream = self.stream.as_mut().expect("stream is kept until done");
-            match read_some(stream, &mut self.buf).await {
+            match read_some(stream, &mut self.buf, READ_SIZE).await {
                 Ok(0) if self.framing == ResponseBody::CloseDelimited => {
                     self.done = true;
                     self.stream = None;

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::future::or;
-use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 
 use super::drain::Drain;
@@ -20,6 +19,7 @@ use crate::cache::{CacheKey, StreamKey};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::headers::{end_to_end, find, Header};
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
+use crate::io::read_some;
 use crate::metrics::ShardStats;
 use crate::shard::{mesh, FetchRequest, Shard};
 
@@ -110,13 +110,13 @@ impl Connection {
                 let drain = self.drain.wait();
                 let stream = &mut self.stream;
                 let buf = &mut self.buf;
-                or(read_some(stream, buf), async {
+                or(read_some(stream, buf, READ_SIZE), async {
                     drain.await;
                     Ok(0)
                 })
                 .await
             } else {
-                read_some(&mut self.stream, &mut self.buf).await
+                read_some(&mut self.stream, &mut self.buf, READ_SIZE).await
             };
             match read {
                 Ok(0) | Err(_) => return NextRequest::Done,
@@ -193,7 +193,7 @@ impl Connection {
             RequestBody::Length(n) if n > limit => Err(413),
             RequestBody::Length(n) => {
                 while (self.buf.len() as u64) < n {
-                    match read_some(&mut self.stream, &mut self.buf).await {
+                    match read_some(&mut self.stream, &mut self.buf, READ_SIZE).await {
                         Ok(0) | Err(_) => return Err(400),
                         Ok(_) => {}
                     }
@@ -213,7 +213,7 @@ impl Connection {
                         }
                         Ok(Decoded::Done) => return Ok(body.freeze()),
                         Ok(Decoded::NeedMore) => {
-                            match read_some(&mut self.stream, &mut self.buf).await {
+                            match read_some(&mut self.stream, &mut self.buf, READ_SIZE).await {
                                 Ok(0) | Err(_) => return Err(400),
                                 Ok(_) => {}
                             }
@@ -224,15 +224,6 @@ impl Connection {
             }
         }
     }
-}
-
-/// Reads what is available onto the end of `buf`.
-async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    let start = buf.len();
-    buf.resize(start + READ_SIZE, 0);
-    let result = stream.read(&mut buf[start..]).await;
-    buf.truncate(start + *result.as_ref().unwrap_or(&0));
-    result
 }
 
 /// How long a stopping shard lets its connections finish before it exits anyway.
