@@ -54,6 +54,8 @@ struct State {
     retain_all: bool,
     phase: Phase,
     slots: Vec<Option<Slot>>,
+    /// The leader task, parked in `wait_for_room` until readers catch up.
+    leader_waker: Option<Waker>,
     leader_taken: bool,
     received: u64,
 }
@@ -74,6 +76,7 @@ impl InFlight {
                 retain_all: true,
                 phase: Phase::Receiving,
                 slots: Vec::new(),
+                leader_waker: None,
                 leader_taken: false,
                 received: 0,
             }),
@@ -179,6 +182,24 @@ impl InFlight {
         release_consumed(&mut state);
     }
 
+    /// For a fetch that no longer retains every chunk: resolves `true` once the bytes held
+    /// for lagging readers are at most `window`, or `false` once no reader is left.
+    pub async fn wait_for_room(&self, window: u64) -> bool {
+        poll_fn(|cx| {
+            let mut state = self.state.borrow_mut();
+            if state.slots.iter().all(Option::is_none) {
+                return Poll::Ready(false);
+            }
+            let held: u64 = state.chunks.iter().map(|c| c.len() as u64).sum();
+            if held <= window {
+                return Poll::Ready(true);
+            }
+            state.leader_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
     /// Whether the fetch ended (completed, aborted or failed).
     pub fn is_finished(&self) -> bool {
         self.state.borrow().phase != Phase::Receiving
@@ -210,6 +231,9 @@ impl InFlight {
             Some(event) => {
                 if matches!(event, Event::Head(_) | Event::Chunk(_)) {
                     slot.next += 1;
+                    if !state.retain_all {
+                        release_consumed(&mut state);
+                    }
                 }
                 Poll::Ready(event)
             }
@@ -229,7 +253,11 @@ fn wake_all(state: &mut State) {
     }
 }
 
+/// Drops the chunks every reader has passed and lets a leader waiting for room go on.
 fn release_consumed(state: &mut State) {
+    if let Some(waker) = state.leader_waker.take() {
+        waker.wake();
+    }
     let slowest = state
         .slots
         .iter()
@@ -268,6 +296,8 @@ impl Drop for Reader {
         state.slots[self.slot] = None;
         if !state.retain_all {
             release_consumed(&mut state);
+        } else if let Some(waker) = state.leader_waker.take() {
+            waker.wake();
         }
     }
 }
@@ -375,6 +405,34 @@ mod tests {
         flight.publish_head(head(), false);
         assert!(matches!(try_next(&mut follower), Some(Event::NotShared)));
         assert!(matches!(try_next(&mut leader), Some(Event::Head(_))));
+    }
+
+    #[test]
+    fn a_detached_leader_waits_for_its_slowest_reader() {
+        let flight = InFlight::new();
+        let mut reader = flight.reader();
+        flight.publish_head(head(), true);
+        flight.stop_retaining();
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(pin!(flight.wait_for_room(15)).poll(&mut cx).is_ready());
+        flight.publish_chunk(Bytes::from(vec![0; 10]));
+        flight.publish_chunk(Bytes::from(vec![0; 10]));
+        assert!(
+            pin!(flight.wait_for_room(15)).poll(&mut cx).is_pending(),
+            "20 bytes held"
+        );
+        try_next(&mut reader);
+        try_next(&mut reader);
+        assert_eq!(
+            pin!(flight.wait_for_room(15)).poll(&mut cx),
+            Poll::Ready(true)
+        );
+        drop(reader);
+        assert_eq!(
+            pin!(flight.wait_for_room(0)).poll(&mut cx),
+            Poll::Ready(false),
+            "no reader left"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod freshness;
 pub mod inflight;
 pub mod key;
 pub mod store;
+pub mod unshareable;
 
 pub use entry::{Arrival, CachedHead, StoredObject};
 pub use freshness::{Freshness, Policy};

@@ -175,10 +175,14 @@ fn response_body(version: Version, headers: &[Header]) -> Result<ResponseBody, R
                 "Transfer-Encoding in HTTP/1.0",
             ));
         }
+        // Transfer-Encoding is hop-by-hop: a coding other than chunked (gzip, ...) would be
+        // dropped with the field and its bytes served as identity, so it is refused outright.
         return match head::classify_codings(headers) {
-            Codings::ChunkedOnly | Codings::ChunkedLast => Ok(ResponseBody::Chunked),
+            Codings::ChunkedOnly => Ok(ResponseBody::Chunked),
+            Codings::ChunkedLast | Codings::Other => Err(ResponseError::AmbiguousFraming(
+                "transfer coding other than chunked",
+            )),
             Codings::ChunkedTwice => Err(ResponseError::AmbiguousFraming("chunked applied twice")),
-            Codings::Other => Ok(ResponseBody::CloseDelimited),
         };
     }
     if !has_cl {

@@ -6,7 +6,7 @@
 
 use std::io;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
@@ -24,6 +24,8 @@ const READ_SIZE: usize = 64 * 1024;
 /// Upstream response heads are bounded like client heads.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 const MAX_RESPONSE_HEADERS: usize = 128;
+/// 1xx heads tolerated before the final one.
+const MAX_INTERIM_RESPONSES: usize = 8;
 
 /// A request to send upstream. Built by the caller with hop-by-hop fields already removed.
 #[derive(Clone, Debug)]
@@ -116,16 +118,27 @@ async fn exchange(
     timeouts: Timeouts,
 ) -> Result<UpstreamResponse, Attempt> {
     let io_error = |e: io::Error| UpstreamError::Io(e.to_string());
+    // An origin that stops reading must not hold this task (and a client's body) forever.
+    let _ = stream.set_write_timeout(Some(timeouts.first_byte));
+    let deadline = Instant::now() + timeouts.first_byte;
     stream
         .write_all(wire)
         .await
         .map_err(|e| Attempt::BeforeResponse(io_error(e)))?;
-    let _ = stream.set_read_timeout(Some(timeouts.first_byte));
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut any_byte = false;
+    let mut interim = 0;
     loop {
         match parse_response(&mut buf, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, is_head) {
-            Ok(Some(parsed)) if (100..200).contains(&parsed.head.status) => continue,
+            Ok(Some(parsed)) if (100..200).contains(&parsed.head.status) => {
+                interim += 1;
+                if interim > MAX_INTERIM_RESPONSES {
+                    return Err(Attempt::During(UpstreamError::Protocol(
+                        "endless 1xx responses".into(),
+                    )));
+                }
+                continue;
+            }
             Ok(Some(parsed)) => {
                 let _ = stream.set_read_timeout(Some(timeouts.between_bytes));
                 let remaining = match parsed.body {
@@ -151,6 +164,14 @@ async fn exchange(
             }
             Ok(None) => {}
             Err(e) => return Err(Attempt::During(UpstreamError::Protocol(e.to_string()))),
+        }
+        // The first-byte timeout bounds the whole head (1xx included), not each read: an
+        // origin dribbling a byte at a time must not keep its followers waiting forever.
+        match deadline.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => {
+                let _ = stream.set_read_timeout(Some(left));
+            }
+            _ => return Err(Attempt::During(UpstreamError::FirstByteTimeout)),
         }
         match read_some(&mut stream, &mut buf, READ_SIZE).await {
             Ok(0) if !any_byte => {

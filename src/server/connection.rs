@@ -70,7 +70,7 @@ impl Connection {
                 NextRequest::Done => return,
                 NextRequest::Reject(status) => {
                     ShardStats::incr(&self.shard.my_stats().bad_requests);
-                    let _ = write_error(&mut self.stream, status, true).await;
+                    let _ = write_error(&mut self.stream, status, None).await;
                     return;
                 }
             };
@@ -142,7 +142,7 @@ impl Connection {
         }
         // A body on a GET means nothing to us, but it must be consumed to find the next request.
         if let Err(status) = self.read_body(head.body).await {
-            write_error(&mut self.stream, status, true).await?;
+            write_error(&mut self.stream, status, None).await?;
             return Ok(false);
         }
         let key = self.cache_key(&head);
@@ -155,7 +155,12 @@ impl Connection {
         match mesh::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange).await,
             None => {
-                write_error(&mut self.stream, 503, !keep_alive).await?;
+                write_error(
+                    &mut self.stream,
+                    503,
+                    keep_alive.then_some(exchange.version),
+                )
+                .await?;
                 Ok(keep_alive)
             }
         }

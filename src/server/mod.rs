@@ -83,8 +83,10 @@ pub async fn serve(
         })
         .detach();
     }
+    // Wait for every shard's connections, not only ours: their requests may be owned here,
+    // and the fetches and replies this shard runs for them must outlive those connections.
     let deadline = Instant::now() + DRAIN_GRACE;
-    while local_open.get() > 0 && Instant::now() < deadline {
+    while open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -92,7 +94,7 @@ pub async fn serve(
 /// Over the limit: a short 503 and a close, costing the others nothing.
 async fn refuse(mut stream: TcpStream) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = respond::write_error(&mut stream, 503, true).await;
+    let _ = respond::write_error(&mut stream, 503, None).await;
 }
 
 /// Keeps the connection counts right however a connection task ends.

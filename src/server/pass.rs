@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::connection::Connection;
 use super::respond::{write_error, write_response, Exchange, Replies};
 use crate::cache::{Arrival, CachedHead, StreamKey};
-use crate::http::headers::end_to_end;
+use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::ResponseBody;
 use crate::metrics::ShardStats;
@@ -54,7 +54,7 @@ pub async fn forward(
     let body = match conn.read_body(head.body).await {
         Ok(body) => body,
         Err(status) => {
-            write_error(&mut conn.stream, status, true).await?;
+            write_error(&mut conn.stream, status, None).await?;
             return Ok(false);
         }
     };
@@ -73,7 +73,12 @@ pub async fn forward(
         Ok(response) => response,
         Err(e) => {
             ShardStats::incr(&shard.my_stats().origin_errors);
-            write_error(&mut conn.stream, e.status(), !exchange.keep_alive).await?;
+            write_error(
+                &mut conn.stream,
+                e.status(),
+                exchange.keep_alive.then_some(exchange.version),
+            )
+            .await?;
             return Ok(exchange.keep_alive);
         }
     };
@@ -90,6 +95,11 @@ pub async fn forward(
         headers: fields,
         content_length: match response.framing {
             ResponseBody::Length(n) => Some(n),
+            // A response to HEAD has no body but still tells the length of the one it stands for.
+            ResponseBody::None if exchange.head_only => {
+                find(&response.head.headers, "content-length")
+                    .and_then(|v| parse_content_length(trim_ows(v)))
+            }
             _ => None,
         },
         arrival: Arrival::default(),

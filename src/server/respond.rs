@@ -5,6 +5,7 @@
 //! client can mistake it for complete.
 
 use std::io;
+use std::os::fd::AsRawFd;
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
@@ -61,11 +62,16 @@ pub async fn write_response(
             status,
         } => (head, age_secs, status),
         Reply::Failed(code) => {
-            write_error(stream, code, !exchange.keep_alive).await?;
+            write_error(
+                stream,
+                code,
+                exchange.keep_alive.then_some(exchange.version),
+            )
+            .await?;
             return Ok(exchange.keep_alive);
         }
         Reply::Chunk(_) | Reply::End | Reply::Aborted => {
-            write_error(stream, 502, true).await?;
+            write_error(stream, 502, None).await?;
             return Ok(false);
         }
     };
@@ -134,6 +140,7 @@ pub async fn write_response(
                 if let Some(head) = pending.take() {
                     stream.write_all(&head).await?;
                 }
+                reset_on_close(stream);
                 return Ok(false);
             }
         }
@@ -195,8 +202,32 @@ fn connection_header(out: &mut BytesMut, version: Version, keep_alive: bool) {
     }
 }
 
-/// A short plain-text response livecache makes itself (errors, refusals).
-pub async fn write_error(stream: &mut TcpStream, status: u16, close: bool) -> io::Result<()> {
+/// Makes the coming close a reset (RST) rather than an orderly end: a close-delimited body
+/// (HTTP/1.0 without a length) would otherwise look complete to the client after a cut.
+fn reset_on_close(stream: &TcpStream) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt on a socket this stream owns, with a correctly sized linger struct.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+/// A short plain-text response livecache makes itself (errors, refusals). `keep_alive`:
+/// the version of a connection that stays open, `None` to announce the close.
+pub async fn write_error(
+    stream: &mut TcpStream,
+    status: u16,
+    keep_alive: Option<Version>,
+) -> io::Result<()> {
     let reason = encode::status_reason(status);
     let mut out = BytesMut::with_capacity(256);
     encode::status_line(&mut out, status, None);
@@ -204,9 +235,11 @@ pub async fn write_error(stream: &mut TcpStream, status: u16, close: bool) -> io
     encode::content_length(&mut out, reason.len() as u64 + 1);
     encode::header(&mut out, b"Cache-Control", b"no-store");
     encode::header(&mut out, b"Via", VIA);
-    if close {
-        encode::header(&mut out, b"Connection", b"close");
-    }
+    connection_header(
+        &mut out,
+        keep_alive.unwrap_or(Version::Http11),
+        keep_alive.is_some(),
+    );
     encode::end_head(&mut out);
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\n");

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::{FetchRequest, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
@@ -18,6 +18,9 @@ use crate::http::headers::{end_to_end, Header};
 use crate::http::response::ResponseBody;
 use crate::metrics::ShardStats;
 use crate::origin::{self, UpstreamRequest};
+
+/// How far ahead of its slowest reader a fetch that is not being stored may read.
+const PASS_THROUGH_WINDOW: u64 = 4 << 20;
 
 pub(super) fn spawn_leader(
     shard: Rc<Shard>,
@@ -126,7 +129,7 @@ async fn lead(
     };
     let head = Arc::new(CachedHead {
         status: response.head.status,
-        reason: response.head.reason.clone(),
+        reason: Bytes::copy_from_slice(&response.head.reason),
         headers: stored_fields(&response.head.headers),
         content_length,
         arrival: Arrival {
@@ -137,24 +140,29 @@ async fn lead(
     if !shared {
         shard.hold_unshareable(&leader.request.key);
     }
-    if retain {
-        storable &= leader.reserve(head.cost());
-    } else {
+    if retain && !leader.reserve(head.cost()) {
+        retain = false;
+    }
+    if !retain {
+        storable = false;
         leader.detach();
     }
     leader.flight.publish_head(Arc::clone(&head), shared);
 
     let mut body_len = 0u64;
     loop {
+        // Nobody new can join a detached fetch: its slowest reader sets the pace, so a large
+        // object is never pulled in whole, and it ends when its last reader has gone.
+        if !retain && !leader.flight.wait_for_room(PASS_THROUGH_WINDOW).await {
+            return;
+        }
         match response.next_chunk().await {
             Ok(Some(chunk)) => {
                 body_len += chunk.len() as u64;
-                if retain && body_len > max_object {
+                if retain && (body_len > max_object || !leader.reserve(chunk.len() as u64)) {
                     retain = false;
                     storable = false;
                     leader.detach();
-                } else if retain {
-                    storable &= leader.reserve(chunk.len() as u64);
                 }
                 leader.flight.publish_chunk(chunk);
             }
@@ -182,7 +190,7 @@ async fn lead(
     {
         let object = StoredObject {
             head,
-            body: chunks.into(),
+            body: contiguous(chunks, body_len),
             body_len,
             freshness: Freshness {
                 lifetime,
@@ -198,10 +206,36 @@ async fn lead(
     }
 }
 
+/// The body as one exact-size buffer, copied once when stored: every hit is then one write
+/// instead of one per upstream read, and the store's accounting is the memory really held
+/// (chunks sliced from read buffers would keep those whole buffers alive).
+fn contiguous(chunks: Vec<Bytes>, body_len: u64) -> Arc<[Bytes]> {
+    let mut body = BytesMut::with_capacity(body_len as usize);
+    for chunk in &chunks {
+        body.extend_from_slice(chunk);
+    }
+    vec![body.freeze()].into()
+}
+
 /// The origin's fields as the cache keeps them: end-to-end only, without the framing and
-/// `Age`, which every response gets afresh.
+/// `Age`, which every response gets afresh; copied into one exact-size buffer so a stored head
+/// does not pin the read buffer it was parsed from.
 fn stored_fields(headers: &[Header]) -> Vec<Header> {
     let mut fields = end_to_end(headers);
     fields.retain(|h| !h.is("content-length") && !h.is("age"));
+    let mut packed =
+        BytesMut::with_capacity(fields.iter().map(|h| h.name.len() + h.value.len()).sum());
+    for h in &fields {
+        packed.extend_from_slice(&h.name);
+        packed.extend_from_slice(&h.value);
+    }
+    let packed = packed.freeze();
+    let mut at = 0;
+    for h in &mut fields {
+        let (name_len, value_len) = (h.name.len(), h.value.len());
+        h.name = packed.slice(at..at + name_len);
+        h.value = packed.slice(at + name_len..at + name_len + value_len);
+        at += name_len + value_len;
+    }
     fields
 }

@@ -3,10 +3,11 @@
 //! back on a per-request channel as they are produced, so a remote follower streams exactly
 //! like a local one. A full queue is overload: the caller answers 503 and it is counted.
 
+use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
+use futures_channel::mpsc::{channel, Receiver, Sender};
 use futures_channel::oneshot;
 use futures_lite::StreamExt;
 use glommio::channels::channel_mesh::{Receivers, Senders};
@@ -15,12 +16,15 @@ use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::CacheKey;
 use crate::metrics::ShardStats;
 
+/// Replies queued per remote request before the owner waits for the requesting shard.
+const REPLY_QUEUE: usize = 8;
+
 /// A message from one shard to the owner of a key.
 pub enum MeshMessage {
     /// Look up (and if needed fetch) an object; send the replies back.
     Fetch {
         request: Arc<FetchRequest>,
-        reply: UnboundedSender<Reply>,
+        reply: Sender<Reply>,
     },
     /// Drop the stored object for a key (after an unsafe method succeeded upstream), then
     /// acknowledge, so the client's response waits until later requests cannot see it.
@@ -49,7 +53,7 @@ impl Mesh {
 /// Where a request's replies come from.
 pub enum Route {
     Local(OwnerStream),
-    Remote(UnboundedReceiver<Reply>),
+    Remote(Receiver<Reply>),
 }
 
 impl Route {
@@ -72,7 +76,7 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
         .senders
         .as_ref()
         .expect("several shards have a mesh");
-    let (tx, rx) = unbounded();
+    let (tx, rx) = channel(REPLY_QUEUE);
     ShardStats::incr(&shard.my_stats().remote_requests);
     match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
         Ok(()) => Some(Route::Remote(rx)),
@@ -126,12 +130,16 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
 
 /// Produces one remote request's replies on the owner and sends each as soon as it exists.
 /// Stops early if the requesting side hung up; the fetch itself goes on for the cache.
-async fn forward(shard: Rc<Shard>, request: Arc<FetchRequest>, reply: UnboundedSender<Reply>) {
+async fn forward(shard: Rc<Shard>, request: Arc<FetchRequest>, mut reply: Sender<Reply>) {
     let mut stream = OwnerStream::open(&shard, request);
     loop {
         let next = stream.next().await;
         let last = matches!(next, Reply::End | Reply::Aborted | Reply::Failed(_));
-        if reply.unbounded_send(next).is_err() || last {
+        // Waiting for room passes a slow client's pace back to the fetch (see `wait_for_room`).
+        if poll_fn(|cx| reply.poll_ready(cx)).await.is_err()
+            || reply.start_send(next).is_err()
+            || last
+        {
             return;
         }
     }

@@ -14,6 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::cache::unshareable::Unshareable;
 use crate::cache::{CacheKey, InFlight, Reader, Store, StoreUsage, StoredObject};
 use crate::config::Config;
 use crate::http::headers::Header;
@@ -21,6 +22,9 @@ use crate::metrics::{ShardStats, Stats};
 use crate::origin::{Pool, Timeouts};
 
 pub use mesh::{Mesh, MeshMessage};
+
+/// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
+const MAX_UNSHAREABLE: usize = 100_000;
 pub use reply::{CacheStatus, OwnerStream, Reply};
 
 /// A cacheable read (GET or HEAD) as the owner shard needs it. `Send`: it crosses shards.
@@ -47,8 +51,8 @@ pub struct Shard {
     pub stats: Arc<Stats>,
     store: RefCell<Store>,
     inflight: RefCell<HashMap<CacheKey, Rc<InFlight>>>,
-    /// URLs whose last response could not be shared, and until when requests skip the wait.
-    unshareable: RefCell<HashMap<CacheKey, Instant>>,
+    /// URLs whose last response could not be shared: requests for them skip the wait.
+    unshareable: RefCell<Unshareable>,
     pub pool: Rc<Pool>,
     pub mesh: Mesh,
 }
@@ -64,7 +68,7 @@ impl Shard {
             id,
             store: RefCell::new(Store::new(config.shard_cache_size())),
             inflight: RefCell::new(HashMap::new()),
-            unshareable: RefCell::new(HashMap::new()),
+            unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
             pool,
             mesh,
             config,
@@ -101,18 +105,11 @@ impl Shard {
             self.publish_store();
         }
         ShardStats::incr(&self.my_stats().misses);
-        let held = self.unshareable.borrow().get(key).copied();
-        match held {
-            Some(until) if until > now => {
-                return Lookup::Follow {
-                    reader: self.fetch_private(request),
-                    collapsed: false,
-                };
-            }
-            Some(_) => {
-                self.unshareable.borrow_mut().remove(key);
-            }
-            None => {}
+        if self.unshareable.borrow_mut().is_held(key, now) {
+            return Lookup::Follow {
+                reader: self.fetch_private(request),
+                collapsed: false,
+            };
         }
         let existing = self.inflight.borrow().get(key).cloned();
         if let Some(flight) = existing {
@@ -166,13 +163,7 @@ impl Shard {
     }
 
     fn hold_unshareable(&self, key: &CacheKey) {
-        let mut held = self.unshareable.borrow_mut();
-        let now = Instant::now();
-        // Bounded: expired holds go whenever the list grows large.
-        if held.len() >= 10_000 {
-            held.retain(|_, until| *until > now);
-        }
-        held.insert(key.clone(), now + self.config.uncacheable_hold);
+        self.unshareable.borrow_mut().hold(key, Instant::now());
     }
 
     /// The store's accounting, for tests and metrics.
