@@ -35,6 +35,23 @@ pub(crate) fn format(secs: i64) -> String {
     )
 }
 
+/// RFC 3339 / xs:dateTime in UTC with milliseconds, for
+/// `EXT-X-PROGRAM-DATE-TIME` and DASH `availabilityStartTime`:
+/// `2015-01-01T00:00:00.000Z`.
+pub(crate) fn iso8601_millis(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        of_day / 3600,
+        of_day / 60 % 60,
+        of_day % 60,
+        ms.rem_euclid(1000)
+    )
+}
+
 /// Proleptic Gregorian (year, month 1-12, day 1-31) for days since
 /// 1970-01-01; Howard Hinnant's `civil_from_days`, exact for all i64 days
 /// that matter here.
@@ -62,6 +79,16 @@ mod tests {
         assert_eq!(format(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(format(1_420_070_400), "Thu, 01 Jan 2015 00:00:00 GMT");
         assert_eq!(format(4_133_980_799), "Fri, 31 Dec 2100 23:59:59 GMT");
+    }
+
+    #[test]
+    fn iso8601_with_millis() {
+        assert_eq!(iso8601_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso8601_millis(1_420_070_400_000 + 3_723_045),
+            "2015-01-01T01:02:03.045Z"
+        );
+        assert_eq!(iso8601_millis(-1), "1969-12-31T23:59:59.999Z");
     }
 
     #[test]

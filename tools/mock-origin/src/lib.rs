@@ -2,8 +2,10 @@
 //! tests and for poking at the cache by hand. This file owns the crate
 //! documentation and the public [`MockOrigin`] handle; the work is split into
 //! `server` (sockets, connections, keep-alive), `request` (reading requests),
-//! [`behavior`] (query parsing), `response` (bytes on the wire), `body`
-//! (deterministic bytes), `stats` (counters and log) and `date` (HTTP dates).
+//! [`behavior`] (query parsing), `response` (bytes on the wire), `out`
+//! (write batching and pacing), `body`
+//! (deterministic bytes), `stats` (counters and log), `date` (HTTP dates)
+//! and `live` (the live packager simulator, below).
 //!
 //! Every scenario is chosen by the request itself, through query parameters,
 //! so the cache under test keys on them, nothing needs configuring between
@@ -34,6 +36,39 @@
 //! included) and `X-Origin-Connection` (a per-connection sequence number).
 //! `GET /__stats` returns `{"total":N,"targets":{...}}` and is not counted.
 //!
+//! # Live streams
+//!
+//! The origin also simulates a live packager, configured once by a
+//! [`LiveConfig`] ([`MockOrigin::start_with`]; [`MockOrigin::start`] uses the
+//! default: 4 streams, renditions 800/2500/5000 kbit/s, 2 s segments, 0.5 s
+//! parts, a 6-segment window). Its clock starts with the origin (or at
+//! [`LiveConfig::start`]): segment `first_sequence + k` exists from
+//! `start + (k+1) * segment_duration`, each part from its own end.
+//!
+//! | path | content |
+//! |---|---|
+//! | `/live/s{i}/master.m3u8` | multivariant playlist, one `EXT-X-STREAM-INF` per rendition |
+//! | `/live/s{i}/manifest.mpd` | dynamic DASH MPD, `$Number$` `SegmentTemplate` per rendition |
+//! | `/live/s{i}/r{j}/index.m3u8` | LL-HLS media playlist: newest `window` segments, parts, preload hint |
+//! | `…/index.m3u8?_HLS_msn=M[&_HLS_part=P]` | blocking reload: held until segment M (part P) exists, at most 3 target durations (then 503); 400 if `_HLS_part` comes alone or M/P is too far ahead |
+//! | `/live/s{i}/r{j}/init.mp4` | [`INIT_SIZE`] bytes |
+//! | `/live/s{i}/r{j}/seg-{n}.m4s` | bitrate x segment duration / 8 bytes of [`expected_body`]`(path, len)`; 404 until complete and once older than 3 windows |
+//! | `/live/s{i}/r{j}/seg-{n}.{p}.m4s` | a part: its proportional byte range of the segment's body; the preload-hinted part is held until complete, later ones are 404 |
+//!
+//! Stream `i` runs over `0..streams`, rendition `j` over the bitrates in
+//! order. Only configured stream names (`s0`, `s1`, ...) belong to the
+//! simulator: every other path, `/live/...` included, is served by the query
+//! rules above exactly as before. Playlists and the MPD are
+//! `public, max-age=1`, blocking responses `max-age` of three target
+//! durations, init/segments/parts `public, max-age=3600`, 404s
+//! `public, max-age=1`, 400/503 `no-store`; every 200 has an `ETag` and a
+//! `Last-Modified`. The delivery parameters (`delay_ms`, `chunk`,
+//! `pause_ms`, `pause_after`, `te`, `fail_after`, `bad`, `hdr`, `age`,
+//! `expires`, `nodate`, and `cc` as an override) apply to live paths too,
+//! after [`LiveConfig::first_byte_delay`] and paced by
+//! [`LiveConfig::throughput`]; `size`, `status` and `etag` do not. Live
+//! requests are counted like any other.
+//!
 //! ```no_run
 //! let origin = mock_origin::MockOrigin::start("127.0.0.1:0").unwrap();
 //! // ... point the cache at origin.url(), request /seg/1.ts?size=4096 twice ...
@@ -43,6 +78,8 @@
 pub mod behavior;
 mod body;
 mod date;
+mod live;
+mod out;
 mod request;
 mod response;
 mod server;
@@ -56,9 +93,11 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use body::expected_body;
+pub use live::{LiveConfig, INIT_SIZE};
 pub use server::STATS_PATH;
 pub use stats::{RecordedRequest, LOG_CAPACITY};
 
+use live::Live;
 use server::Shared;
 
 /// A running origin. Serves on background threads until dropped; dropping
@@ -70,17 +109,31 @@ pub struct MockOrigin {
 }
 
 impl MockOrigin {
-    /// Bind (e.g. "127.0.0.1:0") and serve on background threads.
+    /// Bind (e.g. "127.0.0.1:0") and serve on background threads, with the
+    /// default [`LiveConfig`] (its clock starting now).
     pub fn start(addr: &str) -> io::Result<MockOrigin> {
+        MockOrigin::start_with(addr, LiveConfig::default())
+    }
+
+    /// Like [`MockOrigin::start`], with the live streams configured by `live`
+    /// (an invalid configuration is an `InvalidInput` error).
+    pub fn start_with(addr: &str, live: LiveConfig) -> io::Result<MockOrigin> {
+        let live = Live::new(live)?;
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::new(live));
         let accept = server::spawn_accept(listener, Arc::clone(&shared))?;
         Ok(MockOrigin {
             addr,
             shared,
             accept: Some(accept),
         })
+    }
+
+    /// The live configuration in effect, with [`LiveConfig::start`] filled
+    /// in, so tests can compute when a segment exists.
+    pub fn live(&self) -> &LiveConfig {
+        &self.shared.live.config
     }
 
     /// The bound address (with the real port when started on port 0).

@@ -6,13 +6,14 @@
 
 use std::process::ExitCode;
 use std::thread;
+use std::time::Duration;
 
-use mock_origin::MockOrigin;
+use mock_origin::{LiveConfig, MockOrigin};
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:9000";
 
 const USAGE: &str = "\
-usage: mock-origin [--listen ADDR]
+usage: mock-origin [--listen ADDR] [live options]
 
 Serves deterministic bodies; each request picks its behaviour by query:
   size=N status=N cc=VALUE|none age=N expires=N nodate=1 etag=V
@@ -21,14 +22,33 @@ Serves deterministic bodies; each request picks its behaviour by query:
   hdr=Name:Value (repeatable)
 GET /__stats returns request counts as JSON.
 
+Live streams (HLS, LL-HLS, DASH) under /live/s{i}/:
+  master.m3u8, manifest.mpd, r{j}/index.m3u8[?_HLS_msn=M[&_HLS_part=P]],
+  r{j}/init.mp4, r{j}/seg-{n}.m4s, r{j}/seg-{n}.{p}.m4s
+
 options:
-  -l, --listen ADDR   address to bind (default 127.0.0.1:9000)
-  -h, --help          print this help
+  -l, --listen ADDR            address to bind (default 127.0.0.1:9000)
+      --streams K              live streams s0..s{K-1} (default 4)
+      --renditions KBPS,...    rendition bitrates, kbit/s (default 800,2500,5000)
+      --segment-duration D     segment length, e.g. 2s, 1.5s, 500ms (default 2s)
+      --part-duration D        LL-HLS part length (default 500ms)
+      --window N               segments per media playlist (default 6)
+      --first-sequence N       first media sequence number (default 0)
+      --first-byte-delay D     wait before every live response (default 0)
+      --throughput BYTES       per-connection live body rate, bytes/s (default unlimited)
+  -h, --help                   print this help
 ";
 
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+struct Options {
+    listen: String,
+    live: LiveConfig,
+}
+
 fn main() -> ExitCode {
-    let listen = match parse_args(std::env::args().skip(1)) {
-        Ok(Some(listen)) => listen,
+    let options = match parse_args(std::env::args().skip(1)) {
+        Ok(Some(options)) => options,
         Ok(None) => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -38,10 +58,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let origin = match MockOrigin::start(&listen) {
+    let listen = options.listen;
+    let origin = match MockOrigin::start_with(&listen, options.live) {
         Ok(origin) => origin,
         Err(e) => {
-            eprintln!("mock-origin: cannot listen on {listen}: {e}");
+            eprintln!("mock-origin: cannot start on {listen}: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -52,44 +73,169 @@ fn main() -> ExitCode {
     }
 }
 
-/// `Ok(None)` means help was asked for.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<String>, String> {
-    let mut listen = DEFAULT_LISTEN.to_string();
+/// `Ok(None)` means help was asked for. Options take their value as the
+/// next argument or after `=`.
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
+    let mut options = Options {
+        listen: DEFAULT_LISTEN.to_string(),
+        live: LiveConfig::default(),
+    };
     while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "-l" | "--listen" => listen = args.next().ok_or("--listen needs an address")?,
-            other => match other.strip_prefix("--listen=") {
-                Some(addr) => listen = addr.to_string(),
-                None => return Err(format!("unknown argument: {other}")),
-            },
+        if arg == "-h" || arg == "--help" {
+            return Ok(None);
+        }
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => {
+                (name.to_string(), Some(value.to_string()))
+            }
+            _ => (arg.clone(), None),
+        };
+        let name = if name == "-l" {
+            "--listen".to_string()
+        } else {
+            name
+        };
+        const KNOWN: [&str; 9] = [
+            "--listen",
+            "--streams",
+            "--renditions",
+            "--segment-duration",
+            "--part-duration",
+            "--window",
+            "--first-sequence",
+            "--first-byte-delay",
+            "--throughput",
+        ];
+        if !KNOWN.contains(&name.as_str()) {
+            return Err(format!("unknown argument: {arg}"));
+        }
+        let value = match inline.or_else(|| args.next()) {
+            Some(value) => value,
+            None => return Err(format!("{name} needs a value")),
+        };
+        let bad = |what: &str| format!("{name}: {what}, got {value:?}");
+        let live = &mut options.live;
+        match name.as_str() {
+            "--listen" => options.listen = value.clone(),
+            "--streams" => live.streams = number(&value).ok_or_else(|| bad("expected a count"))?,
+            "--window" => live.window = number(&value).ok_or_else(|| bad("expected a count"))?,
+            "--first-sequence" => {
+                live.first_sequence = number(&value).ok_or_else(|| bad("expected a number"))?;
+            }
+            "--throughput" => {
+                live.throughput = Some(number(&value).ok_or_else(|| bad("expected bytes/s"))?);
+            }
+            "--renditions" => {
+                live.renditions = value
+                    .split(',')
+                    .map(number)
+                    .collect::<Option<Vec<u32>>>()
+                    .ok_or_else(|| bad("expected kbit/s values like 800,2500"))?;
+            }
+            "--segment-duration" => {
+                live.segment_duration =
+                    duration(&value).ok_or_else(|| bad("expected a duration like 2s or 500ms"))?
+            }
+            "--part-duration" => {
+                live.part_duration =
+                    duration(&value).ok_or_else(|| bad("expected a duration like 2s or 500ms"))?
+            }
+            _ => {
+                live.first_byte_delay =
+                    duration(&value).ok_or_else(|| bad("expected a duration like 2s or 500ms"))?
+            }
         }
     }
-    Ok(Some(listen))
+    Ok(Some(options))
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
+    text.trim().parse().ok()
+}
+
+/// `500ms`, `2s`, `1.5s` (a bare number is seconds).
+fn duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (digits, scale) = match text.strip_suffix("ms") {
+        Some(ms) => (ms, 1e-3),
+        None => (text.strip_suffix('s').unwrap_or(text), 1.0),
+    };
+    let value: f64 = digits.parse().ok()?;
+    (value.is_finite() && value >= 0.0).then(|| Duration::from_secs_f64(value * scale))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<Option<String>, String> {
+    fn parse(args: &[&str]) -> Result<Option<Options>, String> {
         parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    fn listen(args: &[&str]) -> Option<String> {
+        parse(args).ok().flatten().map(|o| o.listen)
     }
 
     #[test]
     fn listen_forms_and_help() {
-        assert_eq!(parse(&[]), Ok(Some(DEFAULT_LISTEN.to_string())));
+        assert_eq!(listen(&[]), Some(DEFAULT_LISTEN.to_string()));
         assert_eq!(
-            parse(&["--listen", "0.0.0.0:80"]),
-            Ok(Some("0.0.0.0:80".into()))
+            listen(&["--listen", "0.0.0.0:80"]),
+            Some("0.0.0.0:80".into())
         );
-        assert_eq!(parse(&["-l", "[::1]:9"]), Ok(Some("[::1]:9".into())));
+        assert_eq!(listen(&["-l", "[::1]:9"]), Some("[::1]:9".into()));
         assert_eq!(
-            parse(&["--listen=127.0.0.1:1"]),
-            Ok(Some("127.0.0.1:1".into()))
+            listen(&["--listen=127.0.0.1:1"]),
+            Some("127.0.0.1:1".into())
         );
-        assert_eq!(parse(&["--help"]), Ok(None));
+        assert!(matches!(parse(&["--help"]), Ok(None)));
         assert!(parse(&["--listen"]).is_err());
         assert!(parse(&["--bogus"]).is_err());
+    }
+
+    #[test]
+    fn live_flags() {
+        let options = parse(&[
+            "--streams",
+            "2",
+            "--renditions=800,2500",
+            "--segment-duration",
+            "1.5s",
+            "--part-duration",
+            "250ms",
+            "--window",
+            "4",
+            "--first-sequence",
+            "1000",
+            "--first-byte-delay",
+            "20ms",
+            "--throughput",
+            "1000000",
+        ])
+        .unwrap()
+        .unwrap();
+        let want = LiveConfig {
+            streams: 2,
+            renditions: vec![800, 2500],
+            segment_duration: Duration::from_millis(1500),
+            part_duration: Duration::from_millis(250),
+            window: 4,
+            first_sequence: 1000,
+            first_byte_delay: Duration::from_millis(20),
+            throughput: Some(1_000_000),
+            ..LiveConfig::default()
+        };
+        assert_eq!(options.live, want);
+        assert_eq!(parse(&[]).unwrap().unwrap().live, LiveConfig::default());
+        for bad in [
+            &["--streams", "x"][..],
+            &["--renditions", "800,,2500"],
+            &["--segment-duration", "2 minutes"],
+            &["--part-duration", "-1s"],
+            &["--window"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(duration("2"), Some(Duration::from_secs(2)));
     }
 }

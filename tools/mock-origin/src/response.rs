@@ -2,23 +2,27 @@
 //! response head (status line, caching headers, framing headers, echo
 //! headers), the body delivery plan (pieces, pauses, truncation) and the
 //! deliberately broken variants, and reports how the connection must end.
+//! What is sent (status, body bytes, caching and type headers) arrives as an
+//! [`Entity`]: [`entity_for`] builds it from the query for ordinary paths,
+//! the `live` module builds it for the live simulator, and both then share
+//! the same delivery knobs (`delay_ms`, `chunk`, `fail_after`, `bad`, ...).
 //!
-//! Bodies are generated into a bounded buffer as they are written, so a
-//! `size=` of gigabytes costs no memory, and every timed step (first-byte
-//! delay, pauses, hangs) sleeps in slices that notice the origin stopping.
+//! Bodies are generated into a bounded buffer as they are written (`out`),
+//! so a `size=` of gigabytes costs no memory, and every timed step
+//! (first-byte delay, pauses, hangs) sleeps in slices that notice the origin
+//! stopping.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use crate::behavior::{Bad, Behavior, CacheControl, Framing, DEFAULT_CACHE_CONTROL};
+pub(crate) use crate::out::{sleep_unless_stopped, Source};
+use crate::out::{Out, Pace};
 use crate::request::Request;
 use crate::{body, date};
 
-/// Writes are batched up to this size (and always at a piece boundary).
-const WRITE_CHUNK: usize = 64 * 1024;
 /// How long `bad=hang` keeps the connection silent.
 const HANG: Duration = Duration::from_secs(60);
 /// Fixed `Last-Modified` (2015-01-01): resources never change here.
@@ -45,59 +49,88 @@ pub(crate) struct Ctx<'a> {
     pub(crate) keep_alive: bool,
     pub(crate) http10: bool,
     pub(crate) stop: &'a AtomicBool,
+    /// Pace the body at this many bytes per second (live responses).
+    pub(crate) throughput: Option<u64>,
 }
 
-/// Where body bytes come from.
-enum Source {
-    /// The deterministic stream for a path seed (GET/HEAD).
-    Pattern(u64),
-    /// Fixed bytes (the method echo); past the end, `x` padding for `bad=long`.
-    Bytes(Vec<u8>),
+/// What a response carries, before any delivery knob applies.
+pub(crate) struct Entity {
+    pub(crate) status: u16,
+    pub(crate) source: Source,
+    /// Body length (the `Content-Length` of a well-behaved response).
+    pub(crate) size: usize,
+    /// The `Cache-Control` value, or none at all.
+    pub(crate) cache_control: Option<String>,
+    pub(crate) content_type: &'static str,
+    /// Quoted `ETag` and `Last-Modified` (Unix seconds), when sent.
+    pub(crate) validators: Option<(String, i64)>,
 }
 
-impl Source {
-    fn fill(&self, offset: usize, buf: &mut [u8]) {
-        match self {
-            Source::Pattern(seed) => body::fill(*seed, offset as u64, buf),
-            Source::Bytes(bytes) => {
-                for (i, b) in buf.iter_mut().enumerate() {
-                    *b = bytes.get(offset + i).copied().unwrap_or(b'x');
-                }
-            }
+/// The entity an ordinary (query-driven) request gets: the pattern body for
+/// GET/HEAD, the method echo otherwise.
+pub(crate) fn entity_for(request: &Request, path: &str, b: &Behavior) -> Entity {
+    let cacheable = request.method == "GET" || request.method == "HEAD";
+    let default_cc = if cacheable {
+        DEFAULT_CACHE_CONTROL
+    } else {
+        "no-store"
+    };
+    let cache_control = match &b.cache_control {
+        CacheControl::Value(v) => Some(v.clone()),
+        CacheControl::Default => Some(default_cc.to_string()),
+        CacheControl::Omit => None,
+    };
+    if cacheable {
+        Entity {
+            status: b.status,
+            source: Source::Pattern {
+                seed: body::path_seed(path),
+                offset: 0,
+            },
+            size: b.size,
+            cache_control,
+            content_type: "application/octet-stream",
+            validators: Some((etag_for(b, path), LAST_MODIFIED)),
+        }
+    } else {
+        let echo = format!("method={} len={}", request.method, request.body.len()).into_bytes();
+        Entity {
+            status: b.status,
+            size: echo.len(),
+            source: Source::Bytes(echo),
+            cache_control,
+            content_type: "text/plain",
+            validators: None,
         }
     }
 }
 
-/// Sends the response `b` describes for `request`.
+/// Sends `entity` for `request`, delivered the way `b` says.
 pub(crate) fn respond(
     stream: &TcpStream,
     request: &Request,
-    path: &str,
+    entity: Entity,
     b: &Behavior,
     ctx: &Ctx<'_>,
 ) -> io::Result<After> {
     sleep_unless_stopped(b.delay, ctx.stop);
-    let mut out = Out {
-        stream,
-        buf: Vec::with_capacity(4096),
-    };
+    let pace = ctx.throughput.map(|rate| Pace::new(rate, ctx.stop));
+    let mut out = Out::new(stream, 4096, pace);
     if b.bad == Some(Bad::Garbage) {
         out.push(GARBAGE);
         out.flush()?;
         return Ok(After::Close);
     }
 
-    let cacheable = request.method == "GET" || request.method == "HEAD";
-    let (source, size) = if cacheable {
-        (Source::Pattern(body::path_seed(path)), b.size)
-    } else {
-        let echo = format!("method={} len={}", request.method, request.body.len()).into_bytes();
-        let len = echo.len();
-        (Source::Bytes(echo), len)
-    };
-    let etag = cacheable.then(|| etag_for(b, path));
-    let mut status = b.status;
-    if status == 200 && etag.as_deref().is_some_and(|tag| none_match(request, tag)) {
+    let Entity {
+        source,
+        size,
+        validators,
+        ..
+    } = entity;
+    let etag = validators.as_ref().map(|(tag, _)| tag.as_str());
+    let mut status = entity.status;
+    if status == 200 && etag.is_some_and(|tag| none_match(request, tag)) {
         status = 304;
     }
     let bodiless = status < 200 || status == 204 || status == 304;
@@ -116,11 +149,8 @@ pub(crate) fn respond(
     if !overridden("server") {
         header("Server", &"mock-origin");
     }
-    match &b.cache_control {
-        CacheControl::Value(v) => header("Cache-Control", v),
-        CacheControl::Default if cacheable => header("Cache-Control", &DEFAULT_CACHE_CONTROL),
-        CacheControl::Default => header("Cache-Control", &"no-store"),
-        CacheControl::Omit => {}
+    if let Some(value) = &entity.cache_control {
+        header("Cache-Control", value);
     }
     if let Some(age) = b.age {
         header("Age", &age);
@@ -128,21 +158,14 @@ pub(crate) fn respond(
     if let Some(secs) = b.expires {
         header("Expires", &date::format(now.saturating_add(secs)));
     }
-    if let Some(tag) = &etag {
+    if let Some((tag, modified)) = &validators {
         header("ETag", tag);
         if !overridden("last-modified") {
-            header("Last-Modified", &date::format(LAST_MODIFIED));
+            header("Last-Modified", &date::format(*modified));
         }
     }
     if !overridden("content-type") {
-        header(
-            "Content-Type",
-            &if cacheable {
-                "application/octet-stream"
-            } else {
-                "text/plain"
-            },
-        );
+        header("Content-Type", &entity.content_type);
     }
 
     // Framing: how many body bytes go out, and how they are delimited.
@@ -270,10 +293,7 @@ pub(crate) fn write_simple(
     head_only: bool,
     close: bool,
 ) -> io::Result<()> {
-    let mut out = Out {
-        stream,
-        buf: Vec::with_capacity(256 + body.len()),
-    };
+    let mut out = Out::new(stream, 256 + body.len(), None);
     let head = format!(
         "HTTP/1.1 {status} {}\r\nDate: {}\r\nServer: mock-origin\r\nCache-Control: no-store\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{}\r\n",
         reason(status),
@@ -335,53 +355,5 @@ fn reason(status: u16) -> &'static str {
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
         _ => "Unknown",
-    }
-}
-
-/// Sleeps `duration` in short slices, returning early once the origin stops,
-/// so a dropped origin does not leave threads sleeping for a minute.
-pub(crate) fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) {
-    let deadline = Instant::now() + duration;
-    loop {
-        let now = Instant::now();
-        if now >= deadline || stop.load(Ordering::SeqCst) {
-            return;
-        }
-        thread::sleep((deadline - now).min(Duration::from_millis(50)));
-    }
-}
-
-/// Write batching: the head and small bodies go out in one segment.
-struct Out<'a> {
-    stream: &'a TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Out<'_> {
-    fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// Appends `len` body bytes from `source` starting at `offset`.
-    fn push_body(&mut self, source: &Source, mut offset: usize, mut len: usize) -> io::Result<()> {
-        while len > 0 {
-            if self.buf.len() >= WRITE_CHUNK {
-                self.flush()?;
-            }
-            let take = len.min(WRITE_CHUNK - self.buf.len());
-            let start = self.buf.len();
-            self.buf.resize(start + take, 0);
-            source.fill(offset, &mut self.buf[start..]);
-            offset += take;
-            len -= take;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let mut stream = self.stream;
-        stream.write_all(&self.buf)?;
-        self.buf.clear();
-        Ok(())
     }
 }

@@ -3,6 +3,9 @@
 //! `/__stats` endpoint, recording requests, and how a connection ends
 //! (close, or a TCP reset for `fail_after=`).
 //!
+//! Paths of the live simulator get their response from [`Live`]; every
+//! other path gets the query-driven one.
+//!
 //! Threads instead of async keep the origin independent of the runtime under
 //! test and make "sleep, then write" scenarios trivial. Connection threads are
 //! detached; stopping closes the listener and shuts down every open
@@ -17,6 +20,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::behavior::{split_target, Behavior};
+use crate::live::Live;
 use crate::request::{read_request, ReadError, Reader, Request};
 use crate::response::{self, After, Ctx};
 use crate::stats::{RecordedRequest, Stats};
@@ -25,16 +29,26 @@ use crate::stats::{RecordedRequest, Stats};
 pub const STATS_PATH: &str = "/__stats";
 
 /// State shared by the accept thread, connection threads and `MockOrigin`.
-#[derive(Default)]
 pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) stop: AtomicBool,
+    pub(crate) live: Live,
     next_conn: AtomicU64,
     /// Clones of open connections, so `stop` can shut them down.
     conns: Mutex<HashMap<u64, TcpStream>>,
 }
 
 impl Shared {
+    pub(crate) fn new(live: Live) -> Shared {
+        Shared {
+            stats: Stats::default(),
+            stop: AtomicBool::new(false),
+            live,
+            next_conn: AtomicU64::new(0),
+            conns: Mutex::new(HashMap::new()),
+        }
+    }
+
     fn conns(&self) -> MutexGuard<'_, HashMap<u64, TcpStream>> {
         self.conns.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -171,14 +185,31 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         body: request.body.clone(),
         connection: id,
     });
+    let mut b = Behavior::from_query(query);
+    // The live simulator decides body and headers for its own paths (after
+    // any hold); the delivery knobs in `b` apply to both kinds alike.
+    let live = match head || request.method == "GET" {
+        true => shared.live.entity(path, query, &b, &shared.stop),
+        false => None,
+    };
+    let mut throughput = None;
+    let entity = match live {
+        Some(entity) => {
+            b.delay += shared.live.config.first_byte_delay;
+            throughput = shared.live.config.throughput;
+            entity
+        }
+        None => response::entity_for(request, path, &b),
+    };
     let ctx = Ctx {
         conn_id: id,
         request_count,
         keep_alive,
         http10: request.minor == 0,
         stop: &shared.stop,
+        throughput,
     };
-    response::respond(stream, request, path, &Behavior::from_query(query), &ctx)
+    response::respond(stream, request, entity, &b, &ctx)
 }
 
 /// Makes the coming close a TCP reset (RST) rather than a FIN, after giving
