@@ -54,6 +54,7 @@ struct State {
     retain_all: bool,
     phase: Phase,
     slots: Vec<Option<Slot>>,
+    free_slots: Vec<usize>,
     /// The leader task, parked in `wait_for_room` until readers catch up.
     leader_waker: Option<Waker>,
     leader_taken: bool,
@@ -76,6 +77,7 @@ impl InFlight {
                 retain_all: true,
                 phase: Phase::Receiving,
                 slots: Vec::new(),
+                free_slots: Vec::new(),
                 leader_waker: None,
                 leader_taken: false,
                 received: 0,
@@ -95,7 +97,8 @@ impl InFlight {
             next: 0,
             waker: None,
         };
-        let index = match state.slots.iter().position(Option::is_none) {
+        // Free slots are reused through a list: joining stays O(1) however large the herd.
+        let index = match state.free_slots.pop() {
             Some(free) => {
                 state.slots[free] = Some(slot);
                 free
@@ -294,6 +297,7 @@ impl Drop for Reader {
     fn drop(&mut self) {
         let mut state = self.flight.state.borrow_mut();
         state.slots[self.slot] = None;
+        state.free_slots.push(self.slot);
         if !state.retain_all {
             release_consumed(&mut state);
         } else if let Some(waker) = state.leader_waker.take() {
