@@ -39,7 +39,7 @@ pub(super) fn scan_head(
     let window = &buf[..buf.len().min(max_head)];
     let mut line_start = 0;
     let mut seen_start_line = false;
-    while let Some(off) = window[line_start..].iter().position(|&b| b == b'\n') {
+    while let Some(off) = memchr::memchr(b'\n', &window[line_start..]) {
         let lf = line_start + off;
         if lf == 0 || window[lf - 1] != b'\r' {
             return Err(ScanError::BareLf);
@@ -75,14 +75,11 @@ pub(super) fn scan_head(
 /// Measures the second space-delimited token of a (possibly partial) request
 /// line. Malformed lines pass here; httparse rejects them later.
 fn check_target_len(line: &[u8], max: usize) -> Result<(), ScanError> {
-    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+    let Some(sp) = memchr::memchr(b' ', line) else {
         return Ok(());
     };
-    let target_len = line[sp + 1..]
-        .iter()
-        .take(max + 1)
-        .take_while(|&&b| !matches!(b, b' ' | b'\r' | b'\n'))
-        .count();
+    let rest = &line[sp + 1..];
+    let target_len = memchr::memchr3(b' ', b'\r', b'\n', rest).unwrap_or(rest.len());
     if target_len > max {
         Err(ScanError::UriTooLong)
     } else {
