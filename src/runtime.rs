@@ -84,16 +84,23 @@ pub fn allowed_cpus() -> Vec<usize> {
 }
 
 fn check_io_uring() -> Result<(), StartError> {
-    // SAFETY: io_uring_setup with a zeroed params struct; the returned fd is closed at once.
-    unsafe {
-        let mut params = [0u8; 120];
-        let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
-        if fd < 0 {
-            return Err(StartError::IoUring(io::Error::last_os_error()));
+    // The probe ring runs on a thread of its own: tearing a ring down queues kernel work on
+    // the thread that made it, which interrupts that thread's next blocking call (EINTR) —
+    // the caller of `start` must not inherit that.
+    std::thread::spawn(|| {
+        // SAFETY: io_uring_setup with a zeroed params struct; the returned fd is closed at once.
+        unsafe {
+            let mut params = [0u8; 120];
+            let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
+            if fd < 0 {
+                return Err(StartError::IoUring(io::Error::last_os_error()));
+            }
+            libc::close(fd as i32);
         }
-        libc::close(fd as i32);
-    }
-    Ok(())
+        Ok(())
+    })
+    .join()
+    .unwrap_or(Ok(()))
 }
 
 fn check_memlock() -> Result<(), StartError> {
