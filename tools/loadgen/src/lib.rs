@@ -24,7 +24,8 @@
 //!   `--url-pattern 'http://h/p/seg-{0..99}.m4s'` expands `{a..b}` ranges.
 //! * `rate` ([`modes::rate`]): open loop at a fixed total rate; latency counts from each
 //!   request's scheduled time (coordinated omission corrected, as wrk2 does), including any
-//!   wait for a free connection.
+//!   wait for a free connection (requests still waiting 1 s after the schedule ends are
+//!   dropped and reported as `unsent`).
 //! * `live` ([`modes::live`]): HLS viewers per stream that join near the live edge, fetch
 //!   segments (or parts, with `--ll-hls` and blocking playlist reloads) as the playlist
 //!   reveals them, and count stalls against a playback deadline.
@@ -55,6 +56,7 @@
 //! | `errors` | failures without a complete response (plus `bad_playlist`/`bad_uri`) |
 //! | `error_kinds` | `errors` by kind: `connect`, `io`, `closed`, `short_body`, `bad_response`, `bad_chunk`, `head_too_large`, `trailing_data`, `timeout`, `bad_playlist`, `bad_uri` |
 //! | `status` | `{"200": n, "404": n, …}` |
+//! | `unsent` | rate mode: due requests dropped because no connection freed up within 1 s after the schedule ended (0 in other modes) |
 //! | `bytes`, `bytes_per_s` | body bytes received |
 //! | `kinds.<kind>` | per kind (`url`, `playlist`, `segment`, `part`): `requests`, `ok`, `errors`, `bytes`, `ttfb_ms`, `total_ms` |
 //! | `live` | `null` outside live mode; else `viewers`, `segments`, `parts`, `stalls`, `stall_ms`, `skipped`, `lag_ms` |

@@ -143,6 +143,9 @@ pub struct Stats {
     pub status: BTreeMap<u16, u64>,
     /// Failed requests per [`HttpError::kind`].
     pub errors: BTreeMap<&'static str, u64>,
+    /// Rate mode: scheduled requests dropped unsent because no connection freed up
+    /// within [`crate::modes::rate::GRACE`] after the end of the schedule.
+    pub unsent: u64,
     /// Live-mode figures.
     pub live: Option<LiveStats>,
 }
@@ -189,6 +192,7 @@ impl Stats {
         for (e, n) in &other.errors {
             *self.errors.entry(e).or_default() += n;
         }
+        self.unsent += other.unsent;
         if let Some(o) = &other.live {
             let l = self.live_mut();
             l.viewers += o.viewers;
@@ -397,6 +401,8 @@ pub struct Summary {
     pub error_kinds: BTreeMap<String, u64>,
     /// Complete responses by status code.
     pub status: BTreeMap<String, u64>,
+    /// Rate mode: scheduled requests never sent (no free connection in time); 0 otherwise.
+    pub unsent: u64,
     /// Body bytes received.
     pub bytes: u64,
     /// `bytes / elapsed_s`.
@@ -439,6 +445,7 @@ impl Report {
             errors: s.error_count(),
             error_kinds: s.errors.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
             status: s.status.iter().map(|(k, n)| (k.to_string(), *n)).collect(),
+            unsent: s.unsent,
             bytes,
             bytes_per_s: bytes as f64 / secs,
             kinds: s
@@ -531,6 +538,9 @@ pub fn table(s: &Summary) -> String {
         },
         s.bad_status
     );
+    if s.unsent > 0 {
+        let _ = writeln!(out, "unsent {} (no free connection in time)", s.unsent);
+    }
     let kinds: Vec<String> = s
         .error_kinds
         .iter()

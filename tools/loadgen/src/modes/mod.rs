@@ -68,6 +68,11 @@ impl Recorder {
         inner.1.errors += 1;
     }
 
+    /// Counts scheduled requests dropped unsent (rate mode).
+    pub(crate) fn unsent(&self, n: u64) {
+        self.0.borrow_mut().0.unsent += n;
+    }
+
     /// Updates the live-mode figures.
     pub(crate) fn live(&self, f: impl FnOnce(&mut LiveStats)) {
         f(self.0.borrow_mut().0.live_mut());
@@ -98,7 +103,8 @@ pub(crate) struct Worker {
 
 enum Msg {
     Tick(u64, Interval),
-    Done(Box<Stats>),
+    /// A thread's stats, and when its work ended.
+    Done(Box<Stats>, Instant),
 }
 
 /// Sleeps until `at` (returns at once when it has passed).
@@ -163,7 +169,7 @@ where
                     rec: rec.clone(),
                 })
                 .await;
-                let _ = tx.send(Msg::Done(Box::new(rec.take_stats())));
+                let _ = tx.send(Msg::Done(Box::new(rec.take_stats()), Instant::now()));
             })
             .map_err(|e| format!("cannot start executor {index}: {e}"))?;
         handles.push(handle);
@@ -171,11 +177,10 @@ where
     drop(tx);
 
     let mut merged = Stats::default();
-    let mut done = 0;
+    let mut finished: Vec<Instant> = Vec::with_capacity(threads);
     let mut ticks: BTreeMap<u64, (usize, Interval)> = BTreeMap::new();
-    let mut finished_at = start;
     let mut printed = 0;
-    while done < threads {
+    while finished.len() < threads {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(Msg::Tick(t, _)) if t <= printed => {} // that second is already out
             Ok(Msg::Tick(t, iv)) => {
@@ -183,37 +188,65 @@ where
                 entry.0 += 1;
                 entry.1.merge(&iv);
             }
-            Ok(Msg::Done(stats)) => {
-                done += 1;
-                finished_at = Instant::now();
+            Ok(Msg::Done(stats, at)) => {
+                finished.push(at);
                 merged.merge(&stats);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
-        // A second is printed when every running thread reported it, or half a second late.
-        let now = Instant::now();
-        let running = threads - done;
-        while let Some(entry) = ticks.first_entry() {
-            let t = *entry.key();
-            let late = now >= start + Duration::from_secs(t) + Duration::from_millis(500);
-            if entry.get().0 < running && !late {
-                break;
-            }
-            let (_, iv) = entry.remove();
-            printed = t;
-            if common.progress {
-                eprintln!("{}", iv.progress_line(t));
-            }
-        }
+        flush_ticks(
+            &mut ticks,
+            &finished,
+            &mut printed,
+            start,
+            threads,
+            common.progress,
+        );
     }
     for (i, h) in handles.into_iter().enumerate() {
         h.join().map_err(|e| format!("executor {i} failed: {e}"))?;
     }
-    if done < threads {
+    if finished.len() < threads {
         return Err("an executor ended without reporting".into());
     }
-    Ok((merged, finished_at.saturating_duration_since(start)))
+    let last = finished.iter().max().copied().unwrap_or(start);
+    Ok((merged, last.saturating_duration_since(start)))
+}
+
+/// Prints (on stderr, when `progress`) the merged seconds that are ready. Second `t` is
+/// printed once every thread still working at its end reported it (threads that finished
+/// earlier, idle ones included, send no more ticks), or half a second late while some
+/// thread is still working (a stuck thread should not freeze the display). When all have
+/// finished, a second not every expected thread reported is the partial end of the run
+/// and is dropped.
+fn flush_ticks(
+    ticks: &mut BTreeMap<u64, (usize, Interval)>,
+    finished: &[Instant],
+    printed: &mut u64,
+    start: Instant,
+    threads: usize,
+    progress: bool,
+) {
+    let now = Instant::now();
+    let all_done = finished.len() == threads;
+    while let Some(entry) = ticks.first_entry() {
+        let t = *entry.key();
+        let due = start + Duration::from_secs(t);
+        let expected = threads - finished.iter().filter(|f| **f < due).count();
+        let complete = entry.get().0 >= expected;
+        let late = now >= due + Duration::from_millis(500);
+        if !complete && !all_done && !late {
+            break;
+        }
+        let (_, iv) = entry.remove();
+        if complete || !all_done {
+            *printed = t;
+            if progress {
+                eprintln!("{}", iv.progress_line(t));
+            }
+        }
+    }
 }
 
 /// Parses `10s`, `500ms`, `2m`, `1.5s`, `250us` or a bare number of seconds.

@@ -5,6 +5,8 @@
 //! free and sends it at its due time; when every connection is busy the due request waits
 //! for the first one to free up. Latency (first byte and total) is measured from the due
 //! time, so that wait counts, instead of from the moment the request finally went out.
+//! A request still waiting [`GRACE`] after the end of the schedule is dropped and counted
+//! as `unsent`, so an overloaded server cannot stretch the run without bound.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -15,6 +17,9 @@ use crate::client::Conn;
 use crate::modes::urls::parse_urls;
 use crate::modes::{run_threads, sleep_until, Common};
 use crate::stats::{Kind, Report};
+
+/// How long after the end of the schedule overdue requests may still be sent.
+pub const GRACE: Duration = Duration::from_secs(1);
 
 /// `loadgen rate` settings.
 #[derive(Clone, Debug)]
@@ -87,6 +92,11 @@ pub fn run(cfg: &RateConfig) -> Result<Report, String> {
                         loop {
                             let k = next.get();
                             if k >= count {
+                                break;
+                            }
+                            if Instant::now() > start + duration + GRACE {
+                                rec.unsent(count - k);
+                                next.set(count);
                                 break;
                             }
                             next.set(k + 1);
