@@ -189,6 +189,11 @@ impl Playlist {
         }
     }
 
+    /// The media the complete segments cover (trailing parts not included).
+    pub fn duration(&self) -> Duration {
+        self.segments.iter().map(|s| s.duration).sum()
+    }
+
     /// Where a player joins the live stream: the segment at least `holdback` of media before
     /// the end of the playlist (walking back from the newest segment until the segments
     /// walked cover `holdback`), or the first segment when the playlist is shorter.
@@ -281,7 +286,7 @@ fn attr<'a>(attrs: &[(&str, &'a str)], name: &str) -> Option<&'a str> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn ms(n: u64) -> Duration {
@@ -319,6 +324,54 @@ mod tests {
         let empty =
             Playlist::parse("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:7\n").unwrap();
         assert_eq!(empty.live_start(ms(6000)), 7);
+    }
+
+    /// The mock origin's playlist 8.5 s into a stream (1 s segments, 250 ms parts, window
+    /// 6): parts listed for the segments of the last 3 target durations and for the
+    /// segment in progress, then a preload hint and rendition reports.
+    pub(crate) const MOCK_ORIGIN: &str = "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n\
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.750\n#EXT-X-PART-INF:PART-TARGET=0.250\n\
+#EXT-X-MEDIA-SEQUENCE:2\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-PROGRAM-DATE-TIME:2026-11-25T12:49:18.912Z\n\
+#EXTINF:1.000,\nseg-2.m4s\n#EXTINF:1.000,\nseg-3.m4s\n#EXTINF:1.000,\nseg-4.m4s\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-5.0.m4s\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.250,URI=\"seg-5.1.m4s\"\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-5.2.m4s\"\n#EXT-X-PART:DURATION=0.250,URI=\"seg-5.3.m4s\"\n\
+#EXTINF:1.000,\nseg-5.m4s\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-6.0.m4s\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.250,URI=\"seg-6.1.m4s\"\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-6.2.m4s\"\n#EXT-X-PART:DURATION=0.250,URI=\"seg-6.3.m4s\"\n\
+#EXTINF:1.000,\nseg-6.m4s\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-7.0.m4s\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.250,URI=\"seg-7.1.m4s\"\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-7.2.m4s\"\n#EXT-X-PART:DURATION=0.250,URI=\"seg-7.3.m4s\"\n\
+#EXTINF:1.000,\nseg-7.m4s\n\
+#EXT-X-PART:DURATION=0.250,URI=\"seg-8.0.m4s\",INDEPENDENT=YES\n#EXT-X-PART:DURATION=0.250,URI=\"seg-8.1.m4s\"\n\
+#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-8.2.m4s\"\n\
+#EXT-X-RENDITION-REPORT:URI=\"../r0/index.m3u8\",LAST-MSN=8,LAST-PART=1\n\
+#EXT-X-RENDITION-REPORT:URI=\"../r2/index.m3u8\",LAST-MSN=8,LAST-PART=1\n";
+
+    #[test]
+    fn live_start_and_lag_with_parts() {
+        let p = Playlist::parse(MOCK_ORIGIN).unwrap();
+        assert_eq!(
+            (p.media_sequence, p.segments.len(), p.next_msn()),
+            (2, 6, 8)
+        );
+        assert_eq!(p.duration(), ms(6000));
+        assert_eq!(p.trailing_parts.len(), 2);
+        // Three target durations back from the end of the complete segments (seg-7 ends
+        // it; the parts of seg-8 in progress do not count): seg-5, seg-6, seg-7 are
+        // buffered before playback catches up with the edge.
+        assert_eq!(p.live_start(3 * p.target_duration), 5);
+        assert_eq!(p.segment(5).unwrap().uri, "seg-5.m4s");
+        assert_eq!(p.live_start(ms(3001)), 4);
+        assert_eq!(p.live_start(ms(1000)), 7);
+        // Lag: all media listed after the object, the parts in progress included, the same
+        // way whether a whole segment or a part is asked for.
+        assert_eq!(p.edge_lag(5, None), ms(2000 + 500));
+        assert_eq!(p.edge_lag(7, None), ms(500));
+        assert_eq!(p.edge_lag(7, Some(3)), ms(500));
+        assert_eq!(p.edge_lag(7, Some(1)), ms(500 + 500));
+        assert_eq!(p.edge_lag(8, Some(0)), ms(250));
+        assert_eq!(p.edge_lag(8, Some(1)), Duration::ZERO);
+        assert_eq!(p.edge_lag(2, None), ms(5000 + 500));
     }
 
     #[test]

@@ -6,7 +6,13 @@
 //!   duration; viewer `g` of `G` (numbered across streams and threads) starts at
 //!   `start + g * segment_duration / G`, spreading the herd over one segment.
 //! * **Join point.** Plain HLS: the segment at least three target durations before the end
-//!   of the playlist (the RFC 8216 hold-back players use, [`Playlist::live_start`]).
+//!   of the playlist's complete segments (the RFC 8216 hold-back players use,
+//!   [`Playlist::live_start`]; parts of the segment in progress do not count), fetched
+//!   back to back so playback starts with that much buffered. While a stream that has just
+//!   started lists less than that (its media sequence has not moved since the viewer's
+//!   first playlist), the viewer reloads and waits rather than joining at the edge with one
+//!   segment of buffer ([`plain_start`]); a short playlist that rolls or has ended is
+//!   joined at its first segment.
 //!   `--ll-hls`: the first part of the newest complete segment that lists parts (about one
 //!   segment plus the parts in progress behind the edge, like PART-HOLD-BACK), falling back
 //!   to the plain join point when the playlist lists no parts.
@@ -107,6 +113,21 @@ impl Playback {
             }
         }
     }
+}
+
+/// Where a plain-HLS viewer joins: [`Playlist::live_start`] with a hold-back of three
+/// target durations, or `None` (reload and ask again) while the playlist is still filling:
+/// its complete segments cover less than the hold-back, it has not ended, and its media
+/// sequence is still `first_sequence`, the one of the viewer's first playlist. A playlist
+/// that stays short while rolling (a window under three target durations) is joined at
+/// its first segment instead of waited on forever.
+pub fn plain_start(pl: &Playlist, first_sequence: u64) -> Option<u64> {
+    let holdback = 3 * pl.target_duration;
+    let filling = !pl.ended && pl.media_sequence == first_sequence;
+    if filling && pl.duration() < holdback {
+        return None;
+    }
+    Some(pl.live_start(holdback))
 }
 
 /// Where an LL-HLS viewer joins: `(msn, part)`.
@@ -302,16 +323,22 @@ impl Viewer {
         let Some(mut pl) = self.first_playlist().await else {
             return;
         };
-        let mut next = pl.live_start(3 * pl.target_duration);
+        let first_sequence = pl.media_sequence;
+        let mut next = None;
         let mut changed = true;
         while !self.over() {
-            self.skip_to(&mut next, &pl);
-            if let Some(seg) = pl.segment(next) {
-                let (uri, duration) = (seg.uri.clone(), seg.duration);
-                let lag = pl.edge_lag(next, None);
-                self.fetch_media(&uri, Kind::Segment, duration, lag).await;
-                next += 1;
-                continue;
+            if next.is_none() {
+                next = plain_start(&pl, first_sequence);
+            }
+            if let Some(msn) = next.as_mut() {
+                self.skip_to(msn, &pl);
+                if let Some(seg) = pl.segment(*msn) {
+                    let (uri, duration) = (seg.uri.clone(), seg.duration);
+                    let lag = pl.edge_lag(*msn, None);
+                    *msn += 1;
+                    self.fetch_media(&uri, Kind::Segment, duration, lag).await;
+                    continue;
+                }
             }
             if pl.ended {
                 return;
@@ -433,6 +460,47 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ll_start(&only_trailing), (1, 0));
+    }
+
+    #[test]
+    fn plain_join_point() {
+        let full = Playlist::parse(crate::m3u8::tests::MOCK_ORIGIN).unwrap();
+        assert_eq!(plain_start(&full, 2), Some(5));
+        assert_eq!(plain_start(&full, 0), Some(5));
+        // A stream that has just started: nothing complete yet, then one segment and the
+        // parts of the next; the viewer waits instead of joining at the edge.
+        let young = |complete: u64, parts: u64| {
+            let mut t = String::from(
+                "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:1\n\
+#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.750\n#EXT-X-PART-INF:PART-TARGET=0.250\n\
+#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-MAP:URI=\"init.mp4\"\n",
+            );
+            for k in 0..complete {
+                for p in 0..4 {
+                    t += &format!("#EXT-X-PART:DURATION=0.250,URI=\"seg-{k}.{p}.m4s\"\n");
+                }
+                t += &format!("#EXTINF:1.000,\nseg-{k}.m4s\n");
+            }
+            for p in 0..parts {
+                t += &format!("#EXT-X-PART:DURATION=0.250,URI=\"seg-{complete}.{p}.m4s\"\n");
+            }
+            t += &format!("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-{complete}.{parts}.m4s\"\n");
+            Playlist::parse(&t).unwrap()
+        };
+        assert_eq!(plain_start(&young(0, 1), 0), None);
+        assert_eq!(plain_start(&young(1, 3), 0), None);
+        assert_eq!(plain_start(&young(2, 3), 0), None);
+        assert_eq!(plain_start(&young(3, 0), 0), Some(0));
+        assert_eq!(plain_start(&young(4, 2), 0), Some(1));
+        // Short but rolling (a window under three target durations), or ended: the first
+        // segment rather than waiting forever.
+        let short = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:11\n\
+#EXTINF:2.000,\na\n#EXTINF:2.000,\nb\n";
+        let rolling = Playlist::parse(short).unwrap();
+        assert_eq!(plain_start(&rolling, 11), None);
+        assert_eq!(plain_start(&rolling, 10), Some(11));
+        let ended = Playlist::parse(&format!("{short}#EXT-X-ENDLIST\n")).unwrap();
+        assert_eq!(plain_start(&ended, 11), Some(11));
     }
 
     #[test]
