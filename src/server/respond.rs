@@ -16,6 +16,7 @@ use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::find;
 use crate::http::Version;
+use crate::io::write_all_parts;
 use crate::shard::{CacheStatus, Reply};
 
 /// The pseudonym livecache adds to `Via` (RFC 9110 7.6.3).
@@ -168,14 +169,12 @@ async fn write_chunk(
         }
         return stream.write_all(&prefix).await;
     }
-    if !prefix.is_empty() {
-        stream.write_all(&prefix).await?;
-    }
-    stream.write_all(&chunk).await?;
-    if framing == Framing::Chunked {
-        stream.write_all(b"\r\n").await?;
-    }
-    Ok(())
+    let suffix: &[u8] = if framing == Framing::Chunked {
+        b"\r\n"
+    } else {
+        b""
+    };
+    write_all_parts(stream, &[&prefix, &chunk, suffix]).await
 }
 
 fn no_body_status(status: u16) -> bool {
