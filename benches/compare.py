@@ -15,7 +15,7 @@ Scenarios (issue: tools and benchmarks):
   live           10 streams x 50 viewers, 1 s segments of 256 KiB, 30 s
   hotstream      1 stream x 500 viewers, same segments, 30 s
 
-Last results: see README "Peer comparison" (each figure with the run it came from).
+Last results: README "Measured" (2-core dev VM, 2026-11-25): every target of the tools issue met.
 """
 import argparse
 import json

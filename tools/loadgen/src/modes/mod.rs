@@ -1,6 +1,6 @@
-//! The three load modes and the thread-per-core harness they share: [`run_threads`]
+//! The three load modes and the thread-per-core harness they share: `run_threads`
 //! starts one glommio executor per thread (pinned when CPUs are given), hands each a
-//! [`Worker`] whose [`Recorder`] is plain per-thread state (`Rc<RefCell>`), and merges the
+//! `Worker` whose `Recorder` is plain per-thread state (`Rc<RefCell>`), and merges the
 //! threads' [`Stats`] when each sends its own back at the end, so nothing is shared or
 //! locked while requests run. Once a second every thread sends its [`Interval`] over a
 //! channel and the calling thread prints the merged progress line on stderr.
