@@ -80,6 +80,9 @@ pub struct Config {
     pub strip_query_params: Vec<String>,
     pub mesh_queue: usize,
     pub uncacheable_hold: Duration,
+    /// The admin listener (metrics, health, status); `None` when off.
+    pub admin: Option<SocketAddr>,
+    pub shutdown_grace: Duration,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -107,6 +110,8 @@ fn default_value(key: &str) -> Option<String> {
         "strip_query_params" => "CMCD",
         "mesh_queue" => "1024",
         "uncacheable_hold" => "10s",
+        "admin" => "",
+        "shutdown_grace" => "30s",
         _ => return None,
     };
     Some(value.to_string())
@@ -208,6 +213,15 @@ impl Config {
                 .collect(),
             mesh_queue: positive("mesh_queue")?,
             uncacheable_hold: duration("uncacheable_hold")?,
+            admin: match text("admin").trim() {
+                "" | "off" => None,
+                addr => Some(typed("admin", addr, |s| {
+                    s.parse::<SocketAddr>().map_err(|_| {
+                        "expected IP:PORT, e.g. 127.0.0.1:9901, or empty for off".to_string()
+                    })
+                })?),
+            },
+            shutdown_grace: duration("shutdown_grace")?,
             sources,
         };
         let mut config = config;
@@ -339,6 +353,14 @@ impl Config {
             (
                 "uncacheable_hold",
                 quote(&units::format_duration(self.uncacheable_hold)),
+            ),
+            (
+                "admin",
+                quote(&self.admin.map(|a| a.to_string()).unwrap_or_default()),
+            ),
+            (
+                "shutdown_grace",
+                quote(&units::format_duration(self.shutdown_grace)),
             ),
         ];
         let mut out = String::new();

@@ -66,6 +66,8 @@ knobs! {
     strip_query_params, "LIVECACHE_STRIP_QUERY_PARAMS", "Query parameters left out of the cache key, comma-separated";
     mesh_queue, "LIVECACHE_MESH_QUEUE", "Requests queued between two shards before overload (503)";
     uncacheable_hold, "LIVECACHE_UNCACHEABLE_HOLD", "How long requests for a private/no-store URL skip coalescing";
+    admin, "LIVECACHE_ADMIN", "Admin listener for /metrics, /healthz, /readyz, /status (e.g. 127.0.0.1:9901); empty: off";
+    shutdown_grace, "LIVECACHE_SHUTDOWN_GRACE", "On SIGTERM/SIGINT, how long responses in progress may take to finish";
 }
 
 /// Where an effective value came from, for `--check-config` and error messages.

@@ -6,7 +6,7 @@
 use std::io;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::future::or;
@@ -230,6 +230,3 @@ impl Connection {
         }
     }
 }
-
-/// How long a stopping shard lets its connections finish before it exits anyway.
-pub const DRAIN_GRACE: Duration = Duration::from_secs(5);

@@ -20,13 +20,12 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::metrics::ShardStats;
 use crate::shard::Shard;
 use connection::Connection;
-pub use connection::DRAIN_GRACE;
 use drain::Drain;
 
 /// Counts open client connections across all shards (one atomic add per accept, not a lock).
 pub type ConnectionCount = Arc<AtomicUsize>;
 
-/// Accepts until the drain starts, then waits (up to `DRAIN_GRACE`) for this shard's
+/// Accepts until the drain starts, then waits (up to `shutdown_grace`) for this shard's
 /// connections to finish their current response.
 pub async fn serve(
     shard: Rc<Shard>,
@@ -85,7 +84,7 @@ pub async fn serve(
     }
     // Wait for every shard's connections, not only ours: their requests may be owned here,
     // and the fetches and replies this shard runs for them must outlive those connections.
-    let deadline = Instant::now() + DRAIN_GRACE;
+    let deadline = Instant::now() + shard.config.shutdown_grace;
     while open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }
