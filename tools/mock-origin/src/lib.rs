@@ -34,7 +34,9 @@
 //! `cc=`/`status=` say otherwise). Every response carries
 //! `X-Origin-Request-Count` (requests for this target so far, this one
 //! included) and `X-Origin-Connection` (a per-connection sequence number).
-//! `GET /__stats` returns `{"total":N,"targets":{...}}` and is not counted.
+//! `GET /__stats` returns
+//! `{"total":N,"targets":{...},"faults":{"errors":N,"resets":N,"stalls":N}}`
+//! and is not counted.
 //!
 //! # Live streams
 //!
@@ -69,6 +71,27 @@
 //! [`LiveConfig::throughput`]; `size`, `status` and `etag` do not. Live
 //! requests are counted like any other.
 //!
+//! # Faults
+//!
+//! [`LiveConfig::faults`] makes the live simulator flaky, as a real packager
+//! is (the default [`Faults`] injects nothing). Each live response (any
+//! path above; never `/__stats` or the query-driven paths) takes the next
+//! draw of a pseudo-random sequence fixed by [`Faults::seed`], and the rates
+//! split the draws, so they must sum to at most 1:
+//!
+//! | fault | rate | what the response does |
+//! |---|---|---|
+//! | error | [`Faults::error_rate`] of live responses | `503` with `Cache-Control: no-store`, at once (no blocking hold, no `cc=` override) |
+//! | reset | [`Faults::reset_rate`] of segment/part responses | head and half the body, then a TCP reset (as `fail_after=`) |
+//! | stall | [`Faults::stall_rate`] of segment/part responses | pauses [`Faults::stall`] halfway through the body |
+//!
+//! A reset or stall only applies to a 200 GET whose body goes out (not HEAD,
+//! a 404 or 304, or a `bad=` response). An applied fault is marked by an
+//! `X-Origin-Fault: error|reset|stall` header and counted: see
+//! [`MockOrigin::faults`] and the `faults` object of `/__stats`. With the
+//! same seed and the same requests in the same order, the same responses
+//! fail.
+//!
 //! ```no_run
 //! let origin = mock_origin::MockOrigin::start("127.0.0.1:0").unwrap();
 //! // ... point the cache at origin.url(), request /seg/1.ts?size=4096 twice ...
@@ -93,7 +116,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use body::expected_body;
-pub use live::{LiveConfig, INIT_SIZE};
+pub use live::{FaultCounts, Faults, LiveConfig, INIT_SIZE};
 pub use server::STATS_PATH;
 pub use stats::{RecordedRequest, LOG_CAPACITY};
 
@@ -167,9 +190,16 @@ impl MockOrigin {
         self.shared.stats.requests()
     }
 
-    /// Clear counters and log (connection numbering continues).
+    /// Faults injected into live responses so far ([`LiveConfig::faults`]).
+    pub fn faults(&self) -> FaultCounts {
+        self.shared.live.faults.counts()
+    }
+
+    /// Clear counters, fault counts and log (connection numbering and the
+    /// fault sequence continue).
     pub fn reset(&self) {
         self.shared.stats.reset();
+        self.shared.live.faults.reset_counts();
     }
 }
 

@@ -20,7 +20,7 @@ Serves deterministic bodies; each request picks its behaviour by query:
   delay_ms=N chunk=N pause_ms=M pause_after=B te=chunked|close
   fail_after=B bad=garbage|long|short|cl-te|dup-cl|bad-chunk|hang
   hdr=Name:Value (repeatable)
-GET /__stats returns request counts as JSON.
+GET /__stats returns request and injected-fault counts as JSON.
 
 Live streams (HLS, LL-HLS, DASH) under /live/s{i}/:
   master.m3u8, manifest.mpd, r{j}/index.m3u8[?_HLS_msn=M[&_HLS_part=P]],
@@ -37,6 +37,14 @@ options:
       --first-byte-delay D     wait before every live response (default 0)
       --throughput BYTES       per-connection live body rate, bytes/s (default unlimited)
   -h, --help                   print this help
+
+fault injection (live paths only; rates 0..1, summing to at most 1):
+      --error-rate F           fraction of live responses answered 503, no-store (default 0)
+      --reset-rate F           fraction of segment/part responses reset halfway (default 0)
+      --stall-rate F           fraction of segment/part responses paused halfway (default 0)
+      --stall-ms N             length of a stall, ms (default 1000)
+      --seed N                 seed of the fault sequence, for reproducible runs (default 0)
+  Faults are counted under \"faults\" in /__stats and marked X-Origin-Fault.
 ";
 
 /// What the command line asks for.
@@ -95,7 +103,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         } else {
             name
         };
-        const KNOWN: [&str; 9] = [
+        const KNOWN: [&str; 14] = [
             "--listen",
             "--streams",
             "--renditions",
@@ -105,6 +113,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--first-sequence",
             "--first-byte-delay",
             "--throughput",
+            "--error-rate",
+            "--reset-rate",
+            "--stall-rate",
+            "--stall-ms",
+            "--seed",
         ];
         if !KNOWN.contains(&name.as_str()) {
             return Err(format!("unknown argument: {arg}"));
@@ -121,6 +134,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--window" => live.window = number(&value).ok_or_else(|| bad("expected a count"))?,
             "--first-sequence" => {
                 live.first_sequence = number(&value).ok_or_else(|| bad("expected a number"))?;
+            }
+            "--error-rate" => live.faults.error_rate = rate(&value).ok_or_else(|| bad(RATE))?,
+            "--reset-rate" => live.faults.reset_rate = rate(&value).ok_or_else(|| bad(RATE))?,
+            "--stall-rate" => live.faults.stall_rate = rate(&value).ok_or_else(|| bad(RATE))?,
+            "--stall-ms" => {
+                let ms = number(&value).ok_or_else(|| bad("expected milliseconds"))?;
+                live.faults.stall = Duration::from_millis(ms);
+            }
+            "--seed" => {
+                live.faults.seed = number(&value).ok_or_else(|| bad("expected a number"))?
             }
             "--throughput" => {
                 live.throughput = Some(number(&value).ok_or_else(|| bad("expected bytes/s"))?);
@@ -146,7 +169,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             }
         }
     }
+    options.live.validate().map_err(|e| e.to_string())?;
     Ok(Some(options))
+}
+
+const RATE: &str = "expected a fraction from 0 to 1";
+
+/// A fraction in `0..=1`.
+fn rate(text: &str) -> Option<f64> {
+    number(text).filter(|r: &f64| (0.0..=1.0).contains(r))
 }
 
 fn number<T: std::str::FromStr>(text: &str) -> Option<T> {
@@ -237,5 +268,44 @@ mod tests {
             assert!(parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(duration("2"), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn fault_flags() {
+        let options = parse(&[
+            "--error-rate",
+            "0.1",
+            "--reset-rate=0.25",
+            "--stall-rate",
+            "0.5",
+            "--stall-ms",
+            "300",
+            "--seed",
+            "42",
+        ])
+        .unwrap()
+        .unwrap();
+        let want = mock_origin::Faults {
+            error_rate: 0.1,
+            reset_rate: 0.25,
+            stall_rate: 0.5,
+            stall: Duration::from_millis(300),
+            seed: 42,
+        };
+        assert_eq!(options.live.faults, want);
+        assert_eq!(
+            parse(&[]).unwrap().unwrap().live.faults,
+            mock_origin::Faults::default()
+        );
+        for bad in [
+            &["--error-rate", "1.5"][..],
+            &["--reset-rate", "-0.1"],
+            &["--stall-rate", "NaN"],
+            &["--stall-ms", "1s"],
+            &["--seed", "-1"],
+            &["--error-rate", "0.6", "--stall-rate", "0.6"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! [`Entity`]: [`entity_for`] builds it from the query for ordinary paths,
 //! the `live` module builds it for the live simulator, and both then share
 //! the same delivery knobs (`delay_ms`, `chunk`, `fail_after`, `bad`, ...).
+//! An injected live stall (`Ctx::stall`) pauses once at half the body,
+//! wherever that falls in the piece plan.
 //!
 //! Bodies are generated into a bounded buffer as they are written (`out`),
 //! so a `size=` of gigabytes costs no memory, and every timed step
@@ -51,6 +53,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) stop: &'a AtomicBool,
     /// Pace the body at this many bytes per second (live responses).
     pub(crate) throughput: Option<u64>,
+    /// Pause this long halfway through the body (an injected stall).
+    pub(crate) stall: Option<Duration>,
 }
 
 /// What a response carries, before any delivery knob applies.
@@ -103,6 +107,16 @@ pub(crate) fn entity_for(request: &Request, path: &str, b: &Behavior) -> Entity 
             validators: None,
         }
     }
+}
+
+/// Whether [`respond`] sends `entity`'s body as a 200 (a GET that is not
+/// answered 304): the responses a mid-body fault can hit.
+pub(crate) fn sends_body(request: &Request, entity: &Entity) -> bool {
+    let not_modified = entity
+        .validators
+        .as_ref()
+        .is_some_and(|(tag, _)| none_match(request, tag));
+    request.method == "GET" && entity.status == 200 && !not_modified
 }
 
 /// Sends `entity` for `request`, delivered the way `b` says.
@@ -219,7 +233,14 @@ pub(crate) fn respond(
         }
         return Ok(ending(b.fail_after.is_some(), close));
     }
-    let cut = write_body(&mut out, &source, send_len, chunked, terminate, b, ctx.stop)?;
+    let stall = ctx.stall.map(|pause| (send_len / 2, pause));
+    let plan = Plan {
+        total: send_len,
+        chunked,
+        terminate,
+        stall,
+    };
+    let cut = write_body(&mut out, &source, &plan, b, ctx.stop)?;
     if b.bad == Some(Bad::BadChunk) && !cut {
         out.push(b"zz\r\nnot a chunk\r\n");
     }
@@ -235,20 +256,34 @@ fn ending(reset: bool, close: bool) -> After {
     }
 }
 
-/// Writes `total` body bytes in pieces: `chunk=N` pieces, or a `pause_after`
-/// split, pausing `pause` between pieces and flushing each; as chunked
-/// framing, each piece is one chunk. Returns `true` when `fail_after` cut the
-/// body (the caller then resets); the cut skips the last-chunk terminator.
+/// How [`write_body`] frames the body.
+struct Plan {
+    /// Body bytes to send.
+    total: usize,
+    /// One chunk per piece.
+    chunked: bool,
+    /// End with the last-chunk (chunked only).
+    terminate: bool,
+    /// Pause this long once this many bytes are out (mid-piece or mid-chunk
+    /// as it falls), flushed first.
+    stall: Option<(usize, Duration)>,
+}
+
+/// Writes `plan.total` body bytes in pieces: `chunk=N` pieces, or a
+/// `pause_after` split, pausing `pause` between pieces and flushing each; as
+/// chunked framing, each piece is one chunk. Returns `true` when `fail_after`
+/// cut the body (the caller then resets); the cut skips the last-chunk
+/// terminator.
 fn write_body(
     out: &mut Out<'_>,
     source: &Source,
-    total: usize,
-    chunked: bool,
-    terminate: bool,
+    plan: &Plan,
     b: &Behavior,
     stop: &AtomicBool,
 ) -> io::Result<bool> {
+    let total = plan.total;
     let cut_at = b.fail_after.map(|limit| limit.min(total));
+    let mut stall = plan.stall.filter(|&(at, _)| at < total);
     let mut sent = 0;
     let mut first = true;
     loop {
@@ -258,16 +293,16 @@ fn write_body(
             (None, Some(after)) if first => after.min(remaining),
             _ => remaining,
         };
-        if chunked && piece > 0 {
+        if plan.chunked && piece > 0 {
             out.push(format!("{piece:x}\r\n").as_bytes());
         }
         if let Some(cut) = cut_at.filter(|&cut| sent + piece >= cut) {
-            out.push_body(source, sent, cut - sent)?;
+            push_range(out, source, sent, cut, &mut stall, stop)?;
             out.flush()?;
             return Ok(true);
         }
-        out.push_body(source, sent, piece)?;
-        if chunked && piece > 0 {
+        push_range(out, source, sent, sent + piece, &mut stall, stop)?;
+        if plan.chunked && piece > 0 {
             out.push(b"\r\n");
         }
         sent += piece;
@@ -278,10 +313,30 @@ fn write_body(
         out.flush()?;
         sleep_unless_stopped(b.pause, stop);
     }
-    if chunked && terminate {
+    if plan.chunked && plan.terminate {
         out.push(b"0\r\n\r\n");
     }
     Ok(false)
+}
+
+/// Body bytes `from..to`, with the pending stall taken on the way if it
+/// falls in that range.
+fn push_range(
+    out: &mut Out<'_>,
+    source: &Source,
+    from: usize,
+    to: usize,
+    stall: &mut Option<(usize, Duration)>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
+    if let Some((at, pause)) = stall.take_if(|&mut (at, _)| from <= at && at < to) {
+        out.push_body(source, from, at - from)?;
+        out.flush()?;
+        sleep_unless_stopped(pause, stop);
+        out.push_body(source, at, to - at)
+    } else {
+        out.push_body(source, from, to - from)
+    }
 }
 
 /// A small response with a fixed body (stats endpoint, request errors).

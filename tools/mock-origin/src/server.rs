@@ -20,9 +20,9 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::behavior::{split_target, Behavior};
-use crate::live::Live;
+use crate::live::{Fault, Live};
 use crate::request::{read_request, ReadError, Reader, Request};
-use crate::response::{self, After, Ctx};
+use crate::response::{self, After, Ctx, Entity};
 use crate::stats::{RecordedRequest, Stats};
 
 /// Path of the statistics endpoint (any query); never counted or logged.
@@ -163,7 +163,7 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
     let (path, query) = split_target(&request.target);
     let head = request.method == "HEAD";
     if path == STATS_PATH && (head || request.method == "GET") {
-        let json = shared.stats.to_json();
+        let json = shared.stats.to_json(shared.live.faults.counts());
         response::write_simple(
             stream,
             200,
@@ -193,10 +193,12 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         false => None,
     };
     let mut throughput = None;
+    let mut stall = None;
     let entity = match live {
-        Some(entity) => {
+        Some((entity, fault)) => {
             b.delay += shared.live.config.first_byte_delay;
             throughput = shared.live.config.throughput;
+            inject(shared, request, &entity, fault, &mut b, &mut stall);
             entity
         }
         None => response::entity_for(request, path, &b),
@@ -208,8 +210,40 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         http10: request.minor == 0,
         stop: &shared.stop,
         throughput,
+        stall,
     };
     response::respond(stream, request, entity, &b, &ctx)
+}
+
+/// Applies a live response's drawn fault: an error is already in `entity`;
+/// a reset cuts the body at half (as `fail_after=` does) and a stall pauses
+/// there, but only when a 200 body goes out undamaged by `bad=`. Applied
+/// faults are counted and marked with `X-Origin-Fault`.
+fn inject(
+    shared: &Shared,
+    request: &Request,
+    entity: &Entity,
+    fault: Option<Fault>,
+    b: &mut Behavior,
+    stall: &mut Option<Duration>,
+) {
+    let Some(fault) = fault else { return };
+    let body_goes_out = b.bad.is_none() && response::sends_body(request, entity);
+    match fault {
+        Fault::Error => {}
+        _ if !body_goes_out => return,
+        Fault::Reset => {
+            let half = entity.size / 2;
+            b.fail_after = Some(b.fail_after.map_or(half, |limit| limit.min(half)));
+            shared.live.faults.count(fault);
+        }
+        Fault::Stall(pause) => {
+            *stall = Some(pause);
+            shared.live.faults.count(fault);
+        }
+    }
+    b.headers
+        .push(("X-Origin-Fault".to_string(), fault.name().to_string()));
 }
 
 /// Makes the coming close a TCP reset (RST) rather than a FIN, after giving

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::behavior::split_target;
+use crate::live::FaultCounts;
 
 /// The log keeps the newest this-many requests, so a long-running origin
 /// binary under load does not grow without bound; tests never get near it.
@@ -105,9 +106,10 @@ impl Stats {
         *self.lock() = Inner::default();
     }
 
-    /// `{"total":N,"targets":{"<target>":count,...}}`, targets sorted so the
-    /// output is stable and diffable.
-    pub(crate) fn to_json(&self) -> String {
+    /// `{"total":N,"targets":{"<target>":count,...},"faults":{...}}`,
+    /// targets sorted so the output is stable and diffable, `faults` the
+    /// live simulator's injected-fault counts.
+    pub(crate) fn to_json(&self, faults: FaultCounts) -> String {
         let inner = self.lock();
         let sorted: BTreeMap<&str, u64> = inner
             .targets
@@ -122,7 +124,15 @@ impl Stats {
             json_string(&mut out, target);
             let _ = write!(out, ":{count}");
         }
-        out.push_str("}}");
+        let FaultCounts {
+            errors,
+            resets,
+            stalls,
+        } = faults;
+        let _ = write!(
+            out,
+            "}},\"faults\":{{\"errors\":{errors},\"resets\":{resets},\"stalls\":{stalls}}}}}"
+        );
         out
     }
 }
@@ -189,13 +199,21 @@ mod tests {
     #[test]
     fn json_is_sorted_and_escaped() {
         let stats = Stats::default();
-        assert_eq!(stats.to_json(), r#"{"total":0,"targets":{}}"#);
+        assert_eq!(
+            stats.to_json(FaultCounts::default()),
+            r#"{"total":0,"targets":{},"faults":{"errors":0,"resets":0,"stalls":0}}"#
+        );
         stats.record(req("GET", "/b"));
         stats.record(req("GET", "/a\"q\\\u{1}"));
         stats.record(req("GET", "/b"));
+        let faults = FaultCounts {
+            errors: 1,
+            resets: 2,
+            stalls: 3,
+        };
         assert_eq!(
-            stats.to_json(),
-            r#"{"total":3,"targets":{"/a\"q\\\u0001":1,"/b":2}}"#
+            stats.to_json(faults),
+            r#"{"total":3,"targets":{"/a\"q\\\u0001":1,"/b":2},"faults":{"errors":1,"resets":2,"stalls":3}}"#
         );
     }
 }

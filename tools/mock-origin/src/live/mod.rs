@@ -11,6 +11,7 @@
 
 mod clock;
 mod dash;
+mod faults;
 mod hls;
 mod llhls;
 mod route;
@@ -20,12 +21,14 @@ use std::io;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clock::{Clock, Timeline};
+pub(crate) use faults::{Fault, Injector};
+pub use faults::{FaultCounts, Faults};
 
 /// Size of every `init.mp4`, in bytes (about what a real fMP4 init is).
 pub const INIT_SIZE: usize = 1024;
 
 /// The simulated live streams. Set once, at [`crate::MockOrigin::start_with`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LiveConfig {
     /// Number of streams, served as `/live/s0` .. `/live/s{K-1}` (default 4).
     pub streams: usize,
@@ -51,6 +54,8 @@ pub struct LiveConfig {
     /// Per-connection body rate limit for live responses, bytes/s (default
     /// none).
     pub throughput: Option<u64>,
+    /// Faults injected into live responses (default none).
+    pub faults: Faults,
 }
 
 impl Default for LiveConfig {
@@ -65,6 +70,7 @@ impl Default for LiveConfig {
             start: None,
             first_byte_delay: Duration::ZERO,
             throughput: None,
+            faults: Faults::default(),
         }
     }
 }
@@ -94,7 +100,9 @@ impl LiveConfig {
             .checked_add(self.segment_duration.checked_mul(k)?)
     }
 
-    fn validate(&self) -> io::Result<()> {
+    /// Checks the configuration as [`crate::MockOrigin::start_with`] does
+    /// (an `InvalidInput` error naming the problem).
+    pub fn validate(&self) -> io::Result<()> {
         let problem = if self.streams == 0 {
             "streams must be at least 1"
         } else if self.renditions.is_empty() || self.renditions.contains(&0) {
@@ -109,6 +117,8 @@ impl LiveConfig {
             "window must be at least 1"
         } else if self.throughput == Some(0) {
             "throughput must be positive"
+        } else if let Err(problem) = self.faults.validate() {
+            problem
         } else {
             return Ok(());
         };
@@ -138,6 +148,8 @@ pub(crate) fn secs3(d: Duration) -> String {
 pub(crate) struct Live {
     pub(crate) config: LiveConfig,
     pub(crate) clock: Clock,
+    /// The fault sequence and counters for `config.faults`.
+    pub(crate) faults: Injector,
 }
 
 impl Live {
@@ -166,6 +178,7 @@ impl Live {
             first_sequence: config.first_sequence,
         };
         Live {
+            faults: Injector::default(),
             config,
             clock: Clock {
                 timeline,
@@ -261,6 +274,14 @@ pub(crate) mod tests {
             },
             LiveConfig {
                 throughput: Some(0),
+                ..LiveConfig::default()
+            },
+            LiveConfig {
+                faults: Faults {
+                    error_rate: 0.6,
+                    stall_rate: 0.6,
+                    ..Faults::default()
+                },
                 ..LiveConfig::default()
             },
         ];

@@ -23,6 +23,9 @@
 //! notices the origin stopping. A blocking request is held at most the
 //! spec's three target durations, then answered 503; the 400 rule (at most
 //! two segments ahead) keeps legal waits inside that limit.
+//!
+//! An injected error (see `faults`) is a `503` with `no-store`, like the
+//! other 503, answered at once and never overridden by `cc=`.
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 use super::hls;
 use super::llhls::{self, Decision};
 use super::route::{route, Resource};
-use super::{dash, Live, LiveConfig, INIT_SIZE};
+use super::{dash, Fault, Live, LiveConfig, INIT_SIZE};
 use crate::behavior::{Behavior, CacheControl};
 use crate::body;
 use crate::response::{sleep_unless_stopped, Entity, Source};
@@ -43,21 +46,30 @@ const SHORT: &str = "public, max-age=1";
 impl Live {
     /// The response for `path` when it belongs to the simulator (`None`
     /// otherwise); may block first. `b` supplies only a `cc=` override here.
+    /// Draws the response's fault: an error is applied (and counted) here,
+    /// before any hold; a reset or stall comes back with the entity for the
+    /// connection layer, which applies and counts it if a body goes out.
     pub(crate) fn entity(
         &self,
         path: &str,
         query: &str,
         b: &Behavior,
         stop: &AtomicBool,
-    ) -> Option<Entity> {
+    ) -> Option<(Entity, Option<Fault>)> {
         let (stream, resource) = route(path, self.config.streams, self.config.renditions.len())?;
+        let media = matches!(resource, Resource::Segment { .. } | Resource::Part { .. });
+        let fault = self.faults.draw(&self.config.faults, media);
+        if fault == Some(Fault::Error) {
+            self.faults.count(Fault::Error);
+            return Some((error(503, "injected fault: packager unavailable"), fault));
+        }
         let mut entity = self.resource(stream, resource, query, stop);
         match &b.cache_control {
             CacheControl::Value(v) => entity.cache_control = Some(v.clone()),
             CacheControl::Omit => entity.cache_control = None,
             CacheControl::Default => {}
         }
-        Some(entity)
+        Some((entity, fault))
     }
 
     fn resource(
@@ -277,7 +289,13 @@ mod tests {
     #[test]
     fn not_ours_and_unknown() {
         let (live, stop) = (live(), AtomicBool::new(false));
-        let get = |path: &str| live.entity(path, "", &Behavior::default(), &stop);
+        let get = |path: &str| {
+            live.entity(path, "", &Behavior::default(), &stop)
+                .map(|(entity, fault)| {
+                    assert_eq!(fault, None);
+                    entity
+                })
+        };
         assert!(get("/live/ch1/720p/seg-1.m4s").is_none());
         assert_eq!(get("/live/s0/nope").map(|e| e.status), Some(404));
         let master = get("/live/s1/master.m3u8").unwrap();
@@ -297,8 +315,46 @@ mod tests {
             &stop,
         );
         assert_eq!(
-            overridden.unwrap().cache_control.as_deref(),
+            overridden.unwrap().0.cache_control.as_deref(),
             Some("no-cache")
+        );
+    }
+
+    #[test]
+    fn injected_errors_skip_holds_and_overrides() {
+        let mut config = live().config;
+        config.faults.error_rate = 1.0;
+        let (live, stop) = (fixed(config), AtomicBool::new(false));
+        let cc = Behavior::from_query("cc=public");
+        // Far ahead: a real answer would be a 400 or a long hold.
+        for (path, query) in [
+            ("/live/s0/r0/index.m3u8", "_HLS_msn=2&_HLS_part=0"),
+            ("/live/s0/r0/seg-0.m4s", ""),
+            ("/live/s1/master.m3u8", ""),
+        ] {
+            let (entity, fault) = live.entity(path, query, &cc, &stop).unwrap();
+            assert_eq!(fault, Some(Fault::Error));
+            assert_eq!(
+                (entity.status, entity.cache_control.as_deref()),
+                (503, Some("no-store"))
+            );
+        }
+        assert_eq!(live.faults.counts().errors, 3);
+        assert!(live.entity("/live/x/seg-1.m4s", "", &cc, &stop).is_none());
+        assert_eq!(live.faults.counts().errors, 3, "not a live path");
+
+        let mut config = self::live().config;
+        config.faults.reset_rate = 1.0;
+        let live = fixed(config);
+        let draw = |path| live.entity(path, "", &cc, &stop).unwrap().1;
+        assert_eq!(draw("/live/s0/r0/seg-0.m4s"), Some(Fault::Reset));
+        assert_eq!(draw("/live/s0/r0/seg-0.0.m4s"), Some(Fault::Reset));
+        assert_eq!(draw("/live/s0/r0/init.mp4"), None);
+        assert_eq!(draw("/live/s0/manifest.mpd"), None);
+        assert_eq!(
+            live.faults.counts(),
+            Default::default(),
+            "counted when sent"
         );
     }
 
