@@ -23,17 +23,21 @@
 
 #![deny(clippy::await_holding_refcell_ref)]
 
+pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod http;
 mod io;
 pub mod metrics;
+pub mod notify;
 pub mod origin;
+pub mod reload;
 pub mod runtime;
 mod server;
 pub mod shard;
 pub mod shutdown;
 
 pub use config::Config;
+pub use reload::ConfigSource;
 pub use runtime::{run, start, Running, StartError};
 pub use shutdown::Shutdown;

@@ -1,11 +1,13 @@
 //! The `livecache` binary: flags and environment to a validated `Config`, signals to the
-//! shutdown handle, `run`, and an exit code. Nothing else lives here.
+//! shutdown and reload paths, the service-manager notifications, `run`, and an exit code.
+//! Nothing else lives here.
 
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 use clap::Parser;
 use livecache::config::Cli;
-use livecache::{Config, Shutdown};
+use livecache::{notify, Config, Running, Shutdown};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -21,46 +23,68 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let shutdown = Shutdown::new();
-    if let Err(e) = watch_signals(shutdown.clone()) {
-        eprintln!("livecache: cannot install signal handlers: {e}");
-        return ExitCode::FAILURE;
-    }
     let (shards, origin) = (config.shards, config.origin.url.clone());
-    match livecache::start(config, shutdown) {
-        Ok(running) => {
-            eprintln!(
-                "livecache: listening on http://{} with {shards} shard(s), origin {origin}",
-                running.local_addr
-            );
-            running.wait();
-            eprintln!("livecache: stopped");
-            ExitCode::SUCCESS
-        }
+    let running = match livecache::start(config, shutdown.clone()) {
+        Ok(running) => running,
         Err(e) => {
             eprintln!("livecache: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    eprintln!(
+        "livecache: listening on http://{} with {shards} shard(s), origin {origin}",
+        running.local_addr
+    );
+    if let Err(e) = watch_signals(cli, &running) {
+        eprintln!("livecache: cannot install signal handlers: {e}");
+        running.stop();
+        return ExitCode::FAILURE;
     }
+    notify::ready(&running.stats);
+    let (stats, stop) = (running.stats.clone(), shutdown.clone());
+    std::thread::Builder::new()
+        .name("livecache-notify".into())
+        .spawn(move || notify::supervise(stats, stop))
+        .ok();
+    running.wait();
+    eprintln!("livecache: stopped");
+    ExitCode::SUCCESS
 }
 
-/// SIGINT or SIGTERM starts a clean stop; a second one exits at once. (SIGUSR1 belongs to
-/// glommio's stall detector and is left alone.)
-fn watch_signals(shutdown: Shutdown) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-    std::thread::Builder::new()
-        .name("livecache-signals".into())
-        .spawn(move || {
-            let mut seen = 0;
-            for _ in signals.forever() {
-                seen += 1;
-                if seen == 1 {
-                    eprintln!("livecache: stopping (send the signal again to exit at once)");
-                    shutdown.trigger();
-                } else {
-                    std::process::exit(130);
+/// SIGINT or SIGTERM starts a graceful stop and a second one exits at once; SIGHUP reloads
+/// the configuration. SIGUSR1 belongs to glommio's stall detector and is left alone.
+fn watch_signals(cli: Cli, running: &Running) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let (shutdown, source, stats) = (
+        running.shutdown.clone(),
+        running.config.clone(),
+        running.stats.clone(),
+    );
+    std::thread::Builder::new().name("livecache-signals".into()).spawn(move || {
+        let mut stops = 0;
+        for signal in signals.forever() {
+            if signal == SIGHUP {
+                notify::reloading();
+                match Config::load(&cli).map_err(|e| e.to_string()).and_then(|c| source.publish(c).map_err(|r| r.0)) {
+                    Ok(version) => eprintln!("livecache: configuration reloaded (version {version})"),
+                    Err(reason) => {
+                        stats.reload_failures.fetch_add(1, Ordering::Relaxed);
+                        eprintln!("livecache: reload rejected, the running configuration stays: {reason}");
+                    }
                 }
+                notify::ready(&stats);
+                continue;
             }
-        })?;
+            stops += 1;
+            if stops == 1 {
+                eprintln!("livecache: stopping (send the signal again to exit at once)");
+                notify::stopping();
+                shutdown.trigger();
+            } else {
+                std::process::exit(130);
+            }
+        }
+    })?;
     Ok(())
 }

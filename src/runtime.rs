@@ -19,6 +19,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
 use crate::metrics::Stats;
+use crate::reload::ConfigSource;
 use crate::server::{self, drain::Drain};
 use crate::shard::{mesh, Mesh, MeshMessage, Shard};
 use crate::shutdown::Shutdown;
@@ -122,6 +123,38 @@ fn check_memlock() -> Result<(), StartError> {
 
 /// One listening socket per shard on the same address (`SO_REUSEPORT`: the kernel spreads
 /// connections). Port 0 is resolved by the first bind and reused by the others.
+/// The socket systemd passed (`LISTEN_FDS`, socket activation), if any, duplicated once per
+/// shard: every shard accepts from the same listening socket, and `listen` is not bound.
+fn activated_listener(count: usize) -> Result<Option<(SocketAddr, Vec<OwnedFd>)>, StartError> {
+    // SAFETY: getpid has no preconditions.
+    let mine = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(unsafe { libc::getpid() } as u32);
+    let fds = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse::<i32>().ok())
+        .unwrap_or(0);
+    if !mine || fds < 1 {
+        return Ok(None);
+    }
+    const FIRST_PASSED_FD: i32 = 3;
+    // SAFETY: systemd hands fd 3 to this process; it is owned from here on.
+    let passed = unsafe { OwnedFd::from_raw_fd(FIRST_PASSED_FD) };
+    let socket = socket2::Socket::from(passed);
+    let fail = |e: io::Error| StartError::Bind("0.0.0.0:0".parse().expect("address"), e);
+    let addr = socket
+        .local_addr()
+        .map_err(fail)?
+        .as_socket()
+        .ok_or_else(|| fail(io::Error::other("the passed socket is not a TCP socket")))?;
+    let mut fds = Vec::with_capacity(count);
+    for _ in 0..count {
+        fds.push(OwnedFd::from(socket.try_clone().map_err(fail)?));
+    }
+    Ok(Some((addr, fds)))
+}
+
 fn bind_listeners(
     addr: SocketAddr,
     count: usize,
@@ -172,8 +205,12 @@ fn bind_listeners(
 /// A started daemon: its address, its counters, and the way to stop it.
 pub struct Running {
     pub local_addr: SocketAddr,
+    /// The admin listener's bound address, when `admin` is set.
+    pub admin_addr: Option<SocketAddr>,
     pub stats: Arc<Stats>,
     pub shutdown: Shutdown,
+    /// Where a reloaded configuration is published to every shard.
+    pub config: ConfigSource,
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
@@ -197,8 +234,19 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     check_io_uring()?;
     check_memlock()?;
     let shards = config.shards;
-    let (local_addr, listeners) = bind_listeners(config.listen, shards)?;
+    let (local_addr, listeners) = match activated_listener(shards)? {
+        Some(passed) => passed,
+        None => bind_listeners(config.listen, shards)?,
+    };
+    // --- admin listener: bound here, served by shard 0 (see `admin`) ---
+    let admin = config
+        .admin
+        .map(crate::admin::AdminListener::bind)
+        .transpose()?;
+    let admin_addr = admin.as_ref().map(|listener| listener.local_addr());
+    // --- end admin listener ---
     let stats = Stats::new(shards);
+    let source = ConfigSource::new(config.clone());
     let cpus = allowed_cpus();
     let mesh = (shards > 1).then(|| MeshBuilder::<MeshMessage, _>::full(shards, config.mesh_queue));
     let open_connections = Arc::new(AtomicUsize::new(0));
@@ -209,12 +257,13 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
             Some(&cpu) => Placement::Fixed(cpu),
             None => Placement::Unbound,
         };
-        let config = config.clone();
+        let source = source.clone();
         let stats = Arc::clone(&stats);
         let shutdown = shutdown.clone();
         let mesh = mesh.clone();
         let ready = ready_tx.clone();
         let open = Arc::clone(&open_connections);
+        let admin = admin.clone(); // admin listener
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
@@ -230,10 +279,16 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                     None => (Mesh::new(None), None),
                 };
                 let id = mesh.shard_id();
-                let shard = Shard::new(id, Rc::new(config), stats, mesh);
+                let shard = Shard::new(id, source, stats, mesh);
+                spawn_heartbeat(&shard);
                 if let Some(receivers) = receivers {
                     mesh::serve_peers(&shard, receivers);
                 }
+                // --- admin listener: shard 0 serves it ---
+                if let (0, Some(admin)) = (id, admin) {
+                    crate::admin::spawn(&shard, admin, shutdown.clone());
+                }
+                // --- end admin listener ---
                 let listener_fd = listener.into_raw_fd();
                 // SAFETY: the descriptor is a listening socket this executor now owns alone.
                 let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
@@ -263,12 +318,39 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
             }
         }
     }
+    stats.set_serving(); // admin listener: /readyz
     Ok(Running {
         local_addr,
+        admin_addr,
         stats,
         shutdown,
+        config: source,
         handles,
     })
+}
+
+/// How often each shard proves it runs (see `notify`) and looks for a reloaded config.
+const HEARTBEAT: Duration = Duration::from_millis(100);
+
+/// A task on the shard's own executor: a stuck executor cannot run it, so a heartbeat that
+/// stops moving means a stuck core. It also adopts reloads on shards that see no requests.
+fn spawn_heartbeat(shard: &Rc<Shard>) {
+    let shard = Rc::clone(shard);
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(HEARTBEAT).await;
+            shard.adopt_reload();
+            shard
+                .my_stats()
+                .heartbeat
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            shard
+                .stats
+                .config_version
+                .fetch_max(shard.config_version(), std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+    .detach();
 }
 
 /// Runs livecache until `shutdown` fires.

@@ -55,6 +55,12 @@ impl Store {
         self.usage.stored_bytes + self.usage.inflight_bytes
     }
 
+    /// Changes the budget (a reload); a smaller one evicts until the store fits.
+    pub fn set_budget(&mut self, budget: u64) {
+        self.usage.budget = budget;
+        self.make_room(0);
+    }
+
     /// The object for `key`, marked most recently used.
     pub fn get(&mut self, key: &CacheKey) -> Option<Rc<StoredObject>> {
         self.entries.get(key).cloned()
@@ -197,6 +203,17 @@ mod tests {
         assert_eq!(store.insert(key(1), object(2000)), Err(Refusal::NoRoom));
         store.release_inflight(4000);
         assert!(store.insert(key(1), object(2000)).is_ok());
+    }
+
+    #[test]
+    fn a_smaller_budget_evicts_at_once() {
+        let mut store = Store::new(1 << 20);
+        for i in 0..10 {
+            store.insert(key(i), object(10_000)).unwrap();
+        }
+        store.set_budget(object(10_000).cost() * 3);
+        assert_eq!(store.usage().objects, 3);
+        assert!(store.usage().stored_bytes <= store.usage().budget);
     }
 
     #[test]

@@ -26,6 +26,11 @@ impl Unshareable {
         }
     }
 
+    /// Changes how long new holds last (a reload); existing ones keep their end.
+    pub fn set_hold(&mut self, hold: Duration) {
+        self.hold = hold;
+    }
+
     /// Remembers `key` until `now + hold`, forgetting the oldest entries beyond the cap.
     pub fn hold(&mut self, key: &CacheKey, now: Instant) {
         self.expire(now);

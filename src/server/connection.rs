@@ -20,7 +20,7 @@ use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::headers::{end_to_end, find, Header};
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
 use crate::io::read_some;
-use crate::metrics::ShardStats;
+use crate::metrics::{self, Meter, ShardStats};
 use crate::shard::{mesh, FetchRequest, Shard};
 
 const READ_SIZE: usize = 16 * 1024;
@@ -54,28 +54,36 @@ enum NextRequest {
 
 impl Connection {
     pub async fn serve(mut self) {
-        let config = Rc::clone(&self.shard.config);
         let _ = self.stream.set_nodelay(true);
-        let _ = self
-            .stream
-            .set_write_timeout(Some(config.client_idle_timeout));
-        let limits = RequestLimits {
-            max_head_bytes: config.max_request_head,
-            max_headers: config.max_headers,
-            max_uri_bytes: config.max_uri,
-        };
         loop {
+            // A reload applies from the next request on, also on a kept-alive connection.
+            self.shard.adopt_reload();
+            let config = self.shard.config();
+            let _ = self
+                .stream
+                .set_write_timeout(Some(config.client_idle_timeout));
+            let limits = RequestLimits {
+                max_head_bytes: config.max_request_head,
+                max_headers: config.max_headers,
+                max_uri_bytes: config.max_uri,
+            };
             let head = match self.next_request(&limits).await {
                 NextRequest::Request(head) => head,
                 NextRequest::Done => return,
                 NextRequest::Reject(status) => {
-                    ShardStats::incr(&self.shard.my_stats().bad_requests);
-                    let _ = write_error(&mut self.stream, status, None).await;
+                    self.shard.my_stats().bad_request(status);
+                    if let Ok(n) = write_error(&mut self.stream, status, None).await {
+                        ShardStats::add(&self.shard.my_stats().bytes_sent, n as u64);
+                    }
                     return;
                 }
             };
             ShardStats::incr(&self.shard.my_stats().requests);
-            match self.respond(head).await {
+            let method = metrics::method_index(&head.method);
+            let mut meter = Meter::start();
+            let result = self.respond(head, &mut meter).await;
+            meter.finish(self.shard.my_stats(), method);
+            match result {
                 Ok(true) if !self.drain.is_draining() => {}
                 _ => return,
             }
@@ -85,7 +93,7 @@ impl Connection {
     /// Reads until one request head is buffered. Waiting for its first byte is bounded by
     /// the idle timeout (and ends on drain); the whole head by the header timeout.
     async fn next_request(&mut self, limits: &RequestLimits) -> NextRequest {
-        let config = Rc::clone(&self.shard.config);
+        let config = self.shard.config();
         let mut deadline: Option<Instant> = None;
         loop {
             match parse_request(&mut self.buf, limits) {
@@ -118,6 +126,9 @@ impl Connection {
             } else {
                 read_some(&mut self.stream, &mut self.buf, READ_SIZE).await
             };
+            if let Ok(n) = read {
+                self.note_received(n);
+            }
             match read {
                 Ok(0) | Err(_) => return NextRequest::Done,
                 Ok(_) if deadline.is_none() => {
@@ -128,7 +139,7 @@ impl Connection {
         }
     }
 
-    async fn respond(&mut self, head: RequestHead) -> io::Result<bool> {
+    async fn respond(&mut self, head: RequestHead, meter: &mut Meter) -> io::Result<bool> {
         let keep_alive = head.keep_alive && !self.drain.is_draining();
         let exchange = Exchange {
             version: head.version,
@@ -138,40 +149,50 @@ impl Connection {
         let cacheable =
             head.method.is_cacheable_read() && find(&head.headers, "authorization").is_none();
         if !cacheable {
-            return pass::forward(self, head, exchange).await;
+            return pass::forward(self, head, exchange, meter).await;
         }
         // A body on a GET means nothing to us, but it must be consumed to find the next request.
         if let Err(status) = self.read_body(head.body).await {
-            write_error(&mut self.stream, status, None).await?;
+            self.shard.my_stats().bad_request(status);
+            meter.head(status, metrics::CacheResult::Error);
+            meter.wrote(write_error(&mut self.stream, status, None).await?);
             return Ok(false);
         }
         let key = self.cache_key(&head);
         let owner =
-            StreamKey::of(&key, self.shard.config.stream_key).owner(self.shard.config.shards);
+            StreamKey::of(&key, self.shard.config().stream_key).owner(self.shard.config().shards);
         let request = Arc::new(FetchRequest {
             upstream_headers: self.upstream_headers(&head, NOT_FORWARDED_ON_FETCH),
             key,
         });
         match mesh::route(&self.shard, owner, request) {
-            Some(mut route) => write_response(&mut self.stream, &mut route, exchange).await,
+            Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,
             None => {
-                write_error(
+                meter.head(503, metrics::CacheResult::Error);
+                let n = write_error(
                     &mut self.stream,
                     503,
                     keep_alive.then_some(exchange.version),
                 )
                 .await?;
+                meter.wrote(n);
                 Ok(keep_alive)
             }
         }
     }
 
+    /// Counts bytes read from the client.
+    fn note_received(&self, bytes: usize) {
+        ShardStats::add(&self.shard.my_stats().bytes_received, bytes as u64);
+    }
+
     pub fn cache_key(&self, head: &RequestHead) -> CacheKey {
+        let config = self.shard.config();
         let host = head
             .host()
             .map(|h| h.as_ref())
-            .unwrap_or(self.shard.config.origin.authority.as_bytes());
-        CacheKey::new(host, &head.target, &self.shard.config.strip_query_params)
+            .unwrap_or(config.origin.authority.as_bytes());
+        CacheKey::new(host, &head.target, &config.strip_query_params)
     }
 
     /// The request's end-to-end fields minus `skip`, plus `Host` and our `Via`.
@@ -180,7 +201,7 @@ impl Connection {
         fields.retain(|h| !skip.iter().any(|name| h.is(name)));
         let host = match head.host() {
             Some(host) => host.clone(),
-            None => Bytes::copy_from_slice(self.shard.config.origin.authority.as_bytes()),
+            None => Bytes::copy_from_slice(self.shard.config().origin.authority.as_bytes()),
         };
         fields.push(Header::new("Host", host));
         fields.push(Header::new("Via", Bytes::from_static(VIA)));
@@ -190,8 +211,8 @@ impl Connection {
     /// Reads a request body whole (it is forwarded with a `Content-Length`). Err: the status
     /// to answer before closing (413 too large, 400 broken chunked framing).
     pub async fn read_body(&mut self, framing: RequestBody) -> Result<Bytes, u16> {
-        let limit = self.shard.config.max_request_body;
-        let timeout = self.shard.config.client_idle_timeout;
+        let limit = self.shard.config().max_request_body;
+        let timeout = self.shard.config().client_idle_timeout;
         let _ = self.stream.set_read_timeout(Some(timeout));
         match framing {
             RequestBody::None => Ok(Bytes::new()),
@@ -200,7 +221,7 @@ impl Connection {
                 while (self.buf.len() as u64) < n {
                     match read_some(&mut self.stream, &mut self.buf, READ_SIZE).await {
                         Ok(0) | Err(_) => return Err(400),
-                        Ok(_) => {}
+                        Ok(read) => self.note_received(read),
                     }
                 }
                 Ok(self.buf.split_to(n as usize).freeze())
@@ -220,7 +241,7 @@ impl Connection {
                         Ok(Decoded::NeedMore) => {
                             match read_some(&mut self.stream, &mut self.buf, READ_SIZE).await {
                                 Ok(0) | Err(_) => return Err(400),
-                                Ok(_) => {}
+                                Ok(read) => self.note_received(read),
                             }
                         }
                         Err(_) => return Err(400),

@@ -58,7 +58,7 @@ pub async fn serve(
                 continue;
             }
         };
-        if open.fetch_add(1, Ordering::Relaxed) >= shard.config.max_connections {
+        if open.fetch_add(1, Ordering::Relaxed) >= shard.config().max_connections {
             open.fetch_sub(1, Ordering::Relaxed);
             ShardStats::incr(&shard.my_stats().connections_refused);
             glommio::spawn_local(refuse(stream)).detach();
@@ -84,7 +84,7 @@ pub async fn serve(
     }
     // Wait for every shard's connections, not only ours: their requests may be owned here,
     // and the fetches and replies this shard runs for them must outlive those connections.
-    let deadline = Instant::now() + shard.config.shutdown_grace;
+    let deadline = Instant::now() + shard.config().shutdown_grace;
     while open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }

@@ -14,7 +14,7 @@ use crate::cache::{Arrival, CachedHead, StreamKey};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::ResponseBody;
-use crate::metrics::ShardStats;
+use crate::metrics::{self, CacheResult, Meter, ShardStats};
 use crate::origin::{self, UpstreamRequest, UpstreamResponse};
 use crate::shard::{mesh, CacheStatus, Reply};
 
@@ -25,6 +25,8 @@ const NOT_FORWARDED: &[&str] = &["host", "content-length"];
 struct PassReplies {
     head: Option<Arc<CachedHead>>,
     response: UpstreamResponse,
+    /// Where an upstream failure mid-body is counted.
+    shard: std::rc::Rc<crate::shard::Shard>,
 }
 
 impl Replies for PassReplies {
@@ -39,7 +41,12 @@ impl Replies for PassReplies {
         match self.response.next_chunk().await {
             Ok(Some(chunk)) => Reply::Chunk(chunk),
             Ok(None) => Reply::End,
-            Err(_) => Reply::Aborted,
+            Err(e) => {
+                self.shard
+                    .my_stats()
+                    .origin_error(metrics::origin_error_kind(&e));
+                Reply::Aborted
+            }
         }
     }
 }
@@ -48,13 +55,16 @@ pub async fn forward(
     conn: &mut Connection,
     head: RequestHead,
     exchange: Exchange,
+    meter: &mut Meter,
 ) -> io::Result<bool> {
     let shard = std::rc::Rc::clone(&conn.shard);
     ShardStats::incr(&shard.my_stats().passes);
     let body = match conn.read_body(head.body).await {
         Ok(body) => body,
         Err(status) => {
-            write_error(&mut conn.stream, status, None).await?;
+            shard.my_stats().bad_request(status);
+            meter.head(status, CacheResult::Error);
+            meter.wrote(write_error(&mut conn.stream, status, None).await?);
             return Ok(false);
         }
     };
@@ -69,22 +79,30 @@ pub async fn forward(
         is_head: head.method == Method::Head,
     };
     ShardStats::incr(&shard.my_stats().origin_requests);
-    let response = match origin::fetch(&shard.pool, &request, shard.timeouts()).await {
-        Ok(response) => response,
+    let sent = std::time::Instant::now();
+    let response = match origin::fetch(&shard.pool(), &request, shard.timeouts()).await {
+        Ok(response) => {
+            metrics::record_origin(sent.elapsed());
+            response
+        }
         Err(e) => {
-            ShardStats::incr(&shard.my_stats().origin_errors);
-            write_error(
+            shard
+                .my_stats()
+                .origin_error(metrics::origin_error_kind(&e));
+            meter.head(e.status(), CacheResult::Error);
+            let n = write_error(
                 &mut conn.stream,
                 e.status(),
                 exchange.keep_alive.then_some(exchange.version),
             )
             .await?;
+            meter.wrote(n);
             return Ok(exchange.keep_alive);
         }
     };
     if unsafe_method && response.head.status < 400 {
         let key = conn.cache_key(&head);
-        let owner = StreamKey::of(&key, shard.config.stream_key).owner(shard.config.shards);
+        let owner = StreamKey::of(&key, shard.config().stream_key).owner(shard.config().shards);
         mesh::invalidate(&shard, owner, key).await;
     }
     let mut fields = end_to_end(&response.head.headers);
@@ -107,6 +125,7 @@ pub async fn forward(
     let mut replies = PassReplies {
         head: Some(head),
         response,
+        shard,
     };
-    write_response(&mut conn.stream, &mut replies, exchange).await
+    write_response(&mut conn.stream, &mut replies, exchange, meter).await
 }

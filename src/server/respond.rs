@@ -17,6 +17,7 @@ use crate::http::encode;
 use crate::http::headers::find;
 use crate::http::Version;
 use crate::io::write_all_parts;
+use crate::metrics::{CacheResult, Meter};
 use crate::shard::{CacheStatus, Reply};
 
 /// The pseudonym livecache adds to `Via` (RFC 9110 7.6.3).
@@ -51,10 +52,12 @@ enum Framing {
 }
 
 /// Writes a whole response from `replies`. Ok(true): the connection may carry another request.
+/// `meter` learns the status, the cache result and every byte written.
 pub async fn write_response(
     stream: &mut TcpStream,
     replies: &mut impl Replies,
     exchange: Exchange,
+    meter: &mut Meter,
 ) -> io::Result<bool> {
     let (head, age_secs, status) = match replies.next().await {
         Reply::Head {
@@ -63,19 +66,31 @@ pub async fn write_response(
             status,
         } => (head, age_secs, status),
         Reply::Failed(code) => {
-            write_error(
+            meter.head(code, CacheResult::Error);
+            let n = write_error(
                 stream,
                 code,
                 exchange.keep_alive.then_some(exchange.version),
             )
             .await?;
+            meter.wrote(n);
             return Ok(exchange.keep_alive);
         }
         Reply::Chunk(_) | Reply::End | Reply::Aborted => {
-            write_error(stream, 502, None).await?;
+            meter.head(502, CacheResult::Error);
+            meter.wrote(write_error(stream, 502, None).await?);
             return Ok(false);
         }
     };
+    meter.head(
+        head.status,
+        match status {
+            CacheStatus::Hit { .. } => CacheResult::Hit,
+            CacheStatus::Miss { .. } => CacheResult::Miss,
+            CacheStatus::Collapsed { .. } => CacheResult::Collapsed,
+            CacheStatus::Pass => CacheResult::Pass,
+        },
+    );
     let mut keep_alive = exchange.keep_alive;
     let framing = choose_framing(&head, exchange);
     if framing == Framing::Close {
@@ -112,6 +127,7 @@ pub async fn write_response(
     encode::end_head(&mut out);
     if framing == Framing::NoBody {
         stream.write_all(&out).await?;
+        meter.wrote(out.len());
         return Ok(keep_alive);
     }
     let mut pending = Some(out);
@@ -119,14 +135,16 @@ pub async fn write_response(
         // A fetch's head reaches every waiting follower before any of them copies a body:
         // send it now and let the other followers' tasks run. A hit instead sends its head
         // together with the first chunk, saving a write.
-        stream
-            .write_all(&pending.take().unwrap_or_default())
-            .await?;
+        let head = pending.take().unwrap_or_default();
+        stream.write_all(&head).await?;
+        meter.wrote(head.len());
         futures_lite::future::yield_now().await;
     }
     loop {
         match replies.next().await {
-            Reply::Chunk(chunk) => write_chunk(stream, &mut pending, chunk, framing).await?,
+            Reply::Chunk(chunk) => {
+                meter.wrote(write_chunk(stream, &mut pending, chunk, framing).await?)
+            }
             Reply::End => {
                 let mut tail = pending.take().unwrap_or_default();
                 if framing == Framing::Chunked {
@@ -134,12 +152,14 @@ pub async fn write_response(
                 }
                 if !tail.is_empty() {
                     stream.write_all(&tail).await?;
+                    meter.wrote(tail.len());
                 }
                 return Ok(keep_alive);
             }
             Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } => {
                 if let Some(head) = pending.take() {
                     stream.write_all(&head).await?;
+                    meter.wrote(head.len());
                 }
                 reset_on_close(stream);
                 return Ok(false);
@@ -148,14 +168,15 @@ pub async fn write_response(
     }
 }
 
+/// Writes one body chunk (after whatever is pending); returns the bytes written.
 async fn write_chunk(
     stream: &mut TcpStream,
     pending: &mut Option<BytesMut>,
     chunk: Bytes,
     framing: Framing,
-) -> io::Result<()> {
+) -> io::Result<usize> {
     if chunk.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     let mut prefix = pending.take().unwrap_or_default();
     if framing == Framing::Chunked {
@@ -167,14 +188,16 @@ async fn write_chunk(
         if framing == Framing::Chunked {
             prefix.extend_from_slice(b"\r\n");
         }
-        return stream.write_all(&prefix).await;
+        stream.write_all(&prefix).await?;
+        return Ok(prefix.len());
     }
     let suffix: &[u8] = if framing == Framing::Chunked {
         b"\r\n"
     } else {
         b""
     };
-    write_all_parts(stream, &[&prefix, &chunk, suffix]).await
+    write_all_parts(stream, &[&prefix, &chunk, suffix]).await?;
+    Ok(prefix.len() + chunk.len() + suffix.len())
 }
 
 fn no_body_status(status: u16) -> bool {
@@ -221,12 +244,13 @@ fn reset_on_close(stream: &TcpStream) {
 }
 
 /// A short plain-text response livecache makes itself (errors, refusals). `keep_alive`:
-/// the version of a connection that stays open, `None` to announce the close.
+/// the version of a connection that stays open, `None` to announce the close. Returns the
+/// bytes written.
 pub async fn write_error(
     stream: &mut TcpStream,
     status: u16,
     keep_alive: Option<Version>,
-) -> io::Result<()> {
+) -> io::Result<usize> {
     let reason = encode::status_reason(status);
     let mut out = BytesMut::with_capacity(256);
     encode::status_line(&mut out, status, None);
@@ -242,5 +266,6 @@ pub async fn write_error(
     encode::end_head(&mut out);
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\n");
-    stream.write_all(&out).await
+    stream.write_all(&out).await?;
+    Ok(out.len())
 }

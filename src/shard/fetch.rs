@@ -16,7 +16,7 @@ use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
 use crate::http::headers::{end_to_end, Header};
 use crate::http::response::ResponseBody;
-use crate::metrics::ShardStats;
+use crate::metrics::{self, ShardStats};
 use crate::origin::{self, UpstreamRequest};
 
 /// How far ahead of its slowest reader a fetch that is not being stored may read.
@@ -67,6 +67,10 @@ impl Leader {
 
 impl Drop for Leader {
     fn drop(&mut self) {
+        self.shard
+            .my_stats()
+            .inflight_fetches
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.flight.fail(502);
         self.shard.unregister(&self.request.key, &self.flight);
         self.release();
@@ -87,6 +91,7 @@ async fn lead(
     };
     let shard = Rc::clone(&leader.shard);
     let stats = shard.my_stats();
+    ShardStats::incr(&stats.inflight_fetches); // the Leader's drop takes it back
     ShardStats::incr(&stats.origin_requests);
     let upstream = UpstreamRequest {
         method: Bytes::from_static(b"GET"),
@@ -97,10 +102,14 @@ async fn lead(
         is_head: false,
     };
     let request_time = SystemTime::now();
-    let mut response = match origin::fetch(&shard.pool, &upstream, shard.timeouts()).await {
-        Ok(response) => response,
+    let sent = Instant::now();
+    let mut response = match origin::fetch(&shard.pool(), &upstream, shard.timeouts()).await {
+        Ok(response) => {
+            metrics::record_origin(sent.elapsed());
+            response
+        }
         Err(e) => {
-            ShardStats::incr(&stats.origin_errors);
+            stats.origin_error(metrics::origin_error_kind(&e));
             leader.flight.fail(e.status());
             return;
         }
@@ -112,7 +121,7 @@ async fn lead(
         request_time,
         SystemTime::now(),
     );
-    let max_object = shard.config.max_object_size;
+    let max_object = shard.config().max_object_size;
     let content_length = match response.framing {
         ResponseBody::Length(n) => Some(n),
         _ => None,
@@ -167,8 +176,8 @@ async fn lead(
                 leader.flight.publish_chunk(chunk);
             }
             Ok(None) => break,
-            Err(_) => {
-                ShardStats::incr(&stats.origin_errors);
+            Err(e) => {
+                stats.origin_error(metrics::origin_error_kind(&e));
                 return; // the Leader guard cuts every reader and cleans up
             }
         }

@@ -14,7 +14,7 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::CacheKey;
-use crate::metrics::ShardStats;
+use crate::metrics::{self, Latency, ShardStats};
 
 /// Replies queued per remote request before the owner waits for the requesting shard.
 const REPLY_QUEUE: usize = 8;
@@ -32,6 +32,9 @@ pub enum MeshMessage {
         key: CacheKey,
         done: oneshot::Sender<()>,
     },
+    /// The admin listener asks for this shard's latency histograms: answered at once with a
+    /// clone (off the data path; see `collect_latency`).
+    Latency { reply: oneshot::Sender<Latency> },
 }
 
 /// This shard's end of the mesh. `None` when running with one shard.
@@ -79,7 +82,10 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     let (tx, rx) = channel(REPLY_QUEUE);
     ShardStats::incr(&shard.my_stats().remote_requests);
     match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
-        Ok(()) => Some(Route::Remote(rx)),
+        Ok(()) => {
+            ShardStats::incr(&shard.my_stats().mesh_messages);
+            Some(Route::Remote(rx))
+        }
         Err(_) => {
             ShardStats::incr(&shard.my_stats().overload_refusals);
             None
@@ -102,6 +108,7 @@ pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) {
             .await
             .is_ok()
         {
+            ShardStats::incr(&shard.my_stats().mesh_messages);
             let _ = acknowledged.await;
         }
     }
@@ -120,6 +127,9 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                     MeshMessage::Invalidate { key, done } => {
                         shard.invalidate(&key);
                         let _ = done.send(());
+                    }
+                    MeshMessage::Latency { reply } => {
+                        let _ = reply.send(metrics::local_latency());
                     }
                 }
             }
@@ -143,4 +153,49 @@ async fn forward(shard: Rc<Shard>, request: Arc<FetchRequest>, mut reply: Sender
             return;
         }
     }
+}
+
+/// Every shard's latency histograms, merged: this shard's own read in place, the others' asked
+/// for over the mesh. A shard that does not answer within `patience` (stuck, or its queue
+/// full for that long) is left out rather than holding the scrape; returns how many answered.
+pub async fn collect_latency(shard: &Rc<Shard>, patience: std::time::Duration) -> (Latency, usize) {
+    let mut merged = metrics::local_latency();
+    let mut answered = 1;
+    let Some(senders) = shard.mesh.senders.as_ref() else {
+        return (merged, answered);
+    };
+    let mut pending = Vec::new();
+    for peer in (0..senders.nr_consumers()).filter(|&peer| peer != shard.id) {
+        let (reply, answer) = oneshot::channel();
+        let sent = futures_lite::future::or(
+            async {
+                senders
+                    .send_to(peer, MeshMessage::Latency { reply })
+                    .await
+                    .is_ok()
+            },
+            async {
+                glommio::timer::sleep(patience).await;
+                false
+            },
+        )
+        .await;
+        if sent {
+            pending.push(answer);
+        }
+    }
+    let deadline = std::time::Instant::now() + patience;
+    for answer in pending {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let latency = futures_lite::future::or(async { answer.await.ok() }, async {
+            glommio::timer::sleep(left).await;
+            None
+        })
+        .await;
+        if let Some(latency) = latency {
+            merged.merge(&latency);
+            answered += 1;
+        }
+    }
+    (merged, answered)
 }

@@ -8,7 +8,7 @@ mod fetch;
 pub mod mesh;
 pub mod reply;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -20,12 +20,21 @@ use crate::config::Config;
 use crate::http::headers::Header;
 use crate::metrics::{ShardStats, Stats};
 use crate::origin::{Pool, Timeouts};
+use crate::reload::ConfigSource;
 
 pub use mesh::{Mesh, MeshMessage};
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
 pub use reply::{CacheStatus, OwnerStream, Reply};
+
+fn pool_for(config: &Config) -> Pool {
+    Pool::new(
+        config.origin.addrs.clone(),
+        config.upstream_connect_timeout,
+        config.upstream_max_idle,
+    )
+}
 
 /// A cacheable read (GET or HEAD) as the owner shard needs it. `Send`: it crosses shards.
 #[derive(Debug)]
@@ -47,35 +56,76 @@ pub enum Lookup {
 
 pub struct Shard {
     pub id: usize,
-    pub config: Rc<Config>,
+    /// This shard's copy of the configuration in force; swapped at a reload.
+    config: RefCell<Rc<Config>>,
+    /// Where reloads are published, and the version this shard runs.
+    source: ConfigSource,
+    version: Cell<u64>,
     pub stats: Arc<Stats>,
     store: RefCell<Store>,
     inflight: RefCell<HashMap<CacheKey, Rc<InFlight>>>,
     /// URLs whose last response could not be shared: requests for them skip the wait.
     unshareable: RefCell<Unshareable>,
-    pub pool: Rc<Pool>,
+    pool: RefCell<Rc<Pool>>,
     pub mesh: Mesh,
 }
 
 impl Shard {
-    pub fn new(id: usize, config: Rc<Config>, stats: Arc<Stats>, mesh: Mesh) -> Rc<Shard> {
-        let pool = Rc::new(Pool::new(
-            config.origin.addrs.clone(),
-            config.upstream_connect_timeout,
-            config.upstream_max_idle,
-        ));
+    pub fn new(id: usize, source: ConfigSource, stats: Arc<Stats>, mesh: Mesh) -> Rc<Shard> {
+        let config = Rc::new((*source.current()).clone());
         let shard = Rc::new(Shard {
             id,
             store: RefCell::new(Store::new(config.shard_cache_size())),
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
-            pool,
+            pool: RefCell::new(Rc::new(pool_for(&config))),
             mesh,
-            config,
+            version: Cell::new(source.version()),
+            source,
+            config: RefCell::new(config),
             stats,
         });
         shard.publish_store();
         shard
+    }
+
+    /// The configuration this shard runs now.
+    pub fn config(&self) -> Rc<Config> {
+        Rc::clone(&self.config.borrow())
+    }
+
+    /// The configuration version this shard runs.
+    pub fn config_version(&self) -> u64 {
+        self.version.get()
+    }
+
+    /// The origin connection pool for the configuration in force.
+    pub fn pool(&self) -> Rc<Pool> {
+        Rc::clone(&self.pool.borrow())
+    }
+
+    /// Adopts a reloaded configuration if one was published: limits, timeouts and the cache
+    /// budget apply from the next request; a new origin gets a new pool (connections to the
+    /// old one finish what they are doing). Cached objects and open connections stay.
+    pub fn adopt_reload(&self) {
+        let version = self.source.version();
+        if version == self.version.get() {
+            return;
+        }
+        let next = Rc::new((*self.source.current()).clone());
+        if next.origin != self.config().origin
+            || next.upstream_connect_timeout != self.config().upstream_connect_timeout
+            || next.upstream_max_idle != self.config().upstream_max_idle
+        {
+            *self.pool.borrow_mut() = Rc::new(pool_for(&next));
+        }
+        self.store.borrow_mut().set_budget(next.shard_cache_size());
+        self.unshareable
+            .borrow_mut()
+            .set_hold(next.uncacheable_hold);
+        *self.config.borrow_mut() = next;
+        self.version.set(version);
+        self.publish_store();
     }
 
     /// This shard's counters.
@@ -85,8 +135,8 @@ impl Shard {
 
     pub fn timeouts(&self) -> Timeouts {
         Timeouts {
-            first_byte: self.config.upstream_first_byte_timeout,
-            between_bytes: self.config.upstream_between_bytes_timeout,
+            first_byte: self.config().upstream_first_byte_timeout,
+            between_bytes: self.config().upstream_between_bytes_timeout,
         }
     }
 

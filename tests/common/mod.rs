@@ -72,6 +72,13 @@ impl Setup {
         self.running.as_ref().unwrap()
     }
 
+    /// The admin listener's address (the daemon must have been started with `admin`).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.running()
+            .admin_addr
+            .expect("started with an `admin` address")
+    }
+
     pub fn get(&self, target: &str) -> Response {
         get(self.addr, target)
     }
