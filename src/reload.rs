@@ -26,6 +26,7 @@ pub struct ConfigSource(Arc<Inner>);
 pub struct Rejected(pub String);
 
 impl ConfigSource {
+    #[allow(clippy::disallowed_types)] // see `Slot`
     pub fn new(config: Config) -> ConfigSource {
         ConfigSource(Arc::new(Inner {
             version: AtomicU64::new(1),
