@@ -35,6 +35,9 @@ fn main() -> ExitCode {
         "livecache: listening on http://{} with {shards} shard(s), origin {origin}",
         running.local_addr
     );
+    if let Some(admin) = running.admin_addr {
+        eprintln!("livecache: admin on http://{admin} (/metrics /healthz /readyz /status)");
+    }
     if let Err(e) = watch_signals(cli, &running) {
         eprintln!("livecache: cannot install signal handlers: {e}");
         running.stop();

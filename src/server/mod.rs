@@ -36,6 +36,13 @@ pub async fn serve(
 ) {
     let local_open = Rc::new(std::cell::Cell::new(0usize));
     loop {
+        // Checked first: with one listening socket shared by every shard (socket activation),
+        // another shard's shutdown makes accept fail at once, and `or` would never see the drain.
+        if drain.is_draining() {
+            // SAFETY: the descriptor is owned by `listener`, alive until the end of this fn.
+            unsafe { libc::shutdown(listener_fd, libc::SHUT_RDWR) };
+            break;
+        }
         let accepted = or(async { Some(listener.accept().await) }, async {
             drain.wait().await;
             None
