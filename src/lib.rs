@@ -17,7 +17,8 @@
 //!    every body chunk the moment it arrives.
 //! 7. **respond** (`server::respond`): the head gets `Age`, `Cache-Status` and `Via`; the body
 //!    is written straight from the shared chunks.
-//! 8. **observe** (`metrics`): per-shard counters, merged on read.
+//! 8. **observe** (`metrics`): per-shard counters, merged on read; one access log line per
+//!    response when `access_log` is set (`log::access`, buffered per shard).
 //!
 //! `run(config, shutdown)` is the whole daemon; `main.rs` only parses flags into a `Config`.
 
@@ -28,6 +29,7 @@ pub mod cache;
 pub mod config;
 pub mod http;
 mod io;
+pub mod log;
 pub mod metrics;
 pub mod notify;
 pub mod origin;

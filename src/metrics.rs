@@ -462,8 +462,9 @@ pub fn record_origin(elapsed: Duration) {
     with_latency(|l| l.origin.record(elapsed));
 }
 
-/// Follows one response as it is written: the status and cache result once known, and every
-/// write (for the bytes sent and the first-byte time). `finish` records it all.
+/// Follows one response as it is written: the status and cache result once known, how long
+/// the upstream took to produce a head, and every write (for the bytes sent and the
+/// first-byte time). `finish` records it all; the access log reads it first.
 #[derive(Debug)]
 pub struct Meter {
     started: Instant,
@@ -471,6 +472,7 @@ pub struct Meter {
     status: u16,
     cache: CacheResult,
     bytes: u64,
+    upstream: Option<Duration>,
 }
 
 impl Meter {
@@ -482,7 +484,37 @@ impl Meter {
             status: 500,
             cache: CacheResult::Error,
             bytes: 0,
+            upstream: None,
         }
+    }
+
+    /// How long this request waited for an upstream response head (or for the upstream to
+    /// fail): the origin exchange of a pass, the wait for the owner's head on a miss.
+    pub fn upstream(&mut self, waited: Duration) {
+        self.upstream = Some(waited);
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub fn cache_result(&self) -> CacheResult {
+        self.cache
+    }
+
+    /// Bytes written to the client so far (head and body).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The upstream wait, if the response involved the upstream (see `upstream`).
+    pub fn upstream_time(&self) -> Option<Duration> {
+        self.upstream
+    }
+
+    /// Time since the request head was parsed.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
     }
 
     /// The response head's status and how it relates to the cache.

@@ -67,6 +67,8 @@ fn needs_restart(old: &Config, new: &Config) -> Option<&'static str> {
         Some("admin")
     } else if old.mesh_queue != new.mesh_queue {
         Some("mesh_queue")
+    } else if old.log_format != new.log_format {
+        Some("log_format")
     } else {
         None
     }

@@ -18,6 +18,7 @@ use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
+use crate::log::access::{self, Reopen};
 use crate::metrics::Stats;
 use crate::reload::ConfigSource;
 use crate::server::{self, drain::Drain};
@@ -26,7 +27,8 @@ use crate::shutdown::Shutdown;
 
 /// glommio refuses to start an executor below this much locked memory.
 const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
-/// Registered I/O buffer memory per executor. livecache does no file I/O, so the minimum:
+/// Registered I/O buffer memory per executor. livecache does no glommio file I/O (the access
+/// log is written with plain buffered `write`s), so the minimum:
 /// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
 const IO_MEMORY: usize = 64 * 1024;
 
@@ -38,6 +40,7 @@ pub enum StartError {
     AddressInUse(SocketAddr),
     Bind(SocketAddr, io::Error),
     Executor(String),
+    AccessLog(std::path::PathBuf, io::Error),
 }
 
 impl fmt::Display for StartError {
@@ -64,6 +67,13 @@ impl fmt::Display for StartError {
             ),
             StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
             StartError::Executor(e) => write!(f, "cannot start a shard executor: {e}"),
+            StartError::AccessLog(path, e) => write!(
+                f,
+                "cannot open the access log {}: {e}. Check that its directory exists and that \
+                 livecache's user may write there (the systemd unit's LogsDirectory= provides \
+                 /var/log/livecache), or set `access_log` to \"\" to turn it off",
+                path.display()
+            ),
         }
     }
 }
@@ -211,10 +221,18 @@ pub struct Running {
     pub shutdown: Shutdown,
     /// Where a reloaded configuration is published to every shard.
     pub config: ConfigSource,
+    /// Asks every shard to reopen its access log (what SIGUSR2 does in the binary).
+    pub access_log: Reopen,
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
 impl Running {
+    /// Every shard reopens its access log file at its next flush (within a second): after
+    /// logrotate renamed it, new lines go to a new file at the configured path.
+    pub fn reopen_access_logs(&self) {
+        self.access_log.request();
+    }
+
     /// Blocks until every shard has stopped (after `shutdown` fires).
     pub fn wait(self) {
         for handle in self.handles {
@@ -233,6 +251,10 @@ impl Running {
 pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> {
     check_io_uring()?;
     check_memlock()?;
+    if let Some(path) = &config.access_log {
+        // Every shard opens its own descriptor; a path that cannot be opened is a start error.
+        access::open(path).map_err(|e| StartError::AccessLog(path.clone(), e))?;
+    }
     let shards = config.shards;
     let (local_addr, listeners) = match activated_listener(shards)? {
         Some(passed) => passed,
@@ -250,6 +272,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     let cpus = allowed_cpus();
     let mesh = (shards > 1).then(|| MeshBuilder::<MeshMessage, _>::full(shards, config.mesh_queue));
     let open_connections = Arc::new(AtomicUsize::new(0));
+    let reopen = Reopen::new();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
     let mut handles = Vec::with_capacity(shards);
     for (index, listener) in listeners.into_iter().enumerate() {
@@ -264,6 +287,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let ready = ready_tx.clone();
         let open = Arc::clone(&open_connections);
         let admin = admin.clone(); // admin listener
+        let reopen = reopen.clone();
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
@@ -279,8 +303,9 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                     None => (Mesh::new(None), None),
                 };
                 let id = mesh.shard_id();
-                let shard = Shard::new(id, source, stats, mesh);
+                let shard = Shard::new(id, source, stats, mesh, reopen);
                 spawn_heartbeat(&shard);
+                spawn_access_log_flusher(&shard);
                 if let Some(receivers) = receivers {
                     mesh::serve_peers(&shard, receivers);
                 }
@@ -296,11 +321,13 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 let stop = Rc::clone(&drain);
                 glommio::spawn_local(async move {
                     shutdown.wait().await;
+                    tracing::debug!(shard = id, "draining: no new connections");
                     stop.start();
                 })
                 .detach();
                 let _ = ready.send(Ok(id));
-                server::serve(shard, listener, listener_fd, drain, open).await;
+                server::serve(Rc::clone(&shard), listener, listener_fd, drain, open).await;
+                shard.access_log.flush();
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;
         handles.push(handle);
@@ -325,6 +352,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         stats,
         shutdown,
         config: source,
+        access_log: reopen,
         handles,
     })
 }
@@ -348,6 +376,19 @@ fn spawn_heartbeat(shard: &Rc<Shard>) {
                 .stats
                 .config_version
                 .fetch_max(shard.config_version(), std::sync::atomic::Ordering::Relaxed);
+        }
+    })
+    .detach();
+}
+
+/// Writes the shard's access log buffer out every `FLUSH_EVERY` (a full buffer goes at once,
+/// from the request that filled it) and carries out reopen requests.
+fn spawn_access_log_flusher(shard: &Rc<Shard>) {
+    let shard = Rc::clone(shard);
+    glommio::spawn_local(async move {
+        loop {
+            glommio::timer::sleep(access::FLUSH_EVERY).await;
+            shard.access_log.flush();
         }
     })
     .detach();

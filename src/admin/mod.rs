@@ -90,7 +90,7 @@ pub fn spawn(shard: &Rc<Shard>, listener: AdminListener, shutdown: Shutdown) {
     let fd = match listener.socket.try_clone() {
         Ok(own) => own.into_raw_fd(),
         Err(e) => {
-            eprintln!("livecache: admin listener unusable: {e}");
+            tracing::error!("admin listener unusable: {e}");
             return;
         }
     };

@@ -9,6 +9,7 @@ pub mod units;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use sources::{Cli, Source, KEYS};
@@ -44,6 +45,46 @@ pub enum StreamKeyRule {
     Dirname,
     /// The first N path segments: with N = 2, `/live/ch1/720p/seg.m4s` -> `/live/ch1`.
     Prefix(usize),
+}
+
+/// The least severe diagnostics written to stderr (`log_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// How diagnostics on stderr are written (`log_format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One line per event; no colours off a terminal, no timestamps under journald.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// How access log lines are written (`access_log_format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessLogFormat {
+    /// The Apache/nginx "combined" line plus the cache's own fields.
+    Combined,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The upstream (origin or parent shield), resolved once at start-up.
@@ -83,6 +124,12 @@ pub struct Config {
     /// The admin listener (metrics, health, status); `None` when off.
     pub admin: Option<SocketAddr>,
     pub shutdown_grace: Duration,
+    pub log_level: LogLevel,
+    /// Fixed at start: the subscriber is installed once.
+    pub log_format: LogFormat,
+    /// The access log file; `None` when off.
+    pub access_log: Option<PathBuf>,
+    pub access_log_format: AccessLogFormat,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -112,6 +159,10 @@ fn default_value(key: &str) -> Option<String> {
         "uncacheable_hold" => "10s",
         "admin" => "",
         "shutdown_grace" => "30s",
+        "log_level" => "info",
+        "log_format" => "text",
+        "access_log" => "",
+        "access_log_format" => "combined",
         _ => return None,
     };
     Some(value.to_string())
@@ -222,6 +273,27 @@ impl Config {
                 })?),
             },
             shutdown_grace: duration("shutdown_grace")?,
+            log_level: typed("log_level", text("log_level"), parse_log_level)?,
+            log_format: typed("log_format", text("log_format"), |s| {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    "text" => Ok(LogFormat::Text),
+                    "json" => Ok(LogFormat::Json),
+                    _ => Err("expected `text` or `json`".to_string()),
+                }
+            })?,
+            access_log: match text("access_log").trim() {
+                "" | "off" => None,
+                path => Some(PathBuf::from(path)),
+            },
+            access_log_format: typed("access_log_format", text("access_log_format"), |s| match s
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "combined" => Ok(AccessLogFormat::Combined),
+                "json" => Ok(AccessLogFormat::Json),
+                _ => Err("expected `combined` or `json`".to_string()),
+            })?,
             sources,
         };
         let mut config = config;
@@ -362,6 +434,31 @@ impl Config {
                 "shutdown_grace",
                 quote(&units::format_duration(self.shutdown_grace)),
             ),
+            ("log_level", quote(self.log_level.as_str())),
+            (
+                "log_format",
+                quote(match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }),
+            ),
+            (
+                "access_log",
+                quote(
+                    &self
+                        .access_log
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
+            ),
+            (
+                "access_log_format",
+                quote(match self.access_log_format {
+                    AccessLogFormat::Combined => "combined",
+                    AccessLogFormat::Json => "json",
+                }),
+            ),
         ];
         let mut out = String::new();
         for (key, value) in values {
@@ -394,6 +491,17 @@ fn typed<T>(
     parse: impl Fn(&str) -> Result<T, String>,
 ) -> Result<T, ConfigError> {
     parse(value).map_err(|reason| error(key, value, &reason))
+}
+
+fn parse_log_level(text: &str) -> Result<LogLevel, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "error" => Ok(LogLevel::Error),
+        "warn" | "warning" => Ok(LogLevel::Warn),
+        "info" => Ok(LogLevel::Info),
+        "debug" => Ok(LogLevel::Debug),
+        "trace" => Ok(LogLevel::Trace),
+        _ => Err("expected error, warn, info, debug or trace".into()),
+    }
 }
 
 fn parse_stream_key(text: &str) -> Result<StreamKeyRule, String> {
@@ -540,6 +648,39 @@ mod tests {
         assert_eq!(parse_stream_key("prefix:2"), Ok(StreamKeyRule::Prefix(2)));
         assert!(parse_stream_key("prefix:0").is_err());
         assert!(parse_stream_key("hash").is_err());
+    }
+
+    #[test]
+    fn log_keys_parse() {
+        let config = Config::from_pairs(&[]).unwrap();
+        assert_eq!(config.log_level, LogLevel::Info);
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert_eq!(config.access_log, None);
+        assert_eq!(config.access_log_format, AccessLogFormat::Combined);
+        let config = Config::from_pairs(&[
+            ("log_level", "DEBUG"),
+            ("log_format", "json"),
+            ("access_log", "/var/log/livecache/access.log"),
+            ("access_log_format", "json"),
+        ])
+        .unwrap();
+        assert_eq!(config.log_level, LogLevel::Debug);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(
+            config.access_log,
+            Some(PathBuf::from("/var/log/livecache/access.log"))
+        );
+        assert_eq!(config.access_log_format, AccessLogFormat::Json);
+        let toml = config.to_toml();
+        assert!(toml.contains("log_level = \"debug\""), "{toml}");
+        assert!(toml.contains("access_log = \"/var/log/livecache/access.log\""));
+        for (key, bad) in [
+            ("log_level", "verbose"),
+            ("log_format", "xml"),
+            ("access_log_format", "common"),
+        ] {
+            assert_eq!(Config::from_pairs(&[(key, bad)]).unwrap_err().key, key);
+        }
     }
 
     #[test]

@@ -68,6 +68,10 @@ knobs! {
     uncacheable_hold, "LIVECACHE_UNCACHEABLE_HOLD", "How long requests for a private/no-store URL skip coalescing";
     admin, "LIVECACHE_ADMIN", "Admin listener for /metrics, /healthz, /readyz, /status (e.g. 127.0.0.1:9901); empty: off";
     shutdown_grace, "LIVECACHE_SHUTDOWN_GRACE", "On SIGTERM/SIGINT, how long responses in progress may take to finish";
+    log_level, "LIVECACHE_LOG_LEVEL", "Diagnostics on stderr from this level up: error, warn, info, debug or trace (a reload changes it)";
+    log_format, "LIVECACHE_LOG_FORMAT", "Diagnostics format on stderr: `text` (one line per event, journald-friendly) or `json` (one object per line)";
+    access_log, "LIVECACHE_ACCESS_LOG", "Access log file, one line per response, reopened on SIGUSR2; empty: off";
+    access_log_format, "LIVECACHE_ACCESS_LOG_FORMAT", "Access log line format: `combined` (Apache/nginx combined plus cache fields) or `json`";
 }
 
 /// Where an effective value came from, for `--check-config` and error messages.

@@ -20,6 +20,7 @@ use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::headers::{end_to_end, find, Header};
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
 use crate::io::read_some;
+use crate::log::access::Entry;
 use crate::metrics::{self, Meter, ShardStats};
 use crate::shard::{mesh, FetchRequest, Shard};
 
@@ -43,6 +44,8 @@ pub struct Connection {
     pub stream: TcpStream,
     pub buf: BytesMut,
     pub drain: Rc<Drain>,
+    /// The client's address, looked up the first time the access log needs it.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 enum NextRequest {
@@ -72,16 +75,21 @@ impl Connection {
                 NextRequest::Done => return,
                 NextRequest::Reject(status) => {
                     self.shard.my_stats().bad_request(status);
+                    let mut meter = Meter::start();
+                    meter.head(status, metrics::CacheResult::Error);
                     if let Ok(n) = write_error(&mut self.stream, status, None).await {
                         ShardStats::add(&self.shard.my_stats().bytes_sent, n as u64);
+                        meter.wrote(n);
                     }
+                    self.log_access(None, &meter);
                     return;
                 }
             };
             ShardStats::incr(&self.shard.my_stats().requests);
             let method = metrics::method_index(&head.method);
             let mut meter = Meter::start();
-            let result = self.respond(head, &mut meter).await;
+            let result = self.respond(&head, &mut meter).await;
+            self.log_access(Some(&head), &meter);
             meter.finish(self.shard.my_stats(), method);
             match result {
                 Ok(true) if !self.drain.is_draining() => {}
@@ -139,7 +147,21 @@ impl Connection {
         }
     }
 
-    async fn respond(&mut self, head: RequestHead, meter: &mut Meter) -> io::Result<bool> {
+    /// The access log's one call per response (a no-op while the log is off). `head` is
+    /// `None` for input refused before a request could be parsed.
+    fn log_access(&mut self, head: Option<&RequestHead>, meter: &Meter) {
+        if !self.shard.access_log.is_on() {
+            return;
+        }
+        if self.peer.is_none() {
+            self.peer = self.stream.peer_addr().ok();
+        }
+        self.shard
+            .access_log
+            .record(&Entry::new(self.peer, head, meter, self.shard.id));
+    }
+
+    async fn respond(&mut self, head: &RequestHead, meter: &mut Meter) -> io::Result<bool> {
         let keep_alive = head.keep_alive && !self.drain.is_draining();
         let exchange = Exchange {
             version: head.version,
@@ -158,11 +180,11 @@ impl Connection {
             meter.wrote(write_error(&mut self.stream, status, None).await?);
             return Ok(false);
         }
-        let key = self.cache_key(&head);
+        let key = self.cache_key(head);
         let owner =
             StreamKey::of(&key, self.shard.config().stream_key).owner(self.shard.config().shards);
         let request = Arc::new(FetchRequest {
-            upstream_headers: self.upstream_headers(&head, NOT_FORWARDED_ON_FETCH),
+            upstream_headers: self.upstream_headers(head, NOT_FORWARDED_ON_FETCH),
             key,
         });
         match mesh::route(&self.shard, owner, request) {

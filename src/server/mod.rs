@@ -82,6 +82,7 @@ pub async fn serve(
             stream,
             buf: BytesMut::with_capacity(4 * 1024),
             drain: Rc::clone(&drain),
+            peer: None,
         };
         glommio::spawn_local(async move {
             let _guard = guard;
@@ -94,6 +95,13 @@ pub async fn serve(
     let deadline = Instant::now() + shard.config().shutdown_grace;
     while open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(20)).await;
+    }
+    let left = open.load(Ordering::Relaxed);
+    if left > 0 && shard.id == 0 {
+        tracing::warn!(
+            connections = left,
+            "shutdown_grace ran out with responses still in progress; they are cut"
+        );
     }
 }
 

@@ -27,6 +27,8 @@ struct PassReplies {
     response: UpstreamResponse,
     /// Where an upstream failure mid-body is counted.
     shard: std::rc::Rc<crate::shard::Shard>,
+    /// The request target, for the log when the upstream fails mid-body.
+    target: Bytes,
 }
 
 impl Replies for PassReplies {
@@ -45,6 +47,7 @@ impl Replies for PassReplies {
                 self.shard
                     .my_stats()
                     .origin_error(metrics::origin_error_kind(&e));
+                crate::log::upstream_failure(self.shard.id, &self.target, &e);
                 Reply::Aborted
             }
         }
@@ -53,7 +56,7 @@ impl Replies for PassReplies {
 
 pub async fn forward(
     conn: &mut Connection,
-    head: RequestHead,
+    head: &RequestHead,
     exchange: Exchange,
     meter: &mut Meter,
 ) -> io::Result<bool> {
@@ -72,7 +75,7 @@ pub async fn forward(
     let request = UpstreamRequest {
         method: Bytes::copy_from_slice(head.method.as_bytes()),
         target: head.target.clone(),
-        headers: conn.upstream_headers(&head, NOT_FORWARDED),
+        headers: conn.upstream_headers(head, NOT_FORWARDED),
         body,
         // A POST or PATCH must not be sent twice: it never rides a reused connection.
         idempotent: !matches!(head.method, Method::Post | Method::Patch | Method::Other(_)),
@@ -80,7 +83,9 @@ pub async fn forward(
     };
     ShardStats::incr(&shard.my_stats().origin_requests);
     let sent = std::time::Instant::now();
-    let response = match origin::fetch(&shard.pool(), &request, shard.timeouts()).await {
+    let fetched = origin::fetch(&shard.pool(), &request, shard.timeouts()).await;
+    meter.upstream(sent.elapsed());
+    let response = match fetched {
         Ok(response) => {
             metrics::record_origin(sent.elapsed());
             response
@@ -89,6 +94,7 @@ pub async fn forward(
             shard
                 .my_stats()
                 .origin_error(metrics::origin_error_kind(&e));
+            crate::log::upstream_failure(shard.id, &head.target, &e);
             meter.head(e.status(), CacheResult::Error);
             let n = write_error(
                 &mut conn.stream,
@@ -101,13 +107,13 @@ pub async fn forward(
         }
     };
     if unsafe_method && response.head.status < 400 {
-        let key = conn.cache_key(&head);
+        let key = conn.cache_key(head);
         let owner = StreamKey::of(&key, shard.config().stream_key).owner(shard.config().shards);
         mesh::invalidate(&shard, owner, key).await;
     }
     let mut fields = end_to_end(&response.head.headers);
     fields.retain(|h| !h.is("content-length"));
-    let head = Arc::new(CachedHead {
+    let response_head = Arc::new(CachedHead {
         status: response.head.status,
         reason: response.head.reason.clone(),
         headers: fields,
@@ -123,9 +129,10 @@ pub async fn forward(
         arrival: Arrival::default(),
     });
     let mut replies = PassReplies {
-        head: Some(head),
+        head: Some(response_head),
         response,
         shard,
+        target: head.target.clone(),
     };
     write_response(&mut conn.stream, &mut replies, exchange, meter).await
 }

@@ -59,6 +59,7 @@ pub async fn write_response(
     exchange: Exchange,
     meter: &mut Meter,
 ) -> io::Result<bool> {
+    let asked = std::time::Instant::now();
     let (head, age_secs, status) = match replies.next().await {
         Reply::Head {
             head,
@@ -66,6 +67,7 @@ pub async fn write_response(
             status,
         } => (head, age_secs, status),
         Reply::Failed(code) => {
+            meter.upstream(asked.elapsed());
             meter.head(code, CacheResult::Error);
             let n = write_error(
                 stream,
@@ -82,6 +84,13 @@ pub async fn write_response(
             return Ok(false);
         }
     };
+    // A pass measured its own origin exchange; a hit had no upstream to wait for.
+    if matches!(
+        status,
+        CacheStatus::Miss { .. } | CacheStatus::Collapsed { .. }
+    ) {
+        meter.upstream(asked.elapsed());
+    }
     meter.head(
         head.status,
         match status {

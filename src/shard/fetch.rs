@@ -110,6 +110,7 @@ async fn lead(
         }
         Err(e) => {
             stats.origin_error(metrics::origin_error_kind(&e));
+            crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
             leader.flight.fail(e.status());
             return;
         }
@@ -178,6 +179,7 @@ async fn lead(
             Ok(None) => break,
             Err(e) => {
                 stats.origin_error(metrics::origin_error_kind(&e));
+                crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
                 return; // the Leader guard cuts every reader and cleans up
             }
         }

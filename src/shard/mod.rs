@@ -18,6 +18,7 @@ use crate::cache::unshareable::Unshareable;
 use crate::cache::{CacheKey, InFlight, Reader, Store, StoreUsage, StoredObject};
 use crate::config::Config;
 use crate::http::headers::Header;
+use crate::log::access::{Reopen, ShardLog};
 use crate::metrics::{ShardStats, Stats};
 use crate::origin::{Pool, Timeouts};
 use crate::reload::ConfigSource;
@@ -68,13 +69,22 @@ pub struct Shard {
     unshareable: RefCell<Unshareable>,
     pool: RefCell<Rc<Pool>>,
     pub mesh: Mesh,
+    /// This shard's access log buffer and file descriptor.
+    pub access_log: ShardLog,
 }
 
 impl Shard {
-    pub fn new(id: usize, source: ConfigSource, stats: Arc<Stats>, mesh: Mesh) -> Rc<Shard> {
+    pub fn new(
+        id: usize,
+        source: ConfigSource,
+        stats: Arc<Stats>,
+        mesh: Mesh,
+        reopen: Reopen,
+    ) -> Rc<Shard> {
         let config = Rc::new((*source.current()).clone());
         let shard = Rc::new(Shard {
             id,
+            access_log: ShardLog::new(id, &config, reopen),
             store: RefCell::new(Store::new(config.shard_cache_size())),
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
@@ -106,7 +116,8 @@ impl Shard {
 
     /// Adopts a reloaded configuration if one was published: limits, timeouts and the cache
     /// budget apply from the next request; a new origin gets a new pool (connections to the
-    /// old one finish what they are doing). Cached objects and open connections stay.
+    /// old one finish what they are doing); a new access log path is opened at once. Cached
+    /// objects and open connections stay.
     pub fn adopt_reload(&self) {
         let version = self.source.version();
         if version == self.version.get() {
@@ -123,8 +134,14 @@ impl Shard {
         self.unshareable
             .borrow_mut()
             .set_hold(next.uncacheable_hold);
+        self.access_log.configure(&next);
         *self.config.borrow_mut() = next;
         self.version.set(version);
+        tracing::debug!(
+            shard = self.id,
+            version,
+            "shard adopted the reloaded configuration"
+        );
         self.publish_store();
     }
 
