@@ -132,6 +132,8 @@ pub struct ShardStats {
     pub inflight_fetches: AtomicU64,
     /// Bumped by a task on the shard's own executor: proof that the shard still runs.
     pub heartbeat: AtomicU64,
+    /// The configuration version this shard runs.
+    pub config_version: AtomicU64,
 }
 
 impl Default for ShardStats {
@@ -163,6 +165,7 @@ impl Default for ShardStats {
             mesh_messages: AtomicU64::new(0),
             inflight_fetches: AtomicU64::new(0),
             heartbeat: AtomicU64::new(0),
+            config_version: AtomicU64::new(1),
         }
     }
 }

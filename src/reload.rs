@@ -67,6 +67,12 @@ fn needs_restart(old: &Config, new: &Config) -> Option<&'static str> {
         Some("admin")
     } else if old.mesh_queue != new.mesh_queue {
         Some("mesh_queue")
+    } else if old.stream_key != new.stream_key {
+        // Every stream would move to another owner shard: the whole cache orphaned at once.
+        Some("stream_key")
+    } else if old.strip_query_params != new.strip_query_params {
+        // Every key would change: the whole cache orphaned at once.
+        Some("strip_query_params")
     } else if old.log_format != new.log_format {
         Some("log_format")
     } else {

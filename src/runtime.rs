@@ -256,9 +256,12 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         access::open(path).map_err(|e| StartError::AccessLog(path.clone(), e))?;
     }
     let shards = config.shards;
-    let (local_addr, listeners) = match activated_listener(shards)? {
-        Some(passed) => passed,
-        None => bind_listeners(config.listen, shards)?,
+    let (local_addr, listeners, activated) = match activated_listener(shards)? {
+        Some((addr, fds)) => (addr, fds, true),
+        None => {
+            let (addr, fds) = bind_listeners(config.listen, shards)?;
+            (addr, fds, false)
+        }
     };
     // --- admin listener: bound here, served by shard 0 (see `admin`) ---
     let admin = config
@@ -326,7 +329,8 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 })
                 .detach();
                 let _ = ready.send(Ok(id));
-                server::serve(Rc::clone(&shard), listener, listener_fd, drain, open).await;
+                let own_listener = (!activated).then_some(listener_fd);
+                server::serve(Rc::clone(&shard), listener, own_listener, drain, open).await;
                 shard.access_log.flush();
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;
@@ -372,10 +376,22 @@ fn spawn_heartbeat(shard: &Rc<Shard>) {
                 .my_stats()
                 .heartbeat
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // The exported version is the one every shard runs: the lowest.
+            use std::sync::atomic::Ordering::Relaxed;
+            shard
+                .my_stats()
+                .config_version
+                .store(shard.config_version(), Relaxed);
+            let everywhere = shard
+                .stats
+                .shards
+                .iter()
+                .map(|s| s.config_version.load(Relaxed))
+                .min();
             shard
                 .stats
                 .config_version
-                .fetch_max(shard.config_version(), std::sync::atomic::Ordering::Relaxed);
+                .store(everywhere.unwrap_or(1), Relaxed);
         }
     })
     .detach();

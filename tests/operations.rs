@@ -300,7 +300,6 @@ fn socket_activation_serves_on_the_passed_socket() {
         daemon.addr, addr,
         "it serves the passed socket, not `listen`"
     );
-    drop(listener);
     let target = "/ops/activated/1/seg.ts?size=500";
     assert_eq!(
         get(addr, target).body,
@@ -309,4 +308,8 @@ fn socket_activation_serves_on_the_passed_socket() {
     assert!(get(addr, target).cache_status().contains("hit"));
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(20)), Some(0));
+    // The socket belongs to the socket unit (here: this test): still listening for the next
+    // instance, not shut down by the one that stopped.
+    assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
+    drop(listener);
 }

@@ -144,28 +144,16 @@ impl Answer {
 async fn serve(shard: &Rc<Shard>, mut stream: TcpStream) -> io::Result<()> {
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 2048];
-    let (method, path) = loop {
-        let n = stream.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        let mut fields = [httparse::EMPTY_HEADER; 32];
-        let mut request = httparse::Request::new(&mut fields);
-        match request.parse(&buf) {
-            Ok(httparse::Status::Complete(_)) => {
-                let method = request.method.unwrap_or("").to_string();
-                let path = request.path.unwrap_or("").to_string();
-                break (method, path);
-            }
-            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
-            _ => {
-                let answer = Answer::text(400, "bad request");
-                return write(&mut stream, &answer, false).await;
-            }
-        }
+    // One deadline for the whole head: a client dribbling bytes must not hold a slot.
+    let head = futures_lite::future::or(read_head(&mut stream), async {
+        glommio::timer::sleep(IO_TIMEOUT).await;
+        Ok(Head::Closed)
+    })
+    .await?;
+    let (method, path) = match head {
+        Head::Request(method, path) => (method, path),
+        Head::Closed => return Ok(()),
+        Head::Bad => return write(&mut stream, &Answer::text(400, "bad request"), false).await,
     };
     let path = path.split('?').next().unwrap_or("");
     let head_only = method == "HEAD";
@@ -178,6 +166,36 @@ async fn serve(shard: &Rc<Shard>, mut stream: TcpStream) -> io::Result<()> {
         answer(shard, path).await
     };
     write(&mut stream, &answer, head_only).await
+}
+
+enum Head {
+    Request(String, String),
+    Closed,
+    Bad,
+}
+
+/// Reads one request head: its method and target.
+async fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(Head::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut fields);
+        match request.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => {
+                let method = request.method.unwrap_or("").to_string();
+                let path = request.path.unwrap_or("").to_string();
+                return Ok(Head::Request(method, path));
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+            _ => return Ok(Head::Bad),
+        }
+    }
 }
 
 async fn answer(shard: &Rc<Shard>, path: &str) -> Answer {

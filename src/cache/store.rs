@@ -59,6 +59,8 @@ impl Store {
     pub fn set_budget(&mut self, budget: u64) {
         self.usage.budget = budget;
         self.make_room(0);
+        // The peak is measured against the budget in force: start it afresh.
+        self.usage.peak_bytes = self.used();
     }
 
     /// The object for `key`, marked most recently used.

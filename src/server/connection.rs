@@ -60,17 +60,10 @@ impl Connection {
         let _ = self.stream.set_nodelay(true);
         loop {
             // A reload applies from the next request on, also on a kept-alive connection.
-            self.shard.adopt_reload();
-            let config = self.shard.config();
             let _ = self
                 .stream
-                .set_write_timeout(Some(config.client_idle_timeout));
-            let limits = RequestLimits {
-                max_head_bytes: config.max_request_head,
-                max_headers: config.max_headers,
-                max_uri_bytes: config.max_uri,
-            };
-            let head = match self.next_request(&limits).await {
+                .set_write_timeout(Some(self.shard.config().client_idle_timeout));
+            let head = match self.next_request().await {
                 NextRequest::Request(head) => head,
                 NextRequest::Done => return,
                 NextRequest::Reject(status) => {
@@ -100,11 +93,19 @@ impl Connection {
 
     /// Reads until one request head is buffered. Waiting for its first byte is bounded by
     /// the idle timeout (and ends on drain); the whole head by the header timeout.
-    async fn next_request(&mut self, limits: &RequestLimits) -> NextRequest {
-        let config = self.shard.config();
+    async fn next_request(&mut self) -> NextRequest {
         let mut deadline: Option<Instant> = None;
         loop {
-            match parse_request(&mut self.buf, limits) {
+            // A reload applies from the next request on, kept-alive connections included: it
+            // is adopted as soon as that request's bytes are here (an atomic load otherwise).
+            self.shard.adopt_reload();
+            let config = self.shard.config();
+            let limits = RequestLimits {
+                max_head_bytes: config.max_request_head,
+                max_headers: config.max_headers,
+                max_uri_bytes: config.max_uri,
+            };
+            match parse_request(&mut self.buf, &limits) {
                 Ok(Some(head)) => return NextRequest::Request(head),
                 Ok(None) => {}
                 Err(e) => return NextRequest::Reject(e.status()),

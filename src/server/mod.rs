@@ -30,17 +30,17 @@ pub type ConnectionCount = Arc<AtomicUsize>;
 pub async fn serve(
     shard: Rc<Shard>,
     listener: TcpListener,
-    listener_fd: RawFd,
+    // Our own socket, shut down on drain; `None` for one systemd passed in, which belongs to
+    // the socket unit and must outlive this process (the next instance accepts from it).
+    own_listener: Option<RawFd>,
     drain: Rc<Drain>,
     open: ConnectionCount,
 ) {
     let local_open = Rc::new(std::cell::Cell::new(0usize));
     loop {
-        // Checked first: with one listening socket shared by every shard (socket activation),
-        // another shard's shutdown makes accept fail at once, and `or` would never see the drain.
+        // Checked first, so a failing accept can never keep `or` from seeing the drain.
         if drain.is_draining() {
-            // SAFETY: the descriptor is owned by `listener`, alive until the end of this fn.
-            unsafe { libc::shutdown(listener_fd, libc::SHUT_RDWR) };
+            stop_listening(own_listener);
             break;
         }
         let accepted = or(async { Some(listener.accept().await) }, async {
@@ -50,11 +50,7 @@ pub async fn serve(
         .await;
         let stream = match accepted {
             None => {
-                // Dropping the accept future leaves io_uring's accept pending, which would keep
-                // the socket listening (and in the SO_REUSEPORT group) after close. Shutting it
-                // down fails that accept and refuses new connections at once.
-                // SAFETY: the descriptor is owned by `listener`, alive until the end of this fn.
-                unsafe { libc::shutdown(listener_fd, libc::SHUT_RDWR) };
+                stop_listening(own_listener);
                 break;
             }
             Some(Ok(stream)) => stream,
@@ -102,6 +98,16 @@ pub async fn serve(
             connections = left,
             "shutdown_grace ran out with responses still in progress; they are cut"
         );
+    }
+}
+
+/// Stops a listening socket we own: dropping glommio's pending accept would leave it listening
+/// (and in the SO_REUSEPORT group) after close; shutting it down fails that accept and
+/// refuses new connections at once.
+fn stop_listening(own_listener: Option<RawFd>) {
+    if let Some(fd) = own_listener {
+        // SAFETY: the descriptor is owned by the listener, alive until `serve` returns.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
     }
 }
 

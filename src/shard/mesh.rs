@@ -155,9 +155,16 @@ async fn forward(shard: Rc<Shard>, request: Arc<FetchRequest>, mut reply: Sender
     }
 }
 
+thread_local! {
+    /// The last histograms each peer sent to this shard's scrapes: merged in for a peer that
+    /// does not answer in time, so exported histograms never go backwards.
+    static LAST_ANSWERS: std::cell::RefCell<std::collections::HashMap<usize, Latency>> = Default::default();
+}
+
 /// Every shard's latency histograms, merged: this shard's own read in place, the others' asked
-/// for over the mesh. A shard that does not answer within `patience` (stuck, or its queue
-/// full for that long) is left out rather than holding the scrape; returns how many answered.
+/// for over the mesh all at once, under one deadline. A shard that does not answer within
+/// `patience` (stuck, or its queue full) contributes its last answer instead of holding the
+/// scrape; returns how many shards answered afresh.
 pub async fn collect_latency(shard: &Rc<Shard>, patience: std::time::Duration) -> (Latency, usize) {
     let mut merged = metrics::local_latency();
     let mut answered = 1;
@@ -167,25 +174,15 @@ pub async fn collect_latency(shard: &Rc<Shard>, patience: std::time::Duration) -
     let mut pending = Vec::new();
     for peer in (0..senders.nr_consumers()).filter(|&peer| peer != shard.id) {
         let (reply, answer) = oneshot::channel();
-        let sent = futures_lite::future::or(
-            async {
-                senders
-                    .send_to(peer, MeshMessage::Latency { reply })
-                    .await
-                    .is_ok()
-            },
-            async {
-                glommio::timer::sleep(patience).await;
-                false
-            },
-        )
-        .await;
-        if sent {
-            pending.push(answer);
+        if senders
+            .try_send_to(peer, MeshMessage::Latency { reply })
+            .is_ok()
+        {
+            pending.push((peer, answer));
         }
     }
     let deadline = std::time::Instant::now() + patience;
-    for answer in pending {
+    for (peer, answer) in pending {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         let latency = futures_lite::future::or(async { answer.await.ok() }, async {
             glommio::timer::sleep(left).await;
@@ -193,9 +190,14 @@ pub async fn collect_latency(shard: &Rc<Shard>, patience: std::time::Duration) -
         })
         .await;
         if let Some(latency) = latency {
-            merged.merge(&latency);
+            LAST_ANSWERS.with(|last| last.borrow_mut().insert(peer, latency));
             answered += 1;
         }
     }
+    LAST_ANSWERS.with(|last| {
+        for latency in last.borrow().values() {
+            merged.merge(latency);
+        }
+    });
     (merged, answered)
 }
