@@ -4,8 +4,9 @@
 //! use 200 ms segments that started two seconds ago, so segments exist;
 //! timing assertions are lower bounds only.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
 use mock_origin::{expected_body, FaultCounts, Faults, LiveConfig, MockOrigin};
@@ -37,34 +38,8 @@ impl Response {
 /// One request with `Connection: close` on a fresh connection; the body is
 /// read to the end of the connection, noting a reset.
 fn request(origin: &MockOrigin, method: &str, target: &str) -> Response {
-    let mut stream = TcpStream::connect(origin.addr()).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: o\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':').expect("header");
-        headers.push((name.to_string(), value.trim().to_string()));
-    }
+    let (mut reader, status, headers) =
+        common::send_and_read_head(origin, method, target, "Connection: close\r\n");
     let mut body = Vec::new();
     let mut reset = false;
     if method != "HEAD" {

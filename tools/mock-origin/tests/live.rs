@@ -4,8 +4,9 @@
 //! seconds in the past, so the window is already full; every timing
 //! assertion is a lower bound derived from the configured clock.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+mod common;
+
+use std::io::{BufRead, Read};
 use std::time::{Duration, Instant};
 
 use mock_origin::{expected_body, LiveConfig, MockOrigin};
@@ -34,34 +35,7 @@ impl Response {
 
 /// One request on a fresh connection; Content-Length or chunked bodies.
 fn request(origin: &MockOrigin, method: &str, target: &str, extra: &str) -> Response {
-    let mut stream = TcpStream::connect(origin.addr()).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    write!(
-        stream,
-        "{method} {target} HTTP/1.1\r\nHost: o\r\n{extra}\r\n"
-    )
-    .unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let mut headers = Vec::new();
-    loop {
-        line.clear();
-        reader.read_line(&mut line).unwrap();
-        let trimmed = line.trim_end();
-        if trimmed.is_empty() {
-            break;
-        }
-        let (name, value) = trimmed.split_once(':').expect("header");
-        headers.push((name.to_string(), value.trim().to_string()));
-    }
+    let (mut reader, status, headers) = common::send_and_read_head(origin, method, target, extra);
     let mut response = Response {
         status,
         headers,
@@ -71,6 +45,7 @@ fn request(origin: &MockOrigin, method: &str, target: &str, extra: &str) -> Resp
         return response;
     }
     if response.header("transfer-encoding") == Some("chunked") {
+        let mut line = String::new();
         loop {
             line.clear();
             reader.read_line(&mut line).unwrap();
