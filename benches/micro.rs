@@ -22,7 +22,7 @@
 //!   publish. Throughput elements = readers * 17 reader events. Readers are created and
 //!   dropped outside the timing.
 //! - `chunked_decode`: a 1 MiB body in 16 KiB chunks. `64KiB_reads` feeds it as
-//!   `io::read_some` does (resize 64 KiB, copy in, truncate), keeping every data piece the way
+//!   `io::read_some` does (`io::read_room`, copy in, truncate), keeping every data piece the way
 //!   `InFlight` retains them; `whole_buffer` decodes an already-buffered body (framing only).
 //!
 //! Last results (this 2-core x86_64 VM, shared with other builds, 2026-11-25;
@@ -388,17 +388,20 @@ fn chunked_body() -> Vec<u8> {
     wire
 }
 
-/// Decodes `wire` arriving in `READ`-byte reads onto one buffer, as `io::read_some` appends
-/// them (resize, fill, truncate). Every data piece is kept, as `InFlight` keeps them.
+/// Decodes `wire` arriving in `READ`-byte reads onto one buffer, with the buffer policy of
+/// `io::read_some` (`io::read_room`). Every data piece is kept, as `InFlight` keeps them.
 fn decode_in_reads(wire: &[u8], pieces: &mut Vec<Bytes>) -> usize {
     let mut decoder = ChunkedDecoder::new();
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut total = 0;
-    for read in wire.chunks(READ) {
-        let start = buf.len();
-        buf.resize(start + READ, 0);
-        buf[start..start + read.len()].copy_from_slice(read);
-        buf.truncate(start + read.len());
+    let mut sent = 0;
+    while sent < wire.len() {
+        // A socket read fills at most the room offered, as here.
+        let start = livecache::io::read_room(&mut buf, READ);
+        let n = (buf.len() - start).min(wire.len() - sent);
+        buf[start..start + n].copy_from_slice(&wire[sent..sent + n]);
+        buf.truncate(start + n);
+        sent += n;
         while let Decoded::Data(data) = decoder.decode(&mut buf).expect("valid body") {
             total += data.len();
             pieces.push(data);

@@ -11,15 +11,12 @@ use glommio::net::TcpStream;
 /// Below this much spare room a read starts a new buffer instead of a sliver of the old one.
 const MIN_READ: usize = 4 * 1024;
 
-/// Reads what is available, up to `max` bytes, onto the end of `buf`; returns the count
-/// (0 at end of stream). Reads fill the spare capacity of the current allocation before a new
-/// one is made: chunks split off a buffer keep its whole allocation alive, so allocating `max`
-/// afresh per read would make every small chunk cost `max` bytes.
-pub async fn read_some(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    max: usize,
-) -> io::Result<usize> {
+/// Makes room for one read of up to `max` bytes at the end of `buf` and returns where the
+/// room starts; the caller reads into `buf[start..]` and truncates to what it got. The spare
+/// capacity of the current allocation is used before a new one is made: chunks split off a
+/// buffer keep its whole allocation alive, so allocating `max` afresh per read would make every
+/// small chunk cost `max` bytes. Pure, so benchmarks feed bytes exactly as the sockets do.
+pub fn read_room(buf: &mut BytesMut, max: usize) -> usize {
     let start = buf.len();
     let spare = buf.capacity() - start;
     let want = if spare >= MIN_READ {
@@ -28,6 +25,17 @@ pub async fn read_some(
         max
     };
     buf.resize(start + want, 0);
+    start
+}
+
+/// Reads what is available, up to `max` bytes, onto the end of `buf`; returns the count
+/// (0 at end of stream).
+pub async fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    max: usize,
+) -> io::Result<usize> {
+    let start = read_room(buf, max);
     let result = stream.read(&mut buf[start..]).await;
     buf.truncate(start + *result.as_ref().unwrap_or(&0));
     result

@@ -28,7 +28,7 @@ pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod http;
-mod io;
+pub mod io;
 pub mod log;
 pub mod metrics;
 pub mod notify;

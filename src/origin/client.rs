@@ -99,11 +99,7 @@ fn encode_request(request: &UpstreamRequest) -> BytesMut {
     // Every request but a bodiless GET or HEAD declares its length, even when it is zero.
     let bodiless_read = request.body.is_empty() && matches!(&request.method[..], b"GET" | b"HEAD");
     if !bodiless_read {
-        encode::header(
-            &mut wire,
-            b"Content-Length",
-            request.body.len().to_string().as_bytes(),
-        );
+        encode::content_length(&mut wire, request.body.len() as u64);
     }
     encode::end_head(&mut wire);
     wire.extend_from_slice(&request.body);

@@ -113,7 +113,9 @@ pub async fn write_response(
         encode::put_decimal(&mut out, age_secs);
         out.extend_from_slice(b"\r\n");
     }
-    encode::header(&mut out, b"Cache-Status", status.header_value().as_bytes());
+    out.extend_from_slice(b"Cache-Status: ");
+    status.write_value(&mut out);
+    out.extend_from_slice(b"\r\n");
     encode::header(&mut out, b"Via", VIA);
     if find(&head.headers, "date").is_none() {
         encode::header(

@@ -27,23 +27,29 @@ pub enum CacheStatus {
 }
 
 impl CacheStatus {
-    /// The `Cache-Status` field value.
-    pub fn header_value(&self) -> String {
-        match *self {
-            CacheStatus::Hit { ttl } => format!("livecache; hit; ttl={ttl}"),
+    /// Appends the `Cache-Status` field value to `out`, with no allocation of its own.
+    pub fn write_value(&self, out: &mut bytes::BytesMut) {
+        let (value, ttl): (&[u8], Option<i64>) = match *self {
+            CacheStatus::Hit { ttl } => (b"livecache; hit", Some(ttl)),
             CacheStatus::Miss {
                 stored_ttl: Some(ttl),
-            } => format!("livecache; fwd=miss; stored; ttl={ttl}"),
-            CacheStatus::Miss { stored_ttl: None } => "livecache; fwd=miss".to_string(),
+            } => (b"livecache; fwd=miss; stored", Some(ttl)),
+            CacheStatus::Miss { stored_ttl: None } => (b"livecache; fwd=miss", None),
             CacheStatus::Collapsed {
                 stored_ttl: Some(ttl),
-            } => {
-                format!("livecache; fwd=miss; collapsed; stored; ttl={ttl}")
-            }
+            } => (b"livecache; fwd=miss; collapsed; stored", Some(ttl)),
             CacheStatus::Collapsed { stored_ttl: None } => {
-                "livecache; fwd=miss; collapsed".to_string()
+                (b"livecache; fwd=miss; collapsed", None)
             }
-            CacheStatus::Pass => "livecache; fwd=request".to_string(),
+            CacheStatus::Pass => (b"livecache; fwd=request", None),
+        };
+        out.extend_from_slice(value);
+        if let Some(ttl) = ttl {
+            out.extend_from_slice(b"; ttl=");
+            if ttl < 0 {
+                out.extend_from_slice(b"-");
+            }
+            crate::http::encode::put_decimal(out, ttl.unsigned_abs());
         }
     }
 }
@@ -146,5 +152,49 @@ impl OwnerStream {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(status: CacheStatus) -> String {
+        let mut out = bytes::BytesMut::new();
+        status.write_value(&mut out);
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn cache_status_values_follow_rfc_9211() {
+        assert_eq!(
+            value(CacheStatus::Hit { ttl: 27 }),
+            "livecache; hit; ttl=27"
+        );
+        assert_eq!(
+            value(CacheStatus::Hit { ttl: -3 }),
+            "livecache; hit; ttl=-3"
+        );
+        assert_eq!(
+            value(CacheStatus::Miss {
+                stored_ttl: Some(60)
+            }),
+            "livecache; fwd=miss; stored; ttl=60"
+        );
+        assert_eq!(
+            value(CacheStatus::Miss { stored_ttl: None }),
+            "livecache; fwd=miss"
+        );
+        assert_eq!(
+            value(CacheStatus::Collapsed {
+                stored_ttl: Some(5)
+            }),
+            "livecache; fwd=miss; collapsed; stored; ttl=5"
+        );
+        assert_eq!(
+            value(CacheStatus::Collapsed { stored_ttl: None }),
+            "livecache; fwd=miss; collapsed"
+        );
+        assert_eq!(value(CacheStatus::Pass), "livecache; fwd=request");
     }
 }
