@@ -3,6 +3,7 @@
 //! later source wins). Every value is parsed here, once, and every error names the key and the
 //! bad value. Nothing outside this module sees clap or TOML.
 
+pub mod caching;
 mod sources;
 pub mod units;
 
@@ -12,6 +13,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use caching::{Caching, RequestDirectives};
 pub use sources::{Cli, Source, KEYS};
 
 /// A configuration value that could not be accepted.
@@ -130,6 +132,8 @@ pub struct Config {
     /// The access log file; `None` when off.
     pub access_log: Option<PathBuf>,
     pub access_log_format: AccessLogFormat,
+    /// HTTP caching semantics: request directives, targeted field, stale, variants, purge.
+    pub caching: Caching,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -163,6 +167,13 @@ fn default_value(key: &str) -> Option<String> {
         "log_format" => "text",
         "access_log" => "",
         "access_log_format" => "combined",
+        // RFC behaviour by default; `ignore` is one line away for edges facing browsers.
+        "request_cache_control" => "honor",
+        "targeted_cache_control" => "Livecache-Cache-Control",
+        "max_stale_on_error" => "0s",
+        "max_variants" => "8",
+        "negative_ttl" => "",
+        "purge_allow" => "127.0.0.1/32, ::1/128",
         _ => return None,
     };
     Some(value.to_string())
@@ -294,6 +305,30 @@ impl Config {
                 "json" => Ok(AccessLogFormat::Json),
                 _ => Err("expected `combined` or `json`".to_string()),
             })?,
+            caching: Caching {
+                request_cache_control: typed(
+                    "request_cache_control",
+                    text("request_cache_control"),
+                    caching::parse_request_directives,
+                )?,
+                targeted_cache_control: typed(
+                    "targeted_cache_control",
+                    text("targeted_cache_control"),
+                    caching::parse_field_name,
+                )?,
+                max_stale_on_error: duration("max_stale_on_error")?,
+                max_variants: positive("max_variants")?,
+                negative_ttl: typed(
+                    "negative_ttl",
+                    text("negative_ttl"),
+                    caching::parse_negative_ttl,
+                )?,
+                purge_allow: typed(
+                    "purge_allow",
+                    text("purge_allow"),
+                    caching::parse_addr_blocks,
+                )?,
+            },
             sources,
         };
         let mut config = config;
@@ -460,6 +495,8 @@ impl Config {
                 }),
             ),
         ];
+        let mut values = values;
+        values.extend(self.caching.toml_values());
         let mut out = String::new();
         for (key, value) in values {
             let source = match self.sources.get(key) {

@@ -72,6 +72,12 @@ knobs! {
     log_format, "LIVECACHE_LOG_FORMAT", "Diagnostics format on stderr: `text` (one line per event, journald-friendly) or `json` (one object per line)";
     access_log, "LIVECACHE_ACCESS_LOG", "Access log file, one line per response, reopened on SIGUSR2; empty: off";
     access_log_format, "LIVECACHE_ACCESS_LOG_FORMAT", "Access log line format: `combined` (Apache/nginx combined plus cache fields) or `json`";
+    request_cache_control, "LIVECACHE_REQUEST_CACHE_CONTROL", "Client Cache-Control/Pragma directives: `honor` (RFC 9111) or `ignore` (common CDN edge setting)";
+    targeted_cache_control, "LIVECACHE_TARGETED_CACHE_CONTROL", "Response field that overrides CDN-Cache-Control and Cache-Control for this cache (RFC 9213); empty: off";
+    max_stale_on_error, "LIVECACHE_MAX_STALE_ON_ERROR", "Serve a stale object this long past its freshness when the origin fails, for responses without stale-if-error; 0s: off";
+    max_variants, "LIVECACHE_MAX_VARIANTS", "Variants kept per URL for responses with Vary";
+    negative_ttl, "LIVECACHE_NEGATIVE_TTL", "Freshness for error responses without their own, e.g. `404=10s, 5xx=2s`; empty: off (RFC behaviour)";
+    purge_allow, "LIVECACHE_PURGE_ALLOW", "Client addresses (CIDR) allowed to send PURGE; others get 405";
 }
 
 /// Where an effective value came from, for `--check-config` and error messages.

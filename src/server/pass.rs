@@ -35,9 +35,10 @@ impl Replies for PassReplies {
     async fn next(&mut self) -> Reply {
         if let Some(head) = self.head.take() {
             return Reply::Head {
+                body_len: head.content_length,
                 head,
                 age_secs: 0,
-                status: CacheStatus::Pass,
+                status: CacheStatus::pass(),
             };
         }
         match self.response.next_chunk().await {

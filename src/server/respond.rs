@@ -18,7 +18,7 @@ use crate::http::headers::find;
 use crate::http::Version;
 use crate::io::write_all_parts;
 use crate::metrics::{CacheResult, Meter};
-use crate::shard::{CacheStatus, Reply};
+use crate::shard::Reply;
 
 /// The pseudonym livecache adds to `Via` (RFC 9110 7.6.3).
 pub const VIA: &[u8] = b"1.1 livecache";
@@ -65,6 +65,7 @@ pub async fn write_response(
             head,
             age_secs,
             status,
+            body_len: _,
         } => (head, age_secs, status),
         Reply::Failed(code) => {
             meter.upstream(asked.elapsed());
@@ -85,21 +86,10 @@ pub async fn write_response(
         }
     };
     // A pass measured its own origin exchange; a hit had no upstream to wait for.
-    if matches!(
-        status,
-        CacheStatus::Miss { .. } | CacheStatus::Collapsed { .. }
-    ) {
+    if !status.is_hit() && !status.is_pass() {
         meter.upstream(asked.elapsed());
     }
-    meter.head(
-        head.status,
-        match status {
-            CacheStatus::Hit { .. } => CacheResult::Hit,
-            CacheStatus::Miss { .. } => CacheResult::Miss,
-            CacheStatus::Collapsed { .. } => CacheResult::Collapsed,
-            CacheStatus::Pass => CacheResult::Pass,
-        },
-    );
+    meter.head(head.status, status.result());
     let mut keep_alive = exchange.keep_alive;
     let framing = choose_framing(&head, exchange);
     if framing == Framing::Close {
@@ -108,7 +98,7 @@ pub async fn write_response(
     let mut out = BytesMut::with_capacity(512);
     encode::status_line(&mut out, head.status, Some(&head.reason));
     encode::write_headers(&mut out, &head.headers);
-    if status != CacheStatus::Pass && (age_secs > 0 || matches!(status, CacheStatus::Hit { .. })) {
+    if !status.is_pass() && (age_secs > 0 || status.is_hit()) {
         out.extend_from_slice(b"Age: ");
         encode::put_decimal(&mut out, age_secs);
         out.extend_from_slice(b"\r\n");
@@ -142,7 +132,7 @@ pub async fn write_response(
         return Ok(keep_alive);
     }
     let mut pending = Some(out);
-    if !matches!(status, CacheStatus::Hit { .. }) {
+    if !status.is_hit() {
         // A fetch's head reaches every waiting follower before any of them copies a body:
         // send it now and let the other followers' tasks run. A hit instead sends its head
         // together with the first chunk, saving a write.

@@ -27,7 +27,7 @@ pub use mesh::{Mesh, MeshMessage};
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
-pub use reply::{CacheStatus, OwnerStream, Reply};
+pub use reply::{CacheStatus, Fwd, OwnerStream, Reply};
 
 fn pool_for(config: &Config) -> Pool {
     Pool::new(

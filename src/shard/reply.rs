@@ -13,43 +13,128 @@ use bytes::Bytes;
 use super::{FetchRequest, Shard};
 use crate::cache::{CachedHead, Event, Reader, StoredObject};
 
-/// How the response relates to the cache, rendered as `Cache-Status` (RFC 9211).
+/// Why a request went upstream (RFC 9211 `fwd`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheStatus {
-    /// Served from the store.
-    Hit { ttl: i64 },
-    /// Fetched for this request; `stored_ttl` when it is being stored.
-    Miss { stored_ttl: Option<i64> },
-    /// Collapsed onto another request's fetch.
-    Collapsed { stored_ttl: Option<i64> },
-    /// Forwarded because of the request method; never cached.
+pub enum Fwd {
+    /// Nothing stored for the URL.
+    UriMiss,
+    /// Something stored for the URL, but no variant matched the request's `Vary` fields.
+    VaryMiss,
+    /// Stored but unusable for another reason (too big, not shareable, ...).
+    Miss,
+    /// The request's own directives (or method) required going upstream.
+    Request,
+    /// A stored response was stale and had to be revalidated.
+    Stale,
+    /// Forwarded because of the method (never cached); rendered as `request`.
     Pass,
 }
 
+impl Fwd {
+    fn as_bytes(self) -> &'static [u8] {
+        match self {
+            Fwd::UriMiss => b"uri-miss",
+            Fwd::VaryMiss => b"vary-miss",
+            Fwd::Miss => b"miss",
+            Fwd::Request | Fwd::Pass => b"request",
+            Fwd::Stale => b"stale",
+        }
+    }
+}
+
+/// How the response relates to the cache, rendered as `Cache-Status` (RFC 9211). `fwd` is
+/// `None` for a hit (served without going upstream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheStatus {
+    pub fwd: Option<Fwd>,
+    /// The status the upstream answered with, when it differs from the response's.
+    pub fwd_status: Option<u16>,
+    /// Whether the response was stored (or is being stored) by this fetch.
+    pub stored: bool,
+    /// Joined another request's fetch.
+    pub collapsed: bool,
+    /// Remaining freshness in seconds (negative: stale); `None` when not stored.
+    pub ttl: Option<i64>,
+    pub detail: Option<&'static str>,
+}
+
 impl CacheStatus {
+    pub fn hit(ttl: i64) -> CacheStatus {
+        CacheStatus {
+            fwd: None,
+            fwd_status: None,
+            stored: false,
+            collapsed: false,
+            ttl: Some(ttl),
+            detail: None,
+        }
+    }
+
+    pub fn forwarded(fwd: Fwd) -> CacheStatus {
+        CacheStatus {
+            fwd: Some(fwd),
+            fwd_status: None,
+            stored: false,
+            collapsed: false,
+            ttl: None,
+            detail: None,
+        }
+    }
+
+    pub fn pass() -> CacheStatus {
+        CacheStatus::forwarded(Fwd::Pass)
+    }
+
+    pub fn is_hit(&self) -> bool {
+        self.fwd.is_none()
+    }
+
+    pub fn is_pass(&self) -> bool {
+        self.fwd == Some(Fwd::Pass)
+    }
+
+    /// The coarse class counted in metrics and the access log.
+    pub fn result(&self) -> crate::metrics::CacheResult {
+        use crate::metrics::CacheResult;
+        match self.fwd {
+            None => CacheResult::Hit,
+            Some(Fwd::Pass) => CacheResult::Pass,
+            Some(_) if self.collapsed => CacheResult::Collapsed,
+            Some(_) => CacheResult::Miss,
+        }
+    }
+
     /// Appends the `Cache-Status` field value to `out`, with no allocation of its own.
     pub fn write_value(&self, out: &mut bytes::BytesMut) {
-        let (value, ttl): (&[u8], Option<i64>) = match *self {
-            CacheStatus::Hit { ttl } => (b"livecache; hit", Some(ttl)),
-            CacheStatus::Miss {
-                stored_ttl: Some(ttl),
-            } => (b"livecache; fwd=miss; stored", Some(ttl)),
-            CacheStatus::Miss { stored_ttl: None } => (b"livecache; fwd=miss", None),
-            CacheStatus::Collapsed {
-                stored_ttl: Some(ttl),
-            } => (b"livecache; fwd=miss; collapsed; stored", Some(ttl)),
-            CacheStatus::Collapsed { stored_ttl: None } => {
-                (b"livecache; fwd=miss; collapsed", None)
+        use crate::http::encode::put_decimal;
+        out.extend_from_slice(b"livecache");
+        match self.fwd {
+            None => out.extend_from_slice(b"; hit"),
+            Some(fwd) => {
+                out.extend_from_slice(b"; fwd=");
+                out.extend_from_slice(fwd.as_bytes());
             }
-            CacheStatus::Pass => (b"livecache; fwd=request", None),
-        };
-        out.extend_from_slice(value);
-        if let Some(ttl) = ttl {
+        }
+        if let Some(status) = self.fwd_status {
+            out.extend_from_slice(b"; fwd-status=");
+            put_decimal(out, u64::from(status));
+        }
+        if self.collapsed {
+            out.extend_from_slice(b"; collapsed");
+        }
+        if self.stored {
+            out.extend_from_slice(b"; stored");
+        }
+        if let Some(ttl) = self.ttl {
             out.extend_from_slice(b"; ttl=");
             if ttl < 0 {
                 out.extend_from_slice(b"-");
             }
-            crate::http::encode::put_decimal(out, ttl.unsigned_abs());
+            put_decimal(out, ttl.unsigned_abs());
+        }
+        if let Some(detail) = self.detail {
+            out.extend_from_slice(b"; detail=");
+            out.extend_from_slice(detail.as_bytes());
         }
     }
 }
@@ -61,6 +146,9 @@ pub enum Reply {
         head: Arc<CachedHead>,
         age_secs: u64,
         status: CacheStatus,
+        /// The body's length when known: always for a stored object, for a fetch when the
+        /// origin declared it.
+        body_len: Option<u64>,
     },
     Chunk(Bytes),
     End,
@@ -113,9 +201,8 @@ impl OwnerStream {
                         Reply::Head {
                             head: Arc::clone(&object.head),
                             age_secs: object.freshness.age(now).as_secs(),
-                            status: CacheStatus::Hit {
-                                ttl: object.freshness.ttl_secs(now),
-                            },
+                            status: CacheStatus::hit(object.freshness.ttl_secs(now)),
+                            body_len: Some(object.body_len),
                         }
                     } else {
                         match object.body.get(index - 1) {
@@ -127,12 +214,14 @@ impl OwnerStream {
                 Source::Flight { reader, collapsed } => match reader.next().await {
                     Event::Head(head) => {
                         let stored_ttl = head.arrival.stored_ttl;
-                        let status = if *collapsed {
-                            CacheStatus::Collapsed { stored_ttl }
-                        } else {
-                            CacheStatus::Miss { stored_ttl }
+                        let status = CacheStatus {
+                            stored: stored_ttl.is_some(),
+                            ttl: stored_ttl,
+                            collapsed: *collapsed,
+                            ..CacheStatus::forwarded(Fwd::Miss)
                         };
                         return Reply::Head {
+                            body_len: head.content_length,
                             age_secs: head.arrival.initial_age_secs,
                             head,
                             status,
@@ -167,34 +256,35 @@ mod tests {
 
     #[test]
     fn cache_status_values_follow_rfc_9211() {
+        assert_eq!(value(CacheStatus::hit(27)), "livecache; hit; ttl=27");
+        assert_eq!(value(CacheStatus::hit(-3)), "livecache; hit; ttl=-3");
+        let stored = CacheStatus {
+            stored: true,
+            ttl: Some(60),
+            ..CacheStatus::forwarded(Fwd::UriMiss)
+        };
+        assert_eq!(value(stored), "livecache; fwd=uri-miss; stored; ttl=60");
+        assert_eq!(value(CacheStatus::forwarded(Fwd::Miss)), "livecache; fwd=miss");
+        let collapsed = CacheStatus {
+            collapsed: true,
+            stored: true,
+            ttl: Some(5),
+            ..CacheStatus::forwarded(Fwd::VaryMiss)
+        };
         assert_eq!(
-            value(CacheStatus::Hit { ttl: 27 }),
-            "livecache; hit; ttl=27"
+            value(collapsed),
+            "livecache; fwd=vary-miss; collapsed; stored; ttl=5"
         );
+        let stale = CacheStatus {
+            fwd_status: Some(503),
+            ttl: Some(-4),
+            detail: Some("stale-if-error"),
+            ..CacheStatus::forwarded(Fwd::Stale)
+        };
         assert_eq!(
-            value(CacheStatus::Hit { ttl: -3 }),
-            "livecache; hit; ttl=-3"
+            value(stale),
+            "livecache; fwd=stale; fwd-status=503; ttl=-4; detail=stale-if-error"
         );
-        assert_eq!(
-            value(CacheStatus::Miss {
-                stored_ttl: Some(60)
-            }),
-            "livecache; fwd=miss; stored; ttl=60"
-        );
-        assert_eq!(
-            value(CacheStatus::Miss { stored_ttl: None }),
-            "livecache; fwd=miss"
-        );
-        assert_eq!(
-            value(CacheStatus::Collapsed {
-                stored_ttl: Some(5)
-            }),
-            "livecache; fwd=miss; collapsed; stored; ttl=5"
-        );
-        assert_eq!(
-            value(CacheStatus::Collapsed { stored_ttl: None }),
-            "livecache; fwd=miss; collapsed"
-        );
-        assert_eq!(value(CacheStatus::Pass), "livecache; fwd=request");
+        assert_eq!(value(CacheStatus::pass()), "livecache; fwd=request");
     }
 }

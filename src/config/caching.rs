@@ -1,0 +1,274 @@
+//! The keys that shape HTTP caching semantics (RFC 9111, 5861, 9213): whether request
+//! directives are honoured, the targeted `Cache-Control` field, the operator's stale-on-error
+//! cap, the variant bound, negative-caching TTLs and who may `PURGE`. Parsed from text here,
+//! like every other key, so errors name the key and the value. Pure: no I/O.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::units;
+
+/// What the cache does with a client's `Cache-Control` (and HTTP/1.0 `Pragma`) directives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestDirectives {
+    /// RFC 9111 section 5.2.1: `no-cache`, `max-age`, `min-fresh`, `max-stale`,
+    /// `only-if-cached` and `no-store` are acted on.
+    Honor,
+    /// Every request is treated as if it carried no directive (the usual CDN edge setting:
+    /// a viewer's reload cannot send a request to the origin).
+    Ignore,
+}
+
+/// Which response statuses a negative-caching TTL applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusMatch {
+    Exact(u16),
+    /// `4xx`, `5xx`: every status in the hundred.
+    Class(u16),
+}
+
+impl StatusMatch {
+    pub fn matches(self, status: u16) -> bool {
+        match self {
+            StatusMatch::Exact(s) => s == status,
+            StatusMatch::Class(c) => status / 100 == c,
+        }
+    }
+}
+
+/// An address block allowed to send `PURGE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AddrBlock {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl AddrBlock {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(block), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(block) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(block), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(block) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The caching-semantics keys, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caching {
+    pub request_cache_control: RequestDirectives,
+    /// Lower-cased name of the targeted field (RFC 9213) that overrides `CDN-Cache-Control`
+    /// and `Cache-Control` for this cache; `None` when off.
+    pub targeted_cache_control: Option<String>,
+    /// How long past its freshness a stored response may still be served when the origin
+    /// fails (5xx, timeout, refused) and the response carries no `stale-if-error`.
+    pub max_stale_on_error: Duration,
+    /// Variants kept per URL for responses with `Vary`.
+    pub max_variants: usize,
+    /// Freshness given to responses with these statuses when the origin sent none.
+    pub negative_ttl: Vec<(StatusMatch, Duration)>,
+    /// Client addresses allowed to send `PURGE`.
+    pub purge_allow: Vec<AddrBlock>,
+}
+
+impl Caching {
+    /// The negative-caching TTL for `status`, first matching rule first.
+    pub fn negative_ttl_for(&self, status: u16) -> Option<Duration> {
+        self.negative_ttl
+            .iter()
+            .find(|(m, _)| m.matches(status))
+            .map(|&(_, ttl)| ttl)
+    }
+
+    pub fn may_purge(&self, ip: IpAddr) -> bool {
+        self.purge_allow.iter().any(|block| block.contains(ip))
+    }
+
+    /// Each key as TOML text, for `--check-config`.
+    pub fn toml_values(&self) -> Vec<(&'static str, String)> {
+        let list = |items: Vec<String>| format!("{:?}", items.join(", "));
+        vec![
+            (
+                "request_cache_control",
+                format!(
+                    "{:?}",
+                    match self.request_cache_control {
+                        RequestDirectives::Honor => "honor",
+                        RequestDirectives::Ignore => "ignore",
+                    }
+                ),
+            ),
+            (
+                "targeted_cache_control",
+                format!("{:?}", self.targeted_cache_control.as_deref().unwrap_or("")),
+            ),
+            (
+                "max_stale_on_error",
+                format!("{:?}", units::format_duration(self.max_stale_on_error)),
+            ),
+            ("max_variants", self.max_variants.to_string()),
+            (
+                "negative_ttl",
+                list(
+                    self.negative_ttl
+                        .iter()
+                        .map(|(m, ttl)| {
+                            let status = match m {
+                                StatusMatch::Exact(s) => s.to_string(),
+                                StatusMatch::Class(c) => format!("{c}xx"),
+                            };
+                            format!("{status}={}", units::format_duration(*ttl))
+                        })
+                        .collect(),
+                ),
+            ),
+            (
+                "purge_allow",
+                list(
+                    self.purge_allow
+                        .iter()
+                        .map(|b| format!("{}/{}", b.addr, b.prefix))
+                        .collect(),
+                ),
+            ),
+        ]
+    }
+}
+
+pub fn parse_request_directives(text: &str) -> Result<RequestDirectives, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "honor" | "honour" => Ok(RequestDirectives::Honor),
+        "ignore" => Ok(RequestDirectives::Ignore),
+        _ => Err("expected `honor` or `ignore`".into()),
+    }
+}
+
+/// A field name (token characters), lower-cased; empty or `off` turns it off.
+pub fn parse_field_name(text: &str) -> Result<Option<String>, String> {
+    let text = text.trim();
+    if text.is_empty() || text == "off" {
+        return Ok(None);
+    }
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    if !text.bytes().all(token) {
+        return Err("expected a header field name, e.g. Livecache-Cache-Control".into());
+    }
+    Ok(Some(text.to_ascii_lowercase()))
+}
+
+/// `404=10s, 410=1m, 5xx=2s`: comma-separated `status=duration` rules.
+pub fn parse_negative_ttl(text: &str) -> Result<Vec<(StatusMatch, Duration)>, String> {
+    let mut rules = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (status, ttl) = item
+            .split_once('=')
+            .ok_or_else(|| format!("`{item}`: expected STATUS=DURATION, e.g. 404=10s"))?;
+        let status = status.trim().to_ascii_lowercase();
+        let matcher = if let Some(class) = status.strip_suffix("xx") {
+            match class.parse::<u16>() {
+                Ok(c @ 2..=5) => StatusMatch::Class(c),
+                _ => return Err(format!("`{status}`: expected a class 2xx to 5xx")),
+            }
+        } else {
+            match status.parse::<u16>() {
+                Ok(s @ 200..=599) => StatusMatch::Exact(s),
+                _ => return Err(format!("`{status}`: expected a status 200 to 599")),
+            }
+        };
+        let ttl = units::parse_duration(ttl).map_err(|e| format!("`{item}`: {e}"))?;
+        rules.push((matcher, ttl));
+    }
+    Ok(rules)
+}
+
+/// `127.0.0.1/32, ::1, 10.0.0.0/8`: addresses or CIDR blocks; empty allows nobody.
+pub fn parse_addr_blocks(text: &str) -> Result<Vec<AddrBlock>, String> {
+    let mut blocks = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (addr, prefix) = match item.split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (item, None),
+        };
+        let addr: IpAddr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{item}`: expected an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.trim().parse::<u8>() {
+                Ok(p) if p <= max => p,
+                _ => return Err(format!("`{item}`: prefix length must be 0 to {max}")),
+            },
+        };
+        blocks.push(AddrBlock { addr, prefix });
+    }
+    Ok(blocks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negative_ttl_rules_parse_and_match_in_order() {
+        let rules = parse_negative_ttl("404=10s, 5xx=2s, 503=1m").unwrap();
+        let caching = Caching {
+            request_cache_control: RequestDirectives::Honor,
+            targeted_cache_control: None,
+            max_stale_on_error: Duration::ZERO,
+            max_variants: 8,
+            negative_ttl: rules,
+            purge_allow: vec![],
+        };
+        assert_eq!(caching.negative_ttl_for(404), Some(Duration::from_secs(10)));
+        assert_eq!(caching.negative_ttl_for(503), Some(Duration::from_secs(2)));
+        assert_eq!(caching.negative_ttl_for(410), None);
+        assert!(parse_negative_ttl("").unwrap().is_empty());
+        assert!(parse_negative_ttl("404").is_err());
+        assert!(parse_negative_ttl("99=1s").is_err());
+        assert!(parse_negative_ttl("7xx=1s").is_err());
+        assert!(parse_negative_ttl("404=soon").is_err());
+    }
+
+    #[test]
+    fn address_blocks_contain_what_they_should() {
+        let blocks = parse_addr_blocks("127.0.0.1/32, ::1, 10.0.0.0/8").unwrap();
+        let any = |ip: &str| blocks.iter().any(|b| b.contains(ip.parse().unwrap()));
+        assert!(any("127.0.0.1"));
+        assert!(any("::1"));
+        assert!(any("10.200.3.4"));
+        assert!(any("::ffff:10.1.1.1"), "v4-mapped v6 is the v4 address");
+        assert!(!any("127.0.0.2"));
+        assert!(!any("11.0.0.1"));
+        let all = parse_addr_blocks("0.0.0.0/0").unwrap();
+        assert!(all[0].contains("192.0.2.1".parse().unwrap()));
+        assert!(parse_addr_blocks("10.0.0.0/33").is_err());
+        assert!(parse_addr_blocks("nowhere").is_err());
+        assert!(parse_addr_blocks("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn field_names_are_tokens() {
+        assert_eq!(
+            parse_field_name("Livecache-Cache-Control").unwrap(),
+            Some("livecache-cache-control".into())
+        );
+        assert_eq!(parse_field_name("").unwrap(), None);
+        assert!(parse_field_name("bad name").is_err());
+        assert!(parse_request_directives("ignore").is_ok());
+        assert!(parse_request_directives("sometimes").is_err());
+    }
+}
