@@ -97,6 +97,18 @@ impl Store {
         }
     }
 
+    /// Drops every object whose key `matches`; returns how many went. A scan of the whole
+    /// store: for purges, not for the data path.
+    pub fn remove_where(&mut self, mut matches: impl FnMut(&CacheKey) -> bool) -> u64 {
+        let doomed: Vec<CacheKey> = self
+            .entries
+            .iter()
+            .filter(|(key, _)| matches(key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        doomed.iter().filter(|key| self.remove(key)).count() as u64
+    }
+
     /// Accounts `bytes` more held by an in-flight fetch, evicting stored objects to make room.
     /// Returns false when in-flight bytes alone exceed the budget: the caller must then stop
     /// planning to store that object.

@@ -215,6 +215,24 @@ impl Shard {
         removed || detached
     }
 
+    /// Removes the stored object(s) for one URL (every variant) and detaches its fetch in
+    /// flight; returns how many stored objects went.
+    pub fn purge_url(&self, key: &CacheKey) -> u64 {
+        let removed = self.store.borrow_mut().remove_where(|k| k == key);
+        self.inflight.borrow_mut().remove(key);
+        self.publish_store();
+        removed
+    }
+
+    /// Removes every stored object whose key `matches` (a stream or path-prefix purge) and
+    /// detaches matching fetches in flight; returns how many stored objects went.
+    pub fn purge_where(&self, matches: &dyn Fn(&CacheKey) -> bool) -> u64 {
+        let removed = self.store.borrow_mut().remove_where(matches);
+        self.inflight.borrow_mut().retain(|k, _| !matches(k));
+        self.publish_store();
+        removed
+    }
+
     /// Whether `flight` is still the registered fetch for `key` (not invalidated).
     fn is_registered(&self, key: &CacheKey, flight: &Rc<InFlight>) -> bool {
         self.inflight
