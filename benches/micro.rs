@@ -61,6 +61,8 @@ use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 use livecache::cache::freshness::evaluate;
+use livecache::cache::store::Found;
+use livecache::cache::Vary;
 use livecache::cache::{
     CacheKey, CachedHead, Freshness, InFlight, Reader, Store, StoredObject, StreamKey,
 };
@@ -185,6 +187,8 @@ fn segment_head() -> Arc<CachedHead> {
         ],
         content_length: Some(BODY as u64),
         arrival: Default::default(),
+        vary: livecache::cache::Vary::None,
+        variant: Bytes::new(),
     })
 }
 
@@ -198,6 +202,7 @@ fn object(head: &Arc<CachedHead>, body: &Arc<[Bytes]>) -> Rc<StoredObject> {
             lifetime: Duration::from_secs(6),
             initial_age: Duration::ZERO,
             stored_at: Instant::now(),
+            reuse: Default::default(),
         },
     })
 }
@@ -214,7 +219,9 @@ fn full_store(head: &Arc<CachedHead>, body: &Arc<[Bytes]>) -> (Store, Vec<CacheK
     let n = (BUDGET / per) as usize;
     let keys: Vec<CacheKey> = (0..n).map(segment_key).collect();
     for key in &keys {
-        store.insert(key.clone(), object(head, body)).expect("fits");
+        store
+            .insert(key.clone(), Vary::None, Bytes::new(), object(head, body), 8)
+            .expect("fits");
     }
     let usage = store.usage();
     assert_eq!(usage.evictions, 0);
@@ -233,7 +240,10 @@ fn bench_store(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("get_hit", keys.len()), |b| {
         b.iter(|| {
             i = if i + 1 == keys.len() { 0 } else { i + 1 };
-            store.get(black_box(&keys[i])).expect("present")
+            match store.get(black_box(&keys[i]), &[]) {
+                Found::Object(object) => object,
+                _ => panic!("present"),
+            }
         })
     });
     drop(store);
@@ -244,7 +254,13 @@ fn bench_store(c: &mut Criterion) {
     let pool: Vec<CacheKey> = (0..keys.len() + 4096).map(segment_key).collect();
     let mut next = keys.len();
     store
-        .insert(pool[next].clone(), object(&head, &body))
+        .insert(
+            pool[next].clone(),
+            Vary::None,
+            Bytes::new(),
+            object(&head, &body),
+            8,
+        )
         .expect("fits");
     let usage = store.usage();
     assert_eq!((usage.evictions, usage.objects), (1, keys.len() as u64));
@@ -254,7 +270,7 @@ fn bench_store(c: &mut Criterion) {
                 next = (next + 1) % pool.len();
                 (pool[next].clone(), object(&head, &body))
             },
-            |(key, obj)| store.insert(black_box(key), obj),
+            |(key, obj)| store.insert(black_box(key), Vary::None, Bytes::new(), obj, 8),
             BatchSize::SmallInput,
         )
     });
@@ -290,7 +306,10 @@ fn bench_freshness(c: &mut Criterion) {
     ];
     let request_time = SystemTime::UNIX_EPOCH + Duration::from_secs(NOW_UNIX);
     let response_time = request_time + Duration::from_millis(40);
-    let policy = evaluate(200, &headers, request_time, response_time);
+    let caching = livecache::Config::from_pairs(&[("shards", "1")])
+        .expect("defaults")
+        .caching;
+    let policy = evaluate(200, &headers, request_time, response_time, &caching).policy;
     assert!(
         matches!(policy, livecache::cache::Policy::Store { .. }),
         "{policy:?}"
@@ -304,6 +323,7 @@ fn bench_freshness(c: &mut Criterion) {
                 black_box(&headers),
                 request_time,
                 response_time,
+                &caching,
             )
         })
     });

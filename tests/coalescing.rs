@@ -144,7 +144,8 @@ with_shards!(unshareable_responses_are_fetched_per_client, |shards| {
         "each client fetched for itself"
     );
     let later = setup.get(target);
-    assert!(later.cache_status().contains("fwd=miss"));
+    assert!(later.cache_status().contains("fwd=uri-miss"));
+    assert!(later.cache_status().contains("detail=private"));
     assert_eq!(setup.origin.hits(target), 11, "never stored");
 });
 

@@ -70,7 +70,7 @@ with_shards!(access_log_has_one_line_per_response_and_reopens, |shards| {
         let target = format!("/logs/{shards}/ch{i}/seg.ts?size=1000");
         let miss = setup.get(&target);
         assert_eq!(miss.status, 200);
-        assert!(miss.cache_status().contains("fwd=miss"));
+        assert!(miss.cache_status().contains("fwd=uri-miss"));
         expected.push((200, "miss".to_string(), target.clone()));
         let hit = setup.get(&target);
         assert!(hit.cache_status().contains("hit"), "{}", hit.cache_status());

@@ -141,7 +141,7 @@ with_shards!(metrics_count_exactly_what_clients_did, |shards| {
         let r = setup.get(target);
         assert_eq!(r.status, 200);
         assert!(
-            r.cache_status().contains("fwd=miss"),
+            r.cache_status().contains("fwd=uri-miss"),
             "{}",
             r.cache_status()
         );

@@ -10,12 +10,12 @@ use std::time::Duration;
 with_shards!(fresh_objects_expire, |shards| {
     let setup = Setup::new(shards);
     let target = "/live/exp/1/seg.m4s?size=100&cc=max-age%3D1";
-    assert!(setup.get(target).cache_status().contains("fwd=miss"));
+    assert!(setup.get(target).cache_status().contains("fwd=uri-miss"));
     assert!(setup.get(target).cache_status().contains("hit"));
     std::thread::sleep(Duration::from_millis(2100));
     let after = setup.get(target);
     assert!(
-        after.cache_status().contains("fwd=miss"),
+        after.cache_status().contains("fwd=stale; fwd-status=304"),
         "{}",
         after.cache_status()
     );
@@ -126,7 +126,7 @@ with_shards!(other_methods_pass_through_and_invalidate, |shards| {
     assert_eq!(recorded.body, b"hello");
     let after = setup.get(target);
     assert!(
-        after.cache_status().contains("fwd=miss"),
+        after.cache_status().contains("fwd=uri-miss"),
         "invalidated: {}",
         after.cache_status()
     );
@@ -139,7 +139,7 @@ with_shards!(other_methods_pass_through_and_invalidate, |shards| {
     );
     assert_eq!(put.body, b"method=PUT len=3");
     assert!(
-        setup.get(target).cache_status().contains("fwd=miss"),
+        setup.get(target).cache_status().contains("fwd=uri-miss"),
         "PUT invalidates too"
     );
 });

@@ -7,7 +7,7 @@ with_shards!(miss_then_hit, |shards| {
     let first = setup.get(target);
     assert_eq!(first.status, 200);
     assert!(
-        first.cache_status().contains("fwd=miss"),
+        first.cache_status().contains("fwd=uri-miss"),
         "{}",
         first.cache_status()
     );

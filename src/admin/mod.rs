@@ -5,7 +5,19 @@
 //! - `GET /healthz`: 200 `ok` while the process runs;
 //! - `GET /readyz`: 200 once every shard serves, 503 while starting or draining;
 //! - `GET /status`: JSON, per shard and in total, with uptime and versions;
-//! - anything else: 404 (405 for another method on a known path).
+//! - `POST /purge?prefix=/live/ch1/[&host=example.com]`: removes every stored object whose
+//!   path starts with the prefix (on any host, or on `host` only);
+//! - `POST /purge?stream=example.com/live/ch1/720p`: removes every stored object of that
+//!   stream (its key by the configured `stream_key` rule, host included);
+//! - anything else: 404 (405, with `Allow`, for another method on a known path).
+//!
+//! A purge answers `{"purged":N,"shards":S}`: stored objects removed, and shards that answered
+//! within `PURGE_PATIENCE` (all of them but a stuck one). Every shard is asked at once over the
+//! mesh (`shard::mesh::purge_everywhere`); fetches in flight in the scope are detached, so
+//! they finish for their readers but are not stored. Query values are percent-decoded once
+//! and then compared with paths as requested, so a path that was sent percent-encoded is
+//! purged by encoding it once more. A single URL is purged with the `PURGE` method on the
+//! public port instead (see `server::purge`).
 //!
 //! It runs on shard 0's executor, next to that shard's clients, and costs the data path
 //! nothing until scraped. Counters are atomics any thread may read. Latency histograms are
@@ -31,15 +43,21 @@ use std::time::Duration;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
+use crate::cache::CacheKey;
+use crate::config::StreamKeyRule;
 use crate::metrics::{Readiness, Stats};
 use crate::runtime::StartError;
-use crate::shard::{mesh, Shard};
+use crate::shard::mesh::{self, PurgeScope};
+use crate::shard::Shard;
 use crate::shutdown::Shutdown;
 
 pub use prometheus::{render, BUCKETS_SECONDS, CONTENT_TYPE};
 
 /// How long a scrape waits for another shard's histograms.
 const LATENCY_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a purge waits for every shard's count. A purge walks a shard's whole store, so
+/// it gets longer than a scrape.
+const PURGE_PATIENCE: Duration = Duration::from_secs(5);
 /// Time allowed to send a request head and to take the response.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// Largest request head read; the admin endpoints take no body.
@@ -123,11 +141,12 @@ pub fn spawn(shard: &Rc<Shard>, listener: AdminListener, shutdown: Shutdown) {
     .detach();
 }
 
-/// A response to write: status, content type, body.
+/// A response to write: status, content type, body, and for a 405 the methods allowed.
 struct Answer {
     status: u16,
     content_type: &'static str,
     body: Vec<u8>,
+    allow: Option<&'static str>,
 }
 
 impl Answer {
@@ -136,6 +155,23 @@ impl Answer {
             status,
             content_type: "text/plain; charset=utf-8",
             body: format!("{body}\n").into_bytes(),
+            allow: None,
+        }
+    }
+
+    fn json(body: String) -> Answer {
+        Answer {
+            status: 200,
+            content_type: "application/json",
+            body: body.into_bytes(),
+            allow: None,
+        }
+    }
+
+    fn not_allowed(allow: &'static str) -> Answer {
+        Answer {
+            allow: Some(allow),
+            ..Answer::text(405, "method not allowed")
         }
     }
 }
@@ -150,20 +186,21 @@ async fn serve(shard: &Rc<Shard>, mut stream: TcpStream) -> io::Result<()> {
         Ok(Head::Closed)
     })
     .await?;
-    let (method, path) = match head {
-        Head::Request(method, path) => (method, path),
+    let (method, target) = match head {
+        Head::Request(method, target) => (method, target),
         Head::Closed => return Ok(()),
         Head::Bad => return write(&mut stream, &Answer::text(400, "bad request"), false).await,
     };
-    let path = path.split('?').next().unwrap_or("");
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let head_only = method == "HEAD";
-    let known = matches!(path, "/metrics" | "/healthz" | "/readyz" | "/status");
-    let answer = if !known {
-        Answer::text(404, "not found")
-    } else if method != "GET" && !head_only {
-        Answer::text(405, "method not allowed")
-    } else {
-        answer(shard, path).await
+    let answer = match (path, method.as_str()) {
+        ("/purge", "POST") => purge(shard, query).await,
+        ("/purge", _) => Answer::not_allowed("POST"),
+        ("/metrics" | "/healthz" | "/readyz" | "/status", "GET" | "HEAD") => {
+            answer(shard, path).await
+        }
+        ("/metrics" | "/healthz" | "/readyz" | "/status", _) => Answer::not_allowed("GET, HEAD"),
+        _ => Answer::text(404, "not found"),
     };
     write(&mut stream, &answer, head_only).await
 }
@@ -207,6 +244,7 @@ async fn answer(shard: &Rc<Shard>, path: &str) -> Answer {
                 status: 200,
                 content_type: CONTENT_TYPE,
                 body: render(stats, &latency, merged).into_bytes(),
+                allow: None,
             }
         }
         "/healthz" => Answer::text(200, "ok"),
@@ -214,13 +252,102 @@ async fn answer(shard: &Rc<Shard>, path: &str) -> Answer {
             Readiness::Serving => Answer::text(200, "ready"),
             other => Answer::text(503, other.label()),
         },
-        "/status" => Answer {
-            status: 200,
-            content_type: "application/json",
-            body: status_json(stats).into_bytes(),
-        },
+        "/status" => Answer::json(status_json(stats)),
         _ => Answer::text(404, "not found"),
     }
+}
+
+/// `POST /purge`: removes the scope the query names on every shard; 400 for a query that
+/// names none, or two.
+async fn purge(shard: &Rc<Shard>, query: &str) -> Answer {
+    let scope = match purge_scope(query, shard.config().stream_key) {
+        Ok(scope) => scope,
+        Err(reason) => return Answer::text(400, reason),
+    };
+    let (purged, answered) = mesh::purge_everywhere(shard, scope.clone(), PURGE_PATIENCE).await;
+    let shards = shard.config().shards;
+    if answered < shards {
+        tracing::warn!(
+            ?scope,
+            purged,
+            answered,
+            shards,
+            "admin purge: some shards did not answer in time; they may still purge"
+        );
+    } else {
+        tracing::info!(?scope, purged, "admin purge");
+    }
+    Answer::json(format!("{{\"purged\":{purged},\"shards\":{answered}}}\n"))
+}
+
+/// Reads an admin purge query: exactly one of `prefix=` (a path starting with `/`, optionally
+/// with `host=`) or `stream=` (`host/path`, as `StreamKey` spells it). Values are
+/// percent-decoded; hosts are normalised as keys are (lower case, no `:80`). Unknown or
+/// repeated parameters are refused: a typo must not widen or retarget a purge.
+fn purge_scope(query: &str, rule: StreamKeyRule) -> Result<PurgeScope, &'static str> {
+    let (mut prefix, mut stream, mut host) = (None, None, None);
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let slot = match name {
+            "prefix" => &mut prefix,
+            "stream" => &mut stream,
+            "host" => &mut host,
+            _ => return Err("unknown parameter: use prefix= (with optional host=) or stream="),
+        };
+        let value = percent_decode(value).ok_or("malformed percent-encoding")?;
+        if slot.replace(value).is_some() {
+            return Err("a parameter is given twice");
+        }
+    }
+    let normal_host = |host: &[u8]| CacheKey::new(host, b"/", &[]).host().clone();
+    match (prefix, stream) {
+        (Some(_), Some(_)) => Err("give prefix= or stream=, not both"),
+        (None, None) => Err("give prefix=/path/ or stream=host/path"),
+        (Some(prefix), None) if !prefix.starts_with(b"/") => Err("prefix must start with /"),
+        (Some(prefix), None) => Ok(PurgeScope::PathPrefix {
+            host: match host {
+                Some(host) if host.is_empty() => return Err("host= is empty"),
+                Some(host) => Some(normal_host(&host)),
+                None => None,
+            },
+            prefix: prefix.into(),
+        }),
+        (None, Some(_)) if host.is_some() => {
+            Err("host= goes with prefix=; a stream names its host")
+        }
+        (None, Some(stream)) if stream.is_empty() => Err("stream= is empty"),
+        (None, Some(stream)) => {
+            let split = stream
+                .iter()
+                .position(|&b| b == b'/')
+                .unwrap_or(stream.len());
+            let mut normal = normal_host(&stream[..split]).to_vec();
+            normal.extend_from_slice(&stream[split..]);
+            Ok(PurgeScope::Stream {
+                stream: normal.into(),
+                rule,
+            })
+        }
+    }
+}
+
+/// Decodes `%XX` escapes; `None` for a malformed one. `+` stays a `+` (it is legal in paths).
+fn percent_decode(value: &str) -> Option<Vec<u8>> {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
 }
 
 /// The `/status` document.
@@ -278,8 +405,12 @@ pub fn status_json(stats: &Stats) -> String {
 
 async fn write(stream: &mut TcpStream, answer: &Answer, head_only: bool) -> io::Result<()> {
     let reason = crate::http::encode::status_reason(answer.status);
+    let allow = answer
+        .allow
+        .map(|methods| format!("Allow: {methods}\r\n"))
+        .unwrap_or_default();
     let mut out = format!(
-        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}Cache-Control: no-store\r\nConnection: close\r\n\r\n",
         answer.status,
         answer.content_type,
         answer.body.len()
@@ -290,4 +421,76 @@ async fn write(stream: &mut TcpStream, answer: &Answer, head_only: bool) -> io::
     }
     stream.write_all(&out).await?;
     stream.close().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(query: &str) -> Result<PurgeScope, &'static str> {
+        purge_scope(query, StreamKeyRule::Dirname)
+    }
+
+    #[test]
+    fn a_prefix_is_decoded_and_its_host_normalised() {
+        assert_eq!(
+            scope("prefix=%2Flive%2Fch1%2F&host=Example.COM:80"),
+            Ok(PurgeScope::PathPrefix {
+                host: Some("example.com".into()),
+                prefix: "/live/ch1/".into(),
+            })
+        );
+        assert_eq!(
+            scope("prefix=/a+b/"),
+            Ok(PurgeScope::PathPrefix {
+                host: None,
+                prefix: "/a+b/".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn a_stream_keeps_its_path_and_normalises_its_host() {
+        assert_eq!(
+            scope("stream=Example.com/live/ch1/720p"),
+            Ok(PurgeScope::Stream {
+                stream: "example.com/live/ch1/720p".into(),
+                rule: StreamKeyRule::Dirname,
+            })
+        );
+    }
+
+    #[test]
+    fn unclear_queries_are_refused() {
+        for query in [
+            "",
+            "prefix=/a/&stream=h/a",
+            "prefx=/a/",
+            "prefix=/a/&prefix=/b/",
+            "prefix=live/",
+            "prefix=/a%2",
+            "prefix=/a%zz",
+            "stream=",
+            "stream=h/a&host=h",
+            "prefix=/a/&host=",
+        ] {
+            assert!(scope(query).is_err(), "{query:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn scopes_match_the_keys_they_name() {
+        let key = CacheKey::new(b"example.com", b"/live/ch1/720p/seg-1.m4s?x=1", &[]);
+        let other_host = CacheKey::new(b"other.net", b"/live/ch1/720p/seg-1.m4s", &[]);
+        let other_stream = CacheKey::new(b"example.com", b"/live/ch10/720p/seg-1.m4s", &[]);
+        let prefix = scope("prefix=/live/ch1/").unwrap();
+        assert!(prefix.matches(&key) && prefix.matches(&other_host));
+        assert!(!prefix.matches(&other_stream));
+        let on_host = scope("prefix=/live/&host=EXAMPLE.com").unwrap();
+        assert!(on_host.matches(&key) && on_host.matches(&other_stream));
+        assert!(!on_host.matches(&other_host));
+        let stream = scope("stream=example.com/live/ch1/720p").unwrap();
+        assert!(stream.matches(&key));
+        assert!(!stream.matches(&other_host) && !stream.matches(&other_stream));
+    }
 }

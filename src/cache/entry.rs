@@ -7,11 +7,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::freshness::Freshness;
+use super::vary::Vary;
 use crate::http::headers::Header;
 
 /// A response head as the cache serves it: the origin's end-to-end fields without the framing
 /// (`Content-Length`, `Transfer-Encoding`) and `Age`, which are written per response.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CachedHead {
     pub status: u16,
     pub reason: Bytes,
@@ -19,6 +20,30 @@ pub struct CachedHead {
     /// The body length when the origin declared it; `None` for chunked or close-delimited.
     pub content_length: Option<u64>,
     pub arrival: Arrival,
+    /// The request fields this response varies on.
+    pub vary: Vary,
+    /// The secondary key of the request that brought it, under `vary`.
+    pub variant: Bytes,
+}
+
+impl CachedHead {
+    /// A head with no `Vary` and no arrival facts (pass-through responses, tests).
+    pub fn plain(
+        status: u16,
+        reason: Bytes,
+        headers: Vec<Header>,
+        content_length: Option<u64>,
+    ) -> CachedHead {
+        CachedHead {
+            status,
+            reason,
+            headers,
+            content_length,
+            arrival: Arrival::default(),
+            vary: Vary::None,
+            variant: Bytes::new(),
+        }
+    }
 }
 
 /// What was decided when the head arrived, for the responses of the fetch that brought it.
@@ -28,6 +53,13 @@ pub struct Arrival {
     pub initial_age_secs: u64,
     /// Remaining freshness when it is being stored; `None` when it is not.
     pub stored_ttl: Option<i64>,
+    /// The upstream status when it differs from the response's (a 304 that refreshed a
+    /// stored response, an error answered with a stale one).
+    pub fwd_status: Option<u16>,
+    /// Why it is not stored, or which stale rule served it, for `Cache-Status: detail`.
+    pub detail: Option<&'static str>,
+    /// Served from a stored response after upstream failed (stale-if-error).
+    pub stale: bool,
 }
 
 impl CachedHead {

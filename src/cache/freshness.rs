@@ -6,71 +6,26 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::http::headers::{find, list_items, Header};
+use bytes::Bytes;
 
-/// The `Cache-Control` response directives this cache acts on.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CacheControl {
-    pub max_age: Option<u64>,
-    pub s_maxage: Option<u64>,
-    pub no_store: bool,
-    pub no_cache: bool,
-    pub private: bool,
-    pub public: bool,
-}
+use super::directives::{parse_delta_seconds, PolicySource, ResponseDirectives};
+use super::vary::Vary;
+use crate::config::Caching;
+use crate::http::headers::{find, Header};
 
-impl CacheControl {
-    /// Parses every `Cache-Control` field. Directive names are case-insensitive; a malformed
-    /// delta-seconds is treated as 0 (stale), the safe reading RFC 9111 section 1.2.2 asks for.
-    pub fn parse(headers: &[Header]) -> CacheControl {
-        let mut cc = CacheControl::default();
-        for item in list_items(headers, "cache-control") {
-            let (name, value) = match item.iter().position(|&b| b == b'=') {
-                Some(eq) => (&item[..eq], Some(trim_quotes(&item[eq + 1..]))),
-                None => (item, None),
-            };
-            let name = name.trim_ascii();
-            let seconds = || {
-                value
-                    .map(parse_delta_seconds)
-                    .unwrap_or(Some(0))
-                    .or(Some(0))
-            };
-            if name.eq_ignore_ascii_case(b"max-age") {
-                cc.max_age = seconds();
-            } else if name.eq_ignore_ascii_case(b"s-maxage") {
-                cc.s_maxage = seconds();
-            } else if name.eq_ignore_ascii_case(b"no-store") {
-                cc.no_store = true;
-            } else if name.eq_ignore_ascii_case(b"no-cache") {
-                cc.no_cache = true;
-            } else if name.eq_ignore_ascii_case(b"private") {
-                cc.private = true;
-            } else if name.eq_ignore_ascii_case(b"public") {
-                cc.public = true;
-            }
-        }
-        cc
-    }
-}
-
-fn trim_quotes(v: &[u8]) -> &[u8] {
-    let v = v.trim_ascii();
-    v.strip_prefix(b"\"")
-        .and_then(|v| v.strip_suffix(b"\""))
-        .unwrap_or(v)
-}
-
-/// delta-seconds: digits only; values past 2^31 are capped there, as RFC 9111 1.2.2 says.
-fn parse_delta_seconds(v: &[u8]) -> Option<u64> {
-    if v.is_empty() || !v.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let capped = v.iter().try_fold(0u64, |acc, &d| {
-        let next = acc * 10 + u64::from(d - b'0');
-        (next < 1 << 31).then_some(next)
-    });
-    Some(capped.unwrap_or(1 << 31))
+/// What a stored response allows once it is stale, and what its reuse needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Reuse {
+    /// `no-cache`: every reuse is revalidated first.
+    pub revalidate_always: bool,
+    /// `must-revalidate`, `proxy-revalidate`, `s-maxage` or `no-cache`: never served stale,
+    /// not even when the origin is down (RFC 9111 4.2.4).
+    pub no_stale: bool,
+    /// `immutable` (RFC 8246): a request's `max-age` does not force revalidation while fresh.
+    pub immutable: bool,
+    /// RFC 5861 windows past freshness.
+    pub stale_while_revalidate: Duration,
+    pub stale_if_error: Option<Duration>,
 }
 
 /// What this cache may do with a response, decided when its head arrives.
@@ -81,6 +36,7 @@ pub enum Policy {
     Store {
         lifetime: Duration,
         initial_age: Duration,
+        reuse: Reuse,
     },
     /// Shared with the requests collapsed onto this fetch but not stored: the origin gave no
     /// freshness, or it is already stale, or the status is never stored.
@@ -88,8 +44,7 @@ pub enum Policy {
         initial_age: Duration,
         reason: &'static str,
     },
-    /// Never handed to anyone but the client that asked (`no-store`, `private`, `no-cache`,
-    /// `Vary` on request fields this cache does not key on).
+    /// Never handed to anyone but the client that asked (`no-store`, `private`, `Vary: *`).
     Private { reason: &'static str },
 }
 
@@ -102,6 +57,23 @@ impl Policy {
             Policy::Private { .. } => Duration::ZERO,
         }
     }
+
+    /// Why the response is not stored, for `Cache-Status: detail`.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            Policy::Store { .. } => None,
+            Policy::ShareOnly { reason, .. } | Policy::Private { reason } => Some(reason),
+        }
+    }
+}
+
+/// The policy and what else the cache needs from a response's head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub policy: Policy,
+    /// Fields a qualified `no-cache`/`private` withholds from storage and other requesters.
+    pub withheld_fields: Vec<Bytes>,
+    pub vary: Vary,
 }
 
 /// Decides the policy for a response to a GET that this cache fetched. `request_time` is when
@@ -111,72 +83,99 @@ pub fn evaluate(
     headers: &[Header],
     request_time: SystemTime,
     response_time: SystemTime,
-) -> Policy {
-    let cc = CacheControl::parse(headers);
+    caching: &Caching,
+) -> Decision {
+    let (cc, source) =
+        ResponseDirectives::select(headers, caching.targeted_cache_control.as_deref());
+    let vary = Vary::of(headers);
+    let decide = |policy| Decision {
+        policy,
+        withheld_fields: cc.withheld_fields.clone(),
+        vary: vary.clone(),
+    };
     if cc.no_store {
-        return Policy::Private { reason: "no-store" };
+        return decide(Policy::Private { reason: "no-store" });
     }
     if cc.private {
-        return Policy::Private { reason: "private" };
+        return decide(Policy::Private { reason: "private" });
     }
-    if cc.no_cache {
-        // Stored-but-revalidate needs revalidation, which comes later; until then every
-        // request must reach the origin, so nothing may be shared either (RFC 9111 5.2.2.4).
-        return Policy::Private { reason: "no-cache" };
-    }
-    if let Some(reason) = unsupported_vary(headers) {
-        return Policy::Private { reason };
+    if vary == Vary::Star {
+        return decide(Policy::Private {
+            reason: "vary-star",
+        });
     }
     let initial_age = initial_age(headers, request_time, response_time);
     if !storable_status(status) {
-        return Policy::ShareOnly {
+        return decide(Policy::ShareOnly {
             initial_age,
-            reason: "status not stored",
-        };
+            reason: "status",
+        });
     }
-    let Some(lifetime) = freshness_lifetime(&cc, headers, response_time) else {
-        return Policy::ShareOnly {
-            initial_age,
-            reason: "no explicit freshness",
-        };
+    let has_validator = find(headers, "etag").is_some() || find(headers, "last-modified").is_some();
+    let explicit = freshness_lifetime(&cc, source, headers, response_time);
+    let lifetime = match (explicit, cc.no_cache) {
+        (Some(lifetime), _) => lifetime,
+        // Stored only to be revalidated each time, which needs a validator.
+        (None, true) if has_validator => Duration::ZERO,
+        (None, _) => match caching.negative_ttl_for(status).filter(|_| status >= 400) {
+            Some(ttl) => ttl,
+            None => {
+                return decide(Policy::ShareOnly {
+                    initial_age,
+                    reason: if cc.no_cache {
+                        "no-cache"
+                    } else {
+                        "no-freshness"
+                    },
+                })
+            }
+        },
     };
-    if lifetime <= initial_age {
-        return Policy::ShareOnly {
+    if cc.no_cache && !has_validator {
+        return decide(Policy::ShareOnly {
             initial_age,
-            reason: "stale on arrival",
-        };
+            reason: "no-cache",
+        });
     }
-    Policy::Store {
+    if lifetime <= initial_age && !cc.no_cache {
+        return decide(Policy::ShareOnly {
+            initial_age,
+            reason: "stale-on-arrival",
+        });
+    }
+    let reuse = Reuse {
+        revalidate_always: cc.no_cache,
+        no_stale: cc.no_cache || cc.must_revalidate || cc.proxy_revalidate || cc.s_maxage.is_some(),
+        immutable: cc.immutable,
+        stale_while_revalidate: Duration::from_secs(cc.stale_while_revalidate.unwrap_or(0)),
+        stale_if_error: cc.stale_if_error.map(Duration::from_secs),
+    };
+    decide(Policy::Store {
         lifetime,
         initial_age,
-    }
+        reuse,
+    })
 }
 
 /// Any final status with explicit freshness may be stored (RFC 9111 section 3), except 206
-/// (partial content waits for range support) and 304 (not an object).
+/// (a part is not the object) and 304 (not an object).
 fn storable_status(status: u16) -> bool {
     status >= 200 && status != 206 && status != 304
 }
 
-/// `Vary` support (secondary keys) comes with the caching-semantics work. Until then only
-/// `Vary: Accept-Encoding` on an unencoded body is safe to share: every client accepts identity.
-fn unsupported_vary(headers: &[Header]) -> Option<&'static str> {
-    let mut vary = list_items(headers, "vary").peekable();
-    vary.peek()?;
-    let encoded = find(headers, "content-encoding")
-        .is_some_and(|v| !v.trim_ascii().eq_ignore_ascii_case(b"identity"));
-    let only_encoding = vary.all(|f| f.eq_ignore_ascii_case(b"accept-encoding"));
-    (encoded || !only_encoding).then_some("vary")
-}
-
 /// s-maxage > max-age > Expires - Date (RFC 9111 4.2.1). `None`: no explicit freshness.
 fn freshness_lifetime(
-    cc: &CacheControl,
+    cc: &ResponseDirectives,
+    source: PolicySource,
     headers: &[Header],
     response_time: SystemTime,
 ) -> Option<Duration> {
     if let Some(s) = cc.s_maxage.or(cc.max_age) {
         return Some(Duration::from_secs(s));
+    }
+    // A targeted field replaces Expires too (RFC 9213 2.1).
+    if source == PolicySource::Targeted {
+        return None;
     }
     let expires = find(headers, "expires")?;
     // An invalid Expires (such as "0") means already expired.
@@ -215,12 +214,13 @@ pub fn parse_http_date(value: &bytes::Bytes) -> Option<SystemTime> {
     httpdate::parse_http_date(text.trim()).ok()
 }
 
-/// The age clock of one stored response.
+/// The age clock of one stored response, and what its directives allow.
 #[derive(Clone, Copy, Debug)]
 pub struct Freshness {
     pub lifetime: Duration,
     pub initial_age: Duration,
     pub stored_at: Instant,
+    pub reuse: Reuse,
 }
 
 impl Freshness {
@@ -233,6 +233,24 @@ impl Freshness {
         self.lifetime > self.age(now)
     }
 
+    /// How long past its freshness the response is (zero while fresh).
+    pub fn staleness(&self, now: Instant) -> Duration {
+        self.age(now).saturating_sub(self.lifetime)
+    }
+
+    /// Within its `stale-while-revalidate` window (and allowed to be stale at all).
+    pub fn may_serve_while_revalidating(&self, now: Instant) -> bool {
+        !self.reuse.no_stale
+            && !self.is_fresh(now)
+            && self.staleness(now) < self.reuse.stale_while_revalidate
+    }
+
+    /// Within its `stale-if-error` window, or the operator's cap when it has none.
+    pub fn may_serve_on_error(&self, now: Instant, operator_cap: Duration) -> bool {
+        let window = self.reuse.stale_if_error.unwrap_or(operator_cap);
+        !self.reuse.no_stale && self.staleness(now) <= window && !window.is_zero()
+    }
+
     /// Remaining freshness, whole seconds, for `Cache-Status: ttl=`.
     pub fn ttl_secs(&self, now: Instant) -> i64 {
         self.lifetime.as_secs() as i64 - self.age(now).as_secs() as i64
@@ -242,7 +260,7 @@ impl Freshness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
+    use crate::config::RequestDirectives;
 
     fn h(name: &'static str, value: &str) -> Header {
         Header {
@@ -259,6 +277,28 @@ mod tests {
         httpdate::fmt_http_date(at(secs))
     }
 
+    fn caching() -> Caching {
+        Caching {
+            request_cache_control: RequestDirectives::Honor,
+            targeted_cache_control: Some("livecache-cache-control".into()),
+            max_stale_on_error: Duration::ZERO,
+            max_variants: 8,
+            negative_ttl: vec![],
+            purge_allow: vec![],
+        }
+    }
+
+    fn policy(status: u16, hs: &[Header], sent: SystemTime, arrived: SystemTime) -> Policy {
+        evaluate(status, hs, sent, arrived, &caching()).policy
+    }
+
+    fn lifetime(p: &Policy) -> Option<u64> {
+        match p {
+            Policy::Store { lifetime, .. } => Some(lifetime.as_secs()),
+            _ => None,
+        }
+    }
+
     #[test]
     fn s_maxage_beats_max_age_beats_expires() {
         let hs = [
@@ -266,32 +306,38 @@ mod tests {
             h("Expires", &date(100)),
             h("Date", &date(0)),
         ];
-        assert_eq!(
-            evaluate(200, &hs, at(0), at(0)),
-            Policy::Store {
-                lifetime: Duration::from_secs(30),
-                initial_age: Duration::ZERO
-            }
-        );
+        assert_eq!(lifetime(&policy(200, &hs, at(0), at(0))), Some(30));
         let hs = [
             h("Cache-Control", "max-age=10"),
             h("Expires", &date(100)),
             h("Date", &date(0)),
         ];
-        assert_eq!(
-            evaluate(200, &hs, at(0), at(0)),
-            Policy::Store {
-                lifetime: Duration::from_secs(10),
-                initial_age: Duration::ZERO
-            }
-        );
+        assert_eq!(lifetime(&policy(200, &hs, at(0), at(0))), Some(10));
         let hs = [h("Expires", &date(100)), h("Date", &date(40))];
-        assert_eq!(
-            evaluate(200, &hs, at(40), at(40)),
-            Policy::Store {
-                lifetime: Duration::from_secs(60),
-                initial_age: Duration::ZERO
-            }
+        assert_eq!(lifetime(&policy(200, &hs, at(40), at(40))), Some(60));
+    }
+
+    #[test]
+    fn targeted_fields_override_cache_control_and_expires() {
+        let hs = [
+            h("Cache-Control", "no-store"),
+            h("CDN-Cache-Control", "max-age=30"),
+        ];
+        assert_eq!(lifetime(&policy(200, &hs, at(0), at(0))), Some(30));
+        let hs = [
+            h("Cache-Control", "max-age=600"),
+            h("CDN-Cache-Control", "max-age=30"),
+            h("Livecache-Cache-Control", "max-age=3"),
+        ];
+        assert_eq!(lifetime(&policy(200, &hs, at(0), at(0))), Some(3));
+        let hs = [
+            h("CDN-Cache-Control", "public"),
+            h("Expires", &date(100)),
+            h("Date", &date(0)),
+        ];
+        assert!(
+            matches!(policy(200, &hs, at(0), at(0)), Policy::ShareOnly { .. }),
+            "Expires does not count under a targeted field"
         );
     }
 
@@ -299,7 +345,7 @@ mod tests {
     fn invalid_expires_means_stale() {
         let hs = [h("Expires", "0"), h("Date", &date(0))];
         assert!(matches!(
-            evaluate(200, &hs, at(0), at(0)),
+            policy(200, &hs, at(0), at(0)),
             Policy::ShareOnly { .. }
         ));
     }
@@ -311,13 +357,9 @@ mod tests {
             h("Age", "20"),
             h("Date", &date(0)),
         ];
-        let policy = evaluate(200, &hs, at(0), at(2));
         assert_eq!(
-            policy,
-            Policy::Store {
-                lifetime: Duration::from_secs(60),
-                initial_age: Duration::from_secs(22)
-            }
+            policy(200, &hs, at(0), at(2)).initial_age(),
+            Duration::from_secs(22)
         );
         // Apparent age wins when the Date is older than Age says.
         let hs = [
@@ -326,7 +368,7 @@ mod tests {
             h("Date", &date(0)),
         ];
         assert_eq!(
-            evaluate(200, &hs, at(10), at(10)).initial_age(),
+            policy(200, &hs, at(10), at(10)).initial_age(),
             Duration::from_secs(10)
         );
     }
@@ -336,87 +378,141 @@ mod tests {
         for cc in [
             "no-store",
             "private",
-            "no-cache",
             "Private, max-age=60",
             "max-age=60, NO-STORE",
         ] {
             let hs = [h("Cache-Control", cc)];
             assert!(
-                matches!(evaluate(200, &hs, at(0), at(0)), Policy::Private { .. }),
+                matches!(policy(200, &hs, at(0), at(0)), Policy::Private { .. }),
                 "{cc}"
             );
         }
+        let hs = [h("Cache-Control", "max-age=60"), h("Vary", "*")];
+        assert!(matches!(
+            policy(200, &hs, at(0), at(0)),
+            Policy::Private {
+                reason: "vary-star"
+            }
+        ));
+    }
+
+    #[test]
+    fn no_cache_is_stored_for_revalidation_only_with_a_validator() {
+        let hs = [h("Cache-Control", "no-cache"), h("ETag", "\"a\"")];
+        match policy(200, &hs, at(0), at(0)) {
+            Policy::Store { reuse, .. } => assert!(reuse.revalidate_always && reuse.no_stale),
+            other => panic!("{other:?}"),
+        }
+        let hs = [h("Cache-Control", "no-cache, max-age=60")];
+        assert!(matches!(
+            policy(200, &hs, at(0), at(0)),
+            Policy::ShareOnly {
+                reason: "no-cache",
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn reuse_rules_follow_the_directives() {
+        let reuse = |cc: &str| match policy(200, &[h("Cache-Control", cc)], at(0), at(0)) {
+            Policy::Store { reuse, .. } => reuse,
+            other => panic!("{cc}: {other:?}"),
+        };
+        assert!(reuse("max-age=5, must-revalidate").no_stale);
+        assert!(reuse("max-age=5, proxy-revalidate").no_stale);
+        assert!(reuse("s-maxage=5").no_stale);
+        assert!(!reuse("max-age=5").no_stale);
+        assert!(reuse("max-age=5, immutable").immutable);
+        let r = reuse("max-age=5, stale-while-revalidate=7, stale-if-error=60");
+        assert_eq!(r.stale_while_revalidate, Duration::from_secs(7));
+        assert_eq!(r.stale_if_error, Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn negative_ttl_applies_only_without_explicit_freshness() {
+        let mut rules = caching();
+        rules.negative_ttl = vec![(
+            crate::config::caching::StatusMatch::Exact(404),
+            Duration::from_secs(5),
+        )];
+        let p = evaluate(404, &[], at(0), at(0), &rules).policy;
+        assert_eq!(lifetime(&p), Some(5));
+        let hs = [h("Cache-Control", "max-age=60")];
+        assert_eq!(
+            lifetime(&evaluate(404, &hs, at(0), at(0), &rules).policy),
+            Some(60)
+        );
+        assert!(matches!(
+            evaluate(410, &[], at(0), at(0), &rules).policy,
+            Policy::ShareOnly { .. }
+        ));
+        assert!(matches!(
+            policy(404, &[], at(0), at(0)),
+            Policy::ShareOnly { .. }
+        ));
     }
 
     #[test]
     fn no_freshness_or_stale_means_share_only() {
         assert!(matches!(
-            evaluate(200, &[], at(0), at(0)),
+            policy(200, &[], at(0), at(0)),
             Policy::ShareOnly { .. }
         ));
         let hs = [h("Cache-Control", "max-age=5"), h("Age", "9")];
         assert!(matches!(
-            evaluate(200, &hs, at(0), at(0)),
+            policy(200, &hs, at(0), at(0)),
             Policy::ShareOnly { .. }
         ));
         let hs = [h("Cache-Control", "max-age=abc")];
         assert!(matches!(
-            evaluate(200, &hs, at(0), at(0)),
+            policy(200, &hs, at(0), at(0)),
             Policy::ShareOnly { .. }
         ));
         let hs = [h("Cache-Control", "max-age=60")];
         assert!(matches!(
-            evaluate(206, &hs, at(0), at(0)),
+            policy(206, &hs, at(0), at(0)),
             Policy::ShareOnly { .. }
         ));
     }
 
     #[test]
-    fn vary_is_only_shared_for_identity_accept_encoding() {
-        let ok = [
-            h("Cache-Control", "max-age=60"),
-            h("Vary", "Accept-Encoding"),
-        ];
-        assert!(matches!(
-            evaluate(200, &ok, at(0), at(0)),
-            Policy::Store { .. }
-        ));
-        let encoded = [
-            h("Cache-Control", "max-age=60"),
-            h("Vary", "accept-encoding"),
-            h("Content-Encoding", "gzip"),
-        ];
-        assert!(matches!(
-            evaluate(200, &encoded, at(0), at(0)),
-            Policy::Private { .. }
-        ));
-        let other = [
-            h("Cache-Control", "max-age=60"),
-            h("Vary", "Accept-Encoding, Cookie"),
-        ];
-        assert!(matches!(
-            evaluate(200, &other, at(0), at(0)),
-            Policy::Private { .. }
-        ));
-    }
-
-    #[test]
-    fn age_grows_with_residence() {
+    fn age_grows_with_residence_and_stale_windows_follow() {
         let now = Instant::now();
         let f = Freshness {
             lifetime: Duration::from_secs(10),
             initial_age: Duration::from_secs(3),
             stored_at: now,
+            reuse: Reuse {
+                stale_while_revalidate: Duration::from_secs(5),
+                stale_if_error: Some(Duration::from_secs(20)),
+                ..Reuse::default()
+            },
         };
         assert!(f.is_fresh(now));
         assert_eq!(f.ttl_secs(now), 7);
         assert_eq!(f.age(now + Duration::from_secs(4)), Duration::from_secs(7));
         assert!(!f.is_fresh(now + Duration::from_secs(7)));
-    }
-
-    #[test]
-    fn huge_delta_seconds_are_capped() {
-        assert_eq!(parse_delta_seconds(b"99999999999999999999"), Some(1 << 31));
-        assert_eq!(parse_delta_seconds(b"-1"), None);
+        let later = |s| now + Duration::from_secs(s);
+        assert!(!f.may_serve_while_revalidating(later(1)), "fresh");
+        assert!(f.may_serve_while_revalidating(later(9)));
+        assert!(!f.may_serve_while_revalidating(later(12)));
+        assert!(f.may_serve_on_error(later(20), Duration::ZERO));
+        assert!(!f.may_serve_on_error(later(40), Duration::ZERO));
+        let strict = Freshness {
+            reuse: Reuse {
+                no_stale: true,
+                ..f.reuse
+            },
+            ..f
+        };
+        assert!(!strict.may_serve_while_revalidating(later(9)));
+        assert!(!strict.may_serve_on_error(later(9), Duration::from_secs(60)));
+        let plain = Freshness {
+            reuse: Reuse::default(),
+            ..f
+        };
+        assert!(!plain.may_serve_on_error(later(9), Duration::ZERO));
+        assert!(plain.may_serve_on_error(later(9), Duration::from_secs(60)));
     }
 }

@@ -19,6 +19,8 @@ use super::entry::CachedHead;
 /// any head, `Failed` (upstream error status to answer with) or `NotShared`.
 #[derive(Clone, Debug)]
 pub enum Event {
+    /// An informational (1xx) head that came before the final one.
+    Interim(Arc<CachedHead>),
     Head(Arc<CachedHead>),
     Chunk(Bytes),
     End,
@@ -41,11 +43,17 @@ enum Phase {
 /// A reader's place: the next event index (0 = head, i + 1 = chunk i) and its waker.
 struct Slot {
     next: usize,
+    /// Informational heads already handed to this reader.
+    interim_seen: usize,
     waker: Option<Waker>,
 }
 
 struct State {
     head: Option<Arc<CachedHead>>,
+    /// The head the leader's reader gets when it differs (fields withheld from others).
+    leader_head: Option<Arc<CachedHead>>,
+    /// Informational (1xx) heads, in arrival order, for readers still before the head.
+    interim: Vec<Arc<CachedHead>>,
     shared: bool,
     /// Chunk `i` is at `chunks[i - first_chunk]`; chunks before `first_chunk` were released.
     chunks: VecDeque<Bytes>,
@@ -71,6 +79,8 @@ impl InFlight {
         Rc::new(InFlight {
             state: RefCell::new(State {
                 head: None,
+                leader_head: None,
+                interim: Vec::new(),
                 shared: true,
                 chunks: VecDeque::new(),
                 first_chunk: 0,
@@ -95,6 +105,7 @@ impl InFlight {
         );
         let slot = Slot {
             next: 0,
+            interim_seen: 0,
             waker: None,
         };
         // Free slots are reused through a list: joining stays O(1) however large the herd.
@@ -130,6 +141,21 @@ impl InFlight {
     /// Body bytes received so far.
     pub fn received(&self) -> u64 {
         self.state.borrow().received
+    }
+
+    /// An informational head arrived: readers that have not had the final head get it first.
+    pub fn publish_interim(&self, head: Arc<CachedHead>) {
+        let mut state = self.state.borrow_mut();
+        if state.head.is_none() && state.interim.len() < 8 {
+            state.interim.push(head);
+            wake_all(&mut state);
+        }
+    }
+
+    /// Gives the leader's reader its own head (before `publish_head`): the full response,
+    /// when other readers get one without the fields a qualified `no-cache` withholds.
+    pub fn set_leader_head(&self, head: Arc<CachedHead>) {
+        self.state.borrow_mut().leader_head = Some(head);
     }
 
     pub fn publish_head(&self, head: Arc<CachedHead>, shared: bool) {
@@ -210,12 +236,23 @@ impl InFlight {
 
     fn poll_event(&self, slot: usize, leader: bool, cx: &mut Context<'_>) -> Poll<Event> {
         let mut state = self.state.borrow_mut();
-        let next = state.slots[slot].as_ref().map_or(0, |s| s.next);
+        let (next, interim_seen) = state.slots[slot]
+            .as_ref()
+            .map_or((0, 0), |s| (s.next, s.interim_seen));
         let event = if let Phase::Failed(status) = state.phase {
             Some(Event::Failed(status))
+        } else if next == 0 && interim_seen < state.interim.len() {
+            let head = Arc::clone(&state.interim[interim_seen]);
+            if let Some(slot) = state.slots[slot].as_mut() {
+                slot.interim_seen += 1;
+            }
+            return Poll::Ready(Event::Interim(head));
         } else if next == 0 {
             match &state.head {
                 Some(_) if !state.shared && !leader => Some(Event::NotShared),
+                Some(_) if leader && state.leader_head.is_some() => {
+                    state.leader_head.clone().map(Event::Head)
+                }
                 Some(head) => Some(Event::Head(Arc::clone(head))),
                 None => None,
             }
@@ -314,13 +351,7 @@ mod tests {
     use std::task::Waker;
 
     fn head() -> Arc<CachedHead> {
-        Arc::new(CachedHead {
-            status: 200,
-            reason: Bytes::new(),
-            headers: vec![],
-            content_length: None,
-            arrival: Default::default(),
-        })
+        Arc::new(CachedHead::plain(200, Bytes::new(), vec![], None))
     }
 
     /// Polls once with a no-op waker: Some(event) if ready now.

@@ -24,6 +24,52 @@ impl CacheKey {
         }
     }
 
+    /// The key of a URI reference found in a response to a request for `base` (`Location`,
+    /// `Content-Location`), or `None` when it names another host (RFC 9111 4.4 invalidates
+    /// only same-origin URIs). `http` and `https` count as the same origin: livecache speaks
+    /// plain HTTP, usually behind a TLS terminator, so the scheme a client used is unknown.
+    pub fn of_reference(
+        base: &CacheKey,
+        reference: &[u8],
+        strip_params: &[String],
+    ) -> Option<CacheKey> {
+        let reference = reference.trim_ascii();
+        let after_scheme = [&b"http://"[..], b"https://", b"//"]
+            .iter()
+            .find_map(|scheme| {
+                (reference.len() >= scheme.len()
+                    && reference[..scheme.len()].eq_ignore_ascii_case(scheme))
+                .then(|| &reference[scheme.len()..])
+            });
+        if let Some(rest) = after_scheme {
+            let slash = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+            let (authority, target) = rest.split_at(slash);
+            if normalise_host(authority) != base.host {
+                return None;
+            }
+            let target: &[u8] = if target.is_empty() { b"/" } else { target };
+            return Some(CacheKey::new(authority, target, strip_params));
+        }
+        if reference.first() == Some(&b'/') {
+            return Some(CacheKey::new(&base.host, reference, strip_params));
+        }
+        if reference.is_empty() || reference.contains(&b':') {
+            return None;
+        }
+        // A relative path: resolved against the directory of the base path.
+        let dir_end = base
+            .path()
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |i| i + 1);
+        let mut target = base.path()[..dir_end].to_vec();
+        if target.is_empty() {
+            target.push(b'/');
+        }
+        target.extend_from_slice(reference);
+        Some(CacheKey::new(&base.host, &target, strip_params))
+    }
+
     /// The normalised host (lower case, default port removed).
     pub fn host(&self) -> &Bytes {
         &self.host
@@ -176,6 +222,21 @@ mod tests {
             owner(b"/live/ch1/720p/seg-1.m4s"),
             owner(b"/live/ch1/720p/index.m3u8")
         );
+    }
+
+    #[test]
+    fn same_origin_references_become_keys() {
+        let base = CacheKey::new(b"Example.com", b"/live/a/item?x=1", &strip());
+        let of = |r: &str| CacheKey::of_reference(&base, r.as_bytes(), &strip());
+        let key = |t: &str| Some(CacheKey::new(b"example.com", t.as_bytes(), &strip()));
+        assert_eq!(of("/live/b/new"), key("/live/b/new"));
+        assert_eq!(of("http://EXAMPLE.com:80/x?CMCD=1"), key("/x"));
+        assert_eq!(of("https://example.com/y"), key("/y"));
+        assert_eq!(of("//example.com"), key("/"));
+        assert_eq!(of("other"), key("/live/a/other"));
+        assert_eq!(of("http://elsewhere.net/x"), None);
+        assert_eq!(of("mailto:x@example.com"), None);
+        assert_eq!(of(""), None);
     }
 
     #[test]

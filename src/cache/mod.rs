@@ -2,15 +2,18 @@
 //! byte-bounded store and the in-flight objects that coalesce fetches. The shard module wires
 //! these to the network; everything here is unit-tested in isolation.
 
+pub mod directives;
 pub mod entry;
 pub mod freshness;
 pub mod inflight;
 pub mod key;
 pub mod store;
 pub mod unshareable;
+pub mod vary;
 
 pub use entry::{Arrival, CachedHead, StoredObject};
-pub use freshness::{Freshness, Policy};
+pub use freshness::{Decision, Freshness, Policy, Reuse};
 pub use inflight::{Event, InFlight, Reader};
 pub use key::{CacheKey, StreamKey};
 pub use store::{Store, StoreUsage};
+pub use vary::Vary;

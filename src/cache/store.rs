@@ -1,14 +1,18 @@
-//! The byte-bounded store of one shard: an LRU of complete objects plus the accounting of the
-//! bytes its in-flight fetches hold, so stored and in-flight bytes together stay within the
-//! shard's share of the cache budget. Eviction is least-recently-used. Pure: no I/O, no
+//! The byte-bounded store of one shard: an LRU of URLs, each holding the variants stored for it
+//! (one without `Vary`, up to `max_variants` with it), plus the accounting of the bytes its
+//! in-flight fetches hold, so stored and in-flight bytes together stay within the shard's
+//! share of the cache budget. Eviction is least-recently-used per URL. Pure: no I/O, no
 //! runtime; the shard owns one inside a `RefCell` and never holds the borrow across an await.
 
 use std::rc::Rc;
 
+use bytes::Bytes;
 use lru::LruCache;
 
 use super::entry::StoredObject;
 use super::key::CacheKey;
+use super::vary::Vary;
+use crate::http::headers::Header;
 
 /// A snapshot of the store's accounting, for metrics and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,8 +27,30 @@ pub struct StoreUsage {
 }
 
 pub struct Store {
-    entries: LruCache<CacheKey, Rc<StoredObject>>,
+    entries: LruCache<CacheKey, Variants>,
     usage: StoreUsage,
+}
+
+/// The responses stored for one URL. They all vary on the same fields: a response that
+/// varies differently replaces them (the origin changed its mind).
+struct Variants {
+    vary: Vary,
+    /// Oldest first; the secondary key of each.
+    objects: Vec<(Bytes, Rc<StoredObject>)>,
+}
+
+impl Variants {
+    fn cost(&self) -> u64 {
+        self.objects.iter().map(|(_, o)| o.cost()).sum()
+    }
+}
+
+/// What the store holds for a request.
+pub enum Found {
+    Object(Rc<StoredObject>),
+    /// Responses are stored for the URL, but none for this request's `Vary` fields.
+    OtherVariants(Vary),
+    Nothing,
 }
 
 /// Why an object was not stored.
@@ -63,38 +89,86 @@ impl Store {
         self.usage.peak_bytes = self.used();
     }
 
-    /// The object for `key`, marked most recently used.
-    pub fn get(&mut self, key: &CacheKey) -> Option<Rc<StoredObject>> {
-        self.entries.get(key).cloned()
+    /// The object stored for `key` that matches `request`'s `Vary` fields, the URL marked
+    /// most recently used.
+    pub fn get(&mut self, key: &CacheKey, request: &[Header]) -> Found {
+        let Some(variants) = self.entries.get(key) else {
+            return Found::Nothing;
+        };
+        let secondary = variants.vary.secondary_key(request);
+        match variants.objects.iter().find(|(s, _)| *s == secondary) {
+            Some((_, object)) => Found::Object(Rc::clone(object)),
+            None => Found::OtherVariants(variants.vary.clone()),
+        }
     }
 
-    /// Stores `object`, evicting least-recently-used objects until it fits.
-    pub fn insert(&mut self, key: CacheKey, object: Rc<StoredObject>) -> Result<(), Refusal> {
+    /// The `Vary` fields of what is stored for `key`, without touching its recency.
+    pub fn vary_of(&self, key: &CacheKey) -> Option<Vary> {
+        self.entries.peek(key).map(|v| v.vary.clone())
+    }
+
+    /// Stores `object` as the variant `secondary` of `key` under `vary`, evicting
+    /// least-recently-used URLs until it fits. Beyond `max_variants` the oldest variant goes.
+    pub fn insert(
+        &mut self,
+        key: CacheKey,
+        vary: Vary,
+        secondary: Bytes,
+        object: Rc<StoredObject>,
+        max_variants: usize,
+    ) -> Result<(), Refusal> {
         let cost = object.cost();
         if cost > self.usage.budget {
             return Err(Refusal::TooLarge);
         }
-        self.remove(&key);
-        if !self.make_room(cost) {
+        let mut variants = match self.take(&key) {
+            Some(old) if old.vary == vary => old,
+            _ => Variants {
+                vary,
+                objects: Vec::new(),
+            },
+        };
+        variants.objects.retain(|(s, _)| *s != secondary);
+        while variants.objects.len() >= max_variants.max(1) {
+            variants.objects.remove(0);
+        }
+        let others = variants.cost();
+        if !self.make_room(cost + others) {
             return Err(Refusal::NoRoom);
         }
-        self.usage.stored_bytes += cost;
-        self.usage.objects += 1;
-        self.entries.push(key, object);
+        variants.objects.push((secondary, object));
+        self.put(key, variants);
         self.note_peak();
         Ok(())
     }
 
-    /// Drops the object for `key`; true if there was one.
+    /// Drops every variant stored for `key`; true if there was one.
     pub fn remove(&mut self, key: &CacheKey) -> bool {
-        match self.entries.pop(key) {
-            Some(old) => {
-                self.usage.stored_bytes -= old.cost();
-                self.usage.objects -= 1;
-                true
-            }
-            None => false,
+        self.take(key).is_some()
+    }
+
+    /// Drops one stored object (a variant) if it is still the one stored.
+    pub fn remove_object(&mut self, key: &CacheKey, object: &Rc<StoredObject>) {
+        let Some(mut variants) = self.take(key) else {
+            return;
+        };
+        variants.objects.retain(|(_, o)| !Rc::ptr_eq(o, object));
+        if !variants.objects.is_empty() {
+            self.put(key.clone(), variants);
         }
+    }
+
+    fn take(&mut self, key: &CacheKey) -> Option<Variants> {
+        let old = self.entries.pop(key)?;
+        self.usage.stored_bytes -= old.cost();
+        self.usage.objects -= old.objects.len() as u64;
+        Some(old)
+    }
+
+    fn put(&mut self, key: CacheKey, variants: Variants) {
+        self.usage.stored_bytes += variants.cost();
+        self.usage.objects += variants.objects.len() as u64;
+        self.entries.push(key, variants);
     }
 
     /// Drops every object whose key `matches`; returns how many went. A scan of the whole
@@ -106,7 +180,11 @@ impl Store {
             .filter(|(key, _)| matches(key))
             .map(|(key, _)| key.clone())
             .collect();
-        doomed.iter().filter(|key| self.remove(key)).count() as u64
+        doomed
+            .iter()
+            .filter_map(|key| self.take(key))
+            .map(|v| v.objects.len() as u64)
+            .sum()
     }
 
     /// Accounts `bytes` more held by an in-flight fetch, evicting stored objects to make room.
@@ -130,8 +208,8 @@ impl Store {
             match self.entries.pop_lru() {
                 Some((_, old)) => {
                     self.usage.stored_bytes -= old.cost();
-                    self.usage.objects -= 1;
-                    self.usage.evictions += 1;
+                    self.usage.objects -= old.objects.len() as u64;
+                    self.usage.evictions += old.objects.len() as u64;
                 }
                 None => return false,
             }
@@ -154,13 +232,12 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn object(len: usize) -> Rc<StoredObject> {
-        let head = Arc::new(CachedHead {
-            status: 200,
-            reason: Bytes::new(),
-            headers: vec![],
-            content_length: Some(len as u64),
-            arrival: Default::default(),
-        });
+        let head = Arc::new(CachedHead::plain(
+            200,
+            Bytes::new(),
+            vec![],
+            Some(len as u64),
+        ));
         Rc::new(StoredObject {
             head,
             body: vec![Bytes::from(vec![0u8; len])].into(),
@@ -169,8 +246,22 @@ mod tests {
                 lifetime: Duration::from_secs(60),
                 initial_age: Duration::ZERO,
                 stored_at: Instant::now(),
+                reuse: Default::default(),
             },
         })
+    }
+
+    impl Store {
+        fn got(&mut self, key: &CacheKey) -> Option<Rc<StoredObject>> {
+            match self.get(key, &[]) {
+                Found::Object(o) => Some(o),
+                _ => None,
+            }
+        }
+
+        fn put_plain(&mut self, key: CacheKey, o: Rc<StoredObject>) -> Result<(), Refusal> {
+            self.insert(key, Vary::None, Bytes::new(), o, 8)
+        }
     }
 
     fn key(i: usize) -> CacheKey {
@@ -182,15 +273,15 @@ mod tests {
         let cost = object(1000).cost();
         let mut store = Store::new(cost * 3);
         for i in 0..3 {
-            store.insert(key(i), object(1000)).unwrap();
+            store.put_plain(key(i), object(1000)).unwrap();
         }
-        store.get(&key(0));
-        store.insert(key(3), object(1000)).unwrap();
+        store.got(&key(0));
+        store.put_plain(key(3), object(1000)).unwrap();
         assert!(
-            store.get(&key(1)).is_none(),
+            store.got(&key(1)).is_none(),
             "least recently used goes first"
         );
-        assert!(store.get(&key(0)).is_some());
+        assert!(store.got(&key(0)).is_some());
         assert_eq!(store.usage().evictions, 1);
         assert!(store.usage().peak_bytes <= store.usage().budget);
     }
@@ -202,7 +293,7 @@ mod tests {
             let len = 500 + (i * 37) % 9000;
             store.reserve_inflight(len as u64);
             store.release_inflight(len as u64);
-            store.insert(key(i), object(len)).unwrap();
+            store.put_plain(key(i), object(len)).unwrap();
             assert!(store.usage().stored_bytes + store.usage().inflight_bytes <= 100_000);
         }
         assert!(store.usage().peak_bytes <= 100_000);
@@ -212,18 +303,21 @@ mod tests {
     #[test]
     fn oversized_and_crowded_out_objects_are_refused() {
         let mut store = Store::new(5000);
-        assert_eq!(store.insert(key(0), object(6000)), Err(Refusal::TooLarge));
+        assert_eq!(
+            store.put_plain(key(0), object(6000)),
+            Err(Refusal::TooLarge)
+        );
         assert!(store.reserve_inflight(4000));
-        assert_eq!(store.insert(key(1), object(2000)), Err(Refusal::NoRoom));
+        assert_eq!(store.put_plain(key(1), object(2000)), Err(Refusal::NoRoom));
         store.release_inflight(4000);
-        assert!(store.insert(key(1), object(2000)).is_ok());
+        assert!(store.put_plain(key(1), object(2000)).is_ok());
     }
 
     #[test]
     fn a_smaller_budget_evicts_at_once() {
         let mut store = Store::new(1 << 20);
         for i in 0..10 {
-            store.insert(key(i), object(10_000)).unwrap();
+            store.put_plain(key(i), object(10_000)).unwrap();
         }
         store.set_budget(object(10_000).cost() * 3);
         assert_eq!(store.usage().objects, 3);
@@ -233,12 +327,38 @@ mod tests {
     #[test]
     fn replacing_and_removing_keep_the_books_straight() {
         let mut store = Store::new(1 << 20);
-        store.insert(key(0), object(100)).unwrap();
-        store.insert(key(0), object(300)).unwrap();
+        store.put_plain(key(0), object(100)).unwrap();
+        store.put_plain(key(0), object(300)).unwrap();
         assert_eq!(store.usage().objects, 1);
         assert_eq!(store.usage().stored_bytes, object(300).cost());
         assert!(store.remove(&key(0)));
         assert_eq!(store.usage().stored_bytes, 0);
         assert!(!store.remove(&key(0)));
+    }
+
+    #[test]
+    fn variants_are_bounded_and_found_by_secondary_key() {
+        let mut store = Store::new(1 << 20);
+        let vary = Vary::of(&[Header::new("Vary", "Accept-Language")]);
+        let lang = |l: &'static str| [Header::new("Accept-Language", l)];
+        for l in ["fr", "de", "en"] {
+            let secondary = vary.secondary_key(&lang(l));
+            store
+                .insert(key(0), vary.clone(), secondary, object(100), 2)
+                .unwrap();
+        }
+        assert_eq!(store.usage().objects, 2, "the oldest variant went");
+        assert!(matches!(store.get(&key(0), &lang("de")), Found::Object(_)));
+        assert!(matches!(
+            store.get(&key(0), &lang("fr")),
+            Found::OtherVariants(_)
+        ));
+        assert!(matches!(store.get(&key(1), &lang("fr")), Found::Nothing));
+        // A response without Vary replaces the variants.
+        store.put_plain(key(0), object(100)).unwrap();
+        assert_eq!(store.usage().objects, 1);
+        assert_eq!(store.usage().stored_bytes, object(100).cost());
+        assert_eq!(store.remove_where(|_| true), 1);
+        assert_eq!(store.usage().stored_bytes, 0);
     }
 }

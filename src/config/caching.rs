@@ -51,7 +51,9 @@ impl AddrBlock {
         };
         match (self.addr, ip) {
             (IpAddr::V4(block), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(block) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(block), IpAddr::V6(ip)) => {

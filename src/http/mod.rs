@@ -10,9 +10,11 @@
 //! rules are where request smuggling and cache poisoning live.
 
 pub mod chunked;
+pub mod conditional;
 pub mod encode;
 mod head;
 pub mod headers;
+pub mod range;
 pub mod request;
 pub mod response;
 

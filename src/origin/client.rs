@@ -58,11 +58,13 @@ pub struct UpstreamResponse {
     done: bool,
 }
 
-/// Sends `request` and waits for the final response head (1xx heads are skipped).
+/// Sends `request` and waits for the final response head. Each informational (1xx) head
+/// that arrives first is handed to `interim` as it arrives, for forwarding.
 pub async fn fetch(
     pool: &Rc<Pool>,
     request: &UpstreamRequest,
     timeouts: Timeouts,
+    interim: &mut dyn FnMut(&ResponseHead),
 ) -> Result<UpstreamResponse, UpstreamError> {
     let wire = encode_request(request);
     let reusable = if request.idempotent {
@@ -71,14 +73,14 @@ pub async fn fetch(
         None
     };
     if let Some(stream) = reusable {
-        match exchange(pool, stream, &wire, request.is_head, timeouts).await {
+        match exchange(pool, stream, &wire, request.is_head, timeouts, interim).await {
             Ok(response) => return Ok(response),
             Err(Attempt::BeforeResponse(_)) if request.idempotent => {}
             Err(Attempt::BeforeResponse(e) | Attempt::During(e)) => return Err(e),
         }
     }
     let stream = pool.connect().await?;
-    match exchange(pool, stream, &wire, request.is_head, timeouts).await {
+    match exchange(pool, stream, &wire, request.is_head, timeouts, interim).await {
         Ok(response) => Ok(response),
         Err(Attempt::BeforeResponse(e) | Attempt::During(e)) => Err(e),
     }
@@ -112,6 +114,7 @@ async fn exchange(
     wire: &[u8],
     is_head: bool,
     timeouts: Timeouts,
+    on_interim: &mut dyn FnMut(&ResponseHead),
 ) -> Result<UpstreamResponse, Attempt> {
     let io_error = |e: io::Error| UpstreamError::Io(e.to_string());
     // An origin that stops reading must not hold this task (and a client's body) forever.
@@ -133,6 +136,7 @@ async fn exchange(
                         "endless 1xx responses".into(),
                     )));
                 }
+                on_interim(&parsed.head);
                 continue;
             }
             Ok(Some(parsed)) => {

@@ -13,9 +13,11 @@ use futures_lite::future::or;
 use glommio::net::TcpStream;
 
 use super::drain::Drain;
-use super::pass;
 use super::respond::{write_error, write_response, Exchange, VIA};
+use super::{pass, purge};
+use crate::cache::directives::RequestDirectives;
 use crate::cache::{CacheKey, StreamKey};
+use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::headers::{end_to_end, find, Header};
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
@@ -168,7 +170,11 @@ impl Connection {
             version: head.version,
             head_only: head.method == Method::Head,
             keep_alive,
+            conditions: super::respond::Conditions::of(head),
         };
+        if purge::is_purge(&head.method) {
+            return purge::serve(self, head, exchange, meter).await;
+        }
         let cacheable =
             head.method.is_cacheable_read() && find(&head.headers, "authorization").is_none();
         if !cacheable {
@@ -184,9 +190,14 @@ impl Connection {
         let key = self.cache_key(head);
         let owner =
             StreamKey::of(&key, self.shard.config().stream_key).owner(self.shard.config().shards);
+        let directives = match self.shard.config().caching.request_cache_control {
+            RequestDirectivesRule::Honor => RequestDirectives::parse(&head.headers),
+            RequestDirectivesRule::Ignore => RequestDirectives::default(),
+        };
         let request = Arc::new(FetchRequest {
             upstream_headers: self.upstream_headers(head, NOT_FORWARDED_ON_FETCH),
             key,
+            directives,
         });
         match mesh::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,

@@ -4,7 +4,9 @@
 
 mod connection;
 pub mod drain;
+mod partial;
 mod pass;
+mod purge;
 mod respond;
 
 use std::os::fd::RawFd;

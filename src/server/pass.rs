@@ -1,7 +1,8 @@
 //! Requests the cache does not serve: methods other than GET/HEAD, and reads carrying
 //! `Authorization` (RFC 9111 3.5). They go to the origin from the connection's own shard,
 //! uncached and uncoalesced, with their body. A successful unsafe method then invalidates the
-//! cached object for its URL on the owner shard (RFC 9111 4.4).
+//! cached object for its URL, and for same-origin `Location` / `Content-Location` URLs, on
+//! their owner shards (RFC 9111 4.4).
 
 use std::io;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use bytes::Bytes;
 
 use super::connection::Connection;
 use super::respond::{write_error, write_response, Exchange, Replies};
-use crate::cache::{Arrival, CachedHead, StreamKey};
+use crate::cache::{CacheKey, CachedHead, StreamKey};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestHead};
 use crate::http::response::ResponseBody;
@@ -23,6 +24,8 @@ const NOT_FORWARDED: &[&str] = &["host", "content-length"];
 
 /// The replies of a pass-through exchange: its head, then its body as read.
 struct PassReplies {
+    /// Informational heads, forwarded before the final one.
+    interim: std::collections::VecDeque<Arc<CachedHead>>,
     head: Option<Arc<CachedHead>>,
     response: UpstreamResponse,
     /// Where an upstream failure mid-body is counted.
@@ -33,6 +36,9 @@ struct PassReplies {
 
 impl Replies for PassReplies {
     async fn next(&mut self) -> Reply {
+        if let Some(interim) = self.interim.pop_front() {
+            return Reply::Interim(interim);
+        }
         if let Some(head) = self.head.take() {
             return Reply::Head {
                 body_len: head.content_length,
@@ -58,7 +64,7 @@ impl Replies for PassReplies {
 pub async fn forward(
     conn: &mut Connection,
     head: &RequestHead,
-    exchange: Exchange,
+    exchange: Exchange<'_>,
     meter: &mut Meter,
 ) -> io::Result<bool> {
     let shard = std::rc::Rc::clone(&conn.shard);
@@ -84,7 +90,13 @@ pub async fn forward(
     };
     ShardStats::incr(&shard.my_stats().origin_requests);
     let sent = std::time::Instant::now();
-    let fetched = origin::fetch(&shard.pool(), &request, shard.timeouts()).await;
+    // Informational heads are held until the final head arrives: this exchange's client
+    // writer runs only then (a coalesced fetch forwards them the moment they arrive).
+    let mut interim = std::collections::VecDeque::new();
+    let mut keep_interim = |head: &crate::http::response::ResponseHead| {
+        interim.extend(crate::shard::interim_head(head));
+    };
+    let fetched = origin::fetch(&shard.pool(), &request, shard.timeouts(), &mut keep_interim).await;
     meter.upstream(sent.elapsed());
     let response = match fetched {
         Ok(response) => {
@@ -108,17 +120,32 @@ pub async fn forward(
         }
     };
     if unsafe_method && response.head.status < 400 {
-        let key = conn.cache_key(head);
-        let owner = StreamKey::of(&key, shard.config().stream_key).owner(shard.config().shards);
-        mesh::invalidate(&shard, owner, key).await;
+        // RFC 9111 4.4: the target, and same-origin URIs the response names, are invalidated.
+        let config = shard.config();
+        let target = conn.cache_key(head);
+        let mut keys = vec![target.clone()];
+        for name in ["location", "content-location"] {
+            if let Some(reference) = find(&response.head.headers, name) {
+                keys.extend(CacheKey::of_reference(
+                    &target,
+                    reference,
+                    &config.strip_query_params,
+                ));
+            }
+        }
+        keys.dedup();
+        for key in keys {
+            let owner = StreamKey::of(&key, config.stream_key).owner(config.shards);
+            mesh::invalidate(&shard, owner, key).await;
+        }
     }
     let mut fields = end_to_end(&response.head.headers);
     fields.retain(|h| !h.is("content-length"));
-    let response_head = Arc::new(CachedHead {
-        status: response.head.status,
-        reason: response.head.reason.clone(),
-        headers: fields,
-        content_length: match response.framing {
+    let response_head = Arc::new(CachedHead::plain(
+        response.head.status,
+        response.head.reason.clone(),
+        fields,
+        match response.framing {
             ResponseBody::Length(n) => Some(n),
             // A response to HEAD has no body but still tells the length of the one it stands for.
             ResponseBody::None if exchange.head_only => {
@@ -127,9 +154,9 @@ pub async fn forward(
             }
             _ => None,
         },
-        arrival: Arrival::default(),
-    });
+    ));
     let mut replies = PassReplies {
+        interim,
         head: Some(response_head),
         response,
         shard,

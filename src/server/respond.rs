@@ -3,6 +3,10 @@
 //! available, straight from the shared `Bytes`. A response whose upstream failed mid-body is
 //! cut: the connection closes before the declared length or without the last chunk, so no
 //! client can mistake it for complete.
+//!
+//! A cacheable `200` may go out as a `304`, `206` or `416` instead, as `partial` decides from
+//! the request's conditional and range fields; a `206` streams only its slice of the body, as
+//! the bytes arrive, and stops reading once the slice is out.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -15,20 +19,27 @@ use crate::cache::CachedHead;
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::find;
+use crate::http::range::ByteRange;
 use crate::http::Version;
 use crate::io::write_all_parts;
 use crate::metrics::{CacheResult, Meter};
 use crate::shard::Reply;
+
+pub use super::partial::Conditions;
+use super::partial::{self, Selection};
 
 /// The pseudonym livecache adds to `Via` (RFC 9110 7.6.3).
 pub const VIA: &[u8] = b"1.1 livecache";
 
 /// What the response must respect of the request it answers.
 #[derive(Clone, Copy, Debug)]
-pub struct Exchange {
+pub struct Exchange<'a> {
     pub version: Version,
     pub head_only: bool,
     pub keep_alive: bool,
+    /// The request's conditional and range fields, applied to cacheable `200`s; `None` when
+    /// it has none or is not a GET/HEAD.
+    pub conditions: Option<Conditions<'a>>,
 }
 
 /// Anything that yields a response as `Reply`s.
@@ -56,17 +67,30 @@ enum Framing {
 pub async fn write_response(
     stream: &mut TcpStream,
     replies: &mut impl Replies,
-    exchange: Exchange,
+    exchange: Exchange<'_>,
     meter: &mut Meter,
 ) -> io::Result<bool> {
     let asked = std::time::Instant::now();
-    let (head, age_secs, status) = match replies.next().await {
+    let mut reply = replies.next().await;
+    while let Reply::Interim(interim) = reply {
+        // 1xx responses go to HTTP/1.1 clients only (RFC 9110 15.2).
+        if exchange.version == Version::Http11 {
+            let mut out = BytesMut::with_capacity(256);
+            encode::status_line(&mut out, interim.status, Some(&interim.reason));
+            encode::write_headers(&mut out, &interim.headers);
+            encode::end_head(&mut out);
+            stream.write_all(&out).await?;
+            meter.wrote(out.len());
+        }
+        reply = replies.next().await;
+    }
+    let (head, age_secs, status, body_len) = match reply {
         Reply::Head {
             head,
             age_secs,
             status,
-            body_len: _,
-        } => (head, age_secs, status),
+            body_len,
+        } => (head, age_secs, status, body_len),
         Reply::Failed(code) => {
             meter.upstream(asked.elapsed());
             meter.head(code, CacheResult::Error);
@@ -79,7 +103,7 @@ pub async fn write_response(
             meter.wrote(n);
             return Ok(exchange.keep_alive);
         }
-        Reply::Chunk(_) | Reply::End | Reply::Aborted => {
+        Reply::Chunk(_) | Reply::End | Reply::Aborted | Reply::Interim(_) => {
             meter.head(502, CacheResult::Error);
             meter.wrote(write_error(stream, 502, None).await?);
             return Ok(false);
@@ -89,16 +113,37 @@ pub async fn write_response(
     if !status.is_hit() && !status.is_pass() {
         meter.upstream(asked.elapsed());
     }
-    meter.head(head.status, status.result());
+    let selection = partial::select(
+        &head,
+        &status,
+        body_len,
+        exchange.head_only,
+        exchange.conditions,
+    );
+    let sent = selection.status(head.status);
+    meter.head(sent, status.result());
     let mut keep_alive = exchange.keep_alive;
-    let framing = choose_framing(&head, exchange);
+    let (framing, length) = match selection {
+        Selection::Whole { .. } => (
+            choose_framing(&head, exchange),
+            head.content_length.filter(|_| !no_body_status(head.status)),
+        ),
+        Selection::Partial { range, .. } if !exchange.head_only => {
+            (Framing::Length, Some(range.len()))
+        }
+        Selection::Partial { range, .. } => (Framing::NoBody, Some(range.len())),
+        Selection::Unsatisfiable { .. } => (Framing::NoBody, Some(0)),
+        Selection::NotModified => (Framing::NoBody, None),
+    };
     if framing == Framing::Close {
         keep_alive = false;
     }
     let mut out = BytesMut::with_capacity(512);
-    encode::status_line(&mut out, head.status, Some(&head.reason));
-    encode::write_headers(&mut out, &head.headers);
-    if !status.is_pass() && (age_secs > 0 || status.is_hit()) {
+    let reason = (sent == head.status).then_some(&head.reason[..]);
+    encode::status_line(&mut out, sent, reason);
+    selection.write_fields(&mut out, &head);
+    let stored_fields = selection.carries_stored_fields();
+    if stored_fields && !status.is_pass() && (age_secs > 0 || status.is_hit()) {
         out.extend_from_slice(b"Age: ");
         encode::put_decimal(&mut out, age_secs);
         out.extend_from_slice(b"\r\n");
@@ -107,7 +152,7 @@ pub async fn write_response(
     status.write_value(&mut out);
     out.extend_from_slice(b"\r\n");
     encode::header(&mut out, b"Via", VIA);
-    if find(&head.headers, "date").is_none() {
+    if !stored_fields || find(&head.headers, "date").is_none() {
         encode::header(
             &mut out,
             b"Date",
@@ -115,14 +160,13 @@ pub async fn write_response(
         );
     }
     match framing {
-        Framing::Length => encode::content_length(&mut out, head.content_length.unwrap_or(0)),
-        Framing::Chunked => encode::header(&mut out, b"Transfer-Encoding", b"chunked"),
-        Framing::NoBody if !no_body_status(head.status) => {
-            if let Some(len) = head.content_length {
+        Framing::Length | Framing::NoBody => {
+            if let Some(len) = length {
                 encode::content_length(&mut out, len);
             }
         }
-        Framing::NoBody | Framing::Close => {}
+        Framing::Chunked => encode::header(&mut out, b"Transfer-Encoding", b"chunked"),
+        Framing::Close => {}
     }
     connection_header(&mut out, exchange.version, keep_alive);
     encode::end_head(&mut out);
@@ -141,6 +185,17 @@ pub async fn write_response(
         meter.wrote(head.len());
         futures_lite::future::yield_now().await;
     }
+    if let Selection::Partial { range, .. } = selection {
+        if write_range(stream, replies, &mut pending, range, meter).await? {
+            return Ok(keep_alive);
+        }
+        if let Some(head) = pending.take() {
+            stream.write_all(&head).await?;
+            meter.wrote(head.len());
+        }
+        reset_on_close(stream);
+        return Ok(false);
+    }
     loop {
         match replies.next().await {
             Reply::Chunk(chunk) => {
@@ -157,7 +212,7 @@ pub async fn write_response(
                 }
                 return Ok(keep_alive);
             }
-            Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } => {
+            Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
                 if let Some(head) = pending.take() {
                     stream.write_all(&head).await?;
                     meter.wrote(head.len());
@@ -165,6 +220,38 @@ pub async fn write_response(
                 reset_on_close(stream);
                 return Ok(false);
             }
+        }
+    }
+}
+
+/// Writes the bytes of `range` as the body's chunks arrive: each chunk is sliced (a refcount,
+/// not a copy) to its part of the range, chunks before it are skipped, and the replies after
+/// it are never read. True once the whole range is written; false when the body ended or
+/// failed first (the caller cuts the response).
+async fn write_range(
+    stream: &mut TcpStream,
+    replies: &mut impl Replies,
+    pending: &mut Option<BytesMut>,
+    range: ByteRange,
+    meter: &mut Meter,
+) -> io::Result<bool> {
+    let end = range.last + 1;
+    // Body offset of the next chunk's first byte.
+    let mut offset = 0u64;
+    loop {
+        let Reply::Chunk(chunk) = replies.next().await else {
+            return Ok(false);
+        };
+        let start = offset;
+        offset += chunk.len() as u64;
+        if offset <= range.first {
+            continue;
+        }
+        let from = range.first.saturating_sub(start) as usize;
+        let to = (end.min(offset) - start) as usize;
+        meter.wrote(write_chunk(stream, pending, chunk.slice(from..to), Framing::Length).await?);
+        if offset >= end {
+            return Ok(true);
         }
     }
 }
@@ -205,7 +292,7 @@ fn no_body_status(status: u16) -> bool {
     (100..200).contains(&status) || status == 204 || status == 304
 }
 
-fn choose_framing(head: &CachedHead, exchange: Exchange) -> Framing {
+fn choose_framing(head: &CachedHead, exchange: Exchange<'_>) -> Framing {
     if exchange.head_only || no_body_status(head.status) {
         Framing::NoBody
     } else if head.content_length.is_some() {

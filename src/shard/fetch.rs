@@ -3,7 +3,9 @@
 //! goes away, the readers still get the whole object and it is still stored). It publishes
 //! the head and every chunk to the in-flight object as they arrive, keeps the budget's books
 //! for the bytes it holds, and stores the object only if it completed intact and nobody
-//! invalidated it meanwhile.
+//! invalidated it meanwhile. A fetch that revalidates a stored response sends its validators;
+//! a 304 refreshes the stored response (`revalidate`), and an origin failure may be answered
+//! with the stale response where `stale-if-error` or `max_stale_on_error` allow.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -11,32 +13,44 @@ use std::time::{Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 
-use super::{FetchRequest, Shard};
+use super::revalidate;
+use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
-use crate::http::headers::{end_to_end, Header};
-use crate::http::response::ResponseBody;
+use crate::http::headers::{end_to_end, find, Header};
+use crate::http::response::{ResponseBody, ResponseHead};
 use crate::metrics::{self, ShardStats};
 use crate::origin::{self, UpstreamRequest};
 
 /// How far ahead of its slowest reader a fetch that is not being stored may read.
 const PASS_THROUGH_WINDOW: u64 = 4 << 20;
 
+/// What a fetch is for.
+pub(super) struct FetchPlan {
+    /// Where it is registered for followers to find (if `registered`).
+    pub flight_key: FlightKey,
+    /// The stored response this fetch revalidates, and may fall back on.
+    pub stale: Option<Rc<StoredObject>>,
+    /// Joinable and storable; false for a fetch private to one request.
+    pub registered: bool,
+}
+
 pub(super) fn spawn_leader(
     shard: Rc<Shard>,
     request: Arc<FetchRequest>,
     flight: Rc<InFlight>,
-    registered: bool,
+    plan: FetchPlan,
 ) {
-    glommio::spawn_local(lead(shard, request, flight, registered)).detach();
+    glommio::spawn_local(lead(shard, request, flight, plan)).detach();
 }
 
 /// Ends the fetch however the task stops: a leader dropped mid-way (the executor shutting
 /// down) fails its readers instead of leaving them waiting, and its bytes leave the books.
-struct Leader {
-    shard: Rc<Shard>,
-    request: Arc<FetchRequest>,
-    flight: Rc<InFlight>,
+pub(super) struct Leader {
+    pub shard: Rc<Shard>,
+    pub request: Arc<FetchRequest>,
+    pub flight: Rc<InFlight>,
+    pub flight_key: FlightKey,
     reserved: u64,
 }
 
@@ -60,8 +74,23 @@ impl Leader {
     /// From now on nobody joins and nothing is stored; chunks go as readers pass them.
     fn detach(&mut self) {
         self.flight.stop_retaining();
-        self.shard.unregister(&self.request.key, &self.flight);
+        self.shard.unregister(&self.flight_key, &self.flight);
         self.release();
+    }
+
+    /// Whether this fetch is still the one registered for its key (not invalidated).
+    pub fn still_wanted(&self) -> bool {
+        self.shard.is_registered(&self.flight_key, &self.flight)
+    }
+
+    /// Publishes a complete stored body and ends the fetch.
+    pub fn publish_stored_body(&mut self, body: &[Bytes]) {
+        for chunk in body {
+            self.flight.publish_chunk(chunk.clone());
+        }
+        self.flight.complete();
+        self.release();
+        self.shard.unregister(&self.flight_key, &self.flight);
     }
 }
 
@@ -72,38 +101,52 @@ impl Drop for Leader {
             .inflight_fetches
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.flight.fail(502);
-        self.shard.unregister(&self.request.key, &self.flight);
+        self.shard.unregister(&self.flight_key, &self.flight);
         self.release();
     }
 }
 
-async fn lead(
-    shard: Rc<Shard>,
-    request: Arc<FetchRequest>,
-    flight: Rc<InFlight>,
-    registered: bool,
-) {
+async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>, plan: FetchPlan) {
+    let FetchPlan {
+        flight_key,
+        stale,
+        registered,
+    } = plan;
     let mut leader = Leader {
         shard,
         request,
         flight,
+        flight_key,
         reserved: 0,
     };
     let shard = Rc::clone(&leader.shard);
+    let config = shard.config();
     let stats = shard.my_stats();
     ShardStats::incr(&stats.inflight_fetches); // the Leader's drop takes it back
     ShardStats::incr(&stats.origin_requests);
+    let mut headers = leader.request.upstream_headers.clone();
+    if let Some(stale) = &stale {
+        revalidate::add_validators(&mut headers, &stale.head);
+    }
     let upstream = UpstreamRequest {
         method: Bytes::from_static(b"GET"),
         target: leader.request.key.target().clone(),
-        headers: leader.request.upstream_headers.clone(),
+        headers,
         body: Bytes::new(),
         idempotent: true,
         is_head: false,
     };
     let request_time = SystemTime::now();
     let sent = Instant::now();
-    let mut response = match origin::fetch(&shard.pool(), &upstream, shard.timeouts()).await {
+    let flight = Rc::clone(&leader.flight);
+    let mut forward_interim = |head: &ResponseHead| {
+        if let Some(head) = interim_head(head) {
+            flight.publish_interim(head);
+        }
+    };
+    let pool = shard.pool();
+    let fetched = origin::fetch(&pool, &upstream, shard.timeouts(), &mut forward_interim);
+    let mut response = match fetched.await {
         Ok(response) => {
             metrics::record_origin(sent.elapsed());
             response
@@ -111,18 +154,35 @@ async fn lead(
         Err(e) => {
             stats.origin_error(metrics::origin_error_kind(&e));
             crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
-            leader.flight.fail(e.status());
+            match stale.filter(|s| revalidate::usable_on_error(s, &config)) {
+                Some(stale) => revalidate::serve_stale(&mut leader, &stale, None),
+                None => leader.flight.fail(e.status()),
+            }
             return;
         }
     };
+    let status = response.head.status;
+    if let Some(stale) = stale.as_ref() {
+        if status >= 500 && revalidate::usable_on_error(stale, &config) {
+            revalidate::serve_stale(&mut leader, stale, Some(status));
+            return;
+        }
+        if status == 304 {
+            revalidate::refresh(&mut leader, stale, &response.head.headers, request_time);
+            return;
+        }
+    }
+    let response_time = SystemTime::now();
     let arrived = Instant::now();
-    let policy = freshness::evaluate(
-        response.head.status,
+    let decision = freshness::evaluate(
+        status,
         &response.head.headers,
         request_time,
-        SystemTime::now(),
+        response_time,
+        &config.caching,
     );
-    let max_object = shard.config().max_object_size;
+    let policy = decision.policy;
+    let max_object = config.max_object_size;
     let content_length = match response.framing {
         ResponseBody::Length(n) => Some(n),
         _ => None,
@@ -137,16 +197,36 @@ async fn lead(
         }
         _ => None,
     };
-    let head = Arc::new(CachedHead {
-        status: response.head.status,
-        reason: Bytes::copy_from_slice(&response.head.reason),
-        headers: stored_fields(&response.head.headers),
-        content_length,
-        arrival: Arrival {
-            initial_age_secs: initial_age.as_secs(),
-            stored_ttl,
-        },
-    });
+    if let (Some(stale), false) = (&stale, storable) {
+        // The stored response is outdated by this one, which cannot replace it.
+        shard.forget(&leader.request.key, stale);
+    }
+    let full_fields = stored_fields(&response.head.headers, response_time);
+    let shared_fields = withhold(&full_fields, &decision.withheld_fields);
+    let variant = decision
+        .vary
+        .secondary_key(&leader.request.upstream_headers);
+    let make_head = |headers| {
+        Arc::new(CachedHead {
+            status,
+            reason: Bytes::copy_from_slice(&response.head.reason),
+            headers,
+            content_length,
+            arrival: Arrival {
+                initial_age_secs: initial_age.as_secs(),
+                stored_ttl,
+                detail: if storable { None } else { policy.reason() },
+                ..Arrival::default()
+            },
+            vary: decision.vary.clone(),
+            variant: variant.clone(),
+        })
+    };
+    let head = make_head(shared_fields.clone());
+    if shared_fields.len() != full_fields.len() {
+        // Withheld fields still reach the request whose fetch brought them.
+        leader.flight.set_leader_head(make_head(full_fields));
+    }
     if !shared {
         shard.hold_unshareable(&leader.request.key);
     }
@@ -186,9 +266,9 @@ async fn lead(
     }
 
     let chunks = leader.flight.complete();
-    let still_wanted = shard.is_registered(&leader.request.key, &leader.flight);
+    let still_wanted = leader.still_wanted();
     leader.release();
-    shard.unregister(&leader.request.key, &leader.flight);
+    shard.unregister(&leader.flight_key, &leader.flight);
     if let (
         true,
         true,
@@ -196,6 +276,7 @@ async fn lead(
         Policy::Store {
             lifetime,
             initial_age,
+            reuse,
         },
     ) = (storable, still_wanted, chunks, policy)
     {
@@ -207,13 +288,10 @@ async fn lead(
                 lifetime,
                 initial_age,
                 stored_at: arrived,
+                reuse,
             },
         };
-        let _ = shard
-            .store
-            .borrow_mut()
-            .insert(leader.request.key.clone(), Rc::new(object));
-        shard.publish_store();
+        shard.store_object(&leader.request.key, variant, Rc::new(object));
     }
 }
 
@@ -229,11 +307,15 @@ fn contiguous(chunks: Vec<Bytes>, body_len: u64) -> Arc<[Bytes]> {
 }
 
 /// The origin's fields as the cache keeps them: end-to-end only, without the framing and
-/// `Age`, which every response gets afresh; copied into one exact-size buffer so a stored head
-/// does not pin the read buffer it was parsed from.
-fn stored_fields(headers: &[Header]) -> Vec<Header> {
+/// `Age`, which every response gets afresh, and with a `Date` when the origin sent none (RFC
+/// 9110 6.6.1: a cache adds it, so later ages are computed from the arrival); copied into one
+/// exact-size buffer so a stored head does not pin the read buffer it was parsed from.
+pub(super) fn stored_fields(headers: &[Header], response_time: SystemTime) -> Vec<Header> {
     let mut fields = end_to_end(headers);
     fields.retain(|h| !h.is("content-length") && !h.is("age"));
+    if find(&fields, "date").is_none() {
+        fields.push(Header::new("Date", httpdate::fmt_http_date(response_time)));
+    }
     let mut packed =
         BytesMut::with_capacity(fields.iter().map(|h| h.name.len() + h.value.len()).sum());
     for h in &fields {
@@ -249,4 +331,37 @@ fn stored_fields(headers: &[Header]) -> Vec<Header> {
         at += name_len + value_len;
     }
     fields
+}
+
+/// An informational head worth forwarding to clients (103 Early Hints and the like): not
+/// 100 Continue, which answers an expectation livecache never sends, nor 101.
+pub fn interim_head(head: &ResponseHead) -> Option<Arc<CachedHead>> {
+    (head.status != 100 && head.status != 101).then(|| {
+        Arc::new(CachedHead::plain(
+            head.status,
+            Bytes::copy_from_slice(&head.reason),
+            stored_fields_without_date(&head.headers),
+            None,
+        ))
+    })
+}
+
+fn stored_fields_without_date(headers: &[Header]) -> Vec<Header> {
+    end_to_end(headers)
+        .into_iter()
+        .filter(|h| !h.is("content-length"))
+        .map(|h| Header {
+            name: Bytes::copy_from_slice(&h.name),
+            value: Bytes::copy_from_slice(&h.value),
+        })
+        .collect()
+}
+
+/// `fields` without those a qualified `no-cache`/`private` names (lower-case names).
+pub(super) fn withhold(fields: &[Header], withheld: &[Bytes]) -> Vec<Header> {
+    fields
+        .iter()
+        .filter(|h| !withheld.iter().any(|w| h.name.eq_ignore_ascii_case(w)))
+        .cloned()
+        .collect()
 }

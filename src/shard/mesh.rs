@@ -2,6 +2,8 @@
 //! glommio channel mesh (bounded queues, built before the executors start); its replies come
 //! back on a per-request channel as they are produced, so a remote follower streams exactly
 //! like a local one. A full queue is overload: the caller answers 503 and it is counted.
+//! Purges travel here too: one URL to its owner (`purge_url`), or a scope to every shard at
+//! once (`purge_everywhere`), each acknowledged with the number of stored objects removed.
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -13,7 +15,8 @@ use futures_lite::StreamExt;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use super::{FetchRequest, OwnerStream, Reply, Shard};
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, StreamKey};
+use crate::config::StreamKeyRule;
 use crate::metrics::{self, Latency, ShardStats};
 
 /// Replies queued per remote request before the owner waits for the requesting shard.
@@ -35,6 +38,52 @@ pub enum MeshMessage {
     /// The admin listener asks for this shard's latency histograms: answered at once with a
     /// clone (off the data path; see `collect_latency`).
     Latency { reply: oneshot::Sender<Latency> },
+    /// Remove what `scope` names from this shard's slice, then acknowledge with how many
+    /// stored objects went.
+    Purge {
+        scope: PurgeScope,
+        done: oneshot::Sender<u64>,
+    },
+}
+
+/// What a purge removes. Plain data rather than a closure, so it is `Send` and every shard
+/// evaluates the same rule against its own keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PurgeScope {
+    /// One URL, every stored variant of it: lives only on its owner shard.
+    Url(CacheKey),
+    /// Every object whose path starts with `prefix` (raw bytes, as keys hold them), on any
+    /// host or only on `host` (normalised like a key's host).
+    PathPrefix {
+        host: Option<bytes::Bytes>,
+        prefix: bytes::Bytes,
+    },
+    /// Every object whose stream key, by `rule`, equals `stream` (`host/path/to/stream`).
+    Stream {
+        stream: bytes::Bytes,
+        rule: StreamKeyRule,
+    },
+}
+
+impl PurgeScope {
+    /// Whether the object stored under `key` falls in this scope.
+    pub fn matches(&self, key: &CacheKey) -> bool {
+        match self {
+            PurgeScope::Url(url) => key == url,
+            PurgeScope::PathPrefix { host, prefix } => {
+                key.path().starts_with(prefix) && host.as_ref().is_none_or(|h| key.host() == h)
+            }
+            PurgeScope::Stream { stream, rule } => StreamKey::of(key, *rule).as_bytes() == stream,
+        }
+    }
+}
+
+/// Applies `scope` to this shard's own slice of the cache.
+fn purge_here(shard: &Shard, scope: &PurgeScope) -> u64 {
+    match scope {
+        PurgeScope::Url(key) => shard.purge_url(key),
+        scope => shard.purge_where(&|key| scope.matches(key)),
+    }
 }
 
 /// This shard's end of the mesh. `None` when running with one shard.
@@ -114,6 +163,64 @@ pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) {
     }
 }
 
+/// Has the owner of `key` remove that URL (every variant) and waits for its count, so the
+/// client's answer goes out only once later requests miss. Waits for queue space rather
+/// than dropping the purge; `None` only if the owner's queue is gone (its executor died).
+pub async fn purge_url(shard: &Rc<Shard>, owner: usize, key: CacheKey) -> Option<u64> {
+    if owner == shard.id {
+        return Some(shard.purge_url(&key));
+    }
+    ask_to_purge(Rc::clone(shard), owner, PurgeScope::Url(key)).await
+}
+
+/// Applies `scope` on every shard at once: this one in place, the others over the mesh, all
+/// asked before any answer is awaited and all answers awaited under one deadline. Returns the
+/// stored objects removed and how many shards answered within `patience`. A shard that did
+/// not answer in time may still purge later; its count is simply missing from the total.
+pub async fn purge_everywhere(
+    shard: &Rc<Shard>,
+    scope: PurgeScope,
+    patience: std::time::Duration,
+) -> (u64, usize) {
+    let mut purged = purge_here(shard, &scope);
+    let mut answered = 1;
+    let Some(senders) = shard.mesh.senders.as_ref() else {
+        return (purged, answered);
+    };
+    // One task per peer, so a peer whose queue is full delays only its own answer.
+    let asks: Vec<_> = (0..senders.nr_consumers())
+        .filter(|&peer| peer != shard.id)
+        .map(|peer| glommio::spawn_local(ask_to_purge(Rc::clone(shard), peer, scope.clone())))
+        .collect();
+    let deadline = std::time::Instant::now() + patience;
+    for ask in asks {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        // Dropping an unfinished ask cancels it: a purge not yet queued is not sent late.
+        let count = futures_lite::future::or(ask, async {
+            glommio::timer::sleep(left).await;
+            None
+        })
+        .await;
+        if let Some(count) = count {
+            purged += count;
+            answered += 1;
+        }
+    }
+    (purged, answered)
+}
+
+/// Sends one purge to `peer` (waiting for room in its queue) and awaits its count.
+async fn ask_to_purge(shard: Rc<Shard>, peer: usize, scope: PurgeScope) -> Option<u64> {
+    let senders = shard.mesh.senders.as_ref()?;
+    let (done, count) = oneshot::channel();
+    senders
+        .send_to(peer, MeshMessage::Purge { scope, done })
+        .await
+        .ok()?;
+    ShardStats::incr(&shard.my_stats().mesh_messages);
+    count.await.ok()
+}
+
 /// Serves what other shards send to this one, one task per peer queue.
 pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
     for (_, receiver) in receivers.streams() {
@@ -130,6 +237,9 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                     }
                     MeshMessage::Latency { reply } => {
                         let _ = reply.send(metrics::local_latency());
+                    }
+                    MeshMessage::Purge { scope, done } => {
+                        let _ = done.send(purge_here(&shard, &scope));
                     }
                 }
             }

@@ -5,8 +5,10 @@
 //! an `.await`.
 
 mod fetch;
+mod lookup;
 pub mod mesh;
 pub mod reply;
+mod revalidate;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -14,8 +16,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
+use crate::cache::directives::RequestDirectives;
 use crate::cache::unshareable::Unshareable;
-use crate::cache::{CacheKey, InFlight, Reader, Store, StoreUsage, StoredObject};
+use crate::cache::{CacheKey, InFlight, Store, StoreUsage, StoredObject};
 use crate::config::Config;
 use crate::http::headers::Header;
 use crate::log::access::{Reopen, ShardLog};
@@ -23,6 +28,8 @@ use crate::metrics::{ShardStats, Stats};
 use crate::origin::{Pool, Timeouts};
 use crate::reload::ConfigSource;
 
+pub use fetch::interim_head;
+pub use lookup::Lookup;
 pub use mesh::{Mesh, MeshMessage};
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
@@ -42,18 +49,15 @@ fn pool_for(config: &Config) -> Pool {
 pub struct FetchRequest {
     pub key: CacheKey,
     /// Fields to send upstream: end-to-end, with `Host` and `Via` set by the connection side.
+    /// Also what `Vary` secondary keys are computed from.
     pub upstream_headers: Vec<Header>,
+    /// The client's cache directives (all off when the configuration ignores them).
+    pub directives: RequestDirectives,
 }
 
-/// Outcome of looking a request up on its owner.
-pub enum Lookup {
-    Hit(Rc<StoredObject>),
-    /// Read an in-flight fetch; `collapsed` when another request started it.
-    Follow {
-        reader: Reader,
-        collapsed: bool,
-    },
-}
+/// A fetch in flight is found by URL and by the secondary key of the variant it is expected
+/// to bring (empty while the URL's `Vary` fields are unknown).
+type FlightKey = (CacheKey, Bytes);
 
 pub struct Shard {
     pub id: usize,
@@ -64,7 +68,7 @@ pub struct Shard {
     version: Cell<u64>,
     pub stats: Arc<Stats>,
     store: RefCell<Store>,
-    inflight: RefCell<HashMap<CacheKey, Rc<InFlight>>>,
+    inflight: RefCell<HashMap<FlightKey, Rc<InFlight>>>,
     /// URLs whose last response could not be shared: requests for them skip the wait.
     unshareable: RefCell<Unshareable>,
     pool: RefCell<Rc<Pool>>,
@@ -157,60 +161,15 @@ impl Shard {
         }
     }
 
-    /// A fresh stored object, or a reader of the fetch that will produce it (joining one in
-    /// flight, or starting it).
-    pub fn lookup(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Lookup {
-        let key = &request.key;
-        let now = Instant::now();
-        let stored = self.store.borrow_mut().get(key);
-        if let Some(object) = stored {
-            if object.freshness.is_fresh(now) {
-                ShardStats::incr(&self.my_stats().hits);
-                return Lookup::Hit(object);
-            }
-            self.store.borrow_mut().remove(key);
-            self.publish_store();
-        }
-        ShardStats::incr(&self.my_stats().misses);
-        if self.unshareable.borrow_mut().is_held(key, now) {
-            return Lookup::Follow {
-                reader: self.fetch_private(request),
-                collapsed: false,
-            };
-        }
-        let existing = self.inflight.borrow().get(key).cloned();
-        if let Some(flight) = existing {
-            ShardStats::incr(&self.my_stats().collapsed);
-            return Lookup::Follow {
-                reader: flight.reader(),
-                collapsed: true,
-            };
-        }
-        let flight = InFlight::new();
-        self.inflight
-            .borrow_mut()
-            .insert(key.clone(), Rc::clone(&flight));
-        let reader = flight.reader();
-        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, true);
-        Lookup::Follow {
-            reader,
-            collapsed: false,
-        }
-    }
-
-    /// A fetch for this request alone: nobody joins it.
-    pub fn fetch_private(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Reader {
-        let flight = InFlight::new();
-        let reader = flight.reader();
-        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, false);
-        reader
-    }
-
     /// Drops the stored object for `key` and detaches its in-flight fetch (which then
     /// finishes for its readers but is not stored). Returns whether anything went.
     pub fn invalidate(&self, key: &CacheKey) -> bool {
         let removed = self.store.borrow_mut().remove(key);
-        let detached = self.inflight.borrow_mut().remove(key).is_some();
+        let mut inflight = self.inflight.borrow_mut();
+        let before = inflight.len();
+        inflight.retain(|(k, _), _| k != key);
+        let detached = inflight.len() != before;
+        drop(inflight);
         self.publish_store();
         removed || detached
     }
@@ -219,7 +178,7 @@ impl Shard {
     /// flight; returns how many stored objects went.
     pub fn purge_url(&self, key: &CacheKey) -> u64 {
         let removed = self.store.borrow_mut().remove_where(|k| k == key);
-        self.inflight.borrow_mut().remove(key);
+        self.inflight.borrow_mut().retain(|(k, _), _| k != key);
         self.publish_store();
         removed
     }
@@ -228,23 +187,40 @@ impl Shard {
     /// detaches matching fetches in flight; returns how many stored objects went.
     pub fn purge_where(&self, matches: &dyn Fn(&CacheKey) -> bool) -> u64 {
         let removed = self.store.borrow_mut().remove_where(matches);
-        self.inflight.borrow_mut().retain(|k, _| !matches(k));
+        self.inflight.borrow_mut().retain(|(k, _), _| !matches(k));
         self.publish_store();
         removed
     }
 
     /// Whether `flight` is still the registered fetch for `key` (not invalidated).
-    fn is_registered(&self, key: &CacheKey, flight: &Rc<InFlight>) -> bool {
+    fn is_registered(&self, key: &FlightKey, flight: &Rc<InFlight>) -> bool {
         self.inflight
             .borrow()
             .get(key)
             .is_some_and(|f| Rc::ptr_eq(f, flight))
     }
 
-    fn unregister(&self, key: &CacheKey, flight: &Rc<InFlight>) {
+    fn unregister(&self, key: &FlightKey, flight: &Rc<InFlight>) {
         if self.is_registered(key, flight) {
             self.inflight.borrow_mut().remove(key);
         }
+    }
+
+    /// Stores `object` as the variant `secondary` of `key`.
+    fn store_object(&self, key: &CacheKey, secondary: Bytes, object: Rc<StoredObject>) {
+        let vary = object.head.vary.clone();
+        let max_variants = self.config().caching.max_variants;
+        let _ = self
+            .store
+            .borrow_mut()
+            .insert(key.clone(), vary, secondary, object, max_variants);
+        self.publish_store();
+    }
+
+    /// Drops `object` from the store if it is still stored for `key`.
+    fn forget(&self, key: &CacheKey, object: &Rc<StoredObject>) {
+        self.store.borrow_mut().remove_object(key, object);
+        self.publish_store();
     }
 
     fn hold_unshareable(&self, key: &CacheKey) {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{FetchRequest, Shard};
+use super::{FetchRequest, Lookup, Shard};
 use crate::cache::{CachedHead, Event, Reader, StoredObject};
 
 /// Why a request went upstream (RFC 9211 `fwd`).
@@ -142,6 +142,8 @@ impl CacheStatus {
 /// One step of a response, `Send` so it can cross shards.
 #[derive(Debug)]
 pub enum Reply {
+    /// An informational (1xx) head from upstream, before the final one.
+    Interim(Arc<CachedHead>),
     Head {
         head: Arc<CachedHead>,
         age_secs: u64,
@@ -161,12 +163,15 @@ pub enum Reply {
 enum Source {
     Stored {
         object: Rc<StoredObject>,
+        status: CacheStatus,
         next: usize,
     },
     Flight {
         reader: Reader,
-        collapsed: bool,
+        /// Why it went upstream and whether it collapsed; the rest comes with the head.
+        status: CacheStatus,
     },
+    Refused(u16),
 }
 
 /// The owner-side producer of one request's replies.
@@ -179,10 +184,7 @@ pub struct OwnerStream {
 impl OwnerStream {
     /// Looks the request up on its owner shard (which must be the current one).
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {
-        let source = match shard.lookup(&request) {
-            super::Lookup::Hit(object) => Source::Stored { object, next: 0 },
-            super::Lookup::Follow { reader, collapsed } => Source::Flight { reader, collapsed },
-        };
+        let source = Self::source(shard.lookup(&request));
         OwnerStream {
             shard: Rc::clone(shard),
             request,
@@ -190,18 +192,34 @@ impl OwnerStream {
         }
     }
 
+    fn source(lookup: Lookup) -> Source {
+        match lookup {
+            Lookup::Hit { object, status } => Source::Stored {
+                object,
+                status,
+                next: 0,
+            },
+            Lookup::Follow { reader, status } => Source::Flight { reader, status },
+            Lookup::Refuse(code) => Source::Refused(code),
+        }
+    }
+
     pub async fn next(&mut self) -> Reply {
         loop {
             match &mut self.source {
-                Source::Stored { object, next } => {
+                Source::Refused(code) => return Reply::Failed(*code),
+                Source::Stored {
+                    object,
+                    status,
+                    next,
+                } => {
                     let index = *next;
                     *next += 1;
                     return if index == 0 {
-                        let now = Instant::now();
                         Reply::Head {
                             head: Arc::clone(&object.head),
-                            age_secs: object.freshness.age(now).as_secs(),
-                            status: CacheStatus::hit(object.freshness.ttl_secs(now)),
+                            age_secs: object.freshness.age(Instant::now()).as_secs(),
+                            status: *status,
                             body_len: Some(object.body_len),
                         }
                     } else {
@@ -211,32 +229,41 @@ impl OwnerStream {
                         }
                     };
                 }
-                Source::Flight { reader, collapsed } => match reader.next().await {
+                Source::Flight { reader, status } => match reader.next().await {
                     Event::Head(head) => {
-                        let stored_ttl = head.arrival.stored_ttl;
+                        if head.variant != head.vary.secondary_key(&self.request.upstream_headers) {
+                            // The response varies on fields this request differs in.
+                            let lookup = self.shard.lookup_variant(&self.request, &head.vary);
+                            self.source = Self::source(lookup);
+                            continue;
+                        }
+                        let arrival = head.arrival;
                         let status = CacheStatus {
-                            stored: stored_ttl.is_some(),
-                            ttl: stored_ttl,
-                            collapsed: *collapsed,
-                            ..CacheStatus::forwarded(Fwd::Miss)
+                            stored: arrival.stored_ttl.is_some(),
+                            ttl: arrival.stored_ttl,
+                            fwd_status: arrival.fwd_status,
+                            detail: arrival.detail,
+                            ..*status
                         };
                         return Reply::Head {
                             body_len: head.content_length,
-                            age_secs: head.arrival.initial_age_secs,
+                            age_secs: arrival.initial_age_secs,
                             head,
                             status,
                         };
                     }
+                    Event::Interim(head) => return Reply::Interim(head),
                     Event::Chunk(chunk) => return Reply::Chunk(chunk),
                     Event::End => return Reply::End,
                     Event::Aborted => return Reply::Aborted,
-                    Event::Failed(status) => return Reply::Failed(status),
+                    Event::Failed(code) => return Reply::Failed(code),
                     Event::NotShared => {
-                        let reader = self.shard.fetch_private(&self.request);
-                        self.source = Source::Flight {
-                            reader,
-                            collapsed: false,
+                        let status = CacheStatus {
+                            detail: Some("not-shareable"),
+                            ..CacheStatus::forwarded(Fwd::Miss)
                         };
+                        let reader = self.shard.fetch_private(&self.request);
+                        self.source = Source::Flight { reader, status };
                     }
                 },
             }
@@ -264,7 +291,10 @@ mod tests {
             ..CacheStatus::forwarded(Fwd::UriMiss)
         };
         assert_eq!(value(stored), "livecache; fwd=uri-miss; stored; ttl=60");
-        assert_eq!(value(CacheStatus::forwarded(Fwd::Miss)), "livecache; fwd=miss");
+        assert_eq!(
+            value(CacheStatus::forwarded(Fwd::Miss)),
+            "livecache; fwd=miss"
+        );
         let collapsed = CacheStatus {
             collapsed: true,
             stored: true,

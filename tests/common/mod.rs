@@ -326,3 +326,26 @@ pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
     }
     condition()
 }
+
+/// The raw text of a `method` request for `target` with extra header `fields`, on a connection
+/// that stays open unless `fields` says otherwise.
+pub fn request_text(method: &str, target: &str, fields: &[(&str, &str)]) -> String {
+    let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: test.local\r\n");
+    for (name, value) in fields {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    raw.push_str("\r\n");
+    raw
+}
+
+/// One GET with extra header `fields` on a new connection.
+pub fn get_with(addr: SocketAddr, target: &str, fields: &[(&str, &str)]) -> Response {
+    request(addr, &request_text("GET", target, fields), false)
+}
+
+/// Sends one `method` request with extra header `fields` on an open connection and reads
+/// its response (a HEAD's without a body).
+pub fn send_with(conn: &mut Conn, method: &str, target: &str, fields: &[(&str, &str)]) -> Response {
+    conn.send(request_text(method, target, fields).as_bytes());
+    conn.read_response(method == "HEAD").expect("a response")
+}

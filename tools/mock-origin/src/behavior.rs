@@ -11,6 +11,9 @@
 
 use std::time::Duration;
 
+pub use crate::query::{percent_decode, query_pairs, split_target};
+pub use crate::switch::Then;
+
 /// Body length when no `size=` is given.
 pub const DEFAULT_SIZE: usize = 1024;
 /// Cache-Control sent for GET/HEAD when no `cc=` is given.
@@ -107,6 +110,24 @@ pub struct Behavior {
     pub bad: Option<Bad>,
     /// `hdr=Name:Value` (repeatable): extra response headers, in order.
     pub headers: Vec<(String, String)>,
+    /// `lm=SECS`: the `Last-Modified` time, Unix seconds (default
+    /// 2015-01-01T00:00:00Z).
+    pub last_modified: Option<i64>,
+    /// `noetag=1`: send no `ETag` (so `If-None-Match` never matches).
+    pub no_etag: bool,
+    /// `nolm=1`: send no `Last-Modified` (so `If-Modified-Since` never
+    /// matches).
+    pub no_last_modified: bool,
+    /// `ranges=1`: answer a single-range `Range` on GET with 206 (or 416).
+    pub ranges: bool,
+    /// `echo=Field-Name` (repeatable): reflect that request field back as
+    /// `X-Echo-Field-Name`, in order.
+    pub echo: Vec<String>,
+    /// `hints=1`: send a `103 Early Hints` before the final response.
+    pub hints: bool,
+    /// `after=N` and the `then_*` knobs: a change of behaviour from request
+    /// N+1 on (see [`Behavior::switch`]).
+    pub then: Then,
 }
 
 impl Default for Behavior {
@@ -127,6 +148,13 @@ impl Default for Behavior {
             fail_after: None,
             bad: None,
             headers: Vec::new(),
+            last_modified: None,
+            no_etag: false,
+            no_last_modified: false,
+            ranges: false,
+            echo: Vec::new(),
+            hints: false,
+            then: Then::default(),
         }
     }
 }
@@ -138,7 +166,8 @@ impl Behavior {
     }
 
     /// Behaviour for a raw (still percent-encoded) query string. Later
-    /// occurrences of a single-valued parameter win; `hdr` accumulates.
+    /// occurrences of a single-valued parameter win; `hdr` and `echo`
+    /// accumulate.
     pub fn from_query(query: &str) -> Behavior {
         let mut b = Behavior::default();
         for (key, value) in query_pairs(query) {
@@ -167,56 +196,19 @@ impl Behavior {
                 "fail_after" => b.fail_after = num(&value).or(b.fail_after),
                 "bad" => b.bad = Bad::parse(&value).or(b.bad),
                 "hdr" => b.headers.extend(parse_header(&value)),
-                _ => {}
+                "lm" => b.last_modified = num(&value).or(b.last_modified),
+                "noetag" => b.no_etag = truthy(&value),
+                "nolm" => b.no_last_modified = truthy(&value),
+                "ranges" => b.ranges = truthy(&value),
+                "echo" if is_token(&value) => b.echo.push(value),
+                "hints" => b.hints = truthy(&value),
+                key => {
+                    b.then.parse(key, &value);
+                }
             }
         }
         b
     }
-}
-
-/// Splits a request target into path and raw query (empty when absent).
-pub fn split_target(target: &str) -> (&str, &str) {
-    target.split_once('?').unwrap_or((target, ""))
-}
-
-/// Decoded `key=value` pairs of a raw query string, in order. Empty segments
-/// are skipped; a key without `=` gets an empty value.
-pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|s| !s.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
-}
-
-/// Form-style percent-decoding: `%XX` becomes that byte and `+` a space (so
-/// `cc=public,+max-age=5` works from a shell); malformed escapes are kept
-/// literally rather than rejected, and invalid UTF-8 is replaced.
-pub fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match (hex_at(bytes, i + 1), hex_at(bytes, i + 2)) {
-                (Some(high), Some(low)) => {
-                    out.push((high << 4) | low);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_at(bytes: &[u8], i: usize) -> Option<u8> {
-    bytes
-        .get(i)
-        .and_then(|&b| (b as char).to_digit(16))
-        .map(|d| d as u8)
 }
 
 fn num<T: std::str::FromStr>(value: &str) -> Option<T> {
@@ -236,16 +228,21 @@ fn truthy(value: &str) -> bool {
 /// CR/LF (or any control byte) in a header would let a query rewrite the
 /// response framing by accident, which is what `bad=` is for; such values are
 /// dropped instead.
-fn has_ctl(value: &str) -> bool {
+pub(crate) fn has_ctl(value: &str) -> bool {
     value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
+/// An HTTP token (RFC 9110 §5.6.2), as a field name must be.
+fn is_token(name: &str) -> bool {
+    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    !name.is_empty() && name.bytes().all(tchar)
 }
 
 /// `Name:Value` with a valid token name; the value loses leading spaces only.
 fn parse_header(raw: &str) -> Option<(String, String)> {
     let (name, value) = raw.split_once(':')?;
     let name = name.trim();
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    if name.is_empty() || !name.bytes().all(token) || has_ctl(value) {
+    if !is_token(name) || has_ctl(value) {
         return None;
     }
     Some((name.to_string(), value.trim_start().to_string()))
@@ -300,15 +297,6 @@ mod tests {
     }
 
     #[test]
-    fn percent_decode_edge_cases() {
-        assert_eq!(percent_decode("a%20b"), "a b");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("%C3%A9"), "é");
-        assert_eq!(percent_decode("%ff"), "\u{fffd}");
-    }
-
-    #[test]
     fn repeated_hdr_accumulates_in_order() {
         let b =
             Behavior::from_query("hdr=X-One:1&hdr=Vary%3A%20Accept&hdr=X-Two:a:b&hdr=bad%20name:x");
@@ -352,9 +340,21 @@ mod tests {
     }
 
     #[test]
-    fn split_target_and_from_target() {
-        assert_eq!(split_target("/a/b?x=1?y"), ("/a/b", "x=1?y"));
-        assert_eq!(split_target("/a"), ("/a", ""));
+    fn validators_ranges_echo_and_hints() {
+        let b = Behavior::from_query("lm=1700000000&noetag=1&nolm&ranges=1&hints=yes");
+        assert_eq!(b.last_modified, Some(1_700_000_000));
+        assert!(b.no_etag && b.no_last_modified && b.ranges && b.hints);
+        let b = Behavior::from_query("lm=soon&noetag=0&ranges=no&hints=0");
+        assert_eq!(b.last_modified, None);
+        assert!(!b.no_etag && !b.no_last_modified && !b.ranges && !b.hints);
+        assert_eq!(Behavior::from_query("lm=-5").last_modified, Some(-5));
+        let b = Behavior::from_query("echo=Accept-Encoding&echo=bad%20name&echo=&echo=X-A");
+        assert_eq!(b.echo, ["Accept-Encoding", "X-A"]);
+    }
+
+    #[test]
+    fn from_target_uses_the_query() {
         assert_eq!(Behavior::from_target("/seg.ts?size=9").size, 9);
+        assert_eq!(Behavior::from_target("/seg.ts").size, DEFAULT_SIZE);
     }
 }

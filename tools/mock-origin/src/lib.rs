@@ -1,11 +1,13 @@
 //! `mock-origin`: a real HTTP/1.1 origin server for livecache's black-box
 //! tests and for poking at the cache by hand. This file owns the crate
 //! documentation and the public [`MockOrigin`] handle; the work is split into
-//! `server` (sockets, connections, keep-alive), `request` (reading requests),
-//! [`behavior`] (query parsing), `response` (bytes on the wire), `out`
-//! (write batching and pacing), `body`
-//! (deterministic bytes), `stats` (counters and log), `date` (HTTP dates)
-//! and `live` (the live packager simulator, below).
+//! `server` (sockets, connections, keep-alive, refusing connections),
+//! `request` (reading requests), [`behavior`] (query parsing, with `query`
+//! for the plumbing and `switch` for `after=`/`then_*`), `entity` (what a
+//! response carries, validators), `conditional` (304, 206 and 416
+//! decisions), `response` (bytes on the wire), `out` (write batching and
+//! pacing), `body` (deterministic bytes), `stats` (counters and log), `date`
+//! (HTTP dates) and `live` (the live packager simulator, below).
 //!
 //! Every scenario is chosen by the request itself, through query parameters,
 //! so the cache under test keys on them, nothing needs configuring between
@@ -20,6 +22,16 @@
 //! | `expires=N` | `Expires:` now + N seconds (N may be negative) |
 //! | `nodate=1` | no `Date` header (otherwise always sent) |
 //! | `etag=V` | `ETag: "V"` (`W/V` gives `W/"V"`); default is a strong tag of path+size |
+//! | `lm=SECS` | `Last-Modified` at Unix time SECS (default 2015-01-01T00:00:00Z) |
+//! | `noetag=1` / `nolm=1` | no `ETag` / no `Last-Modified` |
+//! | `ranges=1` | `Accept-Ranges: bytes`; a single `Range: bytes=a-b`, `a-` or `-n` on GET gets `206` with `Content-Range: bytes a-b/len` and exactly those bytes; unsatisfiable gets `416` (`Content-Range: bytes */len`, `no-store`) |
+//! | `echo=Field-Name` | `X-Echo-Field-Name:` the request's values of that field joined by `, `, or `-` when absent (repeatable) |
+//! | `hints=1` | `103 Early Hints` with `Link: </style.css>; rel=preload` first (HTTP/1.1 requests only, before `delay_ms`) |
+//! | `after=N` | from request N+1 to this target on, the `then_*` knobs below apply (none does without `after=`) |
+//! | `then_status=S` | status S, `Cache-Control: no-store` (unless `then_cc=`), a short `text/plain` body, no validators |
+//! | `then_delay_ms=M` | wait M ms before the head (instead of `delay_ms`) |
+//! | `then_cc=V` | this `Cache-Control` instead of `cc=` (`none` omits it), on 304s too |
+//! | `then_etag=V` | the `ETag` becomes `"V"` (`W/V` weak), so the old tag no longer gets 304 |
 //! | `delay_ms=N` | wait N ms before sending anything |
 //! | `chunk=N`, `pause_ms=M` | write the body in N-byte pieces, flushed, M ms apart |
 //! | `pause_after=B`, `pause_ms=M` | write head + B bytes, pause M ms, then the rest |
@@ -28,13 +40,19 @@
 //! | `bad=garbage\|long\|short\|cl-te\|dup-cl\|bad-chunk\|hang` | broken responses |
 //! | `hdr=Name:Value` | extra response header (percent-decoded, repeatable) |
 //!
-//! GET/HEAD also answer `If-None-Match` with the response's ETag by `304`.
+//! GET/HEAD of a 200 answer a matching `If-None-Match` (weak comparison, or
+//! `*`) by `304`; without `If-None-Match`, an `If-Modified-Since` at or after
+//! the `Last-Modified` also gets `304` (RFC 9110 §13.2.2 order; with
+//! `ranges=1`, Range and `If-Range` come after). A 304 carries the headers
+//! the 200 would (`Date`, `Cache-Control`, `Age`, `Expires`, `ETag`,
+//! `Last-Modified`, `X-Echo-*`, `hdr=`) but no `Content-Type` or framing.
 //! HEAD sends the GET headers without a body. Other methods get their body
 //! read and `method=M len=L` back with `Cache-Control: no-store` (unless
 //! `cc=`/`status=` say otherwise). Every response carries
 //! `X-Origin-Request-Count` (requests for this target so far, this one
 //! included) and `X-Origin-Connection` (a per-connection sequence number).
-//! `GET /__stats` returns
+//! `X-Origin-Request-Count` is also the N that `after=N` counts against
+//! (so [`MockOrigin::reset`] restarts the switch). `GET /__stats` returns
 //! `{"total":N,"targets":{...},"faults":{"errors":N,"resets":N,"stalls":N}}`
 //! and is not counted.
 //!
@@ -66,10 +84,20 @@
 //! `public, max-age=1`, 400/503 `no-store`; every 200 has an `ETag` and a
 //! `Last-Modified`. The delivery parameters (`delay_ms`, `chunk`,
 //! `pause_ms`, `pause_after`, `te`, `fail_after`, `bad`, `hdr`, `age`,
-//! `expires`, `nodate`, and `cc` as an override) apply to live paths too,
-//! after [`LiveConfig::first_byte_delay`] and paced by
-//! [`LiveConfig::throughput`]; `size`, `status` and `etag` do not. Live
-//! requests are counted like any other.
+//! `expires`, `nodate`, `ranges`, `echo`, `hints`, `after` with the
+//! `then_*` knobs, and `cc` as an override) apply to live paths too, after
+//! [`LiveConfig::first_byte_delay`] and paced by [`LiveConfig::throughput`];
+//! `size`, `status`, `etag`, `lm`, `noetag` and `nolm` do not. Live requests
+//! are counted like any other.
+//!
+//! # Refusing connections
+//!
+//! [`MockOrigin::refuse_connections`] makes the origin look down without
+//! dropping it: it closes the listening socket, so connection attempts are
+//! refused by the OS (`ECONNREFUSED`), and shuts down every open connection,
+//! so a client's next request on a kept-alive one fails (EOF or reset).
+//! [`MockOrigin::accept_connections`] binds the same address again and
+//! serves as before; counters, the log and the live clock carry on.
 //!
 //! # Faults
 //!
@@ -100,18 +128,22 @@
 
 pub mod behavior;
 mod body;
+mod conditional;
 mod date;
+mod entity;
 mod live;
 mod out;
+mod query;
 mod request;
 mod response;
 mod server;
 mod stats;
+mod switch;
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -128,7 +160,8 @@ use server::Shared;
 pub struct MockOrigin {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    accept: Option<JoinHandle<()>>,
+    /// The accept thread; `None` while refusing connections.
+    accept: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl MockOrigin {
@@ -149,8 +182,53 @@ impl MockOrigin {
         Ok(MockOrigin {
             addr,
             shared,
-            accept: Some(accept),
+            accept: Mutex::new(Some(accept)),
         })
+    }
+
+    /// Stops accepting: closes the listening socket, so new connection
+    /// attempts are refused, and shuts down every open connection, so a
+    /// request on a kept-alive one fails. Responses in progress are cut.
+    /// Returns once the listener is closed; a no-op while already refusing.
+    /// An error (the accept thread could not be woken) leaves the origin
+    /// accepting.
+    pub fn refuse_connections(&self) -> io::Result<()> {
+        let mut accept = self.accept_thread();
+        let Some(thread) = accept.take() else {
+            return Ok(());
+        };
+        self.shared.set_refusing(true);
+        if let Err(e) = wake(self.addr) {
+            self.shared.set_refusing(false);
+            *accept = Some(thread);
+            return Err(e);
+        }
+        let _ = thread.join();
+        self.shared.close_connections();
+        Ok(())
+    }
+
+    /// Accepts connections again after [`MockOrigin::refuse_connections`],
+    /// on the same address (bound anew; an error if another socket took the
+    /// port meanwhile). A no-op while accepting.
+    pub fn accept_connections(&self) -> io::Result<()> {
+        let mut accept = self.accept_thread();
+        if accept.is_some() {
+            return Ok(());
+        }
+        let listener = TcpListener::bind(self.addr)?;
+        self.shared.set_refusing(false);
+        *accept = Some(server::spawn_accept(listener, Arc::clone(&self.shared))?);
+        Ok(())
+    }
+
+    /// Whether the origin accepts connections (not refusing them).
+    pub fn accepting(&self) -> bool {
+        self.accept_thread().is_some()
+    }
+
+    fn accept_thread(&self) -> MutexGuard<'_, Option<JoinHandle<()>>> {
+        self.accept.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The live configuration in effect, with [`LiveConfig::start`] filled
@@ -217,17 +295,24 @@ impl Drop for MockOrigin {
     /// so a drop can never hang.
     fn drop(&mut self) {
         self.shared.stop();
-        let mut wake = self.addr;
-        if wake.ip().is_unspecified() {
-            wake.set_ip(match wake {
-                SocketAddr::V4(_) => [127, 0, 0, 1].into(),
-                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-            });
-        }
-        if TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok() {
-            if let Some(accept) = self.accept.take() {
+        let accept = self.accept_thread().take();
+        if let Some(accept) = accept {
+            if wake(self.addr).is_ok() {
                 let _ = accept.join();
             }
         }
     }
+}
+
+/// A throwaway connection to `addr` (loopback for a wildcard address), so a
+/// blocked `accept` returns and sees its flags.
+fn wake(addr: SocketAddr) -> io::Result<()> {
+    let mut wake = addr;
+    if wake.ip().is_unspecified() {
+        wake.set_ip(match wake {
+            SocketAddr::V4(_) => [127, 0, 0, 1].into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    TcpStream::connect_timeout(&wake, Duration::from_secs(1)).map(drop)
 }

@@ -20,6 +20,13 @@ Serves deterministic bodies; each request picks its behaviour by query:
   delay_ms=N chunk=N pause_ms=M pause_after=B te=chunked|close
   fail_after=B bad=garbage|long|short|cl-te|dup-cl|bad-chunk|hang
   hdr=Name:Value (repeatable)
+  lm=UNIX_SECS noetag=1 nolm=1 (validators; If-None-Match, else
+    If-Modified-Since, gets 304)
+  ranges=1 (one Range: bytes=a-b|a-|-n on GET -> 206, or 416)
+  echo=Field-Name (repeatable: X-Echo-Field-Name: request values, or -)
+  hints=1 (103 Early Hints first)
+  after=N with then_status=S then_delay_ms=M then_cc=VALUE|none then_etag=V
+    (from request N+1 to the same target on)
 GET /__stats returns request and injected-fault counts as JSON.
 
 Live streams (HLS, LL-HLS, DASH) under /live/s{i}/:

@@ -30,6 +30,17 @@ pub(crate) enum Source {
 }
 
 impl Source {
+    /// The same bytes, starting `n` bytes in (a byte range).
+    pub(crate) fn skip(self, n: usize) -> Source {
+        match self {
+            Source::Pattern { seed, offset } => Source::Pattern {
+                seed,
+                offset: offset + n,
+            },
+            Source::Bytes(bytes) => Source::Bytes(bytes.get(n..).unwrap_or_default().to_vec()),
+        }
+    }
+
     pub(crate) fn fill(&self, offset: usize, buf: &mut [u8]) {
         match self {
             Source::Pattern { seed, offset: base } => {
@@ -172,6 +183,16 @@ mod tests {
         assert_eq!(buf[..], whole[45..55]);
         Source::Bytes(b"abc".to_vec()).fill(1, &mut buf[..4]);
         assert_eq!(&buf[..4], b"bcxx");
+        Source::Pattern { seed, offset: 40 }
+            .skip(10)
+            .fill(0, &mut buf);
+        assert_eq!(buf[..], whole[50..60]);
+        Source::Bytes(b"abcd".to_vec())
+            .skip(2)
+            .fill(0, &mut buf[..3]);
+        assert_eq!(&buf[..3], b"cdx");
+        Source::Bytes(b"ab".to_vec()).skip(5).fill(0, &mut buf[..1]);
+        assert_eq!(&buf[..1], b"x");
     }
 
     #[test]

@@ -37,6 +37,15 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every value of the `name` fields, in order.
+    pub(crate) fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
     /// Whether any `name` header lists `token` (comma-separated, any case).
     fn has_token(&self, name: &str, token: &str) -> bool {
         self.headers

@@ -1,11 +1,15 @@
 //! Turning a [`Behavior`] into bytes on the wire. This module owns the
-//! response head (status line, caching headers, framing headers, echo
-//! headers), the body delivery plan (pieces, pauses, truncation) and the
-//! deliberately broken variants, and reports how the connection must end.
-//! What is sent (status, body bytes, caching and type headers) arrives as an
-//! [`Entity`]: [`entity_for`] builds it from the query for ordinary paths,
-//! the `live` module builds it for the live simulator, and both then share
-//! the same delivery knobs (`delay_ms`, `chunk`, `fail_after`, `bad`, ...).
+//! response head (status line, caching headers, range and framing headers,
+//! `X-Echo-*` and the other echo headers), `103 Early Hints`, the body
+//! delivery plan (pieces, pauses, truncation) and the deliberately broken
+//! variants, and reports how the connection must end. What is sent (status,
+//! body bytes, caching and type headers) arrives as an [`Entity`] (built by
+//! `entity` for ordinary paths, by `live` for the live simulator);
+//! `conditional` decides whether it goes out whole, as a 304, as a 206 byte
+//! range or as a 416, and then both kinds share the same delivery knobs
+//! (`delay_ms`, `chunk`, `fail_after`, `bad`, ...). A 304 carries the
+//! headers the 200 would (`Date`, `Cache-Control`, `Age`, `Expires`, `ETag`,
+//! `Last-Modified`, RFC 9110 §15.4.5) but no `Content-Type` or framing.
 //! An injected live stall (`Ctx::stall`) pauses once at half the body,
 //! wherever that falls in the piece plan.
 //!
@@ -19,18 +23,22 @@ use std::net::TcpStream;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::behavior::{Bad, Behavior, CacheControl, Framing, DEFAULT_CACHE_CONTROL};
+use crate::behavior::{Bad, Behavior, Framing};
+use crate::conditional::{self, Outcome};
+use crate::date;
+pub(crate) use crate::entity::Entity;
 pub(crate) use crate::out::{sleep_unless_stopped, Source};
 use crate::out::{Out, Pace};
 use crate::request::Request;
-use crate::{body, date};
 
 /// How long `bad=hang` keeps the connection silent.
 const HANG: Duration = Duration::from_secs(60);
-/// Fixed `Last-Modified` (2015-01-01): resources never change here.
-const LAST_MODIFIED: i64 = 1_420_070_400;
 /// What `bad=garbage` sends instead of a status line.
 const GARBAGE: &[u8] = b"\x00\x01garbage, not HTTP at all\r\n\xff\xfe\r\n\r\n";
+/// What `hints=1` sends before the final response.
+const EARLY_HINTS: &[u8] = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+/// The body of a 416.
+const UNSATISFIABLE: &[u8] = b"range not satisfiable\n";
 
 /// How the connection ends after a response.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,68 +65,6 @@ pub(crate) struct Ctx<'a> {
     pub(crate) stall: Option<Duration>,
 }
 
-/// What a response carries, before any delivery knob applies.
-pub(crate) struct Entity {
-    pub(crate) status: u16,
-    pub(crate) source: Source,
-    /// Body length (the `Content-Length` of a well-behaved response).
-    pub(crate) size: usize,
-    /// The `Cache-Control` value, or none at all.
-    pub(crate) cache_control: Option<String>,
-    pub(crate) content_type: &'static str,
-    /// Quoted `ETag` and `Last-Modified` (Unix seconds), when sent.
-    pub(crate) validators: Option<(String, i64)>,
-}
-
-/// The entity an ordinary (query-driven) request gets: the pattern body for
-/// GET/HEAD, the method echo otherwise.
-pub(crate) fn entity_for(request: &Request, path: &str, b: &Behavior) -> Entity {
-    let cacheable = request.method == "GET" || request.method == "HEAD";
-    let default_cc = if cacheable {
-        DEFAULT_CACHE_CONTROL
-    } else {
-        "no-store"
-    };
-    let cache_control = match &b.cache_control {
-        CacheControl::Value(v) => Some(v.clone()),
-        CacheControl::Default => Some(default_cc.to_string()),
-        CacheControl::Omit => None,
-    };
-    if cacheable {
-        Entity {
-            status: b.status,
-            source: Source::Pattern {
-                seed: body::path_seed(path),
-                offset: 0,
-            },
-            size: b.size,
-            cache_control,
-            content_type: "application/octet-stream",
-            validators: Some((etag_for(b, path), LAST_MODIFIED)),
-        }
-    } else {
-        let echo = format!("method={} len={}", request.method, request.body.len()).into_bytes();
-        Entity {
-            status: b.status,
-            size: echo.len(),
-            source: Source::Bytes(echo),
-            cache_control,
-            content_type: "text/plain",
-            validators: None,
-        }
-    }
-}
-
-/// Whether [`respond`] sends `entity`'s body as a 200 (a GET that is not
-/// answered 304): the responses a mid-body fault can hit.
-pub(crate) fn sends_body(request: &Request, entity: &Entity) -> bool {
-    let not_modified = entity
-        .validators
-        .as_ref()
-        .is_some_and(|(tag, _)| none_match(request, tag));
-    request.method == "GET" && entity.status == 200 && !not_modified
-}
-
 /// Sends `entity` for `request`, delivered the way `b` says.
 pub(crate) fn respond(
     stream: &TcpStream,
@@ -127,6 +73,11 @@ pub(crate) fn respond(
     b: &Behavior,
     ctx: &Ctx<'_>,
 ) -> io::Result<After> {
+    if b.hints && !ctx.http10 {
+        let mut early = Out::new(stream, EARLY_HINTS.len(), None);
+        early.push(EARLY_HINTS);
+        early.flush()?;
+    }
     sleep_unless_stopped(b.delay, ctx.stop);
     let pace = ctx.throughput.map(|rate| Pace::new(rate, ctx.stop));
     let mut out = Out::new(stream, 4096, pace);
@@ -136,17 +87,14 @@ pub(crate) fn respond(
         return Ok(After::Close);
     }
 
+    let accept_ranges = b.ranges && entity.status == 200;
+    let (entity, content_range) = shape(request, entity, b.ranges);
     let Entity {
+        status,
         source,
         size,
-        validators,
         ..
     } = entity;
-    let etag = validators.as_ref().map(|(tag, _)| tag.as_str());
-    let mut status = entity.status;
-    if status == 200 && etag.is_some_and(|tag| none_match(request, tag)) {
-        status = 304;
-    }
     let bodiless = status < 200 || status == 204 || status == 304;
     let send_body = !bodiless && request.method != "HEAD";
     let close =
@@ -172,14 +120,22 @@ pub(crate) fn respond(
     if let Some(secs) = b.expires {
         header("Expires", &date::format(now.saturating_add(secs)));
     }
-    if let Some((tag, modified)) = &validators {
+    if let Some(tag) = &entity.etag {
         header("ETag", tag);
+    }
+    if let Some(modified) = entity.last_modified {
         if !overridden("last-modified") {
-            header("Last-Modified", &date::format(*modified));
+            header("Last-Modified", &date::format(modified));
         }
     }
-    if !overridden("content-type") {
+    if status != 304 && !overridden("content-type") {
         header("Content-Type", &entity.content_type);
+    }
+    if accept_ranges {
+        header("Accept-Ranges", &"bytes");
+    }
+    if let Some(range) = &content_range {
+        header("Content-Range", range);
     }
 
     // Framing: how many body bytes go out, and how they are delimited.
@@ -215,6 +171,15 @@ pub(crate) fn respond(
     }
     header("X-Origin-Request-Count", &ctx.request_count);
     header("X-Origin-Connection", &ctx.conn_id);
+    for name in &b.echo {
+        let values = request.header_all(name);
+        let value = if values.is_empty() {
+            "-".to_string()
+        } else {
+            values.join(", ")
+        };
+        header(&format!("X-Echo-{name}"), &value);
+    }
     for (name, value) in &b.headers {
         header(name, value);
     }
@@ -246,6 +211,43 @@ pub(crate) fn respond(
     }
     out.flush()?;
     Ok(ending(cut, close))
+}
+
+/// The entity as [`conditional::evaluate`] says it goes out, with the
+/// `Content-Range` value of a 206 or 416.
+fn shape(request: &Request, entity: Entity, ranges: bool) -> (Entity, Option<String>) {
+    let total = entity.size;
+    match conditional::evaluate(request, &entity, ranges) {
+        Outcome::Full => (entity, None),
+        Outcome::NotModified => (
+            Entity {
+                status: 304,
+                ..entity
+            },
+            None,
+        ),
+        Outcome::Partial { start, len } => (
+            Entity {
+                status: 206,
+                source: entity.source.skip(start),
+                size: len,
+                ..entity
+            },
+            Some(format!("bytes {start}-{}/{total}", start + len - 1)),
+        ),
+        Outcome::Unsatisfiable => (
+            Entity {
+                status: 416,
+                source: Source::Bytes(UNSATISFIABLE.to_vec()),
+                size: UNSATISFIABLE.len(),
+                cache_control: Some("no-store".to_string()),
+                content_type: "text/plain",
+                etag: None,
+                last_modified: None,
+            },
+            Some(format!("bytes */{total}")),
+        ),
+    }
 }
 
 fn ending(reset: bool, close: bool) -> After {
@@ -363,31 +365,10 @@ pub(crate) fn write_simple(
     out.flush()
 }
 
-/// The strong (or `etag=W/..` weak) entity tag, quoted.
-fn etag_for(b: &Behavior, path: &str) -> String {
-    match b.etag.as_deref() {
-        Some(tag) => match tag.strip_prefix("W/") {
-            Some(weak) => format!("W/\"{weak}\""),
-            None => format!("\"{tag}\""),
-        },
-        None => format!("\"{:016x}-{:x}\"", body::fingerprint(path, b.size), b.size),
-    }
-}
-
-/// `If-None-Match` matches (weak comparison, RFC 9110 §13.1.2), so a cache
-/// revalidating with the ETag it stored gets a 304.
-fn none_match(request: &Request, etag: &str) -> bool {
-    let Some(list) = request.header("if-none-match") else {
-        return false;
-    };
-    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    list.split(',')
-        .any(|t| t.trim() == "*" || opaque(t) == opaque(etag))
-}
-
 fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
+        103 => "Early Hints",
         200 => "OK",
         201 => "Created",
         204 => "No Content",
@@ -401,7 +382,9 @@ fn reason(status: u16) -> &'static str {
         403 => "Forbidden",
         404 => "Not Found",
         410 => "Gone",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
+        416 => "Range Not Satisfiable",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",

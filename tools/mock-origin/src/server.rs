@@ -10,6 +10,11 @@
 //! test and make "sleep, then write" scenarios trivial. Connection threads are
 //! detached; stopping closes the listener and shuts down every open
 //! connection, so a dropped origin looks like a dead origin to the cache.
+//! Refusing connections ([`crate::MockOrigin::refuse_connections`]) does the
+//! same without stopping: the accept loop exits on its `refusing` flag
+//! (dropping, and so closing, the listener), open connections are shut down,
+//! and a later accept loop serves a listener bound again to the same
+//! address.
 
 use std::collections::HashMap;
 use std::io;
@@ -20,9 +25,11 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::behavior::{split_target, Behavior};
+use crate::conditional;
+use crate::entity::{self, Entity};
 use crate::live::{Fault, Live};
 use crate::request::{read_request, ReadError, Reader, Request};
-use crate::response::{self, After, Ctx, Entity};
+use crate::response::{self, After, Ctx};
 use crate::stats::{RecordedRequest, Stats};
 
 /// Path of the statistics endpoint (any query); never counted or logged.
@@ -32,6 +39,8 @@ pub const STATS_PATH: &str = "/__stats";
 pub(crate) struct Shared {
     pub(crate) stats: Stats,
     pub(crate) stop: AtomicBool,
+    /// Set while [`crate::MockOrigin::refuse_connections`] is in effect.
+    refusing: AtomicBool,
     pub(crate) live: Live,
     next_conn: AtomicU64,
     /// Clones of open connections, so `stop` can shut them down.
@@ -43,6 +52,7 @@ impl Shared {
         Shared {
             stats: Stats::default(),
             stop: AtomicBool::new(false),
+            refusing: AtomicBool::new(false),
             live,
             next_conn: AtomicU64::new(0),
             conns: Mutex::new(HashMap::new()),
@@ -62,6 +72,19 @@ impl Shared {
     /// inserting, so no connection accepted concurrently escapes.
     pub(crate) fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
+        self.close_connections();
+    }
+
+    /// Makes the accept loop exit (and drop its listener) at the next
+    /// connection it accepts, which it closes unanswered; `false` lets a new
+    /// accept loop serve.
+    pub(crate) fn set_refusing(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
+    }
+
+    /// Shuts down every open connection (the threads then see EOF or a
+    /// failed write and end), so a client's next request on one fails.
+    pub(crate) fn close_connections(&self) {
         for stream in self.conns().values() {
             let _ = stream.shutdown(Shutdown::Both);
         }
@@ -93,7 +116,7 @@ pub(crate) fn spawn_accept(
 
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     for conn in listener.incoming() {
-        if shared.stopped() {
+        if shared.stopped() || shared.refusing.load(Ordering::SeqCst) {
             break;
         }
         let stream = match conn {
@@ -186,22 +209,30 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         connection: id,
     });
     let mut b = Behavior::from_query(query);
+    // From request N+1 of `after=N` on, the `then_*` knobs rewrite `b`; a
+    // `then_status` answers every path, live ones included, with a failure.
+    let switched = b.switch(request_count);
+    let failing = switched && b.failing();
     // The live simulator decides body and headers for its own paths (after
     // any hold); the delivery knobs in `b` apply to both kinds alike.
-    let live = match head || request.method == "GET" {
+    let live = match !failing && (head || request.method == "GET") {
         true => shared.live.entity(path, query, &b, &shared.stop),
         false => None,
     };
     let mut throughput = None;
     let mut stall = None;
     let entity = match live {
-        Some((entity, fault)) => {
+        Some((mut entity, fault)) => {
+            if let (true, Some(tag), Some(_)) = (switched, &b.then.etag, &entity.etag) {
+                entity.etag = Some(entity::quote_etag(tag));
+            }
             b.delay += shared.live.config.first_byte_delay;
             throughput = shared.live.config.throughput;
             inject(shared, request, &entity, fault, &mut b, &mut stall);
             entity
         }
-        None => response::entity_for(request, path, &b),
+        None if failing => entity::failure(&b),
+        None => entity::entity_for(request, path, &b),
     };
     let ctx = Ctx {
         conn_id: id,
@@ -228,7 +259,7 @@ fn inject(
     stall: &mut Option<Duration>,
 ) {
     let Some(fault) = fault else { return };
-    let body_goes_out = b.bad.is_none() && response::sends_body(request, entity);
+    let body_goes_out = b.bad.is_none() && conditional::sends_whole_body(request, entity, b.ranges);
     match fault {
         Fault::Error => {}
         _ if !body_goes_out => return,

@@ -36,7 +36,8 @@ use super::route::{route, Resource};
 use super::{dash, Fault, Live, LiveConfig, INIT_SIZE};
 use crate::behavior::{Behavior, CacheControl};
 use crate::body;
-use crate::response::{sleep_unless_stopped, Entity, Source};
+use crate::entity::Entity;
+use crate::response::{sleep_unless_stopped, Source};
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 const SEGMENT: &str = "video/iso.segment";
@@ -225,7 +226,8 @@ fn text(body: String, content_type: &'static str, cache_control: &str, modified:
         source: Source::Bytes(body.into_bytes()),
         cache_control: Some(cache_control.to_string()),
         content_type,
-        validators: Some((etag, modified)),
+        etag: Some(etag),
+        last_modified: Some(modified),
     }
 }
 
@@ -249,7 +251,8 @@ fn media_body(
         size: len,
         cache_control: Some(LONG.to_string()),
         content_type,
-        validators: Some((etag, modified)),
+        etag: Some(etag),
+        last_modified: Some(modified),
     }
 }
 
@@ -261,7 +264,8 @@ fn error(status: u16, message: &str) -> Entity {
         source: Source::Bytes(body),
         cache_control: Some(if status == 404 { SHORT } else { "no-store" }.to_string()),
         content_type: "text/plain",
-        validators: None,
+        etag: None,
+        last_modified: None,
     }
 }
 
@@ -366,13 +370,13 @@ mod tests {
         assert_eq!(media("_HLS_msn=9999").status, 400);
         let plain = media("");
         assert_eq!(plain.cache_control.as_deref(), Some(SHORT));
-        assert!(plain.validators.is_some());
+        assert!(plain.etag.is_some() && plain.last_modified.is_some());
         let future = live.segment(0, 0, 9999, Duration::ZERO);
         assert_eq!(
             (future.status, future.cache_control.as_deref()),
             (404, Some(SHORT))
         );
-        assert!(future.validators.is_none());
+        assert!(future.etag.is_none() && future.last_modified.is_none());
         let far_part = live.part(0, 0, 0, 3, Duration::ZERO, &stop);
         assert_eq!(far_part.status, 404);
         assert_eq!(live.part(0, 0, 0, 4, Duration::ZERO, &stop).status, 404);

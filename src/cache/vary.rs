@@ -1,0 +1,153 @@
+//! Secondary cache keys (RFC 9111 section 4.1): a response with `Vary` may only be reused for
+//! requests whose listed fields match those of the request that brought it. The match is on a
+//! normalised form: field values combined in order with `,`, whitespace around list commas
+//! removed and runs of whitespace folded, and case folded for the content-negotiation fields
+//! whose values are case-insensitive tokens. `Vary: *` never matches. Pure: no I/O.
+
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::http::headers::{find_all, list_items, Header};
+
+/// The request fields a response varies on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Vary {
+    /// No `Vary`: one variant serves every request.
+    None,
+    /// `Vary: *`: the response can never be reused.
+    Star,
+    /// Lower-cased field names, sorted and without duplicates, so two responses that list the
+    /// same fields in another order agree.
+    Fields(Arc<[Bytes]>),
+}
+
+impl Vary {
+    pub fn of(headers: &[Header]) -> Vary {
+        let mut names: Vec<Bytes> = Vec::new();
+        for item in list_items(headers, "vary") {
+            if item == b"*" {
+                return Vary::Star;
+            }
+            names.push(Bytes::from(item.to_ascii_lowercase()));
+        }
+        if names.is_empty() {
+            return Vary::None;
+        }
+        names.sort();
+        names.dedup();
+        Vary::Fields(names.into())
+    }
+
+    /// The secondary key of a request under these fields (empty for `None`).
+    pub fn secondary_key(&self, request: &[Header]) -> Bytes {
+        match self {
+            Vary::Fields(names) => secondary_key(names, request),
+            Vary::None | Vary::Star => Bytes::new(),
+        }
+    }
+
+    pub fn fields(&self) -> &[Bytes] {
+        match self {
+            Vary::Fields(names) => names,
+            Vary::None | Vary::Star => &[],
+        }
+    }
+}
+
+/// Fields whose values are case-insensitive tokens (RFC 9110 12.5): their case is folded.
+const CASE_INSENSITIVE: &[&[u8]] = &[
+    b"accept",
+    b"accept-charset",
+    b"accept-encoding",
+    b"accept-language",
+];
+
+/// `name:value` per listed field, each line ended by `\n`; an absent field is `name` alone
+/// without a colon, so absent and empty stay different.
+pub fn secondary_key(names: &[Bytes], request: &[Header]) -> Bytes {
+    let mut key = BytesMut::new();
+    for name in names {
+        let text = std::str::from_utf8(name).unwrap_or_default();
+        key.put_slice(name);
+        let fold = CASE_INSENSITIVE.contains(&name.as_ref());
+        let mut first = true;
+        for value in find_all(request, text) {
+            key.put_u8(if first { b':' } else { b',' });
+            first = false;
+            normalise_into(&mut key, value, fold);
+        }
+        key.put_u8(b'\n');
+    }
+    key.freeze()
+}
+
+/// Appends `value` with list commas tight, whitespace runs folded to one space, and case
+/// folded when `fold`.
+fn normalise_into(out: &mut BytesMut, value: &[u8], fold: bool) {
+    for (i, item) in value.split(|&b| b == b',').enumerate() {
+        if i > 0 {
+            out.put_u8(b',');
+        }
+        let mut space = false;
+        for &b in item.trim_ascii() {
+            if b == b' ' || b == b'\t' {
+                space = true;
+                continue;
+            }
+            if space {
+                out.put_u8(b' ');
+                space = false;
+            }
+            out.put_u8(if fold { b.to_ascii_lowercase() } else { b });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(name: &'static str, value: &str) -> Header {
+        Header::new(name, Bytes::copy_from_slice(value.as_bytes()))
+    }
+
+    #[test]
+    fn vary_lists_are_normalised() {
+        let a = Vary::of(&[h("Vary", "Accept-Language, accept-encoding")]);
+        let b = Vary::of(&[h("Vary", "Accept-Encoding"), h("vary", "ACCEPT-LANGUAGE")]);
+        assert_eq!(a, b);
+        assert_eq!(Vary::of(&[h("Vary", "Accept, *")]), Vary::Star);
+        assert_eq!(Vary::of(&[]), Vary::None);
+        assert_eq!(Vary::of(&[h("Vary", " , ")]), Vary::None);
+    }
+
+    #[test]
+    fn equivalent_requests_share_a_secondary_key() {
+        let vary = Vary::of(&[h("Vary", "Accept-Encoding, X-Device")]);
+        let a = vary.secondary_key(&[h("Accept-Encoding", "gzip,  BR"), h("X-Device", "tv")]);
+        let b = vary.secondary_key(&[h("accept-encoding", "gzip , br"), h("x-device", "tv")]);
+        let split = vary.secondary_key(&[
+            h("Accept-Encoding", "gzip"),
+            h("Accept-Encoding", "br"),
+            h("X-Device", "tv"),
+        ]);
+        assert_eq!(a, b);
+        assert_eq!(a, split);
+        let other = vary.secondary_key(&[h("Accept-Encoding", "gzip, br"), h("X-Device", "TV")]);
+        assert_ne!(a, other, "only negotiation fields are case-folded");
+    }
+
+    #[test]
+    fn absent_and_empty_differ() {
+        let vary = Vary::of(&[h("Vary", "Accept-Language")]);
+        assert_ne!(
+            vary.secondary_key(&[]),
+            vary.secondary_key(&[h("Accept-Language", "")])
+        );
+        assert_eq!(
+            Vary::None.secondary_key(&[h("Accept-Language", "fr")]),
+            Bytes::new()
+        );
+    }
+}

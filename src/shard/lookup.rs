@@ -1,0 +1,284 @@
+//! The owner shard's decision for one cacheable request (RFC 9111 section 4): serve what is
+//! stored (fresh, or stale where the response and the request allow it), revalidate it, join
+//! the fetch already in flight for the same variant, or start one. Every way to the origin
+//! goes through one coalesced fetch per variant, revalidations and background refreshes
+//! included, so client directives such as `no-cache` cannot multiply origin traffic.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::fetch::{self, FetchPlan};
+use super::reply::{CacheStatus, Fwd};
+use super::{FetchRequest, FlightKey, Shard};
+use crate::cache::directives::RequestDirectives;
+use crate::cache::store::Found;
+use crate::cache::{Freshness, InFlight, Reader, StoredObject, Vary};
+use crate::metrics::ShardStats;
+
+/// Outcome of looking a request up on its owner.
+pub enum Lookup {
+    /// Served from the store without going upstream.
+    Hit {
+        object: Rc<StoredObject>,
+        status: CacheStatus,
+    },
+    /// Read a fetch in flight; `status` says why it went upstream and whether it collapsed.
+    Follow { reader: Reader, status: CacheStatus },
+    /// Answer with this status and no upstream request (`only-if-cached` with nothing usable).
+    Refuse(u16),
+}
+
+impl Shard {
+    /// Decides how `request` is served.
+    pub fn lookup(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Lookup {
+        let key = &request.key;
+        let wants = request.directives;
+        let now = Instant::now();
+        let found = self.store.borrow_mut().get(key, &request.upstream_headers);
+        let (fwd, stale, vary) = match found {
+            Found::Object(object) => {
+                if let Some(detail) = reusable(&object.freshness, &wants, now) {
+                    return self.hit(object, now, detail);
+                }
+                if !wants.no_cache && object.freshness.may_serve_while_revalidating(now) {
+                    self.refresh_in_background(request, &object);
+                    return self.hit(object, now, Some("stale-while-revalidate"));
+                }
+                let fwd = if object.freshness.is_fresh(now) {
+                    Fwd::Request
+                } else {
+                    Fwd::Stale
+                };
+                let vary = object.head.vary.clone();
+                (fwd, Some(object), vary)
+            }
+            Found::OtherVariants(vary) => (Fwd::VaryMiss, None, vary),
+            Found::Nothing => (Fwd::UriMiss, None, Vary::None),
+        };
+        if wants.only_if_cached {
+            return Lookup::Refuse(504);
+        }
+        ShardStats::incr(&self.my_stats().misses);
+        let status = CacheStatus::forwarded(fwd);
+        if self.unshareable.borrow_mut().is_held(key, now) {
+            return self.follow_private(request, status);
+        }
+        let secondary = vary.secondary_key(&request.upstream_headers);
+        self.follow(request, (key.clone(), secondary), stale, status)
+    }
+
+    /// For a follower whose request does not match the `Vary` fields of the response its
+    /// fetch brought: the fetch of its own variant, joined or started.
+    pub fn lookup_variant(self: &Rc<Self>, request: &Arc<FetchRequest>, vary: &Vary) -> Lookup {
+        let secondary = vary.secondary_key(&request.upstream_headers);
+        let status = CacheStatus::forwarded(Fwd::VaryMiss);
+        self.follow(request, (request.key.clone(), secondary), None, status)
+    }
+
+    /// A fetch for this request alone: nobody joins it and nothing is stored.
+    pub fn fetch_private(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Reader {
+        let flight = InFlight::new();
+        let reader = flight.reader();
+        let plan = FetchPlan {
+            flight_key: (request.key.clone(), Bytes::new()),
+            stale: None,
+            registered: false,
+        };
+        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
+        reader
+    }
+
+    fn follow_private(self: &Rc<Self>, request: &Arc<FetchRequest>, status: CacheStatus) -> Lookup {
+        Lookup::Follow {
+            reader: self.fetch_private(request),
+            status,
+        }
+    }
+
+    /// Joins the fetch in flight for `flight_key`, or starts it (a revalidation when `stale`).
+    fn follow(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        flight_key: FlightKey,
+        stale: Option<Rc<StoredObject>>,
+        status: CacheStatus,
+    ) -> Lookup {
+        let existing = self.inflight.borrow().get(&flight_key).cloned();
+        if let Some(flight) = existing {
+            ShardStats::incr(&self.my_stats().collapsed);
+            return Lookup::Follow {
+                reader: flight.reader(),
+                status: CacheStatus {
+                    collapsed: true,
+                    ..status
+                },
+            };
+        }
+        // `no-store` on the request: nothing of this exchange may be stored.
+        if request.directives.no_store {
+            return self.follow_private(request, status);
+        }
+        let flight = InFlight::new();
+        self.inflight
+            .borrow_mut()
+            .insert(flight_key.clone(), Rc::clone(&flight));
+        let reader = flight.reader();
+        let plan = FetchPlan {
+            flight_key,
+            stale,
+            registered: true,
+        };
+        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
+        Lookup::Follow { reader, status }
+    }
+
+    /// Starts one revalidation of `object` that nobody waits for, unless a fetch of that
+    /// variant is already in flight.
+    fn refresh_in_background(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        object: &Rc<StoredObject>,
+    ) {
+        let secondary = object.head.vary.secondary_key(&request.upstream_headers);
+        let flight_key = (request.key.clone(), secondary);
+        if self.inflight.borrow().contains_key(&flight_key) {
+            return;
+        }
+        let flight = InFlight::new();
+        self.inflight
+            .borrow_mut()
+            .insert(flight_key.clone(), Rc::clone(&flight));
+        let plan = FetchPlan {
+            flight_key,
+            stale: Some(Rc::clone(object)),
+            registered: true,
+        };
+        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
+    }
+
+    fn hit(&self, object: Rc<StoredObject>, now: Instant, detail: Option<&'static str>) -> Lookup {
+        ShardStats::incr(&self.my_stats().hits);
+        let status = CacheStatus {
+            detail,
+            ..CacheStatus::hit(object.freshness.ttl_secs(now))
+        };
+        Lookup::Hit { object, status }
+    }
+}
+
+/// Whether a stored response may be served as it is to a request with these directives
+/// (RFC 9111 4.2 and 5.2.1): `Some(detail)` when it may, with the detail for `Cache-Status`.
+fn reusable(
+    f: &Freshness,
+    wants: &RequestDirectives,
+    now: Instant,
+) -> Option<Option<&'static str>> {
+    if wants.no_cache || f.reuse.revalidate_always {
+        return None;
+    }
+    let age = f.age(now).as_secs();
+    let fresh = f.is_fresh(now);
+    // `immutable`: a reload's max-age=0 does not make a fresh response unusable (RFC 8246).
+    let too_old = wants.max_age.is_some_and(|max| age > max) && !(fresh && f.reuse.immutable);
+    let remaining = f.lifetime.saturating_sub(f.age(now)).as_secs();
+    let not_fresh_enough = wants.min_fresh.is_some_and(|min| remaining < min);
+    if too_old || not_fresh_enough {
+        return None;
+    }
+    if fresh {
+        return Some(None);
+    }
+    let stale_ok = !f.reuse.no_stale
+        && wants
+            .max_stale
+            .is_some_and(|max| f.staleness(now).as_secs() <= max);
+    stale_ok.then_some(Some("max-stale"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::Reuse;
+    use std::time::Duration;
+
+    fn fresh_for(lifetime: u64, age: u64, reuse: Reuse) -> (Freshness, Instant) {
+        let now = Instant::now();
+        let f = Freshness {
+            lifetime: Duration::from_secs(lifetime),
+            initial_age: Duration::from_secs(age),
+            stored_at: now,
+            reuse,
+        };
+        (f, now)
+    }
+
+    #[test]
+    fn request_directives_limit_reuse() {
+        let (f, now) = fresh_for(60, 10, Reuse::default());
+        let plain = RequestDirectives::default();
+        assert_eq!(reusable(&f, &plain, now), Some(None));
+        let no_cache = RequestDirectives {
+            no_cache: true,
+            ..plain
+        };
+        assert_eq!(reusable(&f, &no_cache, now), None);
+        let max_age = |s| RequestDirectives {
+            max_age: Some(s),
+            ..plain
+        };
+        assert_eq!(reusable(&f, &max_age(5), now), None);
+        assert_eq!(reusable(&f, &max_age(20), now), Some(None));
+        let min_fresh = |s| RequestDirectives {
+            min_fresh: Some(s),
+            ..plain
+        };
+        assert_eq!(reusable(&f, &min_fresh(55), now), None);
+        assert_eq!(reusable(&f, &min_fresh(40), now), Some(None));
+    }
+
+    #[test]
+    fn max_stale_serves_stale_unless_the_response_forbids_it() {
+        let (f, now) = fresh_for(10, 15, Reuse::default());
+        let max_stale = |s| RequestDirectives {
+            max_stale: Some(s),
+            ..RequestDirectives::default()
+        };
+        assert_eq!(reusable(&f, &RequestDirectives::default(), now), None);
+        assert_eq!(reusable(&f, &max_stale(10), now), Some(Some("max-stale")));
+        assert_eq!(reusable(&f, &max_stale(2), now), None);
+        let strict = Reuse {
+            no_stale: true,
+            ..Reuse::default()
+        };
+        let (f, now) = fresh_for(10, 15, strict);
+        assert_eq!(reusable(&f, &max_stale(u64::MAX), now), None);
+    }
+
+    #[test]
+    fn immutable_ignores_a_reload_but_not_a_forced_one() {
+        let immutable = Reuse {
+            immutable: true,
+            ..Reuse::default()
+        };
+        let (f, now) = fresh_for(60, 10, immutable);
+        let reload = RequestDirectives {
+            max_age: Some(0),
+            ..RequestDirectives::default()
+        };
+        assert_eq!(reusable(&f, &reload, now), Some(None));
+        let force = RequestDirectives {
+            no_cache: true,
+            ..RequestDirectives::default()
+        };
+        assert_eq!(reusable(&f, &force, now), None);
+        let revalidate = Reuse {
+            revalidate_always: true,
+            ..Reuse::default()
+        };
+        let (f, now) = fresh_for(60, 0, revalidate);
+        assert_eq!(reusable(&f, &RequestDirectives::default(), now), None);
+    }
+}
