@@ -104,6 +104,33 @@ with_shards!(purge_finds_the_url_as_get_keys_it, |shards| {
     assert!(!is_hit(&setup, &target));
 });
 
+with_shards!(purge_removes_every_variant_of_the_url, |shards| {
+    let setup = Setup::new(shards);
+    let target = format!("/live/purge-vary/720p/seg-1.m4s?hdr=Vary%3A%20Accept&{CC}");
+    let get_as = |accept: &str| {
+        request(
+            setup.addr,
+            &format!(
+                "GET {target} HTTP/1.1\r\nHost: test.local\r\nAccept: {accept}\r\nConnection: close\r\n\r\n"
+            ),
+            false,
+        )
+    };
+    for accept in ["video/mp4", "text/plain"] {
+        assert_eq!(get_as(accept).status, 200);
+        let again = get_as(accept);
+        assert!(
+            again.cache_status().contains("hit"),
+            "{accept}: {}",
+            again.cache_status()
+        );
+    }
+    let purged = purge(setup.addr, &target);
+    assert_eq!(json(&purged), serde_json::json!({ "purged": 2 }));
+    assert!(!get_as("video/mp4").cache_status().contains("hit"));
+    assert!(!get_as("text/plain").cache_status().contains("hit"));
+});
+
 with_shards!(purge_of_an_uncached_url_reports_zero, |shards| {
     let setup = Setup::new(shards);
     let target = format!("/live/purge-none/720p/seg-1.m4s?{CC}");

@@ -1,9 +1,11 @@
 //! Pure HTTP/1.1 wire codec: request/response head parsing, chunked body
-//! decoding, header-field semantics and head encoding.
+//! decoding, header-field semantics, head encoding, and the request-side
+//! semantics of conditional (`conditional`) and range (`range`) requests.
 //!
-//! This module owns message *syntax and framing* only. It must not do any
-//! I/O, know about sockets, runtimes, caching or configuration, and must not
-//! depend on anything but `std`, `bytes` and `httparse`, so it can be tested
+//! This module owns message *syntax, framing and those request semantics*
+//! only. It must not do any I/O, know about sockets, runtimes, caching or
+//! configuration, and must not depend on anything but `std`, `bytes`,
+//! `httparse` and `httpdate` (HTTP dates), so it can be tested
 //! (and fuzzed) in isolation. `httparse` is used purely as a tokeniser; every
 //! framing decision (Content-Length / Transfer-Encoding, keep-alive, request
 //! target forms, bare-LF and obs-fold rejection) is made here, because those

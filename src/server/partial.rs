@@ -84,7 +84,11 @@ pub fn select(
     let Some(complete) = body_len else {
         return Selection::Whole { ranges: false };
     };
-    // HEAD gets the head a GET would get, 206 or 416 included (RFC 9110 9.3.2).
+    // Range is defined for GET only and MUST be ignored on other methods (RFC 9110 14.2),
+    // HEAD included: it gets the 200 head.
+    if head_only {
+        return Selection::Whole { ranges: true };
+    }
     match conditions.map(|c| range::evaluate(c.fields, &head.headers, complete)) {
         Some(Outcome::Partial(range)) => Selection::Partial { range, complete },
         Some(Outcome::Unsatisfiable) => Selection::Unsatisfiable { complete },

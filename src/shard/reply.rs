@@ -179,6 +179,8 @@ pub struct OwnerStream {
     shard: Rc<Shard>,
     request: Arc<FetchRequest>,
     source: Source,
+    /// Already moved to its own variant's fetch once.
+    vary_retried: bool,
 }
 
 impl OwnerStream {
@@ -189,6 +191,7 @@ impl OwnerStream {
             shard: Rc::clone(shard),
             request,
             source,
+            vary_retried: false,
         }
     }
 
@@ -232,9 +235,17 @@ impl OwnerStream {
                 Source::Flight { reader, status } => match reader.next().await {
                     Event::Head(head) => {
                         if head.variant != head.vary.secondary_key(&self.request.upstream_headers) {
-                            // The response varies on fields this request differs in.
-                            let lookup = self.shard.lookup_variant(&self.request, &head.vary);
-                            self.source = Self::source(lookup);
+                            // The response varies on fields this request differs in: its own
+                            // variant's fetch, once; an origin whose Vary keeps changing
+                            // gets a fetch for this request alone.
+                            self.source = if self.vary_retried {
+                                let status = CacheStatus::forwarded(Fwd::VaryMiss);
+                                let reader = self.shard.fetch_private(&self.request);
+                                Source::Flight { reader, status }
+                            } else {
+                                Self::source(self.shard.lookup_variant(&self.request, &head.vary))
+                            };
+                            self.vary_retried = true;
                             continue;
                         }
                         let arrival = head.arrival;
