@@ -147,6 +147,11 @@ impl Store {
         self.take(key).is_some()
     }
 
+    /// Drops every variant stored for `key`; returns how many there were.
+    pub fn remove_variants(&mut self, key: &CacheKey) -> u64 {
+        self.take(key).map_or(0, |v| v.objects.len() as u64)
+    }
+
     /// Drops one stored object (a variant) if it is still the one stored.
     pub fn remove_object(&mut self, key: &CacheKey, object: &Rc<StoredObject>) {
         let Some(mut variants) = self.take(key) else {

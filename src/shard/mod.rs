@@ -177,7 +177,7 @@ impl Shard {
     /// Removes the stored object(s) for one URL (every variant) and detaches its fetch in
     /// flight; returns how many stored objects went.
     pub fn purge_url(&self, key: &CacheKey) -> u64 {
-        let removed = self.store.borrow_mut().remove_where(|k| k == key);
+        let removed = self.store.borrow_mut().remove_variants(key);
         self.inflight.borrow_mut().retain(|(k, _), _| k != key);
         self.publish_store();
         removed
