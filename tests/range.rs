@@ -301,3 +301,19 @@ with_shards!(not_modified_takes_precedence_over_range, |shards| {
     assert_eq!(r.status, 304);
     assert!(r.header("content-range").is_none());
 });
+
+with_shards!(an_origin_206_is_passed_through_not_stored, |shards| {
+    let setup = Setup::new(shards);
+    // An origin that answers a whole-object request with a part (misconfigured, or a
+    // parent that forwarded someone's Range): the part must never become the object.
+    let target = "/range/part.bin?size=100&status=206&hdr=Content-Range:bytes%200-99%2F1000&cc=max-age%3D60";
+    for round in 1..=2 {
+        let r = setup.get(target);
+        assert_eq!(r.status, 206);
+        assert_eq!(r.header("content-range"), Some("bytes 0-99/1000"));
+        assert_eq!(r.body.len(), 100);
+        assert!(!r.cache_status().contains("stored"), "{}", r.cache_status());
+        assert!(!r.cache_status().contains("hit"), "{}", r.cache_status());
+        assert_eq!(setup.origin.hits(target), round);
+    }
+});

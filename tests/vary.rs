@@ -1,0 +1,321 @@
+//! Secondary cache keys (RFC 9111 4.1) seen from clients: one stored variant per set of
+//! `Vary` field values, normalised request values, `Vary: *` never reused nor shared, a
+//! bounded number of variants per URL, and concurrent requests for different variants of
+//! an uncached URL each getting their own.
+
+mod common;
+use common::*;
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+
+/// Query that makes the origin vary on, and echo, `Accept-Language`.
+const LANG: &str = "hdr=Vary:Accept-Language&echo=Accept-Language&cc=max-age%3D60";
+
+fn lang_target(path: &str) -> String {
+    format!("{path}?size=100&{LANG}")
+}
+
+fn get_lang(setup: &Setup, target: &str, lang: Option<&str>) -> Response {
+    let r = match lang {
+        Some(lang) => get_with(
+            setup.addr,
+            target,
+            &[("Accept-Language", lang), ("Connection", "close")],
+        ),
+        None => get_with(setup.addr, target, &[("Connection", "close")]),
+    };
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.complete);
+    r
+}
+
+fn echo(r: &Response) -> &str {
+    r.header("x-echo-accept-language")
+        .expect("the origin's X-Echo-Accept-Language")
+}
+
+with_shards!(variants_are_stored_separately, |shards| {
+    let setup = Setup::new(shards);
+    let target = lang_target("/vary/sep/1/seg.m4s");
+    let body = expected_body("/vary/sep/1/seg.m4s", 100);
+
+    let fr = get_lang(&setup, &target, Some("fr"));
+    assert_eq!(echo(&fr), "fr");
+    assert!(
+        fr.cache_status().contains("fwd=uri-miss") && fr.cache_status().contains("stored"),
+        "{}",
+        fr.cache_status()
+    );
+    let de = get_lang(&setup, &target, Some("de"));
+    assert_eq!(echo(&de), "de");
+    assert!(
+        de.cache_status().contains("fwd=vary-miss") && de.cache_status().contains("stored"),
+        "{}",
+        de.cache_status()
+    );
+    assert_eq!(setup.origin.hits(&target), 2);
+
+    for lang in ["fr", "de", "fr", "de"] {
+        let r = get_lang(&setup, &target, Some(lang));
+        assert!(
+            r.cache_status().contains("hit"),
+            "{lang}: {}",
+            r.cache_status()
+        );
+        assert_eq!(echo(&r), lang, "the hit is the {lang} variant");
+        assert_eq!(r.body, body);
+    }
+    assert_eq!(setup.origin.hits(&target), 2);
+
+    // A request without the field is a variant of its own.
+    let none = get_lang(&setup, &target, None);
+    assert_eq!(echo(&none), "-");
+    assert!(
+        none.cache_status().contains("fwd=vary-miss"),
+        "{}",
+        none.cache_status()
+    );
+    let again = get_lang(&setup, &target, None);
+    assert!(
+        again.cache_status().contains("hit"),
+        "{}",
+        again.cache_status()
+    );
+    assert_eq!(echo(&again), "-");
+    let fr = get_lang(&setup, &target, Some("fr"));
+    assert!(fr.cache_status().contains("hit") && echo(&fr) == "fr");
+    assert_eq!(setup.origin.hits(&target), 3);
+    // The origin saw each client's own value.
+    let sent: Vec<Option<String>> = setup
+        .origin
+        .requests()
+        .iter()
+        .map(|r| r.header("accept-language").map(str::to_string))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![Some("fr".to_string()), Some("de".to_string()), None]
+    );
+});
+
+with_shards!(accept_field_values_are_normalised, |shards| {
+    let setup = Setup::new(shards);
+    let target = lang_target("/vary/norm/1/seg.m4s");
+    let first = get_lang(&setup, &target, Some("fr, de"));
+    assert_eq!(echo(&first), "fr, de");
+    for equivalent in ["FR,  de", "fr,de", "Fr ,DE", " fr , de "] {
+        let r = get_lang(&setup, &target, Some(equivalent));
+        assert!(
+            r.cache_status().contains("hit"),
+            "{equivalent:?} matches the variant stored for \"fr, de\": {}",
+            r.cache_status()
+        );
+        assert_eq!(echo(&r), "fr, de");
+    }
+    assert_eq!(setup.origin.hits(&target), 1);
+    // Order matters: another list is another variant.
+    let other = get_lang(&setup, &target, Some("de, fr"));
+    assert!(
+        other.cache_status().contains("fwd=vary-miss"),
+        "{}",
+        other.cache_status()
+    );
+    assert_eq!(echo(&other), "de, fr");
+    assert_eq!(setup.origin.hits(&target), 2);
+});
+
+with_shards!(case_is_kept_for_fields_that_are_not_negotiation, |shards| {
+    let setup = Setup::new(shards);
+    let target = "/vary/device/1/seg.m4s?size=100&hdr=Vary:X-Device&echo=X-Device&cc=max-age%3D60";
+    let tv = get_with(setup.addr, target, &[("X-Device", "tv")]);
+    assert_eq!(tv.header("x-echo-x-device"), Some("tv"));
+    let upper = get_with(setup.addr, target, &[("X-Device", "TV")]);
+    assert!(
+        upper.cache_status().contains("fwd=vary-miss"),
+        "X-Device values are compared case-sensitively: {}",
+        upper.cache_status()
+    );
+    assert_eq!(upper.header("x-echo-x-device"), Some("TV"));
+    let tv = get_with(setup.addr, target, &[("X-Device", "tv")]);
+    assert!(tv.cache_status().contains("hit"));
+    assert_eq!(tv.header("x-echo-x-device"), Some("tv"));
+    assert_eq!(setup.origin.hits(target), 2);
+});
+
+with_shards!(vary_star_is_never_stored, |shards| {
+    let setup = Setup::new(shards);
+    let target = "/vary/star/1/seg.m4s?size=100&hdr=Vary:*&cc=max-age%3D60";
+    for n in 1..=3 {
+        let r = setup.get(target);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, expected_body("/vary/star/1/seg.m4s", 100));
+        assert!(
+            !r.cache_status().contains("hit") && !r.cache_status().contains("stored"),
+            "{}",
+            r.cache_status()
+        );
+        assert_eq!(setup.origin.hits(target), n, "every request reaches the origin");
+    }
+});
+
+with_shards!(vary_star_is_not_shared_with_concurrent_requests, |shards| {
+    let setup = Setup::new(shards);
+    let target = "/vary/star/2/seg.m4s?size=100&hdr=Vary:*&echo=X-Client&cc=max-age%3D60&delay_ms=300";
+    let n = 6;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let addr = setup.addr;
+            thread::spawn(move || {
+                let mut conn = Conn::open(addr);
+                barrier.wait();
+                let client = format!("c{i}");
+                let r = send_with(
+                    &mut conn,
+                    "GET",
+                    target,
+                    &[("X-Client", &client), ("Connection", "close")],
+                );
+                (client, r)
+            })
+        })
+        .collect();
+    for h in handles {
+        let (client, r) = h.join().unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.complete);
+        assert_eq!(
+            r.header("x-echo-x-client"),
+            Some(client.as_str()),
+            "each client gets the response to its own request: {}",
+            r.cache_status()
+        );
+        assert!(!r.cache_status().contains("stored"), "{}", r.cache_status());
+    }
+    assert_eq!(setup.origin.hits(target), n as u64);
+});
+
+with_shards!(variants_per_url_are_bounded, |shards| {
+    let setup = Setup::with(shards, &[("max_variants", "2")]);
+    let target = lang_target("/vary/bound/1/seg.m4s");
+    for lang in ["fr", "de", "en"] {
+        let r = get_lang(&setup, &target, Some(lang));
+        assert_eq!(echo(&r), lang);
+        assert!(!r.cache_status().contains("hit"), "{}", r.cache_status());
+    }
+    assert_eq!(setup.origin.hits(&target), 3);
+    for lang in ["de", "en"] {
+        let r = get_lang(&setup, &target, Some(lang));
+        assert!(
+            r.cache_status().contains("hit"),
+            "{lang} is one of the last two: {}",
+            r.cache_status()
+        );
+        assert_eq!(echo(&r), lang);
+    }
+    assert_eq!(setup.origin.hits(&target), 3);
+    let fr = get_lang(&setup, &target, Some("fr"));
+    assert!(
+        fr.cache_status().contains("fwd=vary-miss"),
+        "the first variant was evicted: {}",
+        fr.cache_status()
+    );
+    assert_eq!(echo(&fr), "fr");
+    assert_eq!(setup.origin.hits(&target), 4);
+});
+
+with_shards!(concurrent_variants_of_an_uncached_url, |shards| {
+    let setup = Setup::new(shards);
+    let target = format!("{}&delay_ms=300", lang_target("/vary/herd/1/seg.m4s"));
+    let n = 10;
+    let barrier = Arc::new(Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = Arc::clone(&barrier);
+            let addr = setup.addr;
+            let target = target.clone();
+            thread::spawn(move || {
+                let lang = if i % 2 == 0 { "fr" } else { "de" };
+                let mut conn = Conn::open(addr);
+                barrier.wait();
+                let r = send_with(
+                    &mut conn,
+                    "GET",
+                    &target,
+                    &[("Accept-Language", lang), ("Connection", "close")],
+                );
+                (lang, r)
+            })
+        })
+        .collect();
+    let body = expected_body("/vary/herd/1/seg.m4s", 100);
+    for h in handles {
+        let (lang, r) = h.join().unwrap();
+        assert_eq!(r.status, 200);
+        assert!(r.complete && r.body == body);
+        assert_eq!(
+            r.header("x-echo-accept-language"),
+            Some(lang),
+            "a {lang} client got another variant: {}",
+            r.cache_status()
+        );
+    }
+    let hits = setup.origin.hits(&target);
+    assert!(
+        (2..=3).contains(&hits),
+        "one fetch per variant (plus maybe one before the Vary was known), got {hits}"
+    );
+    // Both variants are now stored.
+    for lang in ["fr", "de"] {
+        let r = get_lang(&setup, &target, Some(lang));
+        assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
+        assert_eq!(echo(&r), lang);
+    }
+    assert_eq!(setup.origin.hits(&target), hits);
+});
+
+with_shards!(absent_field_and_present_field_are_different_variants, |shards| {
+    let setup = Setup::new(shards);
+    let target = "/vary/absent/1/seg.m4s?size=100&hdr=Vary:X-Device&echo=X-Device&cc=max-age%3D60";
+    let absent = get_with(setup.addr, target, &[]);
+    assert_eq!(absent.header("x-echo-x-device"), Some("-"));
+    let absent = get_with(setup.addr, target, &[]);
+    assert!(
+        absent.cache_status().contains("hit"),
+        "{}",
+        absent.cache_status()
+    );
+    // Present (even empty) does not match the variant stored for an absent field.
+    let present = get_with(setup.addr, target, &[("X-Device", "tv")]);
+    assert!(
+        present.cache_status().contains("fwd=vary-miss"),
+        "{}",
+        present.cache_status()
+    );
+    assert_eq!(present.header("x-echo-x-device"), Some("tv"));
+    let empty = get_with(setup.addr, target, &[("X-Device", "")]);
+    assert!(
+        empty.cache_status().contains("fwd=vary-miss"),
+        "empty is not absent: {}",
+        empty.cache_status()
+    );
+    assert_eq!(setup.origin.hits(target), 3);
+    for (fields, echoed) in [
+        (&[][..], "-"),
+        (&[("X-Device", "tv")][..], "tv"),
+    ] {
+        let r = get_with(setup.addr, target, fields);
+        assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
+        assert_eq!(r.header("x-echo-x-device"), Some(echoed));
+    }
+    assert_eq!(setup.origin.hits(target), 3);
+    // A response whose Vary names a field the request never sends is reused for every
+    // request that also lacks it, whatever else it carries.
+    let other = "/vary/absent/2/seg.m4s?size=100&hdr=Vary:X-Never&cc=max-age%3D60";
+    setup.get(other);
+    let r = get_with(setup.addr, other, &[("Accept-Language", "fr")]);
+    assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
+    assert_eq!(setup.origin.hits(other), 1);
+});
