@@ -155,13 +155,18 @@ with_shards!(vary_star_is_never_stored, |shards| {
             "{}",
             r.cache_status()
         );
-        assert_eq!(setup.origin.hits(target), n, "every request reaches the origin");
+        assert_eq!(
+            setup.origin.hits(target),
+            n,
+            "every request reaches the origin"
+        );
     }
 });
 
 with_shards!(vary_star_is_not_shared_with_concurrent_requests, |shards| {
     let setup = Setup::new(shards);
-    let target = "/vary/star/2/seg.m4s?size=100&hdr=Vary:*&echo=X-Client&cc=max-age%3D60&delay_ms=300";
+    let target =
+        "/vary/star/2/seg.m4s?size=100&hdr=Vary:*&echo=X-Client&cc=max-age%3D60&delay_ms=300";
     let n = 6;
     let barrier = Arc::new(Barrier::new(n));
     let handles: Vec<_> = (0..n)
@@ -276,46 +281,144 @@ with_shards!(concurrent_variants_of_an_uncached_url, |shards| {
     assert_eq!(setup.origin.hits(&target), hits);
 });
 
-with_shards!(absent_field_and_present_field_are_different_variants, |shards| {
-    let setup = Setup::new(shards);
-    let target = "/vary/absent/1/seg.m4s?size=100&hdr=Vary:X-Device&echo=X-Device&cc=max-age%3D60";
-    let absent = get_with(setup.addr, target, &[]);
-    assert_eq!(absent.header("x-echo-x-device"), Some("-"));
-    let absent = get_with(setup.addr, target, &[]);
-    assert!(
-        absent.cache_status().contains("hit"),
-        "{}",
-        absent.cache_status()
-    );
-    // Present (even empty) does not match the variant stored for an absent field.
-    let present = get_with(setup.addr, target, &[("X-Device", "tv")]);
-    assert!(
-        present.cache_status().contains("fwd=vary-miss"),
-        "{}",
-        present.cache_status()
-    );
-    assert_eq!(present.header("x-echo-x-device"), Some("tv"));
-    let empty = get_with(setup.addr, target, &[("X-Device", "")]);
-    assert!(
-        empty.cache_status().contains("fwd=vary-miss"),
-        "empty is not absent: {}",
-        empty.cache_status()
-    );
-    assert_eq!(setup.origin.hits(target), 3);
-    for (fields, echoed) in [
-        (&[][..], "-"),
-        (&[("X-Device", "tv")][..], "tv"),
-    ] {
-        let r = get_with(setup.addr, target, fields);
+with_shards!(
+    absent_field_and_present_field_are_different_variants,
+    |shards| {
+        let setup = Setup::new(shards);
+        let target =
+            "/vary/absent/1/seg.m4s?size=100&hdr=Vary:X-Device&echo=X-Device&cc=max-age%3D60";
+        let absent = get_with(setup.addr, target, &[]);
+        assert_eq!(absent.header("x-echo-x-device"), Some("-"));
+        let absent = get_with(setup.addr, target, &[]);
+        assert!(
+            absent.cache_status().contains("hit"),
+            "{}",
+            absent.cache_status()
+        );
+        // Present (even empty) does not match the variant stored for an absent field.
+        let present = get_with(setup.addr, target, &[("X-Device", "tv")]);
+        assert!(
+            present.cache_status().contains("fwd=vary-miss"),
+            "{}",
+            present.cache_status()
+        );
+        assert_eq!(present.header("x-echo-x-device"), Some("tv"));
+        let empty = get_with(setup.addr, target, &[("X-Device", "")]);
+        assert!(
+            empty.cache_status().contains("fwd=vary-miss"),
+            "empty is not absent: {}",
+            empty.cache_status()
+        );
+        assert_eq!(setup.origin.hits(target), 3);
+        for (fields, echoed) in [(&[][..], "-"), (&[("X-Device", "tv")][..], "tv")] {
+            let r = get_with(setup.addr, target, fields);
+            assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
+            assert_eq!(r.header("x-echo-x-device"), Some(echoed));
+        }
+        assert_eq!(setup.origin.hits(target), 3);
+        // A response whose Vary names a field the request never sends is reused for every
+        // request that also lacks it, whatever else it carries.
+        let other = "/vary/absent/2/seg.m4s?size=100&hdr=Vary:X-Never&cc=max-age%3D60";
+        setup.get(other);
+        let r = get_with(setup.addr, other, &[("Accept-Language", "fr")]);
         assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
-        assert_eq!(r.header("x-echo-x-device"), Some(echoed));
+        assert_eq!(setup.origin.hits(other), 1);
     }
-    assert_eq!(setup.origin.hits(target), 3);
-    // A response whose Vary names a field the request never sends is reused for every
-    // request that also lacks it, whatever else it carries.
-    let other = "/vary/absent/2/seg.m4s?size=100&hdr=Vary:X-Never&cc=max-age%3D60";
-    setup.get(other);
-    let r = get_with(setup.addr, other, &[("Accept-Language", "fr")]);
-    assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
-    assert_eq!(setup.origin.hits(other), 1);
+);
+
+with_shards!(
+    concurrent_requests_for_a_known_vary_collapse_per_variant,
+    |shards| {
+        let setup = Setup::new(shards);
+        let target = format!("{}&delay_ms=300", lang_target("/vary/herd/2/seg.m4s"));
+        // The URL is known to vary (one variant stored), so fetches are per variant from the start.
+        get_lang(&setup, &target, Some("en"));
+        let n = 10;
+        let barrier = Arc::new(Barrier::new(n));
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let barrier = Arc::clone(&barrier);
+                let addr = setup.addr;
+                let target = target.clone();
+                thread::spawn(move || {
+                    let lang = if i % 2 == 0 { "fr" } else { "de" };
+                    let mut conn = Conn::open(addr);
+                    barrier.wait();
+                    let r = send_with(
+                        &mut conn,
+                        "GET",
+                        &target,
+                        &[("Accept-Language", lang), ("Connection", "close")],
+                    );
+                    (lang, r)
+                })
+            })
+            .collect();
+        let mut collapsed = 0;
+        for h in handles {
+            let (lang, r) = h.join().unwrap();
+            assert_eq!(r.status, 200);
+            assert_eq!(r.header("x-echo-accept-language"), Some(lang));
+            assert!(
+                r.cache_status().contains("fwd=vary-miss") || r.cache_status().contains("hit"),
+                "{}",
+                r.cache_status()
+            );
+            if r.cache_status().contains("collapsed") || r.cache_status().contains("hit") {
+                collapsed += 1;
+            }
+        }
+        assert_eq!(
+            setup.origin.hits(&target),
+            3,
+            "en, then one fetch per new variant"
+        );
+        assert_eq!(
+            collapsed,
+            n - 2,
+            "all but one request per variant collapsed (or hit)"
+        );
+    }
+);
+
+with_shards!(split_field_lines_match_the_combined_value, |shards| {
+    let setup = Setup::new(shards);
+    let target = lang_target("/vary/lines/1/seg.m4s");
+    get_lang(&setup, &target, Some("fr, de"));
+    let raw = format!(
+        "GET {target} HTTP/1.1\r\nHost: test.local\r\nAccept-Language: fr\r\nAccept-Language: DE\r\nConnection: close\r\n\r\n"
+    );
+    let r = request(setup.addr, &raw, false);
+    assert!(
+        r.cache_status().contains("hit"),
+        "two field lines are one comma-separated value: {}",
+        r.cache_status()
+    );
+    assert_eq!(echo(&r), "fr, de");
+    assert_eq!(setup.origin.hits(&target), 1);
+});
+
+with_shards!(unsafe_method_invalidates_every_variant, |shards| {
+    let setup = Setup::new(shards);
+    let target = lang_target("/vary/inv/1/seg.m4s");
+    for lang in ["fr", "de", "fr", "de"] {
+        get_lang(&setup, &target, Some(lang));
+    }
+    assert_eq!(setup.origin.hits(&target), 2);
+    let post = request(
+        setup.addr,
+        &format!("POST {target} HTTP/1.1\r\nHost: test.local\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        false,
+    );
+    assert_eq!(post.status, 200);
+    for lang in ["fr", "de"] {
+        let r = get_lang(&setup, &target, Some(lang));
+        assert!(
+            !r.cache_status().contains("hit"),
+            "the {lang} variant was invalidated: {}",
+            r.cache_status()
+        );
+        assert_eq!(echo(&r), lang);
+    }
+    assert_eq!(setup.origin_count("GET", &target), 4);
 });

@@ -15,7 +15,6 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
-use crate::cache::CachedHead;
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::find;
@@ -124,10 +123,14 @@ pub async fn write_response(
     meter.head(sent, status.result());
     let mut keep_alive = exchange.keep_alive;
     let (framing, length) = match selection {
-        Selection::Whole { .. } => (
-            choose_framing(&head, exchange),
-            head.content_length.filter(|_| !no_body_status(head.status)),
-        ),
+        // A stored object's length is known even when the origin sent it chunked.
+        Selection::Whole { .. } => {
+            let length = body_len.or(head.content_length);
+            (
+                choose_framing(head.status, length, exchange),
+                length.filter(|_| !no_body_status(head.status)),
+            )
+        }
         Selection::Partial { range, .. } if !exchange.head_only => {
             (Framing::Length, Some(range.len()))
         }
@@ -292,10 +295,10 @@ fn no_body_status(status: u16) -> bool {
     (100..200).contains(&status) || status == 204 || status == 304
 }
 
-fn choose_framing(head: &CachedHead, exchange: Exchange<'_>) -> Framing {
-    if exchange.head_only || no_body_status(head.status) {
+fn choose_framing(status: u16, length: Option<u64>, exchange: Exchange<'_>) -> Framing {
+    if exchange.head_only || no_body_status(status) {
         Framing::NoBody
-    } else if head.content_length.is_some() {
+    } else if length.is_some() {
         Framing::Length
     } else if exchange.version == Version::Http11 {
         Framing::Chunked

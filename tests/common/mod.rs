@@ -349,3 +349,74 @@ pub fn send_with(conn: &mut Conn, method: &str, target: &str, fields: &[(&str, &
     conn.send(request_text(method, target, fields).as_bytes());
     conn.read_response(method == "HEAD").expect("a response")
 }
+
+/// The `ttl=` parameter of a response's `Cache-Status`, when it has one.
+pub fn cache_status_ttl(response: &Response) -> Option<i64> {
+    response
+        .cache_status()
+        .split(';')
+        .map(str::trim)
+        .find_map(|param| param.strip_prefix("ttl="))
+        .map(|ttl| ttl.parse().expect("numeric Cache-Status ttl"))
+}
+
+/// `n` clients that each GET `target` on their own connection at the same moment; their
+/// responses in client order.
+pub fn concurrent_gets(addr: SocketAddr, target: &str, n: usize) -> Vec<Response> {
+    let barrier = std::sync::Barrier::new(n);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut conn = Conn::open(addr);
+                    barrier.wait();
+                    conn.send(
+                        format!(
+                            "GET {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
+                    conn.read_response(false).expect("a response")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// The requests the origin received for `target` with this method, in arrival order.
+pub fn origin_requests_for(
+    setup: &Setup,
+    method: &str,
+    target: &str,
+) -> Vec<mock_origin::RecordedRequest> {
+    setup
+        .origin
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == method && r.target == target)
+        .collect()
+}
+
+/// `with_shards!` for a test that shows a known bug: both cases are `#[ignore]`d with
+/// `reason` (run them with `cargo test -- --ignored`).
+#[macro_export]
+macro_rules! with_shards_ignored {
+    ($reason:literal, $name:ident, |$shards:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn case($shards: usize) $body
+            #[test]
+            #[ignore = $reason]
+            fn one_shard() {
+                case(1)
+            }
+            #[test]
+            #[ignore = $reason]
+            fn four_shards() {
+                case(4)
+            }
+        }
+    };
+}
