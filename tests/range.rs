@@ -306,7 +306,8 @@ with_shards!(an_origin_206_is_passed_through_not_stored, |shards| {
     let setup = Setup::new(shards);
     // An origin that answers a whole-object request with a part (misconfigured, or a
     // parent that forwarded someone's Range): the part must never become the object.
-    let target = "/range/part.bin?size=100&status=206&hdr=Content-Range:bytes%200-99%2F1000&cc=max-age%3D60";
+    let target =
+        "/range/part.bin?size=100&status=206&hdr=Content-Range:bytes%200-99%2F1000&cc=max-age%3D60";
     for round in 1..=2 {
         let r = setup.get(target);
         assert_eq!(r.status, 206);

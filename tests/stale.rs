@@ -248,8 +248,7 @@ with_shards!(
     }
 );
 
-with_shards_ignored!(
-    "bug: a request that collapses onto a background refresh becomes its leader reader",
+with_shards!(
     background_refresh_private_response_is_not_handed_to_a_joiner,
     |shards| {
         // A stale-while-revalidate refresh is started by request A (with A's Cookie) and answered
@@ -283,8 +282,7 @@ with_shards_ignored!(
     }
 );
 
-with_shards_ignored!(
-    "bug: a request that collapses onto a background refresh becomes its leader reader",
+with_shards!(
     background_refresh_withheld_field_is_not_handed_to_a_joiner,
     |shards| {
         // As above with a qualified `no-cache="Set-Cookie"`: the Set-Cookie that a refresh

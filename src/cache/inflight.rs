@@ -128,6 +128,12 @@ impl InFlight {
         }
     }
 
+    /// A fetch nobody asked for (a background refresh): no reader that joins it later is its
+    /// leader, so none gets what only the requester may see (`private`, withheld fields).
+    pub fn without_leader(&self) {
+        self.state.borrow_mut().leader_taken = true;
+    }
+
     /// Readers currently attached.
     pub fn readers(&self) -> usize {
         self.state
@@ -430,6 +436,16 @@ mod tests {
         let mut a = flight.reader();
         flight.fail(504);
         assert!(matches!(try_next(&mut a), Some(Event::Failed(504))));
+    }
+
+    #[test]
+    fn a_fetch_without_leader_shares_nothing_private() {
+        let flight = InFlight::new();
+        flight.without_leader();
+        let mut joiner = flight.reader();
+        assert!(!joiner.is_leader());
+        flight.publish_head(head(), false);
+        assert!(matches!(try_next(&mut joiner), Some(Event::NotShared)));
     }
 
     #[test]

@@ -148,6 +148,7 @@ impl Shard {
             return;
         }
         let flight = InFlight::new();
+        flight.without_leader();
         self.inflight
             .borrow_mut()
             .insert(flight_key.clone(), Rc::clone(&flight));

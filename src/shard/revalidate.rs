@@ -63,7 +63,13 @@ pub fn refresh(
     let config = shard.config();
     let response_time = SystemTime::now();
     let arrived = Instant::now();
-    let merged = merge_fields(&stale.head.headers, not_modified);
+    // A 304 without a Date gets one now (RFC 9110 6.6.1), or the stored response's old Date
+    // would make the refreshed copy look as old as the first fetch.
+    let mut update = not_modified.to_vec();
+    if find(&update, "date").is_none() {
+        update.push(Header::new("Date", httpdate::fmt_http_date(response_time)));
+    }
+    let merged = merge_fields(&stale.head.headers, &update);
     let decision = freshness::evaluate(
         stale.head.status,
         &merged,

@@ -397,26 +397,3 @@ pub fn origin_requests_for(
         .filter(|r| r.method == method && r.target == target)
         .collect()
 }
-
-/// `with_shards!` for a test that shows a known bug: both cases are `#[ignore]`d with
-/// `reason` (run them with `cargo test -- --ignored`).
-#[macro_export]
-macro_rules! with_shards_ignored {
-    ($reason:literal, $name:ident, |$shards:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            fn case($shards: usize) $body
-            #[test]
-            #[ignore = $reason]
-            fn one_shard() {
-                case(1)
-            }
-            #[test]
-            #[ignore = $reason]
-            fn four_shards() {
-                case(4)
-            }
-        }
-    };
-}
