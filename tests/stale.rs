@@ -37,6 +37,9 @@ fn assert_stale_on_error(r: &Response, path: &str, size: usize, fwd_status: Opti
         Some(code) => assert!(status.contains(&format!("fwd-status={code}")), "{status}"),
         None => assert!(!status.contains("fwd-status"), "{status}"),
     }
+    // Stale is said with a negative ttl (RFC 9211 2.5), and nothing new is stored.
+    assert!(status.contains("ttl=-"), "{status}");
+    assert!(!status.contains("stored"), "{status}");
 }
 
 with_shards!(

@@ -58,8 +58,9 @@ pub struct Arrival {
     pub fwd_status: Option<u16>,
     /// Why it is not stored, or which stale rule served it, for `Cache-Status: detail`.
     pub detail: Option<&'static str>,
-    /// Served from a stored response after upstream failed (stale-if-error).
-    pub stale: bool,
+    /// Remaining freshness of a stored response served after upstream failed (negative:
+    /// stale), for `Cache-Status: ttl` when nothing is being stored.
+    pub served_ttl: Option<i64>,
 }
 
 impl CachedHead {

@@ -251,7 +251,7 @@ impl OwnerStream {
                         let arrival = head.arrival;
                         let status = CacheStatus {
                             stored: arrival.stored_ttl.is_some(),
-                            ttl: arrival.stored_ttl,
+                            ttl: arrival.stored_ttl.or(arrival.served_ttl),
                             fwd_status: arrival.fwd_status,
                             detail: arrival.detail,
                             ..*status

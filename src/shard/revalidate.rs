@@ -43,7 +43,7 @@ pub fn serve_stale(leader: &mut Leader, stale: &StoredObject, fwd_status: Option
             stored_ttl: None,
             fwd_status,
             detail: Some("stale-if-error"),
-            stale: true,
+            served_ttl: Some(stale.freshness.ttl_secs(now)),
         },
         ..(*stale.head).clone()
     });
@@ -99,7 +99,7 @@ pub fn refresh(
             stored_ttl,
             fwd_status: Some(304),
             detail: policy.reason(),
-            stale: false,
+            served_ttl: None,
         },
         vary: decision.vary,
         variant: variant.clone(),
