@@ -108,7 +108,7 @@ fn assert_no_stale_when_origin_down(shards: usize, name: &str, cc: &str) {
     let strict = format!("/dir/{name}/strict.m4s?size=100&cc={cc}");
     let plain = format!("/dir/{name}/plain.m4s?size=100&cc=max-age%3D2");
     for target in [&strict, &plain] {
-        assert!(setup.get(target).cache_status().contains("stored"));
+        warm_stored(&setup, target);
     }
     setup.origin.refuse_connections().unwrap();
     std::thread::sleep(PAST_TWO_SECONDS);
@@ -280,7 +280,7 @@ with_shards!(request_min_fresh_beyond_remaining_goes_upstream, |shards| {
 with_shards!(request_max_stale_serves_stale_as_hit, |shards| {
     let setup = Setup::new(shards);
     let target = "/dir/maxstale/seg.m4s?size=100&cc=max-age%3D1";
-    assert!(setup.get(target).cache_status().contains("stored"));
+    warm_stored(&setup, target);
     std::thread::sleep(PAST_TWO_SECONDS);
     let r = get_with(setup.addr, target, &[("Cache-Control", "max-stale=60")]);
     assert_eq!(r.status, 200);
@@ -311,7 +311,7 @@ with_shards!(
     |shards| {
         let setup = Setup::new(shards);
         let target = "/dir/maxstalemr/seg.m4s?size=100&cc=max-age%3D1%2C%20must-revalidate";
-        assert!(setup.get(target).cache_status().contains("stored"));
+        warm_stored(&setup, target);
         std::thread::sleep(PAST_TWO_SECONDS);
         let r = get_with(setup.addr, target, &[("Cache-Control", "max-stale=60")]);
         assert_eq!(r.status, 200);
@@ -347,7 +347,7 @@ with_shards!(
     |shards| {
         let setup = Setup::new(shards);
         let target = "/dir/onlyifcached/stale.m4s?size=100&cc=max-age%3D1";
-        setup.get(target);
+        warm_stored(&setup, target);
         std::thread::sleep(PAST_TWO_SECONDS);
         let r = get_with(setup.addr, target, &[("Cache-Control", "only-if-cached")]);
         assert_eq!(r.status, 504, "{r:?}");
@@ -429,4 +429,39 @@ with_shards!(targeted_field_name_is_configurable, |shards| {
     let overridden = "/dir/xedge/override.m4s?size=100&cc=max-age%3D60\
                       &hdr=CDN-Cache-Control:max-age%3D60&hdr=X-Edge-Cache:no-store";
     assert_never_stored(&setup, overridden);
+});
+
+with_shards!(request_no_store_requests_still_share_one_fetch, |shards| {
+    let setup = Setup::new(shards);
+    let target = "/directives/nostore-herd/seg.m4s?size=2000&delay_ms=300&cc=max-age%3D60";
+    let barrier = std::sync::Barrier::new(8);
+    let responses: Vec<Response> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut conn = Conn::open(setup.addr);
+                    barrier.wait();
+                    send_with(&mut conn, "GET", target, &[("Cache-Control", "no-store")])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &responses {
+        assert_eq!(r.status, 200);
+        assert!(r.complete);
+        assert!(!r.cache_status().contains("stored"), "{}", r.cache_status());
+    }
+    assert_eq!(
+        setup.origin.hits(target),
+        1,
+        "one origin request for the herd"
+    );
+    let after = setup.get(target);
+    assert!(
+        !is_hit(&after),
+        "nothing was stored: {}",
+        after.cache_status()
+    );
+    assert_eq!(setup.origin.hits(target), 2);
 });

@@ -9,10 +9,12 @@ use std::time::Duration;
 
 with_shards!(fresh_objects_expire, |shards| {
     let setup = Setup::new(shards);
-    let target = "/live/exp/1/seg.m4s?size=100&cc=max-age%3D1";
-    assert!(setup.get(target).cache_status().contains("fwd=uri-miss"));
+    let target = "/live/exp/1/seg.m4s?size=100&cc=max-age%3D2";
+    assert!(warm_stored(&setup, target)
+        .cache_status()
+        .contains("fwd=uri-miss"));
     assert!(setup.get(target).cache_status().contains("hit"));
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     let after = setup.get(target);
     assert!(
         after.cache_status().contains("fwd=stale; fwd-status=304"),

@@ -16,7 +16,7 @@ const PAST_TWO_SECONDS: Duration = Duration::from_millis(2100);
 
 /// Warms the cache with `target`: a full `200` that was stored.
 fn warm(setup: &Setup, target: &str) -> Response {
-    let r = setup.get(target);
+    let r = warm_stored(setup, target);
     assert_eq!(r.status, 200, "{r:?}");
     assert!(r.complete);
     assert!(
@@ -328,3 +328,37 @@ with_shards!(not_modified_without_date_still_refreshes, |shards| {
     );
     assert_eq!(setup.origin.hits(target), 2);
 });
+
+with_shards!(
+    a_304_for_another_representation_is_refetched_whole,
+    |shards| {
+        let setup = Setup::new(shards);
+        // Stored without an ETag; the revalidation (If-Modified-Since only) gets a 304 that
+        // names entity "v2": it does not validate the stored copy (RFC 9111 4.3.4).
+        let target =
+            "/reval/othertag/seg.m4s?size=700&noetag=1&cc=max-age%3D1&after=1&then_etag=v2";
+        let path = "/reval/othertag/seg.m4s";
+        warm(&setup, target);
+        std::thread::sleep(PAST_TWO_SECONDS);
+        let r = setup.get(target);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, expected_body(path, 700));
+        assert_eq!(r.header("etag"), Some("\"v2\""));
+        let requests = origin_requests_for(&setup, "GET", target);
+        assert_eq!(
+            requests.len(),
+            3,
+            "first fetch, the 304, then a whole refetch"
+        );
+        assert!(requests[1].header("if-modified-since").is_some());
+        assert!(requests[2].header("if-modified-since").is_none());
+        assert!(requests[2].header("if-none-match").is_none());
+        let again = setup.get(target);
+        assert!(
+            again.cache_status().contains("hit"),
+            "{}",
+            again.cache_status()
+        );
+        assert_eq!(again.header("etag"), Some("\"v2\""));
+    }
+);

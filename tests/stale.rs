@@ -18,9 +18,8 @@ fn is_hit(r: &Response) -> bool {
 
 /// Warms the cache with `target`: a full `200` that was stored.
 fn warm(setup: &Setup, target: &str) {
-    let r = setup.get(target);
+    let r = warm_stored(setup, target);
     assert_eq!(r.status, 200, "{r:?}");
-    assert!(r.cache_status().contains("stored"), "{}", r.cache_status());
 }
 
 /// `r` is the stale stored `200` of `path` (`size` bytes), served because the origin failed.
@@ -295,8 +294,7 @@ with_shards!(
                   &cc=max-age%3D1%2C%20stale-while-revalidate%3D30%2C%20no-cache%3D%22Set-Cookie%22\
                   &after=1&then_delay_ms=1000&then_etag=v2\
                   &then_cc=max-age%3D60%2C%20no-cache%3D%22Set-Cookie%22";
-        let warmed = setup.get(target);
-        assert!(warmed.cache_status().contains("stored"));
+        let warmed = warm_stored(&setup, target);
         assert_eq!(warmed.header("set-cookie"), Some("a=b"));
         std::thread::sleep(STALE_BY_A_SECOND);
 
@@ -315,5 +313,25 @@ with_shards!(
             b.cache_status()
         );
         assert_eq!(b.header("set-cookie"), None, "{b:?}");
+    }
+);
+
+with_shards!(
+    stale_while_revalidate_is_not_served_to_a_client_limiting_age,
+    |shards| {
+        let setup = Setup::new(shards);
+        let target =
+            "/stale/swr-maxage/seg.m4s?size=500&cc=max-age%3D1%2C%20stale-while-revalidate%3D30";
+        warm(&setup, target);
+        std::thread::sleep(STALE_BY_A_SECOND);
+        // RFC 9111 5.2.1.1: max-age without max-stale means the client wants no stale copy.
+        let r = get_with(setup.addr, target, &[("Cache-Control", "max-age=5")]);
+        assert_eq!(r.status, 200);
+        assert!(
+            r.cache_status().contains("fwd=stale") && !is_hit(&r),
+            "{}",
+            r.cache_status()
+        );
+        assert_eq!(setup.origin.hits(target), 2);
     }
 );

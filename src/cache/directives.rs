@@ -68,9 +68,9 @@ impl ResponseDirectives {
         for (name, value) in items {
             let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
             if is("max-age") {
-                d.max_age = Some(seconds_or_zero(value));
+                d.max_age = Some(once(d.max_age, seconds_or_zero(value)));
             } else if is("s-maxage") {
-                d.s_maxage = Some(seconds_or_zero(value));
+                d.s_maxage = Some(once(d.s_maxage, seconds_or_zero(value)));
             } else if is("no-store") {
                 d.no_store = true;
             } else if is("no-cache") || is("private") {
@@ -205,6 +205,15 @@ fn field_names(list: &[u8]) -> Vec<Bytes> {
         .collect()
 }
 
+/// A directive given twice with different values is invalid: read it as 0, stale (RFC 9111
+/// 4.2.1 allows treating such a response as stale).
+fn once(seen: Option<u64>, value: u64) -> u64 {
+    match seen {
+        Some(first) if first != value => 0,
+        _ => value,
+    }
+}
+
 /// A delta-seconds that is missing or malformed reads as 0 (stale), the safe reading of
 /// RFC 9111 1.2.2.
 fn seconds_or_zero(value: Option<&[u8]>) -> u64 {
@@ -296,6 +305,17 @@ mod tests {
         // An empty targeted field is no value: fall through.
         let hs = [h("CDN-Cache-Control", " "), h("Cache-Control", "max-age=9")];
         assert_eq!(ResponseDirectives::select(&hs, None).0.max_age, Some(9));
+    }
+
+    #[test]
+    fn conflicting_duplicates_are_stale() {
+        let d = ResponseDirectives::parse(&[h("Cache-Control", "max-age=0, max-age=31536000")]);
+        assert_eq!(d.max_age, Some(0));
+        let d = ResponseDirectives::parse(&[
+            h("Cache-Control", "max-age=60"),
+            h("Cache-Control", "max-age=60"),
+        ]);
+        assert_eq!(d.max_age, Some(60));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub(super) struct FetchPlan {
     pub stale: Option<Rc<StoredObject>>,
     /// Joinable and storable; false for a fetch private to one request.
     pub registered: bool,
+    /// Whether the response may be stored (false for a request with `no-store`).
+    pub store: bool,
 }
 
 pub(super) fn spawn_leader(
@@ -111,6 +113,7 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         flight_key,
         stale,
         registered,
+        store,
     } = plan;
     let mut leader = Leader {
         shard,
@@ -124,54 +127,67 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
     let stats = shard.my_stats();
     ShardStats::incr(&stats.inflight_fetches); // the Leader's drop takes it back
     ShardStats::incr(&stats.origin_requests);
-    let mut headers = leader.request.upstream_headers.clone();
-    if let Some(stale) = &stale {
-        revalidate::add_validators(&mut headers, &stale.head);
-    }
-    let upstream = UpstreamRequest {
-        method: Bytes::from_static(b"GET"),
-        target: leader.request.key.target().clone(),
-        headers,
-        body: Bytes::new(),
-        idempotent: true,
-        is_head: false,
-    };
-    let request_time = SystemTime::now();
-    let sent = Instant::now();
-    let flight = Rc::clone(&leader.flight);
-    let mut forward_interim = |head: &ResponseHead| {
-        if let Some(head) = interim_head(head) {
-            flight.publish_interim(head);
+    let mut stale = stale;
+    let (mut response, request_time) = loop {
+        let mut headers = leader.request.upstream_headers.clone();
+        if let Some(stale) = &stale {
+            revalidate::add_validators(&mut headers, &stale.head);
         }
-    };
-    let pool = shard.pool();
-    let fetched = origin::fetch(&pool, &upstream, shard.timeouts(), &mut forward_interim);
-    let mut response = match fetched.await {
-        Ok(response) => {
-            metrics::record_origin(sent.elapsed());
-            response
-        }
-        Err(e) => {
-            stats.origin_error(metrics::origin_error_kind(&e));
-            crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
-            match stale.filter(|s| revalidate::usable_on_error(s, &config)) {
-                Some(stale) => revalidate::serve_stale(&mut leader, &stale, None),
-                None => leader.flight.fail(e.status()),
+        let upstream = UpstreamRequest {
+            method: Bytes::from_static(b"GET"),
+            target: leader.request.key.target().clone(),
+            headers,
+            body: Bytes::new(),
+            idempotent: true,
+            is_head: false,
+        };
+        let request_time = SystemTime::now();
+        let sent = Instant::now();
+        let flight = Rc::clone(&leader.flight);
+        let mut forward_interim = |head: &ResponseHead| {
+            if let Some(head) = interim_head(head) {
+                flight.publish_interim(head);
             }
-            return;
+        };
+        let pool = shard.pool();
+        let fetched = origin::fetch(&pool, &upstream, shard.timeouts(), &mut forward_interim);
+        let response = match fetched.await {
+            Ok(response) => {
+                metrics::record_origin(sent.elapsed());
+                response
+            }
+            Err(e) => {
+                stats.origin_error(metrics::origin_error_kind(&e));
+                crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
+                match stale.filter(|s| revalidate::usable_on_error(s, &config)) {
+                    Some(stale) => revalidate::serve_stale(&mut leader, &stale, None),
+                    None => leader.flight.fail(e.status()),
+                }
+                return;
+            }
+        };
+        let status = response.head.status;
+        if let Some(old) = stale.as_ref() {
+            if status >= 500 && revalidate::usable_on_error(old, &config) {
+                revalidate::serve_stale(&mut leader, old, Some(status));
+                return;
+            }
+            if status == 304 {
+                if revalidate::selects(&old.head.headers, &response.head.headers) {
+                    revalidate::refresh(&mut leader, old, &response.head.headers, request_time);
+                    return;
+                }
+                // The 304 validates another representation than the stored one (RFC 9111
+                // 4.3.4): that copy may not be updated. Drop it and ask again, unconditionally.
+                shard.forget(&leader.request.key, old);
+                stale = None;
+                ShardStats::incr(&stats.origin_requests);
+                continue;
+            }
         }
+        break (response, request_time);
     };
     let status = response.head.status;
-    if let Some(stale) = stale.as_ref() {
-        if status >= 500 && revalidate::usable_on_error(stale, &config) {
-            revalidate::serve_stale(&mut leader, stale, Some(status));
-            return;
-        }
-        if status == 304 {
-            revalidate::refresh(&mut leader, stale, &response.head.headers, request_time);
-            return;
-        }
-    }
     let response_time = SystemTime::now();
     let arrived = Instant::now();
     let decision = freshness::evaluate(
@@ -189,7 +205,7 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
     };
     let shared = !matches!(policy, Policy::Private { .. });
     let mut retain = shared && registered && content_length.is_none_or(|n| n <= max_object);
-    let mut storable = retain && matches!(policy, Policy::Store { .. });
+    let mut storable = retain && store && matches!(policy, Policy::Store { .. });
     let initial_age = policy.initial_age();
     let stored_ttl = match policy {
         Policy::Store { lifetime, .. } if storable => {

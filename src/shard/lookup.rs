@@ -43,7 +43,11 @@ impl Shard {
                 if let Some(detail) = reusable(&object.freshness, &wants, now) {
                     return self.hit(object, now, detail);
                 }
-                if !wants.no_cache && object.freshness.may_serve_while_revalidating(now) {
+                // A client that limits the age it accepts wants no stale copy (RFC 9111
+                // 5.2.1.1), not even while a refresh runs.
+                let accepts_stale =
+                    !wants.no_cache && wants.max_age.is_none() && wants.min_fresh.is_none();
+                if accepts_stale && object.freshness.may_serve_while_revalidating(now) {
                     self.refresh_in_background(request, &object);
                     return self.hit(object, now, Some("stale-while-revalidate"));
                 }
@@ -86,6 +90,7 @@ impl Shard {
             flight_key: (request.key.clone(), Bytes::new()),
             stale: None,
             registered: false,
+            store: false,
         };
         fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
         reader
@@ -117,10 +122,6 @@ impl Shard {
                 },
             };
         }
-        // `no-store` on the request: nothing of this exchange may be stored.
-        if request.directives.no_store {
-            return self.follow_private(request, status);
-        }
         let flight = InFlight::new();
         self.inflight
             .borrow_mut()
@@ -130,6 +131,9 @@ impl Shard {
             flight_key,
             stale,
             registered: true,
+            // `no-store` on the request: the fetch is still shared (one origin request per
+            // variant) but nothing of this exchange is stored.
+            store: !request.directives.no_store,
         };
         fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
         Lookup::Follow { reader, status }
@@ -156,6 +160,7 @@ impl Shard {
             flight_key,
             stale: Some(Rc::clone(object)),
             registered: true,
+            store: true,
         };
         fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
     }

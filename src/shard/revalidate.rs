@@ -12,6 +12,7 @@ use super::fetch::{stored_fields, withhold, Leader};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, StoredObject};
 use crate::config::Config;
+use crate::http::conditional::EntityTag;
 use crate::http::headers::{end_to_end, find, Header};
 
 /// Adds the stored response's validators as conditions (RFC 9111 4.3.1): `If-None-Match` with
@@ -22,6 +23,27 @@ pub fn add_validators(headers: &mut Vec<Header>, stored: &CachedHead) {
     }
     if let Some(modified) = find(&stored.headers, "last-modified") {
         headers.push(Header::new("If-Modified-Since", modified.clone()));
+    }
+}
+
+/// Whether a 304 validates the stored response (RFC 9111 4.3.4): an entity tag in the 304
+/// must match the stored one (strongly when the 304's is strong); without one, a
+/// `Last-Modified` must equal the stored one; a 304 with no validator selects the only
+/// stored response of its variant.
+pub fn selects(stored: &[Header], not_modified: &[Header]) -> bool {
+    if let Some(new) = find(not_modified, "etag").and_then(|v| EntityTag::parse(v)) {
+        let Some(old) = find(stored, "etag").and_then(|v| EntityTag::parse(v)) else {
+            return false;
+        };
+        return if new.weak {
+            new.weak_eq(&old)
+        } else {
+            new.strong_eq(&old)
+        };
+    }
+    match find(not_modified, "last-modified") {
+        Some(new) => find(stored, "last-modified") == Some(new),
+        None => true,
     }
 }
 
@@ -191,6 +213,31 @@ mod tests {
             [Bytes::from_static(b"3")],
             "kept for the age computation"
         );
+    }
+
+    #[test]
+    fn a_304_updates_only_the_representation_it_validates() {
+        let stored = [
+            h("ETag", "\"v1\""),
+            h("Last-Modified", "Thu, 01 Jan 2015 00:00:00 GMT"),
+        ];
+        assert!(selects(&stored, &[h("ETag", "\"v1\"")]));
+        assert!(!selects(&stored, &[h("ETag", "\"v2\"")]));
+        assert!(
+            selects(&stored, &[h("ETag", "W/\"v1\"")]),
+            "weak comparison for a weak tag"
+        );
+        assert!(!selects(&[h("ETag", "W/\"v1\"")], &[h("ETag", "\"v1\"")]));
+        assert!(!selects(&[], &[h("ETag", "\"v1\"")]), "stored has no tag");
+        assert!(selects(
+            &stored,
+            &[h("Last-Modified", "Thu, 01 Jan 2015 00:00:00 GMT")]
+        ));
+        assert!(!selects(
+            &stored,
+            &[h("Last-Modified", "Fri, 02 Jan 2015 00:00:00 GMT")]
+        ));
+        assert!(selects(&stored, &[h("Cache-Control", "max-age=5")]));
     }
 
     #[test]

@@ -397,3 +397,24 @@ pub fn origin_requests_for(
         .filter(|r| r.method == method && r.target == target)
         .collect()
 }
+
+/// GETs `target` until a response is stored. A 1 s lifetime is used up when the response
+/// crosses a wall-clock second on its way (`Date` has 1 s resolution, so its apparent age
+/// is then at least 1 s: "stale-on-arrival", correctly). Then the origin's counters are reset
+/// (its `after=N` switches count from zero again) and it is asked again, at most 3 times.
+pub fn warm_stored(setup: &Setup, target: &str) -> Response {
+    for _ in 0..3 {
+        let r = setup.get(target);
+        if r.cache_status().contains("stored") {
+            return r;
+        }
+        assert!(
+            r.cache_status().contains("detail=stale-on-arrival"),
+            "not stored: {}",
+            r.cache_status()
+        );
+        setup.origin.reset();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("{target} was stale on arrival three times");
+}
