@@ -72,7 +72,8 @@ impl CachedHead {
             .iter()
             .map(|h| h.name.len() + h.value.len() + 48)
             .sum();
-        (fields + self.reason.len() + 256) as u64
+        // The secondary key holds request field values (Vary: Cookie, User-Agent...).
+        (fields + self.reason.len() + self.variant.len() + 256) as u64
     }
 }
 

@@ -342,6 +342,18 @@ mod tests {
     }
 
     #[test]
+    fn secondary_keys_count_in_the_budget() {
+        let plain = object(100);
+        let mut head = (*plain.head).clone();
+        head.variant = Bytes::from(vec![b'c'; 4096]);
+        assert_eq!(
+            head.cost(),
+            plain.head.cost() + 4096,
+            "Vary: Cookie values are memory too"
+        );
+    }
+
+    #[test]
     fn variants_are_bounded_and_found_by_secondary_key() {
         let mut store = Store::new(1 << 20);
         let vary = Vary::of(&[Header::new("Vary", "Accept-Language")]);

@@ -71,7 +71,16 @@ impl Shard {
             return self.follow_private(request, status);
         }
         let secondary = vary.secondary_key(&request.upstream_headers);
-        self.follow(request, (key.clone(), secondary), stale, status)
+        // A fetch started while the URL's Vary was unknown may bring this very variant: join
+        // it rather than ask the origin twice (a mismatch moves on to its own variant then).
+        let unknown_vary = (key.clone(), Bytes::new());
+        let flight_key =
+            if !secondary.is_empty() && self.inflight.borrow().contains_key(&unknown_vary) {
+                unknown_vary
+            } else {
+                (key.clone(), secondary)
+            };
+        self.follow(request, flight_key, stale, status)
     }
 
     /// For a follower whose request does not match the `Vary` fields of the response its
