@@ -3,151 +3,12 @@
 //! framing the cache will see is checked byte for byte. Timing assertions are
 //! lower bounds only.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Client;
 use mock_origin::{expected_body, MockOrigin};
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn header_count(&self, name: &str) -> usize {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .count()
-    }
-}
-
-struct Client {
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn connect(origin: &MockOrigin) -> Client {
-        let stream = TcpStream::connect(origin.addr()).expect("connect");
-        // Only a guard against a broken origin hanging the suite.
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        Client {
-            reader: BufReader::new(stream),
-        }
-    }
-
-    fn send(&mut self, raw: &str) {
-        self.reader
-            .get_mut()
-            .write_all(raw.as_bytes())
-            .expect("write request");
-    }
-
-    fn get(&mut self, target: &str) -> Response {
-        self.send(&format!("GET {target} HTTP/1.1\r\nHost: origin\r\n\r\n"));
-        self.response(false)
-    }
-
-    fn line(&mut self) -> String {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).expect("read line");
-        assert!(line.ends_with("\r\n"), "line not CRLF-terminated: {line:?}");
-        line.truncate(line.len() - 2);
-        line
-    }
-
-    fn head(&mut self) -> Response {
-        let status_line = self.line();
-        let mut parts = status_line.splitn(3, ' ');
-        assert_eq!(
-            parts.next(),
-            Some("HTTP/1.1"),
-            "status line {status_line:?}"
-        );
-        let status = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .expect("status code");
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line();
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').expect("header colon");
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-        Response {
-            status,
-            headers,
-            body: Vec::new(),
-        }
-    }
-
-    /// Reads a whole response, following its framing strictly.
-    fn response(&mut self, head_request: bool) -> Response {
-        let mut response = self.head();
-        if head_request || response.status == 304 {
-            return response;
-        }
-        if response.header("transfer-encoding") == Some("chunked") {
-            response.body = self.chunked_body().into_iter().flatten().collect();
-        } else if let Some(len) = response.header("content-length") {
-            response.body = vec![0; len.parse().expect("numeric length")];
-            self.reader
-                .read_exact(&mut response.body)
-                .expect("read body");
-        } else {
-            self.reader
-                .read_to_end(&mut response.body)
-                .expect("read to close");
-        }
-        response
-    }
-
-    /// The chunks of a chunked body, validating every size line and CRLF.
-    fn chunked_body(&mut self) -> Vec<Vec<u8>> {
-        let mut chunks = Vec::new();
-        loop {
-            let size_line = self.line();
-            let size = usize::from_str_radix(&size_line, 16).expect("hex chunk size");
-            if size == 0 {
-                assert_eq!(self.line(), "", "no trailers expected");
-                return chunks;
-            }
-            let mut chunk = vec![0; size + 2];
-            self.reader.read_exact(&mut chunk).expect("chunk data");
-            assert_eq!(&chunk[size..], b"\r\n", "chunk data must end in CRLF");
-            chunk.truncate(size);
-            chunks.push(chunk);
-        }
-    }
-
-    /// Everything until EOF or a reset, and whether it ended in a reset.
-    fn drain(&mut self) -> (Vec<u8>, bool) {
-        let mut data = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            match self.reader.read(&mut buf) {
-                Ok(0) => return (data, false),
-                Ok(n) => data.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => return (data, true),
-                Err(e) => panic!("unexpected read error {e}"),
-            }
-        }
-    }
-}
 
 fn origin() -> MockOrigin {
     MockOrigin::start("127.0.0.1:0").expect("start origin")
@@ -222,7 +83,7 @@ fn chunked_framing_is_valid_and_pieces_become_chunks() {
     let origin = origin();
     let mut client = Client::connect(&origin);
     client.send("GET /c?te=chunked&chunk=100&size=1050 HTTP/1.1\r\nHost: origin\r\n\r\n");
-    let head = client.head();
+    let head = client.head().unwrap();
     assert_eq!(head.header("transfer-encoding"), Some("chunked"));
     assert_eq!(head.header("content-length"), None);
     let chunks = client.chunked_body();
@@ -259,7 +120,7 @@ fn fail_after_cuts_the_body_with_a_reset() {
     let origin = origin();
     let mut client = Client::connect(&origin);
     client.send("GET /f?size=10000&fail_after=3000 HTTP/1.1\r\nHost: origin\r\n\r\n");
-    let head = client.head();
+    let head = client.head().unwrap();
     assert_eq!(head.header("content-length"), Some("10000"));
     let (body, reset) = client.drain();
     assert!(reset, "expected a TCP reset");
@@ -410,11 +271,11 @@ fn broken_framing_variants() {
     assert_eq!(r.header_count("content-length"), 2);
     let mut client = Client::connect(&origin);
     client.send("GET /x?bad=cl-te&size=10 HTTP/1.1\r\n\r\n");
-    let head = client.head();
+    let head = client.head().unwrap();
     assert!(head.header("content-length").is_some() && head.header("transfer-encoding").is_some());
     let mut client = Client::connect(&origin);
     client.send("GET /x?bad=short&size=100 HTTP/1.1\r\n\r\n");
-    client.head();
+    client.head().unwrap();
     assert_eq!(client.drain().0, expected_body("/x", 50));
     let mut client = Client::connect(&origin);
     client.send("GET /x?bad=garbage HTTP/1.1\r\n\r\n");

@@ -3,103 +3,13 @@
 //! validator knobs, byte ranges, `echo=`, `103 Early Hints`, the `after=N`
 //! behaviour switch, and refusing connections.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::Client;
 use mock_origin::{expected_body, MockOrigin};
-
-struct Response {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Response {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A keep-alive client: Content-Length framing only, which is all these
-/// tests ask for.
-struct Client {
-    reader: BufReader<TcpStream>,
-}
-
-impl Client {
-    fn connect(origin: &MockOrigin) -> Client {
-        let stream = TcpStream::connect(origin.addr()).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        Client {
-            reader: BufReader::new(stream),
-        }
-    }
-
-    fn send(&mut self, method: &str, target: &str, extra: &str) -> std::io::Result<()> {
-        let raw = format!("{method} {target} HTTP/1.1\r\nHost: origin\r\n{extra}\r\n");
-        self.reader.get_mut().write_all(raw.as_bytes())
-    }
-
-    fn line(&mut self) -> std::io::Result<String> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            return Err(ErrorKind::UnexpectedEof.into());
-        }
-        assert!(line.ends_with("\r\n"), "{line:?}");
-        line.truncate(line.len() - 2);
-        Ok(line)
-    }
-
-    fn head(&mut self) -> std::io::Result<Response> {
-        let status_line = self.line()?;
-        let status = status_line
-            .strip_prefix("HTTP/1.1 ")
-            .and_then(|s| s.get(..3))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let line = self.line()?;
-            if line.is_empty() {
-                break;
-            }
-            let (name, value) = line.split_once(':').expect("colon");
-            headers.push((name.to_string(), value.trim().to_string()));
-        }
-        Ok(Response {
-            status,
-            headers,
-            body: Vec::new(),
-        })
-    }
-
-    /// One exchange; `Err` when the connection fails.
-    fn try_request(
-        &mut self,
-        method: &str,
-        target: &str,
-        extra: &str,
-    ) -> std::io::Result<Response> {
-        self.send(method, target, extra)?;
-        let mut response = self.head()?;
-        if method != "HEAD" && response.status != 304 {
-            let len = response.header("content-length").expect("length");
-            response.body = vec![0; len.parse().unwrap()];
-            self.reader.read_exact(&mut response.body)?;
-        }
-        Ok(response)
-    }
-
-    fn get(&mut self, target: &str, extra: &str) -> Response {
-        self.try_request("GET", target, extra).expect("response")
-    }
-}
 
 fn origin() -> MockOrigin {
     MockOrigin::start("127.0.0.1:0").expect("start origin")
@@ -112,10 +22,10 @@ fn if_modified_since_and_the_304_headers() {
     let origin = origin();
     let mut client = Client::connect(&origin);
     let target = "/ims?cc=max-age%3D30&expires=30&age=4&etag=v1&echo=X-Id";
-    let full = client.get(target, "X-Id: a\r\n");
+    let full = client.get_with(target, "X-Id: a\r\n");
     assert_eq!((full.status, full.header("last-modified")), (200, Some(LM)));
     let ims = format!("If-Modified-Since: {LM}\r\nX-Id: b\r\n");
-    let not_modified = client.get(target, &ims);
+    let not_modified = client.get_with(target, &ims);
     assert_eq!(not_modified.status, 304);
     for name in ["cache-control", "expires", "etag", "age", "last-modified"] {
         assert_eq!(
@@ -130,51 +40,51 @@ fn if_modified_since_and_the_304_headers() {
     assert_eq!(not_modified.header("content-length"), None);
     // Before the Last-Modified, or overruled by a non-matching If-None-Match.
     let earlier = "If-Modified-Since: Wed, 31 Dec 2014 23:59:59 GMT\r\n";
-    assert_eq!(client.get(target, earlier).status, 200);
+    assert_eq!(client.get_with(target, earlier).status, 200);
     let stale_tag = format!("If-None-Match: \"v0\"\r\nIf-Modified-Since: {LM}\r\n");
-    assert_eq!(client.get(target, &stale_tag).status, 200);
+    assert_eq!(client.get_with(target, &stale_tag).status, 200);
     let head = client.try_request("HEAD", target, &ims).unwrap();
     assert_eq!(head.status, 304);
     // Only a 200 is ever answered 304.
-    assert_eq!(client.get("/ims?status=404", &ims).status, 404);
+    assert_eq!(client.get_with("/ims?status=404", &ims).status, 404);
 }
 
 #[test]
 fn validator_knobs() {
     let origin = origin();
     let mut client = Client::connect(&origin);
-    let r = client.get("/lm?lm=1700000000", "");
+    let r = client.get_with("/lm?lm=1700000000", "");
     assert_eq!(
         r.header("last-modified"),
         Some("Tue, 14 Nov 2023 22:13:20 GMT")
     );
     let ims = "If-Modified-Since: Tue, 14 Nov 2023 22:13:19 GMT\r\n";
-    assert_eq!(client.get("/lm?lm=1700000000", ims).status, 200);
+    assert_eq!(client.get_with("/lm?lm=1700000000", ims).status, 200);
     let ims = "If-Modified-Since: Tue, 14 Nov 2023 22:13:20 GMT\r\n";
-    assert_eq!(client.get("/lm?lm=1700000000", ims).status, 304);
+    assert_eq!(client.get_with("/lm?lm=1700000000", ims).status, 304);
 
-    let bare = client.get("/lm?noetag=1&nolm=1", "");
+    let bare = client.get_with("/lm?noetag=1&nolm=1", "");
     assert_eq!(
         (bare.header("etag"), bare.header("last-modified")),
         (None, None)
     );
     let conditional = format!("If-None-Match: *\r\nIf-Modified-Since: {LM}\r\n");
-    let no_etag = client.get("/lm?noetag=1", "If-None-Match: \"x\"\r\n");
+    let no_etag = client.get_with("/lm?noetag=1", "If-None-Match: \"x\"\r\n");
     assert_eq!((no_etag.status, no_etag.header("etag")), (200, None));
     assert_eq!(
         client
-            .get("/lm?noetag=1", &format!("If-Modified-Since: {LM}\r\n"))
+            .get_with("/lm?noetag=1", &format!("If-Modified-Since: {LM}\r\n"))
             .status,
         304
     );
     assert_eq!(
         client
-            .get("/lm?nolm=1", &format!("If-Modified-Since: {LM}\r\n"))
+            .get_with("/lm?nolm=1", &format!("If-Modified-Since: {LM}\r\n"))
             .status,
         200
     );
     assert_eq!(
-        client.get("/lm?nolm=1", &conditional).status,
+        client.get_with("/lm?nolm=1", &conditional).status,
         304,
         "* matches"
     );
@@ -192,7 +102,7 @@ fn byte_ranges() {
         ("bytes=-10", 990, 999),
         ("bytes=500-5000", 500, 999),
     ] {
-        let r = client.get(target, &format!("Range: {range}\r\n"));
+        let r = client.get_with(target, &format!("Range: {range}\r\n"));
         assert_eq!(r.status, 206, "{range}");
         assert_eq!(
             r.header("content-range"),
@@ -205,28 +115,28 @@ fn byte_ranges() {
         assert_eq!(r.body, &whole[start..=end], "{range}");
         assert_eq!(r.header("accept-ranges"), Some("bytes"));
     }
-    let r = client.get(target, "Range: bytes=1000-\r\n");
+    let r = client.get_with(target, "Range: bytes=1000-\r\n");
     assert_eq!(
         (r.status, r.header("content-range")),
         (416, Some("bytes */1000"))
     );
     assert_eq!(r.header("cache-control"), Some("no-store"));
     // Preconditions first; If-Range must match; ranges=1 must be asked for.
-    let etag = client.get(target, "").header("etag").unwrap().to_string();
-    let r = client.get(
+    let etag = client.get_with(target, "").header("etag").unwrap().to_string();
+    let r = client.get_with(
         target,
         &format!("Range: bytes=0-0\r\nIf-None-Match: {etag}\r\n"),
     );
     assert_eq!(r.status, 304);
-    let r = client.get(target, &format!("Range: bytes=0-0\r\nIf-Range: {etag}\r\n"));
+    let r = client.get_with(target, &format!("Range: bytes=0-0\r\nIf-Range: {etag}\r\n"));
     assert_eq!((r.status, r.body.len()), (206, 1));
-    let r = client.get(target, "Range: bytes=0-0\r\nIf-Range: \"other\"\r\n");
+    let r = client.get_with(target, "Range: bytes=0-0\r\nIf-Range: \"other\"\r\n");
     assert_eq!((r.status, r.body.len()), (200, 1000));
-    let r = client.get("/r?size=1000", "Range: bytes=0-9\r\n");
+    let r = client.get_with("/r?size=1000", "Range: bytes=0-9\r\n");
     assert_eq!((r.status, r.body.len()), (200, 1000));
     assert_eq!(r.header("accept-ranges"), None);
     // Delivery knobs apply to the range; the connection stays usable.
-    let r = client.get("/r?size=1000&ranges=1&chunk=7", "Range: bytes=3-20\r\n");
+    let r = client.get_with("/r?size=1000&ranges=1&chunk=7", "Range: bytes=3-20\r\n");
     assert_eq!(r.body, &whole[3..=20]);
 }
 
@@ -234,7 +144,7 @@ fn byte_ranges() {
 fn echo_reflects_request_fields() {
     let origin = origin();
     let mut client = Client::connect(&origin);
-    let r = client.get(
+    let r = client.get_with(
         "/v?echo=Accept-Encoding&echo=X-Missing&hdr=Vary:Accept-Encoding",
         "Accept-Encoding: gzip\r\naccept-encoding: br\r\n",
     );
@@ -247,9 +157,7 @@ fn echo_reflects_request_fields() {
 fn early_hints_come_first_on_http11_only() {
     let origin = origin();
     let mut client = Client::connect(&origin);
-    client
-        .send("GET", "/h?hints=1&size=5&delay_ms=100", "")
-        .unwrap();
+    client.send("GET /h?hints=1&size=5&delay_ms=100 HTTP/1.1\r\nHost: origin\r\n\r\n");
     let started = Instant::now();
     assert_eq!(client.line().unwrap(), "HTTP/1.1 103 Early Hints");
     assert!(
@@ -278,14 +186,14 @@ fn after_n_requests_the_origin_fails() {
     let mut client = Client::connect(&origin);
     let target = "/e?after=2&then_status=503&cc=max-age%3D1";
     for _ in 0..2 {
-        let r = client.get(target, "");
+        let r = client.get_with(target, "");
         assert_eq!(
             (r.status, r.header("cache-control")),
             (200, Some("max-age=1"))
         );
     }
     for count in 3..=4 {
-        let r = client.get(target, "");
+        let r = client.get_with(target, "");
         assert_eq!(r.status, 503);
         assert_eq!(r.header("cache-control"), Some("no-store"));
         assert_eq!(r.header("etag"), None);
@@ -297,7 +205,7 @@ fn after_n_requests_the_origin_fails() {
     }
     origin.reset();
     assert_eq!(
-        client.get(target, "").status,
+        client.get_with(target, "").status,
         200,
         "reset restarts the count"
     );
@@ -308,10 +216,10 @@ fn after_n_requests_slow_revalidation_with_new_headers() {
     let origin = origin();
     let mut client = Client::connect(&origin);
     let target = "/s?after=1&etag=v1&then_delay_ms=150&then_cc=max-age%3D99";
-    let first = client.get(target, "");
+    let first = client.get_with(target, "");
     assert_eq!(first.header("cache-control"), Some("public, max-age=60"));
     let started = Instant::now();
-    let second = client.get(target, "If-None-Match: \"v1\"\r\n");
+    let second = client.get_with(target, "If-None-Match: \"v1\"\r\n");
     assert!(started.elapsed() >= Duration::from_millis(150));
     assert_eq!(second.status, 304);
     assert_eq!(
@@ -321,14 +229,14 @@ fn after_n_requests_slow_revalidation_with_new_headers() {
     );
 
     let target = "/t?after=1&etag=v1&then_etag=v2";
-    assert_eq!(client.get(target, "").header("etag"), Some("\"v1\""));
-    let changed = client.get(target, "If-None-Match: \"v1\"\r\n");
+    assert_eq!(client.get_with(target, "").header("etag"), Some("\"v1\""));
+    let changed = client.get_with(target, "If-None-Match: \"v1\"\r\n");
     assert_eq!(
         (changed.status, changed.header("etag")),
         (200, Some("\"v2\""))
     );
     assert_eq!(changed.body, expected_body("/t", 1024));
-    assert_eq!(client.get(target, "If-None-Match: \"v2\"\r\n").status, 304);
+    assert_eq!(client.get_with(target, "If-None-Match: \"v2\"\r\n").status, 304);
 }
 
 #[test]
@@ -336,7 +244,7 @@ fn refusing_and_accepting_connections() {
     let origin = origin();
     let addr = origin.addr();
     let mut idle = Client::connect(&origin);
-    assert_eq!(idle.get("/up", "").status, 200);
+    assert_eq!(idle.get_with("/up", "").status, 200);
     assert!(origin.accepting());
 
     origin.refuse_connections().unwrap();
@@ -353,7 +261,7 @@ fn refusing_and_accepting_connections() {
     origin.accept_connections().unwrap();
     assert!(origin.accepting());
     let mut client = Client::connect(&origin);
-    let r = client.get("/up", "");
+    let r = client.get_with("/up", "");
     assert_eq!(
         r.header("x-origin-request-count"),
         Some("2"),
