@@ -6,32 +6,12 @@
 mod common;
 use common::*;
 
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
 /// Starts `n` clients that each GET `target` at the same moment.
 fn herd(setup: &Setup, target: &str, n: usize) -> Vec<Response> {
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            let addr = setup.addr;
-            let target = target.to_string();
-            thread::spawn(move || {
-                let mut conn = Conn::open(addr);
-                barrier.wait();
-                conn.send(
-                    format!(
-                        "GET {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                conn.read_response(false).expect("a response")
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
+    concurrent_gets(setup.addr, target, n)
 }
 
 with_shards!(two_hundred_clients_one_origin_fetch, |shards| {

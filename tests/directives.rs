@@ -434,18 +434,8 @@ with_shards!(targeted_field_name_is_configurable, |shards| {
 with_shards!(request_no_store_requests_still_share_one_fetch, |shards| {
     let setup = Setup::new(shards);
     let target = "/directives/nostore-herd/seg.m4s?size=2000&delay_ms=300&cc=max-age%3D60";
-    let barrier = std::sync::Barrier::new(8);
-    let responses: Vec<Response> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut conn = Conn::open(setup.addr);
-                    barrier.wait();
-                    send_with(&mut conn, "GET", target, &[("Cache-Control", "no-store")])
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let responses = all_at_once(setup.addr, 8, |_, conn| {
+        send_with(conn, "GET", target, &[("Cache-Control", "no-store")])
     });
     for r in &responses {
         assert_eq!(r.status, 200);

@@ -6,8 +6,6 @@
 mod common;
 use common::*;
 
-use std::sync::{Arc, Barrier};
-use std::thread;
 use std::time::Duration;
 
 /// The mock origin's `Last-Modified` for query-driven paths.
@@ -97,24 +95,14 @@ with_shards!(
             (4000, 4095),
             (10, 20),
         ];
-        let barrier = Arc::new(Barrier::new(ranges.len()));
-        let handles: Vec<_> = ranges
-            .iter()
-            .map(|&(first, last)| {
-                let barrier = Arc::clone(&barrier);
-                let addr = setup.addr;
-                thread::spawn(move || {
-                    let mut conn = Conn::open(addr);
-                    barrier.wait();
-                    let range = format!("bytes={first}-{last}");
-                    let fields = [("Range", range.as_str()), ("Connection", "close")];
-                    send_with(&mut conn, "GET", target, &fields)
-                })
-            })
-            .collect();
-        for (handle, &(first, last)) in handles.into_iter().zip(&ranges) {
-            let r = handle.join().unwrap();
-            assert_partial(&r, &body, first, last);
+        let responses = all_at_once(setup.addr, ranges.len(), |i, conn| {
+            let (first, last) = ranges[i];
+            let range = format!("bytes={first}-{last}");
+            let fields = [("Range", range.as_str()), ("Connection", "close")];
+            send_with(conn, "GET", target, &fields)
+        });
+        for (r, &(first, last)) in responses.iter().zip(&ranges) {
+            assert_partial(r, &body, first, last);
             assert!(
                 r.total < Duration::from_millis(2500),
                 "the range waited for the rest of the body: {:?}",

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, SystemTime};
 
@@ -118,24 +117,13 @@ with_shards!(head_of_a_chunked_object_has_no_body, |shards| {
 with_shards!(head_and_get_collapse_onto_one_get, |shards| {
     let setup = Setup::new(shards);
     let target = "/sem/head/4/seg.m4s?size=5000&delay_ms=300";
-    let n = 6;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let addr = setup.addr;
-            thread::spawn(move || {
-                let method = if i % 2 == 0 { "HEAD" } else { "GET" };
-                let mut conn = Conn::open(addr);
-                barrier.wait();
-                let r = send_with(&mut conn, method, target, &[]);
-                assert_usable(&mut conn, "/sem/head/4/other.m4s", 10);
-                (method, r)
-            })
-        })
-        .collect();
-    for h in handles {
-        let (method, r) = h.join().unwrap();
+    let responses = all_at_once(setup.addr, 6, |i, conn| {
+        let method = if i % 2 == 0 { "HEAD" } else { "GET" };
+        let r = send_with(conn, method, target, &[]);
+        assert_usable(conn, "/sem/head/4/other.m4s", 10);
+        (method, r)
+    });
+    for (method, r) in responses {
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-length"), Some("5000"), "{method}");
         if method == "GET" {
@@ -429,31 +417,20 @@ with_shards!(early_hints_reach_http11_clients, |shards| {
 with_shards!(early_hints_with_collapsed_clients, |shards| {
     let setup = Setup::new(shards);
     let target = "/sem/hints/4/seg.m4s?size=100&hints=1&delay_ms=300";
-    let n = 8;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let addr = setup.addr;
-            thread::spawn(move || {
-                let version = if i % 2 == 0 { "1.1" } else { "1.0" };
-                let mut conn = Conn::open(addr);
-                barrier.wait();
-                if i > 0 {
-                    // Client 0 (HTTP/1.1) leads; the others join its fetch.
-                    thread::sleep(Duration::from_millis(50));
-                }
-                conn.send(
-                    format!("GET {target} HTTP/{version}\r\nHost: test.local\r\nConnection: close\r\n\r\n")
-                        .as_bytes(),
-                );
-                (version, conn.read_to_close())
-            })
-        })
-        .collect();
+    let responses = all_at_once(setup.addr, 8, |i, conn| {
+        let version = if i % 2 == 0 { "1.1" } else { "1.0" };
+        if i > 0 {
+            // Client 0 (HTTP/1.1) leads; the others join its fetch.
+            thread::sleep(Duration::from_millis(50));
+        }
+        conn.send(
+            format!("GET {target} HTTP/{version}\r\nHost: test.local\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        (version, conn.read_to_close())
+    });
     let mut hinted = 0;
-    for h in handles {
-        let (version, raw) = h.join().unwrap();
+    for (version, raw) in responses {
         assert!(
             raw.ends_with(&expected_body("/sem/hints/4/seg.m4s", 100)),
             "complete body"
@@ -647,22 +624,9 @@ with_shards!(cache_status_for_miss_then_hit, |shards| {
 with_shards!(cache_status_marks_collapsed_requests, |shards| {
     let setup = Setup::new(shards);
     let target = "/sem/cs/2/seg.m4s?size=100&delay_ms=300";
-    let n = 6;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|_| {
-            let barrier = Arc::clone(&barrier);
-            let addr = setup.addr;
-            thread::spawn(move || {
-                let mut conn = Conn::open(addr);
-                barrier.wait();
-                send_with(&mut conn, "GET", target, &[("Connection", "close")])
-            })
-        })
-        .collect();
-    let statuses: Vec<String> = handles
-        .into_iter()
-        .map(|h| h.join().unwrap().cache_status().to_string())
+    let statuses: Vec<String> = concurrent_gets(setup.addr, target, 6)
+        .iter()
+        .map(|r| r.cache_status().to_string())
         .collect();
     assert_eq!(setup.origin.hits(target), 1);
     let leaders = statuses

@@ -9,8 +9,6 @@
 mod common;
 use common::*;
 
-use std::sync::Barrier;
-
 /// The failed fetch left nothing behind: asking again reaches the origin a second time
 /// and is not served from the cache. Returns that second response.
 fn assert_not_stored(setup: &Setup, target: &str) -> Response {
@@ -171,18 +169,7 @@ with_shards!(concurrent_readers_of_a_broken_fetch_are_all_cut, |shards| {
     let target =
         "/upstream_faults/concurrent/x.ts?fail_after=2000&size=200000&pause_after=1000&pause_ms=300";
     let clients = 10;
-    let barrier = Barrier::new(clients);
-    let responses: Vec<Response> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..clients)
-            .map(|_| {
-                scope.spawn(|| {
-                    barrier.wait();
-                    setup.get(target)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let responses = concurrent_gets(setup.addr, target, clients);
     for (i, response) in responses.iter().enumerate() {
         assert_cut(response, &format!("client {i}"));
         assert!(

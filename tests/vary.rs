@@ -6,9 +6,6 @@
 mod common;
 use common::*;
 
-use std::sync::{Arc, Barrier};
-use std::thread;
-
 /// Query that makes the origin vary on, and echo, `Accept-Language`.
 const LANG: &str = "hdr=Vary:Accept-Language&echo=Accept-Language&cc=max-age%3D60";
 
@@ -168,27 +165,13 @@ with_shards!(vary_star_is_not_shared_with_concurrent_requests, |shards| {
     let target =
         "/vary/star/2/seg.m4s?size=100&hdr=Vary:*&echo=X-Client&cc=max-age%3D60&delay_ms=300";
     let n = 6;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let addr = setup.addr;
-            thread::spawn(move || {
-                let mut conn = Conn::open(addr);
-                barrier.wait();
-                let client = format!("c{i}");
-                let r = send_with(
-                    &mut conn,
-                    "GET",
-                    target,
-                    &[("X-Client", &client), ("Connection", "close")],
-                );
-                (client, r)
-            })
-        })
-        .collect();
-    for h in handles {
-        let (client, r) = h.join().unwrap();
+    let responses = all_at_once(setup.addr, n, |i, conn| {
+        let client = format!("c{i}");
+        let fields = [("X-Client", client.as_str()), ("Connection", "close")];
+        let r = send_with(conn, "GET", target, &fields);
+        (client, r)
+    });
+    for (client, r) in responses {
         assert_eq!(r.status, 200);
         assert!(r.complete);
         assert_eq!(
@@ -234,30 +217,13 @@ with_shards!(variants_per_url_are_bounded, |shards| {
 with_shards!(concurrent_variants_of_an_uncached_url, |shards| {
     let setup = Setup::new(shards);
     let target = format!("{}&delay_ms=300", lang_target("/vary/herd/1/seg.m4s"));
-    let n = 10;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let barrier = Arc::clone(&barrier);
-            let addr = setup.addr;
-            let target = target.clone();
-            thread::spawn(move || {
-                let lang = if i % 2 == 0 { "fr" } else { "de" };
-                let mut conn = Conn::open(addr);
-                barrier.wait();
-                let r = send_with(
-                    &mut conn,
-                    "GET",
-                    &target,
-                    &[("Accept-Language", lang), ("Connection", "close")],
-                );
-                (lang, r)
-            })
-        })
-        .collect();
+    let responses = all_at_once(setup.addr, 10, |i, conn| {
+        let lang = if i % 2 == 0 { "fr" } else { "de" };
+        let fields = [("Accept-Language", lang), ("Connection", "close")];
+        (lang, send_with(conn, "GET", &target, &fields))
+    });
     let body = expected_body("/vary/herd/1/seg.m4s", 100);
-    for h in handles {
-        let (lang, r) = h.join().unwrap();
+    for (lang, r) in responses {
         assert_eq!(r.status, 200);
         assert!(r.complete && r.body == body);
         assert_eq!(
@@ -334,29 +300,13 @@ with_shards!(
         // The URL is known to vary (one variant stored), so fetches are per variant from the start.
         get_lang(&setup, &target, Some("en"));
         let n = 10;
-        let barrier = Arc::new(Barrier::new(n));
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let barrier = Arc::clone(&barrier);
-                let addr = setup.addr;
-                let target = target.clone();
-                thread::spawn(move || {
-                    let lang = if i % 2 == 0 { "fr" } else { "de" };
-                    let mut conn = Conn::open(addr);
-                    barrier.wait();
-                    let r = send_with(
-                        &mut conn,
-                        "GET",
-                        &target,
-                        &[("Accept-Language", lang), ("Connection", "close")],
-                    );
-                    (lang, r)
-                })
-            })
-            .collect();
+        let responses = all_at_once(setup.addr, n, |i, conn| {
+            let lang = if i % 2 == 0 { "fr" } else { "de" };
+            let fields = [("Accept-Language", lang), ("Connection", "close")];
+            (lang, send_with(conn, "GET", &target, &fields))
+        });
         let mut collapsed = 0;
-        for h in handles {
-            let (lang, r) = h.join().unwrap();
+        for (lang, r) in responses {
             assert_eq!(r.status, 200);
             assert_eq!(r.header("x-echo-accept-language"), Some(lang));
             assert!(

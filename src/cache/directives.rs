@@ -157,7 +157,7 @@ fn directive_items<'a>(
     field: &'a str,
 ) -> impl Iterator<Item = (&'a [u8], Option<&'a [u8]>)> + 'a {
     find_all(headers, field)
-        .flat_map(|value| split_outside_quotes(value).into_iter())
+        .flat_map(|value| split_outside_quotes(value))
         .filter_map(|item| {
             let item = item.trim_ascii();
             if item.is_empty() {
@@ -170,23 +170,28 @@ fn directive_items<'a>(
         })
 }
 
-fn split_outside_quotes(value: &[u8]) -> Vec<&[u8]> {
-    let mut items = Vec::new();
-    let (mut start, mut quoted, mut escaped) = (0, false, false);
-    for (i, &b) in value.iter().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if quoted => escaped = true,
-            b'"' => quoted = !quoted,
-            b',' if !quoted => {
-                items.push(&value[start..i]);
-                start = i + 1;
+/// The comma-separated items of `value`, commas inside quoted strings not counting; lazily,
+/// so parsing a request's directives allocates nothing.
+fn split_outside_quotes(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let text = rest?;
+        let (mut quoted, mut escaped) = (false, false);
+        for (i, &b) in text.iter().enumerate() {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' if quoted => escaped = true,
+                b'"' => quoted = !quoted,
+                b',' if !quoted => {
+                    rest = Some(&text[i + 1..]);
+                    return Some(&text[..i]);
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    items.push(&value[start..]);
-    items
+        rest = None;
+        Some(text)
+    })
 }
 
 fn unquote(v: &[u8]) -> &[u8] {

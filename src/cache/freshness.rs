@@ -11,6 +11,7 @@ use bytes::Bytes;
 use super::directives::{parse_delta_seconds, PolicySource, ResponseDirectives};
 use super::vary::Vary;
 use crate::config::Caching;
+use crate::http::conditional::http_date;
 use crate::http::headers::{find, Header};
 
 /// What a stored response allows once it is stale, and what its reuse needs.
@@ -179,11 +180,11 @@ fn freshness_lifetime(
     }
     let expires = find(headers, "expires")?;
     // An invalid Expires (such as "0") means already expired.
-    let Some(expires) = parse_http_date(expires) else {
+    let Some(expires) = http_date(expires) else {
         return Some(Duration::ZERO);
     };
     let date = find(headers, "date")
-        .and_then(parse_http_date)
+        .and_then(|v| http_date(v))
         .unwrap_or(response_time);
     Some(expires.duration_since(date).unwrap_or(Duration::ZERO))
 }
@@ -200,18 +201,13 @@ fn initial_age(
         .map(Duration::from_secs)
         .unwrap_or(Duration::ZERO);
     let apparent_age = find(headers, "date")
-        .and_then(parse_http_date)
+        .and_then(|v| http_date(v))
         .and_then(|date| response_time.duration_since(date).ok())
         .unwrap_or(Duration::ZERO);
     let response_delay = response_time
         .duration_since(request_time)
         .unwrap_or(Duration::ZERO);
     apparent_age.max(age_value + response_delay)
-}
-
-pub fn parse_http_date(value: &bytes::Bytes) -> Option<SystemTime> {
-    let text = std::str::from_utf8(value).ok()?;
-    httpdate::parse_http_date(text.trim()).ok()
 }
 
 /// The age clock of one stored response, and what its directives allow.

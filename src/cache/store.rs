@@ -142,13 +142,8 @@ impl Store {
         Ok(())
     }
 
-    /// Drops every variant stored for `key`; true if there was one.
-    pub fn remove(&mut self, key: &CacheKey) -> bool {
-        self.take(key).is_some()
-    }
-
     /// Drops every variant stored for `key`; returns how many there were.
-    pub fn remove_variants(&mut self, key: &CacheKey) -> u64 {
+    pub fn remove(&mut self, key: &CacheKey) -> u64 {
         self.take(key).map_or(0, |v| v.objects.len() as u64)
     }
 
@@ -336,9 +331,9 @@ mod tests {
         store.put_plain(key(0), object(300)).unwrap();
         assert_eq!(store.usage().objects, 1);
         assert_eq!(store.usage().stored_bytes, object(300).cost());
-        assert!(store.remove(&key(0)));
+        assert_eq!(store.remove(&key(0)), 1);
         assert_eq!(store.usage().stored_bytes, 0);
-        assert!(!store.remove(&key(0)));
+        assert_eq!(store.remove(&key(0)), 0);
     }
 
     #[test]

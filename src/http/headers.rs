@@ -124,16 +124,18 @@ pub fn parse_content_length(s: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// Fields from `(name, value)` pairs, for the unit tests of the HTTP modules.
+#[cfg(test)]
+pub(crate) fn hs(pairs: &[(&'static str, &'static str)]) -> Vec<Header> {
+    pairs
+        .iter()
+        .map(|(n, v)| Header::new(n, Bytes::from_static(v.as_bytes())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hs(pairs: &[(&'static str, &'static str)]) -> Vec<Header> {
-        pairs
-            .iter()
-            .map(|(n, v)| Header::new(n, Bytes::from_static(v.as_bytes())))
-            .collect()
-    }
 
     #[test]
     fn new_and_is_case_insensitive() {

@@ -196,14 +196,7 @@ pub fn evaluate(request: &[Header], fields: &[Header], length: u64) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-
-    fn hs(pairs: &[(&'static str, &'static str)]) -> Vec<Header> {
-        pairs
-            .iter()
-            .map(|(n, v)| Header::new(n, Bytes::from_static(v.as_bytes())))
-            .collect()
-    }
+    use crate::http::headers::hs;
 
     const LM: &str = "Thu, 01 Jan 2015 00:00:00 GMT";
 

@@ -136,7 +136,7 @@ pub async fn forward(
         keys.dedup();
         for key in keys {
             let owner = StreamKey::of(&key, config.stream_key).owner(config.shards);
-            mesh::invalidate(&shard, owner, key).await;
+            let _ = mesh::invalidate(&shard, owner, key).await;
         }
     }
     let mut fields = end_to_end(&response.head.headers);

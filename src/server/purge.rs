@@ -62,7 +62,7 @@ pub async fn serve(
     }
     let key = conn.cache_key(head);
     let owner = StreamKey::of(&key, config.stream_key).owner(config.shards);
-    let Some(purged) = mesh::purge_url(&conn.shard, owner, key.clone()).await else {
+    let Some(purged) = mesh::invalidate(&conn.shard, owner, key.clone()).await else {
         // The owner's queue is gone: nothing can be said about the URL.
         meter.head(503, CacheResult::Error);
         meter.wrote(write_error(&mut conn.stream, 503, None).await?);

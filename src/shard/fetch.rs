@@ -332,6 +332,11 @@ pub(super) fn stored_fields(headers: &[Header], response_time: SystemTime) -> Ve
     if find(&fields, "date").is_none() {
         fields.push(Header::new("Date", httpdate::fmt_http_date(response_time)));
     }
+    packed(fields)
+}
+
+/// `fields` with names and values copied into one exact-size buffer.
+fn packed(mut fields: Vec<Header>) -> Vec<Header> {
     let mut packed =
         BytesMut::with_capacity(fields.iter().map(|h| h.name.len() + h.value.len()).sum());
     for h in &fields {
@@ -350,27 +355,19 @@ pub(super) fn stored_fields(headers: &[Header], response_time: SystemTime) -> Ve
 }
 
 /// An informational head worth forwarding to clients (103 Early Hints and the like): not
-/// 100 Continue, which answers an expectation livecache never sends, nor 101.
+/// 100 Continue, which answers an expectation livecache never sends, nor 101. Its fields are
+/// copied out of the read buffer, like a stored head's.
 pub fn interim_head(head: &ResponseHead) -> Option<Arc<CachedHead>> {
     (head.status != 100 && head.status != 101).then(|| {
+        let mut fields = end_to_end(&head.headers);
+        fields.retain(|h| !h.is("content-length"));
         Arc::new(CachedHead::plain(
             head.status,
             Bytes::copy_from_slice(&head.reason),
-            stored_fields_without_date(&head.headers),
+            packed(fields),
             None,
         ))
     })
-}
-
-fn stored_fields_without_date(headers: &[Header]) -> Vec<Header> {
-    end_to_end(headers)
-        .into_iter()
-        .filter(|h| !h.is("content-length"))
-        .map(|h| Header {
-            name: Bytes::copy_from_slice(&h.name),
-            value: Bytes::copy_from_slice(&h.value),
-        })
-        .collect()
 }
 
 /// `fields` without those a qualified `no-cache`/`private` names (lower-case names).

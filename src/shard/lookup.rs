@@ -131,20 +131,7 @@ impl Shard {
                 },
             };
         }
-        let flight = InFlight::new();
-        self.inflight
-            .borrow_mut()
-            .insert(flight_key.clone(), Rc::clone(&flight));
-        let reader = flight.reader();
-        let plan = FetchPlan {
-            flight_key,
-            stale,
-            registered: true,
-            // `no-store` on the request: the fetch is still shared (one origin request per
-            // variant) but nothing of this exchange is stored.
-            store: !request.directives.no_store,
-        };
-        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
+        let reader = self.start(request, flight_key, stale, true).reader();
         Lookup::Follow { reader, status }
     }
 
@@ -157,21 +144,43 @@ impl Shard {
     ) {
         let secondary = object.head.vary.secondary_key(&request.upstream_headers);
         let flight_key = (request.key.clone(), secondary);
-        if self.inflight.borrow().contains_key(&flight_key) {
-            return;
+        if !self.inflight.borrow().contains_key(&flight_key) {
+            self.start(request, flight_key, Some(Rc::clone(object)), false);
         }
+    }
+
+    /// Registers a new fetch under `flight_key` and starts its leader task. `requested`: the
+    /// first reader made is the requester's (it alone gets a response that may not be
+    /// shared); a background refresh has none.
+    fn start(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        flight_key: FlightKey,
+        stale: Option<Rc<StoredObject>>,
+        requested: bool,
+    ) -> Rc<InFlight> {
         let flight = InFlight::new();
-        flight.without_leader();
+        if !requested {
+            flight.without_leader();
+        }
         self.inflight
             .borrow_mut()
             .insert(flight_key.clone(), Rc::clone(&flight));
         let plan = FetchPlan {
             flight_key,
-            stale: Some(Rc::clone(object)),
+            stale,
             registered: true,
-            store: true,
+            // `no-store` on the request: the fetch is still shared (one origin request per
+            // variant) but nothing of this exchange is stored.
+            store: !request.directives.no_store,
         };
-        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
+        fetch::spawn_leader(
+            Rc::clone(self),
+            Arc::clone(request),
+            Rc::clone(&flight),
+            plan,
+        );
+        flight
     }
 
     fn hit(&self, object: Rc<StoredObject>, now: Instant, detail: Option<&'static str>) -> Lookup {

@@ -2,8 +2,9 @@
 //! glommio channel mesh (bounded queues, built before the executors start); its replies come
 //! back on a per-request channel as they are produced, so a remote follower streams exactly
 //! like a local one. A full queue is overload: the caller answers 503 and it is counted.
-//! Purges travel here too: one URL to its owner (`purge_url`), or a scope to every shard at
-//! once (`purge_everywhere`), each acknowledged with the number of stored objects removed.
+//! Purges and invalidations travel here too: one URL to its owner (`invalidate`), or a scope
+//! to every shard at once (`purge_everywhere`), each acknowledged with the number of stored
+//! objects removed.
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -28,12 +29,6 @@ pub enum MeshMessage {
     Fetch {
         request: Arc<FetchRequest>,
         reply: Sender<Reply>,
-    },
-    /// Drop the stored object for a key (after an unsafe method succeeded upstream), then
-    /// acknowledge, so the client's response waits until later requests cannot see it.
-    Invalidate {
-        key: CacheKey,
-        done: oneshot::Sender<()>,
     },
     /// The admin listener asks for this shard's latency histograms: answered at once with a
     /// clone (off the data path; see `collect_latency`).
@@ -81,7 +76,7 @@ impl PurgeScope {
 /// Applies `scope` to this shard's own slice of the cache.
 fn purge_here(shard: &Shard, scope: &PurgeScope) -> u64 {
     match scope {
-        PurgeScope::Url(key) => shard.purge_url(key),
+        PurgeScope::Url(key) => shard.invalidate(key),
         scope => shard.purge_where(&|key| scope.matches(key)),
     }
 }
@@ -142,33 +137,13 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     }
 }
 
-/// Has the owner of `key` drop it and waits until it has (waiting for queue space rather than
-/// losing the message), so the client's response goes out only once later requests cannot
-/// see the old object.
-pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) {
+/// Has the owner of `key` remove that URL (every variant, and its fetch in flight) and waits
+/// for its count, so the client's answer goes out only once later requests miss: for a
+/// `PURGE`, and for the invalidation after an unsafe method (RFC 9111 4.4). Waits for queue
+/// space rather than dropping it; `None` only if the owner's queue is gone (its executor died).
+pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) -> Option<u64> {
     if owner == shard.id {
-        shard.invalidate(&key);
-        return;
-    }
-    if let Some(senders) = shard.mesh.senders.as_ref() {
-        let (done, acknowledged) = oneshot::channel();
-        if senders
-            .send_to(owner, MeshMessage::Invalidate { key, done })
-            .await
-            .is_ok()
-        {
-            ShardStats::incr(&shard.my_stats().mesh_messages);
-            let _ = acknowledged.await;
-        }
-    }
-}
-
-/// Has the owner of `key` remove that URL (every variant) and waits for its count, so the
-/// client's answer goes out only once later requests miss. Waits for queue space rather
-/// than dropping the purge; `None` only if the owner's queue is gone (its executor died).
-pub async fn purge_url(shard: &Rc<Shard>, owner: usize, key: CacheKey) -> Option<u64> {
-    if owner == shard.id {
-        return Some(shard.purge_url(&key));
+        return Some(shard.invalidate(&key));
     }
     ask_to_purge(Rc::clone(shard), owner, PurgeScope::Url(key)).await
 }
@@ -230,10 +205,6 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                 match message {
                     MeshMessage::Fetch { request, reply } => {
                         glommio::spawn_local(forward(Rc::clone(&shard), request, reply)).detach();
-                    }
-                    MeshMessage::Invalidate { key, done } => {
-                        shard.invalidate(&key);
-                        let _ = done.send(());
                     }
                     MeshMessage::Latency { reply } => {
                         let _ = reply.send(metrics::local_latency());

@@ -161,23 +161,11 @@ impl Shard {
         }
     }
 
-    /// Drops the stored object for `key` and detaches its in-flight fetch (which then
-    /// finishes for its readers but is not stored). Returns whether anything went.
-    pub fn invalidate(&self, key: &CacheKey) -> bool {
+    /// Drops every stored variant of `key` and detaches its fetches in flight (which then
+    /// finish for their readers but are not stored): a purge, or the invalidation after an
+    /// unsafe method. Returns how many stored objects went.
+    pub fn invalidate(&self, key: &CacheKey) -> u64 {
         let removed = self.store.borrow_mut().remove(key);
-        let mut inflight = self.inflight.borrow_mut();
-        let before = inflight.len();
-        inflight.retain(|(k, _), _| k != key);
-        let detached = inflight.len() != before;
-        drop(inflight);
-        self.publish_store();
-        removed || detached
-    }
-
-    /// Removes the stored object(s) for one URL (every variant) and detaches its fetch in
-    /// flight; returns how many stored objects went.
-    pub fn purge_url(&self, key: &CacheKey) -> u64 {
-        let removed = self.store.borrow_mut().remove_variants(key);
         self.inflight.borrow_mut().retain(|(k, _), _| k != key);
         self.publish_store();
         removed

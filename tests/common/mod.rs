@@ -363,20 +363,27 @@ pub fn cache_status_ttl(response: &Response) -> Option<i64> {
 /// `n` clients that each GET `target` on their own connection at the same moment; their
 /// responses in client order.
 pub fn concurrent_gets(addr: SocketAddr, target: &str, n: usize) -> Vec<Response> {
+    all_at_once(addr, n, |_, conn| {
+        send_with(conn, "GET", target, &[("Connection", "close")])
+    })
+}
+
+/// Runs `client(i, conn)` for `i` in `0..n`, each on its own thread and connection, released
+/// together once all are connected; returns the results in `i` order.
+pub fn all_at_once<T: Send>(
+    addr: SocketAddr,
+    n: usize,
+    client: impl Fn(usize, &mut Conn) -> T + Sync,
+) -> Vec<T> {
     let barrier = std::sync::Barrier::new(n);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n)
-            .map(|_| {
-                scope.spawn(|| {
+            .map(|i| {
+                let (barrier, client) = (&barrier, &client);
+                scope.spawn(move || {
                     let mut conn = Conn::open(addr);
                     barrier.wait();
-                    conn.send(
-                        format!(
-                            "GET {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"
-                        )
-                        .as_bytes(),
-                    );
-                    conn.read_response(false).expect("a response")
+                    client(i, &mut conn)
                 })
             })
             .collect();

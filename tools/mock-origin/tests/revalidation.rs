@@ -122,7 +122,11 @@ fn byte_ranges() {
     );
     assert_eq!(r.header("cache-control"), Some("no-store"));
     // Preconditions first; If-Range must match; ranges=1 must be asked for.
-    let etag = client.get_with(target, "").header("etag").unwrap().to_string();
+    let etag = client
+        .get_with(target, "")
+        .header("etag")
+        .unwrap()
+        .to_string();
     let r = client.get_with(
         target,
         &format!("Range: bytes=0-0\r\nIf-None-Match: {etag}\r\n"),
@@ -236,7 +240,10 @@ fn after_n_requests_slow_revalidation_with_new_headers() {
         (200, Some("\"v2\""))
     );
     assert_eq!(changed.body, expected_body("/t", 1024));
-    assert_eq!(client.get_with(target, "If-None-Match: \"v2\"\r\n").status, 304);
+    assert_eq!(
+        client.get_with(target, "If-None-Match: \"v2\"\r\n").status,
+        304
+    );
 }
 
 #[test]
