@@ -20,6 +20,9 @@ use hdrhistogram::Histogram;
 use crate::cache::StoreUsage;
 use crate::http::request::Method;
 
+mod guards;
+pub use guards::{Guard, Guards};
+
 /// Methods counted apart in `livecache_requests_total`; anything else is `OTHER`.
 pub const METHODS: [&str; 8] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER",
@@ -134,6 +137,8 @@ pub struct ShardStats {
     pub heartbeat: AtomicU64,
     /// The configuration version this shard runs.
     pub config_version: AtomicU64,
+    /// Protections that fired, and client memory held outside the store.
+    pub guards: Guards,
 }
 
 impl Default for ShardStats {
@@ -166,6 +171,7 @@ impl Default for ShardStats {
             inflight_fetches: AtomicU64::new(0),
             heartbeat: AtomicU64::new(0),
             config_version: AtomicU64::new(1),
+            guards: Guards::default(),
         }
     }
 }

@@ -14,7 +14,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{
-    CacheResult, Latency, ShardStats, Stats, Timing, BAD_STATUSES, METHODS, ORIGIN_ERROR_KINDS,
+    CacheResult, Guard, Latency, ShardStats, Stats, Timing, BAD_STATUSES, METHODS, ORIGIN_ERROR_KINDS,
     STATUS_CLASSES,
 };
 
@@ -343,6 +343,31 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             "livecache_mesh_messages",
             "Messages sent between shards on the data path (requests for another shard's objects, invalidations)",
             load(|s| &s.mesh_messages),
+        ),
+        Family {
+            name: "livecache_guards",
+            help: "Protections that fired against a bad client or origin, by kind",
+            samples: Samples::Counter(
+                Guard::ALL
+                    .iter()
+                    .map(|&g| {
+                        let n = stats.shards.iter().map(|s| s.guards.fired(g)).sum();
+                        (vec![("kind", g.label().to_string())], n)
+                    })
+                    .collect(),
+            ),
+        },
+        per_shard(
+            stats,
+            "livecache_pass_through_bytes",
+            "Bytes held for readers of objects that are not stored",
+            |s| s.guards.pass_through_bytes.load(Ordering::Relaxed),
+        ),
+        per_shard(
+            stats,
+            "livecache_request_body_bytes",
+            "Bytes reserved for request bodies being relayed to the origin",
+            |s| s.guards.request_body_bytes.load(Ordering::Relaxed),
         ),
         counter(
             "livecache_overload_refusals",

@@ -143,7 +143,14 @@ fn parse_complete(
     } else {
         response_body(version, &headers)?
     };
+    // A 204 that announces a body breaks RFC 9112 6.1/6.3: whatever follows it on the
+    // connection cannot be trusted to be the next response, so it is not reused.
+    let announces_body = status == 204
+        && (headers.iter().any(|h| h.is("transfer-encoding"))
+            || headers::find_all(&headers, "content-length")
+                .any(|v| headers::parse_content_length(headers::trim_ows(v)) != Some(0)));
     let keep_alive = body != ResponseBody::CloseDelimited
+        && !announces_body
         && !headers::has_token(&headers, "connection", "close")
         && (version == Version::Http11 || headers::has_token(&headers, "connection", "keep-alive"));
     Ok(ParsedResponse {

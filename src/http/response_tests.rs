@@ -221,6 +221,19 @@ fn keep_alive_rules() {
 }
 
 #[test]
+fn a_no_content_response_announcing_a_body_ends_the_connection() {
+    let ka = |raw: &[u8]| ok(raw).keep_alive;
+    assert!(ka(b"HTTP/1.1 204 No Content\r\n\r\n"));
+    assert!(ka(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"));
+    assert!(!ka(b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n"));
+    assert!(!ka(
+        b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ));
+    // A 304 may state the length of the representation it stands for (RFC 9110 8.6).
+    assert!(ka(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"));
+}
+
+#[test]
 fn errors_leave_buffer_untouched_and_display() {
     let raw = &b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx"[..];
     let mut buf = BytesMut::from(raw);

@@ -2,43 +2,84 @@
 //! shards). Addresses were resolved once at start-up, so connecting never touches a resolver.
 //! The pool is LIFO: the most recently used connection is the least likely to have been
 //! closed by the origin's idle timer.
+//!
+//! A connection is pooled only when it is clean: nothing unread waits on it and the peer has
+//! not closed it. It is checked again when taken, because an origin may write after the end
+//! of its response (a wrong `Content-Length`, a late body after a 204/304/HEAD, a buggy
+//! parent); those bytes would otherwise be read as the response to the next request on the
+//! connection, for whatever URL that is, and stored for every viewer.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 use glommio::net::TcpStream;
 
 use super::UpstreamError;
+use crate::metrics::{Guard, ShardStats, Stats};
 
 pub struct Pool {
     addrs: Vec<SocketAddr>,
     connect_timeout: Duration,
     max_idle: usize,
     idle: RefCell<Vec<TcpStream>>,
+    /// Where dropped dirty connections are counted: the owning shard's block.
+    stats: Arc<Stats>,
+    shard: usize,
 }
 
 impl Pool {
-    pub fn new(addrs: Vec<SocketAddr>, connect_timeout: Duration, max_idle: usize) -> Pool {
+    pub fn new(
+        addrs: Vec<SocketAddr>,
+        connect_timeout: Duration,
+        max_idle: usize,
+        stats: Arc<Stats>,
+        shard: usize,
+    ) -> Pool {
         Pool {
             addrs,
             connect_timeout,
             max_idle,
             idle: RefCell::new(Vec::new()),
+            stats,
+            shard,
         }
     }
 
-    /// An idle connection, if one is kept.
+    /// An idle connection that is still clean, if one is kept; dirty ones are dropped.
     pub fn take_idle(&self) -> Option<TcpStream> {
-        self.idle.borrow_mut().pop()
+        loop {
+            let stream = self.idle.borrow_mut().pop()?;
+            if self.clean(&stream) {
+                return Some(stream);
+            }
+        }
     }
 
-    /// Keeps a connection whose last response was read completely.
+    /// Keeps a connection whose last response was read to its exact end, if it is clean.
     pub fn put_idle(&self, stream: TcpStream) {
+        if !self.clean(&stream) {
+            return;
+        }
         let mut idle = self.idle.borrow_mut();
         if idle.len() < self.max_idle {
             idle.push(stream);
         }
+    }
+
+    /// `is_clean`, counting the connections that are not.
+    fn clean(&self, stream: &TcpStream) -> bool {
+        let clean = is_clean(stream);
+        if !clean {
+            self.my_stats().guards.fire(Guard::DirtyUpstream);
+        }
+        clean
+    }
+
+    fn my_stats(&self) -> &ShardStats {
+        &self.stats.shards[self.shard]
     }
 
     /// A new connection, trying each resolved address in turn.
@@ -63,4 +104,22 @@ impl Pool {
         }
         Err(last)
     }
+}
+
+/// Whether an idle connection has nothing to read and is still open: a peek that would block
+/// is the only clean answer. Bytes mean the origin wrote past its response; zero means it
+/// closed; an error means the connection is broken.
+fn is_clean(stream: &TcpStream) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte peek into a live local, on a socket this stream owns; MSG_DONTWAIT
+    // keeps it from blocking the executor.
+    let peeked = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    peeked < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
 }

@@ -36,11 +36,13 @@ pub use mesh::{Mesh, MeshMessage};
 const MAX_UNSHAREABLE: usize = 100_000;
 pub use reply::{CacheStatus, Fwd, OwnerStream, Reply};
 
-fn pool_for(config: &Config) -> Pool {
+fn pool_for(config: &Config, stats: &Arc<Stats>, shard: usize) -> Pool {
     Pool::new(
         config.origin.addrs.clone(),
         config.upstream_connect_timeout,
         config.upstream_max_idle,
+        Arc::clone(stats),
+        shard,
     )
 }
 
@@ -92,7 +94,7 @@ impl Shard {
             store: RefCell::new(Store::new(config.shard_cache_size())),
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
-            pool: RefCell::new(Rc::new(pool_for(&config))),
+            pool: RefCell::new(Rc::new(pool_for(&config, &stats, id))),
             mesh,
             version: Cell::new(source.version()),
             source,
@@ -132,7 +134,7 @@ impl Shard {
             || next.upstream_connect_timeout != self.config().upstream_connect_timeout
             || next.upstream_max_idle != self.config().upstream_max_idle
         {
-            *self.pool.borrow_mut() = Rc::new(pool_for(&next));
+            *self.pool.borrow_mut() = Rc::new(pool_for(&next, &self.stats, self.id));
         }
         self.store.borrow_mut().set_budget(next.shard_cache_size());
         self.unshareable

@@ -125,6 +125,9 @@ pub struct Behavior {
     pub echo: Vec<String>,
     /// `hints=1`: send a `103 Early Hints` before the final response.
     pub hints: bool,
+    /// `stray_ms=M`: M ms after the response, write a second, unrequested one on the same
+    /// connection (a desynchronised origin).
+    pub stray: Option<Duration>,
     /// `after=N` and the `then_*` knobs: a change of behaviour from request
     /// N+1 on (see [`Behavior::switch`]).
     pub then: Then,
@@ -154,6 +157,7 @@ impl Default for Behavior {
             ranges: false,
             echo: Vec::new(),
             hints: false,
+            stray: None,
             then: Then::default(),
         }
     }
@@ -202,6 +206,7 @@ impl Behavior {
                 "ranges" => b.ranges = truthy(&value),
                 "echo" if is_token(&value) => b.echo.push(value),
                 "hints" => b.hints = truthy(&value),
+                "stray_ms" => b.stray = num(&value).map(Duration::from_millis).or(b.stray),
                 key => {
                     b.then.parse(key, &value);
                 }

@@ -27,6 +27,7 @@
 //! | `ranges=1` | `Accept-Ranges: bytes`; a single `Range: bytes=a-b`, `a-` or `-n` on GET gets `206` with `Content-Range: bytes a-b/len` and exactly those bytes; unsatisfiable gets `416` (`Content-Range: bytes */len`, `no-store`) |
 //! | `echo=Field-Name` | `X-Echo-Field-Name:` the request's values of that field joined by `, `, or `-` when absent (repeatable) |
 //! | `hints=1` | `103 Early Hints` with `Link: </style.css>; rel=preload` first (HTTP/1.1 requests only, before `delay_ms`) |
+//! | `stray_ms=M` | M ms after the response, an unrequested second response ([`STRAY_RESPONSE`]: `max-age=3600`, body `STRAY-POISON`) on the same connection, as a desynchronised origin sends |
 //! | `after=N` | from request N+1 to this target on, the `then_*` knobs below apply (none does without `after=`) |
 //! | `then_status=S` | status S, `Cache-Control: no-store` (unless `then_cc=`), a short `text/plain` body, no validators |
 //! | `then_delay_ms=M` | wait M ms before the head (instead of `delay_ms`) |
@@ -149,6 +150,7 @@ use std::time::Duration;
 
 pub use body::expected_body;
 pub use live::{FaultCounts, Faults, LiveConfig, INIT_SIZE};
+pub use response::STRAY_RESPONSE;
 pub use server::STATS_PATH;
 pub use stats::{RecordedRequest, LOG_CAPACITY};
 

@@ -39,6 +39,9 @@ const GARBAGE: &[u8] = b"\x00\x01garbage, not HTTP at all\r\n\xff\xfe\r\n\r\n";
 const EARLY_HINTS: &[u8] = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
 /// The body of a 416.
 const UNSATISFIABLE: &[u8] = b"range not satisfiable\n";
+/// What `stray_ms=` writes after the response: a whole, long-lived, wrong response.
+pub const STRAY_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\
+Cache-Control: public, max-age=3600\r\nContent-Length: 13\r\n\r\nSTRAY-POISON\n";
 
 /// How the connection ends after a response.
 #[derive(Debug, PartialEq, Eq)]
@@ -210,6 +213,12 @@ pub(crate) fn respond(
         out.push(b"zz\r\nnot a chunk\r\n");
     }
     out.flush()?;
+    if let (Some(wait), false) = (b.stray, cut) {
+        sleep_unless_stopped(wait, ctx.stop);
+        let mut stray = Out::new(stream, STRAY_RESPONSE.len(), None);
+        stray.push(STRAY_RESPONSE);
+        stray.flush()?;
+    }
     Ok(ending(cut, close))
 }
 
