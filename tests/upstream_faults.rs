@@ -192,42 +192,52 @@ with_shards!(concurrent_readers_of_a_broken_fetch_are_all_cut, |shards| {
     assert_still_serving(&setup, "concurrent");
 });
 
-with_shards!(stray_response_on_an_idle_connection_reaches_no_client, |shards| {
-    // Both objects sit in one stream directory, so one shard owns both and they share its
-    // origin connection pool: the second fetch would ride the first one's connection.
-    let setup = Setup::new(shards);
-    let first_path = "/upstream_faults/stray/a.ts";
-    let first = setup.get(&format!("{first_path}?size=2000&stray_ms=100"));
-    assert_eq!(first.status, 200, "{first:?}");
-    assert_eq!(first.body, expected_body(first_path, 2000));
-    // The stray response arrives while the connection is idle in the pool.
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    for name in ["b.ts", "c.ts"] {
-        let path = format!("/upstream_faults/stray/{name}");
-        let target = format!("{path}?size=3000");
-        for round in 0..2 {
-            let r = setup.get(&target);
-            assert_eq!(r.status, 200, "{name} round {round}: {r:?}");
-            assert!(r.complete, "{name} round {round}");
-            assert!(
-                r.body == expected_body(&path, 3000),
-                "{name} round {round} got another response's bytes: {:?}",
-                String::from_utf8_lossy(&r.body[..r.body.len().min(40)])
-            );
-            assert_ne!(
-                r.header("x-origin-connection"),
-                first.header("x-origin-connection"),
-                "the connection that carried the stray bytes was reused"
+with_shards!(
+    stray_response_on_an_idle_connection_reaches_no_client,
+    |shards| {
+        // Both objects sit in one stream directory, so one shard owns both and they share its
+        // origin connection pool: the second fetch would ride the first one's connection.
+        let setup = Setup::new(shards);
+        let first_path = "/upstream_faults/stray/a.ts";
+        let first = setup.get(&format!("{first_path}?size=2000&stray_ms=100"));
+        assert_eq!(first.status, 200, "{first:?}");
+        assert_eq!(first.body, expected_body(first_path, 2000));
+        // The stray response arrives while the connection is idle in the pool.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        for name in ["b.ts", "c.ts"] {
+            let path = format!("/upstream_faults/stray/{name}");
+            let target = format!("{path}?size=3000");
+            for round in 0..2 {
+                let r = setup.get(&target);
+                assert_eq!(r.status, 200, "{name} round {round}: {r:?}");
+                assert!(r.complete, "{name} round {round}");
+                assert!(
+                    r.body == expected_body(&path, 3000),
+                    "{name} round {round} got another response's bytes: {:?}",
+                    String::from_utf8_lossy(&r.body[..r.body.len().min(40)])
+                );
+                assert_ne!(
+                    r.header("x-origin-connection"),
+                    first.header("x-origin-connection"),
+                    "the connection that carried the stray bytes was reused"
+                );
+            }
+            assert_eq!(
+                setup.origin.hits(&target),
+                1,
+                "{name}: stored after one fetch"
             );
         }
-        assert_eq!(setup.origin.hits(&target), 1, "{name}: stored after one fetch");
+        let dropped: u64 = setup
+            .running()
+            .stats
+            .shards
+            .iter()
+            .map(|s| s.guards.fired(livecache::metrics::Guard::DirtyUpstream))
+            .sum();
+        assert_eq!(
+            dropped, 1,
+            "the dirty connection is dropped and counted once"
+        );
     }
-    let dropped: u64 = setup
-        .running()
-        .stats
-        .shards
-        .iter()
-        .map(|s| s.guards.fired(livecache::metrics::Guard::DirtyUpstream))
-        .sum();
-    assert_eq!(dropped, 1, "the dirty connection is dropped and counted once");
-});
+);

@@ -14,8 +14,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{
-    CacheResult, Guard, Latency, ShardStats, Stats, Timing, BAD_STATUSES, METHODS, ORIGIN_ERROR_KINDS,
-    STATUS_CLASSES,
+    CacheResult, Guard, Latency, ShardStats, Stats, Timing, BAD_STATUSES, METHODS,
+    ORIGIN_ERROR_KINDS, STATUS_CLASSES,
 };
 
 /// The `Content-Type` of what `render` returns.

@@ -230,7 +230,9 @@ fn a_no_content_response_announcing_a_body_ends_the_connection() {
         b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"
     ));
     // A 304 may state the length of the representation it stands for (RFC 9110 8.6).
-    assert!(ka(b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"));
+    assert!(ka(
+        b"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\n"
+    ));
 }
 
 #[test]
