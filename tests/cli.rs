@@ -82,6 +82,28 @@ fn errors_name_the_key_and_the_value() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("origin"));
 }
 
+#[test]
+fn check_config_refuses_a_forwarded_field_outside_the_key() {
+    let out = check_config(&["--forward-fields", "Accept, X-Forwarded-Host"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("forward_fields") && err.contains("x-forwarded-host"),
+        "{err}"
+    );
+    let out = check_config(&["--forward-fields", "Accept, X-Forwarded-Host:safe"], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("forward_fields = \"accept, x-forwarded-host:safe\""),
+        "{text}"
+    );
+}
+
 /// Starts the binary through `sh -c` (for ulimit and setpriv) and returns it with its address.
 fn spawn(shell: &str) -> (Child, Option<String>, String) {
     let mut child = Command::new("sh")

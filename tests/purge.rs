@@ -1,4 +1,5 @@
-//! Purging: the `PURGE` method removes one URL (from allowed addresses only; others get 405)
+//! Purging: the `PURGE` method removes one URL (from `purge_allow` addresses only, none by
+//! default; others get 405)
 //! and the admin listener's `POST /purge` removes a path prefix or a stream on every shard.
 //! Each purge reports how many stored objects went, and the next GET for a purged object
 //! goes to the origin again.
@@ -14,6 +15,11 @@ use livecache::config::StreamKeyRule;
 
 /// Cacheable for a minute, whatever the mock origin's default.
 const CC: &str = "cc=max-age%3D60";
+
+/// A daemon that takes `PURGE` from the tests' own address (off by default).
+fn purging(shards: usize) -> Setup {
+    Setup::with(shards, &[("purge_allow", "127.0.0.1/32, ::1/128")])
+}
 
 fn purge(addr: SocketAddr, target: &str) -> Response {
     request(
@@ -66,7 +72,7 @@ fn owners(targets: &[String], shards: usize) -> HashSet<usize> {
 }
 
 with_shards!(purge_removes_a_cached_url, |shards| {
-    let setup = Setup::new(shards);
+    let setup = purging(shards);
     let target = format!("/live/purge-url/720p/seg-1.m4s?{CC}");
     cache(&setup, &target);
     assert_eq!(setup.origin_count("GET", &target), 1);
@@ -89,7 +95,7 @@ with_shards!(purge_removes_a_cached_url, |shards| {
 });
 
 with_shards!(purge_finds_the_url_as_get_keys_it, |shards| {
-    let setup = Setup::new(shards);
+    let setup = purging(shards);
     let target = format!("/live/purge-key/720p/seg-1.m4s?{CC}");
     cache(&setup, &target);
     // Another spelling of the same key: host case and port, a tracking parameter.
@@ -105,7 +111,7 @@ with_shards!(purge_finds_the_url_as_get_keys_it, |shards| {
 });
 
 with_shards!(purge_removes_every_variant_of_the_url, |shards| {
-    let setup = Setup::new(shards);
+    let setup = purging(shards);
     let target = format!("/live/purge-vary/720p/seg-1.m4s?hdr=Vary%3A%20Accept&{CC}");
     let get_as = |accept: &str| {
         request(
@@ -132,7 +138,7 @@ with_shards!(purge_removes_every_variant_of_the_url, |shards| {
 });
 
 with_shards!(purge_of_an_uncached_url_reports_zero, |shards| {
-    let setup = Setup::new(shards);
+    let setup = purging(shards);
     let target = format!("/live/purge-none/720p/seg-1.m4s?{CC}");
     for _ in 0..2 {
         let purged = purge(setup.addr, &target);
@@ -146,7 +152,7 @@ with_shards!(purge_of_an_uncached_url_reports_zero, |shards| {
 });
 
 with_shards!(purge_body_is_discarded_and_the_connection_kept, |shards| {
-    let setup = Setup::new(shards);
+    let setup = purging(shards);
     let target = format!("/live/purge-body/720p/seg-1.m4s?{CC}");
     cache(&setup, &target);
     let mut conn = Conn::open(setup.addr);
@@ -178,6 +184,16 @@ with_shards!(purge_from_a_disallowed_address_is_405, |shards| {
     );
     assert_eq!(setup.origin_count("PURGE", &target), 0);
     assert_eq!(setup.origin_count("GET", &target), 1);
+});
+
+with_shards!(purge_is_off_by_default_even_from_loopback, |shards| {
+    // Behind a TLS terminator on the same host every client comes from loopback.
+    let setup = Setup::new(shards);
+    let target = format!("/live/purge-default/720p/seg-1.m4s?{CC}");
+    cache(&setup, &target);
+    let refused = purge(setup.addr, &target);
+    assert_eq!(refused.status, 405, "{refused:?}");
+    assert!(is_hit(&setup, &target), "the object is still cached");
 });
 
 with_shards!(admin_prefix_purge_removes_every_stream_under_it, |shards| {

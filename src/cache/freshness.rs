@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::directives::{parse_delta_seconds, PolicySource, ResponseDirectives};
 use super::vary::Vary;
-use crate::config::Caching;
+use crate::config::{Caching, SetCookie};
 use crate::http::conditional::http_date;
 use crate::http::headers::{find, Header};
 
@@ -103,6 +103,17 @@ pub fn evaluate(
     if vary == Vary::Star {
         return decide(Policy::Private {
             reason: "vary-star",
+        });
+    }
+    // A cookie is someone's session; unless the origin itself withholds it from caches
+    // (`no-cache="Set-Cookie"`, `private="Set-Cookie"`), the response stays with its client.
+    let cookie_withheld = cc.withheld_fields.iter().any(|f| f == "set-cookie");
+    if caching.set_cookie == SetCookie::Private
+        && !cookie_withheld
+        && find(headers, "set-cookie").is_some()
+    {
+        return decide(Policy::Private {
+            reason: "set-cookie",
         });
     }
     let initial_age = initial_age(headers, request_time, response_time);
@@ -281,6 +292,7 @@ mod tests {
             max_variants: 8,
             negative_ttl: vec![],
             purge_allow: vec![],
+            set_cookie: crate::config::SetCookie::Private,
         }
     }
 
@@ -389,6 +401,33 @@ mod tests {
             Policy::Private {
                 reason: "vary-star"
             }
+        ));
+    }
+
+    #[test]
+    fn set_cookie_keeps_a_response_private_unless_withheld_or_stripped() {
+        let cookie = [h("Cache-Control", "max-age=60"), h("Set-Cookie", "sid=1")];
+        assert_eq!(
+            policy(200, &cookie, at(0), at(0)),
+            Policy::Private {
+                reason: "set-cookie"
+            }
+        );
+        let withheld = [
+            h("Cache-Control", "max-age=60, no-cache=\"Set-Cookie\""),
+            h("Set-Cookie", "sid=1"),
+        ];
+        assert!(matches!(
+            policy(200, &withheld, at(0), at(0)),
+            Policy::Store { .. }
+        ));
+        let strip = Caching {
+            set_cookie: SetCookie::Strip,
+            ..caching()
+        };
+        assert!(matches!(
+            evaluate(200, &cookie, at(0), at(0), &strip).policy,
+            Policy::Store { .. }
         ));
     }
 

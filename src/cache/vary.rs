@@ -47,6 +47,23 @@ impl Vary {
         }
     }
 
+    /// These fields plus the operator's `key_fields` (lower-cased, sorted), which key every
+    /// response as if it said `Vary` for them: the cache keys variants by those fields whatever
+    /// the origin says.
+    pub fn with_key_fields(self, key: &[Bytes]) -> Vary {
+        match self {
+            _ if key.is_empty() => self,
+            Vary::Star => Vary::Star,
+            Vary::None => Vary::Fields(key.into()),
+            Vary::Fields(names) => {
+                let mut all: Vec<Bytes> = names.iter().chain(key).cloned().collect();
+                all.sort();
+                all.dedup();
+                Vary::Fields(all.into())
+            }
+        }
+    }
+
     pub fn fields(&self) -> &[Bytes] {
         match self {
             Vary::Fields(names) => names,
@@ -107,6 +124,23 @@ fn normalise_into(out: &mut BytesMut, value: &[u8], fold: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_fields_join_the_response_fields() {
+        let key = [Bytes::from_static(b"x-device")];
+        assert_eq!(Vary::None.with_key_fields(&[]), Vary::None);
+        assert_eq!(Vary::None.with_key_fields(&key).fields(), &key[..]);
+        assert_eq!(Vary::Star.with_key_fields(&key), Vary::Star);
+        let both = Vary::of(&crate::http::headers::hs(&[("Vary", "Accept, X-Device")]))
+            .with_key_fields(&key);
+        assert_eq!(
+            both.fields(),
+            &[
+                Bytes::from_static(b"accept"),
+                Bytes::from_static(b"x-device")
+            ][..]
+        );
+    }
 
     fn h(name: &'static str, value: &str) -> Header {
         Header::new(name, Bytes::copy_from_slice(value.as_bytes()))

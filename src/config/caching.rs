@@ -19,6 +19,17 @@ pub enum RequestDirectives {
     Ignore,
 }
 
+/// What the cache does with a response that sets a cookie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetCookie {
+    /// Only the client that asked gets it; nothing is stored or shared (a cookie is usually
+    /// a session, and a stored one would be handed to every viewer).
+    Private,
+    /// `Set-Cookie` is removed, and the response is cached as if it had none (the common CDN
+    /// choice for static media).
+    Strip,
+}
+
 /// Which response statuses a negative-caching TTL applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusMatch {
@@ -83,6 +94,7 @@ pub struct Caching {
     pub negative_ttl: Vec<(StatusMatch, Duration)>,
     /// Client addresses allowed to send `PURGE`.
     pub purge_allow: Vec<AddrBlock>,
+    pub set_cookie: SetCookie,
 }
 
 impl Caching {
@@ -137,6 +149,16 @@ impl Caching {
                 ),
             ),
             (
+                "set_cookie",
+                format!(
+                    "{:?}",
+                    match self.set_cookie {
+                        SetCookie::Private => "private",
+                        SetCookie::Strip => "strip",
+                    }
+                ),
+            ),
+            (
                 "purge_allow",
                 list(
                     self.purge_allow
@@ -154,6 +176,14 @@ pub fn parse_request_directives(text: &str) -> Result<RequestDirectives, String>
         "honor" | "honour" => Ok(RequestDirectives::Honor),
         "ignore" => Ok(RequestDirectives::Ignore),
         _ => Err("expected `honor` or `ignore`".into()),
+    }
+}
+
+pub fn parse_set_cookie(text: &str) -> Result<SetCookie, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "private" => Ok(SetCookie::Private),
+        "strip" => Ok(SetCookie::Strip),
+        _ => Err("expected `private` or `strip`".into()),
     }
 }
 
@@ -234,6 +264,7 @@ mod tests {
             max_variants: 8,
             negative_ttl: rules,
             purge_allow: vec![],
+            set_cookie: SetCookie::Private,
         };
         assert_eq!(caching.negative_ttl_for(404), Some(Duration::from_secs(10)));
         assert_eq!(caching.negative_ttl_for(503), Some(Duration::from_secs(2)));

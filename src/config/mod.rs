@@ -4,6 +4,7 @@
 //! bad value. Nothing outside this module sees clap or TOML.
 
 pub mod caching;
+pub mod forwarding;
 mod sources;
 pub mod units;
 
@@ -13,7 +14,8 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use caching::{Caching, RequestDirectives};
+pub use caching::{Caching, RequestDirectives, SetCookie};
+pub use forwarding::Forwarding;
 pub use sources::{Cli, Source, KEYS};
 
 /// A configuration value that could not be accepted.
@@ -134,6 +136,8 @@ pub struct Config {
     pub access_log_format: AccessLogFormat,
     /// HTTP caching semantics: request directives, targeted field, stale, variants, purge.
     pub caching: Caching,
+    /// Request fields sent upstream on shared fetches, and those in the cache key.
+    pub forwarding: Forwarding,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
 }
@@ -173,7 +177,12 @@ fn default_value(key: &str) -> Option<String> {
         "max_stale_on_error" => "0s",
         "max_variants" => "8",
         "negative_ttl" => "",
-        "purge_allow" => "127.0.0.1/32, ::1/128",
+        // PURGE on the client listener is off: behind a TLS terminator on the same host every
+        // client would come from loopback. Purges go through the admin listener.
+        "purge_allow" => "",
+        "set_cookie" => "private",
+        "forward_fields" => "Accept, Accept-Encoding, Accept-Language",
+        "key_fields" => "",
         _ => return None,
     };
     Some(value.to_string())
@@ -328,7 +337,10 @@ impl Config {
                     text("purge_allow"),
                     caching::parse_addr_blocks,
                 )?,
+                set_cookie: typed("set_cookie", text("set_cookie"), caching::parse_set_cookie)?,
             },
+            forwarding: Forwarding::parse(text("forward_fields"), text("key_fields"))
+                .map_err(|(key, reason)| error(key, text(key), &reason))?,
             sources,
         };
         let mut config = config;
@@ -497,6 +509,7 @@ impl Config {
         ];
         let mut values = values;
         values.extend(self.caching.toml_values());
+        values.extend(self.forwarding.toml_values());
         let mut out = String::new();
         for (key, value) in values {
             let source = match self.sources.get(key) {

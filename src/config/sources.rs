@@ -77,7 +77,10 @@ knobs! {
     max_stale_on_error, "LIVECACHE_MAX_STALE_ON_ERROR", "Serve a stale object this long past its freshness when the origin fails, for responses without stale-if-error; 0s: off";
     max_variants, "LIVECACHE_MAX_VARIANTS", "Variants kept per URL for responses with Vary";
     negative_ttl, "LIVECACHE_NEGATIVE_TTL", "Freshness for error responses without their own, e.g. `404=10s, 5xx=2s`; empty: off (RFC behaviour)";
-    purge_allow, "LIVECACHE_PURGE_ALLOW", "Client addresses (CIDR) allowed to send PURGE; others get 405";
+    purge_allow, "LIVECACHE_PURGE_ALLOW", "Client addresses (CIDR) allowed to send PURGE on the client listener; empty (default): nobody, purge through the admin listener";
+    set_cookie, "LIVECACHE_SET_COOKIE", "Responses with Set-Cookie: `private` (neither stored nor shared) or `strip` (Set-Cookie removed, then cached as usual)";
+    forward_fields, "LIVECACHE_FORWARD_FIELDS", "Request fields sent upstream on shared fetches; `Name:safe` marks one the cache key may leave out";
+    key_fields, "LIVECACHE_KEY_FIELDS", "Request fields whose values are part of the cache key (and are forwarded)";
 }
 
 /// Where an effective value came from, for `--check-config` and error messages.

@@ -13,13 +13,13 @@ use futures_lite::future::or;
 use glommio::net::TcpStream;
 
 use super::drain::Drain;
-use super::respond::{write_error, write_response, Exchange, VIA};
-use super::{pass, purge};
+use super::respond::{write_error, write_response, Exchange};
+use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::{CacheKey, StreamKey};
 use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::chunked::{ChunkedDecoder, Decoded};
-use crate::http::headers::{end_to_end, find, Header};
+use crate::http::headers::find;
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
 use crate::io::read_some;
 use crate::log::access::Entry;
@@ -27,19 +27,6 @@ use crate::metrics::{self, Meter, ShardStats};
 use crate::shard::{mesh, FetchRequest, Shard};
 
 const READ_SIZE: usize = 16 * 1024;
-
-/// Request fields never forwarded on a shared fetch: the cache asks for the whole object,
-/// unconditionally, whoever's request started it.
-const NOT_FORWARDED_ON_FETCH: &[&str] = &[
-    "host",
-    "content-length",
-    "if-none-match",
-    "if-modified-since",
-    "if-match",
-    "if-unmodified-since",
-    "if-range",
-    "range",
-];
 
 pub struct Connection {
     pub shard: Rc<Shard>,
@@ -156,12 +143,10 @@ impl Connection {
         if !self.shard.access_log.is_on() {
             return;
         }
-        if self.peer.is_none() {
-            self.peer = self.stream.peer_addr().ok();
-        }
+        let peer = self.peer();
         self.shard
             .access_log
-            .record(&Entry::new(self.peer, head, meter, self.shard.id));
+            .record(&Entry::new(peer, head, meter, self.shard.id));
     }
 
     async fn respond(&mut self, head: &RequestHead, meter: &mut Meter) -> io::Result<bool> {
@@ -195,7 +180,11 @@ impl Connection {
             RequestDirectivesRule::Ignore => RequestDirectives::default(),
         };
         let request = Arc::new(FetchRequest {
-            upstream_headers: self.upstream_headers(head, NOT_FORWARDED_ON_FETCH),
+            upstream_headers: forward::shared_fetch_fields(
+                head,
+                &self.shard.config().forwarding,
+                &self.shard.config().origin.authority,
+            ),
             key,
             directives,
         });
@@ -229,17 +218,12 @@ impl Connection {
         CacheKey::new(host, &head.target, &config.strip_query_params)
     }
 
-    /// The request's end-to-end fields minus `skip`, plus `Host` and our `Via`.
-    pub fn upstream_headers(&self, head: &RequestHead, skip: &[&str]) -> Vec<Header> {
-        let mut fields = end_to_end(&head.headers);
-        fields.retain(|h| !skip.iter().any(|name| h.is(name)));
-        let host = match head.host() {
-            Some(host) => host.clone(),
-            None => Bytes::copy_from_slice(self.shard.config().origin.authority.as_bytes()),
-        };
-        fields.push(Header::new("Host", host));
-        fields.push(Header::new("Via", Bytes::from_static(VIA)));
-        fields
+    /// The client's address, looked up once per connection.
+    pub fn peer(&mut self) -> Option<std::net::SocketAddr> {
+        if self.peer.is_none() {
+            self.peer = self.stream.peer_addr().ok();
+        }
+        self.peer
     }
 
     /// Reads a request body whole (it is forwarded with a `Content-Length`). Err: the status

@@ -4,6 +4,7 @@
 
 mod connection;
 pub mod drain;
+mod forward;
 mod partial;
 mod pass;
 mod purge;

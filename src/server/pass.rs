@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::connection::Connection;
+use super::forward;
 use super::respond::{write_error, write_response, Exchange, Replies};
 use crate::cache::{CacheKey, CachedHead, StreamKey};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
@@ -18,9 +19,6 @@ use crate::http::response::ResponseBody;
 use crate::metrics::{self, CacheResult, Meter, ShardStats};
 use crate::origin::{self, UpstreamRequest, UpstreamResponse};
 use crate::shard::{mesh, CacheStatus, Reply};
-
-/// Request fields not forwarded as-is: recomputed framing and our own `Host`.
-const NOT_FORWARDED: &[&str] = &["host", "content-length"];
 
 /// The replies of a pass-through exchange: its head, then its body as read.
 struct PassReplies {
@@ -82,7 +80,7 @@ pub async fn forward(
     let request = UpstreamRequest {
         method: Bytes::copy_from_slice(head.method.as_bytes()),
         target: head.target.clone(),
-        headers: conn.upstream_headers(head, NOT_FORWARDED),
+        headers: forward::passed_fields(head, &shard.config().origin.authority, conn.peer()),
         body,
         // A POST or PATCH must not be sent twice: it never rides a reused connection.
         idempotent: !matches!(head.method, Method::Post | Method::Patch | Method::Other(_)),

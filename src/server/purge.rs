@@ -45,11 +45,8 @@ pub async fn serve(
         meter.wrote(write_error(&mut conn.stream, status, None).await?);
         return Ok(false);
     }
-    if conn.peer.is_none() {
-        conn.peer = conn.stream.peer_addr().ok();
-    }
     let config = conn.shard.config();
-    if !conn.peer.is_some_and(|peer| allowed(&config, peer.ip())) {
+    if !conn.peer().is_some_and(|peer| allowed(&config, peer.ip())) {
         let answer = Answer {
             status: 405,
             content_type: b"text/plain",

@@ -17,6 +17,7 @@ use super::revalidate;
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
+use crate::config::SetCookie;
 use crate::http::headers::{end_to_end, find, Header};
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::metrics::{self, ShardStats};
@@ -198,6 +199,7 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         &config.caching,
     );
     let policy = decision.policy;
+    let vary = decision.vary.with_key_fields(&config.forwarding.key);
     let max_object = config.max_object_size;
     let content_length = match response.framing {
         ResponseBody::Length(n) => Some(n),
@@ -217,11 +219,13 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         // The stored response is outdated by this one, which cannot replace it.
         shard.forget(&leader.request.key, stale);
     }
-    let full_fields = stored_fields(&response.head.headers, response_time);
+    let full_fields = stored_fields(
+        &response.head.headers,
+        response_time,
+        config.caching.set_cookie,
+    );
     let shared_fields = withhold(&full_fields, &decision.withheld_fields);
-    let variant = decision
-        .vary
-        .secondary_key(&leader.request.upstream_headers);
+    let variant = vary.secondary_key(&leader.request.upstream_headers);
     let make_head = |headers| {
         Arc::new(CachedHead {
             status,
@@ -234,7 +238,7 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
                 detail: if storable { None } else { policy.reason() },
                 ..Arrival::default()
             },
-            vary: decision.vary.clone(),
+            vary: vary.clone(),
             variant: variant.clone(),
         })
     };
@@ -323,12 +327,20 @@ fn contiguous(chunks: Vec<Bytes>, body_len: u64) -> Arc<[Bytes]> {
 }
 
 /// The origin's fields as the cache keeps them: end-to-end only, without the framing and
-/// `Age`, which every response gets afresh, and with a `Date` when the origin sent none (RFC
-/// 9110 6.6.1: a cache adds it, so later ages are computed from the arrival); copied into one
-/// exact-size buffer so a stored head does not pin the read buffer it was parsed from.
-pub(super) fn stored_fields(headers: &[Header], response_time: SystemTime) -> Vec<Header> {
+/// `Age`, which every response gets afresh, without `Set-Cookie` when `set_cookie = strip`,
+/// and with a `Date` when the origin sent none (RFC 9110 6.6.1: a cache adds it, so later
+/// ages are computed from the arrival); copied into one exact-size buffer so a stored head
+/// does not pin the read buffer it was parsed from.
+pub(super) fn stored_fields(
+    headers: &[Header],
+    response_time: SystemTime,
+    set_cookie: SetCookie,
+) -> Vec<Header> {
     let mut fields = end_to_end(headers);
-    fields.retain(|h| !h.is("content-length") && !h.is("age"));
+    let strip_cookies = set_cookie == SetCookie::Strip;
+    let dropped =
+        |h: &Header| h.is("content-length") || h.is("age") || (strip_cookies && h.is("set-cookie"));
+    fields.retain(|h| !dropped(h));
     if find(&fields, "date").is_none() {
         fields.push(Header::new("Date", httpdate::fmt_http_date(response_time)));
     }

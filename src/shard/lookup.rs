@@ -60,7 +60,11 @@ impl Shard {
                 (fwd, Some(object), vary)
             }
             Found::OtherVariants(vary) => (Fwd::VaryMiss, None, vary),
-            Found::Nothing => (Fwd::UriMiss, None, Vary::None),
+            Found::Nothing => (
+                Fwd::UriMiss,
+                None,
+                Vary::None.with_key_fields(&self.config().forwarding.key),
+            ),
         };
         if wants.only_if_cached {
             return Lookup::Refuse(504);

@@ -107,10 +107,9 @@ pub fn refresh(
         }
         _ => None,
     };
-    let variant = decision
-        .vary
-        .secondary_key(&leader.request.upstream_headers);
-    let fields = stored_fields(&merged, response_time);
+    let vary = decision.vary.with_key_fields(&config.forwarding.key);
+    let variant = vary.secondary_key(&leader.request.upstream_headers);
+    let fields = stored_fields(&merged, response_time, config.caching.set_cookie);
     let head = Arc::new(CachedHead {
         status: stale.head.status,
         reason: stale.head.reason.clone(),
@@ -123,7 +122,7 @@ pub fn refresh(
             detail: policy.reason(),
             served_ttl: None,
         },
-        vary: decision.vary,
+        vary,
         variant: variant.clone(),
     });
     let shared = !matches!(policy, Policy::Private { .. });

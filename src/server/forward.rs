@@ -1,0 +1,184 @@
+//! The request fields livecache sends upstream. A shared fetch (a GET or HEAD through the
+//! cache, whose response may be stored or handed to other viewers) speaks for every viewer,
+//! so it carries only the allowlist of `forward_fields` and `key_fields`: whatever else a
+//! client sends (`X-Forwarded-Host`, `X-Original-URL`, `Cookie`, ...) could steer the origin
+//! into a response that every viewer then gets. A passed request (other methods, reads with
+//! `Authorization`) answers one client only and carries its end-to-end fields. Either way
+//! `Host` and `Via` are livecache's, and the forwarding fields (`X-Forwarded-For`,
+//! `X-Forwarded-Proto`, `Forwarded`) are set from what livecache knows, never copied: a shared
+//! fetch sends none (no single client is behind it), a passed one names its client's address.
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+use super::respond::VIA;
+use crate::config::Forwarding;
+use crate::http::headers::{end_to_end, list_items, Header};
+use crate::http::request::RequestHead;
+
+/// Sent on shared fetches unless `User-Agent` is itself forwarded.
+const USER_AGENT: &str = concat!("livecache/", env!("CARGO_PKG_VERSION"));
+
+/// Fields a passed request does not carry as sent: framing is recomputed, `Host` is set, and
+/// the forwarding fields are livecache's own.
+const NOT_PASSED: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "forwarded",
+];
+
+/// The fields of a shared fetch for `head`: the allowlisted ones in the order the client sent
+/// them, then `Host` (the client's, or `default_host`), `Via` and livecache's `User-Agent`.
+pub fn shared_fetch_fields(
+    head: &RequestHead,
+    forwarding: &Forwarding,
+    default_host: &str,
+) -> Vec<Header> {
+    // The allowlist never names a hop-by-hop field, but `Connection` may name a listed one.
+    let hop =
+        |name: &[u8]| list_items(&head.headers, "connection").any(|t| name.eq_ignore_ascii_case(t));
+    let mut fields: Vec<Header> = head
+        .headers
+        .iter()
+        .filter(|h| forwarding.forwards(&h.name) && !hop(&h.name))
+        .cloned()
+        .collect();
+    let ua_forwarded = fields.iter().any(|h| h.is("user-agent"));
+    push_host_and_via(&mut fields, head, default_host);
+    if !ua_forwarded {
+        fields.push(Header::new(
+            "User-Agent",
+            Bytes::from_static(USER_AGENT.as_bytes()),
+        ));
+    }
+    fields
+}
+
+/// The fields of a passed request: the client's end-to-end fields but the framing and the
+/// forwarding ones, then `Host`, `Via`, and the forwarding fields naming `peer`.
+pub fn passed_fields(
+    head: &RequestHead,
+    default_host: &str,
+    peer: Option<SocketAddr>,
+) -> Vec<Header> {
+    let mut fields = end_to_end(&head.headers);
+    fields.retain(|h| !NOT_PASSED.iter().any(|name| h.is(name)));
+    push_host_and_via(&mut fields, head, default_host);
+    if let Some(peer) = peer {
+        let ip = peer.ip().to_canonical();
+        fields.push(Header::new("X-Forwarded-For", ip.to_string()));
+        let node = match ip {
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+            // RFC 7239 6: an IPv6 address is bracketed and the value quoted.
+            std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+        };
+        fields.push(Header::new("Forwarded", format!("for={node};proto=http")));
+    }
+    fields.push(Header::new(
+        "X-Forwarded-Proto",
+        Bytes::from_static(b"http"),
+    ));
+    fields
+}
+
+fn push_host_and_via(fields: &mut Vec<Header>, head: &RequestHead, default_host: &str) {
+    let host = match head.host() {
+        Some(host) => host.clone(),
+        None => Bytes::copy_from_slice(default_host.as_bytes()),
+    };
+    fields.push(Header::new("Host", host));
+    fields.push(Header::new("Via", Bytes::from_static(VIA)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::{parse_request, RequestLimits};
+    use bytes::BytesMut;
+
+    fn head(raw: &str) -> RequestHead {
+        let limits = RequestLimits {
+            max_head_bytes: 8192,
+            max_headers: 64,
+            max_uri_bytes: 4096,
+        };
+        parse_request(&mut BytesMut::from(raw), &limits)
+            .expect("valid")
+            .expect("complete")
+    }
+
+    fn names(fields: &[Header]) -> Vec<String> {
+        fields
+            .iter()
+            .map(|h| {
+                format!(
+                    "{}: {}",
+                    String::from_utf8_lossy(&h.name),
+                    String::from_utf8_lossy(&h.value)
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_shared_fetch_carries_only_the_allowlist() {
+        let forwarding = Forwarding::parse("Accept, Accept-Encoding", "").unwrap();
+        let request = head(
+            "GET /live/a.m3u8 HTTP/1.1\r\nHost: edge.example\r\nAccept: */*\r\n\
+             X-Forwarded-Host: evil.example\r\nX-Original-URL: /admin\r\nCookie: s=1\r\n\
+             X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Scheme: http\r\nUser-Agent: player\r\n\r\n",
+        );
+        let fields = names(&shared_fetch_fields(&request, &forwarding, "origin:80"));
+        assert_eq!(
+            fields,
+            vec![
+                "Accept: */*".to_string(),
+                "Host: edge.example".to_string(),
+                "Via: 1.1 livecache".to_string(),
+                format!("User-Agent: {USER_AGENT}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_listed_field_named_by_connection_stays_hop_by_hop() {
+        let forwarding = Forwarding::parse("Accept, X-Device:safe", "").unwrap();
+        let request = head(
+            "GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Device\r\nX-Device: tv\r\nAccept: a\r\n\r\n",
+        );
+        let fields = names(&shared_fetch_fields(&request, &forwarding, "o"));
+        assert_eq!(fields[0], "Accept: a");
+        assert!(
+            !fields.iter().any(|f| f.starts_with("X-Device")),
+            "{fields:?}"
+        );
+    }
+
+    #[test]
+    fn a_passed_request_names_its_client_and_copies_no_forwarding_field() {
+        let request = head(
+            "POST /api HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nCookie: s=1\r\n\
+             X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Forwarded-Proto: https\r\n\r\n",
+        );
+        let peer: SocketAddr = "[::ffff:192.0.2.7]:5000".parse().unwrap();
+        let fields = names(&passed_fields(&request, "o", Some(peer)));
+        assert_eq!(
+            fields,
+            vec![
+                "Cookie: s=1",
+                "Host: h",
+                "Via: 1.1 livecache",
+                "X-Forwarded-For: 192.0.2.7",
+                "Forwarded: for=192.0.2.7;proto=http",
+                "X-Forwarded-Proto: http",
+            ]
+        );
+        let v6: SocketAddr = "[2001:db8::1]:1".parse().unwrap();
+        let fields = names(&passed_fields(&request, "o", Some(v6)));
+        assert!(fields.contains(&"Forwarded: for=\"[2001:db8::1]\";proto=http".to_string()));
+    }
+}
