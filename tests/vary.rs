@@ -122,8 +122,14 @@ with_shards!(accept_field_values_are_normalised, |shards| {
     assert_eq!(setup.origin.hits(&target), 2);
 });
 
+/// A daemon that forwards `field` (marked safe: the origin declares it in `Vary`).
+fn forwarding(shards: usize, field: &str) -> Setup {
+    let fields = format!("Accept, Accept-Encoding, Accept-Language, {field}:safe");
+    Setup::with(shards, &[("forward_fields", fields.as_str())])
+}
+
 with_shards!(case_is_kept_for_fields_that_are_not_negotiation, |shards| {
-    let setup = Setup::new(shards);
+    let setup = forwarding(shards, "X-Device");
     let target = "/vary/device/1/seg.m4s?size=100&hdr=Vary:X-Device&echo=X-Device&cc=max-age%3D60";
     let tv = get_with(setup.addr, target, &[("X-Device", "tv")]);
     assert_eq!(tv.header("x-echo-x-device"), Some("tv"));
@@ -161,7 +167,7 @@ with_shards!(vary_star_is_never_stored, |shards| {
 });
 
 with_shards!(vary_star_is_not_shared_with_concurrent_requests, |shards| {
-    let setup = Setup::new(shards);
+    let setup = forwarding(shards, "X-Client");
     let target =
         "/vary/star/2/seg.m4s?size=100&hdr=Vary:*&echo=X-Client&cc=max-age%3D60&delay_ms=300";
     let n = 6;
@@ -250,7 +256,7 @@ with_shards!(concurrent_variants_of_an_uncached_url, |shards| {
 with_shards!(
     absent_field_and_present_field_are_different_variants,
     |shards| {
-        let setup = Setup::new(shards);
+        let setup = forwarding(shards, "X-Device");
         let target =
             "/vary/absent/1/seg.m4s?size=100&hdr=Vary:X-Device&echo=X-Device&cc=max-age%3D60";
         let absent = get_with(setup.addr, target, &[]);
