@@ -372,6 +372,7 @@ fn spawn_heartbeat(shard: &Rc<Shard>) {
         loop {
             glommio::timer::sleep(HEARTBEAT).await;
             shard.adopt_reload();
+            shard.publish_guards();
             shard
                 .my_stats()
                 .heartbeat

@@ -545,7 +545,8 @@ with_shards!(age_accumulates_through_a_cache_chain, |shards| {
     assert_eq!(r.body, expected_body("/sem/tier/1/seg.m4s", 100));
     assert!(age(&r) >= 10, "{r:?}");
     assert!(
-        own_status(&r).starts_with("livecache; fwd=uri-miss; stored"),
+        own_status(&r).starts_with("livecache; fwd=uri-miss;")
+            && !own_status(&r).contains("detail"),
         "{r:?}"
     );
     assert!(ttl(&r) <= 50, "{r:?}");
@@ -610,8 +611,10 @@ with_shards!(cache_status_for_miss_then_hit, |shards| {
     let target = "/sem/cs/1/seg.m4s?size=100&cc=max-age%3D60";
     let miss = setup.get(target);
     let status = miss.cache_status();
+    // `stored` only when the body was complete as the head went out (RFC 9211 2.7).
     assert!(
-        status.starts_with("livecache; fwd=uri-miss; stored; ttl="),
+        status.starts_with("livecache; fwd=uri-miss; stored; ttl=")
+            || status.starts_with("livecache; fwd=uri-miss; ttl="),
         "{status}"
     );
     assert!((59..=60).contains(&ttl(&miss)), "{status}");
@@ -643,6 +646,42 @@ with_shards!(cache_status_marks_collapsed_requests, |shards| {
         assert!(s.starts_with("livecache; fwd=uri-miss; collapsed"), "{s}");
     }
 });
+
+with_shards!(
+    cache_status_says_stored_only_of_a_complete_object,
+    |shards| {
+        let setup = Setup::new(shards);
+        // The head goes out while the body is still paused at the origin: not stored yet.
+        let path = "/sem/cs/4/seg.m4s";
+        let target = format!("{path}?size=4000&pause_after=100&pause_ms=300&cc=max-age%3D60");
+        let slow = setup.get(&target);
+        assert!(slow.complete);
+        assert!(
+            !slow.cache_status().contains("stored"),
+            "{}",
+            slow.cache_status()
+        );
+        assert!(setup.get(&target).cache_status().contains("hit"));
+        // A response cut mid-body never said it was stored.
+        let cut = setup.get("/sem/cs/4/cut.m4s?size=4000&fail_after=1000&cc=max-age%3D60");
+        assert!(!cut.complete);
+        assert!(
+            !cut.cache_status().contains("stored"),
+            "{}",
+            cut.cache_status()
+        );
+        // Joining a revalidation whose 304 refreshed the stored copy: complete, and stored.
+        let reval = "/sem/cs/4/reval.m4s?size=100&cc=max-age%3D1&etag=r1";
+        warm_stored(&setup, reval);
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        let refreshed = setup.get(reval);
+        let status = refreshed.cache_status();
+        assert!(
+            status.contains("fwd=stale") && status.contains("stored"),
+            "{status}"
+        );
+    }
+);
 
 with_shards!(cache_status_explains_no_store, |shards| {
     let setup = Setup::new(shards);

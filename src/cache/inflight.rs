@@ -3,8 +3,15 @@
 //! every reader gets each event as soon as it exists, woken through its own waker (no polling,
 //! no waiting for the whole object). Nothing truncated is ever presented as complete: a fetch
 //! that fails mid-body ends every reader with `Aborted`. Pure: std wakers and `Rc`, no runtime.
+//!
+//! An object that will not be stored (too large, private, over budget) is *passed through*:
+//! nobody new joins, and a chunk is dropped once every reader has passed it. Its readers are
+//! kept apart: the leader reads ahead of the *fastest* reader by at most a window, and a reader
+//! that falls more than a window behind the fastest is cut, so one client that stops reading
+//! never holds up another nor pins more than about two windows. The bytes held this way are
+//! counted in a `HeldBytes` ledger shared by the shard's pass-through fetches.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -14,6 +21,24 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 
 use super::entry::CachedHead;
+
+/// The bytes a shard's pass-through fetches hold for their readers, all fetches together.
+#[derive(Debug, Default)]
+pub struct HeldBytes(Cell<u64>);
+
+impl HeldBytes {
+    pub fn get(&self) -> u64 {
+        self.0.get()
+    }
+
+    fn add(&self, n: u64) {
+        self.0.set(self.0.get() + n);
+    }
+
+    fn sub(&self, n: u64) {
+        self.0.set(self.0.get().saturating_sub(n));
+    }
+}
 
 /// What a reader sees, in order: `Head`, then `Chunk`s, then `End` or `Aborted`; or, before
 /// any head, `Failed` (upstream error status to answer with) or `NotShared`.
@@ -40,12 +65,22 @@ enum Phase {
     Failed(u16),
 }
 
-/// A reader's place: the next event index (0 = head, i + 1 = chunk i) and its waker.
+/// A reader's place: the next event index (0 = head, i + 1 = chunk i), the body bytes it has
+/// taken, and its waker.
 struct Slot {
     next: usize,
     /// Informational heads already handed to this reader.
     interim_seen: usize,
+    consumed: u64,
+    /// Fell too far behind the fastest reader of a pass-through object: its response is cut.
+    cut: bool,
     waker: Option<Waker>,
+}
+
+/// How a pass-through object keeps its readers apart (see the module docs).
+struct PassThrough {
+    window: u64,
+    ledger: Rc<HeldBytes>,
 }
 
 struct State {
@@ -58,15 +93,19 @@ struct State {
     /// Chunk `i` is at `chunks[i - first_chunk]`; chunks before `first_chunk` were released.
     chunks: VecDeque<Bytes>,
     first_chunk: usize,
-    /// While the object may be stored (or joined by new readers), every chunk is kept.
-    retain_all: bool,
+    /// Bytes in `chunks`.
+    held: u64,
+    /// `None` while the object may be stored (or joined by new readers): every chunk is kept.
+    pass_through: Option<PassThrough>,
     phase: Phase,
     slots: Vec<Option<Slot>>,
     free_slots: Vec<usize>,
-    /// The leader task, parked in `wait_for_room` until readers catch up.
+    /// The leader task, parked in `wait_for_room` until the fastest reader catches up.
     leader_waker: Option<Waker>,
     leader_taken: bool,
     received: u64,
+    /// The leader stored the complete object.
+    stored: bool,
 }
 
 /// The in-flight object. Owned by the shard's in-flight map, the leader task and its readers.
@@ -84,13 +123,15 @@ impl InFlight {
                 shared: true,
                 chunks: VecDeque::new(),
                 first_chunk: 0,
-                retain_all: true,
+                held: 0,
+                pass_through: None,
                 phase: Phase::Receiving,
                 slots: Vec::new(),
                 free_slots: Vec::new(),
                 leader_waker: None,
                 leader_taken: false,
                 received: 0,
+                stored: false,
             }),
         })
     }
@@ -106,6 +147,8 @@ impl InFlight {
         let slot = Slot {
             next: 0,
             interim_seen: 0,
+            consumed: 0,
+            cut: false,
             waker: None,
         };
         // Free slots are reused through a list: joining stays O(1) however large the herd.
@@ -132,16 +175,6 @@ impl InFlight {
     /// leader, so none gets what only the requester may see (`private`, withheld fields).
     pub fn without_leader(&self) {
         self.state.borrow_mut().leader_taken = true;
-    }
-
-    /// Readers currently attached.
-    pub fn readers(&self) -> usize {
-        self.state
-            .borrow()
-            .slots
-            .iter()
-            .filter(|s| s.is_some())
-            .count()
     }
 
     /// Body bytes received so far.
@@ -172,15 +205,23 @@ impl InFlight {
         wake_all(&mut state);
     }
 
-    pub fn publish_chunk(&self, chunk: Bytes) {
+    /// Publishes the next body chunk. For a pass-through object, returns how many readers
+    /// this cut for falling more than a window behind the fastest one.
+    pub fn publish_chunk(&self, chunk: Bytes) -> usize {
         let mut state = self.state.borrow_mut();
         debug_assert!(state.head.is_some() && state.phase == Phase::Receiving);
-        state.received += chunk.len() as u64;
+        let len = chunk.len() as u64;
+        state.received += len;
+        state.held += len;
         state.chunks.push_back(chunk);
-        if !state.retain_all {
+        let mut cut = 0;
+        if let Some(pass) = &state.pass_through {
+            pass.ledger.add(len);
+            cut = cut_laggards(&mut state);
             release_consumed(&mut state);
         }
         wake_all(&mut state);
+        cut
     }
 
     /// The body is complete. Returns every chunk when all were retained, for storing.
@@ -189,8 +230,20 @@ impl InFlight {
         state.phase = Phase::Complete;
         wake_all(&mut state);
         state
-            .retain_all
+            .pass_through
+            .is_none()
             .then(|| state.chunks.iter().cloned().collect())
+    }
+
+    /// The leader stored the complete object: readers that get the head from now on may say so.
+    pub fn mark_stored(&self) {
+        self.state.borrow_mut().stored = true;
+    }
+
+    /// Whether the object is complete and stored (as its readers' `Cache-Status` may say).
+    pub fn is_stored(&self) -> bool {
+        let state = self.state.borrow();
+        state.stored && state.phase == Phase::Complete
     }
 
     /// Upstream failed. Before the head, readers answer `status`; after it, they are cut.
@@ -204,29 +257,36 @@ impl InFlight {
         } else {
             Phase::Failed(status)
         };
-        state.chunks.clear();
+        drop_chunks(&mut state);
         wake_all(&mut state);
     }
 
     /// The object will not be stored and no new reader will join: from now on a chunk is
-    /// released once every reader has passed it, so a large pass-through object holds only
-    /// what its slowest reader has yet to send.
-    pub fn stop_retaining(&self) {
+    /// released once every reader has passed it, the leader keeps at most `window` ahead of
+    /// the fastest reader, readers more than `window` behind the fastest are cut, and the
+    /// bytes held are counted in `ledger`. Returns how many readers this cut at once.
+    pub fn pass_through(&self, window: u64, ledger: Rc<HeldBytes>) -> usize {
         let mut state = self.state.borrow_mut();
-        state.retain_all = false;
+        if state.pass_through.is_some() {
+            return 0;
+        }
+        ledger.add(state.held);
+        state.pass_through = Some(PassThrough { window, ledger });
+        let cut = cut_laggards(&mut state);
         release_consumed(&mut state);
+        cut
     }
 
-    /// For a fetch that no longer retains every chunk: resolves `true` once the bytes held
-    /// for lagging readers are at most `window`, or `false` once no reader is left.
-    pub async fn wait_for_room(&self, window: u64) -> bool {
+    /// For a pass-through object: resolves `true` once the fastest reader is at most a window
+    /// behind what was received, or `false` once no reader is left to send to.
+    pub async fn wait_for_room(&self) -> bool {
         poll_fn(|cx| {
             let mut state = self.state.borrow_mut();
-            if state.slots.iter().all(Option::is_none) {
+            let Some(fastest) = fastest(&state) else {
                 return Poll::Ready(false);
-            }
-            let held: u64 = state.chunks.iter().map(|c| c.len() as u64).sum();
-            if held <= window {
+            };
+            let window = state.pass_through.as_ref().map_or(u64::MAX, |p| p.window);
+            if state.received - fastest <= window {
                 return Poll::Ready(true);
             }
             state.leader_waker = Some(cx.waker().clone());
@@ -242,10 +302,12 @@ impl InFlight {
 
     fn poll_event(&self, slot: usize, leader: bool, cx: &mut Context<'_>) -> Poll<Event> {
         let mut state = self.state.borrow_mut();
-        let (next, interim_seen) = state.slots[slot]
+        let (next, interim_seen, cut) = state.slots[slot]
             .as_ref()
-            .map_or((0, 0), |s| (s.next, s.interim_seen));
-        let event = if let Phase::Failed(status) = state.phase {
+            .map_or((0, 0, false), |s| (s.next, s.interim_seen, s.cut));
+        let event = if cut {
+            Some(Event::Aborted)
+        } else if let Phase::Failed(status) = state.phase {
             Some(Event::Failed(status))
         } else if next == 0 && interim_seen < state.interim.len() {
             let head = Arc::clone(&state.interim[interim_seen]);
@@ -275,9 +337,12 @@ impl InFlight {
         let slot = state.slots[slot].as_mut().expect("reader slot");
         match event {
             Some(event) => {
-                if matches!(event, Event::Head(_) | Event::Chunk(_)) {
+                if let Event::Head(_) | Event::Chunk(_) = &event {
                     slot.next += 1;
-                    if !state.retain_all {
+                    if let Event::Chunk(chunk) = &event {
+                        slot.consumed += chunk.len() as u64;
+                    }
+                    if state.pass_through.is_some() {
                         release_consumed(&mut state);
                     }
                 }
@@ -291,6 +356,12 @@ impl InFlight {
     }
 }
 
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        drop_chunks(&mut self.state.borrow_mut());
+    }
+}
+
 fn wake_all(state: &mut State) {
     for slot in state.slots.iter_mut().flatten() {
         if let Some(waker) = slot.waker.take() {
@@ -299,22 +370,65 @@ fn wake_all(state: &mut State) {
     }
 }
 
-/// Drops the chunks every reader has passed and lets a leader waiting for room go on.
+/// Readers still being sent to: attached and not cut.
+fn live(state: &State) -> impl Iterator<Item = &Slot> {
+    state.slots.iter().flatten().filter(|s| !s.cut)
+}
+
+/// The body bytes the fastest live reader has taken; `None` when no reader is live.
+fn fastest(state: &State) -> Option<u64> {
+    live(state).map(|s| s.consumed).max()
+}
+
+/// Cuts the live readers more than a window behind the fastest one; returns how many.
+fn cut_laggards(state: &mut State) -> usize {
+    let Some(window) = state.pass_through.as_ref().map(|p| p.window) else {
+        return 0;
+    };
+    let Some(fastest) = fastest(state) else {
+        return 0;
+    };
+    let mut cut = 0;
+    for slot in state.slots.iter_mut().flatten() {
+        if !slot.cut && fastest - slot.consumed > window {
+            slot.cut = true;
+            cut += 1;
+            if let Some(waker) = slot.waker.take() {
+                waker.wake();
+            }
+        }
+    }
+    cut
+}
+
+/// Drops the chunks every live reader has passed and lets a leader waiting for room go on.
 fn release_consumed(state: &mut State) {
     if let Some(waker) = state.leader_waker.take() {
         waker.wake();
     }
-    let slowest = state
-        .slots
-        .iter()
-        .flatten()
-        .map(|s| s.next.saturating_sub(1))
-        .min();
+    let slowest = live(state).map(|s| s.next.saturating_sub(1)).min();
     let keep_from = slowest.unwrap_or(state.first_chunk + state.chunks.len());
-    while state.first_chunk < keep_from && !state.chunks.is_empty() {
-        state.chunks.pop_front();
+    let mut released = 0;
+    while state.first_chunk < keep_from {
+        let Some(chunk) = state.chunks.pop_front() else {
+            break;
+        };
+        released += chunk.len() as u64;
         state.first_chunk += 1;
     }
+    state.held -= released;
+    if let Some(pass) = &state.pass_through {
+        pass.ledger.sub(released);
+    }
+}
+
+/// Drops every chunk held (a failed or finished object) and takes them off the ledger.
+fn drop_chunks(state: &mut State) {
+    state.chunks.clear();
+    if let Some(pass) = &state.pass_through {
+        pass.ledger.sub(state.held);
+    }
+    state.held = 0;
 }
 
 /// One request's view of an in-flight object.
@@ -334,6 +448,11 @@ impl Reader {
     pub fn is_leader(&self) -> bool {
         self.leader
     }
+
+    /// Whether the object this reader follows is complete and stored.
+    pub fn is_stored(&self) -> bool {
+        self.flight.is_stored()
+    }
 }
 
 impl Drop for Reader {
@@ -341,7 +460,7 @@ impl Drop for Reader {
         let mut state = self.flight.state.borrow_mut();
         state.slots[self.slot] = None;
         state.free_slots.push(self.slot);
-        if !state.retain_all {
+        if state.pass_through.is_some() {
             release_consumed(&mut state);
         } else if let Some(waker) = state.leader_waker.take() {
             waker.wake();
@@ -350,176 +469,5 @@ impl Drop for Reader {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::future::Future;
-    use std::pin::pin;
-    use std::task::Waker;
-
-    fn head() -> Arc<CachedHead> {
-        Arc::new(CachedHead::plain(200, Bytes::new(), vec![], None))
-    }
-
-    /// Polls once with a no-op waker: Some(event) if ready now.
-    fn try_next(reader: &mut Reader) -> Option<Event> {
-        let mut cx = Context::from_waker(Waker::noop());
-        match pin!(reader.next()).poll(&mut cx) {
-            Poll::Ready(e) => Some(e),
-            Poll::Pending => None,
-        }
-    }
-
-    #[test]
-    fn followers_see_each_chunk_as_it_is_published() {
-        let flight = InFlight::new();
-        let mut leader = flight.reader();
-        let mut follower = flight.reader();
-        assert!(leader.is_leader() && !follower.is_leader());
-        assert!(try_next(&mut follower).is_none(), "nothing yet");
-        flight.publish_head(head(), true);
-        assert!(matches!(try_next(&mut follower), Some(Event::Head(_))));
-        flight.publish_chunk(Bytes::from_static(b"ab"));
-        assert!(matches!(try_next(&mut follower), Some(Event::Chunk(c)) if c == "ab"));
-        assert!(
-            try_next(&mut follower).is_none(),
-            "waits for the next chunk"
-        );
-        flight.publish_chunk(Bytes::from_static(b"cd"));
-        assert!(matches!(try_next(&mut follower), Some(Event::Chunk(c)) if c == "cd"));
-        let stored = flight.complete().unwrap();
-        assert_eq!(stored.len(), 2);
-        assert!(matches!(try_next(&mut follower), Some(Event::End)));
-        // The leader, slower, still reads everything in order.
-        assert!(matches!(try_next(&mut leader), Some(Event::Head(_))));
-        assert!(matches!(try_next(&mut leader), Some(Event::Chunk(c)) if c == "ab"));
-        assert!(matches!(try_next(&mut leader), Some(Event::Chunk(c)) if c == "cd"));
-        assert!(matches!(try_next(&mut leader), Some(Event::End)));
-    }
-
-    #[test]
-    fn publishing_wakes_waiting_readers() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        use std::task::Wake;
-        struct Count(AtomicUsize);
-        impl Wake for Count {
-            fn wake(self: Arc<Self>) {
-                self.0.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        let count = Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(Arc::clone(&count));
-        let flight = InFlight::new();
-        let mut reader = flight.reader();
-        let mut cx = Context::from_waker(&waker);
-        assert!(pin!(reader.next()).poll(&mut cx).is_pending());
-        flight.publish_head(head(), true);
-        assert_eq!(count.0.load(Ordering::SeqCst), 1);
-    }
-
-    #[test]
-    fn failure_mid_body_aborts_every_reader() {
-        let flight = InFlight::new();
-        let mut a = flight.reader();
-        let mut b = flight.reader();
-        flight.publish_head(head(), true);
-        flight.publish_chunk(Bytes::from_static(b"x"));
-        assert!(matches!(try_next(&mut a), Some(Event::Head(_))));
-        flight.fail(502);
-        assert!(matches!(try_next(&mut a), Some(Event::Aborted)));
-        assert!(matches!(try_next(&mut b), Some(Event::Head(_))));
-        assert!(matches!(try_next(&mut b), Some(Event::Aborted)));
-    }
-
-    #[test]
-    fn failure_before_head_gives_the_status() {
-        let flight = InFlight::new();
-        let mut a = flight.reader();
-        flight.fail(504);
-        assert!(matches!(try_next(&mut a), Some(Event::Failed(504))));
-    }
-
-    #[test]
-    fn a_fetch_without_leader_shares_nothing_private() {
-        let flight = InFlight::new();
-        flight.without_leader();
-        let mut joiner = flight.reader();
-        assert!(!joiner.is_leader());
-        flight.publish_head(head(), false);
-        assert!(matches!(try_next(&mut joiner), Some(Event::NotShared)));
-    }
-
-    #[test]
-    fn unshareable_responses_reach_only_the_leader() {
-        let flight = InFlight::new();
-        let mut leader = flight.reader();
-        let mut follower = flight.reader();
-        flight.publish_head(head(), false);
-        assert!(matches!(try_next(&mut follower), Some(Event::NotShared)));
-        assert!(matches!(try_next(&mut leader), Some(Event::Head(_))));
-    }
-
-    #[test]
-    fn a_detached_leader_waits_for_its_slowest_reader() {
-        let flight = InFlight::new();
-        let mut reader = flight.reader();
-        flight.publish_head(head(), true);
-        flight.stop_retaining();
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(pin!(flight.wait_for_room(15)).poll(&mut cx).is_ready());
-        flight.publish_chunk(Bytes::from(vec![0; 10]));
-        flight.publish_chunk(Bytes::from(vec![0; 10]));
-        assert!(
-            pin!(flight.wait_for_room(15)).poll(&mut cx).is_pending(),
-            "20 bytes held"
-        );
-        try_next(&mut reader);
-        try_next(&mut reader);
-        assert_eq!(
-            pin!(flight.wait_for_room(15)).poll(&mut cx),
-            Poll::Ready(true)
-        );
-        drop(reader);
-        assert_eq!(
-            pin!(flight.wait_for_room(0)).poll(&mut cx),
-            Poll::Ready(false),
-            "no reader left"
-        );
-    }
-
-    #[test]
-    fn pass_through_releases_what_every_reader_has_sent() {
-        let flight = InFlight::new();
-        let mut a = flight.reader();
-        let mut b = flight.reader();
-        flight.publish_head(head(), true);
-        flight.stop_retaining();
-        for i in 0..4u8 {
-            flight.publish_chunk(Bytes::from(vec![i; 10]));
-        }
-        for _ in 0..4 {
-            try_next(&mut a);
-        }
-        assert_eq!(
-            flight.state.borrow().chunks.len(),
-            4,
-            "b has read nothing yet"
-        );
-        for _ in 0..3 {
-            try_next(&mut b);
-        }
-        flight.publish_chunk(Bytes::from_static(b"z"));
-        assert!(
-            flight.state.borrow().chunks.len() <= 3,
-            "chunks both passed are released"
-        );
-        drop(b);
-        assert!(flight.state.borrow().chunks.len() <= 2);
-        assert!(
-            flight.complete().is_none(),
-            "nothing to store after release"
-        );
-        assert!(matches!(try_next(&mut a), Some(Event::Chunk(_))));
-        assert!(matches!(try_next(&mut a), Some(Event::Chunk(_))));
-        assert!(matches!(try_next(&mut a), Some(Event::End)));
-    }
-}
+#[path = "inflight_tests.rs"]
+mod tests;

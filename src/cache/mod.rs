@@ -13,7 +13,7 @@ pub mod vary;
 
 pub use entry::{Arrival, CachedHead, StoredObject};
 pub use freshness::{Decision, Freshness, Policy, Reuse};
-pub use inflight::{Event, InFlight, Reader};
+pub use inflight::{Event, HeldBytes, InFlight, Reader};
 pub use key::{CacheKey, StreamKey};
 pub use store::{Store, StoreUsage};
 pub use vary::Vary;

@@ -121,6 +121,14 @@ pub struct Config {
     pub max_headers: usize,
     pub max_uri: usize,
     pub max_request_body: u64,
+    /// Bytes reserved for request bodies in transit, all shards together.
+    pub request_body_memory: u64,
+    /// Bytes held for readers of unstored objects, all shards together.
+    pub pass_through_memory: u64,
+    /// Bytes per second a client must average sending a body or reading a response, after
+    /// its grace time (`client_header_timeout` for bodies, `client_idle_timeout` for
+    /// responses); 0: no floor.
+    pub client_min_rate: u64,
     pub stream_key: StreamKeyRule,
     pub strip_query_params: Vec<String>,
     pub mesh_queue: usize,
@@ -142,6 +150,14 @@ pub struct Config {
     pub sources: BTreeMap<&'static str, Source>,
 }
 
+/// The least `pass_through_memory` per shard: the two windows one pass-through object may hold
+/// (`shard::leader::PASS_THROUGH_WINDOW`; a test there keeps them in step).
+pub const PASS_THROUGH_FLOOR: u64 = 2 << 20;
+/// What one request body in transit reserves of `request_body_memory`.
+pub const REQUEST_BODY_RESERVATION: u64 = 64 << 10;
+/// The least `request_body_memory` per shard: one body in transit.
+const REQUEST_BODY_FLOOR: u64 = REQUEST_BODY_RESERVATION;
+
 /// Built-in defaults, as text so they go through the same parser as every other source.
 fn default_value(key: &str) -> Option<String> {
     let value = match key {
@@ -161,6 +177,9 @@ fn default_value(key: &str) -> Option<String> {
         "max_headers" => "100",
         "max_uri" => "8KiB",
         "max_request_body" => "16MiB",
+        "request_body_memory" => "32MiB",
+        "pass_through_memory" => "64MiB",
+        "client_min_rate" => "4KiB",
         "stream_key" => "dirname",
         "strip_query_params" => "CMCD",
         "mesh_queue" => "1024",
@@ -275,6 +294,9 @@ impl Config {
             max_headers: positive("max_headers")?,
             max_uri: size("max_uri")? as usize,
             max_request_body: size("max_request_body")?,
+            request_body_memory: size("request_body_memory")?,
+            pass_through_memory: size("pass_through_memory")?,
+            client_min_rate: size("client_min_rate")?,
             stream_key: typed("stream_key", text("stream_key"), parse_stream_key)?,
             strip_query_params: text("strip_query_params")
                 .split(',')
@@ -375,6 +397,32 @@ impl Config {
                 ),
             ));
         }
+        for (key, total, floor, what) in [
+            (
+                "pass_through_memory",
+                self.pass_through_memory,
+                PASS_THROUGH_FLOOR,
+                "two pass-through windows",
+            ),
+            (
+                "request_body_memory",
+                self.request_body_memory,
+                REQUEST_BODY_FLOOR,
+                "one request body in transit",
+            ),
+        ] {
+            if total / (self.shards as u64) < floor {
+                return Err(error(
+                    key,
+                    &units::format_size(total),
+                    &format!(
+                        "leaves less than {} per shard with {} shards, not even {what}",
+                        units::format_size(floor),
+                        self.shards
+                    ),
+                ));
+            }
+        }
         if self.max_request_head < 1024 {
             return Err(error(
                 "max_request_head",
@@ -405,6 +453,16 @@ impl Config {
     /// The cache budget of one shard: the global budget split evenly.
     pub fn shard_cache_size(&self) -> u64 {
         self.cache_size / self.shards as u64
+    }
+
+    /// One shard's share of `pass_through_memory`.
+    pub fn shard_pass_through_memory(&self) -> u64 {
+        self.pass_through_memory / self.shards as u64
+    }
+
+    /// One shard's share of `request_body_memory`.
+    pub fn shard_request_body_memory(&self) -> u64 {
+        self.request_body_memory / self.shards as u64
     }
 
     /// The effective configuration as TOML, each key annotated with where its value came from.
@@ -449,6 +507,18 @@ impl Config {
             (
                 "max_request_body",
                 quote(&units::format_size(self.max_request_body)),
+            ),
+            (
+                "request_body_memory",
+                quote(&units::format_size(self.request_body_memory)),
+            ),
+            (
+                "pass_through_memory",
+                quote(&units::format_size(self.pass_through_memory)),
+            ),
+            (
+                "client_min_rate",
+                quote(&units::format_size(self.client_min_rate)),
             ),
             (
                 "stream_key",

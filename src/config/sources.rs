@@ -61,7 +61,10 @@ knobs! {
     max_request_head, "LIVECACHE_MAX_REQUEST_HEAD", "Largest request head accepted (431 beyond)";
     max_headers, "LIVECACHE_MAX_HEADERS", "Most request header fields accepted (431 beyond)";
     max_uri, "LIVECACHE_MAX_URI", "Longest request target accepted (414 beyond)";
-    max_request_body, "LIVECACHE_MAX_REQUEST_BODY", "Largest request body forwarded for POST/PUT (413 beyond)";
+    max_request_body, "LIVECACHE_MAX_REQUEST_BODY", "Largest request body accepted (413 beyond); bodies are streamed, never buffered whole";
+    request_body_memory, "LIVECACHE_REQUEST_BODY_MEMORY", "Memory for request bodies being relayed to the origin, all shards together (503 beyond)";
+    pass_through_memory, "LIVECACHE_PASS_THROUGH_MEMORY", "Memory for readers of objects that are not stored, all shards together (503 for new ones beyond)";
+    client_min_rate, "LIVECACHE_CLIENT_MIN_RATE", "Slowest average rate, per second, at which a client may send a body or read a response once past its grace time; 0: off";
     stream_key, "LIVECACHE_STREAM_KEY", "How a path maps to its stream: `dirname` or `prefix:N` (first N segments)";
     strip_query_params, "LIVECACHE_STRIP_QUERY_PARAMS", "Query parameters left out of the cache key, comma-separated";
     mesh_queue, "LIVECACHE_MESH_QUEUE", "Requests queued between two shards before overload (503)";

@@ -11,20 +11,17 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
+use super::leader::{Leader, PASS_THROUGH_WINDOW};
 use super::revalidate;
+use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
-use crate::config::SetCookie;
-use crate::http::headers::{end_to_end, find, Header};
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::metrics::{self, ShardStats};
-use crate::origin::{self, UpstreamRequest};
-
-/// How far ahead of its slowest reader a fetch that is not being stored may read.
-const PASS_THROUGH_WINDOW: u64 = 4 << 20;
+use crate::origin::{self, UpstreamRequest, UpstreamResponse};
 
 /// What a fetch is for.
 pub(super) struct FetchPlan {
@@ -47,68 +44,6 @@ pub(super) fn spawn_leader(
     glommio::spawn_local(lead(shard, request, flight, plan)).detach();
 }
 
-/// Ends the fetch however the task stops: a leader dropped mid-way (the executor shutting
-/// down) fails its readers instead of leaving them waiting, and its bytes leave the books.
-pub(super) struct Leader {
-    pub shard: Rc<Shard>,
-    pub request: Arc<FetchRequest>,
-    pub flight: Rc<InFlight>,
-    pub flight_key: FlightKey,
-    reserved: u64,
-}
-
-impl Leader {
-    fn reserve(&mut self, bytes: u64) -> bool {
-        self.reserved += bytes;
-        let fits = self.shard.store.borrow_mut().reserve_inflight(bytes);
-        self.shard.publish_store();
-        fits
-    }
-
-    fn release(&mut self) {
-        self.shard
-            .store
-            .borrow_mut()
-            .release_inflight(self.reserved);
-        self.reserved = 0;
-        self.shard.publish_store();
-    }
-
-    /// From now on nobody joins and nothing is stored; chunks go as readers pass them.
-    fn detach(&mut self) {
-        self.flight.stop_retaining();
-        self.shard.unregister(&self.flight_key, &self.flight);
-        self.release();
-    }
-
-    /// Whether this fetch is still the one registered for its key (not invalidated).
-    pub fn still_wanted(&self) -> bool {
-        self.shard.is_registered(&self.flight_key, &self.flight)
-    }
-
-    /// Publishes a complete stored body and ends the fetch.
-    pub fn publish_stored_body(&mut self, body: &[Bytes]) {
-        for chunk in body {
-            self.flight.publish_chunk(chunk.clone());
-        }
-        self.flight.complete();
-        self.release();
-        self.shard.unregister(&self.flight_key, &self.flight);
-    }
-}
-
-impl Drop for Leader {
-    fn drop(&mut self) {
-        self.shard
-            .my_stats()
-            .inflight_fetches
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.flight.fail(502);
-        self.shard.unregister(&self.flight_key, &self.flight);
-        self.release();
-    }
-}
-
 async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>, plan: FetchPlan) {
     let FetchPlan {
         flight_key,
@@ -116,20 +51,43 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         registered,
         store,
     } = plan;
-    let mut leader = Leader {
-        shard,
-        request,
-        flight,
-        flight_key,
-        reserved: 0,
+    let mut leader = Leader::new(shard, request, flight, flight_key);
+    // `None`: the readers were answered already (a 304 refresh, a stale fallback, a failure).
+    let Some(Fetched {
+        response,
+        request_time,
+        stale,
+    }) = ask(&mut leader, stale).await
+    else {
+        return;
     };
+    deliver(
+        &mut leader,
+        response,
+        request_time,
+        stale,
+        registered && store,
+        registered,
+    )
+    .await;
+}
+
+/// A response from upstream to deliver, with the stored one it replaces (if any).
+struct Fetched {
+    response: UpstreamResponse,
+    request_time: SystemTime,
+    stale: Option<Rc<StoredObject>>,
+}
+
+/// Sends the request (conditional when revalidating `stale`) and settles what needs no body
+/// from upstream: a 304 that refreshes the stored response, an error answered stale, a
+/// failure. A 304 that validates another representation is dropped and asked again whole.
+async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option<Fetched> {
     let shard = Rc::clone(&leader.shard);
     let config = shard.config();
     let stats = shard.my_stats();
-    ShardStats::incr(&stats.inflight_fetches); // the Leader's drop takes it back
-    ShardStats::incr(&stats.origin_requests);
-    let mut stale = stale;
-    let (mut response, request_time) = loop {
+    loop {
+        ShardStats::incr(&stats.origin_requests);
         let mut headers = leader.request.upstream_headers.clone();
         if let Some(stale) = &stale {
             revalidate::add_validators(&mut headers, &stale.head);
@@ -161,33 +119,52 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
                 stats.origin_error(metrics::origin_error_kind(&e));
                 crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
                 match stale.filter(|s| revalidate::usable_on_error(s, &config)) {
-                    Some(stale) => revalidate::serve_stale(&mut leader, &stale, None),
+                    Some(stale) => revalidate::serve_stale(leader, &stale, None),
                     None => leader.flight.fail(e.status()),
                 }
-                return;
+                return None;
             }
         };
         let status = response.head.status;
         if let Some(old) = stale.as_ref() {
             if status >= 500 && revalidate::usable_on_error(old, &config) {
-                revalidate::serve_stale(&mut leader, old, Some(status));
-                return;
+                revalidate::serve_stale(leader, old, Some(status));
+                return None;
             }
             if status == 304 {
                 if revalidate::selects(&old.head.headers, &response.head.headers) {
-                    revalidate::refresh(&mut leader, old, &response.head.headers, request_time);
-                    return;
+                    revalidate::refresh(leader, old, &response.head.headers, request_time);
+                    return None;
                 }
                 // The 304 validates another representation than the stored one (RFC 9111
                 // 4.3.4): that copy may not be updated. Drop it and ask again, unconditionally.
                 shard.forget(&leader.request.key, old);
                 stale = None;
-                ShardStats::incr(&stats.origin_requests);
                 continue;
             }
         }
-        break (response, request_time);
-    };
+        return Some(Fetched {
+            response,
+            request_time,
+            stale,
+        });
+    }
+}
+
+/// Publishes the response to every reader as it arrives and stores it if it may be (`store`)
+/// and came complete. `joinable`: registered for followers, so its chunks are kept while it
+/// may still be stored; otherwise (and once it outgrows the object limit or the budget) it
+/// passes through.
+async fn deliver(
+    leader: &mut Leader,
+    mut response: UpstreamResponse,
+    request_time: SystemTime,
+    stale: Option<Rc<StoredObject>>,
+    store: bool,
+    joinable: bool,
+) {
+    let shard = Rc::clone(&leader.shard);
+    let config = shard.config();
     let status = response.head.status;
     let response_time = SystemTime::now();
     let arrived = Instant::now();
@@ -206,7 +183,7 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         _ => None,
     };
     let shared = !matches!(policy, Policy::Private { .. });
-    let mut retain = shared && registered && content_length.is_none_or(|n| n <= max_object);
+    let mut retain = shared && joinable && content_length.is_none_or(|n| n <= max_object);
     let mut storable = retain && store && matches!(policy, Policy::Store { .. });
     let initial_age = policy.initial_age();
     let stored_ttl = match policy {
@@ -255,15 +232,19 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
     }
     if !retain {
         storable = false;
-        leader.detach();
+        let expected = content_length.unwrap_or(PASS_THROUGH_WINDOW);
+        if leader.pass_through(expected).is_err() {
+            leader.flight.fail(503);
+            return;
+        }
     }
     leader.flight.publish_head(Arc::clone(&head), shared);
 
     let mut body_len = 0u64;
     loop {
-        // Nobody new can join a detached fetch: its slowest reader sets the pace, so a large
-        // object is never pulled in whole, and it ends when its last reader has gone.
-        if !retain && !leader.flight.wait_for_room(PASS_THROUGH_WINDOW).await {
+        // Nobody new can join a pass-through fetch: its fastest reader sets the pace, so a
+        // large object is never pulled in whole, and it ends when its last reader has gone.
+        if !retain && !leader.flight.wait_for_room().await {
             return;
         }
         match response.next_chunk().await {
@@ -272,12 +253,15 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
                 if retain && (body_len > max_object || !leader.reserve(chunk.len() as u64)) {
                     retain = false;
                     storable = false;
-                    leader.detach();
+                    if leader.pass_through(PASS_THROUGH_WINDOW).is_err() {
+                        return; // the Leader guard cuts every reader
+                    }
                 }
-                leader.flight.publish_chunk(chunk);
+                leader.publish_chunk(chunk);
             }
             Ok(None) => break,
             Err(e) => {
+                let stats = shard.my_stats();
                 stats.origin_error(metrics::origin_error_kind(&e));
                 crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
                 return; // the Leader guard cuts every reader and cleans up
@@ -312,81 +296,6 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
             },
         };
         shard.store_object(&leader.request.key, variant, Rc::new(object));
+        leader.flight.mark_stored();
     }
-}
-
-/// The body as one exact-size buffer, copied once when stored: every hit is then one write
-/// instead of one per upstream read, and the store's accounting is the memory really held
-/// (chunks sliced from read buffers would keep those whole buffers alive).
-fn contiguous(chunks: Vec<Bytes>, body_len: u64) -> Arc<[Bytes]> {
-    let mut body = BytesMut::with_capacity(body_len as usize);
-    for chunk in &chunks {
-        body.extend_from_slice(chunk);
-    }
-    vec![body.freeze()].into()
-}
-
-/// The origin's fields as the cache keeps them: end-to-end only, without the framing and
-/// `Age`, which every response gets afresh, without `Set-Cookie` when `set_cookie = strip`,
-/// and with a `Date` when the origin sent none (RFC 9110 6.6.1: a cache adds it, so later
-/// ages are computed from the arrival); copied into one exact-size buffer so a stored head
-/// does not pin the read buffer it was parsed from.
-pub(super) fn stored_fields(
-    headers: &[Header],
-    response_time: SystemTime,
-    set_cookie: SetCookie,
-) -> Vec<Header> {
-    let mut fields = end_to_end(headers);
-    let strip_cookies = set_cookie == SetCookie::Strip;
-    let dropped =
-        |h: &Header| h.is("content-length") || h.is("age") || (strip_cookies && h.is("set-cookie"));
-    fields.retain(|h| !dropped(h));
-    if find(&fields, "date").is_none() {
-        fields.push(Header::new("Date", httpdate::fmt_http_date(response_time)));
-    }
-    packed(fields)
-}
-
-/// `fields` with names and values copied into one exact-size buffer.
-fn packed(mut fields: Vec<Header>) -> Vec<Header> {
-    let mut packed =
-        BytesMut::with_capacity(fields.iter().map(|h| h.name.len() + h.value.len()).sum());
-    for h in &fields {
-        packed.extend_from_slice(&h.name);
-        packed.extend_from_slice(&h.value);
-    }
-    let packed = packed.freeze();
-    let mut at = 0;
-    for h in &mut fields {
-        let (name_len, value_len) = (h.name.len(), h.value.len());
-        h.name = packed.slice(at..at + name_len);
-        h.value = packed.slice(at + name_len..at + name_len + value_len);
-        at += name_len + value_len;
-    }
-    fields
-}
-
-/// An informational head worth forwarding to clients (103 Early Hints and the like): not
-/// 100 Continue, which answers an expectation livecache never sends, nor 101. Its fields are
-/// copied out of the read buffer, like a stored head's.
-pub fn interim_head(head: &ResponseHead) -> Option<Arc<CachedHead>> {
-    (head.status != 100 && head.status != 101).then(|| {
-        let mut fields = end_to_end(&head.headers);
-        fields.retain(|h| !h.is("content-length"));
-        Arc::new(CachedHead::plain(
-            head.status,
-            Bytes::copy_from_slice(&head.reason),
-            packed(fields),
-            None,
-        ))
-    })
-}
-
-/// `fields` without those a qualified `no-cache`/`private` names (lower-case names).
-pub(super) fn withhold(fields: &[Header], withheld: &[Bytes]) -> Vec<Header> {
-    fields
-        .iter()
-        .filter(|h| !withheld.iter().any(|w| h.name.eq_ignore_ascii_case(w)))
-        .cloned()
-        .collect()
 }

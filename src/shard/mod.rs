@@ -5,10 +5,12 @@
 //! an `.await`.
 
 mod fetch;
+mod leader;
 mod lookup;
 pub mod mesh;
 pub mod reply;
 mod revalidate;
+mod stored;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -20,17 +22,17 @@ use bytes::Bytes;
 
 use crate::cache::directives::RequestDirectives;
 use crate::cache::unshareable::Unshareable;
-use crate::cache::{CacheKey, InFlight, Store, StoreUsage, StoredObject};
-use crate::config::Config;
+use crate::cache::{CacheKey, HeldBytes, InFlight, Store, StoreUsage, StoredObject};
+use crate::config::{Config, REQUEST_BODY_RESERVATION};
 use crate::http::headers::Header;
 use crate::log::access::{Reopen, ShardLog};
 use crate::metrics::{ShardStats, Stats};
 use crate::origin::{Pool, Timeouts};
 use crate::reload::ConfigSource;
 
-pub use fetch::interim_head;
 pub use lookup::Lookup;
 pub use mesh::{Mesh, MeshMessage};
+pub use stored::interim_head;
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
@@ -73,6 +75,10 @@ pub struct Shard {
     inflight: RefCell<HashMap<FlightKey, Rc<InFlight>>>,
     /// URLs whose last response could not be shared: requests for them skip the wait.
     unshareable: RefCell<Unshareable>,
+    /// Bytes held for readers of this shard's pass-through fetches.
+    pass_through: Rc<HeldBytes>,
+    /// Bytes reserved for request bodies this shard's connections are relaying.
+    request_bodies: Cell<u64>,
     pool: RefCell<Rc<Pool>>,
     pub mesh: Mesh,
     /// This shard's access log buffer and file descriptor.
@@ -94,6 +100,8 @@ impl Shard {
             store: RefCell::new(Store::new(config.shard_cache_size())),
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
+            pass_through: Rc::default(),
+            request_bodies: Cell::new(0),
             pool: RefCell::new(Rc::new(pool_for(&config, &stats, id))),
             mesh,
             version: Cell::new(source.version()),
@@ -215,6 +223,50 @@ impl Shard {
 
     fn hold_unshareable(&self, key: &CacheKey) {
         self.unshareable.borrow_mut().hold(key, Instant::now());
+    }
+
+    /// Whether a new pass-through object expected to hold about `expected` bytes fits this
+    /// shard's share of `pass_through_memory`.
+    fn pass_through_has_room(&self, expected: u64) -> bool {
+        let held = self.pass_through.get();
+        self.publish_guards();
+        held + expected <= self.config().shard_pass_through_memory()
+    }
+
+    fn pass_through_ledger(&self) -> Rc<HeldBytes> {
+        Rc::clone(&self.pass_through)
+    }
+
+    /// Reserves room for one request body in transit; `false` when this shard's share of
+    /// `request_body_memory` is spent. Give it back with `release_request_body`.
+    pub fn reserve_request_body(&self) -> bool {
+        let reserved = self.request_bodies.get() + REQUEST_BODY_RESERVATION;
+        if reserved > self.config().shard_request_body_memory() {
+            return false;
+        }
+        self.request_bodies.set(reserved);
+        self.publish_guards();
+        true
+    }
+
+    pub fn release_request_body(&self) {
+        let reserved = self.request_bodies.get();
+        self.request_bodies
+            .set(reserved.saturating_sub(REQUEST_BODY_RESERVATION));
+        self.publish_guards();
+    }
+
+    /// Publishes the client memory held outside the store (the heartbeat calls it too, since
+    /// readers release pass-through bytes without the shard's knowledge).
+    pub fn publish_guards(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let guards = &self.my_stats().guards;
+        guards
+            .pass_through_bytes
+            .store(self.pass_through.get(), Relaxed);
+        guards
+            .request_body_bytes
+            .store(self.request_bodies.get(), Relaxed);
     }
 
     /// The store's accounting, for tests and metrics.

@@ -250,7 +250,8 @@ impl OwnerStream {
                         }
                         let arrival = head.arrival;
                         let status = CacheStatus {
-                            stored: arrival.stored_ttl.is_some(),
+                            // Only what is stored already, not what will be (RFC 9211 2.7).
+                            stored: reader.is_stored(),
                             ttl: arrival.stored_ttl.or(arrival.served_ttl),
                             fwd_status: arrival.fwd_status,
                             detail: arrival.detail,

@@ -8,7 +8,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::fetch::{stored_fields, withhold, Leader};
+use super::leader::Leader;
+use super::stored::{stored_fields, withhold};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, StoredObject};
 use crate::config::Config;
@@ -145,6 +146,7 @@ pub fn refresh(
             };
             shard.forget(&leader.request.key, stale);
             shard.store_object(&leader.request.key, variant, Rc::new(object));
+            leader.flight.mark_stored();
         }
         _ => shard.forget(&leader.request.key, stale),
     }

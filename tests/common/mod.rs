@@ -405,14 +405,32 @@ pub fn origin_requests_for(
         .collect()
 }
 
+/// Whether `r`'s `Cache-Status` gives no reason not to store it (no `detail`) and it went
+/// upstream. `stored` itself is said only when the body was complete as the head went out,
+/// which depends on timing; a test that needs the object stored asks again for a hit.
+pub fn storable(r: &Response) -> bool {
+    let status = r.cache_status();
+    status.contains("fwd=") && !status.contains("detail=")
+}
+
 /// GETs `target` until a response is stored. A 1 s lifetime is used up when the response
 /// crosses a wall-clock second on its way (`Date` has 1 s resolution, so its apparent age
 /// is then at least 1 s: "stale-on-arrival", correctly). Then the origin's counters are reset
 /// (its `after=N` switches count from zero again) and it is asked again, at most 3 times.
 pub fn warm_stored(setup: &Setup, target: &str) -> Response {
     for _ in 0..3 {
+        let before = setup.stats().store_objects;
         let r = setup.get(target);
-        if r.cache_status().contains("stored") {
+        if storable(&r) {
+            // Stored by the leader right after the body completes: wait for it, not a clock.
+            let stored = eventually(Duration::from_secs(5), || {
+                setup.stats().store_objects > before
+            });
+            assert!(
+                stored,
+                "{target} was storable but not stored: {}",
+                r.cache_status()
+            );
             return r;
         }
         assert!(
