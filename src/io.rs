@@ -41,10 +41,10 @@ pub async fn read_some(
     result
 }
 
-/// Writes every part, in order, as one gather write when the socket takes it at once (a
+/// Sends as much of `parts`, in order, as the socket takes at once, in one gather write (a
 /// response head and its body leave in one syscall and one packet train instead of two);
-/// whatever the socket does not take now is written through the stream as usual.
-pub async fn write_all_parts(stream: &mut TcpStream, parts: &[&[u8]]) -> io::Result<()> {
+/// returns how many bytes went. Never waits.
+pub fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     let iov: Vec<libc::iovec> = parts
         .iter()
@@ -54,6 +54,7 @@ pub async fn write_all_parts(stream: &mut TcpStream, parts: &[&[u8]]) -> io::Res
             iov_len: p.len(),
         })
         .collect();
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
     msg.msg_iovlen = iov.len() as _;
@@ -65,15 +66,23 @@ pub async fn write_all_parts(stream: &mut TcpStream, parts: &[&[u8]]) -> io::Res
             libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
         )
     };
-    let mut skip = if sent < 0 {
+    if sent < 0 {
         let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::WouldBlock {
-            return Err(e);
-        }
-        0
-    } else {
-        sent as usize
-    };
+        return match e.kind() {
+            io::ErrorKind::WouldBlock => Ok(0),
+            _ => Err(e),
+        };
+    }
+    Ok(sent as usize)
+}
+
+/// Writes what `send_now` left of `parts`: everything after the first `skip` bytes, waiting
+/// for the socket as it needs.
+pub async fn write_rest(
+    stream: &mut TcpStream,
+    parts: &[&[u8]],
+    mut skip: usize,
+) -> io::Result<()> {
     for part in parts {
         if skip >= part.len() {
             skip -= part.len();

@@ -367,7 +367,8 @@ pub fn origin_error_kind(error: &crate::origin::UpstreamError) -> usize {
         E::Connect(_) => 0,
         E::ConnectTimeout | E::FirstByteTimeout | E::BetweenBytesTimeout => 1,
         E::Protocol(_) => 2,
-        E::Io(_) => 3,
+        // A client's broken body is not counted as the origin's error; `io` if it ever were.
+        E::Io(_) | E::ClientBody => 3,
     }
 }
 

@@ -6,12 +6,11 @@
 //!
 //! An object that will not be stored (too large, private, over budget) is *passed through*:
 //! nobody new joins, and a chunk is dropped once every reader has passed it. Its readers are
-//! kept apart: the leader reads ahead of the *fastest* reader by at most a window, and a reader
-//! that falls more than a window behind the fastest is cut, so one client that stops reading
-//! never holds up another nor pins more than about two windows. The bytes held this way are
-//! counted in a `HeldBytes` ledger shared by the shard's pass-through fetches.
+//! kept apart within its memory `Reservation` (see `pass_through`): the leader reads ahead of
+//! the *fastest* reader by at most a window, and a reader that falls more than a window behind
+//! the fastest is cut, so one client that stops reading never holds up another.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -21,24 +20,7 @@ use std::task::{Context, Poll, Waker};
 use bytes::Bytes;
 
 use super::entry::CachedHead;
-
-/// The bytes a shard's pass-through fetches hold for their readers, all fetches together.
-#[derive(Debug, Default)]
-pub struct HeldBytes(Cell<u64>);
-
-impl HeldBytes {
-    pub fn get(&self) -> u64 {
-        self.0.get()
-    }
-
-    fn add(&self, n: u64) {
-        self.0.set(self.0.get() + n);
-    }
-
-    fn sub(&self, n: u64) {
-        self.0.set(self.0.get().saturating_sub(n));
-    }
-}
+use super::pass_through::Reservation;
 
 /// What a reader sees, in order: `Head`, then `Chunk`s, then `End` or `Aborted`; or, before
 /// any head, `Failed` (upstream error status to answer with) or `NotShared`.
@@ -77,12 +59,6 @@ struct Slot {
     waker: Option<Waker>,
 }
 
-/// How a pass-through object keeps its readers apart (see the module docs).
-struct PassThrough {
-    window: u64,
-    ledger: Rc<HeldBytes>,
-}
-
 struct State {
     head: Option<Arc<CachedHead>>,
     /// The head the leader's reader gets when it differs (fields withheld from others).
@@ -96,7 +72,7 @@ struct State {
     /// Bytes in `chunks`.
     held: u64,
     /// `None` while the object may be stored (or joined by new readers): every chunk is kept.
-    pass_through: Option<PassThrough>,
+    pass_through: Option<Reservation>,
     phase: Phase,
     slots: Vec<Option<Slot>>,
     free_slots: Vec<usize>,
@@ -215,8 +191,7 @@ impl InFlight {
         state.held += len;
         state.chunks.push_back(chunk);
         let mut cut = 0;
-        if let Some(pass) = &state.pass_through {
-            pass.ledger.add(len);
+        if state.pass_through.is_some() {
             cut = cut_laggards(&mut state);
             release_consumed(&mut state);
         }
@@ -262,32 +237,44 @@ impl InFlight {
     }
 
     /// The object will not be stored and no new reader will join: from now on a chunk is
-    /// released once every reader has passed it, the leader keeps at most `window` ahead of
-    /// the fastest reader, readers more than `window` behind the fastest are cut, and the
-    /// bytes held are counted in `ledger`. Returns how many readers this cut at once.
-    pub fn pass_through(&self, window: u64, ledger: Rc<HeldBytes>) -> usize {
+    /// released once every reader has passed it, and the readers are kept apart within
+    /// `reservation` (see `pass_through`). Returns how many readers this cut at once.
+    pub fn pass_through(&self, reservation: Reservation) -> usize {
         let mut state = self.state.borrow_mut();
         if state.pass_through.is_some() {
             return 0;
         }
-        ledger.add(state.held);
-        state.pass_through = Some(PassThrough { window, ledger });
+        state.pass_through = Some(reservation);
         let cut = cut_laggards(&mut state);
         release_consumed(&mut state);
         cut
     }
 
-    /// For a pass-through object: resolves `true` once the fastest reader is at most a window
-    /// behind what was received, or `false` once no reader is left to send to.
+    /// Bytes the object holds now (what a pass-through reservation must cover).
+    pub fn held(&self) -> u64 {
+        self.state.borrow().held
+    }
+
+    /// For a pass-through object: resolves `true` once the fastest reader is within the
+    /// window of what was received (growing the reservation while the budget allows), or
+    /// `false` once no reader is left to send to.
     pub async fn wait_for_room(&self) -> bool {
         poll_fn(|cx| {
             let mut state = self.state.borrow_mut();
             let Some(fastest) = fastest(&state) else {
                 return Poll::Ready(false);
             };
-            let window = state.pass_through.as_ref().map_or(u64::MAX, |p| p.window);
-            if state.received - fastest <= window {
+            let ahead = state.received - fastest;
+            let Some(reservation) = state.pass_through.as_mut() else {
                 return Poll::Ready(true);
+            };
+            loop {
+                if ahead <= reservation.window() {
+                    return Poll::Ready(true);
+                }
+                if !reservation.grow() {
+                    break;
+                }
             }
             state.leader_waker = Some(cx.waker().clone());
             Poll::Pending
@@ -356,12 +343,6 @@ impl InFlight {
     }
 }
 
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        drop_chunks(&mut self.state.borrow_mut());
-    }
-}
-
 fn wake_all(state: &mut State) {
     for slot in state.slots.iter_mut().flatten() {
         if let Some(waker) = slot.waker.take() {
@@ -382,7 +363,7 @@ fn fastest(state: &State) -> Option<u64> {
 
 /// Cuts the live readers more than a window behind the fastest one; returns how many.
 fn cut_laggards(state: &mut State) -> usize {
-    let Some(window) = state.pass_through.as_ref().map(|p| p.window) else {
+    let Some(window) = state.pass_through.as_ref().map(Reservation::window) else {
         return 0;
     };
     let Some(fastest) = fastest(state) else {
@@ -408,26 +389,18 @@ fn release_consumed(state: &mut State) {
     }
     let slowest = live(state).map(|s| s.next.saturating_sub(1)).min();
     let keep_from = slowest.unwrap_or(state.first_chunk + state.chunks.len());
-    let mut released = 0;
     while state.first_chunk < keep_from {
         let Some(chunk) = state.chunks.pop_front() else {
             break;
         };
-        released += chunk.len() as u64;
+        state.held -= chunk.len() as u64;
         state.first_chunk += 1;
-    }
-    state.held -= released;
-    if let Some(pass) = &state.pass_through {
-        pass.ledger.sub(released);
     }
 }
 
-/// Drops every chunk held (a failed or finished object) and takes them off the ledger.
+/// Drops every chunk held (a failed object).
 fn drop_chunks(state: &mut State) {
     state.chunks.clear();
-    if let Some(pass) = &state.pass_through {
-        pass.ledger.sub(state.held);
-    }
     state.held = 0;
 }
 

@@ -3,9 +3,20 @@
 //! ledger).
 
 use super::*;
+use crate::cache::pass_through::{PassThroughBudget, RESERVATION_STEP};
 use std::future::Future;
 use std::pin::pin;
 use std::task::Waker;
+
+/// Passes `flight` through with a window of `window` bytes (chunks of at most 10 bytes);
+/// returns the budget it reserved from and how many readers that cut.
+fn windowed(flight: &InFlight, window: u64) -> (Rc<PassThroughBudget>, usize) {
+    let budget = Rc::new(PassThroughBudget::new(1 << 20));
+    let reservation = Reservation::new(Rc::clone(&budget), flight.held(), None, window, 10)
+        .expect("room in the budget");
+    let cut = flight.pass_through(reservation);
+    (budget, cut)
+}
 
 fn head() -> Arc<CachedHead> {
     Arc::new(CachedHead::plain(200, Bytes::new(), vec![], None))
@@ -114,7 +125,7 @@ fn a_pass_through_leader_paces_to_its_fastest_reader() {
     let flight = InFlight::new();
     let mut reader = flight.reader();
     flight.publish_head(head(), true);
-    flight.pass_through(15, Rc::default());
+    windowed(&flight, 15);
     let mut cx = Context::from_waker(Waker::noop());
     assert!(pin!(flight.wait_for_room()).poll(&mut cx).is_ready());
     flight.publish_chunk(Bytes::from(vec![0; 10]));
@@ -140,15 +151,15 @@ fn a_pass_through_leader_paces_to_its_fastest_reader() {
 #[test]
 fn pass_through_releases_what_every_reader_has_sent() {
     let flight = InFlight::new();
-    let ledger = Rc::new(HeldBytes::default());
     let mut a = flight.reader();
     let mut b = flight.reader();
     flight.publish_head(head(), true);
-    flight.pass_through(1000, Rc::clone(&ledger));
+    let (budget, _) = windowed(&flight, 1000);
+    let reserved = budget.used();
     for i in 0..4u8 {
         flight.publish_chunk(Bytes::from(vec![i; 10]));
     }
-    assert_eq!(ledger.get(), 40);
+    assert_eq!(flight.held(), 40);
     for _ in 0..5 {
         try_next(&mut a);
     }
@@ -165,7 +176,11 @@ fn pass_through_releases_what_every_reader_has_sent() {
         flight.state.borrow().chunks.len() <= 2,
         "chunks both passed are released"
     );
-    assert_eq!(ledger.get(), flight.state.borrow().held);
+    assert_eq!(
+        budget.used(),
+        reserved,
+        "the reservation, not the bytes, is counted"
+    );
     drop(b);
     assert!(
         flight.complete().is_none(),
@@ -175,17 +190,16 @@ fn pass_through_releases_what_every_reader_has_sent() {
     assert!(matches!(try_next(&mut a), Some(Event::End)));
     drop(a);
     drop(flight);
-    assert_eq!(ledger.get(), 0, "a finished object holds nothing");
+    assert_eq!(budget.used(), 0, "a finished object gives its room back");
 }
 
 #[test]
 fn a_reader_more_than_a_window_behind_the_fastest_is_cut() {
     let flight = InFlight::new();
-    let ledger = Rc::new(HeldBytes::default());
     let mut fast = flight.reader();
     let mut stalled = flight.reader();
     flight.publish_head(head(), true);
-    assert_eq!(flight.pass_through(15, Rc::clone(&ledger)), 0);
+    assert_eq!(windowed(&flight, 15).1, 0);
     assert!(matches!(try_next(&mut stalled), Some(Event::Head(_))));
     assert!(matches!(try_next(&mut fast), Some(Event::Head(_))));
     assert_eq!(flight.publish_chunk(Bytes::from(vec![1; 10])), 0);
@@ -199,9 +213,9 @@ fn a_reader_more_than_a_window_behind_the_fastest_is_cut() {
     );
     assert!(matches!(try_next(&mut stalled), Some(Event::Aborted)));
     assert!(
-        ledger.get() <= 10,
+        flight.held() <= 10,
         "nothing is kept for a cut reader: {}",
-        ledger.get()
+        flight.held()
     );
     let mut cx = Context::from_waker(Waker::noop());
     try_next(&mut fast);
@@ -215,16 +229,49 @@ fn a_reader_more_than_a_window_behind_the_fastest_is_cut() {
 }
 
 #[test]
-fn a_failed_pass_through_object_leaves_the_ledger() {
+fn a_pass_through_object_that_finds_no_room_is_refused() {
+    let budget = Rc::new(PassThroughBudget::new(100));
     let flight = InFlight::new();
-    let ledger = Rc::new(HeldBytes::default());
-    let _reader = flight.reader();
     flight.publish_head(head(), true);
-    flight.publish_chunk(Bytes::from(vec![0; 10]));
-    flight.pass_through(100, Rc::clone(&ledger));
-    assert_eq!(ledger.get(), 10, "what was retained joins the ledger");
+    flight.publish_chunk(Bytes::from(vec![0; 90]));
+    assert!(
+        Reservation::new(Rc::clone(&budget), flight.held(), Some(20), 1 << 20, 10).is_none(),
+        "90 held and 20 to come do not fit 100"
+    );
+    let fits = Reservation::new(Rc::clone(&budget), flight.held(), Some(10), 1 << 20, 10);
+    flight.pass_through(fits.expect("90 and 10 fit"));
+    assert_eq!(budget.used(), 100);
     flight.fail(502);
-    assert_eq!(ledger.get(), 0);
+    drop(flight);
+    assert_eq!(budget.used(), 0);
+}
+
+#[test]
+fn under_memory_pressure_the_window_shrinks_and_readers_stay_apart() {
+    // Room for one step only: the window is what the step allows, far below the 1 MiB one.
+    let budget = Rc::new(PassThroughBudget::new(RESERVATION_STEP));
+    let flight = InFlight::new();
+    let mut fast = flight.reader();
+    let mut stalled = flight.reader();
+    flight.publish_head(head(), true);
+    let reservation = Reservation::new(Rc::clone(&budget), 0, None, 1 << 20, 1000).unwrap();
+    let window = reservation.window();
+    assert!(window < 1 << 20);
+    flight.pass_through(reservation);
+    try_next(&mut fast);
+    try_next(&mut stalled);
+    let mut cut = 0;
+    let mut published = 0;
+    while published < 3 * window {
+        cut += flight.publish_chunk(Bytes::from(vec![0; 1000]));
+        published += 1000;
+        try_next(&mut fast);
+    }
+    assert_eq!(
+        cut, 1,
+        "the stalled reader is cut, the fast one never waits"
+    );
+    assert!(flight.held() <= window + 1000, "{} held", flight.held());
 }
 
 #[test]

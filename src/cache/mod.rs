@@ -7,13 +7,15 @@ pub mod entry;
 pub mod freshness;
 pub mod inflight;
 pub mod key;
+pub mod pass_through;
 pub mod store;
 pub mod unshareable;
 pub mod vary;
 
 pub use entry::{Arrival, CachedHead, StoredObject};
 pub use freshness::{Decision, Freshness, Policy, Reuse};
-pub use inflight::{Event, HeldBytes, InFlight, Reader};
+pub use inflight::{Event, InFlight, Reader};
 pub use key::{CacheKey, StreamKey};
+pub use pass_through::{PassThroughBudget, Reservation};
 pub use store::{Store, StoreUsage};
 pub use vary::Vary;

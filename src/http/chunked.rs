@@ -125,6 +125,15 @@ impl ChunkedDecoder {
         self.state == State::Done
     }
 
+    /// Bytes of the current chunk announced by its size line and not yet handed out, so a
+    /// receiver can refuse a chunk larger than it accepts before the data arrives.
+    pub fn announced_remaining(&self) -> u64 {
+        match self.state {
+            State::Data { remaining } => remaining,
+            _ => 0,
+        }
+    }
+
     /// Advances over framing in `buf` and returns the next piece of data,
     /// `NeedMore` or `Done`. Data is returned as soon as any of the current
     /// chunk is buffered (zero-copy `split_to(n).freeze()`), so memory use

@@ -219,3 +219,15 @@ fn error_display() {
         assert!(!e.to_string().is_empty());
     }
 }
+
+#[test]
+fn an_announced_chunk_size_is_known_before_its_data() {
+    let mut d = ChunkedDecoder::new();
+    let mut buf = BytesMut::from(&b"ffffff\r\nab"[..]);
+    assert_eq!(
+        d.decode(&mut buf),
+        Ok(Decoded::Data(Bytes::from_static(b"ab")))
+    );
+    assert_eq!(d.announced_remaining(), 0xffffff - 2);
+    assert_eq!(d.decode(&mut buf), Ok(Decoded::NeedMore));
+}

@@ -1,8 +1,10 @@
-//! One HTTP/1.1 exchange with the upstream: write the request, read the response head with
-//! strict framing, then hand out body chunks as they are read. A connection goes back to the
-//! pool only after a response was read to its exact end. A request that fails on a reused
-//! keep-alive connection before any response byte arrived is retried once on a new one
-//! (the origin may have closed it while idle), but only when the method is idempotent.
+//! One HTTP/1.1 exchange with the upstream: write the request head, stream its body from its
+//! source with back-pressure (never buffered whole), read the response head with strict
+//! framing, then hand out body chunks as they are read. A connection goes back to the pool
+//! only after a response was read to its exact end. A bodiless request that fails on a
+//! reused keep-alive connection before any response byte arrived is retried once on a new
+//! one (the origin may have closed it while idle), but only when the method is idempotent: a
+//! body already streamed cannot be sent again.
 
 use std::io;
 use std::rc::Rc;
@@ -13,14 +15,15 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::{Pool, UpstreamError};
-use crate::http::chunked::{ChunkedDecoder, Decoded};
+use crate::http::chunked::{write_chunk_size_line, ChunkedDecoder, Decoded, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::Header;
 use crate::http::response::{parse_response, ResponseBody, ResponseHead};
 use crate::io::read_some;
 
 /// Largest read from the upstream at once; each read becomes one chunk for the readers.
-const READ_SIZE: usize = 64 * 1024;
+pub const MAX_CHUNK: usize = 64 * 1024;
+const READ_SIZE: usize = MAX_CHUNK;
 /// Upstream response heads are bounded like client heads.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 const MAX_RESPONSE_HEADERS: usize = 128;
@@ -33,10 +36,37 @@ pub struct UpstreamRequest {
     pub method: Bytes,
     pub target: Bytes,
     pub headers: Vec<Header>,
-    pub body: Bytes,
+    /// How the body (from the `BodySource` given to `fetch`) is framed upstream.
+    pub body: BodyFraming,
     /// GET, HEAD, PUT, DELETE, OPTIONS: safe to send again on a fresh connection.
     pub idempotent: bool,
     pub is_head: bool,
+}
+
+/// How a request body is delimited upstream: as the client delimited it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// Where a request's body comes from while it is sent: the client's connection, read as
+/// the origin takes it. Thread-per-core: the futures never cross threads, so `Send` is moot.
+#[allow(async_fn_in_trait)]
+pub trait BodySource {
+    /// The next piece; `Ok(None)` at the end. `Err`: the client side failed; the exchange is
+    /// abandoned, and the source knows why.
+    async fn next(&mut self) -> Result<Option<Bytes>, ()>;
+}
+
+/// The source of a bodiless request.
+pub struct NoBody;
+
+impl BodySource for NoBody {
+    async fn next(&mut self) -> Result<Option<Bytes>, ()> {
+        Ok(None)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -58,29 +88,34 @@ pub struct UpstreamResponse {
     done: bool,
 }
 
-/// Sends `request` and waits for the final response head. Each informational (1xx) head
-/// that arrives first is handed to `interim` as it arrives, for forwarding.
+/// Sends `request`, its body read from `body`, and waits for the final response head. Each
+/// informational (1xx) head that arrives first is handed to `interim` as it arrives, for
+/// forwarding.
 pub async fn fetch(
     pool: &Rc<Pool>,
     request: &UpstreamRequest,
+    body: &mut impl BodySource,
     timeouts: Timeouts,
     interim: &mut dyn FnMut(&ResponseHead),
 ) -> Result<UpstreamResponse, UpstreamError> {
-    let wire = encode_request(request);
+    let wire = encode_head(request);
+    // A POST or PATCH never rides a reused connection: the origin may have closed it while
+    // idle, and the request could not be sent again.
     let reusable = if request.idempotent {
         pool.take_idle()
     } else {
         None
     };
+    let replayable = request.idempotent && request.body == BodyFraming::None;
     if let Some(stream) = reusable {
-        match exchange(pool, stream, &wire, request.is_head, timeouts, interim).await {
+        match exchange(pool, stream, &wire, request, body, timeouts, interim).await {
             Ok(response) => return Ok(response),
-            Err(Attempt::BeforeResponse(_)) if request.idempotent => {}
+            Err(Attempt::BeforeResponse(_)) if replayable => {}
             Err(Attempt::BeforeResponse(e) | Attempt::During(e)) => return Err(e),
         }
     }
     let stream = pool.connect().await?;
-    match exchange(pool, stream, &wire, request.is_head, timeouts, interim).await {
+    match exchange(pool, stream, &wire, request, body, timeouts, interim).await {
         Ok(response) => Ok(response),
         Err(Attempt::BeforeResponse(e) | Attempt::During(e)) => Err(e),
     }
@@ -92,38 +127,74 @@ enum Attempt {
     During(UpstreamError),
 }
 
-fn encode_request(request: &UpstreamRequest) -> BytesMut {
-    let mut wire = BytesMut::with_capacity(512 + request.body.len());
+fn encode_head(request: &UpstreamRequest) -> BytesMut {
+    let mut wire = BytesMut::with_capacity(512);
     encode::request_line(&mut wire, &request.method, &request.target);
     for h in &request.headers {
         encode::header(&mut wire, &h.name, &h.value);
     }
-    // Every request but a bodiless GET or HEAD declares its length, even when it is zero.
-    let bodiless_read = request.body.is_empty() && matches!(&request.method[..], b"GET" | b"HEAD");
-    if !bodiless_read {
-        encode::content_length(&mut wire, request.body.len() as u64);
+    match request.body {
+        // Every request but a bodiless GET or HEAD declares its length, even when it is zero.
+        BodyFraming::None if matches!(&request.method[..], b"GET" | b"HEAD") => {}
+        BodyFraming::None => encode::content_length(&mut wire, 0),
+        BodyFraming::Length(n) => encode::content_length(&mut wire, n),
+        BodyFraming::Chunked => encode::header(&mut wire, b"Transfer-Encoding", b"chunked"),
     }
     encode::end_head(&mut wire);
-    wire.extend_from_slice(&request.body);
     wire
+}
+
+/// Writes the body from `body` as `framing` says, each piece as it arrives.
+async fn send_body(
+    stream: &mut TcpStream,
+    framing: BodyFraming,
+    body: &mut impl BodySource,
+) -> Result<(), UpstreamError> {
+    let io_error = |e: io::Error| UpstreamError::Io(e.to_string());
+    let mut sent = 0u64;
+    while let Some(piece) = body.next().await.map_err(|()| UpstreamError::ClientBody)? {
+        sent += piece.len() as u64;
+        if framing == BodyFraming::Chunked {
+            let mut size = BytesMut::with_capacity(20);
+            write_chunk_size_line(&mut size, piece.len());
+            stream.write_all(&size).await.map_err(io_error)?;
+            stream.write_all(&piece).await.map_err(io_error)?;
+            stream.write_all(b"\r\n").await.map_err(io_error)?;
+        } else {
+            stream.write_all(&piece).await.map_err(io_error)?;
+        }
+    }
+    match framing {
+        BodyFraming::Chunked => stream.write_all(LAST_CHUNK).await.map_err(io_error),
+        BodyFraming::Length(n) if n != sent => Err(UpstreamError::ClientBody),
+        _ => Ok(()),
+    }
 }
 
 async fn exchange(
     pool: &Rc<Pool>,
     mut stream: TcpStream,
     wire: &[u8],
-    is_head: bool,
+    request: &UpstreamRequest,
+    body: &mut impl BodySource,
     timeouts: Timeouts,
     on_interim: &mut dyn FnMut(&ResponseHead),
 ) -> Result<UpstreamResponse, Attempt> {
     let io_error = |e: io::Error| UpstreamError::Io(e.to_string());
+    let is_head = request.is_head;
     // An origin that stops reading must not hold this task (and a client's body) forever.
     let _ = stream.set_write_timeout(Some(timeouts.first_byte));
-    let deadline = Instant::now() + timeouts.first_byte;
     stream
         .write_all(wire)
         .await
         .map_err(|e| Attempt::BeforeResponse(io_error(e)))?;
+    if request.body != BodyFraming::None {
+        send_body(&mut stream, request.body, body)
+            .await
+            .map_err(Attempt::During)?;
+    }
+    // The origin answers once the body is in, however long the client took to send it.
+    let deadline = Instant::now() + timeouts.first_byte;
     let mut buf = BytesMut::with_capacity(8 * 1024);
     let mut any_byte = false;
     let mut interim = 0;

@@ -6,7 +6,9 @@
 mod client;
 mod pool;
 
-pub use client::{fetch, Timeouts, UpstreamRequest, UpstreamResponse};
+pub use client::{
+    fetch, BodyFraming, BodySource, NoBody, Timeouts, UpstreamRequest, UpstreamResponse, MAX_CHUNK,
+};
 pub use pool::Pool;
 
 use std::fmt;
@@ -22,6 +24,9 @@ pub enum UpstreamError {
     Protocol(String),
     /// The connection failed or closed early.
     Io(String),
+    /// The client's request body failed while it was relayed (the client's fault: its
+    /// reader knows the status to answer).
+    ClientBody,
 }
 
 impl UpstreamError {
@@ -32,6 +37,7 @@ impl UpstreamError {
             | UpstreamError::FirstByteTimeout
             | UpstreamError::BetweenBytesTimeout => 504,
             UpstreamError::Connect(_) | UpstreamError::Protocol(_) | UpstreamError::Io(_) => 502,
+            UpstreamError::ClientBody => 400,
         }
     }
 }
@@ -45,6 +51,7 @@ impl fmt::Display for UpstreamError {
             UpstreamError::BetweenBytesTimeout => write!(f, "origin stalled mid-body"),
             UpstreamError::Protocol(e) => write!(f, "origin broke HTTP framing: {e}"),
             UpstreamError::Io(e) => write!(f, "origin connection failed: {e}"),
+            UpstreamError::ClientBody => write!(f, "the client's request body failed"),
         }
     }
 }

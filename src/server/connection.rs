@@ -8,22 +8,23 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_lite::future::or;
 use glommio::net::TcpStream;
 
+use super::body::{self, BodyError, BodyReader};
 use super::drain::Drain;
+use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange};
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::{CacheKey, StreamKey};
 use crate::config::RequestDirectives as RequestDirectivesRule;
-use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::headers::find;
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
 use crate::io::read_some;
 use crate::log::access::Entry;
-use crate::metrics::{self, Meter, ShardStats};
+use crate::metrics::{self, Guard, Meter, ShardStats};
 use crate::shard::{mesh, FetchRequest, Shard};
 
 const READ_SIZE: usize = 16 * 1024;
@@ -71,6 +72,12 @@ impl Connection {
             let method = metrics::method_index(&head.method);
             let mut meter = Meter::start();
             let result = self.respond(&head, &mut meter).await;
+            if result
+                .as_ref()
+                .is_err_and(|e| e.kind() == io::ErrorKind::TimedOut)
+            {
+                self.shard.my_stats().guards.fire(Guard::SlowReader);
+            }
             self.log_access(Some(&head), &meter);
             meter.finish(self.shard.my_stats(), method);
             match result {
@@ -156,6 +163,10 @@ impl Connection {
             head_only: head.method == Method::Head,
             keep_alive,
             conditions: super::respond::Conditions::of(head),
+            pace: Pace::new(
+                self.shard.config().client_idle_timeout,
+                self.shard.config().client_min_rate,
+            ),
         };
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;
@@ -165,8 +176,7 @@ impl Connection {
         if !cacheable {
             return pass::forward(self, head, exchange, meter).await;
         }
-        // A body on a GET means nothing to us, but it must be consumed to find the next request.
-        if let Err(status) = self.read_body(head.body).await {
+        if let Err(status) = self.discard_body(head).await {
             self.shard.my_stats().bad_request(status);
             meter.head(status, metrics::CacheResult::Error);
             meter.wrote(write_error(&mut self.stream, status, None).await?);
@@ -226,46 +236,36 @@ impl Connection {
         self.peer
     }
 
-    /// Reads a request body whole (it is forwarded with a `Content-Length`). Err: the status
-    /// to answer before closing (413 too large, 400 broken chunked framing).
-    pub async fn read_body(&mut self, framing: RequestBody) -> Result<Bytes, u16> {
-        let limit = self.shard.config().max_request_body;
-        let timeout = self.shard.config().client_idle_timeout;
-        let _ = self.stream.set_read_timeout(Some(timeout));
-        match framing {
-            RequestBody::None => Ok(Bytes::new()),
-            RequestBody::Length(n) if n > limit => Err(413),
-            RequestBody::Length(n) => {
-                while (self.buf.len() as u64) < n {
-                    match read_some(&mut self.stream, &mut self.buf, READ_SIZE).await {
-                        Ok(0) | Err(_) => return Err(400),
-                        Ok(read) => self.note_received(read),
-                    }
-                }
-                Ok(self.buf.split_to(n as usize).freeze())
-            }
-            RequestBody::Chunked => {
-                let mut decoder = ChunkedDecoder::new();
-                let mut body = BytesMut::new();
-                loop {
-                    match decoder.decode(&mut self.buf) {
-                        Ok(Decoded::Data(data)) => {
-                            if (body.len() + data.len()) as u64 > limit {
-                                return Err(413);
-                            }
-                            body.extend_from_slice(&data);
-                        }
-                        Ok(Decoded::Done) => return Ok(body.freeze()),
-                        Ok(Decoded::NeedMore) => {
-                            match read_some(&mut self.stream, &mut self.buf, READ_SIZE).await {
-                                Ok(0) | Err(_) => return Err(400),
-                                Ok(read) => self.note_received(read),
-                            }
-                        }
-                        Err(_) => return Err(400),
-                    }
-                }
-            }
+    /// Reads a body that means nothing here (a GET's, a PURGE's) and throws it away as it
+    /// arrives: it must be consumed to find the next request, but is never held. Err: the
+    /// status to answer before closing.
+    pub async fn discard_body(&mut self, head: &RequestHead) -> Result<(), u16> {
+        if head.body == RequestBody::None {
+            return Ok(());
         }
+        let config = self.shard.config();
+        let pace = Pace::new(config.client_header_timeout, config.client_min_rate);
+        if body::continue_if_expected(&mut self.stream, head)
+            .await
+            .is_err()
+        {
+            return Err(400);
+        }
+        let stats = self.shard.my_stats();
+        let mut reader = BodyReader::new(
+            &mut self.stream,
+            &mut self.buf,
+            stats,
+            head.body,
+            config.max_request_body,
+            pace,
+        )
+        .map_err(BodyError::status)?;
+        reader.discard().await.map_err(|e| {
+            if e == BodyError::TooSlow {
+                stats.guards.fire(Guard::SlowBody);
+            }
+            e.status()
+        })
     }
 }

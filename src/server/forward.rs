@@ -20,10 +20,11 @@ use crate::http::request::RequestHead;
 /// Sent on shared fetches unless `User-Agent` is itself forwarded.
 const USER_AGENT: &str = concat!("livecache/", env!("CARGO_PKG_VERSION"));
 
-/// Fields a passed request does not carry as sent: framing is recomputed, `Host` is set, and
-/// the forwarding fields are livecache's own.
+/// Fields a passed request does not carry as sent: framing is recomputed, `Host` is set, an
+/// `Expect` is met by livecache itself, and the forwarding fields are livecache's own.
 const NOT_PASSED: &[&str] = &[
     "host",
+    "expect",
     "content-length",
     "transfer-encoding",
     "x-forwarded-for",

@@ -2,9 +2,11 @@
 //! connection limit, and the connection tasks. A connection stays on the shard that accepted
 //! it for its whole life; what it asks for may be owned elsewhere (see `shard::mesh`).
 
+mod body;
 mod connection;
 pub mod drain;
 mod forward;
+mod pace;
 mod partial;
 mod pass;
 mod purge;

@@ -9,15 +9,17 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::body::{self, BodyError, BodyReader};
 use super::connection::Connection;
 use super::forward;
+use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange, Replies};
 use crate::cache::{CacheKey, CachedHead, StreamKey};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
-use crate::http::request::{Method, RequestHead};
+use crate::http::request::{Method, RequestBody, RequestHead};
 use crate::http::response::ResponseBody;
-use crate::metrics::{self, CacheResult, Meter, ShardStats};
-use crate::origin::{self, UpstreamRequest, UpstreamResponse};
+use crate::metrics::{self, CacheResult, Guard, Meter, ShardStats};
+use crate::origin::{self, BodyFraming, BodySource, UpstreamRequest, UpstreamResponse};
 use crate::shard::{mesh, CacheStatus, Reply};
 
 /// The replies of a pass-through exchange: its head, then its body as read.
@@ -66,25 +68,60 @@ pub async fn forward(
     meter: &mut Meter,
 ) -> io::Result<bool> {
     let shard = std::rc::Rc::clone(&conn.shard);
+    let config = shard.config();
     ShardStats::incr(&shard.my_stats().passes);
-    let body = match conn.read_body(head.body).await {
-        Ok(body) => body,
-        Err(status) => {
-            shard.my_stats().bad_request(status);
-            meter.head(status, CacheResult::Error);
-            meter.wrote(write_error(&mut conn.stream, status, None).await?);
-            return Ok(false);
-        }
+    let framing = match head.body {
+        RequestBody::None => BodyFraming::None,
+        RequestBody::Length(n) => BodyFraming::Length(n),
+        RequestBody::Chunked => BodyFraming::Chunked,
+    };
+    // The body is relayed as it arrives; its room in `request_body_memory` is held until the
+    // origin has it all (or the exchange is over).
+    let _room = match framing {
+        BodyFraming::None => None,
+        _ => match BodyRoom::reserve(&shard) {
+            Some(room) => Some(room),
+            None => {
+                shard.my_stats().guards.fire(Guard::BodyMemoryFull);
+                meter.head(503, CacheResult::Error);
+                meter.wrote(write_error(&mut conn.stream, 503, None).await?);
+                return Ok(false);
+            }
+        },
     };
     let unsafe_method = !matches!(head.method, Method::Get | Method::Head | Method::Options);
     let request = UpstreamRequest {
         method: Bytes::copy_from_slice(head.method.as_bytes()),
         target: head.target.clone(),
-        headers: forward::passed_fields(head, &shard.config().origin.authority, conn.peer()),
-        body,
+        headers: forward::passed_fields(head, &config.origin.authority, conn.peer()),
+        body: framing,
         // A POST or PATCH must not be sent twice: it never rides a reused connection.
         idempotent: !matches!(head.method, Method::Post | Method::Patch | Method::Other(_)),
         is_head: head.method == Method::Head,
+    };
+    if framing != BodyFraming::None {
+        body::continue_if_expected(&mut conn.stream, head).await?;
+    }
+    let pace = Pace::new(config.client_header_timeout, config.client_min_rate);
+    let reader = BodyReader::new(
+        &mut conn.stream,
+        &mut conn.buf,
+        shard.my_stats(),
+        head.body,
+        config.max_request_body,
+        pace,
+    );
+    let mut source = match reader {
+        Ok(reader) => ClientBody {
+            reader,
+            failed: None,
+        },
+        Err(e) => {
+            shard.my_stats().bad_request(e.status());
+            meter.head(e.status(), CacheResult::Error);
+            meter.wrote(write_error(&mut conn.stream, e.status(), None).await?);
+            return Ok(false);
+        }
     };
     ShardStats::incr(&shard.my_stats().origin_requests);
     let sent = std::time::Instant::now();
@@ -94,8 +131,27 @@ pub async fn forward(
     let mut keep_interim = |head: &crate::http::response::ResponseHead| {
         interim.extend(crate::shard::interim_head(head));
     };
-    let fetched = origin::fetch(&shard.pool(), &request, shard.timeouts(), &mut keep_interim).await;
+    let pool = shard.pool();
+    let fetched = origin::fetch(
+        &pool,
+        &request,
+        &mut source,
+        shard.timeouts(),
+        &mut keep_interim,
+    )
+    .await;
+    let client_failed = source.failed;
     meter.upstream(sent.elapsed());
+    if let Some(e) = client_failed {
+        // The client broke its own body: the origin's side was abandoned mid-request.
+        if e == BodyError::TooSlow {
+            shard.my_stats().guards.fire(Guard::SlowBody);
+        }
+        shard.my_stats().bad_request(e.status());
+        meter.head(e.status(), CacheResult::Error);
+        meter.wrote(write_error(&mut conn.stream, e.status(), None).await?);
+        return Ok(false);
+    }
     let response = match fetched {
         Ok(response) => {
             metrics::record_origin(sent.elapsed());
@@ -161,4 +217,35 @@ pub async fn forward(
         target: head.target.clone(),
     };
     write_response(&mut conn.stream, &mut replies, exchange, meter).await
+}
+
+/// The client's body as the origin exchange reads it; remembers why it failed, if it did.
+struct ClientBody<'c> {
+    reader: BodyReader<'c>,
+    failed: Option<BodyError>,
+}
+
+impl BodySource for ClientBody<'_> {
+    async fn next(&mut self) -> Result<Option<Bytes>, ()> {
+        self.reader.next().await.map_err(|e| {
+            self.failed = Some(e);
+        })
+    }
+}
+
+/// One request body's room in the shard's `request_body_memory`, given back when dropped.
+struct BodyRoom(std::rc::Rc<crate::shard::Shard>);
+
+impl BodyRoom {
+    fn reserve(shard: &std::rc::Rc<crate::shard::Shard>) -> Option<BodyRoom> {
+        shard
+            .reserve_request_body()
+            .then(|| BodyRoom(std::rc::Rc::clone(shard)))
+    }
+}
+
+impl Drop for BodyRoom {
+    fn drop(&mut self) {
+        self.0.release_request_body();
+    }
 }

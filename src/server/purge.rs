@@ -38,8 +38,7 @@ pub async fn serve(
     exchange: Exchange<'_>,
     meter: &mut Meter,
 ) -> io::Result<bool> {
-    // The body means nothing here, but it must be consumed to find the next request.
-    if let Err(status) = conn.read_body(head.body).await {
+    if let Err(status) = conn.discard_body(head).await {
         conn.shard.my_stats().bad_request(status);
         meter.head(status, CacheResult::Error);
         meter.wrote(write_error(&mut conn.stream, status, None).await?);

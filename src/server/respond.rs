@@ -20,10 +20,11 @@ use crate::http::encode;
 use crate::http::headers::find;
 use crate::http::range::ByteRange;
 use crate::http::Version;
-use crate::io::write_all_parts;
+use crate::io::{send_now, write_rest};
 use crate::metrics::{CacheResult, Meter};
 use crate::shard::Reply;
 
+use super::pace::Pace;
 pub use super::partial::Conditions;
 use super::partial::{self, Selection};
 
@@ -39,6 +40,38 @@ pub struct Exchange<'a> {
     /// The request's conditional and range fields, applied to cacheable `200`s; `None` when
     /// it has none or is not a GET/HEAD.
     pub conditions: Option<Conditions<'a>>,
+    /// How long the response may wait on the client reading it.
+    pub pace: Pace,
+}
+
+/// The client's side of one response: its socket, and the waiting allowed on it.
+struct ClientOut<'s> {
+    stream: &'s mut TcpStream,
+    pace: Pace,
+}
+
+impl ClientOut<'_> {
+    /// Writes every part, in order: one gather write when the socket takes it at once (the
+    /// common case costs nothing more), else waiting for the client within its pace. A client
+    /// too slow for `client_min_rate` gets its response cut.
+    async fn send(&mut self, parts: &[&[u8]]) -> io::Result<usize> {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let sent = send_now(self.stream, parts)?;
+        if sent == total {
+            self.pace.record(std::time::Duration::ZERO, total as u64);
+            return Ok(total);
+        }
+        let rest = write_rest(self.stream, parts, sent);
+        match self.pace.within((total - sent) as u64, rest).await {
+            Ok(()) => Ok(total),
+            Err(e) => {
+                if e.kind() == io::ErrorKind::TimedOut {
+                    reset_on_close(self.stream);
+                }
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Anything that yields a response as `Reply`s.
@@ -70,6 +103,10 @@ pub async fn write_response(
     meter: &mut Meter,
 ) -> io::Result<bool> {
     let asked = std::time::Instant::now();
+    let mut client = ClientOut {
+        stream,
+        pace: exchange.pace,
+    };
     let mut reply = replies.next().await;
     while let Reply::Interim(interim) = reply {
         // 1xx responses go to HTTP/1.1 clients only (RFC 9110 15.2).
@@ -78,8 +115,7 @@ pub async fn write_response(
             encode::status_line(&mut out, interim.status, Some(&interim.reason));
             encode::write_headers(&mut out, &interim.headers);
             encode::end_head(&mut out);
-            stream.write_all(&out).await?;
-            meter.wrote(out.len());
+            meter.wrote(client.send(&[&out]).await?);
         }
         reply = replies.next().await;
     }
@@ -94,7 +130,7 @@ pub async fn write_response(
             meter.upstream(asked.elapsed());
             meter.head(code, CacheResult::Error);
             let n = write_error(
-                stream,
+                client.stream,
                 code,
                 exchange.keep_alive.then_some(exchange.version),
             )
@@ -104,7 +140,7 @@ pub async fn write_response(
         }
         Reply::Chunk(_) | Reply::End | Reply::Aborted | Reply::Interim(_) => {
             meter.head(502, CacheResult::Error);
-            meter.wrote(write_error(stream, 502, None).await?);
+            meter.wrote(write_error(client.stream, 502, None).await?);
             return Ok(false);
         }
     };
@@ -174,8 +210,7 @@ pub async fn write_response(
     connection_header(&mut out, exchange.version, keep_alive);
     encode::end_head(&mut out);
     if framing == Framing::NoBody {
-        stream.write_all(&out).await?;
-        meter.wrote(out.len());
+        meter.wrote(client.send(&[&out]).await?);
         return Ok(keep_alive);
     }
     let mut pending = Some(out);
@@ -184,25 +219,23 @@ pub async fn write_response(
         // send it now and let the other followers' tasks run. A hit instead sends its head
         // together with the first chunk, saving a write.
         let head = pending.take().unwrap_or_default();
-        stream.write_all(&head).await?;
-        meter.wrote(head.len());
+        meter.wrote(client.send(&[&head]).await?);
         futures_lite::future::yield_now().await;
     }
     if let Selection::Partial { range, .. } = selection {
-        if write_range(stream, replies, &mut pending, range, meter).await? {
+        if write_range(&mut client, replies, &mut pending, range, meter).await? {
             return Ok(keep_alive);
         }
         if let Some(head) = pending.take() {
-            stream.write_all(&head).await?;
-            meter.wrote(head.len());
+            meter.wrote(client.send(&[&head]).await?);
         }
-        reset_on_close(stream);
+        reset_on_close(client.stream);
         return Ok(false);
     }
     loop {
         match replies.next().await {
             Reply::Chunk(chunk) => {
-                meter.wrote(write_chunk(stream, &mut pending, chunk, framing).await?)
+                meter.wrote(write_chunk(&mut client, &mut pending, chunk, framing).await?)
             }
             Reply::End => {
                 let mut tail = pending.take().unwrap_or_default();
@@ -210,17 +243,15 @@ pub async fn write_response(
                     tail.extend_from_slice(LAST_CHUNK);
                 }
                 if !tail.is_empty() {
-                    stream.write_all(&tail).await?;
-                    meter.wrote(tail.len());
+                    meter.wrote(client.send(&[&tail]).await?);
                 }
                 return Ok(keep_alive);
             }
             Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
                 if let Some(head) = pending.take() {
-                    stream.write_all(&head).await?;
-                    meter.wrote(head.len());
+                    meter.wrote(client.send(&[&head]).await?);
                 }
-                reset_on_close(stream);
+                reset_on_close(client.stream);
                 return Ok(false);
             }
         }
@@ -232,7 +263,7 @@ pub async fn write_response(
 /// it are never read. True once the whole range is written; false when the body ended or
 /// failed first (the caller cuts the response).
 async fn write_range(
-    stream: &mut TcpStream,
+    client: &mut ClientOut<'_>,
     replies: &mut impl Replies,
     pending: &mut Option<BytesMut>,
     range: ByteRange,
@@ -252,7 +283,7 @@ async fn write_range(
         }
         let from = range.first.saturating_sub(start) as usize;
         let to = (end.min(offset) - start) as usize;
-        meter.wrote(write_chunk(stream, pending, chunk.slice(from..to), Framing::Length).await?);
+        meter.wrote(write_chunk(client, pending, chunk.slice(from..to), Framing::Length).await?);
         if offset >= end {
             return Ok(true);
         }
@@ -261,7 +292,7 @@ async fn write_range(
 
 /// Writes one body chunk (after whatever is pending); returns the bytes written.
 async fn write_chunk(
-    stream: &mut TcpStream,
+    client: &mut ClientOut<'_>,
     pending: &mut Option<BytesMut>,
     chunk: Bytes,
     framing: Framing,
@@ -279,16 +310,14 @@ async fn write_chunk(
         if framing == Framing::Chunked {
             prefix.extend_from_slice(b"\r\n");
         }
-        stream.write_all(&prefix).await?;
-        return Ok(prefix.len());
+        return client.send(&[&prefix]).await;
     }
     let suffix: &[u8] = if framing == Framing::Chunked {
         b"\r\n"
     } else {
         b""
     };
-    write_all_parts(stream, &[&prefix, &chunk, suffix]).await?;
-    Ok(prefix.len() + chunk.len() + suffix.len())
+    client.send(&[&prefix, &chunk, suffix]).await
 }
 
 fn no_body_status(status: u16) -> bool {

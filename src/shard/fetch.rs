@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 
-use super::leader::{Leader, PASS_THROUGH_WINDOW};
+use super::leader::Leader;
 use super::revalidate;
 use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
@@ -21,7 +21,7 @@ use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::metrics::{self, ShardStats};
-use crate::origin::{self, UpstreamRequest, UpstreamResponse};
+use crate::origin::{self, BodyFraming, NoBody, UpstreamRequest, UpstreamResponse};
 
 /// What a fetch is for.
 pub(super) struct FetchPlan {
@@ -96,7 +96,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             method: Bytes::from_static(b"GET"),
             target: leader.request.key.target().clone(),
             headers,
-            body: Bytes::new(),
+            body: BodyFraming::None,
             idempotent: true,
             is_head: false,
         };
@@ -109,8 +109,15 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             }
         };
         let pool = shard.pool();
-        let fetched = origin::fetch(&pool, &upstream, shard.timeouts(), &mut forward_interim);
-        let response = match fetched.await {
+        let fetched = origin::fetch(
+            &pool,
+            &upstream,
+            &mut NoBody,
+            shard.timeouts(),
+            &mut forward_interim,
+        )
+        .await;
+        let response = match fetched {
             Ok(response) => {
                 metrics::record_origin(sent.elapsed());
                 response
@@ -232,8 +239,7 @@ async fn deliver(
     }
     if !retain {
         storable = false;
-        let expected = content_length.unwrap_or(PASS_THROUGH_WINDOW);
-        if leader.pass_through(expected).is_err() {
+        if leader.pass_through(content_length).is_err() {
             leader.flight.fail(503);
             return;
         }
@@ -253,7 +259,8 @@ async fn deliver(
                 if retain && (body_len > max_object || !leader.reserve(chunk.len() as u64)) {
                     retain = false;
                     storable = false;
-                    if leader.pass_through(PASS_THROUGH_WINDOW).is_err() {
+                    let rest = content_length.map(|n| n.saturating_sub(body_len));
+                    if leader.pass_through(rest).is_err() {
                         return; // the Leader guard cuts every reader
                     }
                 }

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{FetchRequest, FlightKey, Shard};
-use crate::cache::InFlight;
+use crate::cache::{InFlight, Reservation};
 use crate::metrics::{Guard, ShardStats};
 
 /// How far ahead of its fastest reader a pass-through fetch may read, and how far behind the
-/// fastest a reader may fall before it is cut: about two of these are held per object.
+/// fastest a reader may fall before it is cut, when memory allows: about two of these (and a
+/// chunk) are held per object.
 pub const PASS_THROUGH_WINDOW: u64 = 1 << 20;
 
 pub(super) struct Leader {
@@ -64,20 +65,23 @@ impl Leader {
         self.shard.publish_store();
     }
 
-    /// From now on nobody joins and nothing is stored; chunks go as readers pass them, paced by
-    /// the fastest reader. Refused when the shard's pass-through memory has no room for about
-    /// `expected` more bytes (counted; the caller answers 503 or cuts the response).
-    pub fn pass_through(&mut self, expected: u64) -> Result<(), NoRoom> {
-        let stats = self.shard.my_stats();
-        if !self
-            .shard
-            .pass_through_has_room(expected.min(PASS_THROUGH_WINDOW))
-        {
-            stats.guards.fire(Guard::PassThroughFull);
+    /// From now on nobody joins and nothing is stored; chunks go as readers pass them, the
+    /// readers kept apart within a reservation of the shard's `pass_through_memory` for what
+    /// the object holds and its `rest` (unknown: `None`). Refused, and counted, when that has
+    /// no room: the caller answers 503 or cuts the response.
+    pub fn pass_through(&mut self, rest: Option<u64>) -> Result<(), NoRoom> {
+        let reservation = Reservation::new(
+            self.shard.pass_through_budget(),
+            self.flight.held(),
+            rest,
+            PASS_THROUGH_WINDOW,
+            crate::origin::MAX_CHUNK as u64,
+        );
+        let Some(reservation) = reservation else {
+            self.shard.my_stats().guards.fire(Guard::PassThroughFull);
             return Err(NoRoom);
-        }
-        let ledger = self.shard.pass_through_ledger();
-        let cut = self.flight.pass_through(PASS_THROUGH_WINDOW, ledger);
+        };
+        let cut = self.flight.pass_through(reservation);
         self.count_cut(cut);
         self.shard.unregister(&self.flight_key, &self.flight);
         self.release();

@@ -22,7 +22,7 @@ use bytes::Bytes;
 
 use crate::cache::directives::RequestDirectives;
 use crate::cache::unshareable::Unshareable;
-use crate::cache::{CacheKey, HeldBytes, InFlight, Store, StoreUsage, StoredObject};
+use crate::cache::{CacheKey, InFlight, PassThroughBudget, Store, StoreUsage, StoredObject};
 use crate::config::{Config, REQUEST_BODY_RESERVATION};
 use crate::http::headers::Header;
 use crate::log::access::{Reopen, ShardLog};
@@ -75,8 +75,8 @@ pub struct Shard {
     inflight: RefCell<HashMap<FlightKey, Rc<InFlight>>>,
     /// URLs whose last response could not be shared: requests for them skip the wait.
     unshareable: RefCell<Unshareable>,
-    /// Bytes held for readers of this shard's pass-through fetches.
-    pass_through: Rc<HeldBytes>,
+    /// Room for this shard's pass-through fetches (`pass_through_memory`).
+    pass_through: Rc<PassThroughBudget>,
     /// Bytes reserved for request bodies this shard's connections are relaying.
     request_bodies: Cell<u64>,
     pool: RefCell<Rc<Pool>>,
@@ -100,7 +100,7 @@ impl Shard {
             store: RefCell::new(Store::new(config.shard_cache_size())),
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
-            pass_through: Rc::default(),
+            pass_through: Rc::new(PassThroughBudget::new(config.shard_pass_through_memory())),
             request_bodies: Cell::new(0),
             pool: RefCell::new(Rc::new(pool_for(&config, &stats, id))),
             mesh,
@@ -145,6 +145,8 @@ impl Shard {
             *self.pool.borrow_mut() = Rc::new(pool_for(&next, &self.stats, self.id));
         }
         self.store.borrow_mut().set_budget(next.shard_cache_size());
+        self.pass_through
+            .set_limit(next.shard_pass_through_memory());
         self.unshareable
             .borrow_mut()
             .set_hold(next.uncacheable_hold);
@@ -225,15 +227,7 @@ impl Shard {
         self.unshareable.borrow_mut().hold(key, Instant::now());
     }
 
-    /// Whether a new pass-through object expected to hold about `expected` bytes fits this
-    /// shard's share of `pass_through_memory`.
-    fn pass_through_has_room(&self, expected: u64) -> bool {
-        let held = self.pass_through.get();
-        self.publish_guards();
-        held + expected <= self.config().shard_pass_through_memory()
-    }
-
-    fn pass_through_ledger(&self) -> Rc<HeldBytes> {
+    fn pass_through_budget(&self) -> Rc<PassThroughBudget> {
         Rc::clone(&self.pass_through)
     }
 
@@ -257,13 +251,13 @@ impl Shard {
     }
 
     /// Publishes the client memory held outside the store (the heartbeat calls it too, since
-    /// readers release pass-through bytes without the shard's knowledge).
+    /// pass-through objects give their room back when their last reader goes).
     pub fn publish_guards(&self) {
         use std::sync::atomic::Ordering::Relaxed;
         let guards = &self.my_stats().guards;
         guards
             .pass_through_bytes
-            .store(self.pass_through.get(), Relaxed);
+            .store(self.pass_through.used(), Relaxed);
         guards
             .request_body_bytes
             .store(self.request_bodies.get(), Relaxed);
