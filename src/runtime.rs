@@ -25,6 +25,9 @@ use crate::server::{self, drain::Drain};
 use crate::shard::{mesh, Mesh, MeshMessage, Shard};
 use crate::shutdown::Shutdown;
 
+mod progress;
+use progress::{StartProgress, StartStep};
+
 /// glommio refuses to start an executor below this much locked memory.
 const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
 /// Registered I/O buffer memory per executor. livecache does no glommio file I/O (the access
@@ -277,6 +280,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     let open_connections = Arc::new(AtomicUsize::new(0));
     let reopen = Reopen::new();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
+    let progress = StartProgress::new(shards);
     let mut handles = Vec::with_capacity(shards);
     for (index, listener) in listeners.into_iter().enumerate() {
         let placement = match cpus.get(index % cpus.len().max(1)) {
@@ -291,10 +295,12 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let open = Arc::clone(&open_connections);
         let admin = admin.clone(); // admin listener
         let reopen = reopen.clone();
+        let progress = Arc::clone(&progress);
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
             .spawn(move || async move {
+                progress.reached(index, StartStep::Running);
                 let (mesh, receivers) = match mesh {
                     Some(builder) => match builder.join().await {
                         Ok((senders, receivers)) => (Mesh::new(Some(senders)), Some(receivers)),
@@ -305,6 +311,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                     },
                     None => (Mesh::new(None), None),
                 };
+                progress.reached(index, StartStep::Meshed);
                 let id = mesh.shard_id();
                 let shard = Shard::new(id, source, stats, mesh, reopen);
                 spawn_heartbeat(&shard);
@@ -337,17 +344,26 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         handles.push(handle);
     }
     drop(ready_tx);
+    let began = std::time::Instant::now();
     for _ in 0..shards {
-        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+        match ready_rx.recv_timeout(START_LIMIT.saturating_sub(began.elapsed())) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(StartError::Executor(e)),
             Err(_) => {
                 shutdown.trigger();
-                return Err(StartError::Executor(
-                    "a shard did not start within 30 s".into(),
-                ));
+                return Err(StartError::Executor(format!(
+                    "not every shard started within {} s: {}",
+                    START_LIMIT.as_secs(),
+                    progress.describe()
+                )));
             }
         }
+    }
+    if began.elapsed() > SLOW_START {
+        tracing::warn!(
+            seconds = began.elapsed().as_secs_f64(),
+            "shards were slow to start (an overloaded machine?); every one serves now"
+        );
     }
     stats.set_serving(); // admin listener: /readyz
     Ok(Running {
@@ -360,6 +376,11 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         handles,
     })
 }
+
+/// How long the shards together may take to start before `start` gives up.
+const START_LIMIT: Duration = Duration::from_secs(30);
+/// A start slower than this is worth a warning.
+const SLOW_START: Duration = Duration::from_secs(5);
 
 /// How often each shard proves it runs (see `notify`) and looks for a reloaded config.
 const HEARTBEAT: Duration = Duration::from_millis(100);
