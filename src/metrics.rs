@@ -32,7 +32,31 @@ pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 /// Statuses livecache answers bad input with; any other counts under the last slot.
 pub const BAD_STATUSES: [u16; 5] = [400, 413, 414, 431, 501];
 /// Kinds of upstream failure, as labelled in `livecache_origin_errors_total`.
-pub const ORIGIN_ERROR_KINDS: [&str; 4] = ["connect", "timeout", "protocol", "io"];
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginErrorKind {
+    Connect = 0,
+    Timeout = 1,
+    Protocol = 2,
+    Io = 3,
+}
+
+impl OriginErrorKind {
+    pub const ALL: [OriginErrorKind; 4] = [
+        OriginErrorKind::Connect,
+        OriginErrorKind::Timeout,
+        OriginErrorKind::Protocol,
+        OriginErrorKind::Io,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OriginErrorKind::Connect => "connect",
+            OriginErrorKind::Timeout => "timeout",
+            OriginErrorKind::Protocol => "protocol",
+            OriginErrorKind::Io => "io",
+        }
+    }
+}
 
 /// How a response relates to the cache, as labelled in the metrics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,8 +149,8 @@ pub struct ShardStats {
     pub bytes_received: AtomicU64,
     /// Bytes written to clients (response heads and bodies).
     pub bytes_sent: AtomicU64,
-    /// `origin_errors` by kind, indexed as `ORIGIN_ERROR_KINDS`.
-    origin_errors_by_kind: [AtomicU64; ORIGIN_ERROR_KINDS.len()],
+    /// `origin_errors` by kind, indexed by `OriginErrorKind`.
+    origin_errors_by_kind: [AtomicU64; OriginErrorKind::ALL.len()],
     /// `bad_requests` by status, indexed as `BAD_STATUSES` plus one slot for any other.
     bad_requests_by_status: [AtomicU64; BAD_STATUSES.len() + 1],
     /// Messages this shard sent to other shards on the data path (fetches, invalidations).
@@ -199,11 +223,10 @@ impl ShardStats {
             .store(usage.evictions, Ordering::Relaxed);
     }
 
-    /// Counts a failed upstream exchange, in total and by kind (an index of
-    /// `ORIGIN_ERROR_KINDS`; see `origin_error_kind`).
-    pub fn origin_error(&self, kind: usize) {
+    /// Counts a failed upstream exchange, in total and by kind.
+    pub fn origin_error(&self, kind: OriginErrorKind) {
         Self::incr(&self.origin_errors);
-        Self::incr(&self.origin_errors_by_kind[kind.min(ORIGIN_ERROR_KINDS.len() - 1)]);
+        Self::incr(&self.origin_errors_by_kind[kind as usize]);
     }
 
     /// Counts input refused with `status`, in total and by status.
@@ -221,9 +244,9 @@ impl ShardStats {
         self.responses[request_cell(method, class, cache)].load(Ordering::Relaxed)
     }
 
-    /// Origin errors so far of this kind (an index of `ORIGIN_ERROR_KINDS`).
-    pub fn origin_errors_of_kind(&self, kind: usize) -> u64 {
-        self.origin_errors_by_kind[kind].load(Ordering::Relaxed)
+    /// Origin errors so far of this kind.
+    pub fn origin_errors_of_kind(&self, kind: OriginErrorKind) -> u64 {
+        self.origin_errors_by_kind[kind as usize].load(Ordering::Relaxed)
     }
 
     /// Bad requests so far answered with `BAD_STATUSES[slot]` (the last slot: any other).
@@ -357,18 +380,6 @@ impl Stats {
 
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
-    }
-}
-
-/// The index in `ORIGIN_ERROR_KINDS` of an upstream failure.
-pub fn origin_error_kind(error: &crate::origin::UpstreamError) -> usize {
-    use crate::origin::UpstreamError as E;
-    match error {
-        E::Connect(_) => 0,
-        E::ConnectTimeout | E::FirstByteTimeout | E::BetweenBytesTimeout => 1,
-        E::Protocol(_) => 2,
-        // A client's broken body is not counted as the origin's error; `io` if it ever were.
-        E::Io(_) | E::ClientBody => 3,
     }
 }
 

@@ -14,8 +14,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::metrics::{
-    CacheResult, Guard, Latency, ShardStats, Stats, Timing, BAD_STATUSES, METHODS,
-    ORIGIN_ERROR_KINDS, STATUS_CLASSES,
+    CacheResult, Guard, Latency, OriginErrorKind, ShardStats, Stats, Timing, BAD_STATUSES, METHODS,
+    STATUS_CLASSES,
 };
 
 /// The `Content-Type` of what `render` returns.
@@ -200,16 +200,15 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             }
         }
     }
-    let origin_errors = ORIGIN_ERROR_KINDS
+    let origin_errors = OriginErrorKind::ALL
         .iter()
-        .enumerate()
-        .map(|(k, kind)| {
+        .map(|&kind| {
             let n = stats
                 .shards
                 .iter()
-                .map(|s| s.origin_errors_of_kind(k))
+                .map(|s| s.origin_errors_of_kind(kind))
                 .sum();
-            (vec![("kind", kind.to_string())], n)
+            (vec![("kind", kind.label().to_string())], n)
         })
         .collect();
     let bad_requests = BAD_STATUSES

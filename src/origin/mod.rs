@@ -13,6 +13,8 @@ pub use pool::Pool;
 
 use std::fmt;
 
+use crate::metrics::OriginErrorKind;
+
 /// Why an upstream exchange failed; the variant decides the status a client sees.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UpstreamError {
@@ -30,6 +32,19 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// How `livecache_origin_errors_total` labels it. A client's broken body is the client's
+    /// failure and is not counted as the origin's; `io` if it ever were.
+    pub fn kind(&self) -> OriginErrorKind {
+        match self {
+            UpstreamError::Connect(_) => OriginErrorKind::Connect,
+            UpstreamError::ConnectTimeout
+            | UpstreamError::FirstByteTimeout
+            | UpstreamError::BetweenBytesTimeout => OriginErrorKind::Timeout,
+            UpstreamError::Protocol(_) => OriginErrorKind::Protocol,
+            UpstreamError::Io(_) | UpstreamError::ClientBody => OriginErrorKind::Io,
+        }
+    }
+
     /// The status to answer with when this happens before any response head was sent.
     pub fn status(&self) -> u16 {
         match self {

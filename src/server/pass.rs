@@ -53,7 +53,7 @@ impl Replies for PassReplies {
             Err(e) => {
                 self.shard
                     .my_stats()
-                    .origin_error(metrics::origin_error_kind(&e));
+                    .origin_error(e.kind());
                 crate::log::upstream_failure(self.shard.id, &self.target, &e);
                 Reply::Aborted
             }
@@ -160,7 +160,7 @@ pub async fn forward(
         Err(e) => {
             shard
                 .my_stats()
-                .origin_error(metrics::origin_error_kind(&e));
+                .origin_error(e.kind());
             crate::log::upstream_failure(shard.id, &head.target, &e);
             meter.head(e.status(), CacheResult::Error);
             let n = write_error(

@@ -123,7 +123,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                 response
             }
             Err(e) => {
-                stats.origin_error(metrics::origin_error_kind(&e));
+                stats.origin_error(e.kind());
                 crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
                 match stale.filter(|s| revalidate::usable_on_error(s, &config)) {
                     Some(stale) => revalidate::serve_stale(leader, &stale, None),
@@ -269,7 +269,7 @@ async fn deliver(
             Ok(None) => break,
             Err(e) => {
                 let stats = shard.my_stats();
-                stats.origin_error(metrics::origin_error_kind(&e));
+                stats.origin_error(e.kind());
                 crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
                 return; // the Leader guard cuts every reader and cleans up
             }
