@@ -308,7 +308,8 @@ fn bench_freshness(c: &mut Criterion) {
     let response_time = request_time + Duration::from_millis(40);
     let caching = livecache::Config::from_pairs(&[("shards", "1")])
         .expect("defaults")
-        .caching;
+        .caching
+        .response;
     let policy = evaluate(200, &headers, request_time, response_time, &caching).policy;
     assert!(
         matches!(policy, livecache::cache::Policy::Store { .. }),

@@ -38,6 +38,7 @@ pub mod runtime;
 mod server;
 pub mod shard;
 pub mod shutdown;
+pub mod startup;
 
 pub use config::Config;
 pub use reload::ConfigSource;

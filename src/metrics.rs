@@ -70,6 +70,17 @@ pub enum CacheResult {
 }
 
 impl CacheResult {
+    /// The coarse class of a response's `Cache-Status`, counted in metrics and the access log.
+    pub fn of(status: &crate::cache::CacheStatus) -> CacheResult {
+        use crate::cache::Fwd;
+        match status.fwd {
+            None => CacheResult::Hit,
+            Some(Fwd::Pass) => CacheResult::Pass,
+            Some(_) if status.collapsed => CacheResult::Collapsed,
+            Some(_) => CacheResult::Miss,
+        }
+    }
+
     pub const ALL: [CacheResult; 5] = [
         CacheResult::Hit,
         CacheResult::Miss,

@@ -3,7 +3,6 @@
 //! between them, and the stop path. This is the only place that knows how many threads
 //! there are; each shard's code sees its own `Shard` and nothing else.
 
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
@@ -24,115 +23,16 @@ use crate::reload::ConfigSource;
 use crate::server::{self, drain::Drain};
 use crate::shard::{mesh, Mesh, MeshMessage, Shard};
 use crate::shutdown::Shutdown;
+pub use crate::startup::StartError;
+use crate::startup::{allowed_cpus, check_io_uring, check_memlock};
 
 mod progress;
 use progress::{StartProgress, StartStep};
 
-/// glommio refuses to start an executor below this much locked memory.
-const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
 /// Registered I/O buffer memory per executor. livecache does no glommio file I/O (the access
 /// log is written with plain buffered `write`s), so the minimum:
 /// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
 const IO_MEMORY: usize = 64 * 1024;
-
-/// Why livecache could not start, worded for the operator who must fix it.
-#[derive(Debug)]
-pub enum StartError {
-    IoUring(io::Error),
-    Memlock { limit: u64 },
-    AddressInUse(SocketAddr),
-    Bind(SocketAddr, io::Error),
-    Executor(String),
-    AccessLog(std::path::PathBuf, io::Error),
-}
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StartError::IoUring(e) => write!(
-                f,
-                "io_uring is not available ({e}). livecache needs Linux 5.8 or later with io_uring enabled: \
-                 check `sysctl kernel.io_uring_disabled` (must be 0) and that no seccomp profile \
-                 (container runtime, systemd SystemCallFilter) blocks io_uring_setup"
-            ),
-            StartError::Memlock { limit } => write!(
-                f,
-                "locked-memory limit (RLIMIT_MEMLOCK) is {} KiB; livecache needs at least {} KiB. \
-                 Raise it with `ulimit -l 8192` in the shell, `LimitMEMLOCK=8M` in the systemd unit, \
-                 or a memlock line in /etc/security/limits.conf",
-                limit / 1024,
-                GLOMMIO_MIN_MEMLOCK / 1024
-            ),
-            StartError::AddressInUse(addr) => write!(
-                f,
-                "cannot listen on {addr}: the address is already in use (another livecache, or another \
-                 server?). Stop it or choose another `listen` address"
-            ),
-            StartError::Bind(addr, e) => write!(f, "cannot listen on {addr}: {e}"),
-            StartError::Executor(e) => write!(f, "cannot start a shard executor: {e}"),
-            StartError::AccessLog(path, e) => write!(
-                f,
-                "cannot open the access log {}: {e}. Check that its directory exists and that \
-                 livecache's user may write there (the systemd unit's LogsDirectory= provides \
-                 /var/log/livecache), or set `access_log` to \"\" to turn it off",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for StartError {}
-
-/// The CPUs this process may run on (its affinity mask, which glommio's own CPU list ignores).
-pub fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for this thread.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return (0..std::thread::available_parallelism().map_or(1, |n| n.get())).collect();
-        }
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&cpu| libc::CPU_ISSET(cpu, &set))
-            .collect()
-    }
-}
-
-fn check_io_uring() -> Result<(), StartError> {
-    // The probe ring runs on a thread of its own: tearing a ring down queues kernel work on
-    // the thread that made it, which interrupts that thread's next blocking call (EINTR) —
-    // the caller of `start` must not inherit that.
-    std::thread::spawn(|| {
-        // SAFETY: io_uring_setup with a zeroed params struct; the returned fd is closed at once.
-        unsafe {
-            let mut params = [0u8; 120];
-            let fd = libc::syscall(libc::SYS_io_uring_setup, 4u32, params.as_mut_ptr());
-            if fd < 0 {
-                return Err(StartError::IoUring(io::Error::last_os_error()));
-            }
-            libc::close(fd as i32);
-        }
-        Ok(())
-    })
-    .join()
-    .unwrap_or(Ok(()))
-}
-
-fn check_memlock() -> Result<(), StartError> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } != 0 {
-        return Ok(());
-    }
-    if limit.rlim_cur != libc::RLIM_INFINITY && limit.rlim_cur < GLOMMIO_MIN_MEMLOCK {
-        return Err(StartError::Memlock {
-            limit: limit.rlim_cur,
-        });
-    }
-    Ok(())
-}
 
 /// One listening socket per shard on the same address (`SO_REUSEPORT`: the kernel spreads
 /// connections). Port 0 is resolved by the first bind and reused by the others.

@@ -46,7 +46,7 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::cache::CacheKey;
 use crate::config::StreamKeyRule;
 use crate::metrics::{Readiness, Stats};
-use crate::runtime::StartError;
+use crate::startup::StartError;
 use crate::shard::mesh::{self, PurgeScope};
 use crate::shard::Shard;
 use crate::shutdown::Shutdown;

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 
 use super::directives::{parse_delta_seconds, PolicySource, ResponseDirectives};
+use super::rules::{ResponseRules, SetCookie};
 use super::vary::Vary;
-use crate::config::{Caching, SetCookie};
 use crate::http::conditional::http_date;
 use crate::http::headers::{find, Header};
 
@@ -84,10 +84,9 @@ pub fn evaluate(
     headers: &[Header],
     request_time: SystemTime,
     response_time: SystemTime,
-    caching: &Caching,
+    rules: &ResponseRules,
 ) -> Decision {
-    let (cc, source) =
-        ResponseDirectives::select(headers, caching.targeted_cache_control.as_deref());
+    let (cc, source) = ResponseDirectives::select(headers, rules.targeted_cache_control.as_deref());
     let vary = Vary::of(headers);
     let decide = |policy| Decision {
         policy,
@@ -108,7 +107,7 @@ pub fn evaluate(
     // A cookie is someone's session; unless the origin itself withholds it from caches
     // (`no-cache="Set-Cookie"`, `private="Set-Cookie"`), the response stays with its client.
     let cookie_withheld = cc.withheld_fields.iter().any(|f| f == "set-cookie");
-    if caching.set_cookie == SetCookie::Private
+    if rules.set_cookie == SetCookie::Private
         && !cookie_withheld
         && find(headers, "set-cookie").is_some()
     {
@@ -129,7 +128,7 @@ pub fn evaluate(
         (Some(lifetime), _) => lifetime,
         // Stored only to be revalidated each time, which needs a validator.
         (None, true) if has_validator => Duration::ZERO,
-        (None, _) => match caching.negative_ttl_for(status).filter(|_| status >= 400) {
+        (None, _) => match rules.negative_ttl_for(status).filter(|_| status >= 400) {
             Some(ttl) => ttl,
             None => {
                 return decide(Policy::ShareOnly {
@@ -267,7 +266,6 @@ impl Freshness {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RequestDirectives;
 
     fn h(name: &'static str, value: &str) -> Header {
         Header {
@@ -284,16 +282,8 @@ mod tests {
         httpdate::fmt_http_date(at(secs))
     }
 
-    fn caching() -> Caching {
-        Caching {
-            request_cache_control: RequestDirectives::Honor,
-            targeted_cache_control: Some("livecache-cache-control".into()),
-            max_stale_on_error: Duration::ZERO,
-            max_variants: 8,
-            negative_ttl: vec![],
-            purge_allow: vec![],
-            set_cookie: crate::config::SetCookie::Private,
-        }
+    fn caching() -> ResponseRules {
+        ResponseRules::default()
     }
 
     fn policy(status: u16, hs: &[Header], sent: SystemTime, arrived: SystemTime) -> Policy {
@@ -421,7 +411,7 @@ mod tests {
             policy(200, &withheld, at(0), at(0)),
             Policy::Store { .. }
         ));
-        let strip = Caching {
+        let strip = ResponseRules {
             set_cookie: SetCookie::Strip,
             ..caching()
         };
@@ -468,7 +458,7 @@ mod tests {
     fn negative_ttl_applies_only_without_explicit_freshness() {
         let mut rules = caching();
         rules.negative_ttl = vec![(
-            crate::config::caching::StatusMatch::Exact(404),
+            crate::cache::rules::StatusMatch::Exact(404),
             Duration::from_secs(5),
         )];
         let p = evaluate(404, &[], at(0), at(0), &rules).policy;

@@ -6,7 +6,14 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::config::StreamKeyRule;
+/// How a request path maps to the stream it belongs to; the stream decides the owner shard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamKeyRule {
+    /// The path up to its last `/`: `/live/ch1/720p/seg-42.m4s` -> `/live/ch1/720p`.
+    Dirname,
+    /// The first N path segments: with N = 2, `/live/ch1/720p/seg.m4s` -> `/live/ch1`.
+    Prefix(usize),
+}
 
 /// One cached object's identity. Cheap to clone (`Bytes`) and `Send`, so it crosses shards.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -19,33 +19,7 @@ pub enum RequestDirectives {
     Ignore,
 }
 
-/// What the cache does with a response that sets a cookie.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SetCookie {
-    /// Only the client that asked gets it; nothing is stored or shared (a cookie is usually
-    /// a session, and a stored one would be handed to every viewer).
-    Private,
-    /// `Set-Cookie` is removed, and the response is cached as if it had none (the common CDN
-    /// choice for static media).
-    Strip,
-}
-
-/// Which response statuses a negative-caching TTL applies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StatusMatch {
-    Exact(u16),
-    /// `4xx`, `5xx`: every status in the hundred.
-    Class(u16),
-}
-
-impl StatusMatch {
-    pub fn matches(self, status: u16) -> bool {
-        match self {
-            StatusMatch::Exact(s) => s == status,
-            StatusMatch::Class(c) => status / 100 == c,
-        }
-    }
-}
+pub use crate::cache::rules::{ResponseRules, SetCookie, StatusMatch};
 
 /// An address block allowed to send `PURGE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,30 +56,18 @@ impl AddrBlock {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caching {
     pub request_cache_control: RequestDirectives,
-    /// Lower-cased name of the targeted field (RFC 9213) that overrides `CDN-Cache-Control`
-    /// and `Cache-Control` for this cache; `None` when off.
-    pub targeted_cache_control: Option<String>,
+    /// The targeted field, negative TTLs and `Set-Cookie`: what the cache applies to responses.
+    pub response: ResponseRules,
     /// How long past its freshness a stored response may still be served when the origin
     /// fails (5xx, timeout, refused) and the response carries no `stale-if-error`.
     pub max_stale_on_error: Duration,
     /// Variants kept per URL for responses with `Vary`.
     pub max_variants: usize,
-    /// Freshness given to responses with these statuses when the origin sent none.
-    pub negative_ttl: Vec<(StatusMatch, Duration)>,
     /// Client addresses allowed to send `PURGE`.
     pub purge_allow: Vec<AddrBlock>,
-    pub set_cookie: SetCookie,
 }
 
 impl Caching {
-    /// The negative-caching TTL for `status`, first matching rule first.
-    pub fn negative_ttl_for(&self, status: u16) -> Option<Duration> {
-        self.negative_ttl
-            .iter()
-            .find(|(m, _)| m.matches(status))
-            .map(|&(_, ttl)| ttl)
-    }
-
     pub fn may_purge(&self, ip: IpAddr) -> bool {
         self.purge_allow.iter().any(|block| block.contains(ip))
     }
@@ -126,7 +88,13 @@ impl Caching {
             ),
             (
                 "targeted_cache_control",
-                format!("{:?}", self.targeted_cache_control.as_deref().unwrap_or("")),
+                format!(
+                    "{:?}",
+                    self.response
+                        .targeted_cache_control
+                        .as_deref()
+                        .unwrap_or("")
+                ),
             ),
             (
                 "max_stale_on_error",
@@ -136,7 +104,8 @@ impl Caching {
             (
                 "negative_ttl",
                 list(
-                    self.negative_ttl
+                    self.response
+                        .negative_ttl
                         .iter()
                         .map(|(m, ttl)| {
                             let status = match m {
@@ -152,7 +121,7 @@ impl Caching {
                 "set_cookie",
                 format!(
                     "{:?}",
-                    match self.set_cookie {
+                    match self.response.set_cookie {
                         SetCookie::Private => "private",
                         SetCookie::Strip => "strip",
                     }
@@ -255,20 +224,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn negative_ttl_rules_parse_and_match_in_order() {
+    fn negative_ttl_rules_parse() {
         let rules = parse_negative_ttl("404=10s, 5xx=2s, 503=1m").unwrap();
-        let caching = Caching {
-            request_cache_control: RequestDirectives::Honor,
-            targeted_cache_control: None,
-            max_stale_on_error: Duration::ZERO,
-            max_variants: 8,
-            negative_ttl: rules,
-            purge_allow: vec![],
-            set_cookie: SetCookie::Private,
-        };
-        assert_eq!(caching.negative_ttl_for(404), Some(Duration::from_secs(10)));
-        assert_eq!(caching.negative_ttl_for(503), Some(Duration::from_secs(2)));
-        assert_eq!(caching.negative_ttl_for(410), None);
+        assert_eq!(rules[0], (StatusMatch::Exact(404), Duration::from_secs(10)));
+        assert_eq!(rules[1], (StatusMatch::Class(5), Duration::from_secs(2)));
         assert!(parse_negative_ttl("").unwrap().is_empty());
         assert!(parse_negative_ttl("404").is_err());
         assert!(parse_negative_ttl("99=1s").is_err());

@@ -14,7 +14,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use caching::{Caching, RequestDirectives, SetCookie};
+pub use caching::{Caching, RequestDirectives, ResponseRules, SetCookie};
 pub use forwarding::Forwarding;
 pub use sources::{Cli, Source, KEYS};
 
@@ -42,14 +42,7 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
-/// How a request path maps to the stream it belongs to; the stream decides the owner shard.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StreamKeyRule {
-    /// The path up to its last `/`: `/live/ch1/720p/seg-42.m4s` -> `/live/ch1/720p`.
-    Dirname,
-    /// The first N path segments: with N = 2, `/live/ch1/720p/seg.m4s` -> `/live/ch1`.
-    Prefix(usize),
-}
+pub use crate::cache::key::StreamKeyRule;
 
 /// The least severe diagnostics written to stderr (`log_level`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -163,7 +156,7 @@ fn default_value(key: &str) -> Option<String> {
     let value = match key {
         "listen" => "127.0.0.1:8080",
         "origin" => "http://127.0.0.1:9000",
-        "shards" => return Some(crate::runtime::allowed_cpus().len().max(1).to_string()),
+        "shards" => return Some(crate::startup::allowed_cpus().len().max(1).to_string()),
         "cache_size" => "1GiB",
         "max_object_size" => "64MiB",
         "max_connections" => "10000",
@@ -342,24 +335,26 @@ impl Config {
                     text("request_cache_control"),
                     caching::parse_request_directives,
                 )?,
-                targeted_cache_control: typed(
-                    "targeted_cache_control",
-                    text("targeted_cache_control"),
-                    caching::parse_field_name,
-                )?,
+                response: ResponseRules {
+                    targeted_cache_control: typed(
+                        "targeted_cache_control",
+                        text("targeted_cache_control"),
+                        caching::parse_field_name,
+                    )?,
+                    negative_ttl: typed(
+                        "negative_ttl",
+                        text("negative_ttl"),
+                        caching::parse_negative_ttl,
+                    )?,
+                    set_cookie: typed("set_cookie", text("set_cookie"), caching::parse_set_cookie)?,
+                },
                 max_stale_on_error: duration("max_stale_on_error")?,
                 max_variants: positive("max_variants")?,
-                negative_ttl: typed(
-                    "negative_ttl",
-                    text("negative_ttl"),
-                    caching::parse_negative_ttl,
-                )?,
                 purge_allow: typed(
                     "purge_allow",
                     text("purge_allow"),
                     caching::parse_addr_blocks,
                 )?,
-                set_cookie: typed("set_cookie", text("set_cookie"), caching::parse_set_cookie)?,
             },
             forwarding: Forwarding::parse(text("forward_fields"), text("key_fields"))
                 .map_err(|(key, reason)| error(key, text(key), &reason))?,

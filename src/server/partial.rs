@@ -16,13 +16,13 @@
 
 use bytes::BytesMut;
 
+use crate::cache::CacheStatus;
 use crate::cache::CachedHead;
 use crate::http::conditional::{self, Verdict};
 use crate::http::encode;
 use crate::http::headers::Header;
 use crate::http::range::{self, ByteRange, Outcome};
 use crate::http::request::{Method, RequestHead};
-use crate::shard::CacheStatus;
 
 /// Request fields that can change what a cacheable `200` becomes.
 const FIELDS: [&str; 4] = ["if-none-match", "if-modified-since", "range", "if-range"];

@@ -14,13 +14,14 @@ use super::connection::Connection;
 use super::forward;
 use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange, Replies};
+use crate::cache::CacheStatus;
 use crate::cache::{CacheKey, CachedHead, StreamKey};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestBody, RequestHead};
 use crate::http::response::ResponseBody;
 use crate::metrics::{self, CacheResult, Guard, Meter, ShardStats};
 use crate::origin::{self, BodyFraming, BodySource, UpstreamRequest, UpstreamResponse};
-use crate::shard::{mesh, CacheStatus, Reply};
+use crate::shard::{mesh, Reply};
 
 /// The replies of a pass-through exchange: its head, then its body as read.
 struct PassReplies {
@@ -51,9 +52,7 @@ impl Replies for PassReplies {
             Ok(Some(chunk)) => Reply::Chunk(chunk),
             Ok(None) => Reply::End,
             Err(e) => {
-                self.shard
-                    .my_stats()
-                    .origin_error(e.kind());
+                self.shard.my_stats().origin_error(e.kind());
                 crate::log::upstream_failure(self.shard.id, &self.target, &e);
                 Reply::Aborted
             }
@@ -158,9 +157,7 @@ pub async fn forward(
             response
         }
         Err(e) => {
-            shard
-                .my_stats()
-                .origin_error(e.kind());
+            shard.my_stats().origin_error(e.kind());
             crate::log::upstream_failure(shard.id, &head.target, &e);
             meter.head(e.status(), CacheResult::Error);
             let n = write_error(

@@ -156,7 +156,7 @@ pub async fn write_response(
         exchange.conditions,
     );
     let sent = selection.status(head.status);
-    meter.head(sent, status.result());
+    meter.head(sent, CacheResult::of(&status));
     let mut keep_alive = exchange.keep_alive;
     let (framing, length) = match selection {
         // A stored object's length is known even when the origin sent it chunked.

@@ -180,7 +180,7 @@ async fn deliver(
         &response.head.headers,
         request_time,
         response_time,
-        &config.caching,
+        &config.caching.response,
     );
     let policy = decision.policy;
     let vary = decision.vary.with_key_fields(&config.forwarding.key);
@@ -206,7 +206,7 @@ async fn deliver(
     let full_fields = stored_fields(
         &response.head.headers,
         response_time,
-        config.caching.set_cookie,
+        config.caching.response.set_cookie,
     );
     let shared_fields = withhold(&full_fields, &decision.withheld_fields);
     let variant = vary.secondary_key(&leader.request.upstream_headers);

@@ -11,11 +11,10 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::fetch::{self, FetchPlan};
-use super::reply::{CacheStatus, Fwd};
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::store::Found;
-use crate::cache::{Freshness, InFlight, Reader, StoredObject, Vary};
+use crate::cache::{CacheStatus, Freshness, Fwd, InFlight, Reader, StoredObject, Vary};
 use crate::metrics::ShardStats;
 
 /// Outcome of looking a request up on its owner.

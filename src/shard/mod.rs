@@ -36,7 +36,7 @@ pub use stored::interim_head;
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
-pub use reply::{CacheStatus, Fwd, OwnerStream, Reply};
+pub use reply::{OwnerStream, Reply};
 
 fn pool_for(config: &Config, stats: &Arc<Stats>, shard: usize) -> Pool {
     Pool::new(

@@ -98,7 +98,7 @@ pub fn refresh(
         &merged,
         request_time,
         response_time,
-        &config.caching,
+        &config.caching.response,
     );
     let policy = decision.policy;
     let initial_age = policy.initial_age();
@@ -110,7 +110,7 @@ pub fn refresh(
     };
     let vary = decision.vary.with_key_fields(&config.forwarding.key);
     let variant = vary.secondary_key(&leader.request.upstream_headers);
-    let fields = stored_fields(&merged, response_time, config.caching.set_cookie);
+    let fields = stored_fields(&merged, response_time, config.caching.response.set_cookie);
     let head = Arc::new(CachedHead {
         status: stale.head.status,
         reason: stale.head.reason.clone(),

@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::cache::rules::SetCookie;
 use crate::cache::CachedHead;
-use crate::config::SetCookie;
 use crate::http::headers::{end_to_end, find, Header};
 use crate::http::response::ResponseHead;
 
