@@ -4,39 +4,26 @@
 //! simply wait in the buffer). Bad input costs only this connection: a status and a close.
 
 use std::io;
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
 use futures_lite::future::or;
-use glommio::net::TcpStream;
 
-use super::body::{self, BodyError, BodyReader};
-use super::drain::Drain;
+use super::client::Connection;
 use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange};
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
-use crate::cache::{CacheKey, StreamKey};
+use crate::cache::StreamKey;
 use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::headers::find;
-use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
+use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
 use crate::io::read_some;
 use crate::log::access::Entry;
 use crate::metrics::{self, Guard, Meter, ShardStats};
-use crate::shard::{mesh, FetchRequest, Shard};
+use crate::shard::{mesh, FetchRequest};
 
 const READ_SIZE: usize = 16 * 1024;
-
-pub struct Connection {
-    pub shard: Rc<Shard>,
-    pub stream: TcpStream,
-    pub buf: BytesMut,
-    pub drain: Rc<Drain>,
-    /// The client's address, looked up the first time the access log needs it.
-    pub peer: Option<std::net::SocketAddr>,
-}
 
 enum NextRequest {
     Request(RequestHead),
@@ -217,55 +204,5 @@ impl Connection {
     /// Counts bytes read from the client.
     fn note_received(&self, bytes: usize) {
         ShardStats::add(&self.shard.my_stats().bytes_received, bytes as u64);
-    }
-
-    pub fn cache_key(&self, head: &RequestHead) -> CacheKey {
-        let config = self.shard.config();
-        let host = head
-            .host()
-            .map(|h| h.as_ref())
-            .unwrap_or(config.origin.authority.as_bytes());
-        CacheKey::new(host, &head.target, &config.strip_query_params)
-    }
-
-    /// The client's address, looked up once per connection.
-    pub fn peer(&mut self) -> Option<std::net::SocketAddr> {
-        if self.peer.is_none() {
-            self.peer = self.stream.peer_addr().ok();
-        }
-        self.peer
-    }
-
-    /// Reads a body that means nothing here (a GET's, a PURGE's) and throws it away as it
-    /// arrives: it must be consumed to find the next request, but is never held. Err: the
-    /// status to answer before closing.
-    pub async fn discard_body(&mut self, head: &RequestHead) -> Result<(), u16> {
-        if head.body == RequestBody::None {
-            return Ok(());
-        }
-        let config = self.shard.config();
-        let pace = Pace::new(config.client_header_timeout, config.client_min_rate);
-        if body::continue_if_expected(&mut self.stream, head)
-            .await
-            .is_err()
-        {
-            return Err(400);
-        }
-        let stats = self.shard.my_stats();
-        let mut reader = BodyReader::new(
-            &mut self.stream,
-            &mut self.buf,
-            stats,
-            head.body,
-            config.max_request_body,
-            pace,
-        )
-        .map_err(BodyError::status)?;
-        reader.discard().await.map_err(|e| {
-            if e == BodyError::TooSlow {
-                stats.guards.fire(Guard::SlowBody);
-            }
-            e.status()
-        })
     }
 }

@@ -3,6 +3,7 @@
 //! it for its whole life; what it asks for may be owned elsewhere (see `shard::mesh`).
 
 mod body;
+mod client;
 mod connection;
 pub mod drain;
 mod forward;
@@ -24,7 +25,7 @@ use glommio::net::{TcpListener, TcpStream};
 
 use crate::metrics::ShardStats;
 use crate::shard::Shard;
-use connection::Connection;
+use client::Connection;
 use drain::Drain;
 
 /// Counts open client connections across all shards (one atomic add per accept, not a lock).

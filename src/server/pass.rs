@@ -10,7 +10,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::body::{self, BodyError, BodyReader};
-use super::connection::Connection;
+use super::client::Connection;
 use super::forward;
 use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange, Replies};

@@ -14,7 +14,7 @@ use std::net::IpAddr;
 use bytes::BytesMut;
 use futures_lite::AsyncWriteExt;
 
-use super::connection::Connection;
+use super::client::Connection;
 use super::respond::{write_error, Exchange, VIA};
 use crate::cache::StreamKey;
 use crate::http::encode;

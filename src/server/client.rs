@@ -1,0 +1,78 @@
+//! One client connection's state, and what every kind of request does with it: its address,
+//! the cache key of what it asks for, and throwing away a body that means nothing here. The
+//! connection loop (`connection`) and the request kinds it dispatches to (`pass`, `purge`)
+//! share it; none of them owns another.
+
+use std::rc::Rc;
+
+use bytes::BytesMut;
+use glommio::net::TcpStream;
+
+use super::body::{self, BodyError, BodyReader};
+use super::drain::Drain;
+use super::pace::Pace;
+use crate::cache::CacheKey;
+use crate::http::request::{RequestBody, RequestHead};
+use crate::metrics::Guard;
+use crate::shard::Shard;
+
+pub struct Connection {
+    pub shard: Rc<Shard>,
+    pub stream: TcpStream,
+    pub buf: BytesMut,
+    pub drain: Rc<Drain>,
+    /// The client's address, looked up the first time the access log needs it.
+    pub peer: Option<std::net::SocketAddr>,
+}
+
+impl Connection {
+    pub fn cache_key(&self, head: &RequestHead) -> CacheKey {
+        let config = self.shard.config();
+        let host = head
+            .host()
+            .map(|h| h.as_ref())
+            .unwrap_or(config.origin.authority.as_bytes());
+        CacheKey::new(host, &head.target, &config.strip_query_params)
+    }
+
+    /// The client's address, looked up once per connection.
+    pub fn peer(&mut self) -> Option<std::net::SocketAddr> {
+        if self.peer.is_none() {
+            self.peer = self.stream.peer_addr().ok();
+        }
+        self.peer
+    }
+
+    /// Reads a body that means nothing here (a GET's, a PURGE's) and throws it away as it
+    /// arrives: it must be consumed to find the next request, but is never held. Err: the
+    /// status to answer before closing.
+    pub async fn discard_body(&mut self, head: &RequestHead) -> Result<(), u16> {
+        if head.body == RequestBody::None {
+            return Ok(());
+        }
+        let config = self.shard.config();
+        let pace = Pace::new(config.client_header_timeout, config.client_min_rate);
+        if body::continue_if_expected(&mut self.stream, head)
+            .await
+            .is_err()
+        {
+            return Err(400);
+        }
+        let stats = self.shard.my_stats();
+        let mut reader = BodyReader::new(
+            &mut self.stream,
+            &mut self.buf,
+            stats,
+            head.body,
+            config.max_request_body,
+            pace,
+        )
+        .map_err(BodyError::status)?;
+        reader.discard().await.map_err(|e| {
+            if e == BodyError::TooSlow {
+                stats.guards.fire(Guard::SlowBody);
+            }
+            e.status()
+        })
+    }
+}
