@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-use clap::Parser;
 use livecache::config::Cli;
 use livecache::log::Logging;
 use livecache::{notify, Config, Running, Shutdown};

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Applies, Config, KNOBS};
 
 #[allow(clippy::disallowed_types)] // control plane: locked on reload only, never per request
 type Slot = std::sync::Mutex<Arc<Config>>;
@@ -57,27 +57,15 @@ impl ConfigSource {
     }
 }
 
-/// The first key whose change needs a restart: listeners, threads and queues are created once.
+/// The first key whose change needs a restart (`Applies::Restart` in `knobs::KNOBS`):
+/// listeners, threads and queues are made once, and a stream or key rule change would orphan
+/// the whole cache.
 fn needs_restart(old: &Config, new: &Config) -> Option<&'static str> {
-    if old.listen != new.listen {
-        Some("listen")
-    } else if old.shards != new.shards {
-        Some("shards")
-    } else if old.admin != new.admin {
-        Some("admin")
-    } else if old.mesh_queue != new.mesh_queue {
-        Some("mesh_queue")
-    } else if old.stream_key != new.stream_key {
-        // Every stream would move to another owner shard: the whole cache orphaned at once.
-        Some("stream_key")
-    } else if old.strip_query_params != new.strip_query_params {
-        // Every key would change: the whole cache orphaned at once.
-        Some("strip_query_params")
-    } else if old.log_format != new.log_format {
-        Some("log_format")
-    } else {
-        None
-    }
+    KNOBS
+        .iter()
+        .filter(|knob| knob.applies == Applies::Restart)
+        .find(|knob| old.rendered(knob.key) != new.rendered(knob.key))
+        .map(|knob| knob.key)
 }
 
 #[cfg(test)]

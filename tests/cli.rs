@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_livecache");
 fn check_config(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(BIN);
     cmd.arg("--check-config").args(args);
-    for key in livecache::config::KEYS {
+    for key in livecache::config::keys() {
         cmd.env_remove(format!("LIVECACHE_{}", key.to_ascii_uppercase()));
     }
     cmd.envs(env.iter().copied());

@@ -206,7 +206,7 @@ impl Daemon {
     fn command(args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args).stdout(Stdio::null());
-        for key in livecache::config::KEYS {
+        for key in livecache::config::keys() {
             cmd.env_remove(format!("LIVECACHE_{}", key.to_ascii_uppercase()));
         }
         cmd.env_remove("LIVECACHE_CONFIG")

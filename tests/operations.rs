@@ -26,7 +26,7 @@ impl Daemon {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Daemon {
         let mut cmd = Command::new(BIN);
         cmd.args(args).stderr(Stdio::piped()).stdout(Stdio::null());
-        for key in livecache::config::KEYS {
+        for key in livecache::config::keys() {
             cmd.env_remove(format!("LIVECACHE_{}", key.to_ascii_uppercase()));
         }
         cmd.envs(env.iter().copied());

@@ -5,18 +5,24 @@
 
 pub mod caching;
 pub mod forwarding;
+pub mod knobs;
+mod render;
 mod sources;
 pub mod units;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use caching::{Caching, RequestDirectives, ResponseRules, SetCookie};
 pub use forwarding::Forwarding;
-pub use sources::{Cli, Source, KEYS};
+pub use knobs::{keys, knob, Applies, Knob, KNOBS};
+pub use sources::{Cli, Source};
+use values::{parse_log_level, parse_origin, parse_stream_key};
+pub use values::{AccessLogFormat, LogFormat, LogLevel, Origin};
 
 /// A configuration value that could not be accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,57 +49,6 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 pub use crate::cache::key::StreamKeyRule;
-
-/// The least severe diagnostics written to stderr (`log_level`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Info,
-    Debug,
-    Trace,
-}
-
-impl LogLevel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Error => "error",
-            LogLevel::Warn => "warn",
-            LogLevel::Info => "info",
-            LogLevel::Debug => "debug",
-            LogLevel::Trace => "trace",
-        }
-    }
-}
-
-/// How diagnostics on stderr are written (`log_format`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
-    /// One line per event; no colours off a terminal, no timestamps under journald.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// How access log lines are written (`access_log_format`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccessLogFormat {
-    /// The Apache/nginx "combined" line plus the cache's own fields.
-    Combined,
-    /// One JSON object per line.
-    Json,
-}
-
-/// The upstream (origin or parent shield), resolved once at start-up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    /// As configured, e.g. `http://origin.example:9000`.
-    pub url: String,
-    /// `host[:port]` as written in the URL; sent as `Host` when the client sent none.
-    pub authority: String,
-    /// Every address the name resolved to; connections try them in order.
-    pub addrs: Vec<SocketAddr>,
-}
 
 /// The effective configuration.
 #[derive(Clone, Debug)]
@@ -151,55 +106,6 @@ pub const REQUEST_BODY_RESERVATION: u64 = 64 << 10;
 /// The least `request_body_memory` per shard: one body in transit.
 const REQUEST_BODY_FLOOR: u64 = REQUEST_BODY_RESERVATION;
 
-/// Built-in defaults, as text so they go through the same parser as every other source.
-fn default_value(key: &str) -> Option<String> {
-    let value = match key {
-        "listen" => "127.0.0.1:8080",
-        "origin" => "http://127.0.0.1:9000",
-        "shards" => return Some(crate::startup::allowed_cpus().len().max(1).to_string()),
-        "cache_size" => "1GiB",
-        "max_object_size" => "64MiB",
-        "max_connections" => "10000",
-        "client_header_timeout" => "10s",
-        "client_idle_timeout" => "60s",
-        "upstream_connect_timeout" => "2s",
-        "upstream_first_byte_timeout" => "10s",
-        "upstream_between_bytes_timeout" => "10s",
-        "upstream_max_idle" => "64",
-        "max_request_head" => "32KiB",
-        "max_headers" => "100",
-        "max_uri" => "8KiB",
-        "max_request_body" => "16MiB",
-        "request_body_memory" => "32MiB",
-        "pass_through_memory" => "64MiB",
-        "client_min_rate" => "4KiB",
-        "stream_key" => "dirname",
-        "strip_query_params" => "CMCD",
-        "mesh_queue" => "1024",
-        "uncacheable_hold" => "10s",
-        "admin" => "",
-        "shutdown_grace" => "30s",
-        "log_level" => "info",
-        "log_format" => "text",
-        "access_log" => "",
-        "access_log_format" => "combined",
-        // RFC behaviour by default; `ignore` is one line away for edges facing browsers.
-        "request_cache_control" => "honor",
-        "targeted_cache_control" => "Livecache-Cache-Control",
-        "max_stale_on_error" => "0s",
-        "max_variants" => "8",
-        "negative_ttl" => "",
-        // PURGE on the client listener is off: behind a TLS terminator on the same host every
-        // client would come from loopback. Purges go through the admin listener.
-        "purge_allow" => "",
-        "set_cookie" => "private",
-        "forward_fields" => "Accept, Accept-Encoding, Accept-Language",
-        "key_fields" => "",
-        _ => return None,
-    };
-    Some(value.to_string())
-}
-
 impl Config {
     /// Builds the configuration from the parsed command line (flags and environment), the file
     /// it names, and the defaults.
@@ -221,7 +127,7 @@ impl Config {
     /// validation as `load`. Used by tests, benchmarks and tools that embed livecache.
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         for (key, value) in pairs {
-            if !KEYS.contains(key) {
+            if knob(key).is_none() {
                 return Err(ConfigError {
                     key: key.to_string(),
                     value: value.to_string(),
@@ -241,13 +147,13 @@ impl Config {
     fn resolve(given: impl Fn(&str) -> Option<(String, Source)>) -> Result<Config, ConfigError> {
         let mut sources = BTreeMap::new();
         let mut raw = BTreeMap::new();
-        for key in KEYS {
-            let (value, source) = match given(key) {
+        for knob in KNOBS {
+            let (value, source) = match given(knob.key) {
                 Some(found) => found,
-                None => (default_value(key).unwrap_or_default(), Source::Default),
+                None => (knob.default.to_string(), Source::Default),
             };
-            sources.insert(*key, source);
-            raw.insert(*key, value);
+            sources.insert(knob.key, source);
+            raw.insert(knob.key, value);
         }
         let text = |key: &str| raw[key].as_str();
         let size = |key: &str| typed(key, text(key), units::parse_size);
@@ -273,7 +179,10 @@ impl Config {
                     .map_err(|_| "expected IP:PORT, e.g. 0.0.0.0:8080".to_string())
             })?,
             origin: parse_origin(text("origin"))?,
-            shards: positive("shards")?,
+            shards: match text("shards").trim() {
+                "auto" => crate::startup::allowed_cpus().len().max(1),
+                _ => positive("shards")?,
+            },
             cache_size: size("cache_size")?,
             max_object_size: size("max_object_size")?,
             max_connections: positive("max_connections")?,
@@ -459,137 +368,6 @@ impl Config {
     pub fn shard_request_body_memory(&self) -> u64 {
         self.request_body_memory / self.shards as u64
     }
-
-    /// The effective configuration as TOML, each key annotated with where its value came from.
-    pub fn to_toml(&self) -> String {
-        let values: Vec<(&str, String)> = vec![
-            ("listen", quote(&self.listen.to_string())),
-            ("origin", quote(&self.origin.url)),
-            ("shards", self.shards.to_string()),
-            ("cache_size", quote(&units::format_size(self.cache_size))),
-            (
-                "max_object_size",
-                quote(&units::format_size(self.max_object_size)),
-            ),
-            ("max_connections", self.max_connections.to_string()),
-            (
-                "client_header_timeout",
-                quote(&units::format_duration(self.client_header_timeout)),
-            ),
-            (
-                "client_idle_timeout",
-                quote(&units::format_duration(self.client_idle_timeout)),
-            ),
-            (
-                "upstream_connect_timeout",
-                quote(&units::format_duration(self.upstream_connect_timeout)),
-            ),
-            (
-                "upstream_first_byte_timeout",
-                quote(&units::format_duration(self.upstream_first_byte_timeout)),
-            ),
-            (
-                "upstream_between_bytes_timeout",
-                quote(&units::format_duration(self.upstream_between_bytes_timeout)),
-            ),
-            ("upstream_max_idle", self.upstream_max_idle.to_string()),
-            (
-                "max_request_head",
-                quote(&units::format_size(self.max_request_head as u64)),
-            ),
-            ("max_headers", self.max_headers.to_string()),
-            ("max_uri", quote(&units::format_size(self.max_uri as u64))),
-            (
-                "max_request_body",
-                quote(&units::format_size(self.max_request_body)),
-            ),
-            (
-                "request_body_memory",
-                quote(&units::format_size(self.request_body_memory)),
-            ),
-            (
-                "pass_through_memory",
-                quote(&units::format_size(self.pass_through_memory)),
-            ),
-            (
-                "client_min_rate",
-                quote(&units::format_size(self.client_min_rate)),
-            ),
-            (
-                "stream_key",
-                quote(&match self.stream_key {
-                    StreamKeyRule::Dirname => "dirname".to_string(),
-                    StreamKeyRule::Prefix(n) => format!("prefix:{n}"),
-                }),
-            ),
-            (
-                "strip_query_params",
-                format!(
-                    "[{}]",
-                    self.strip_query_params
-                        .iter()
-                        .map(|s| quote(s))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-            ("mesh_queue", self.mesh_queue.to_string()),
-            (
-                "uncacheable_hold",
-                quote(&units::format_duration(self.uncacheable_hold)),
-            ),
-            (
-                "admin",
-                quote(&self.admin.map(|a| a.to_string()).unwrap_or_default()),
-            ),
-            (
-                "shutdown_grace",
-                quote(&units::format_duration(self.shutdown_grace)),
-            ),
-            ("log_level", quote(self.log_level.as_str())),
-            (
-                "log_format",
-                quote(match self.log_format {
-                    LogFormat::Text => "text",
-                    LogFormat::Json => "json",
-                }),
-            ),
-            (
-                "access_log",
-                quote(
-                    &self
-                        .access_log
-                        .as_ref()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default(),
-                ),
-            ),
-            (
-                "access_log_format",
-                quote(match self.access_log_format {
-                    AccessLogFormat::Combined => "combined",
-                    AccessLogFormat::Json => "json",
-                }),
-            ),
-        ];
-        let mut values = values;
-        values.extend(self.caching.toml_values());
-        values.extend(self.forwarding.toml_values());
-        let mut out = String::new();
-        for (key, value) in values {
-            let source = match self.sources.get(key) {
-                Some(Source::File) => "file",
-                Some(Source::FlagOrEnv) => "flag or environment",
-                _ => "default",
-            };
-            out.push_str(&format!("{key} = {value}  # {source}\n"));
-        }
-        out
-    }
-}
-
-fn quote(s: &str) -> String {
-    format!("{s:?}")
 }
 
 fn error(key: &str, value: &str, reason: &str) -> ConfigError {
@@ -608,204 +386,5 @@ fn typed<T>(
     parse(value).map_err(|reason| error(key, value, &reason))
 }
 
-fn parse_log_level(text: &str) -> Result<LogLevel, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "error" => Ok(LogLevel::Error),
-        "warn" | "warning" => Ok(LogLevel::Warn),
-        "info" => Ok(LogLevel::Info),
-        "debug" => Ok(LogLevel::Debug),
-        "trace" => Ok(LogLevel::Trace),
-        _ => Err("expected error, warn, info, debug or trace".into()),
-    }
-}
-
-fn parse_stream_key(text: &str) -> Result<StreamKeyRule, String> {
-    let text = text.trim();
-    if text == "dirname" {
-        return Ok(StreamKeyRule::Dirname);
-    }
-    if let Some(n) = text.strip_prefix("prefix:") {
-        return match n.parse::<usize>() {
-            Ok(n) if n >= 1 => Ok(StreamKeyRule::Prefix(n)),
-            _ => Err("prefix:N needs N >= 1".into()),
-        };
-    }
-    Err("expected `dirname` or `prefix:N`".into())
-}
-
-/// Parses `http://host[:port][/]` and resolves the host once; connections later use the
-/// addresses only, never the resolver.
-fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
-    let fail = |reason: &str| error("origin", text, reason);
-    let rest = match text.strip_prefix("http://") {
-        Some(rest) => rest,
-        None if text.starts_with("https://") => {
-            return Err(fail(
-                "https origins are not supported yet; put a TLS terminator in front",
-            ))
-        }
-        None => return Err(fail("expected http://HOST[:PORT]")),
-    };
-    let authority = rest.trim_end_matches('/');
-    if authority.is_empty() || authority.contains('/') || authority.contains('@') {
-        return Err(fail("expected http://HOST[:PORT] without a path"));
-    }
-    let with_port = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        || authority.ends_with(']') && !authority.contains("]:")
-    {
-        if authority.ends_with(']') {
-            format!("{authority}:80")
-        } else {
-            authority.to_string()
-        }
-    } else {
-        format!("{authority}:80")
-    };
-    let addrs: Vec<SocketAddr> = with_port
-        .to_socket_addrs()
-        .map_err(|e| fail(&format!("cannot resolve the origin host: {e}")))?
-        .collect();
-    if addrs.is_empty() {
-        return Err(fail("the origin host resolved to no address"));
-    }
-    Ok(Origin {
-        url: text.to_string(),
-        authority: authority.to_string(),
-        addrs,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_validate() {
-        let config = Config::from_pairs(&[("shards", "2")]).unwrap();
-        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.cache_size, 1 << 30);
-        assert_eq!(config.shard_cache_size(), 1 << 29);
-        assert_eq!(config.stream_key, StreamKeyRule::Dirname);
-        assert_eq!(config.strip_query_params, vec!["CMCD".to_string()]);
-    }
-
-    #[test]
-    fn errors_name_the_key_and_value() {
-        let err = Config::from_pairs(&[("cache_size", "12XB")]).unwrap_err();
-        assert_eq!(err.key, "cache_size");
-        assert_eq!(err.value, "12XB");
-        let text = err.to_string();
-        assert!(
-            text.contains("cache_size") && text.contains("12XB"),
-            "{text}"
-        );
-        assert_eq!(
-            Config::from_pairs(&[("shards", "0")]).unwrap_err().key,
-            "shards"
-        );
-        assert_eq!(
-            Config::from_pairs(&[("listen", "nowhere")])
-                .unwrap_err()
-                .key,
-            "listen"
-        );
-        assert_eq!(
-            Config::from_pairs(&[("nonsense", "1")]).unwrap_err().key,
-            "nonsense"
-        );
-    }
-
-    #[test]
-    fn origin_urls_are_checked_and_resolved() {
-        let config = Config::from_pairs(&[("origin", "http://127.0.0.1:9000/")]).unwrap();
-        assert_eq!(config.origin.authority, "127.0.0.1:9000");
-        assert_eq!(config.origin.addrs, vec!["127.0.0.1:9000".parse().unwrap()]);
-        let default_port = Config::from_pairs(&[("origin", "http://127.0.0.1")]).unwrap();
-        assert_eq!(default_port.origin.addrs[0].port(), 80);
-        for bad in [
-            "ftp://x",
-            "127.0.0.1:9000",
-            "http://",
-            "http://h/path",
-            "https://h",
-        ] {
-            assert_eq!(
-                Config::from_pairs(&[("origin", bad)]).unwrap_err().key,
-                "origin",
-                "{bad}"
-            );
-        }
-    }
-
-    #[test]
-    fn budget_relations_are_enforced() {
-        let err = Config::from_pairs(&[
-            ("cache_size", "8MiB"),
-            ("max_object_size", "16MiB"),
-            ("shards", "1"),
-        ])
-        .unwrap_err();
-        assert_eq!(err.key, "max_object_size");
-        let err = Config::from_pairs(&[("cache_size", "1MiB"), ("shards", "4")]).unwrap_err();
-        assert_eq!(err.key, "cache_size");
-        let small = Config::from_pairs(&[("cache_size", "256MiB"), ("shards", "8")]).unwrap();
-        assert_eq!(
-            small.max_object_size,
-            8 << 20,
-            "the default follows a small budget down"
-        );
-    }
-
-    #[test]
-    fn stream_key_rules_parse() {
-        assert_eq!(parse_stream_key("prefix:2"), Ok(StreamKeyRule::Prefix(2)));
-        assert!(parse_stream_key("prefix:0").is_err());
-        assert!(parse_stream_key("hash").is_err());
-    }
-
-    #[test]
-    fn log_keys_parse() {
-        let config = Config::from_pairs(&[]).unwrap();
-        assert_eq!(config.log_level, LogLevel::Info);
-        assert_eq!(config.log_format, LogFormat::Text);
-        assert_eq!(config.access_log, None);
-        assert_eq!(config.access_log_format, AccessLogFormat::Combined);
-        let config = Config::from_pairs(&[
-            ("log_level", "DEBUG"),
-            ("log_format", "json"),
-            ("access_log", "/var/log/livecache/access.log"),
-            ("access_log_format", "json"),
-        ])
-        .unwrap();
-        assert_eq!(config.log_level, LogLevel::Debug);
-        assert_eq!(config.log_format, LogFormat::Json);
-        assert_eq!(
-            config.access_log,
-            Some(PathBuf::from("/var/log/livecache/access.log"))
-        );
-        assert_eq!(config.access_log_format, AccessLogFormat::Json);
-        let toml = config.to_toml();
-        assert!(toml.contains("log_level = \"debug\""), "{toml}");
-        assert!(toml.contains("access_log = \"/var/log/livecache/access.log\""));
-        for (key, bad) in [
-            ("log_level", "verbose"),
-            ("log_format", "xml"),
-            ("access_log_format", "common"),
-        ] {
-            assert_eq!(Config::from_pairs(&[(key, bad)]).unwrap_err().key, key);
-        }
-    }
-
-    #[test]
-    fn later_sources_win() {
-        let config = Config::from_pairs(&[("shards", "2"), ("shards", "3")]).unwrap();
-        assert_eq!(config.shards, 3);
-        assert_eq!(config.sources["shards"], Source::FlagOrEnv);
-        assert_eq!(config.sources["listen"], Source::Default);
-        assert!(config
-            .to_toml()
-            .contains("shards = 3  # flag or environment"));
-    }
-}
+mod tests;

@@ -1,89 +1,87 @@
 //! Where configuration values come from: command-line flags and `LIVECACHE_*` environment
-//! variables (through clap) and the TOML file. Every knob is declared once, in `knobs!`, and
-//! every source yields plain text per key, so one typed parser in `config/mod.rs` validates
-//! all of them the same way and names the key in every error. This file does no validation.
+//! variables (through clap, one of each per knob of `knobs::KNOBS`) and the TOML file. Every
+//! source yields plain text per key, so one typed parser in `config/mod.rs` validates all of
+//! them the same way and names the key in every error. This file does no validation.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::{Arg, ArgAction, Command};
 
+use super::knobs::{keys, KNOBS};
 use super::ConfigError;
 
-/// Declares each knob once: its key (TOML key, `--flag` in kebab case), its environment
-/// variable and its help text.
-macro_rules! knobs {
-    ($($key:ident, $env:literal, $help:literal;)*) => {
-        /// Raw command line: every knob is optional text here; validation happens later.
-        #[derive(Debug, Parser)]
-        #[command(name = "livecache", version, about = "Thread-per-core HTTP/1.1 cache for live video")]
-        pub struct Cli {
-            /// TOML configuration file (keys as the long flags, with `_` for `-`).
-            #[arg(long, env = "LIVECACHE_CONFIG")]
-            pub config: Option<PathBuf>,
-            /// Validate the configuration, print the effective values and exit.
-            #[arg(long)]
-            pub check_config: bool,
-            $(
-                #[arg(long, env = $env, help = $help, value_name = "VALUE")]
-                pub $key: Option<String>,
-            )*
-        }
-
-        /// Every configuration key, in the order `--check-config` prints them.
-        pub const KEYS: &[&str] = &[$(stringify!($key)),*];
-
-        impl Cli {
-            /// The text given for `key` by a flag or, failing that, its environment variable.
-            pub fn value(&self, key: &str) -> Option<&str> {
-                match key {
-                    $(stringify!($key) => self.$key.as_deref(),)*
-                    _ => None,
-                }
-            }
-        }
-    };
+/// The raw command line: the configuration file, `--check-config`, and the text given for
+/// each key by its flag or, failing that, its environment variable. Nothing is validated here.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    pub config: Option<PathBuf>,
+    pub check_config: bool,
+    values: BTreeMap<&'static str, String>,
 }
 
-knobs! {
-    listen, "LIVECACHE_LISTEN", "Address to serve clients on, e.g. 0.0.0.0:8080 (port 0 picks one)";
-    origin, "LIVECACHE_ORIGIN", "Origin (or parent shield) base URL, e.g. http://10.0.0.5:9000";
-    shards, "LIVECACHE_SHARDS", "Number of shards (one executor per core); default: CPUs in the affinity mask";
-    cache_size, "LIVECACHE_CACHE_SIZE", "Memory budget for cached and in-flight objects, e.g. 1GiB";
-    max_object_size, "LIVECACHE_MAX_OBJECT_SIZE", "Largest object stored; larger ones stream through uncached";
-    max_connections, "LIVECACHE_MAX_CONNECTIONS", "Client connections allowed at once across all shards";
-    client_header_timeout, "LIVECACHE_CLIENT_HEADER_TIMEOUT", "Time a client has to send a whole request head";
-    client_idle_timeout, "LIVECACHE_CLIENT_IDLE_TIMEOUT", "Idle keep-alive time before a client connection is closed";
-    upstream_connect_timeout, "LIVECACHE_UPSTREAM_CONNECT_TIMEOUT", "Time to establish an origin connection";
-    upstream_first_byte_timeout, "LIVECACHE_UPSTREAM_FIRST_BYTE_TIMEOUT", "Time from sending a request to the origin's response head";
-    upstream_between_bytes_timeout, "LIVECACHE_UPSTREAM_BETWEEN_BYTES_TIMEOUT", "Longest silence while reading an origin body";
-    upstream_max_idle, "LIVECACHE_UPSTREAM_MAX_IDLE", "Idle keep-alive origin connections kept per shard";
-    max_request_head, "LIVECACHE_MAX_REQUEST_HEAD", "Largest request head accepted (431 beyond)";
-    max_headers, "LIVECACHE_MAX_HEADERS", "Most request header fields accepted (431 beyond)";
-    max_uri, "LIVECACHE_MAX_URI", "Longest request target accepted (414 beyond)";
-    max_request_body, "LIVECACHE_MAX_REQUEST_BODY", "Largest request body accepted (413 beyond); bodies are streamed, never buffered whole";
-    request_body_memory, "LIVECACHE_REQUEST_BODY_MEMORY", "Memory for request bodies being relayed to the origin, all shards together (503 beyond)";
-    pass_through_memory, "LIVECACHE_PASS_THROUGH_MEMORY", "Memory for readers of objects that are not stored, all shards together (503 for new ones beyond)";
-    client_min_rate, "LIVECACHE_CLIENT_MIN_RATE", "Slowest average rate, per second, at which a client may send a body or read a response once past its grace time; 0: off";
-    stream_key, "LIVECACHE_STREAM_KEY", "How a path maps to its stream: `dirname` or `prefix:N` (first N segments)";
-    strip_query_params, "LIVECACHE_STRIP_QUERY_PARAMS", "Query parameters left out of the cache key, comma-separated";
-    mesh_queue, "LIVECACHE_MESH_QUEUE", "Requests queued between two shards before overload (503)";
-    uncacheable_hold, "LIVECACHE_UNCACHEABLE_HOLD", "How long requests for a private/no-store URL skip coalescing";
-    admin, "LIVECACHE_ADMIN", "Admin listener for /metrics, /healthz, /readyz, /status (e.g. 127.0.0.1:9901); empty: off";
-    shutdown_grace, "LIVECACHE_SHUTDOWN_GRACE", "On SIGTERM/SIGINT, how long responses in progress may take to finish";
-    log_level, "LIVECACHE_LOG_LEVEL", "Diagnostics on stderr from this level up: error, warn, info, debug or trace (a reload changes it)";
-    log_format, "LIVECACHE_LOG_FORMAT", "Diagnostics format on stderr: `text` (one line per event, journald-friendly) or `json` (one object per line)";
-    access_log, "LIVECACHE_ACCESS_LOG", "Access log file, one line per response, reopened on SIGUSR2; empty: off";
-    access_log_format, "LIVECACHE_ACCESS_LOG_FORMAT", "Access log line format: `combined` (Apache/nginx combined plus cache fields) or `json`";
-    request_cache_control, "LIVECACHE_REQUEST_CACHE_CONTROL", "Client Cache-Control/Pragma directives: `honor` (RFC 9111) or `ignore` (common CDN edge setting)";
-    targeted_cache_control, "LIVECACHE_TARGETED_CACHE_CONTROL", "Response field that overrides CDN-Cache-Control and Cache-Control for this cache (RFC 9213); empty: off";
-    max_stale_on_error, "LIVECACHE_MAX_STALE_ON_ERROR", "Serve a stale object this long past its freshness when the origin fails, for responses without stale-if-error; 0s: off";
-    max_variants, "LIVECACHE_MAX_VARIANTS", "Variants kept per URL for responses with Vary";
-    negative_ttl, "LIVECACHE_NEGATIVE_TTL", "Freshness for error responses without their own, e.g. `404=10s, 5xx=2s`; empty: off (RFC behaviour)";
-    purge_allow, "LIVECACHE_PURGE_ALLOW", "Client addresses (CIDR) allowed to send PURGE on the client listener; empty (default): nobody, purge through the admin listener";
-    set_cookie, "LIVECACHE_SET_COOKIE", "Responses with Set-Cookie: `private` (neither stored nor shared) or `strip` (Set-Cookie removed, then cached as usual)";
-    forward_fields, "LIVECACHE_FORWARD_FIELDS", "Request fields sent upstream on shared fetches; `Name:safe` marks one the cache key may leave out";
-    key_fields, "LIVECACHE_KEY_FIELDS", "Request fields whose values are part of the cache key (and are forwarded)";
+impl Cli {
+    /// The command line, with one flag and one environment variable per knob.
+    pub fn command() -> Command {
+        let mut command = Command::new("livecache")
+            .version(env!("CARGO_PKG_VERSION"))
+            .about("Thread-per-core HTTP/1.1 cache for live video")
+            .arg(
+                Arg::new("config")
+                    .long("config")
+                    .env("LIVECACHE_CONFIG")
+                    .value_name("FILE")
+                    .help("TOML configuration file (keys as the long flags, with `_` for `-`)"),
+            )
+            .arg(
+                Arg::new("check_config")
+                    .long("check-config")
+                    .action(ArgAction::SetTrue)
+                    .help("Validate the configuration, print the effective values and exit"),
+            );
+        for knob in KNOBS {
+            command = command.arg(
+                Arg::new(knob.key)
+                    .long(knob.flag())
+                    .env(knob.env())
+                    .value_name("VALUE")
+                    .help(knob.help),
+            );
+        }
+        command
+    }
+
+    /// The process's own command line and environment; exits with usage on a bad flag.
+    pub fn parse() -> Cli {
+        Cli::from_matches(&Cli::command().get_matches())
+    }
+
+    pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Ok(Cli::from_matches(
+            &Cli::command().try_get_matches_from(args)?,
+        ))
+    }
+
+    fn from_matches(matches: &clap::ArgMatches) -> Cli {
+        let values = keys()
+            .filter_map(|key| matches.get_one::<String>(key).map(|v| (key, v.clone())))
+            .collect();
+        Cli {
+            config: matches.get_one::<String>("config").map(PathBuf::from),
+            check_config: matches.get_flag("check_config"),
+            values,
+        }
+    }
+
+    /// The text given for `key` by a flag or, failing that, its environment variable.
+    pub fn value(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(String::as_str)
+    }
 }
 
 /// Where an effective value came from, for `--check-config` and error messages.
@@ -116,11 +114,14 @@ pub fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     })?;
     let mut values = BTreeMap::new();
     for (key, value) in table {
-        if !KEYS.contains(&key.as_str()) {
+        if !keys().any(|k| k == key) {
             return Err(ConfigError {
                 key: key.clone(),
                 value: value.to_string(),
-                reason: format!("unknown key; known keys: {}", KEYS.join(", ")),
+                reason: format!(
+                    "unknown key; known keys: {}",
+                    keys().collect::<Vec<_>>().join(", ")
+                ),
             });
         }
         let text = match &value {

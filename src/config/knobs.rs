@@ -1,0 +1,301 @@
+//! Every configuration key, declared once: its name (the TOML key; the flag is its kebab case,
+//! the environment variable `LIVECACHE_` and its upper case), its default (text, parsed like
+//! any other source), whether a change applies at a reload or needs a restart, and its help.
+//! The flags, the environment variables, the defaults, `--check-config`'s order and the
+//! restart list are all derived from this table; a test checks the README against it.
+
+/// When a changed value takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applies {
+    /// At the next request boundary after a reload (SIGHUP).
+    Reload,
+    /// Only at a start: listeners, threads and queues are made once, and a key or stream
+    /// rule change would orphan the whole cache. A reload that changes it is refused.
+    Restart,
+}
+
+/// One configuration key.
+#[derive(Clone, Copy, Debug)]
+pub struct Knob {
+    pub key: &'static str,
+    /// `auto` for `shards`: the CPUs in the affinity mask.
+    pub default: &'static str,
+    pub applies: Applies,
+    pub help: &'static str,
+}
+
+impl Knob {
+    /// The command-line flag, without its dashes: `cache_size` -> `cache-size`.
+    pub fn flag(&self) -> String {
+        self.key.replace('_', "-")
+    }
+
+    /// The environment variable: `cache_size` -> `LIVECACHE_CACHE_SIZE`.
+    pub fn env(&self) -> String {
+        format!("LIVECACHE_{}", self.key.to_ascii_uppercase())
+    }
+}
+
+/// The knob named `key`.
+pub fn knob(key: &str) -> Option<&'static Knob> {
+    KNOBS.iter().find(|k| k.key == key)
+}
+
+/// Every key, in the order `--check-config` prints them.
+pub fn keys() -> impl Iterator<Item = &'static str> {
+    KNOBS.iter().map(|k| k.key)
+}
+
+pub const KNOBS: &[Knob] = &[
+    Knob {
+        key: "listen",
+        default: "127.0.0.1:8080",
+        applies: Applies::Restart,
+        help: "Address to serve clients on, e.g. 0.0.0.0:8080 (port 0 picks one)",
+    },
+    Knob {
+        key: "origin",
+        default: "http://127.0.0.1:9000",
+        applies: Applies::Reload,
+        help: "Origin (or parent shield) base URL, e.g. http://10.0.0.5:9000",
+    },
+    Knob {
+        key: "shards",
+        default: "auto",
+        applies: Applies::Restart,
+        help: "Number of shards (one executor per core); default: CPUs in the affinity mask",
+    },
+    Knob {
+        key: "cache_size",
+        default: "1GiB",
+        applies: Applies::Reload,
+        help: "Memory budget for cached and in-flight objects, e.g. 1GiB",
+    },
+    Knob {
+        key: "max_object_size",
+        default: "64MiB",
+        applies: Applies::Reload,
+        help: "Largest object stored; larger ones stream through uncached",
+    },
+    Knob {
+        key: "max_connections",
+        default: "10000",
+        applies: Applies::Reload,
+        help: "Client connections allowed at once across all shards",
+    },
+    Knob {
+        key: "client_header_timeout",
+        default: "10s",
+        applies: Applies::Reload,
+        help: "Time a client has to send a whole request head",
+    },
+    Knob {
+        key: "client_idle_timeout",
+        default: "60s",
+        applies: Applies::Reload,
+        help: "Idle keep-alive time before a client connection is closed",
+    },
+    Knob {
+        key: "upstream_connect_timeout",
+        default: "2s",
+        applies: Applies::Reload,
+        help: "Time to establish an origin connection",
+    },
+    Knob {
+        key: "upstream_first_byte_timeout",
+        default: "10s",
+        applies: Applies::Reload,
+        help: "Time from sending a request to the origin's response head",
+    },
+    Knob {
+        key: "upstream_between_bytes_timeout",
+        default: "10s",
+        applies: Applies::Reload,
+        help: "Longest silence while reading an origin body",
+    },
+    Knob {
+        key: "upstream_max_idle",
+        default: "64",
+        applies: Applies::Reload,
+        help: "Idle keep-alive origin connections kept per shard",
+    },
+    Knob {
+        key: "max_request_head",
+        default: "32KiB",
+        applies: Applies::Reload,
+        help: "Largest request head accepted (431 beyond)",
+    },
+    Knob {
+        key: "max_headers",
+        default: "100",
+        applies: Applies::Reload,
+        help: "Most request header fields accepted (431 beyond)",
+    },
+    Knob {
+        key: "max_uri",
+        default: "8KiB",
+        applies: Applies::Reload,
+        help: "Longest request target accepted (414 beyond)",
+    },
+    Knob {
+        key: "max_request_body",
+        default: "16MiB",
+        applies: Applies::Reload,
+        help: "Largest request body accepted (413 beyond); bodies are streamed, never buffered whole",
+    },
+    Knob {
+        key: "request_body_memory",
+        default: "32MiB",
+        applies: Applies::Reload,
+        help: "Memory for request bodies being relayed to the origin, all shards together (503 beyond)",
+    },
+    Knob {
+        key: "pass_through_memory",
+        default: "64MiB",
+        applies: Applies::Reload,
+        help: "Memory for readers of objects that are not stored, all shards together (503 for new ones beyond)",
+    },
+    Knob {
+        key: "client_min_rate",
+        default: "4KiB",
+        applies: Applies::Reload,
+        help: "Slowest average rate, per second, at which a client may send a body or read a response once past its grace time; 0: off",
+    },
+    Knob {
+        key: "stream_key",
+        default: "dirname",
+        applies: Applies::Restart,
+        help: "How a path maps to its stream: `dirname` or `prefix:N` (first N segments)",
+    },
+    Knob {
+        key: "strip_query_params",
+        default: "CMCD",
+        applies: Applies::Restart,
+        help: "Query parameters left out of the cache key, comma-separated",
+    },
+    Knob {
+        key: "mesh_queue",
+        default: "1024",
+        applies: Applies::Restart,
+        help: "Requests queued between two shards before overload (503)",
+    },
+    Knob {
+        key: "uncacheable_hold",
+        default: "10s",
+        applies: Applies::Reload,
+        help: "How long requests for a private/no-store URL skip coalescing",
+    },
+    Knob {
+        key: "admin",
+        default: "",
+        applies: Applies::Restart,
+        help: "Admin listener for /metrics, /healthz, /readyz, /status (e.g. 127.0.0.1:9901); empty: off",
+    },
+    Knob {
+        key: "shutdown_grace",
+        default: "30s",
+        applies: Applies::Reload,
+        help: "On SIGTERM/SIGINT, how long responses in progress may take to finish",
+    },
+    Knob {
+        key: "log_level",
+        default: "info",
+        applies: Applies::Reload,
+        help: "Diagnostics on stderr from this level up: error, warn, info, debug or trace (a reload changes it)",
+    },
+    Knob {
+        key: "log_format",
+        default: "text",
+        applies: Applies::Restart,
+        help: "Diagnostics format on stderr: `text` (one line per event, journald-friendly) or `json` (one object per line)",
+    },
+    Knob {
+        key: "access_log",
+        default: "",
+        applies: Applies::Reload,
+        help: "Access log file, one line per response, reopened on SIGUSR2; empty: off",
+    },
+    Knob {
+        key: "access_log_format",
+        default: "combined",
+        applies: Applies::Reload,
+        help: "Access log line format: `combined` (Apache/nginx combined plus cache fields) or `json`",
+    },
+    // RFC behaviour by default; `ignore` is one line away for edges facing browsers.
+    Knob {
+        key: "request_cache_control",
+        default: "honor",
+        applies: Applies::Reload,
+        help: "Client Cache-Control/Pragma directives: `honor` (RFC 9111) or `ignore` (common CDN edge setting)",
+    },
+    Knob {
+        key: "targeted_cache_control",
+        default: "Livecache-Cache-Control",
+        applies: Applies::Reload,
+        help: "Response field that overrides CDN-Cache-Control and Cache-Control for this cache (RFC 9213); empty: off",
+    },
+    Knob {
+        key: "max_stale_on_error",
+        default: "0s",
+        applies: Applies::Reload,
+        help: "Serve a stale object this long past its freshness when the origin fails, for responses without stale-if-error; 0s: off",
+    },
+    Knob {
+        key: "max_variants",
+        default: "8",
+        applies: Applies::Reload,
+        help: "Variants kept per URL for responses with Vary",
+    },
+    Knob {
+        key: "negative_ttl",
+        default: "",
+        applies: Applies::Reload,
+        help: "Freshness for error responses without their own, e.g. `404=10s, 5xx=2s`; empty: off (RFC behaviour)",
+    },
+    // PURGE on the client listener is off: behind a TLS terminator on the same host every
+    // client would come from loopback. Purges go through the admin listener.
+    Knob {
+        key: "purge_allow",
+        default: "",
+        applies: Applies::Reload,
+        help: "Client addresses (CIDR) allowed to send PURGE on the client listener; empty (default): nobody, purge through the admin listener",
+    },
+    Knob {
+        key: "set_cookie",
+        default: "private",
+        applies: Applies::Reload,
+        help: "Responses with Set-Cookie: `private` (neither stored nor shared) or `strip` (Set-Cookie removed, then cached as usual)",
+    },
+    Knob {
+        key: "forward_fields",
+        default: "Accept, Accept-Encoding, Accept-Language",
+        applies: Applies::Reload,
+        help: "Request fields sent upstream on shared fetches; `Name:safe` marks one the cache key may leave out",
+    },
+    Knob {
+        key: "key_fields",
+        default: "",
+        applies: Applies::Reload,
+        help: "Request fields whose values are part of the cache key (and are forwarded)",
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_snake_case() {
+        let mut seen = std::collections::BTreeSet::new();
+        for knob in KNOBS {
+            assert!(seen.insert(knob.key), "{} declared twice", knob.key);
+            assert!(
+                knob.key.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{}",
+                knob.key
+            );
+        }
+        assert_eq!(knob("cache_size").unwrap().flag(), "cache-size");
+        assert_eq!(knob("cache_size").unwrap().env(), "LIVECACHE_CACHE_SIZE");
+    }
+}
