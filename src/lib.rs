@@ -26,6 +26,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod http;
 pub mod io;
@@ -40,6 +41,7 @@ pub mod shard;
 pub mod shutdown;
 pub mod startup;
 
+pub use clock::Clock;
 pub use config::Config;
 pub use reload::ConfigSource;
 pub use runtime::{run, start, Running, StartError};

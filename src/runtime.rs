@@ -16,6 +16,7 @@ use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::log::access::{self, Reopen};
 use crate::metrics::Stats;
@@ -126,6 +127,8 @@ pub struct Running {
     pub config: ConfigSource,
     /// Asks every shard to reopen its access log (what SIGUSR2 does in the binary).
     pub access_log: Reopen,
+    /// The clock every shard decides by; tests advance it instead of sleeping.
+    pub clock: Clock,
     handles: Vec<glommio::ExecutorJoinHandle<()>>,
 }
 
@@ -181,6 +184,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     let reopen = Reopen::new();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
     let progress = StartProgress::new(shards);
+    let clock = Clock::system();
     let mut handles = Vec::with_capacity(shards);
     for (index, listener) in listeners.into_iter().enumerate() {
         let placement = match cpus.get(index % cpus.len().max(1)) {
@@ -196,6 +200,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let admin = admin.clone(); // admin listener
         let reopen = reopen.clone();
         let progress = Arc::clone(&progress);
+        let clock = clock.clone();
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
@@ -213,7 +218,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 };
                 progress.reached(index, StartStep::Meshed);
                 let id = mesh.shard_id();
-                let shard = Shard::new(id, source, stats, mesh, reopen);
+                let shard = Shard::new(id, source, stats, mesh, reopen, clock);
                 spawn_heartbeat(&shard);
                 spawn_access_log_flusher(&shard);
                 if let Some(receivers) = receivers {
@@ -273,6 +278,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         shutdown,
         config: source,
         access_log: reopen,
+        clock,
         handles,
     })
 }

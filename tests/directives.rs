@@ -107,7 +107,7 @@ fn assert_no_stale_when_origin_down(shards: usize, name: &str, cc: &str) {
         warm_stored(&setup, target);
     }
     setup.origin.refuse_connections().unwrap();
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
     let r = setup.get(&strict);
     assert!(r.status == 502 || r.status == 504, "{r:?}");
     assert!(!is_hit(&r), "{}", r.cache_status());
@@ -140,7 +140,7 @@ with_shards!(response_immutable_survives_a_reload_max_age_0, |shards| {
     setup.get(immutable);
     setup.get(plain);
     // Whole seconds: past 1 s of age, max-age=0 is exceeded by any stored response.
-    std::thread::sleep(Duration::from_millis(1100));
+    setup.advance(Duration::from_millis(1100));
     let reload = [("Cache-Control", "max-age=0")];
     let r = get_with(setup.addr, immutable, &reload);
     assert!(is_hit(&r), "immutable: {}", r.cache_status());
@@ -256,7 +256,7 @@ with_shards!(request_max_age_exceeded_goes_upstream, |shards| {
     store_fresh(&setup, target);
     let r = get_with(setup.addr, target, &[("Cache-Control", "max-age=30")]);
     assert!(is_hit(&r), "young enough: {}", r.cache_status());
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
     let r = get_with(setup.addr, target, &[("Cache-Control", "max-age=1")]);
     assert_revalidated_on_request(&setup, target, &r, "/dir/reqmaxage/seg.m4s");
     assert_eq!(setup.origin.hits(target), 2);
@@ -277,7 +277,7 @@ with_shards!(request_max_stale_serves_stale_as_hit, |shards| {
     let setup = Setup::new(shards);
     let target = "/dir/maxstale/seg.m4s?size=100&cc=max-age%3D1";
     warm_stored(&setup, target);
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
     let r = get_with(setup.addr, target, &[("Cache-Control", "max-stale=60")]);
     assert_eq!(r.status, 200);
     assert_eq!(r.body, expected_body("/dir/maxstale/seg.m4s", 100));
@@ -308,7 +308,7 @@ with_shards!(
         let setup = Setup::new(shards);
         let target = "/dir/maxstalemr/seg.m4s?size=100&cc=max-age%3D1%2C%20must-revalidate";
         warm_stored(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
         let r = get_with(setup.addr, target, &[("Cache-Control", "max-stale=60")]);
         assert_eq!(r.status, 200);
         assert!(!is_hit(&r), "{}", r.cache_status());
@@ -344,7 +344,7 @@ with_shards!(
         let setup = Setup::new(shards);
         let target = "/dir/onlyifcached/stale.m4s?size=100&cc=max-age%3D1";
         warm_stored(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
         let r = get_with(setup.addr, target, &[("Cache-Control", "only-if-cached")]);
         assert_eq!(r.status, 504, "{r:?}");
         assert_eq!(setup.origin.hits(target), 1);

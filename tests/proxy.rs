@@ -14,7 +14,7 @@ with_shards!(fresh_objects_expire, |shards| {
         .cache_status()
         .contains("fwd=uri-miss"));
     assert!(setup.get(target).cache_status().contains("hit"));
-    std::thread::sleep(Duration::from_millis(3100));
+    setup.advance(Duration::from_millis(3100));
     let after = setup.get(target);
     assert!(
         after.cache_status().contains("fwd=stale; fwd-status=304"),
@@ -28,7 +28,7 @@ with_shards!(s_maxage_beats_max_age, |shards| {
     let setup = Setup::new(shards);
     let target = "/live/smax/1/seg.m4s?size=100&cc=max-age%3D1%2C%20s-maxage%3D60";
     setup.get(target);
-    std::thread::sleep(Duration::from_millis(1500));
+    setup.advance(Duration::from_millis(1500));
     assert!(setup.get(target).cache_status().contains("hit"));
 });
 

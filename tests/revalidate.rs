@@ -35,7 +35,7 @@ with_shards!(
         let first = warm(&setup, target);
         let etag = first.header("etag").expect("an ETag").to_string();
         assert!(setup.get(target).cache_status().contains("hit"));
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
 
         let revalidated = setup.get(target);
         assert_eq!(revalidated.status, 200, "{revalidated:?}");
@@ -72,7 +72,7 @@ with_shards!(not_modified_fields_update_the_stored_ones, |shards| {
     let target = "/reval/update/seg.m4s?size=500&cc=max-age%3D2&after=1&then_cc=max-age%3D30";
     let first = warm(&setup, target);
     assert_eq!(first.header("cache-control"), Some("max-age=2"));
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
 
     let revalidated = setup.get(target);
     assert!(
@@ -94,7 +94,7 @@ with_shards!(not_modified_fields_update_the_stored_ones, |shards| {
     assert!(ttl >= 28, "{}", revalidated.cache_status());
 
     // Past the old lifetime, the new one still holds.
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
     let later = setup.get(target);
     assert!(
         later.cache_status().contains("hit"),
@@ -111,7 +111,7 @@ with_shards!(changed_entity_replaces_the_stored_one, |shards| {
     let target = "/reval/changed/seg.m4s?size=700&etag=v1&cc=max-age%3D2&after=1&then_etag=v2";
     let first = warm(&setup, target);
     assert_eq!(first.header("etag"), Some("\"v1\""));
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
 
     let changed = setup.get(target);
     assert_eq!(changed.status, 200);
@@ -140,7 +140,7 @@ with_shards!(concurrent_requests_share_one_revalidation, |shards| {
     let setup = Setup::new(shards);
     let target = "/reval/herd/seg.m4s?size=20000&cc=max-age%3D2&after=1&then_delay_ms=500";
     warm(&setup, target);
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
 
     let responses = concurrent_gets(setup.addr, target, 20);
     let expected = expected_body("/reval/herd/seg.m4s", 20000);
@@ -201,7 +201,7 @@ with_shards!(
         let setup = Setup::new(shards);
         let target = "/reval/cond/seg.m4s?size=400&etag=c1&cc=max-age%3D2";
         warm(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
 
         let mut conn = Conn::open(setup.addr);
         let r = send_with(&mut conn, "GET", target, &[("If-None-Match", "\"c1\"")]);
@@ -230,7 +230,7 @@ with_shards!(
         let target =
             "/reval/condchanged/seg.m4s?size=400&etag=c1&cc=max-age%3D2&after=1&then_etag=c2";
         warm(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
 
         let r = get_with(setup.addr, target, &[("If-None-Match", "\"c1\"")]);
         assert_eq!(r.status, 200, "{r:?}");
@@ -249,7 +249,7 @@ with_shards!(
         let setup = Setup::new(shards);
         let target = "/reval/novalidators/seg.m4s?size=600&noetag=1&nolm=1&cc=max-age%3D2";
         warm(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
         let r = setup.get(target);
         assert_eq!(r.status, 200);
         assert_eq!(r.body, expected_body("/reval/novalidators/seg.m4s", 600));
@@ -272,7 +272,7 @@ with_shards!(
         let setup = Setup::new(shards);
         let target = "/reval/lmonly/seg.m4s?size=600&noetag=1&cc=max-age%3D2";
         warm(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
         let r = setup.get(target);
         assert_eq!(r.status, 200);
         assert!(
@@ -291,7 +291,7 @@ with_shards!(not_modified_with_no_store_drops_the_entry, |shards| {
     let setup = Setup::new(shards);
     let target = "/reval/nostore304/seg.m4s?size=600&cc=max-age%3D2&after=1&then_cc=no-store";
     warm(&setup, target);
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
     let r = setup.get(target);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body, expected_body("/reval/nostore304/seg.m4s", 600));
@@ -312,7 +312,7 @@ with_shards!(not_modified_without_date_still_refreshes, |shards| {
     let setup = Setup::new(shards);
     let target = "/reval/nodate/seg.m4s?size=600&nodate=1&cc=max-age%3D2";
     warm(&setup, target);
-    std::thread::sleep(PAST_TWO_SECONDS);
+    setup.advance(PAST_TWO_SECONDS);
     let r = setup.get(target);
     assert_eq!(r.status, 200);
     let status = r.cache_status();
@@ -339,7 +339,7 @@ with_shards!(
             "/reval/othertag/seg.m4s?size=700&noetag=1&cc=max-age%3D1&after=1&then_etag=v2";
         let path = "/reval/othertag/seg.m4s";
         warm(&setup, target);
-        std::thread::sleep(PAST_TWO_SECONDS);
+        setup.advance(PAST_TWO_SECONDS);
         let r = setup.get(target);
         assert_eq!(r.status, 200);
         assert_eq!(r.body, expected_body(path, 700));

@@ -311,6 +311,11 @@ with_shards!(negative_ttl_stores_matching_statuses, |shards| {
     assert_eq!(hits, 1);
     assert!(r.cache_status().contains("hit"), "{}", r.cache_status());
     assert!(ttl(&r) <= 30 && ttl(&r) >= 28, "{}", r.cache_status());
+    // Thirty seconds on (by the daemon's clock), the 404 is stale and asked for again.
+    setup.advance(Duration::from_secs(31));
+    let again = setup.get("/sem/neg/2?status=404&cc=none");
+    assert!(!again.cache_status().contains("hit"), "{}", again.cache_status());
+    assert_eq!(setup.origin.hits("/sem/neg/2?status=404&cc=none"), 2);
     let (r, hits) = twice(&setup, "/sem/neg/3?status=410&cc=none", 410);
     assert_eq!(hits, 2, "the rule is for 404 only: {}", r.cache_status());
     // The origin's own directives come first.
@@ -481,7 +486,7 @@ with_shards!(upstream_age_counts_and_grows, |shards| {
     let miss = setup.get(target);
     assert!(age(&miss) >= 30, "{miss:?}");
     assert!(ttl(&miss) <= 30, "{}", miss.cache_status());
-    thread::sleep(Duration::from_millis(1100));
+    setup.advance(Duration::from_millis(1100));
     let hit = setup.get(target);
     assert!(hit.cache_status().contains("hit"), "{}", hit.cache_status());
     assert!(age(&hit) >= 31, "{hit:?}");
@@ -556,7 +561,7 @@ with_shards!(age_accumulates_through_a_cache_chain, |shards| {
     let target = "/sem/tier/2/seg.m4s?size=100&age=10&cc=max-age%3D60";
     let at_shield = shield.get(target);
     assert!(age(&at_shield) >= 10);
-    thread::sleep(Duration::from_millis(2100));
+    shield.advance(Duration::from_millis(2100));
     let r = get(edge.addr, target);
     assert!(own_status(&r).contains("fwd=uri-miss"), "{r:?}");
     assert!(
@@ -673,7 +678,7 @@ with_shards!(
         // Joining a revalidation whose 304 refreshed the stored copy: complete, and stored.
         let reval = "/sem/cs/4/reval.m4s?size=100&cc=max-age%3D1&etag=r1";
         warm_stored(&setup, reval);
-        std::thread::sleep(std::time::Duration::from_millis(2100));
+        setup.advance(std::time::Duration::from_millis(2100));
         let refreshed = setup.get(reval);
         let status = refreshed.cache_status();
         assert!(

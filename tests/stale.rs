@@ -50,7 +50,7 @@ with_shards!(
                   &cc=max-age%3D1%2C%20stale-while-revalidate%3D30\
                   &after=1&then_delay_ms=1500&then_etag=v2&then_cc=max-age%3D60";
         warm(&setup, target);
-        std::thread::sleep(STALE_BY_A_SECOND);
+        setup.advance(STALE_BY_A_SECOND);
 
         let r = setup.get(target);
         assert_eq!(r.status, 200);
@@ -99,7 +99,7 @@ with_shards!(stale_while_revalidate_herd_triggers_one_fetch, |shards| {
                   &cc=max-age%3D1%2C%20stale-while-revalidate%3D30\
                   &after=1&then_delay_ms=500&then_cc=max-age%3D60";
     warm(&setup, target);
-    std::thread::sleep(STALE_BY_A_SECOND);
+    setup.advance(STALE_BY_A_SECOND);
 
     let responses = concurrent_gets(setup.addr, target, 20);
     let expected = expected_body(path, 20000);
@@ -129,7 +129,7 @@ with_shards!(stale_while_revalidate_window_ends, |shards| {
     let target = "/stale/swrend/seg.m4s?size=100&cc=max-age%3D1%2C%20stale-while-revalidate%3D1";
     warm(&setup, target);
     // Stale by more than the 1 s window.
-    std::thread::sleep(Duration::from_millis(3100));
+    setup.advance(Duration::from_millis(3100));
     let r = setup.get(target);
     assert_eq!(r.status, 200);
     assert!(
@@ -145,7 +145,7 @@ with_shards!(stale_if_error_serves_stale_on_503, |shards| {
     let target = "/stale/sie503/seg.m4s?size=800\
                   &cc=max-age%3D1%2C%20stale-if-error%3D60&after=1&then_status=503";
     warm(&setup, target);
-    std::thread::sleep(STALE_BY_A_SECOND);
+    setup.advance(STALE_BY_A_SECOND);
     let r = setup.get(target);
     assert_stale_on_error(&r, path, 800, Some(503));
     assert_eq!(setup.origin.hits(target), 2);
@@ -162,7 +162,7 @@ with_shards!(stale_if_error_serves_stale_when_origin_refuses, |shards| {
     let target = "/stale/sierefuse/seg.m4s?size=800&cc=max-age%3D1%2C%20stale-if-error%3D60";
     warm(&setup, target);
     setup.origin.refuse_connections().unwrap();
-    std::thread::sleep(STALE_BY_A_SECOND);
+    setup.advance(STALE_BY_A_SECOND);
     let r = setup.get(target);
     assert_stale_on_error(&r, path, 800, None);
     // Back up: the next request revalidates normally.
@@ -182,7 +182,7 @@ with_shards!(stale_if_error_serves_stale_on_timeout, |shards| {
     let target = "/stale/sietimeout/seg.m4s?size=800\
                   &cc=max-age%3D1%2C%20stale-if-error%3D60&after=1&then_delay_ms=3000";
     warm(&setup, target);
-    std::thread::sleep(STALE_BY_A_SECOND);
+    setup.advance(STALE_BY_A_SECOND);
     let r = setup.get(target);
     assert_stale_on_error(&r, path, 800, None);
     assert!(
@@ -198,7 +198,7 @@ with_shards!(stale_if_error_window_ends, |shards| {
                   &cc=max-age%3D1%2C%20stale-if-error%3D1&after=1&then_status=503";
     warm(&setup, target);
     // Stale by more than the 1 s window.
-    std::thread::sleep(Duration::from_millis(3100));
+    setup.advance(Duration::from_millis(3100));
     let r = setup.get(target);
     assert_eq!(r.status, 503, "{r:?}");
     assert!(!is_hit(&r), "{}", r.cache_status());
@@ -216,7 +216,7 @@ with_shards!(
         let path = "/stale/cap/seg.m4s";
         let target = "/stale/cap/seg.m4s?size=800&cc=max-age%3D1&after=1&then_status=503";
         warm(&setup, target);
-        std::thread::sleep(STALE_BY_A_SECOND);
+        setup.advance(STALE_BY_A_SECOND);
         let r = setup.get(target);
         assert_stale_on_error(&r, path, 800, Some(503));
     }
@@ -228,7 +228,7 @@ with_shards!(stale_if_error_beats_max_stale_on_error, |shards| {
     let target = "/stale/capsie/seg.m4s?size=800\
                   &cc=max-age%3D1%2C%20stale-if-error%3D1&after=1&then_status=503";
     warm(&setup, target);
-    std::thread::sleep(Duration::from_millis(3100));
+    setup.advance(Duration::from_millis(3100));
     let r = setup.get(target);
     assert_eq!(r.status, 503, "{}", r.cache_status());
 });
@@ -239,7 +239,7 @@ with_shards!(
         let setup = Setup::new(shards);
         let target = "/stale/nocap/seg.m4s?size=800&cc=max-age%3D1&after=1&then_status=503";
         warm(&setup, target);
-        std::thread::sleep(STALE_BY_A_SECOND);
+        setup.advance(STALE_BY_A_SECOND);
         let r = setup.get(target);
         assert_eq!(r.status, 503, "{r:?}");
         let status = r.cache_status();
@@ -262,7 +262,7 @@ with_shards!(
                   &after=1&then_delay_ms=1000&then_etag=v2&then_cc=private%2C%20max-age%3D60";
         let warmed = get_with(setup.addr, target, &[("Cookie", "user=w")]);
         assert!(storable(&warmed), "{}", warmed.cache_status());
-        std::thread::sleep(STALE_BY_A_SECOND);
+        setup.advance(STALE_BY_A_SECOND);
 
         let a = get_with(setup.addr, target, &[("Cookie", "user=a")]);
         assert!(
@@ -296,7 +296,7 @@ with_shards!(
                   &then_cc=max-age%3D60%2C%20no-cache%3D%22Set-Cookie%22";
         let warmed = warm_stored(&setup, target);
         assert_eq!(warmed.header("set-cookie"), Some("a=b"));
-        std::thread::sleep(STALE_BY_A_SECOND);
+        setup.advance(STALE_BY_A_SECOND);
 
         let a = setup.get(target);
         assert!(
@@ -323,7 +323,7 @@ with_shards!(
         let target =
             "/stale/swr-maxage/seg.m4s?size=500&cc=max-age%3D1%2C%20stale-while-revalidate%3D30";
         warm(&setup, target);
-        std::thread::sleep(STALE_BY_A_SECOND);
+        setup.advance(STALE_BY_A_SECOND);
         // RFC 9111 5.2.1.1: max-age without max-stale means the client wants no stale copy.
         let r = get_with(setup.addr, target, &[("Cache-Control", "max-age=5")]);
         assert_eq!(r.status, 200);

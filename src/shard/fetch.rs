@@ -125,7 +125,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             Err(e) => {
                 stats.origin_error(e.kind());
                 crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
-                match stale.filter(|s| revalidate::usable_on_error(s, &config)) {
+                match stale.filter(|s| revalidate::usable_on_error(s, shard.now(), &config)) {
                     Some(stale) => revalidate::serve_stale(leader, &stale, None),
                     None => leader.flight.fail(e.status()),
                 }
@@ -134,7 +134,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
         };
         let status = response.head.status;
         if let Some(old) = stale.as_ref() {
-            if status >= 500 && revalidate::usable_on_error(old, &config) {
+            if status >= 500 && revalidate::usable_on_error(old, shard.now(), &config) {
                 revalidate::serve_stale(leader, old, Some(status));
                 return None;
             }
@@ -174,7 +174,7 @@ async fn deliver(
     let config = shard.config();
     let status = response.head.status;
     let response_time = SystemTime::now();
-    let arrived = Instant::now();
+    let arrived = shard.now();
     let decision = freshness::evaluate(
         status,
         &response.head.headers,

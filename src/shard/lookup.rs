@@ -35,7 +35,7 @@ impl Shard {
     pub fn lookup(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Lookup {
         let key = &request.key;
         let wants = request.directives;
-        let now = Instant::now();
+        let now = self.now();
         let found = self.store.borrow_mut().get(key, &request.upstream_headers);
         let (fwd, stale, vary) = match found {
             Found::Object(object) => {

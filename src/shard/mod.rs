@@ -23,6 +23,7 @@ use bytes::Bytes;
 use crate::cache::directives::RequestDirectives;
 use crate::cache::unshareable::Unshareable;
 use crate::cache::{CacheKey, InFlight, PassThroughBudget, Store, StoreUsage, StoredObject};
+use crate::clock::Clock;
 use crate::config::{Config, REQUEST_BODY_RESERVATION};
 use crate::http::headers::Header;
 use crate::log::access::{Reopen, ShardLog};
@@ -83,6 +84,8 @@ pub struct Shard {
     pub mesh: Mesh,
     /// This shard's access log buffer and file descriptor.
     pub access_log: ShardLog,
+    /// What "now" is for every decision this shard makes by the clock.
+    clock: Clock,
 }
 
 impl Shard {
@@ -92,6 +95,7 @@ impl Shard {
         stats: Arc<Stats>,
         mesh: Mesh,
         reopen: Reopen,
+        clock: Clock,
     ) -> Rc<Shard> {
         let config = Rc::new((*source.current()).clone());
         let shard = Rc::new(Shard {
@@ -108,9 +112,15 @@ impl Shard {
             source,
             config: RefCell::new(config),
             stats,
+            clock,
         });
         shard.publish_store();
         shard
+    }
+
+    /// Now, by the clock the cache decides by (see `clock`).
+    pub fn now(&self) -> Instant {
+        self.clock.now()
     }
 
     /// The configuration this shard runs now.
@@ -224,7 +234,7 @@ impl Shard {
     }
 
     fn hold_unshareable(&self, key: &CacheKey) {
-        self.unshareable.borrow_mut().hold(key, Instant::now());
+        self.unshareable.borrow_mut().hold(key, self.now());
     }
 
     fn pass_through_budget(&self) -> Rc<PassThroughBudget> {

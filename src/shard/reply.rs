@@ -6,7 +6,6 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -95,7 +94,7 @@ impl OwnerStream {
                     return if index == 0 {
                         Reply::Head {
                             head: Arc::clone(&object.head),
-                            age_secs: object.freshness.age(Instant::now()).as_secs(),
+                            age_secs: object.freshness.age(self.shard.now()).as_secs(),
                             status: *status,
                             body_len: Some(object.body_len),
                         }

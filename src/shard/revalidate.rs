@@ -49,17 +49,17 @@ pub fn selects(stored: &[Header], not_modified: &[Header]) -> bool {
 }
 
 /// Whether `stale` may answer a request whose upstream failed.
-pub fn usable_on_error(stale: &StoredObject, config: &Config) -> bool {
+pub fn usable_on_error(stale: &StoredObject, now: Instant, config: &Config) -> bool {
     stale
         .freshness
-        .may_serve_on_error(Instant::now(), config.caching.max_stale_on_error)
+        .may_serve_on_error(now, config.caching.max_stale_on_error)
 }
 
 /// Answers the fetch's readers with the stored response after an upstream failure
 /// (`fwd_status`: the origin's error status, `None` when there was no response at all). The
 /// stored response stays as it is.
 pub fn serve_stale(leader: &mut Leader, stale: &StoredObject, fwd_status: Option<u16>) {
-    let now = Instant::now();
+    let now = leader.shard.now();
     let head = Arc::new(CachedHead {
         arrival: Arrival {
             initial_age_secs: stale.freshness.age(now).as_secs(),
@@ -85,7 +85,7 @@ pub fn refresh(
     let shard = Rc::clone(&leader.shard);
     let config = shard.config();
     let response_time = SystemTime::now();
-    let arrived = Instant::now();
+    let arrived = shard.now();
     // A 304 without a Date gets one now (RFC 9110 6.6.1), or the stored response's old Date
     // would make the refreshed copy look as old as the first fetch.
     let mut update = not_modified.to_vec();

@@ -83,6 +83,12 @@ impl Setup {
         get(self.addr, target)
     }
 
+    /// Moves the daemon's clock forward, as if `by` had passed, without sleeping: objects age,
+    /// stale windows and holds run out. Wall time (`Date`) and socket timeouts do not move.
+    pub fn advance(&self, by: Duration) {
+        self.running().clock.advance(by);
+    }
+
     /// Requests the origin received for `target` with this method.
     pub fn origin_count(&self, method: &str, target: &str) -> usize {
         self.origin
