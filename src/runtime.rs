@@ -229,9 +229,13 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                     crate::admin::spawn(&shard, admin, shutdown.clone());
                 }
                 // --- end admin listener ---
+                // Only shard 0 accepts when every request must cross the mesh (tests): the
+                // others leave the listening group before anyone can connect.
+                let accepts = !(shard.config().cross_mesh_for_tests && id != 0);
                 let listener_fd = listener.into_raw_fd();
                 // SAFETY: the descriptor is a listening socket this executor now owns alone.
                 let listener = unsafe { TcpListener::from_raw_fd(listener_fd) };
+                let listener = accepts.then_some(listener);
                 let drain = Drain::new();
                 let stop = Rc::clone(&drain);
                 glommio::spawn_local(async move {
@@ -242,7 +246,12 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 .detach();
                 let _ = ready.send(Ok(id));
                 let own_listener = (!activated).then_some(listener_fd);
-                server::serve(Rc::clone(&shard), listener, own_listener, drain, open).await;
+                match listener {
+                    Some(listener) => {
+                        server::serve(Rc::clone(&shard), listener, own_listener, drain, open).await
+                    }
+                    None => server::serve_peers_only(Rc::clone(&shard), drain, open).await,
+                }
                 shard.access_log.flush();
             })
             .map_err(|e| StartError::Executor(e.to_string()))?;

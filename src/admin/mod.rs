@@ -13,7 +13,7 @@
 //!
 //! A purge answers `{"purged":N,"shards":S}`: stored objects removed, and shards that answered
 //! within `PURGE_PATIENCE` (all of them but a stuck one). Every shard is asked at once over the
-//! mesh (`shard::mesh::purge_everywhere`); fetches in flight in the scope are detached, so
+//! mesh (`shard::broadcast::purge_everywhere`); fetches in flight in the scope are detached, so
 //! they finish for their readers but are not stored. Query values are percent-decoded once
 //! and then compared with paths as requested, so a path that was sent percent-encoded is
 //! purged by encoding it once more. A single URL is purged with the `PURGE` method on the
@@ -22,7 +22,7 @@
 //! It runs on shard 0's executor, next to that shard's clients, and costs the data path
 //! nothing until scraped. Counters are atomics any thread may read. Latency histograms are
 //! not: each shard keeps its HDR histograms to itself, unshared and unlocked, and a scrape
-//! asks every other shard over the mesh for a clone (`shard::mesh::collect_latency`), then
+//! asks every other shard over the mesh for a clone (`shard::broadcast::collect_latency`), then
 //! merges them here. Asking on scrape, rather than having every shard publish a snapshot on
 //! a timer, keeps the data path free of any shared slot (which would need a lock or an
 //! atomic swap), costs nothing between scrapes, and gives exact figures: a scrape right
@@ -44,12 +44,13 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 use crate::cache::CacheKey;
+use crate::cache::PurgeScope;
 use crate::config::StreamKeyRule;
 use crate::metrics::{Readiness, Stats};
-use crate::startup::StartError;
-use crate::shard::mesh::{self, PurgeScope};
+use crate::shard::broadcast;
 use crate::shard::Shard;
 use crate::shutdown::Shutdown;
+use crate::startup::StartError;
 
 pub use prometheus::{render, BUCKETS_SECONDS, CONTENT_TYPE};
 
@@ -239,7 +240,7 @@ async fn answer(shard: &Rc<Shard>, path: &str) -> Answer {
     let stats = &shard.stats;
     match path {
         "/metrics" => {
-            let (latency, merged) = mesh::collect_latency(shard, LATENCY_PATIENCE).await;
+            let (latency, merged) = broadcast::collect_latency(shard, LATENCY_PATIENCE).await;
             Answer {
                 status: 200,
                 content_type: CONTENT_TYPE,
@@ -264,7 +265,8 @@ async fn purge(shard: &Rc<Shard>, query: &str) -> Answer {
         Ok(scope) => scope,
         Err(reason) => return Answer::text(400, reason),
     };
-    let (purged, answered) = mesh::purge_everywhere(shard, scope.clone(), PURGE_PATIENCE).await;
+    let (purged, answered) =
+        broadcast::purge_everywhere(shard, scope.clone(), PURGE_PATIENCE).await;
     let shards = shard.config().shards;
     if answered < shards {
         tracing::warn!(

@@ -96,6 +96,10 @@ pub struct Config {
     pub forwarding: Forwarding,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
+    /// Tests only, never a knob: shard 0 alone accepts and the others own every stream, so
+    /// with several shards every request crosses the mesh (`shard::route::owner`).
+    #[doc(hidden)]
+    pub cross_mesh_for_tests: bool,
 }
 
 /// The least `pass_through_memory` per shard: the two windows one pass-through object may hold
@@ -268,6 +272,7 @@ impl Config {
             forwarding: Forwarding::parse(text("forward_fields"), text("key_fields"))
                 .map_err(|(key, reason)| error(key, text(key), &reason))?,
             sources,
+            cross_mesh_for_tests: false,
         };
         let mut config = config;
         // The default object limit follows the budget down; an explicit one must fit.

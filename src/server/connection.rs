@@ -14,14 +14,13 @@ use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange};
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
-use crate::cache::StreamKey;
 use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::headers::find;
 use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
 use crate::io::read_some;
 use crate::log::access::Entry;
 use crate::metrics::{self, Guard, Meter, ShardStats};
-use crate::shard::{mesh, FetchRequest};
+use crate::shard::{route, FetchRequest};
 
 const READ_SIZE: usize = 16 * 1024;
 
@@ -170,8 +169,7 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(head);
-        let owner =
-            StreamKey::of(&key, self.shard.config().stream_key).owner(self.shard.config().shards);
+        let owner = route::owner(&self.shard.config(), &key);
         let directives = match self.shard.config().caching.request_cache_control {
             RequestDirectivesRule::Honor => RequestDirectives::parse(&head.headers),
             RequestDirectivesRule::Ignore => RequestDirectives::default(),
@@ -185,7 +183,7 @@ impl Connection {
             key,
             directives,
         });
-        match mesh::route(&self.shard, owner, request) {
+        match route::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,
             None => {
                 meter.head(503, metrics::CacheResult::Error);

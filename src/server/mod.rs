@@ -92,8 +92,20 @@ pub async fn serve(
         })
         .detach();
     }
-    // Wait for every shard's connections, not only ours: their requests may be owned here,
-    // and the fetches and replies this shard runs for them must outlive those connections.
+    outlive_connections(&shard, &open).await;
+}
+
+/// A shard that accepts nothing (`cross_mesh_for_tests`): it owns streams and serves the
+/// mesh until the drain, then waits like the others.
+pub async fn serve_peers_only(shard: Rc<Shard>, drain: Rc<Drain>, open: ConnectionCount) {
+    drain.wait().await;
+    outlive_connections(&shard, &open).await;
+}
+
+/// Waits (up to `shutdown_grace`) for every shard's connections, not only ours: their
+/// requests may be owned here, and the fetches and replies this shard runs for them must
+/// outlive those connections.
+async fn outlive_connections(shard: &Rc<Shard>, open: &ConnectionCount) {
     let deadline = Instant::now() + shard.config().shutdown_grace;
     while open.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
         glommio::timer::sleep(Duration::from_millis(20)).await;

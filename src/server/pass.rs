@@ -15,13 +15,13 @@ use super::forward;
 use super::pace::Pace;
 use super::respond::{write_error, write_response, Exchange, Replies};
 use crate::cache::CacheStatus;
-use crate::cache::{CacheKey, CachedHead, StreamKey};
+use crate::cache::{CacheKey, CachedHead};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestBody, RequestHead};
 use crate::http::response::ResponseBody;
 use crate::metrics::{self, CacheResult, Guard, Meter, ShardStats};
 use crate::origin::{self, BodyFraming, BodySource, UpstreamRequest, UpstreamResponse};
-use crate::shard::{mesh, Reply};
+use crate::shard::{route, Reply};
 
 /// The replies of a pass-through exchange: its head, then its body as read.
 struct PassReplies {
@@ -186,8 +186,8 @@ pub async fn forward(
         }
         keys.dedup();
         for key in keys {
-            let owner = StreamKey::of(&key, config.stream_key).owner(config.shards);
-            let _ = mesh::invalidate(&shard, owner, key).await;
+            let owner = route::owner(&config, &key);
+            let _ = route::invalidate(&shard, owner, key).await;
         }
     }
     let mut fields = end_to_end(&response.head.headers);

@@ -16,12 +16,11 @@ use futures_lite::AsyncWriteExt;
 
 use super::client::Connection;
 use super::respond::{write_error, Exchange, VIA};
-use crate::cache::StreamKey;
 use crate::http::encode;
 use crate::http::request::{Method, RequestHead};
 use crate::http::Version;
 use crate::metrics::{CacheResult, Meter};
-use crate::shard::mesh;
+use crate::shard::route;
 
 /// What a 405 lists: the methods livecache serves or forwards (PURGE stays unadvertised).
 const ALLOW: &[u8] = b"GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS";
@@ -57,8 +56,8 @@ pub async fn serve(
         return Ok(exchange.keep_alive);
     }
     let key = conn.cache_key(head);
-    let owner = StreamKey::of(&key, config.stream_key).owner(config.shards);
-    let Some(purged) = mesh::invalidate(&conn.shard, owner, key.clone()).await else {
+    let owner = route::owner(&config, &key);
+    let Some(purged) = route::invalidate(&conn.shard, owner, key.clone()).await else {
         // The owner's queue is gone: nothing can be said about the URL.
         meter.head(503, CacheResult::Error);
         meter.wrote(write_error(&mut conn.stream, 503, None).await?);

@@ -79,9 +79,9 @@ pub(crate) trait Replies {
     async fn next(&mut self) -> Reply;
 }
 
-impl Replies for crate::shard::mesh::Route {
+impl Replies for crate::shard::Route {
     async fn next(&mut self) -> Reply {
-        crate::shard::mesh::Route::next(self).await
+        crate::shard::Route::next(self).await
     }
 }
 

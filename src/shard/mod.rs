@@ -4,12 +4,14 @@
 //! through `mesh`. All state is `Rc`/`RefCell` inside the executor; no borrow is held across
 //! an `.await`.
 
+pub mod broadcast;
 mod fetch;
 mod leader;
 mod lookup;
 pub mod mesh;
 pub mod reply;
 mod revalidate;
+pub mod route;
 mod stored;
 
 use std::cell::{Cell, RefCell};
@@ -22,7 +24,9 @@ use bytes::Bytes;
 
 use crate::cache::directives::RequestDirectives;
 use crate::cache::unshareable::Unshareable;
-use crate::cache::{CacheKey, InFlight, PassThroughBudget, Store, StoreUsage, StoredObject};
+use crate::cache::{
+    CacheKey, InFlight, PassThroughBudget, PurgeScope, Store, StoreUsage, StoredObject,
+};
 use crate::clock::Clock;
 use crate::config::{Config, REQUEST_BODY_RESERVATION};
 use crate::http::headers::Header;
@@ -33,6 +37,7 @@ use crate::reload::ConfigSource;
 
 pub use lookup::Lookup;
 pub use mesh::{Mesh, MeshMessage};
+pub use route::{owner, Route};
 pub use stored::interim_head;
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
@@ -86,6 +91,9 @@ pub struct Shard {
     pub access_log: ShardLog,
     /// What "now" is for every decision this shard makes by the clock.
     clock: Clock,
+    /// The last latency histograms each peer sent this shard's scrapes: merged in for a peer
+    /// that does not answer in time, so exported histograms never go backwards.
+    last_latency: RefCell<HashMap<usize, crate::metrics::Latency>>,
 }
 
 impl Shard {
@@ -113,6 +121,7 @@ impl Shard {
             config: RefCell::new(config),
             stats,
             clock,
+            last_latency: RefCell::new(HashMap::new()),
         });
         shard.publish_store();
         shard
@@ -191,6 +200,15 @@ impl Shard {
         self.inflight.borrow_mut().retain(|(k, _), _| k != key);
         self.publish_store();
         removed
+    }
+
+    /// Applies `scope` to this shard's own slice of the cache; returns how many stored
+    /// objects went.
+    pub fn purge(&self, scope: &PurgeScope) -> u64 {
+        match scope {
+            PurgeScope::Url(key) => self.invalidate(key),
+            scope => self.purge_where(&|key| scope.matches(key)),
+        }
     }
 
     /// Removes every stored object whose key `matches` (a stream or path-prefix purge) and

@@ -12,6 +12,7 @@ use livecache::{Config, Running, Shutdown};
 pub use mock_origin::{expected_body, MockOrigin};
 
 /// Runs a test body once with one shard and once with four, as every data-path test must.
+/// With four, every request crosses the shard mesh (see `Setup::with`).
 #[macro_export]
 macro_rules! with_shards {
     ($name:ident, |$shards:ident| $body:block) => {
@@ -55,7 +56,10 @@ impl Setup {
             ("cache_size", "64MiB"),
         ];
         pairs.extend_from_slice(extra);
-        let config = Config::from_pairs(&pairs).expect("valid test config");
+        let mut config = Config::from_pairs(&pairs).expect("valid test config");
+        // With several shards, every request crosses the mesh: shard 0 alone accepts and the
+        // others own every stream, so no test passes only because its key happened to be local.
+        config.cross_mesh_for_tests = config.shards > 1;
         let running = livecache::start(config, Shutdown::new()).expect("daemon starts");
         Setup {
             origin,

@@ -1,0 +1,75 @@
+//! Which shard owns a request, and how its replies reach the connection that asked: called in
+//! place when the owner is this shard, or sent over the mesh with a per-request reply channel,
+//! so a remote follower streams exactly like a local one. A full queue is overload: the caller
+//! answers 503 and it is counted. One URL's invalidation goes to its owner the same way.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use futures_channel::mpsc::{channel, Receiver};
+use futures_lite::StreamExt;
+
+use super::broadcast::ask_to_purge;
+use super::mesh::{MeshMessage, REPLY_QUEUE};
+use super::{FetchRequest, OwnerStream, Reply, Shard};
+use crate::cache::{CacheKey, PurgeScope, StreamKey};
+use crate::config::Config;
+use crate::metrics::ShardStats;
+
+/// The shard that owns `key`: its stream's fixed-seed hash, so every shard agrees. With
+/// `cross_mesh_for_tests`, shard 0 alone accepts and streams are owned by the others, so every
+/// request crosses the mesh.
+pub fn owner(config: &Config, key: &CacheKey) -> usize {
+    let stream = StreamKey::of(key, config.stream_key);
+    match config.shards {
+        n if config.cross_mesh_for_tests && n > 1 => 1 + stream.owner(n - 1),
+        n => stream.owner(n),
+    }
+}
+
+/// Where a request's replies come from.
+pub enum Route {
+    Local(OwnerStream),
+    Remote(Receiver<Reply>),
+}
+
+impl Route {
+    pub async fn next(&mut self) -> Reply {
+        match self {
+            Route::Local(stream) => stream.next().await,
+            // The owner dropped the channel early only if its task died: treat as a cut.
+            Route::Remote(rx) => rx.next().await.unwrap_or(Reply::Aborted),
+        }
+    }
+}
+
+/// Sends `request` to its owner (or serves it here). `None`: the owner's queue is full.
+pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Option<Route> {
+    if owner == shard.id {
+        return Some(Route::Local(OwnerStream::open(shard, request)));
+    }
+    let senders = shard.mesh.senders().expect("several shards have a mesh");
+    let (tx, rx) = channel(REPLY_QUEUE);
+    ShardStats::incr(&shard.my_stats().remote_requests);
+    match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
+        Ok(()) => {
+            ShardStats::incr(&shard.my_stats().mesh_messages);
+            Some(Route::Remote(rx))
+        }
+        Err(_) => {
+            ShardStats::incr(&shard.my_stats().overload_refusals);
+            None
+        }
+    }
+}
+
+/// Has the owner of `key` remove that URL (every variant, and its fetch in flight) and waits
+/// for its count, so the client's answer goes out only once later requests miss: for a
+/// `PURGE`, and for the invalidation after an unsafe method (RFC 9111 4.4). Waits for queue
+/// space rather than dropping it; `None` only if the owner's queue is gone (its executor died).
+pub async fn invalidate(shard: &Rc<Shard>, owner: usize, key: CacheKey) -> Option<u64> {
+    if owner == shard.id {
+        return Some(shard.invalidate(&key));
+    }
+    ask_to_purge(Rc::clone(shard), owner, PurgeScope::Url(key)).await
+}
