@@ -49,7 +49,9 @@ fn herd(
         .spawn(move || async move {
             let mut streams = Vec::with_capacity(clients);
             for _ in 0..clients {
-                let s = TcpStream::connect(addr).await.expect("connect");
+                let s = TcpStream::connect_timeout(addr, std::time::Duration::from_secs(5))
+                    .await
+                    .expect("connect");
                 s.set_nodelay(true).unwrap();
                 streams.push(s);
             }

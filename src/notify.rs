@@ -88,6 +88,8 @@ pub fn supervise(stats: Arc<Stats>, shutdown: Shutdown) {
     let mut last_status = Instant::now();
     let mut last_ping = Instant::now();
     while !shutdown.is_triggered() {
+        // The watchdog's own thread, outside every executor: blocking here blocks nobody.
+        #[allow(clippy::disallowed_methods)]
         std::thread::sleep(tick.min(Duration::from_millis(250)));
         if last_status.elapsed() >= STATUS_EVERY {
             send(&[NotifyState::Status(&status_line(&stats.totals()))]);

@@ -68,6 +68,7 @@ mod tests {
         let shutdown = Shutdown::new();
         let remote = shutdown.clone();
         let t = std::thread::spawn(move || {
+            #[allow(clippy::disallowed_methods)] // a test's own thread
             std::thread::sleep(std::time::Duration::from_millis(20));
             remote.trigger();
         });

@@ -3,6 +3,9 @@
 //! under the default 8 MiB locked-memory limit, a clear refusal below glommio's minimum, and
 //! a clean exit on SIGTERM.
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 

@@ -8,6 +8,9 @@
 //! RSS is read from this very process (the daemon runs in-process), so the tests that check it
 //! take `RSS_LOCK` and never overlap.
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 

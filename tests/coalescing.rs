@@ -3,6 +3,9 @@
 //! belongs to the cache, not to the client that started it; responses that must not be
 //! shared are fetched per client; memory stays within the budget.
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 

@@ -4,6 +4,9 @@
 //! per line; `text` under journald has priorities and no timestamps; a SIGHUP that changes
 //! `log_level` takes effect without a restart.
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 

@@ -10,7 +10,6 @@ use common::*;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// One sample line of the exposition.
@@ -305,44 +304,21 @@ with_shards!(readyz_is_503_while_draining, |shards| {
     assert!(response.complete, "the response in progress finishes");
 });
 
-/// `promtool`, installed from the Debian package when missing and running as root; `None`
-/// when it cannot be had. Installed once per test binary, whichever test asks first.
-fn promtool() -> Option<&'static str> {
-    static PROMTOOL: OnceLock<Option<&'static str>> = OnceLock::new();
-    *PROMTOOL.get_or_init(|| {
-        let works = || {
-            Command::new("promtool")
-                .arg("--version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if works() {
-            return Some("promtool");
-        }
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return None;
-        }
-        let apt = |args: &[&str]| {
-            Command::new("apt-get")
-                .args(args)
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .stdout(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let installed = apt(&["update", "-qq"])
-            && apt(&[
-                "install",
-                "-y",
-                "-qq",
-                "--no-install-recommends",
-                "prometheus",
-            ]);
-        (installed && works()).then_some("promtool")
-    })
+/// `promtool`; fails, saying how to get it, when it is missing: tools/test-deps.sh (run by
+/// tools/test.sh and .ci/run) installs it; a test never installs anything itself.
+fn promtool() -> &'static str {
+    let works = Command::new("promtool")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        works,
+        "promtool is missing: run tools/test-deps.sh (Debian's prometheus package), or the whole \
+         suite with tools/test.sh"
+    );
+    "promtool"
 }
 
 with_shards!(promtool_accepts_the_exposition, |shards| {
@@ -356,10 +332,7 @@ with_shards!(promtool_accepts_the_exposition, |shards| {
     request(setup.addr, "GARBAGE\r\n\r\n", false);
     setup.get("/live/promtool/1/missing?status=404");
     let body = get(admin, "/metrics").body;
-    let Some(promtool) = promtool() else {
-        println!("promtool check metrics: skipped (promtool missing and not root)");
-        return;
-    };
+    let promtool = promtool();
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

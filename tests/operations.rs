@@ -3,6 +3,9 @@
 //! with clients mid-download, SIGHUP reload (applied without dropping connections or the
 //! cache; rejected with the old config kept and counted), and socket activation.
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 

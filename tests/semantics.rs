@@ -2,6 +2,9 @@
 //! methods (RFC 9111 4.4), negative caching, bodiless statuses and 1xx forwarding, `Age`
 //! across cache tiers, `Date` filled in, and the `Cache-Status` parameters (RFC 9211).
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 
@@ -314,7 +317,11 @@ with_shards!(negative_ttl_stores_matching_statuses, |shards| {
     // Thirty seconds on (by the daemon's clock), the 404 is stale and asked for again.
     setup.advance(Duration::from_secs(31));
     let again = setup.get("/sem/neg/2?status=404&cc=none");
-    assert!(!again.cache_status().contains("hit"), "{}", again.cache_status());
+    assert!(
+        !again.cache_status().contains("hit"),
+        "{}",
+        again.cache_status()
+    );
     assert_eq!(setup.origin.hits("/sem/neg/2?status=404&cc=none"), 2);
     let (r, hits) = twice(&setup, "/sem/neg/3?status=410&cc=none", 410);
     assert_eq!(hits, 2, "the rule is for 404 only: {}", r.cache_status());

@@ -3,8 +3,8 @@
 //!
 //! - `systemd-analyze verify` accepts `livecache.service` and `livecache.socket` (on a copy
 //!   whose `ExecStart=`/`ExecReload=` name this build's binary, since verify requires every
-//!   command to exist). Where `systemd-analyze` is missing, the test installs the `systemd`
-//!   package when it runs as root, and otherwise prints "skipped: ..." and passes.
+//!   command to exist). Where `systemd-analyze` is missing, the test fails and says to run
+//!   tools/test-deps.sh, which installs it.
 //! - The io_uring system calls survive the unit's `SystemCallFilter=`: on Debian 12's systemd
 //!   252 they are in `@system-service` (through `@aio`); the unit names them as well.
 //! - The example `systemd/livecache.toml` passes `livecache --check-config`, and every key
@@ -77,11 +77,6 @@ fn value(unit: &str, section: &str, key: &str) -> String {
     found[0].clone()
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 fn has_systemd_analyze() -> bool {
     Command::new("systemd-analyze")
         .arg("--version")
@@ -89,38 +84,14 @@ fn has_systemd_analyze() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Makes `systemd-analyze` available: true when it is, false (after printing why) when the
-/// test has to be skipped.
-fn ensure_systemd_analyze() -> bool {
-    if has_systemd_analyze() {
-        return true;
-    }
-    if !is_root() {
-        println!(
-            "skipped: systemd-analyze is missing and installing the systemd package needs root"
-        );
-        return false;
-    }
-    for args in [
-        &["update"][..],
-        &["install", "-y", "--no-install-recommends", "systemd"][..],
-    ] {
-        let output = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .output()
-            .unwrap_or_else(|e| panic!("apt-get {args:?} (to get systemd-analyze): {e}"));
-        assert!(
-            output.status.success(),
-            "apt-get {args:?} failed:\n{}",
-            text(&output)
-        );
-    }
+/// Fails, saying how to get it, when `systemd-analyze` is missing: tools/test-deps.sh (run by
+/// tools/test.sh and .ci/run) installs it; a test never installs anything itself.
+fn require_systemd_analyze() {
     assert!(
         has_systemd_analyze(),
-        "the systemd package is installed but systemd-analyze still does not run"
+        "systemd-analyze is missing: run tools/test-deps.sh (Debian's systemd package), or the \
+         whole suite with tools/test.sh"
     );
-    true
 }
 
 /// A fresh scratch directory for this test process.
@@ -231,9 +202,7 @@ fn units_for_verify(dir: &Path) -> (PathBuf, PathBuf) {
 
 #[test]
 fn systemd_analyze_verify_accepts_both_units() {
-    if !ensure_systemd_analyze() {
-        return;
-    }
+    require_systemd_analyze();
     let dir = scratch("verify");
     let (service, socket) = units_for_verify(&dir);
 
@@ -270,9 +239,7 @@ fn systemd_analyze_verify_accepts_both_units() {
 
 #[test]
 fn system_call_filter_lets_io_uring_through() {
-    if !ensure_systemd_analyze() {
-        return;
-    }
+    require_systemd_analyze();
     let unit = read("systemd/livecache.service");
     let filters = values(&unit, "Service", "SystemCallFilter");
     let (denied, allowed): (Vec<&String>, Vec<&String>) =

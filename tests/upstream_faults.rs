@@ -7,6 +7,9 @@
 //! not a hit. The daemon keeps serving good objects afterwards. An origin that writes past
 //! its response on a kept-alive connection never has those bytes read as another response.
 
+// Test threads pace clients and wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 mod common;
 use common::*;
 

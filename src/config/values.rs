@@ -112,6 +112,9 @@ pub(super) fn parse_origin(text: &str) -> Result<Origin, ConfigError> {
     } else {
         format!("{authority}:80")
     };
+    // Configuration is loaded at start-up and on the signal thread at a reload, never on an
+    // executor: the one place a name is resolved.
+    #[allow(clippy::disallowed_methods)]
     let addrs: Vec<SocketAddr> = with_port
         .to_socket_addrs()
         .map_err(|e| fail(&format!("cannot resolve the origin host: {e}")))?
