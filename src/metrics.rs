@@ -1,129 +1,34 @@
 //! Per-shard figures and their merge. Counters and gauges live in each shard's `ShardStats`:
 //! the shard is the only writer of its own block (relaxed atomic adds and stores, no locks),
 //! and a reader on any thread sums the blocks on demand. Latency histograms (HDR) are not
-//! atomics: each shard keeps its own in a thread-local `Latency` (a shard is exactly one
-//! executor thread, so this is the shard's private state) and hands a clone to whoever asks
-//! over the mesh (`shard::mesh::collect_latency`); the admin listener merges the clones on
-//! scrape. This module knows no sockets and no glommio; `admin` renders what it holds.
+//! atomics: each shard keeps its own in a thread-local `Latency` (in `latency`, with the
+//! `Meter` that feeds it; a shard is exactly one executor thread, so this is the shard's
+//! private state) and hands a clone to whoever asks over the mesh
+//! (`shard::mesh::collect_latency`); the admin listener merges the clones on scrape. This
+//! module knows no sockets and no glommio; `admin` renders what it holds.
+//!
+//! The label values every series is split by (methods, status classes, cache results, origin
+//! error kinds) are declared once in `labels`.
 //!
 //! What a request counts as: every parsed request is one `requests` entry by method, status
 //! class and cache result, with one sample in each response histogram. A request head that
 //! could not be parsed is not a request: it counts only in `bad_requests` by status.
 
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-
 use crate::cache::StoreUsage;
-use crate::http::request::Method;
 
 mod guards;
+mod labels;
+mod latency;
 pub use guards::{Guard, Guards};
-
-/// Methods counted apart in `livecache_requests_total`; anything else is `OTHER`.
-pub const METHODS: [&str; 8] = [
-    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "OTHER",
-];
-/// Status classes of `livecache_requests_total` (a code outside 1xx..5xx counts as 5xx).
-pub const STATUS_CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-/// Statuses livecache answers bad input with; any other counts under the last slot.
-pub const BAD_STATUSES: [u16; 5] = [400, 413, 414, 431, 501];
-/// Kinds of upstream failure, as labelled in `livecache_origin_errors_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OriginErrorKind {
-    Connect = 0,
-    Timeout = 1,
-    Protocol = 2,
-    Io = 3,
-}
-
-impl OriginErrorKind {
-    pub const ALL: [OriginErrorKind; 4] = [
-        OriginErrorKind::Connect,
-        OriginErrorKind::Timeout,
-        OriginErrorKind::Protocol,
-        OriginErrorKind::Io,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            OriginErrorKind::Connect => "connect",
-            OriginErrorKind::Timeout => "timeout",
-            OriginErrorKind::Protocol => "protocol",
-            OriginErrorKind::Io => "io",
-        }
-    }
-}
-
-/// How a response relates to the cache, as labelled in the metrics.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheResult {
-    Hit = 0,
-    Miss = 1,
-    Collapsed = 2,
-    Pass = 3,
-    /// livecache answered itself: the origin failed before a head, overload, a bad body.
-    Error = 4,
-}
-
-impl CacheResult {
-    /// The coarse class of a response's `Cache-Status`, counted in metrics and the access log.
-    pub fn of(status: &crate::cache::CacheStatus) -> CacheResult {
-        use crate::cache::Fwd;
-        match status.fwd {
-            None => CacheResult::Hit,
-            Some(Fwd::Pass) => CacheResult::Pass,
-            Some(_) if status.collapsed => CacheResult::Collapsed,
-            Some(_) => CacheResult::Miss,
-        }
-    }
-
-    pub const ALL: [CacheResult; 5] = [
-        CacheResult::Hit,
-        CacheResult::Miss,
-        CacheResult::Collapsed,
-        CacheResult::Pass,
-        CacheResult::Error,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            CacheResult::Hit => "hit",
-            CacheResult::Miss => "miss",
-            CacheResult::Collapsed => "collapsed",
-            CacheResult::Pass => "pass",
-            CacheResult::Error => "error",
-        }
-    }
-}
-
-/// Index of a method in `METHODS`.
-pub fn method_index(method: &Method) -> usize {
-    match method {
-        Method::Get => 0,
-        Method::Head => 1,
-        Method::Post => 2,
-        Method::Put => 3,
-        Method::Delete => 4,
-        Method::Patch => 5,
-        Method::Options => 6,
-        Method::Other(_) => 7,
-    }
-}
-
-/// Index of a status in `STATUS_CLASSES`.
-pub fn status_class_index(status: u16) -> usize {
-    match status {
-        100..=199 => 0,
-        200..=299 => 1,
-        300..=399 => 2,
-        400..=499 => 3,
-        _ => 4,
-    }
-}
+pub use labels::{
+    method_index, status_class_index, CacheResult, OriginErrorKind, BAD_STATUSES, METHODS,
+    STATUS_CLASSES,
+};
+pub use latency::{local_latency, record_origin, Latency, Meter, Timing};
 
 const REQUEST_CELLS: usize = METHODS.len() * STATUS_CLASSES.len() * CacheResult::ALL.len();
 
@@ -394,235 +299,9 @@ impl Stats {
     }
 }
 
-/// Largest latency tracked exactly enough (1 h, in microseconds); longer ones saturate.
-const LATENCY_MAX_US: u64 = 3_600_000_000;
-/// Two significant digits: under 1 % error, about 25 KiB per histogram.
-const LATENCY_SIGFIG: u8 = 2;
-
-/// One latency distribution in microseconds: an HDR histogram plus the exact sum, which HDR
-/// does not keep (Prometheus wants `_sum`).
-#[derive(Clone, Debug)]
-pub struct Timing {
-    pub hdr: Histogram<u64>,
-    pub sum_us: u64,
-}
-
-impl Default for Timing {
-    fn default() -> Self {
-        Timing {
-            hdr: Histogram::new_with_bounds(1, LATENCY_MAX_US, LATENCY_SIGFIG)
-                .expect("valid HDR bounds"),
-            sum_us: 0,
-        }
-    }
-}
-
-impl Timing {
-    pub fn record(&mut self, elapsed: Duration) {
-        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-        self.hdr.saturating_record(us);
-        self.sum_us = self.sum_us.saturating_add(us);
-    }
-
-    pub fn count(&self) -> u64 {
-        self.hdr.len()
-    }
-
-    /// Adds `other`'s samples to this one.
-    pub fn merge(&mut self, other: &Timing) {
-        // Same bounds on both sides, so this cannot fail.
-        let _ = self.hdr.add(&other.hdr);
-        self.sum_us = self.sum_us.saturating_add(other.sum_us);
-    }
-
-    /// Samples per bucket (not cumulative) for the upper bounds `bounds_us`, plus one last
-    /// count for `+Inf`. A sample is placed by the highest value HDR may have rounded it
-    /// from, so a latency is never reported in a faster bucket than it was.
-    pub fn buckets(&self, bounds_us: &[u64]) -> Vec<u64> {
-        let mut counts = vec![0u64; bounds_us.len() + 1];
-        for value in self.hdr.iter_recorded() {
-            let v = value.value_iterated_to();
-            let slot = bounds_us
-                .iter()
-                .position(|&b| v <= b)
-                .unwrap_or(bounds_us.len());
-            counts[slot] += value.count_at_value();
-        }
-        counts
-    }
-}
-
-/// One shard's latency histograms. Shard-local (a thread-local of its executor): recording
-/// is a plain add, never an atomic or a lock; readers get a clone (`local_latency`).
-#[derive(Clone, Debug, Default)]
-pub struct Latency {
-    /// Request parsed to first response byte written, by `CacheResult`.
-    pub first_byte: [Timing; 5],
-    /// Request parsed to last response byte written, by `CacheResult`.
-    pub total: [Timing; 5],
-    /// Upstream request sent to response head parsed.
-    pub origin: Timing,
-}
-
-impl Latency {
-    pub fn merge(&mut self, other: &Latency) {
-        for (mine, theirs) in self.first_byte.iter_mut().zip(&other.first_byte) {
-            mine.merge(theirs);
-        }
-        for (mine, theirs) in self.total.iter_mut().zip(&other.total) {
-            mine.merge(theirs);
-        }
-        self.origin.merge(&other.origin);
-    }
-}
-
-thread_local! {
-    static LATENCY: RefCell<Option<Box<Latency>>> = const { RefCell::new(None) };
-}
-
-fn with_latency(f: impl FnOnce(&mut Latency)) {
-    LATENCY.with(|cell| f(cell.borrow_mut().get_or_insert_with(Default::default)));
-}
-
-/// A clone of this shard's (this thread's) latency histograms.
-pub fn local_latency() -> Latency {
-    LATENCY.with(|cell| cell.borrow().as_deref().cloned().unwrap_or_default())
-}
-
-/// Records how long the origin took to send a response head.
-pub fn record_origin(elapsed: Duration) {
-    with_latency(|l| l.origin.record(elapsed));
-}
-
-/// Follows one response as it is written: the status and cache result once known, how long
-/// the upstream took to produce a head, and every write (for the bytes sent and the
-/// first-byte time). `finish` records it all; the access log reads it first.
-#[derive(Debug)]
-pub struct Meter {
-    started: Instant,
-    first_byte: Option<Instant>,
-    status: u16,
-    cache: CacheResult,
-    bytes: u64,
-    upstream: Option<Duration>,
-}
-
-impl Meter {
-    /// Starts timing a request whose head was just parsed.
-    pub fn start() -> Meter {
-        Meter {
-            started: Instant::now(),
-            first_byte: None,
-            status: 500,
-            cache: CacheResult::Error,
-            bytes: 0,
-            upstream: None,
-        }
-    }
-
-    /// How long this request waited for an upstream response head (or for the upstream to
-    /// fail): the origin exchange of a pass, the wait for the owner's head on a miss.
-    pub fn upstream(&mut self, waited: Duration) {
-        self.upstream = Some(waited);
-    }
-
-    pub fn status(&self) -> u16 {
-        self.status
-    }
-
-    pub fn cache_result(&self) -> CacheResult {
-        self.cache
-    }
-
-    /// Bytes written to the client so far (head and body).
-    pub fn bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// The upstream wait, if the response involved the upstream (see `upstream`).
-    pub fn upstream_time(&self) -> Option<Duration> {
-        self.upstream
-    }
-
-    /// Time since the request head was parsed.
-    pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
-    }
-
-    /// The response head's status and how it relates to the cache.
-    pub fn head(&mut self, status: u16, cache: CacheResult) {
-        self.status = status;
-        self.cache = cache;
-    }
-
-    /// `bytes` of the response were written.
-    pub fn wrote(&mut self, bytes: usize) {
-        if bytes > 0 && self.first_byte.is_none() {
-            self.first_byte = Some(Instant::now());
-        }
-        self.bytes += bytes as u64;
-    }
-
-    /// Records the response on the shard that wrote it: one request by `method` (an index of
-    /// `METHODS`), its bytes, and its latencies.
-    pub fn finish(self, stats: &ShardStats, method: usize) {
-        let cell = request_cell(method, status_class_index(self.status), self.cache);
-        ShardStats::incr(&stats.responses[cell]);
-        ShardStats::add(&stats.bytes_sent, self.bytes);
-        let now = Instant::now();
-        let total = now.duration_since(self.started);
-        let first_byte = self.first_byte.unwrap_or(now).duration_since(self.started);
-        let index = self.cache as usize;
-        with_latency(|l| {
-            l.first_byte[index].record(first_byte);
-            l.total[index].record(total);
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn buckets_place_samples_at_or_above_their_value() {
-        let mut t = Timing::default();
-        for us in [100, 400, 900, 3_000, 2_000_000, 20_000_000] {
-            t.record(Duration::from_micros(us));
-        }
-        let counts = t.buckets(&[500, 1_000, 5_000, 10_000_000]);
-        assert_eq!(counts, vec![2, 1, 1, 1, 1]);
-        assert_eq!(t.count(), 6);
-        assert_eq!(t.sum_us, 22_004_400);
-    }
-
-    #[test]
-    fn merge_adds_counts_and_sums() {
-        let mut a = Latency::default();
-        let mut b = Latency::default();
-        a.total[0].record(Duration::from_millis(1));
-        b.total[0].record(Duration::from_millis(3));
-        b.origin.record(Duration::from_millis(2));
-        a.merge(&b);
-        assert_eq!(a.total[0].count(), 2);
-        assert_eq!(a.total[0].sum_us, 4_000);
-        assert_eq!(a.origin.count(), 1);
-    }
-
-    #[test]
-    fn meter_counts_one_request_by_its_labels() {
-        let stats = ShardStats::default();
-        let mut meter = Meter::start();
-        meter.head(204, CacheResult::Hit);
-        meter.wrote(10);
-        meter.wrote(5);
-        meter.finish(&stats, method_index(&Method::Head));
-        assert_eq!(stats.responses(1, 1, CacheResult::Hit), 1);
-        assert_eq!(stats.bytes_sent.load(Ordering::Relaxed), 15);
-        let latency = local_latency();
-        assert_eq!(latency.first_byte[CacheResult::Hit as usize].count(), 1);
-        assert_eq!(latency.total[CacheResult::Hit as usize].count(), 1);
-    }
 
     #[test]
     fn bad_requests_by_status() {

@@ -1,0 +1,246 @@
+//! Latency histograms and the meter that feeds them. Each shard keeps its `Latency` (first
+//! byte and total time by cache result, and the origin's head time, as HDR histograms with an
+//! exact sum) in a thread-local of its executor, so recording is a plain add; readers get a
+//! clone (`local_latency`) and merge them. A `Meter` follows one response as it is written
+//! and, when it finishes, records the response in the shard's counters and histograms.
+
+use std::cell::RefCell;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::{request_cell, status_class_index, CacheResult, ShardStats};
+
+/// Largest latency tracked exactly enough (1 h, in microseconds); longer ones saturate.
+const LATENCY_MAX_US: u64 = 3_600_000_000;
+/// Two significant digits: under 1 % error, about 25 KiB per histogram.
+const LATENCY_SIGFIG: u8 = 2;
+
+/// One latency distribution in microseconds: an HDR histogram plus the exact sum, which HDR
+/// does not keep (Prometheus wants `_sum`).
+#[derive(Clone, Debug)]
+pub struct Timing {
+    pub hdr: Histogram<u64>,
+    pub sum_us: u64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            hdr: Histogram::new_with_bounds(1, LATENCY_MAX_US, LATENCY_SIGFIG)
+                .expect("valid HDR bounds"),
+            sum_us: 0,
+        }
+    }
+}
+
+impl Timing {
+    pub fn record(&mut self, elapsed: Duration) {
+        let us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.hdr.saturating_record(us);
+        self.sum_us = self.sum_us.saturating_add(us);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hdr.len()
+    }
+
+    /// Adds `other`'s samples to this one.
+    pub fn merge(&mut self, other: &Timing) {
+        // Same bounds on both sides, so this cannot fail.
+        let _ = self.hdr.add(&other.hdr);
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
+
+    /// Samples per bucket (not cumulative) for the upper bounds `bounds_us`, plus one last
+    /// count for `+Inf`. A sample is placed by the highest value HDR may have rounded it
+    /// from, so a latency is never reported in a faster bucket than it was.
+    pub fn buckets(&self, bounds_us: &[u64]) -> Vec<u64> {
+        let mut counts = vec![0u64; bounds_us.len() + 1];
+        for value in self.hdr.iter_recorded() {
+            let v = value.value_iterated_to();
+            let slot = bounds_us
+                .iter()
+                .position(|&b| v <= b)
+                .unwrap_or(bounds_us.len());
+            counts[slot] += value.count_at_value();
+        }
+        counts
+    }
+}
+
+/// One shard's latency histograms. Shard-local (a thread-local of its executor): recording
+/// is a plain add, never an atomic or a lock; readers get a clone (`local_latency`).
+#[derive(Clone, Debug, Default)]
+pub struct Latency {
+    /// Request parsed to first response byte written, by `CacheResult`.
+    pub first_byte: [Timing; 5],
+    /// Request parsed to last response byte written, by `CacheResult`.
+    pub total: [Timing; 5],
+    /// Upstream request sent to response head parsed.
+    pub origin: Timing,
+}
+
+impl Latency {
+    pub fn merge(&mut self, other: &Latency) {
+        for (mine, theirs) in self.first_byte.iter_mut().zip(&other.first_byte) {
+            mine.merge(theirs);
+        }
+        for (mine, theirs) in self.total.iter_mut().zip(&other.total) {
+            mine.merge(theirs);
+        }
+        self.origin.merge(&other.origin);
+    }
+}
+
+thread_local! {
+    static LATENCY: RefCell<Option<Box<Latency>>> = const { RefCell::new(None) };
+}
+
+fn with_latency(f: impl FnOnce(&mut Latency)) {
+    LATENCY.with(|cell| f(cell.borrow_mut().get_or_insert_with(Default::default)));
+}
+
+/// A clone of this shard's (this thread's) latency histograms.
+pub fn local_latency() -> Latency {
+    LATENCY.with(|cell| cell.borrow().as_deref().cloned().unwrap_or_default())
+}
+
+/// Records how long the origin took to send a response head.
+pub fn record_origin(elapsed: Duration) {
+    with_latency(|l| l.origin.record(elapsed));
+}
+
+/// Follows one response as it is written: the status and cache result once known, how long
+/// the upstream took to produce a head, and every write (for the bytes sent and the
+/// first-byte time). `finish` records it all; the access log reads it first.
+#[derive(Debug)]
+pub struct Meter {
+    started: Instant,
+    first_byte: Option<Instant>,
+    status: u16,
+    cache: CacheResult,
+    bytes: u64,
+    upstream: Option<Duration>,
+}
+
+impl Meter {
+    /// Starts timing a request whose head was just parsed.
+    pub fn start() -> Meter {
+        Meter {
+            started: Instant::now(),
+            first_byte: None,
+            status: 500,
+            cache: CacheResult::Error,
+            bytes: 0,
+            upstream: None,
+        }
+    }
+
+    /// How long this request waited for an upstream response head (or for the upstream to
+    /// fail): the origin exchange of a pass, the wait for the owner's head on a miss.
+    pub fn upstream(&mut self, waited: Duration) {
+        self.upstream = Some(waited);
+    }
+
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    pub fn cache_result(&self) -> CacheResult {
+        self.cache
+    }
+
+    /// Bytes written to the client so far (head and body).
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The upstream wait, if the response involved the upstream (see `upstream`).
+    pub fn upstream_time(&self) -> Option<Duration> {
+        self.upstream
+    }
+
+    /// Time since the request head was parsed.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The response head's status and how it relates to the cache.
+    pub fn head(&mut self, status: u16, cache: CacheResult) {
+        self.status = status;
+        self.cache = cache;
+    }
+
+    /// `bytes` of the response were written.
+    pub fn wrote(&mut self, bytes: usize) {
+        if bytes > 0 && self.first_byte.is_none() {
+            self.first_byte = Some(Instant::now());
+        }
+        self.bytes += bytes as u64;
+    }
+
+    /// Records the response on the shard that wrote it: one request by `method` (an index of
+    /// `METHODS`), its bytes, and its latencies.
+    pub fn finish(self, stats: &ShardStats, method: usize) {
+        let cell = request_cell(method, status_class_index(self.status), self.cache);
+        ShardStats::incr(&stats.responses[cell]);
+        ShardStats::add(&stats.bytes_sent, self.bytes);
+        let now = Instant::now();
+        let total = now.duration_since(self.started);
+        let first_byte = self.first_byte.unwrap_or(now).duration_since(self.started);
+        let index = self.cache as usize;
+        with_latency(|l| {
+            l.first_byte[index].record(first_byte);
+            l.total[index].record(total);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::request::Method;
+    use crate::metrics::method_index;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn buckets_place_samples_at_or_above_their_value() {
+        let mut t = Timing::default();
+        for us in [100, 400, 900, 3_000, 2_000_000, 20_000_000] {
+            t.record(Duration::from_micros(us));
+        }
+        let counts = t.buckets(&[500, 1_000, 5_000, 10_000_000]);
+        assert_eq!(counts, vec![2, 1, 1, 1, 1]);
+        assert_eq!(t.count(), 6);
+        assert_eq!(t.sum_us, 22_004_400);
+    }
+
+    #[test]
+    fn merge_adds_counts_and_sums() {
+        let mut a = Latency::default();
+        let mut b = Latency::default();
+        a.total[0].record(Duration::from_millis(1));
+        b.total[0].record(Duration::from_millis(3));
+        b.origin.record(Duration::from_millis(2));
+        a.merge(&b);
+        assert_eq!(a.total[0].count(), 2);
+        assert_eq!(a.total[0].sum_us, 4_000);
+        assert_eq!(a.origin.count(), 1);
+    }
+
+    #[test]
+    fn meter_counts_one_request_by_its_labels() {
+        let stats = ShardStats::default();
+        let mut meter = Meter::start();
+        meter.head(204, CacheResult::Hit);
+        meter.wrote(10);
+        meter.wrote(5);
+        meter.finish(&stats, method_index(&Method::Head));
+        assert_eq!(stats.responses(1, 1, CacheResult::Hit), 1);
+        assert_eq!(stats.bytes_sent.load(Ordering::Relaxed), 15);
+        let latency = local_latency();
+        assert_eq!(latency.first_byte[CacheResult::Hit as usize].count(), 1);
+        assert_eq!(latency.total[CacheResult::Hit as usize].count(), 1);
+    }
+}
