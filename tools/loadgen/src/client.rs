@@ -20,6 +20,9 @@ pub use error::HttpError;
 pub use reader::{ResponseReader, MAX_HEAD};
 pub use url::Url;
 
+/// How long a connection to the target may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Read buffer size per connection.
 const BUF_SIZE: usize = 64 * 1024;
 
@@ -135,7 +138,7 @@ async fn attempt(
 ) -> Exchange {
     let mut stream = match stream {
         Some((addr, s)) if addr == url.addr => s,
-        _ => match TcpStream::connect(url.addr).await {
+        _ => match TcpStream::connect_timeout(url.addr, CONNECT_TIMEOUT).await {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
                 s

@@ -17,46 +17,30 @@ pub struct Url {
 }
 
 impl Url {
-    /// Parses `http://host[:port][/path][?query]` and resolves the host.
+    /// Parses `http://host[:port][/path][?query]` and resolves the host: at start-up, on the
+    /// main thread (or for a playlist reference to another host: see `join`).
     pub fn parse(s: &str) -> Result<Url, String> {
-        let rest = s
-            .strip_prefix("http://")
-            .ok_or_else(|| format!("{s}: only http:// URLs are supported"))?;
-        let (authority, target) = match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
-            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-            None => (rest, "/".to_string()),
-        };
-        if authority.is_empty() || authority.contains('@') {
-            return Err(format!("{s}: bad host"));
-        }
-        let with_port = if authority.starts_with('[') {
-            if authority.contains("]:") {
-                authority.to_string()
-            } else {
-                format!("{authority}:80")
-            }
-        } else if authority.contains(':') {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        let addr = with_port
-            .to_socket_addrs()
-            .map_err(|e| format!("{s}: cannot resolve {authority}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{s}: {authority} resolves to nothing"))?;
+        let (authority, target) = split(s)?;
         Ok(Url {
             host: authority.to_string(),
-            addr,
+            addr: resolve(s, authority)?,
             target,
         })
     }
 
     /// Resolves a reference found in a playlist against this URL: absolute `http://` URLs,
-    /// absolute paths, and paths relative to this URL's directory (query dropped).
+    /// absolute paths, and paths relative to this URL's directory (query dropped). A reference
+    /// to this URL's own host reuses its address: nothing is resolved on an executor.
     pub fn join(&self, reference: &str) -> Result<Url, String> {
         if reference.starts_with("http://") {
+            let (authority, target) = split(reference)?;
+            if authority == self.host {
+                return Ok(Url {
+                    host: self.host.clone(),
+                    addr: self.addr,
+                    target,
+                });
+            }
             return Url::parse(reference);
         }
         if reference.contains("://") {
@@ -99,6 +83,45 @@ impl fmt::Display for Url {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "http://{}{}", self.host, self.target)
     }
+}
+
+/// The authority and the request target of `http://host[:port][/path][?query]`.
+fn split(s: &str) -> Result<(&str, String), String> {
+    let rest = s
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{s}: only http:// URLs are supported"))?;
+    let (authority, target) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_string()),
+    };
+    if authority.is_empty() || authority.contains('@') {
+        return Err(format!("{s}: bad host"));
+    }
+    Ok((authority, target))
+}
+
+/// The first address `authority` (of URL `s`) resolves to, port 80 by default.
+fn resolve(s: &str, authority: &str) -> Result<SocketAddr, String> {
+    let with_port = if authority.starts_with('[') {
+        if authority.contains("]:") {
+            authority.to_string()
+        } else {
+            format!("{authority}:80")
+        }
+    } else if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    // loadgen is a test client: it resolves its target URLs at start-up, and on an executor
+    // only a playlist reference to another host (which a live test never has).
+    #[allow(clippy::disallowed_methods)]
+    let addrs = with_port.to_socket_addrs();
+    addrs
+        .map_err(|e| format!("{s}: cannot resolve {authority}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{s}: {authority} resolves to nothing"))
 }
 
 #[cfg(test)]
