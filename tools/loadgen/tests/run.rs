@@ -4,6 +4,9 @@
 //! segments and 50 ms parts that honours blocking reloads. Runs last about a second each;
 //! assertions are on counts that do not depend on timing.
 
+// The test server's threads wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
