@@ -5,7 +5,7 @@
 use std::io;
 
 use bytes::BytesMut;
-use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 
 /// Below this much spare room a read starts a new buffer instead of a sliver of the old one.
@@ -74,22 +74,4 @@ pub fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
         };
     }
     Ok(sent as usize)
-}
-
-/// Writes what `send_now` left of `parts`: everything after the first `skip` bytes, waiting
-/// for the socket as it needs.
-pub async fn write_rest(
-    stream: &mut TcpStream,
-    parts: &[&[u8]],
-    mut skip: usize,
-) -> io::Result<()> {
-    for part in parts {
-        if skip >= part.len() {
-            skip -= part.len();
-            continue;
-        }
-        stream.write_all(&part[skip..]).await?;
-        skip = 0;
-    }
-    Ok(())
 }

@@ -285,7 +285,10 @@ with_shards!(
 with_shards!(a_reader_slower_than_the_minimum_rate_is_cut, |shards| {
     let setup = Setup::with(
         shards,
-        &[("client_idle_timeout", "1s"), ("client_min_rate", "64KiB")],
+        &[
+            ("client_header_timeout", "1s"),
+            ("client_min_rate", "64KiB"),
+        ],
     );
     let path = "/cm/slow/seg.ts";
     let target = format!("{path}?size={}&cc=max-age%3D60", 3 << 20);
@@ -310,6 +313,16 @@ with_shards!(a_reader_slower_than_the_minimum_rate_is_cut, |shards| {
     }
     assert!(got < 3 << 20, "the slow reader got all {got} bytes");
     assert_eq!(fired(&setup, Guard::SlowReader), 1);
+    // One that never reads is cut as soon as its grace and what it took are spent, long
+    // before the 60 s a stalled write may last (`client_idle_timeout`).
+    let mut stalled = stingy_connection(setup.addr);
+    stalled
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: test.local\r\n\r\n").as_bytes())
+        .unwrap();
+    assert!(eventually(Duration::from_secs(20), || {
+        fired(&setup, Guard::SlowReader) == 2
+    }));
+    drop(stalled);
     // A reader at full speed gets the same object whole.
     let r = setup.get(&target);
     assert!(r.complete && r.body == expected_body(path, 3 << 20));

@@ -73,9 +73,8 @@ pub struct Config {
     pub request_body_memory: u64,
     /// Bytes held for readers of unstored objects, all shards together.
     pub pass_through_memory: u64,
-    /// Bytes per second a client must average sending a body or reading a response, after
-    /// its grace time (`client_header_timeout` for bodies, `client_idle_timeout` for
-    /// responses); 0: no floor.
+    /// Bytes per second a client must average sending a body or reading a response, after a
+    /// grace of `client_header_timeout`; 0: no floor.
     pub client_min_rate: u64,
     pub stream_key: StreamKeyRule,
     pub strip_query_params: Vec<String>,

@@ -101,7 +101,7 @@ impl<'c> BodyReader<'c> {
                 return Ok(None);
             }
             let read = read_some(self.stream, self.buf, READ_SIZE);
-            match self.pace.within(0, read).await {
+            match self.pace.within(self.pace.moved(), 0, read).await {
                 Ok(0) => return Err(BodyError::Malformed),
                 Ok(n) => {
                     self.pace.record(std::time::Duration::ZERO, n as u64);

@@ -150,7 +150,7 @@ impl Connection {
             keep_alive,
             conditions: super::respond::Conditions::of(head),
             pace: Pace::new(
-                self.shard.config().client_idle_timeout,
+                self.shard.config().client_header_timeout,
                 self.shard.config().client_min_rate,
             ),
         };

@@ -31,15 +31,19 @@ impl Pace {
         }
     }
 
-    /// How much longer livecache may wait on the client to move `more` bytes; `None` when
-    /// there is no floor.
-    pub fn allowance(&self, more: u64) -> Option<Duration> {
+    /// How much longer livecache may wait on the client, once `credited` bytes count as
+    /// moved; `None` when there is no floor.
+    pub fn allowance(&self, credited: u64) -> Option<Duration> {
         if self.min_rate == 0 {
             return None;
         }
-        let bytes = self.moved.saturating_add(more) as f64;
-        let earned = self.grace + Duration::from_secs_f64(bytes / self.min_rate as f64);
+        let earned = self.grace + Duration::from_secs_f64(credited as f64 / self.min_rate as f64);
         Some(earned.saturating_sub(self.waited))
+    }
+
+    /// Bytes moved so far (handed to the kernel, for a response).
+    pub fn moved(&self) -> u64 {
+        self.moved
     }
 
     /// Notes `bytes` moved after waiting `waited` on the client for them.
@@ -48,15 +52,17 @@ impl Pace {
         self.moved = self.moved.saturating_add(bytes);
     }
 
-    /// Runs `io`, which waits on the client to move `bytes`, within the allowance: an error
-    /// of kind `TimedOut` when the client is slower than the floor allows.
+    /// Runs `io`, which waits on the client to move `moving` more bytes, within the allowance
+    /// `credited` bytes earn (the caller says which bytes count: those the client really took):
+    /// an error of kind `TimedOut` when the client is slower than the floor allows.
     pub async fn within<T>(
         &mut self,
-        bytes: u64,
+        credited: u64,
+        moving: u64,
         io: impl Future<Output = io::Result<T>>,
     ) -> io::Result<T> {
         let started = Instant::now();
-        let result = match self.allowance(bytes) {
+        let result = match self.allowance(credited) {
             None => io.await,
             Some(left) => {
                 or(io, async {
@@ -69,7 +75,7 @@ impl Pace {
                 .await
             }
         };
-        self.record(started.elapsed(), bytes);
+        self.record(started.elapsed(), moving);
         result
     }
 }
@@ -84,10 +90,11 @@ mod tests {
         assert_eq!(pace.allowance(0), Some(Duration::from_secs(10)));
         assert_eq!(pace.allowance(5000), Some(Duration::from_secs(15)));
         pace.record(Duration::from_secs(12), 4000);
-        assert_eq!(pace.allowance(0), Some(Duration::from_secs(2)));
-        assert_eq!(pace.allowance(1000), Some(Duration::from_secs(3)));
+        assert_eq!(pace.moved(), 4000);
+        assert_eq!(pace.allowance(4000), Some(Duration::from_secs(2)));
+        assert_eq!(pace.allowance(5000), Some(Duration::from_secs(3)));
         pace.record(Duration::from_secs(5), 0);
-        assert_eq!(pace.allowance(0), Some(Duration::ZERO), "used up");
+        assert_eq!(pace.allowance(4000), Some(Duration::ZERO), "used up");
     }
 
     #[test]

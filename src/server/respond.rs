@@ -20,7 +20,7 @@ use crate::http::encode;
 use crate::http::headers::find;
 use crate::http::range::ByteRange;
 use crate::http::Version;
-use crate::io::{send_now, write_rest};
+use crate::io::send_now;
 use crate::metrics::{CacheResult, Meter};
 use crate::shard::Reply;
 
@@ -44,6 +44,10 @@ pub struct Exchange<'a> {
     pub pace: Pace,
 }
 
+/// The most a client's waiting allowance grows by at once: what it earns for one piece of a
+/// write the socket could not take at once.
+const PACE_PIECE: usize = 64 * 1024;
+
 /// The client's side of one response: its socket, and the waiting allowed on it.
 struct ClientOut<'s> {
     stream: &'s mut TcpStream,
@@ -57,20 +61,33 @@ impl ClientOut<'_> {
     async fn send(&mut self, parts: &[&[u8]]) -> io::Result<usize> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let sent = send_now(self.stream, parts)?;
-        if sent == total {
-            self.pace.record(std::time::Duration::ZERO, total as u64);
-            return Ok(total);
-        }
-        let rest = write_rest(self.stream, parts, sent);
-        match self.pace.within((total - sent) as u64, rest).await {
-            Ok(()) => Ok(total),
-            Err(e) => {
-                if e.kind() == io::ErrorKind::TimedOut {
-                    reset_on_close(self.stream);
-                }
-                Err(e)
+        self.pace.record(std::time::Duration::ZERO, sent as u64);
+        // What the socket did not take goes as the client reads it, a piece at a time, each
+        // within the waiting the bytes moved so far have earned: a large write must not earn
+        // its whole allowance before any of its bytes have moved.
+        let mut skip = sent;
+        for part in parts {
+            if skip >= part.len() {
+                skip -= part.len();
+                continue;
             }
+            for piece in part[skip..].chunks(PACE_PIECE) {
+                // Bytes still queued in the kernel have not reached the client: they earn
+                // nothing yet, or a client that never reads would live on its socket buffer.
+                let delivered = self.pace.moved().saturating_sub(send_queue(self.stream));
+                let credited = delivered + piece.len() as u64;
+                let written = self.stream.write_all(piece);
+                let paced = self.pace.within(credited, piece.len() as u64, written);
+                if let Err(e) = paced.await {
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        reset_on_close(self.stream);
+                    }
+                    return Err(e);
+                }
+            }
+            skip = 0;
         }
+        Ok(total)
     }
 }
 
@@ -341,6 +358,18 @@ fn connection_header(out: &mut BytesMut, version: Version, keep_alive: bool) {
         encode::header(out, b"Connection", b"close");
     } else if version == Version::Http10 {
         encode::header(out, b"Connection", b"keep-alive");
+    }
+}
+
+/// Bytes written to `stream` that the peer has not acknowledged yet (unsent or in flight).
+fn send_queue(stream: &TcpStream) -> u64 {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) on a socket this stream owns writes one c_int.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+    if rc == 0 {
+        queued.max(0) as u64
+    } else {
+        0
     }
 }
 
