@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cache::StoreUsage;
+use crate::http::Failure;
 
 mod guards;
 mod labels;
@@ -69,6 +70,8 @@ pub struct ShardStats {
     origin_errors_by_kind: [AtomicU64; OriginErrorKind::ALL.len()],
     /// `bad_requests` by status, indexed as `BAD_STATUSES` plus one slot for any other.
     bad_requests_by_status: [AtomicU64; BAD_STATUSES.len() + 1],
+    /// Failures livecache answered itself, by kind (`Failure::index`).
+    failures: [AtomicU64; Failure::ALL.len()],
     /// Messages this shard sent to other shards on the data path (fetches, invalidations).
     pub mesh_messages: AtomicU64,
     /// Upstream fetches this shard leads right now.
@@ -107,6 +110,7 @@ impl Default for ShardStats {
             bytes_sent: AtomicU64::new(0),
             origin_errors_by_kind: std::array::from_fn(|_| AtomicU64::new(0)),
             bad_requests_by_status: std::array::from_fn(|_| AtomicU64::new(0)),
+            failures: std::array::from_fn(|_| AtomicU64::new(0)),
             mesh_messages: AtomicU64::new(0),
             inflight_fetches: AtomicU64::new(0),
             heartbeat: AtomicU64::new(0),
@@ -145,14 +149,23 @@ impl ShardStats {
         Self::incr(&self.origin_errors_by_kind[kind as usize]);
     }
 
-    /// Counts input refused with `status`, in total and by status.
-    pub fn bad_request(&self, status: u16) {
-        Self::incr(&self.bad_requests);
-        let slot = BAD_STATUSES
-            .iter()
-            .position(|&s| s == status)
-            .unwrap_or(BAD_STATUSES.len());
-        Self::incr(&self.bad_requests_by_status[slot]);
+    /// Counts a failure livecache answered itself, by kind; the client's are also bad
+    /// requests, counted by the status they were answered with.
+    pub fn failed(&self, failure: Failure) {
+        Self::incr(&self.failures[failure.index()]);
+        if failure.side() == crate::http::Side::Client {
+            Self::incr(&self.bad_requests);
+            let slot = BAD_STATUSES
+                .iter()
+                .position(|&s| s == failure.status())
+                .unwrap_or(BAD_STATUSES.len());
+            Self::incr(&self.bad_requests_by_status[slot]);
+        }
+    }
+
+    /// Failures of this kind so far.
+    pub fn failures_of(&self, failure: Failure) -> u64 {
+        self.failures[failure.index()].load(Ordering::Relaxed)
     }
 
     /// Responses so far with this method, status class and cache result.
@@ -306,11 +319,13 @@ mod tests {
     #[test]
     fn bad_requests_by_status() {
         let stats = ShardStats::default();
-        stats.bad_request(431);
-        stats.bad_request(999);
+        stats.failed(Failure::HeadTooLarge);
+        stats.failed(Failure::TooSlow);
+        stats.failed(Failure::Overloaded);
         assert_eq!(stats.bad_requests.load(Ordering::Relaxed), 2);
         assert_eq!(stats.bad_requests_in_slot(3), 1);
         assert_eq!(stats.bad_requests_in_slot(BAD_STATUSES.len()), 1);
+        assert_eq!(stats.failures_of(Failure::Overloaded), 1);
     }
 
     #[test]

@@ -231,6 +231,49 @@ with_shards!(metrics_count_exactly_what_clients_did, |shards| {
     assert!(!String::from_utf8_lossy(&public.body).contains("livecache_requests_total"));
 });
 
+with_shards!(
+    failures_are_counted_by_whose_fault_and_purges_as_local,
+    |shards| {
+        let setup = Setup::with(
+            shards,
+            &[("admin", "127.0.0.1:0"), ("purge_allow", "127.0.0.1/32")],
+        );
+        let admin = setup.admin_addr();
+        // The client's fault: a body that can never be complete.
+        let bad = request(
+            setup.addr,
+            "GET /live/f/x HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            false,
+        );
+        assert_eq!(bad.status, 400);
+        // The upstream's: it stops answering.
+        assert_eq!(setup.get("/live/f/down.ts?bad=garbage").status, 502);
+        // No failure: a purge livecache answers itself.
+        let purged = request(
+            setup.addr,
+            "PURGE /live/f/down.ts HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n",
+            false,
+        );
+        assert_eq!(purged.status, 200);
+        let settled = |m: &Scrape| m.sum("livecache_requests_total", &[]) == 2.0;
+        assert!(eventually(Duration::from_secs(10), || settled(&scrape(
+            admin
+        ))));
+        let m = scrape(admin);
+        let failures = |labels: &[(&str, &str)]| m.sum("livecache_failures_total", labels);
+        assert_eq!(failures(&[("side", "client"), ("kind", "malformed")]), 1.0);
+        assert_eq!(failures(&[("side", "upstream"), ("kind", "broken")]), 1.0);
+        assert_eq!(failures(&[("side", "local")]), 0.0);
+        let requests = |labels: &[(&str, &str)]| m.sum("livecache_requests_total", labels);
+        assert_eq!(requests(&[("cache", "local"), ("method", "OTHER")]), 1.0);
+        assert_eq!(requests(&[("cache", "error"), ("status", "5xx")]), 1.0);
+        assert_eq!(
+            m.sum("livecache_bad_requests_total", &[("status", "400")]),
+            1.0
+        );
+    }
+);
+
 with_shards!(health_ready_status_and_not_found, |shards| {
     let setup = Setup::with(shards, &[("admin", "127.0.0.1:0")]);
     let admin = setup.admin_addr();

@@ -166,7 +166,7 @@ fn per_shard(
     }
 }
 
-fn by_cache(timings: &[Timing; 5]) -> Samples {
+fn by_cache(timings: &[Timing; CacheResult::ALL.len()]) -> Samples {
     Samples::Histogram(
         CacheResult::ALL
             .iter()
@@ -261,7 +261,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
         ),
         Family {
             name: "livecache_requests",
-            help: "Client requests answered, by method, status class and cache result (hit, miss, collapsed, pass, error)",
+            help: "Client requests answered, by method, status class and cache result (hit, miss, collapsed, pass, error: a failure livecache answered, local: its own answer such as a purge)",
             samples: Samples::Counter(requests),
         },
         Family {
@@ -343,6 +343,23 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             "Messages sent between shards on the data path (requests for another shard's objects, invalidations)",
             load(|s| &s.mesh_messages),
         ),
+        Family {
+            name: "livecache_failures",
+            help: "Failures livecache answered itself, by whose fault (client, upstream, local) and kind",
+            samples: Samples::Counter(
+                crate::http::Failure::ALL
+                    .iter()
+                    .map(|&f| {
+                        let n = stats.shards.iter().map(|s| s.failures_of(f)).sum();
+                        let labels = vec![
+                            ("side", f.side().label().to_string()),
+                            ("kind", f.label().to_string()),
+                        ];
+                        (labels, n)
+                    })
+                    .collect(),
+            ),
+        },
         Family {
             name: "livecache_guards",
             help: "Protections that fired against a bad client or origin, by kind",
@@ -432,7 +449,7 @@ mod tests {
     #[test]
     fn counters_end_in_total_and_carry_their_labels() {
         let stats = Stats::new(1);
-        stats.shards[0].bad_request(431);
+        stats.shards[0].failed(crate::http::Failure::HeadTooLarge);
         let text = render(&stats, &Latency::default(), 1);
         assert!(text.contains("# TYPE livecache_bad_requests_total counter\n"));
         assert!(text.contains("livecache_bad_requests_total{status=\"431\"} 1\n"));

@@ -21,9 +21,10 @@ use bytes::Bytes;
 
 use super::entry::CachedHead;
 use super::pass_through::Reservation;
+use crate::http::Failure;
 
 /// What a reader sees, in order: `Head`, then `Chunk`s, then `End` or `Aborted`; or, before
-/// any head, `Failed` (upstream error status to answer with) or `NotShared`.
+/// any head, `Failed` (the failure to answer with) or `NotShared`.
 #[derive(Clone, Debug)]
 pub enum Event {
     /// An informational (1xx) head that came before the final one.
@@ -33,8 +34,8 @@ pub enum Event {
     End,
     /// Upstream failed mid-body: the response must be cut, never completed.
     Aborted,
-    /// Upstream failed before a head: answer with this status (502, 504).
-    Failed(u16),
+    /// No head could be had: answer with this failure.
+    Failed(Failure),
     /// The response may not be shared (`no-store`, `private`, ...): fetch for yourself.
     NotShared,
 }
@@ -44,7 +45,7 @@ enum Phase {
     Receiving,
     Complete,
     Aborted,
-    Failed(u16),
+    Failed(Failure),
 }
 
 /// A reader's place: the next event index (0 = head, i + 1 = chunk i), the body bytes it has
@@ -221,8 +222,9 @@ impl InFlight {
         state.stored && state.phase == Phase::Complete
     }
 
-    /// Upstream failed. Before the head, readers answer `status`; after it, they are cut.
-    pub fn fail(&self, status: u16) {
+    /// The fetch failed. Before the head, readers answer with `failure`; after it, they are
+    /// cut.
+    pub fn fail(&self, failure: Failure) {
         let mut state = self.state.borrow_mut();
         if state.phase != Phase::Receiving {
             return;
@@ -230,7 +232,7 @@ impl InFlight {
         state.phase = if state.head.is_some() {
             Phase::Aborted
         } else {
-            Phase::Failed(status)
+            Phase::Failed(failure)
         };
         drop_chunks(&mut state);
         wake_all(&mut state);
@@ -294,8 +296,8 @@ impl InFlight {
             .map_or((0, 0, false), |s| (s.next, s.interim_seen, s.cut));
         let event = if cut {
             Some(Event::Aborted)
-        } else if let Phase::Failed(status) = state.phase {
-            Some(Event::Failed(status))
+        } else if let Phase::Failed(failure) = state.phase {
+            Some(Event::Failed(failure))
         } else if next == 0 && interim_seen < state.interim.len() {
             let head = Arc::clone(&state.interim[interim_seen]);
             if let Some(slot) = state.slots[slot].as_mut() {

@@ -86,7 +86,7 @@ fn failure_mid_body_aborts_every_reader() {
     flight.publish_head(head(), true);
     flight.publish_chunk(Bytes::from_static(b"x"));
     assert!(matches!(try_next(&mut a), Some(Event::Head(_))));
-    flight.fail(502);
+    flight.fail(Failure::UpstreamBroken);
     assert!(matches!(try_next(&mut a), Some(Event::Aborted)));
     assert!(matches!(try_next(&mut b), Some(Event::Head(_))));
     assert!(matches!(try_next(&mut b), Some(Event::Aborted)));
@@ -96,8 +96,11 @@ fn failure_mid_body_aborts_every_reader() {
 fn failure_before_head_gives_the_status() {
     let flight = InFlight::new();
     let mut a = flight.reader();
-    flight.fail(504);
-    assert!(matches!(try_next(&mut a), Some(Event::Failed(504))));
+    flight.fail(Failure::UpstreamTimeout);
+    assert!(matches!(
+        try_next(&mut a),
+        Some(Event::Failed(Failure::UpstreamTimeout))
+    ));
 }
 
 #[test]
@@ -241,7 +244,7 @@ fn a_pass_through_object_that_finds_no_room_is_refused() {
     let fits = Reservation::new(Rc::clone(&budget), flight.held(), Some(10), 1 << 20, 10);
     flight.pass_through(fits.expect("90 and 10 fit"));
     assert_eq!(budget.used(), 100);
-    flight.fail(502);
+    flight.fail(Failure::UpstreamBroken);
     drop(flight);
     assert_eq!(budget.used(), 0);
 }

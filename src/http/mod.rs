@@ -14,6 +14,7 @@
 pub mod chunked;
 pub mod conditional;
 pub mod encode;
+pub mod failure;
 mod head;
 pub mod headers;
 pub mod range;
@@ -27,6 +28,7 @@ pub use self::encode::{
     content_length, end_head, header, put_decimal, request_line, status_line, status_reason,
     write_headers,
 };
+pub use self::failure::{Failure, Side};
 pub use self::headers::{
     end_to_end, find, find_all, has_token, list_items, parse_content_length, trim_ows, Header,
 };

@@ -140,13 +140,19 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    pub fn status(&self) -> u16 {
+    /// The client's failure this is, which decides the status answered.
+    pub fn failure(&self) -> super::Failure {
+        use super::Failure;
         match self {
-            RequestError::HeadTooLarge | RequestError::TooManyHeaders => 431,
-            RequestError::UriTooLong => 414,
-            RequestError::Malformed(_) | RequestError::AmbiguousFraming(_) => 400,
-            RequestError::UnsupportedTransferCoding => 501,
+            RequestError::HeadTooLarge | RequestError::TooManyHeaders => Failure::HeadTooLarge,
+            RequestError::UriTooLong => Failure::UriTooLong,
+            RequestError::Malformed(_) | RequestError::AmbiguousFraming(_) => Failure::Malformed,
+            RequestError::UnsupportedTransferCoding => Failure::NotImplemented,
         }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.failure().status()
     }
 
     pub fn reason(&self) -> &'static str {

@@ -47,8 +47,10 @@ pub enum CacheResult {
     Miss = 1,
     Collapsed = 2,
     Pass = 3,
-    /// livecache answered itself: the origin failed before a head, overload, a bad body.
+    /// A failure livecache answered itself (see `http::Failure` for whose fault it was).
     Error = 4,
+    /// An answer livecache made itself that is no failure (a `PURGE`, a refused method).
+    Local = 5,
 }
 
 impl CacheResult {
@@ -63,12 +65,13 @@ impl CacheResult {
         }
     }
 
-    pub const ALL: [CacheResult; 5] = [
+    pub const ALL: [CacheResult; 6] = [
         CacheResult::Hit,
         CacheResult::Miss,
         CacheResult::Collapsed,
         CacheResult::Pass,
         CacheResult::Error,
+        CacheResult::Local,
     ];
 
     pub fn label(self) -> &'static str {
@@ -78,6 +81,7 @@ impl CacheResult {
             CacheResult::Collapsed => "collapsed",
             CacheResult::Pass => "pass",
             CacheResult::Error => "error",
+            CacheResult::Local => "local",
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::{request_cell, status_class_index, CacheResult, ShardStats};
+use crate::http::Failure;
 
 /// Largest latency tracked exactly enough (1 h, in microseconds); longer ones saturate.
 const LATENCY_MAX_US: u64 = 3_600_000_000;
@@ -74,9 +75,9 @@ impl Timing {
 #[derive(Clone, Debug, Default)]
 pub struct Latency {
     /// Request parsed to first response byte written, by `CacheResult`.
-    pub first_byte: [Timing; 5],
+    pub first_byte: [Timing; CacheResult::ALL.len()],
     /// Request parsed to last response byte written, by `CacheResult`.
-    pub total: [Timing; 5],
+    pub total: [Timing; CacheResult::ALL.len()],
     /// Upstream request sent to response head parsed.
     pub origin: Timing,
 }
@@ -122,6 +123,7 @@ pub struct Meter {
     cache: CacheResult,
     bytes: u64,
     upstream: Option<Duration>,
+    failure: Option<Failure>,
 }
 
 impl Meter {
@@ -134,6 +136,7 @@ impl Meter {
             cache: CacheResult::Error,
             bytes: 0,
             upstream: None,
+            failure: None,
         }
     }
 
@@ -172,6 +175,17 @@ impl Meter {
         self.cache = cache;
     }
 
+    /// The response is livecache's own answer to `failure`: its status, and whose fault.
+    pub fn fail(&mut self, failure: Failure) {
+        self.head(failure.status(), CacheResult::Error);
+        self.failure = Some(failure);
+    }
+
+    /// The failure this response answered, if it did.
+    pub fn failure(&self) -> Option<Failure> {
+        self.failure
+    }
+
     /// `bytes` of the response were written.
     pub fn wrote(&mut self, bytes: usize) {
         if bytes > 0 && self.first_byte.is_none() {
@@ -186,6 +200,9 @@ impl Meter {
         let cell = request_cell(method, status_class_index(self.status), self.cache);
         ShardStats::incr(&stats.responses[cell]);
         ShardStats::add(&stats.bytes_sent, self.bytes);
+        if let Some(failure) = self.failure {
+            stats.failed(failure);
+        }
         let now = Instant::now();
         let total = now.duration_since(self.started);
         let first_byte = self.first_byte.unwrap_or(now).duration_since(self.started);

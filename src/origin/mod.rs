@@ -13,6 +13,7 @@ pub use pool::Pool;
 
 use std::fmt;
 
+use crate::http::Failure;
 use crate::metrics::OriginErrorKind;
 
 /// Why an upstream exchange failed; the variant decides the status a client sees.
@@ -45,15 +46,22 @@ impl UpstreamError {
         }
     }
 
-    /// The status to answer with when this happens before any response head was sent.
-    pub fn status(&self) -> u16 {
+    /// The failure this is for a client whose response it ends before any head was sent.
+    pub fn failure(&self) -> Failure {
         match self {
+            UpstreamError::Connect(_) => Failure::Unreachable,
             UpstreamError::ConnectTimeout
             | UpstreamError::FirstByteTimeout
-            | UpstreamError::BetweenBytesTimeout => 504,
-            UpstreamError::Connect(_) | UpstreamError::Protocol(_) | UpstreamError::Io(_) => 502,
-            UpstreamError::ClientBody => 400,
+            | UpstreamError::BetweenBytesTimeout => Failure::UpstreamTimeout,
+            UpstreamError::Protocol(_) | UpstreamError::Io(_) => Failure::UpstreamBroken,
+            // Never answered as the upstream's: the client's body reader knows what it was.
+            UpstreamError::ClientBody => Failure::Malformed,
         }
+    }
+
+    /// The status to answer with when this happens before any response head was sent.
+    pub fn status(&self) -> u16 {
+        self.failure().status()
     }
 }
 

@@ -16,6 +16,7 @@ use super::pace::Pace;
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::headers::{find, trim_ows};
 use crate::http::request::{RequestBody, RequestHead};
+use crate::http::Failure;
 use crate::http::Version;
 use crate::io::read_some;
 use crate::metrics::ShardStats;
@@ -34,11 +35,12 @@ pub enum BodyError {
 }
 
 impl BodyError {
-    pub fn status(self) -> u16 {
+    /// The client's failure this is, which decides the status answered.
+    pub fn failure(self) -> Failure {
         match self {
-            BodyError::TooLarge => 413,
-            BodyError::Malformed => 400,
-            BodyError::TooSlow => 408,
+            BodyError::TooLarge => Failure::BodyTooLarge,
+            BodyError::Malformed => Failure::Malformed,
+            BodyError::TooSlow => Failure::TooSlow,
         }
     }
 }

@@ -13,6 +13,7 @@ use super::drain::Drain;
 use super::pace::Pace;
 use crate::cache::CacheKey;
 use crate::http::request::{RequestBody, RequestHead};
+use crate::http::Failure;
 use crate::metrics::Guard;
 use crate::shard::Shard;
 
@@ -45,8 +46,8 @@ impl Connection {
 
     /// Reads a body that means nothing here (a GET's, a PURGE's) and throws it away as it
     /// arrives: it must be consumed to find the next request, but is never held. Err: the
-    /// status to answer before closing.
-    pub async fn discard_body(&mut self, head: &RequestHead) -> Result<(), u16> {
+    /// client's failure, to answer before closing.
+    pub async fn discard_body(&mut self, head: &RequestHead) -> Result<(), Failure> {
         if head.body == RequestBody::None {
             return Ok(());
         }
@@ -56,7 +57,7 @@ impl Connection {
             .await
             .is_err()
         {
-            return Err(400);
+            return Err(Failure::Malformed);
         }
         let stats = self.shard.my_stats();
         let mut reader = BodyReader::new(
@@ -67,12 +68,12 @@ impl Connection {
             config.max_request_body,
             pace,
         )
-        .map_err(BodyError::status)?;
+        .map_err(BodyError::failure)?;
         reader.discard().await.map_err(|e| {
             if e == BodyError::TooSlow {
                 stats.guards.fire(Guard::SlowBody);
             }
-            e.status()
+            e.failure()
         })
     }
 }

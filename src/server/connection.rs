@@ -11,12 +11,13 @@ use futures_lite::future::or;
 
 use super::client::Connection;
 use super::pace::Pace;
-use super::respond::{write_error, write_response, Exchange};
+use super::respond::{write_failure, write_response, Exchange};
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
 use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::headers::find;
 use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
+use crate::http::Failure;
 use crate::io::read_some;
 use crate::log::access::Entry;
 use crate::metrics::{self, Guard, Meter, ShardStats};
@@ -28,7 +29,7 @@ enum NextRequest {
     Request(RequestHead),
     /// Closed by the client, idle too long, too slow with its head, or draining.
     Done,
-    Reject(u16),
+    Reject(Failure),
 }
 
 impl Connection {
@@ -42,13 +43,13 @@ impl Connection {
             let head = match self.next_request().await {
                 NextRequest::Request(head) => head,
                 NextRequest::Done => return,
-                NextRequest::Reject(status) => {
-                    self.shard.my_stats().bad_request(status);
+                NextRequest::Reject(failure) => {
+                    // Not a request yet: counted as a failure, not by method.
+                    self.shard.my_stats().failed(failure);
                     let mut meter = Meter::start();
-                    meter.head(status, metrics::CacheResult::Error);
-                    if let Ok(n) = write_error(&mut self.stream, status, None).await {
-                        ShardStats::add(&self.shard.my_stats().bytes_sent, n as u64);
-                        meter.wrote(n);
+                    let answered = write_failure(&mut self.stream, &mut meter, failure, None).await;
+                    if answered.is_ok() {
+                        ShardStats::add(&self.shard.my_stats().bytes_sent, meter.bytes());
                     }
                     self.log_access(None, &meter);
                     return;
@@ -90,7 +91,7 @@ impl Connection {
             match parse_request(&mut self.buf, &limits) {
                 Ok(Some(head)) => return NextRequest::Request(head),
                 Ok(None) => {}
-                Err(e) => return NextRequest::Reject(e.status()),
+                Err(e) => return NextRequest::Reject(e.failure()),
             }
             let timeout = match deadline {
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
@@ -162,10 +163,8 @@ impl Connection {
         if !cacheable {
             return pass::forward(self, head, exchange, meter).await;
         }
-        if let Err(status) = self.discard_body(head).await {
-            self.shard.my_stats().bad_request(status);
-            meter.head(status, metrics::CacheResult::Error);
-            meter.wrote(write_error(&mut self.stream, status, None).await?);
+        if let Err(failure) = self.discard_body(head).await {
+            write_failure(&mut self.stream, meter, failure, None).await?;
             return Ok(false);
         }
         let key = self.cache_key(head);
@@ -186,14 +185,8 @@ impl Connection {
         match route::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,
             None => {
-                meter.head(503, metrics::CacheResult::Error);
-                let n = write_error(
-                    &mut self.stream,
-                    503,
-                    keep_alive.then_some(exchange.version),
-                )
-                .await?;
-                meter.wrote(n);
+                let version = keep_alive.then_some(exchange.version);
+                write_failure(&mut self.stream, meter, Failure::Overloaded, version).await?;
                 Ok(keep_alive)
             }
         }

@@ -13,13 +13,14 @@ use super::body::{self, BodyError, BodyReader};
 use super::client::Connection;
 use super::forward;
 use super::pace::Pace;
-use super::respond::{write_error, write_response, Exchange, Replies};
+use super::respond::{write_failure, write_response, Exchange, Replies};
 use crate::cache::CacheStatus;
 use crate::cache::{CacheKey, CachedHead};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestBody, RequestHead};
 use crate::http::response::ResponseBody;
-use crate::metrics::{self, CacheResult, Guard, Meter, ShardStats};
+use crate::http::Failure;
+use crate::metrics::{self, Guard, Meter, ShardStats};
 use crate::origin::{self, BodyFraming, BodySource, UpstreamRequest, UpstreamResponse};
 use crate::shard::{route, Reply};
 
@@ -82,8 +83,7 @@ pub async fn forward(
             Some(room) => Some(room),
             None => {
                 shard.my_stats().guards.fire(Guard::BodyMemoryFull);
-                meter.head(503, CacheResult::Error);
-                meter.wrote(write_error(&mut conn.stream, 503, None).await?);
+                write_failure(&mut conn.stream, meter, Failure::MemoryFull, None).await?;
                 return Ok(false);
             }
         },
@@ -116,9 +116,7 @@ pub async fn forward(
             failed: None,
         },
         Err(e) => {
-            shard.my_stats().bad_request(e.status());
-            meter.head(e.status(), CacheResult::Error);
-            meter.wrote(write_error(&mut conn.stream, e.status(), None).await?);
+            write_failure(&mut conn.stream, meter, e.failure(), None).await?;
             return Ok(false);
         }
     };
@@ -146,9 +144,7 @@ pub async fn forward(
         if e == BodyError::TooSlow {
             shard.my_stats().guards.fire(Guard::SlowBody);
         }
-        shard.my_stats().bad_request(e.status());
-        meter.head(e.status(), CacheResult::Error);
-        meter.wrote(write_error(&mut conn.stream, e.status(), None).await?);
+        write_failure(&mut conn.stream, meter, e.failure(), None).await?;
         return Ok(false);
     }
     let response = match fetched {
@@ -159,14 +155,8 @@ pub async fn forward(
         Err(e) => {
             shard.my_stats().origin_error(e.kind());
             crate::log::upstream_failure(shard.id, &head.target, &e);
-            meter.head(e.status(), CacheResult::Error);
-            let n = write_error(
-                &mut conn.stream,
-                e.status(),
-                exchange.keep_alive.then_some(exchange.version),
-            )
-            .await?;
-            meter.wrote(n);
+            let version = exchange.keep_alive.then_some(exchange.version);
+            write_failure(&mut conn.stream, meter, e.failure(), version).await?;
             return Ok(exchange.keep_alive);
         }
     };

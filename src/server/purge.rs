@@ -15,9 +15,10 @@ use bytes::BytesMut;
 use futures_lite::AsyncWriteExt;
 
 use super::client::Connection;
-use super::respond::{write_error, Exchange, VIA};
+use super::respond::{write_failure, Exchange, VIA};
 use crate::http::encode;
 use crate::http::request::{Method, RequestHead};
+use crate::http::Failure;
 use crate::http::Version;
 use crate::metrics::{CacheResult, Meter};
 use crate::shard::route;
@@ -37,10 +38,8 @@ pub async fn serve(
     exchange: Exchange<'_>,
     meter: &mut Meter,
 ) -> io::Result<bool> {
-    if let Err(status) = conn.discard_body(head).await {
-        conn.shard.my_stats().bad_request(status);
-        meter.head(status, CacheResult::Error);
-        meter.wrote(write_error(&mut conn.stream, status, None).await?);
+    if let Err(failure) = conn.discard_body(head).await {
+        write_failure(&mut conn.stream, meter, failure, None).await?;
         return Ok(false);
     }
     let config = conn.shard.config();
@@ -51,7 +50,7 @@ pub async fn serve(
             allow: true,
             body: format!("{}\n", encode::status_reason(405)).into_bytes(),
         };
-        meter.head(answer.status, CacheResult::Error);
+        meter.head(answer.status, CacheResult::Local);
         meter.wrote(write_answer(conn, &answer, exchange).await?);
         return Ok(exchange.keep_alive);
     }
@@ -59,8 +58,7 @@ pub async fn serve(
     let owner = route::owner(&config, &key);
     let Some(purged) = route::invalidate(&conn.shard, owner, key.clone()).await else {
         // The owner's queue is gone: nothing can be said about the URL.
-        meter.head(503, CacheResult::Error);
-        meter.wrote(write_error(&mut conn.stream, 503, None).await?);
+        write_failure(&mut conn.stream, meter, Failure::Internal, None).await?;
         return Ok(false);
     };
     tracing::debug!(
@@ -77,7 +75,7 @@ pub async fn serve(
         allow: false,
         body: format!("{{\"purged\":{purged}}}\n").into_bytes(),
     };
-    meter.head(answer.status, CacheResult::Error);
+    meter.head(answer.status, CacheResult::Local);
     meter.wrote(write_answer(conn, &answer, exchange).await?);
     Ok(exchange.keep_alive)
 }

@@ -19,6 +19,7 @@ use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::find;
 use crate::http::range::ByteRange;
+use crate::http::Failure;
 use crate::http::Version;
 use crate::io::send_now;
 use crate::metrics::{CacheResult, Meter};
@@ -143,21 +144,14 @@ pub async fn write_response(
             status,
             body_len,
         } => (head, age_secs, status, body_len),
-        Reply::Failed(code) => {
+        Reply::Failed(failure) => {
             meter.upstream(asked.elapsed());
-            meter.head(code, CacheResult::Error);
-            let n = write_error(
-                client.stream,
-                code,
-                exchange.keep_alive.then_some(exchange.version),
-            )
-            .await?;
-            meter.wrote(n);
+            let keep_alive = exchange.keep_alive.then_some(exchange.version);
+            write_failure(client.stream, meter, failure, keep_alive).await?;
             return Ok(exchange.keep_alive);
         }
         Reply::Chunk(_) | Reply::End | Reply::Aborted | Reply::Interim(_) => {
-            meter.head(502, CacheResult::Error);
-            meter.wrote(write_error(client.stream, 502, None).await?);
+            write_failure(client.stream, meter, Failure::Internal, None).await?;
             return Ok(false);
         }
     };
@@ -390,6 +384,18 @@ fn reset_on_close(stream: &TcpStream) {
             std::mem::size_of::<libc::linger>() as libc::socklen_t,
         );
     }
+}
+
+/// Answers `failure` with its status (see `write_error`) and tells `meter` whose fault it was.
+pub async fn write_failure(
+    stream: &mut TcpStream,
+    meter: &mut Meter,
+    failure: Failure,
+    keep_alive: Option<Version>,
+) -> io::Result<()> {
+    meter.fail(failure);
+    meter.wrote(write_error(stream, failure.status(), keep_alive).await?);
+    Ok(())
 }
 
 /// A short plain-text response livecache makes itself (errors, refusals). `keep_alive`:

@@ -20,6 +20,7 @@ use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
 use crate::http::response::{ResponseBody, ResponseHead};
+use crate::http::Failure;
 use crate::metrics::{self, ShardStats};
 use crate::origin::{self, BodyFraming, NoBody, UpstreamRequest, UpstreamResponse};
 
@@ -127,7 +128,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                 crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
                 match stale.filter(|s| revalidate::usable_on_error(s, shard.now(), &config)) {
                     Some(stale) => revalidate::serve_stale(leader, &stale, None),
-                    None => leader.flight.fail(e.status()),
+                    None => leader.flight.fail(e.failure()),
                 }
                 return None;
             }
@@ -240,7 +241,7 @@ async fn deliver(
     if !retain {
         storable = false;
         if leader.pass_through(content_length).is_err() {
-            leader.flight.fail(503);
+            leader.flight.fail(Failure::MemoryFull);
             return;
         }
     }

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::{InFlight, Reservation};
+use crate::http::Failure;
 use crate::metrics::{Guard, ShardStats};
 
 /// How far ahead of its fastest reader a pass-through fetch may read, and how far behind the
@@ -122,7 +123,7 @@ impl Drop for Leader {
             .my_stats()
             .inflight_fetches
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.flight.fail(502);
+        self.flight.fail(Failure::Internal);
         self.shard.unregister(&self.flight_key, &self.flight);
         self.release();
     }

@@ -15,6 +15,7 @@ use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::store::Found;
 use crate::cache::{CacheStatus, Freshness, Fwd, InFlight, Reader, StoredObject, Vary};
+use crate::http::Failure;
 use crate::metrics::ShardStats;
 
 /// Outcome of looking a request up on its owner.
@@ -26,8 +27,9 @@ pub enum Lookup {
     },
     /// Read a fetch in flight; `status` says why it went upstream and whether it collapsed.
     Follow { reader: Reader, status: CacheStatus },
-    /// Answer with this status and no upstream request (`only-if-cached` with nothing usable).
-    Refuse(u16),
+    /// Answer with this failure and no upstream request (`only-if-cached` with nothing
+    /// usable).
+    Refuse(Failure),
 }
 
 impl Shard {
@@ -66,7 +68,7 @@ impl Shard {
             ),
         };
         if wants.only_if_cached {
-            return Lookup::Refuse(504);
+            return Lookup::Refuse(Failure::NotCached);
         }
         ShardStats::incr(&self.my_stats().misses);
         let status = CacheStatus::forwarded(fwd);

@@ -11,6 +11,7 @@ use bytes::Bytes;
 
 use super::{FetchRequest, Lookup, Shard};
 use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject};
+use crate::http::Failure;
 
 /// One step of a response, `Send` so it can cross shards.
 #[derive(Debug)]
@@ -29,8 +30,8 @@ pub enum Reply {
     End,
     /// Upstream failed mid-body: cut the response.
     Aborted,
-    /// No response head could be had: answer with this status.
-    Failed(u16),
+    /// No response head could be had: answer with this failure.
+    Failed(Failure),
 }
 
 enum Source {
@@ -44,7 +45,7 @@ enum Source {
         /// Why it went upstream and whether it collapsed; the rest comes with the head.
         status: CacheStatus,
     },
-    Refused(u16),
+    Refused(Failure),
 }
 
 /// The owner-side producer of one request's replies.
@@ -76,14 +77,14 @@ impl OwnerStream {
                 next: 0,
             },
             Lookup::Follow { reader, status } => Source::Flight { reader, status },
-            Lookup::Refuse(code) => Source::Refused(code),
+            Lookup::Refuse(failure) => Source::Refused(failure),
         }
     }
 
     pub async fn next(&mut self) -> Reply {
         loop {
             match &mut self.source {
-                Source::Refused(code) => return Reply::Failed(*code),
+                Source::Refused(failure) => return Reply::Failed(*failure),
                 Source::Stored {
                     object,
                     status,
@@ -141,7 +142,7 @@ impl OwnerStream {
                     Event::Chunk(chunk) => return Reply::Chunk(chunk),
                     Event::End => return Reply::End,
                     Event::Aborted => return Reply::Aborted,
-                    Event::Failed(code) => return Reply::Failed(code),
+                    Event::Failed(failure) => return Reply::Failed(failure),
                     Event::NotShared => {
                         let status = CacheStatus {
                             detail: Some("not-shareable"),

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::calendar::{push_clf_time, push_iso_time};
 use crate::http::headers::find;
 use crate::http::request::RequestHead;
-use crate::http::Version;
+use crate::http::{Failure, Version};
 use crate::metrics::{CacheResult, Meter};
 
 /// The request line of a logged response.
@@ -36,6 +36,8 @@ pub struct Entry<'a> {
     pub referer: Option<&'a [u8]>,
     pub user_agent: Option<&'a [u8]>,
     pub cache: CacheResult,
+    /// The failure livecache answered, and whose fault it was; `None` for any other response.
+    pub failure: Option<Failure>,
     /// How long the response waited for an upstream head; `None` when no upstream was
     /// involved (hits, and answers livecache made itself).
     pub upstream: Option<Duration>,
@@ -72,6 +74,7 @@ impl<'a> Entry<'a> {
                 .and_then(|h| find(&h.headers, "user-agent"))
                 .map(|v| &v[..]),
             cache: meter.cache_result(),
+            failure: meter.failure(),
             upstream: meter.upstream_time(),
             total,
             shard,
@@ -81,7 +84,7 @@ impl<'a> Entry<'a> {
 
 /// Appends one `combined` line:
 /// `IP - - [DD/Mon/YYYY:HH:MM:SS +0000] "METHOD TARGET PROTO" STATUS BYTES "REFERER" "UA"
-/// cache=RESULT upstream_ms=MS|- total_ms=MS shard=N`. Quoted fields escape `"` and `\` with a
+/// cache=RESULT failure=SIDE/KIND|- upstream_ms=MS|- total_ms=MS shard=N`. Quoted fields escape `"` and `\` with a
 /// backslash and any other byte outside printable ASCII as `\xHH`, as Apache does.
 pub fn format_combined(entry: &Entry, out: &mut Vec<u8>) {
     match entry.client {
@@ -107,7 +110,14 @@ pub fn format_combined(entry: &Entry, out: &mut Vec<u8>) {
     push_clf_header(out, entry.referer);
     out.extend_from_slice(b"\" \"");
     push_clf_header(out, entry.user_agent);
-    let _ = write!(out, "\" cache={} upstream_ms=", entry.cache.label());
+    let _ = write!(out, "\" cache={} failure=", entry.cache.label());
+    match entry.failure {
+        Some(f) => {
+            let _ = write!(out, "{}/{}", f.side().label(), f.label());
+        }
+        None => out.push(b'-'),
+    }
+    out.extend_from_slice(b" upstream_ms=");
     match entry.upstream {
         Some(upstream) => push_ms(out, upstream),
         None => out.push(b'-'),
@@ -119,7 +129,7 @@ pub fn format_combined(entry: &Entry, out: &mut Vec<u8>) {
 
 /// Appends one JSON object and a newline: `time` (RFC 3339, UTC, milliseconds), `client`,
 /// `method`, `target`, `protocol`, `status`, `bytes`, `referer`, `user_agent`, `cache`,
-/// `upstream_ms`, `total_ms`, `shard`. Absent values are `null`; bytes that are not UTF-8
+/// `failure` (`"side/kind"`), `upstream_ms`, `total_ms`, `shard`. Absent values are `null`; bytes that are not UTF-8
 /// become U+FFFD.
 pub fn format_json(entry: &Entry, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"time\":\"");
@@ -146,11 +156,14 @@ pub fn format_json(entry: &Entry, out: &mut Vec<u8>) {
     push_json_opt(out, entry.referer);
     out.extend_from_slice(b",\"user_agent\":");
     push_json_opt(out, entry.user_agent);
-    let _ = write!(
-        out,
-        ",\"cache\":\"{}\",\"upstream_ms\":",
-        entry.cache.label()
-    );
+    let _ = write!(out, ",\"cache\":\"{}\",\"failure\":", entry.cache.label());
+    match entry.failure {
+        Some(f) => {
+            let _ = write!(out, "\"{}/{}\"", f.side().label(), f.label());
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"upstream_ms\":");
     match entry.upstream {
         Some(upstream) => push_ms(out, upstream),
         None => out.extend_from_slice(b"null"),
@@ -237,6 +250,7 @@ pub(super) mod tests {
             referer: None,
             user_agent,
             cache: CacheResult::Miss,
+            failure: None,
             upstream: Some(Duration::from_micros(12_345)),
             total: Duration::from_micros(15_002),
             shard: 3,
@@ -255,7 +269,8 @@ pub(super) mod tests {
         assert_eq!(
             line(format_combined, &e),
             "192.0.2.7 - - [25/Nov/2025:13:14:15 +0000] \"GET /live/ch1/seg-1.m4s?x=1 HTTP/1.1\" \
-             200 1234 \"-\" \"curl/8.5\" cache=miss upstream_ms=12.345 total_ms=15.002 shard=3\n"
+             200 1234 \"-\" \"curl/8.5\" cache=miss failure=- upstream_ms=12.345 total_ms=15.002 \
+             shard=3\n"
         );
         let hit = Entry {
             cache: CacheResult::Hit,
@@ -267,20 +282,22 @@ pub(super) mod tests {
         let text = line(format_combined, &hit);
         assert!(text.starts_with("- - - ["), "{text}");
         assert!(
-            text.contains("\"https://player.example/\" \"curl/8.5\" cache=hit upstream_ms=- "),
+            text.contains(
+                "\"https://player.example/\" \"curl/8.5\" cache=hit failure=- upstream_ms=- "
+            ),
             "{text}"
         );
         let refused = Entry {
             request: None,
             status: 431,
             cache: CacheResult::Error,
+            failure: Some(Failure::HeadTooLarge),
             upstream: None,
             user_agent: None,
             ..e
         };
-        assert!(
-            line(format_combined, &refused).contains("] \"-\" 431 1234 \"-\" \"-\" cache=error")
-        );
+        assert!(line(format_combined, &refused)
+            .contains("] \"-\" 431 1234 \"-\" \"-\" cache=error failure=client/head_too_large"));
     }
 
     #[test]
