@@ -1,10 +1,9 @@
 //! Per-shard figures and their merge. Counters and gauges live in each shard's `ShardStats`:
 //! the shard is the only writer of its own block (relaxed atomic adds and stores, no locks),
 //! and a reader on any thread sums the blocks on demand. Latency histograms (HDR) are not
-//! atomics: each shard keeps its own in a thread-local `Latency` (in `latency`, with the
-//! `Meter` that feeds it; a shard is exactly one executor thread, so this is the shard's
-//! private state) and hands a clone to whoever asks over the mesh
-//! (`shard::mesh::collect_latency`); the admin listener merges the clones on scrape. This
+//! atomics: each `Shard` keeps its own `Latency` (in `latency`, with the `Meter` that feeds
+//! it) and hands a clone to whoever asks over the mesh (`shard::broadcast::collect_latency`);
+//! the admin listener merges the clones on scrape. This
 //! module knows no sockets and no glommio; `admin` renders what it holds.
 //!
 //! The label values every series is split by (methods, status classes, cache results, origin
@@ -29,7 +28,7 @@ pub use labels::{
     method_index, status_class_index, CacheResult, OriginErrorKind, BAD_STATUSES, METHODS,
     STATUS_CLASSES,
 };
-pub use latency::{local_latency, record_origin, Latency, Meter, Timing};
+pub use latency::{Latency, Meter, Timing};
 
 const REQUEST_CELLS: usize = METHODS.len() * STATUS_CLASSES.len() * CacheResult::ALL.len();
 

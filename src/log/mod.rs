@@ -9,7 +9,6 @@
 
 pub mod access;
 
-use std::cell::RefCell;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -170,20 +169,19 @@ impl RateLimit {
 }
 
 /// At most one upstream warning per shard in this interval; the rest go out at debug.
-const UPSTREAM_WARN_EVERY: Duration = Duration::from_secs(10);
-
-thread_local! {
-    /// Per shard (a shard is one executor thread): no lock, no shared counter.
-    static UPSTREAM_WARNINGS: RefCell<RateLimit> =
-        const { RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)) };
-}
+pub const UPSTREAM_WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// Reports a failed upstream exchange: each one at debug, and at most one warning per shard
 /// every 10 s (saying how many were held back), so an origin outage under full load costs a
 /// few lines, not one per request.
-pub fn upstream_failure(shard: usize, target: &[u8], error: &UpstreamError) {
+pub fn upstream_failure(
+    shard: usize,
+    warnings: &mut RateLimit,
+    target: &[u8],
+    error: &UpstreamError,
+) {
     let target = String::from_utf8_lossy(target);
-    let passed = UPSTREAM_WARNINGS.with(|limit| limit.borrow_mut().check(Instant::now()));
+    let passed = warnings.check(Instant::now());
     match passed {
         Some(suppressed) => tracing::warn!(
             shard,

@@ -1,10 +1,9 @@
 //! Latency histograms and the meter that feeds them. Each shard keeps its `Latency` (first
 //! byte and total time by cache result, and the origin's head time, as HDR histograms with an
-//! exact sum) in a thread-local of its executor, so recording is a plain add; readers get a
-//! clone (`local_latency`) and merge them. A `Meter` follows one response as it is written
-//! and, when it finishes, records the response in the shard's counters and histograms.
+//! exact sum) inside the `Shard`, so recording is a plain add; readers get a clone and merge
+//! them. A `Meter` follows one response as it is written and, when it finishes, records the
+//! response in the shard's counters and histograms.
 
-use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -70,8 +69,8 @@ impl Timing {
     }
 }
 
-/// One shard's latency histograms. Shard-local (a thread-local of its executor): recording
-/// is a plain add, never an atomic or a lock; readers get a clone (`local_latency`).
+/// One shard's latency histograms, kept in its `Shard`: recording is a plain add, never an
+/// atomic or a lock; readers get a clone.
 #[derive(Clone, Debug, Default)]
 pub struct Latency {
     /// Request parsed to first response byte written, by `CacheResult`.
@@ -92,24 +91,6 @@ impl Latency {
         }
         self.origin.merge(&other.origin);
     }
-}
-
-thread_local! {
-    static LATENCY: RefCell<Option<Box<Latency>>> = const { RefCell::new(None) };
-}
-
-fn with_latency(f: impl FnOnce(&mut Latency)) {
-    LATENCY.with(|cell| f(cell.borrow_mut().get_or_insert_with(Default::default)));
-}
-
-/// A clone of this shard's (this thread's) latency histograms.
-pub fn local_latency() -> Latency {
-    LATENCY.with(|cell| cell.borrow().as_deref().cloned().unwrap_or_default())
-}
-
-/// Records how long the origin took to send a response head.
-pub fn record_origin(elapsed: Duration) {
-    with_latency(|l| l.origin.record(elapsed));
 }
 
 /// Follows one response as it is written: the status and cache result once known, how long
@@ -195,8 +176,8 @@ impl Meter {
     }
 
     /// Records the response on the shard that wrote it: one request by `method` (an index of
-    /// `METHODS`), its bytes, and its latencies.
-    pub fn finish(self, stats: &ShardStats, method: usize) {
+    /// `METHODS`), its bytes in `stats`, and its latencies in that shard's `latency`.
+    pub fn finish(self, stats: &ShardStats, latency: &mut Latency, method: usize) {
         let cell = request_cell(method, status_class_index(self.status), self.cache);
         ShardStats::incr(&stats.responses[cell]);
         ShardStats::add(&stats.bytes_sent, self.bytes);
@@ -207,10 +188,8 @@ impl Meter {
         let total = now.duration_since(self.started);
         let first_byte = self.first_byte.unwrap_or(now).duration_since(self.started);
         let index = self.cache as usize;
-        with_latency(|l| {
-            l.first_byte[index].record(first_byte);
-            l.total[index].record(total);
-        });
+        latency.first_byte[index].record(first_byte);
+        latency.total[index].record(total);
     }
 }
 
@@ -253,10 +232,10 @@ mod tests {
         meter.head(204, CacheResult::Hit);
         meter.wrote(10);
         meter.wrote(5);
-        meter.finish(&stats, method_index(&Method::Head));
+        let mut latency = Latency::default();
+        meter.finish(&stats, &mut latency, method_index(&Method::Head));
         assert_eq!(stats.responses(1, 1, CacheResult::Hit), 1);
         assert_eq!(stats.bytes_sent.load(Ordering::Relaxed), 15);
-        let latency = local_latency();
         assert_eq!(latency.first_byte[CacheResult::Hit as usize].count(), 1);
         assert_eq!(latency.total[CacheResult::Hit as usize].count(), 1);
     }

@@ -66,7 +66,7 @@ impl Connection {
                 self.shard.my_stats().guards.fire(Guard::SlowReader);
             }
             self.log_access(Some(&head), &meter);
-            meter.finish(self.shard.my_stats(), method);
+            self.shard.record_response(meter, method);
             match result {
                 Ok(true) if !self.drain.is_draining() => {}
                 _ => return,

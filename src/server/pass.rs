@@ -20,7 +20,7 @@ use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestBody, RequestHead};
 use crate::http::response::ResponseBody;
 use crate::http::Failure;
-use crate::metrics::{self, Guard, Meter, ShardStats};
+use crate::metrics::{Guard, Meter, ShardStats};
 use crate::origin::{self, BodyFraming, BodySource, UpstreamRequest, UpstreamResponse};
 use crate::shard::{route, Reply};
 
@@ -53,8 +53,7 @@ impl Replies for PassReplies {
             Ok(Some(chunk)) => Reply::Chunk(chunk),
             Ok(None) => Reply::End,
             Err(e) => {
-                self.shard.my_stats().origin_error(e.kind());
-                crate::log::upstream_failure(self.shard.id, &self.target, &e);
+                self.shard.upstream_failed(&self.target, &e);
                 Reply::Aborted
             }
         }
@@ -149,12 +148,11 @@ pub async fn forward(
     }
     let response = match fetched {
         Ok(response) => {
-            metrics::record_origin(sent.elapsed());
+            shard.record_origin(sent.elapsed());
             response
         }
         Err(e) => {
-            shard.my_stats().origin_error(e.kind());
-            crate::log::upstream_failure(shard.id, &head.target, &e);
+            shard.upstream_failed(&head.target, &e);
             let version = exchange.keep_alive.then_some(exchange.version);
             write_failure(&mut conn.stream, meter, e.failure(), version).await?;
             return Ok(exchange.keep_alive);

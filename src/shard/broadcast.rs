@@ -10,7 +10,7 @@ use futures_channel::oneshot;
 use super::mesh::MeshMessage;
 use super::Shard;
 use crate::cache::PurgeScope;
-use crate::metrics::{self, Latency, ShardStats};
+use crate::metrics::{Latency, ShardStats};
 
 /// Applies `scope` on every shard at once: this one in place, the others over the mesh, all
 /// asked before any answer is awaited and all answers awaited under one deadline. Returns the
@@ -65,7 +65,7 @@ pub(super) async fn ask_to_purge(shard: Rc<Shard>, peer: usize, scope: PurgeScop
 /// `patience` (stuck, or its queue full) contributes its last answer instead of holding the
 /// scrape; returns how many shards answered afresh.
 pub async fn collect_latency(shard: &Rc<Shard>, patience: std::time::Duration) -> (Latency, usize) {
-    let mut merged = metrics::local_latency();
+    let mut merged = shard.latency();
     let mut answered = 1;
     let Some(senders) = shard.mesh.senders() else {
         return (merged, answered);

@@ -21,7 +21,7 @@ use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::http::Failure;
-use crate::metrics::{self, ShardStats};
+use crate::metrics::ShardStats;
 use crate::origin::{self, BodyFraming, NoBody, UpstreamRequest, UpstreamResponse};
 
 /// What a fetch is for.
@@ -120,12 +120,11 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
         .await;
         let response = match fetched {
             Ok(response) => {
-                metrics::record_origin(sent.elapsed());
+                shard.record_origin(sent.elapsed());
                 response
             }
             Err(e) => {
-                stats.origin_error(e.kind());
-                crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
+                shard.upstream_failed(leader.request.key.target(), &e);
                 match stale.filter(|s| revalidate::usable_on_error(s, shard.now(), &config)) {
                     Some(stale) => revalidate::serve_stale(leader, &stale, None),
                     None => leader.flight.fail(e.failure()),
@@ -269,9 +268,7 @@ async fn deliver(
             }
             Ok(None) => break,
             Err(e) => {
-                let stats = shard.my_stats();
-                stats.origin_error(e.kind());
-                crate::log::upstream_failure(shard.id, leader.request.key.target(), &e);
+                shard.upstream_failed(leader.request.key.target(), &e);
                 return; // the Leader guard cuts every reader and cleans up
             }
         }

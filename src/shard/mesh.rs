@@ -14,7 +14,7 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::PurgeScope;
-use crate::metrics::{self, Latency};
+use crate::metrics::Latency;
 
 /// Replies queued per remote request before the owner waits for the requesting shard.
 pub(super) const REPLY_QUEUE: usize = 8;
@@ -69,7 +69,7 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                         glommio::spawn_local(forward(Rc::clone(&shard), request, reply)).detach();
                     }
                     MeshMessage::Latency { reply } => {
-                        let _ = reply.send(metrics::local_latency());
+                        let _ = reply.send(shard.latency());
                     }
                     MeshMessage::Purge { scope, done } => {
                         let _ = done.send(shard.purge(&scope));

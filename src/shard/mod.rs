@@ -18,7 +18,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -31,8 +31,9 @@ use crate::clock::Clock;
 use crate::config::{Config, REQUEST_BODY_RESERVATION};
 use crate::http::headers::Header;
 use crate::log::access::{Reopen, ShardLog};
-use crate::metrics::{ShardStats, Stats};
-use crate::origin::{Pool, Timeouts};
+use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
+use crate::metrics::{Latency, Meter, ShardStats, Stats};
+use crate::origin::{Pool, Timeouts, UpstreamError};
 use crate::reload::ConfigSource;
 
 pub use lookup::Lookup;
@@ -93,7 +94,11 @@ pub struct Shard {
     clock: Clock,
     /// The last latency histograms each peer sent this shard's scrapes: merged in for a peer
     /// that does not answer in time, so exported histograms never go backwards.
-    last_latency: RefCell<HashMap<usize, crate::metrics::Latency>>,
+    last_latency: RefCell<HashMap<usize, Latency>>,
+    /// This shard's own latency histograms (recording is a plain add, no atomic, no lock).
+    latency: RefCell<Latency>,
+    /// At most one upstream-failure warning per `UPSTREAM_WARN_EVERY` from this shard.
+    upstream_warnings: RefCell<RateLimit>,
 }
 
 impl Shard {
@@ -122,6 +127,8 @@ impl Shard {
             stats,
             clock,
             last_latency: RefCell::new(HashMap::new()),
+            latency: RefCell::new(Latency::default()),
+            upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
         });
         shard.publish_store();
         shard
@@ -183,6 +190,29 @@ impl Shard {
     /// This shard's counters.
     pub fn my_stats(&self) -> &ShardStats {
         &self.stats.shards[self.id]
+    }
+
+    /// Records a finished response: its counters and its latencies.
+    pub fn record_response(&self, meter: Meter, method: usize) {
+        meter.finish(self.my_stats(), &mut self.latency.borrow_mut(), method);
+    }
+
+    /// Records how long the origin took to send a response head.
+    pub fn record_origin(&self, elapsed: Duration) {
+        self.latency.borrow_mut().origin.record(elapsed);
+    }
+
+    /// A copy of this shard's latency histograms, for a scrape.
+    pub fn latency(&self) -> Latency {
+        self.latency.borrow().clone()
+    }
+
+    /// An upstream exchange failed: counted by kind, and logged (at most one warning per
+    /// interval from this shard; the rest at debug).
+    pub fn upstream_failed(&self, target: &[u8], error: &UpstreamError) {
+        self.my_stats().origin_error(error.kind());
+        let mut warnings = self.upstream_warnings.borrow_mut();
+        crate::log::upstream_failure(self.id, &mut warnings, target, error);
     }
 
     pub fn timeouts(&self) -> Timeouts {
