@@ -51,7 +51,7 @@ pub fn all_alive(previous: &mut [u64], now: &[u64]) -> bool {
 
 fn send(states: &[NotifyState<'_>]) {
     // Notifications are advisory: an unreachable manager must not stop the cache.
-    let _ = sd_notify::notify(false, states);
+    let _ = sd_notify::notify(states);
 }
 
 pub fn ready(stats: &Stats) {
@@ -74,9 +74,7 @@ pub fn reloading() {
 
 /// Runs until `shutdown` fires: status updates, and watchdog pings while every shard lives.
 pub fn supervise(stats: Arc<Stats>, shutdown: Shutdown) {
-    let mut watchdog_usec = 0u64;
-    let watchdog = sd_notify::watchdog_enabled(false, &mut watchdog_usec)
-        .then(|| Duration::from_micros(watchdog_usec / 2).max(Duration::from_millis(250)));
+    let watchdog = sd_notify::watchdog_enabled().map(|w| (w / 2).max(Duration::from_millis(250)));
     let tick = watchdog.map_or(STATUS_EVERY, |w| w.min(STATUS_EVERY));
     let heartbeats = |s: &Stats| {
         s.shards
