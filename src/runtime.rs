@@ -35,28 +35,20 @@ use progress::{StartProgress, StartStep};
 /// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
 const IO_MEMORY: usize = 64 * 1024;
 
-/// One listening socket per shard on the same address (`SO_REUSEPORT`: the kernel spreads
-/// connections). Port 0 is resolved by the first bind and reused by the others.
 /// The socket systemd passed (`LISTEN_FDS`, socket activation), if any, duplicated once per
 /// shard: every shard accepts from the same listening socket, and `listen` is not bound.
+/// Only the first passed descriptor is used; `sd_notify::listen_fds` checks `LISTEN_PID`.
 fn activated_listener(count: usize) -> Result<Option<(SocketAddr, Vec<OwnedFd>)>, StartError> {
-    // SAFETY: getpid has no preconditions.
-    let mine = std::env::var("LISTEN_PID")
-        .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        == Some(unsafe { libc::getpid() } as u32);
-    let fds = std::env::var("LISTEN_FDS")
-        .ok()
-        .and_then(|n| n.parse::<i32>().ok())
-        .unwrap_or(0);
-    if !mine || fds < 1 {
-        return Ok(None);
-    }
-    const FIRST_PASSED_FD: i32 = 3;
-    // SAFETY: systemd hands fd 3 to this process; it is owned from here on.
-    let passed = unsafe { OwnedFd::from_raw_fd(FIRST_PASSED_FD) };
-    let socket = socket2::Socket::from(passed);
     let fail = |e: io::Error| StartError::Bind("0.0.0.0:0".parse().expect("address"), e);
+    let passed = sd_notify::listen_fds()
+        .map_err(|e| fail(io::Error::new(e.kind(), format!("socket activation: {e}"))))?
+        .next();
+    let Some(passed) = passed else {
+        return Ok(None);
+    };
+    // SAFETY: the service manager passed this descriptor to this process (LISTEN_PID is ours)
+    // and nothing else in it has taken ownership; this is the only place that does.
+    let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(passed) });
     let addr = socket
         .local_addr()
         .map_err(fail)?
@@ -69,6 +61,8 @@ fn activated_listener(count: usize) -> Result<Option<(SocketAddr, Vec<OwnedFd>)>
     Ok(Some((addr, fds)))
 }
 
+/// One listening socket per shard on the same address (`SO_REUSEPORT`: the kernel spreads
+/// connections). Port 0 is resolved by the first bind and reused by the others.
 fn bind_listeners(
     addr: SocketAddr,
     count: usize,
@@ -110,8 +104,7 @@ fn bind_listeners(
                 io::ErrorKind::AddrInUse => StartError::AddressInUse(bound),
                 _ => StartError::Bind(bound, e),
             })?;
-        // SAFETY: into_raw_fd hands over sole ownership of a valid descriptor.
-        sockets.push(unsafe { OwnedFd::from_raw_fd(socket.into_raw_fd()) });
+        sockets.push(OwnedFd::from(socket));
     }
     Ok((bound, sockets))
 }
