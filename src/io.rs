@@ -1,12 +1,16 @@
 //! Socket reads shared by the client side (`server`) and the upstream side (`origin`): read
 //! whatever is available straight onto the end of a `BytesMut`, so parsed heads and body
-//! chunks can be split off it without copying.
+//! chunks can be split off it without copying. Also the way to a stream's socket for what
+//! glommio does not offer (socket options, flagged sends and peeks), through `socket2`.
 
 use std::io;
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
 use bytes::BytesMut;
 use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
+use socket2::SockRef;
 
 /// Below this much spare room a read starts a new buffer instead of a sliver of the old one.
 const MIN_READ: usize = 4 * 1024;
@@ -41,37 +45,41 @@ pub async fn read_some(
     result
 }
 
+/// A glommio stream's socket, for `socket2` calls: `SocketOf(stream).sock()`. glommio's
+/// `TcpStream` implements `AsRawFd` but not the `AsFd` that `SockRef` asks for.
+pub struct SocketOf<'a>(pub &'a TcpStream);
+
+impl SocketOf<'_> {
+    /// The socket, borrowed: socket2 never closes it.
+    pub fn sock(&self) -> SockRef<'_> {
+        SockRef::from(self)
+    }
+}
+
+impl AsFd for SocketOf<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor is the borrowed stream's, and a stream closes it only when
+        // dropped or consumed, neither of which can happen while `self.0` borrows it; the
+        // returned borrow lives no longer than `self`.
+        unsafe { BorrowedFd::borrow_raw(self.0.as_raw_fd()) }
+    }
+}
+
 /// Sends as much of `parts`, in order, as the socket takes at once, in one gather write (a
 /// response head and its body leave in one syscall and one packet train instead of two);
-/// returns how many bytes went. Never waits.
+/// returns how many bytes went. Never waits (`MSG_DONTWAIT`), and a closed peer is an error,
+/// not a SIGPIPE (`MSG_NOSIGNAL`).
 pub fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
-    use std::os::fd::AsRawFd;
-    let iov: Vec<libc::iovec> = parts
+    let slices: Vec<IoSlice<'_>> = parts
         .iter()
         .filter(|p| !p.is_empty())
-        .map(|p| libc::iovec {
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        })
+        .map(|p| IoSlice::new(p))
         .collect();
-    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = iov.len() as _;
-    // SAFETY: the iovecs point into `parts`, alive for the call; non-blocking, no SIGPIPE.
-    let sent = unsafe {
-        libc::sendmsg(
-            stream.as_raw_fd(),
-            &msg,
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if sent < 0 {
-        let e = io::Error::last_os_error();
-        return match e.kind() {
-            io::ErrorKind::WouldBlock => Ok(0),
-            _ => Err(e),
-        };
+    let sent = SocketOf(stream)
+        .sock()
+        .send_vectored_with_flags(&slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
+    match sent {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+        other => other,
     }
-    Ok(sent as usize)
 }

@@ -10,14 +10,15 @@
 //! connection, for whatever URL that is, and stored for every viewer.
 
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::Duration;
 
 use glommio::net::TcpStream;
 
 use super::UpstreamError;
+use crate::io::SocketOf;
 use crate::metrics::{Guard, ShardStats, Stats};
 
 pub struct Pool {
@@ -110,16 +111,10 @@ impl Pool {
 /// is the only clean answer. Bytes mean the origin wrote past its response; zero means it
 /// closed; an error means the connection is broken.
 fn is_clean(stream: &TcpStream) -> bool {
-    let mut byte = 0u8;
-    // SAFETY: a one-byte peek into a live local, on a socket this stream owns; MSG_DONTWAIT
-    // keeps it from blocking the executor.
-    let peeked = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            (&mut byte as *mut u8).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    peeked < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::WouldBlock
+    let mut byte = [MaybeUninit::uninit()];
+    // MSG_DONTWAIT keeps the peek from blocking the executor.
+    let peeked = SocketOf(stream)
+        .sock()
+        .recv_with_flags(&mut byte, libc::MSG_PEEK | libc::MSG_DONTWAIT);
+    matches!(peeked, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }

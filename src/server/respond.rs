@@ -21,7 +21,7 @@ use crate::http::headers::find;
 use crate::http::range::ByteRange;
 use crate::http::Failure;
 use crate::http::Version;
-use crate::io::send_now;
+use crate::io::{send_now, SocketOf};
 use crate::metrics::{CacheResult, Meter};
 use crate::shard::Reply;
 
@@ -358,7 +358,9 @@ fn connection_header(out: &mut BytesMut, version: Version, keep_alive: bool) {
 /// Bytes written to `stream` that the peer has not acknowledged yet (unsent or in flight).
 fn send_queue(stream: &TcpStream) -> u64 {
     let mut queued: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) on a socket this stream owns writes one c_int.
+    // socket2 has no SIOCOUTQ, hence libc.
+    // SAFETY: the descriptor is `stream`'s, open while it is borrowed, and TIOCOUTQ (SIOCOUTQ
+    // on a socket) writes one c_int, into the live local `queued`.
     let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
     if rc == 0 {
         queued.max(0) as u64
@@ -370,20 +372,10 @@ fn send_queue(stream: &TcpStream) -> u64 {
 /// Makes the coming close a reset (RST) rather than an orderly end: a close-delimited body
 /// (HTTP/1.0 without a length) would otherwise look complete to the client after a cut.
 fn reset_on_close(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt on a socket this stream owns, with a correctly sized linger struct.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
+    // Best effort: a socket that refuses the option is closed the orderly way.
+    let _ = SocketOf(stream)
+        .sock()
+        .set_linger(Some(std::time::Duration::ZERO));
 }
 
 /// Answers `failure` with its status (see `write_error`) and tells `meter` whose fault it was.
