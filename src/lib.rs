@@ -30,6 +30,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod io;
+pub mod live;
 pub mod log;
 pub mod metrics;
 pub mod notify;

@@ -1,7 +1,7 @@
 //! The module graph points one way, checked over the source itself: no import cycle between
 //! top-level modules, none between the files of one module, and the pure layers at the
-//! bottom (`http/` imports nothing of ours, `cache/` only `http/`). A back-edge is a concept in
-//! the wrong room: move the concept rather than relax this test.
+//! bottom (`http/` imports nothing of ours, `cache/` and `live/` only `http/`). A back-edge is
+//! a concept in the wrong room: move the concept rather than relax this test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -211,11 +211,11 @@ fn the_pure_layers_are_at_the_bottom() {
     let allowed = |module: &str| -> &[&str] {
         match module {
             "http" => &[],
-            "cache" => &["http"],
+            "cache" | "live" => &["http"],
             _ => unreachable!(),
         }
     };
-    for module in ["http", "cache"] {
+    for module in ["http", "cache", "live"] {
         for dep in &graph[module] {
             assert!(
                 allowed(module).contains(&dep.as_str()),

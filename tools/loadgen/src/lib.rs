@@ -76,7 +76,6 @@
 //! std-thread server.
 
 pub mod client;
-pub mod m3u8;
 pub mod modes;
 pub mod plot;
 pub mod stats;

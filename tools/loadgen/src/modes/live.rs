@@ -7,7 +7,7 @@
 //!   `start + g * segment_duration / G`, spreading the herd over one segment.
 //! * **Join point.** Plain HLS: the segment at least three target durations before the end
 //!   of the playlist's complete segments (the RFC 8216 hold-back players use,
-//!   [`Playlist::live_start`]; parts of the segment in progress do not count), fetched
+//!   [`live_start`]; parts of the segment in progress do not count), fetched
 //!   back to back so playback starts with that much buffered. While a stream that has just
 //!   started lists less than that (its media sequence has not moved since the viewer's
 //!   first playlist), the viewer reloads and waits rather than joining at the edge with one
@@ -28,26 +28,28 @@
 //!   requested ahead.
 //! * **Measurements.** Each segment/part records first-byte and total time and bytes under
 //!   its kind; each media request records the live-edge lag: the media the viewer's
-//!   playlist lists after the requested object ([`Playlist::edge_lag`]). Playback follows
+//!   playlist lists after the requested object ([`edge_lag`]). Playback follows
 //!   [`Playback`]: a **stall** is a media object (segment, or part with `--ll-hls`)
 //!   completely received after the viewer's buffer ran dry (when the previous object's
 //!   playback ended), or one that failed.
 //! * **End.** Viewers stop requesting at `--duration`; a blocking reload still pending
 //!   then is abandoned without being recorded. `EXT-X-ENDLIST` ends a viewer early.
 //!
-//! The player's decisions (join points, reload intervals, the playback buffer) are pure
-//! functions in `player`; this file owns the settings, the threads and each viewer's loop.
+//! The player's decisions (join points, lag, reload intervals, the playback buffer) are pure
+//! functions in `player` over livecache's playlist model ([`MediaPlaylist`], the parser the
+//! daemon uses too); this file owns the settings, the threads and each viewer's loop.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use livecache::live::MediaPlaylist;
+
 use crate::client::{blocking_get, Conn, HttpError, Url};
-use crate::m3u8::Playlist;
 use crate::modes::{run_threads, sleep_until, Common, Recorder};
 use crate::stats::{Kind, Report};
 
 mod player;
-pub use player::{ll_start, plain_start, reload_interval, Playback};
+pub use player::{edge_lag, live_start, ll_start, plain_start, reload_interval, Playback};
 
 /// `loadgen live` settings.
 #[derive(Clone, Debug)]
@@ -100,9 +102,8 @@ pub fn run(cfg: &LiveConfig) -> Result<Report, String> {
     if !probe.ok() {
         return Err(format!("probing {}: status {}", urls[0], probe.status));
     }
-    let text = String::from_utf8(probe.body.unwrap_or_default())
-        .map_err(|_| format!("probing {}: playlist is not UTF-8", urls[0]))?;
-    let pl = Playlist::parse(&text).map_err(|e| format!("probing {}: {e}", urls[0]))?;
+    let pl = MediaPlaylist::from_bytes(&probe.body.unwrap_or_default())
+        .map_err(|e| format!("probing {}: {e}", urls[0]))?;
     let spread = pl
         .segments
         .last()
@@ -172,7 +173,7 @@ impl Viewer {
 
     /// Fetches and parses a playlist; `None` on any failure (already recorded) or when the
     /// run ended while a blocking reload was pending.
-    async fn fetch_playlist(&mut self, url: &Url, blocking: bool) -> Option<Playlist> {
+    async fn fetch_playlist(&mut self, url: &Url, blocking: bool) -> Option<MediaPlaylist> {
         let timeout = if blocking {
             // A blocking reload may legitimately wait; do not let it outlive the run much.
             let left = self.end.saturating_duration_since(Instant::now());
@@ -189,10 +190,7 @@ impl Viewer {
         }
         self.rec.record(Kind::Playlist, &result);
         let response = result.ok().filter(|r| r.ok())?;
-        let parsed = String::from_utf8(response.body.unwrap_or_default())
-            .map_err(|_| "not UTF-8".to_string())
-            .and_then(|t| Playlist::parse(&t));
-        match parsed {
+        match MediaPlaylist::from_bytes(&response.body.unwrap_or_default()) {
             Ok(p) => Some(p),
             Err(_) => {
                 self.rec.error("bad_playlist");
@@ -202,7 +200,7 @@ impl Viewer {
     }
 
     /// The first playlist, retried every 500 ms until the run ends.
-    async fn first_playlist(&mut self) -> Option<Playlist> {
+    async fn first_playlist(&mut self) -> Option<MediaPlaylist> {
         loop {
             let url = self.playlist.clone();
             if let Some(p) = self.fetch_playlist(&url, false).await {
@@ -240,11 +238,11 @@ impl Viewer {
         }
     }
 
-    fn skip_to(&mut self, msn: &mut u64, pl: &Playlist) -> bool {
-        if *msn < pl.media_sequence {
-            let skipped = pl.media_sequence - *msn;
+    fn skip_to(&mut self, msn: &mut u64, pl: &MediaPlaylist) -> bool {
+        if *msn < pl.first_msn() {
+            let skipped = pl.first_msn() - *msn;
             self.rec.live(|l| l.skipped += skipped);
-            *msn = pl.media_sequence;
+            *msn = pl.first_msn();
             return true;
         }
         false
@@ -266,7 +264,7 @@ impl Viewer {
                 self.skip_to(msn, &pl);
                 if let Some(seg) = pl.segment(*msn) {
                     let (uri, duration) = (seg.uri.clone(), seg.duration);
-                    let lag = pl.edge_lag(*msn, None);
+                    let lag = edge_lag(&pl, *msn, None);
                     *msn += 1;
                     self.fetch_media(&uri, Kind::Segment, duration, lag).await;
                     continue;
@@ -305,7 +303,7 @@ impl Viewer {
             let parts = pl.parts(msn);
             if let Some(p) = parts.get(part) {
                 let (uri, duration) = (p.uri.clone(), p.duration);
-                let lag = pl.edge_lag(msn, Some(part));
+                let lag = edge_lag(&pl, msn, Some(part));
                 self.fetch_media(&uri, Kind::Part, duration, lag).await;
                 part += 1;
                 continue;
@@ -313,7 +311,7 @@ impl Viewer {
             if let Some(seg) = pl.segment(msn) {
                 if part == 0 && seg.parts.is_empty() {
                     let (uri, duration) = (seg.uri.clone(), seg.duration);
-                    let lag = pl.edge_lag(msn, None);
+                    let lag = edge_lag(&pl, msn, None);
                     self.fetch_media(&uri, Kind::Segment, duration, lag).await;
                 }
                 msn += 1;
