@@ -49,6 +49,12 @@ fn activated_listener(count: usize) -> Result<Option<(SocketAddr, Vec<OwnedFd>)>
     // SAFETY: the service manager passed this descriptor to this process (LISTEN_PID is ours)
     // and nothing else in it has taken ownership; this is the only place that does.
     let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(passed) });
+    // The shards share one open file (its flags with it). glommio's accept turns O_NONBLOCK on
+    // for its syscall and then restores the flags it read; on a socket passed in blocking
+    // mode (systemd's default) one shard may restore "blocking" just before another's accept,
+    // which then blocks that executor until a connection comes, while requests it owns wait.
+    // With O_NONBLOCK set here, every restore keeps it.
+    socket.set_nonblocking(true).map_err(fail)?;
     let addr = socket
         .local_addr()
         .map_err(fail)?

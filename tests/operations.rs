@@ -309,6 +309,16 @@ fn socket_activation_serves_on_the_passed_socket() {
         expected_body("/ops/activated/1/seg.ts", 500)
     );
     assert!(get(addr, target).cache_status().contains("hit"));
+    // Streams owned by either shard, whichever shard accepts: both shards accept from one
+    // passed socket, and neither may block in accept while requests it owns wait.
+    for stream in 0..16 {
+        let path = format!("/ops/activated/s{stream}/seg.ts");
+        let r = get(addr, &format!("{path}?size=300"));
+        assert!(
+            r.body == expected_body(&path, 300),
+            "stream {stream}: {r:?}"
+        );
+    }
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait_exit(Duration::from_secs(20)), Some(0));
     // The socket belongs to the socket unit (here: this test): still listening for the next
