@@ -5,6 +5,7 @@
 //! without talking. Pure: no I/O, no runtime.
 
 use bytes::{BufMut, Bytes, BytesMut};
+use url::Url;
 
 /// How a request path maps to the stream it belongs to; the stream decides the owner shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,46 +36,40 @@ impl CacheKey {
     /// `Content-Location`), or `None` when it names another host (RFC 9111 4.4 invalidates
     /// only same-origin URIs). `http` and `https` count as the same origin: livecache speaks
     /// plain HTTP, usually behind a TLS terminator, so the scheme a client used is unknown.
+    ///
+    /// The reference is resolved against the request's URL as RFC 3986 section 5 says, by the
+    /// `url` crate: dot segments are removed (`../x`, `./x`, `a/../b`), a query-only reference
+    /// (`?q=1`) keeps the request's path, `//host/path` takes the request's scheme, and the
+    /// fragment is dropped. The crate follows the WHATWG URL standard, which also reads
+    /// `%2e%2e` as `..` and `\` as `/`, as browsers do. A reference that names nothing more
+    /// (empty) or that is not a URL (not UTF-8, another scheme) gives `None`, and so does a
+    /// request whose host is empty or not a valid URL host: there is nothing to resolve against.
     pub fn of_reference(
         base: &CacheKey,
         reference: &[u8],
         strip_params: &[String],
     ) -> Option<CacheKey> {
-        let reference = reference.trim_ascii();
-        let after_scheme = [&b"http://"[..], b"https://", b"//"]
-            .iter()
-            .find_map(|scheme| {
-                (reference.len() >= scheme.len()
-                    && reference[..scheme.len()].eq_ignore_ascii_case(scheme))
-                .then(|| &reference[scheme.len()..])
-            });
-        if let Some(rest) = after_scheme {
-            let slash = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
-            let (authority, target) = rest.split_at(slash);
-            if normalise_host(authority) != base.host {
-                return None;
-            }
-            let target: &[u8] = if target.is_empty() { b"/" } else { target };
-            return Some(CacheKey::new(authority, target, strip_params));
-        }
-        if reference.first() == Some(&b'/') {
-            return Some(CacheKey::new(&base.host, reference, strip_params));
-        }
-        if reference.is_empty() || reference.contains(&b':') {
+        let reference = std::str::from_utf8(reference.trim_ascii()).ok()?;
+        if reference.is_empty() || base.host.is_empty() {
             return None;
         }
-        // A relative path: resolved against the directory of the base path.
-        let dir_end = base
-            .path()
-            .iter()
-            .rposition(|&b| b == b'/')
-            .map_or(0, |i| i + 1);
-        let mut target = base.path()[..dir_end].to_vec();
-        if target.is_empty() {
-            target.push(b'/');
+        let host = std::str::from_utf8(&base.host).ok()?;
+        let path = std::str::from_utf8(&base.target).ok()?;
+        let path = if path.starts_with('/') { path } else { "/" };
+        let base_url = Url::parse(&format!("http://{host}{path}")).ok()?;
+        let resolved = base_url.join(reference).ok()?;
+        let same_origin = matches!(resolved.scheme(), "http" | "https")
+            && resolved.host_str() == base_url.host_str()
+            && resolved.port() == base_url.port();
+        if !same_origin {
+            return None;
         }
-        target.extend_from_slice(reference);
-        Some(CacheKey::new(&base.host, &target, strip_params))
+        let mut target = resolved.path().to_owned();
+        if let Some(query) = resolved.query() {
+            target.push('?');
+            target.push_str(query);
+        }
+        Some(CacheKey::new(&base.host, target.as_bytes(), strip_params))
     }
 
     /// The normalised host (lower case, default port removed).
@@ -231,19 +226,65 @@ mod tests {
         );
     }
 
+    /// `of(reference)`: the key of a reference in a response to `host` + `target`;
+    /// `key(target)`: the key of a request for `target` on that host.
+    fn resolving_against(
+        host: &'static [u8],
+        target: &[u8],
+    ) -> (
+        impl Fn(&str) -> Option<CacheKey>,
+        impl Fn(&str) -> Option<CacheKey>,
+    ) {
+        let base = CacheKey::new(host, target, &strip());
+        let of = move |r: &str| CacheKey::of_reference(&base, r.as_bytes(), &strip());
+        let key = move |t: &str| Some(CacheKey::new(host, t.as_bytes(), &strip()));
+        (of, key)
+    }
+
     #[test]
     fn same_origin_references_become_keys() {
-        let base = CacheKey::new(b"Example.com", b"/live/a/item?x=1", &strip());
-        let of = |r: &str| CacheKey::of_reference(&base, r.as_bytes(), &strip());
-        let key = |t: &str| Some(CacheKey::new(b"example.com", t.as_bytes(), &strip()));
+        let (of, key) = resolving_against(b"Example.com", b"/live/a/item?x=1");
         assert_eq!(of("/live/b/new"), key("/live/b/new"));
         assert_eq!(of("http://EXAMPLE.com:80/x?CMCD=1"), key("/x"));
         assert_eq!(of("https://example.com/y"), key("/y"));
+        assert_eq!(of("https://example.com:443/y"), key("/y"));
         assert_eq!(of("//example.com"), key("/"));
         assert_eq!(of("other"), key("/live/a/other"));
+        assert_eq!(of("  other#part  "), key("/live/a/other"));
         assert_eq!(of("http://elsewhere.net/x"), None);
+        assert_eq!(of("//elsewhere.net/x"), None);
+        assert_eq!(of("http://example.com:8080/x"), None);
         assert_eq!(of("mailto:x@example.com"), None);
+        assert_eq!(of("a:b"), None);
         assert_eq!(of(""), None);
+    }
+
+    /// Regression: relative references were appended to the base directory as they were, so
+    /// `../x` keyed `/live/a/../x` and `?q=1` keyed `/live/a/?q=1`: neither names a URL any
+    /// request is keyed by, and the object they meant stayed cached.
+    #[test]
+    fn relative_references_are_resolved_with_dot_segments_removed() {
+        let (of, key) = resolving_against(b"example.com", b"/live/a/item?x=1");
+        assert_eq!(of("../x"), key("/live/x"));
+        assert_eq!(of("./x"), key("/live/a/x"));
+        assert_eq!(of("a/../b"), key("/live/a/b"));
+        assert_eq!(of(".."), key("/live/"));
+        assert_eq!(of("../../../../x"), key("/x"), "never above the root");
+        assert_eq!(of("/live/./b/../c"), key("/live/c"));
+        assert_eq!(of("%2e%2e/x"), key("/live/x"));
+        assert_eq!(of("?q=1"), key("/live/a/item?q=1"));
+        assert_eq!(of("?CMCD=br%3D1&q=1"), key("/live/a/item?q=1"));
+        assert_eq!(of("//example.com/live/./b"), key("/live/b"));
+    }
+
+    #[test]
+    fn a_host_with_a_port_resolves_against_itself() {
+        let (of, key) = resolving_against(b"localhost:8080", b"/p/q");
+        assert_eq!(of("r"), key("/p/r"));
+        assert_eq!(of("http://LOCALHOST:8080/s"), key("/s"));
+        assert_eq!(of("http://localhost/s"), None);
+        let hostless = CacheKey::new(b"", b"/p/q", &[]);
+        assert_eq!(CacheKey::of_reference(&hostless, b"//x/y", &[]), None);
     }
 
     #[test]
