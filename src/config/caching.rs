@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
+
 use super::units;
 
 /// What the cache does with a client's `Cache-Control` (and HTTP/1.0 `Pragma`) directives.
@@ -21,37 +23,6 @@ pub enum RequestDirectives {
 
 pub use crate::cache::rules::{ResponseRules, SetCookie, StatusMatch};
 
-/// An address block allowed to send `PURGE`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AddrBlock {
-    pub addr: IpAddr,
-    pub prefix: u8,
-}
-
-impl AddrBlock {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(block), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(block) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(block), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(block) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
-
 /// The caching-semantics keys, validated.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caching {
@@ -64,12 +35,15 @@ pub struct Caching {
     /// Variants kept per URL for responses with `Vary`.
     pub max_variants: usize,
     /// Client addresses allowed to send `PURGE`.
-    pub purge_allow: Vec<AddrBlock>,
+    pub purge_allow: Vec<IpNet>,
 }
 
 impl Caching {
+    /// Whether a client at `ip` may send `PURGE`. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`,
+    /// an IPv4 client on a dual-stack socket) is its IPv4 address and matches IPv4 blocks.
     pub fn may_purge(&self, ip: IpAddr) -> bool {
-        self.purge_allow.iter().any(|block| block.contains(ip))
+        let ip = ip.to_canonical();
+        self.purge_allow.iter().any(|block| block.contains(&ip))
     }
 
     /// Each key as TOML text, for `--check-config`.
@@ -129,12 +103,7 @@ impl Caching {
             ),
             (
                 "purge_allow",
-                list(
-                    self.purge_allow
-                        .iter()
-                        .map(|b| format!("{}/{}", b.addr, b.prefix))
-                        .collect(),
-                ),
+                list(self.purge_allow.iter().map(IpNet::to_string).collect()),
             ),
         ]
     }
@@ -194,29 +163,23 @@ pub fn parse_negative_ttl(text: &str) -> Result<Vec<(StatusMatch, Duration)>, St
     Ok(rules)
 }
 
-/// `127.0.0.1/32, ::1, 10.0.0.0/8`: addresses or CIDR blocks; empty allows nobody.
-pub fn parse_addr_blocks(text: &str) -> Result<Vec<AddrBlock>, String> {
-    let mut blocks = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let (addr, prefix) = match item.split_once('/') {
-            Some((addr, prefix)) => (addr, Some(prefix)),
-            None => (item, None),
-        };
-        let addr: IpAddr = addr
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{item}`: expected an IP address or CIDR block"))?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => match p.trim().parse::<u8>() {
-                Ok(p) if p <= max => p,
-                _ => return Err(format!("`{item}`: prefix length must be 0 to {max}")),
-            },
-        };
-        blocks.push(AddrBlock { addr, prefix });
-    }
-    Ok(blocks)
+/// `127.0.0.1/32, ::1, 10.0.0.0/8`: CIDR blocks, or addresses (a /32 or /128); empty allows
+/// nobody.
+pub fn parse_addr_blocks(text: &str) -> Result<Vec<IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    format!(
+                        "`{item}`: expected an IP address or a CIDR block \
+                         (prefix length 0 to 32 for IPv4, 0 to 128 for IPv6)"
+                    )
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -237,18 +200,27 @@ mod tests {
 
     #[test]
     fn address_blocks_contain_what_they_should() {
-        let blocks = parse_addr_blocks("127.0.0.1/32, ::1, 10.0.0.0/8").unwrap();
-        let any = |ip: &str| blocks.iter().any(|b| b.contains(ip.parse().unwrap()));
+        let caching = |text: &str| {
+            let pairs = [("origin", "http://127.0.0.1:9"), ("purge_allow", text)];
+            crate::config::Config::from_pairs(&pairs).unwrap().caching
+        };
+        let blocks = caching("127.0.0.1/32, ::1, 10.0.0.0/8");
+        let any = |ip: &str| blocks.may_purge(ip.parse().unwrap());
         assert!(any("127.0.0.1"));
         assert!(any("::1"));
         assert!(any("10.200.3.4"));
         assert!(any("::ffff:10.1.1.1"), "v4-mapped v6 is the v4 address");
         assert!(!any("127.0.0.2"));
         assert!(!any("11.0.0.1"));
-        let all = parse_addr_blocks("0.0.0.0/0").unwrap();
-        assert!(all[0].contains("192.0.2.1".parse().unwrap()));
+        assert!(caching("0.0.0.0/0").may_purge("192.0.2.1".parse().unwrap()));
+        assert!(!caching("0.0.0.0/0").may_purge("2001:db8::1".parse().unwrap()));
         assert!(parse_addr_blocks("10.0.0.0/33").is_err());
-        assert!(parse_addr_blocks("nowhere").is_err());
+        assert!(parse_addr_blocks("::/129").is_err());
+        let err = parse_addr_blocks("::1, nowhere").unwrap_err();
+        assert!(
+            err.starts_with("`nowhere`:"),
+            "the error names the item: {err}"
+        );
         assert!(parse_addr_blocks("").unwrap().is_empty());
     }
 
