@@ -131,9 +131,12 @@ impl MediaPlaylist {
         }
     }
 
-    /// The media the complete segments cover (parts in progress not included).
+    /// The media the complete segments cover (parts in progress not included); saturates
+    /// rather than overflow on absurd `EXTINF` values.
     pub fn duration(&self) -> Duration {
-        self.segments.iter().map(|s| s.duration).sum()
+        self.segments
+            .iter()
+            .fold(Duration::ZERO, |sum, s| sum.saturating_add(s.duration))
     }
 
     /// The preload hint of `kind`, if any.

@@ -276,6 +276,15 @@ fn loadgens_playlists() {
     let crlf =
         parse("#EXTM3U\r\n#EXT-X-TARGETDURATION:4\r\n#EXTINF:4,\r\na.ts\r\n#EXT-X-ENDLIST\r\n");
     assert!(crlf.ended);
+    let absurd = parse(
+        "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:18446744073709551615,\na\n\
+         #EXTINF:18446744073709551615,\nb\n",
+    );
+    assert_eq!(
+        absurd.duration(),
+        Duration::MAX,
+        "saturates, does not panic"
+    );
     assert_eq!(
         (
             crlf.media_sequence,

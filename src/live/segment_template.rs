@@ -164,7 +164,10 @@ impl SegmentTemplate {
         let offset = Duration::try_from_secs_f64(ato).unwrap_or(Duration::ZERO);
         let origin = availability_start.checked_add(period_start)?;
         let elapsed = (now.checked_add(offset)?).duration_since(origin).ok()?;
-        let elapsed_ticks = elapsed.as_nanos() * u128::from(self.timescale()) / 1_000_000_000;
+        let elapsed_ticks = elapsed
+            .as_nanos()
+            .checked_mul(u128::from(self.timescale()))?
+            / 1_000_000_000;
         // Segments whose media has ended; with an infinite offset the one in progress too.
         let mut available = elapsed_ticks / d;
         if ato.is_infinite() && ato > 0.0 {

@@ -143,8 +143,17 @@ fn number_availability_follows_the_mock_origins_schedule() {
     );
     let no_duration = SegmentTemplate::default();
     assert_eq!(no_duration.number_available_at(ast, zero, 1), None);
-    // Huge numbers do not overflow into a wrong answer.
+    // Huge numbers do not overflow into a wrong answer (or a panic).
     assert_eq!(t.number_available_at(ast, zero, u64::MAX), None);
+    let fine = SegmentTemplate {
+        timescale: Some(u64::MAX),
+        duration: Some(1),
+        ..SegmentTemplate::default()
+    };
+    assert_eq!(
+        fine.latest_number_at(UNIX_EPOCH, zero, at(4_000_000_000, 0)),
+        None
+    );
 }
 
 #[test]

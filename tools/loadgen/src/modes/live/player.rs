@@ -49,7 +49,7 @@ impl Playback {
 pub fn live_start(pl: &MediaPlaylist, holdback: Duration) -> u64 {
     let mut covered = Duration::ZERO;
     for s in pl.segments.iter().rev() {
-        covered += s.duration;
+        covered = covered.saturating_add(s.duration);
         if covered >= holdback {
             return s.msn;
         }
@@ -61,23 +61,27 @@ pub fn live_start(pl: &MediaPlaylist, holdback: Duration) -> u64 {
 /// counting the segment in progress by its listed parts). `part` picks a part of segment
 /// `msn`; `None` means the whole segment.
 pub fn edge_lag(pl: &MediaPlaylist, msn: u64, part: Option<usize>) -> Duration {
-    let mut lag: Duration = match part {
-        Some(p) => pl.parts(msn).iter().skip(p + 1).map(|x| x.duration).sum(),
-        None => Duration::ZERO,
+    // Saturating: absurd durations in a playlist must not panic the viewer.
+    let parts = match part {
+        Some(p) => pl.parts(msn).get(p + 1..).unwrap_or_default(),
+        None => &[],
     };
-    for s in &pl.segments {
-        if s.msn > msn {
-            lag += s.duration;
-        }
-    }
-    if pl.next_msn() > msn {
-        lag += pl
-            .trailing_parts
-            .iter()
-            .map(|p| p.duration)
-            .sum::<Duration>();
-    }
-    lag
+    let later = pl
+        .segments
+        .iter()
+        .filter(|s| s.msn > msn)
+        .map(|s| s.duration);
+    let in_progress = if pl.next_msn() > msn {
+        &pl.trailing_parts[..]
+    } else {
+        &[]
+    };
+    parts
+        .iter()
+        .chain(in_progress)
+        .map(|p| p.duration)
+        .chain(later)
+        .fold(Duration::ZERO, Duration::saturating_add)
 }
 
 /// Where a plain-HLS viewer joins: [`live_start`] with a hold-back of three
