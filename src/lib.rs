@@ -23,6 +23,7 @@
 //! `run(config, shutdown)` is the whole daemon; `main.rs` only parses flags into a `Config`.
 
 #![deny(clippy::await_holding_refcell_ref)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod admin;
 pub mod cache;
