@@ -45,13 +45,15 @@ impl ConfigSource {
 
     /// Applies `next` if it differs from the running configuration only in keys that can
     /// change while running; returns the new version.
-    pub fn publish(&self, next: Config) -> Result<u64, Rejected> {
+    pub fn publish(&self, mut next: Config) -> Result<u64, Rejected> {
         let mut current = self.0.current.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(key) = needs_restart(&current, &next) {
             return Err(Rejected(format!(
                 "`{key}` cannot change without a restart; the running configuration stays"
             )));
         }
+        // Not a knob: which shard owns what is fixed for the life of the process.
+        next.cross_mesh_for_tests = current.cross_mesh_for_tests;
         *current = Arc::new(next);
         Ok(self.0.version.fetch_add(1, Ordering::AcqRel) + 1)
     }
