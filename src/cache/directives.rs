@@ -7,6 +7,9 @@ use bytes::Bytes;
 
 use crate::http::headers::{find_all, Header};
 
+/// Field names a qualified `no-cache`/`private` may list; more mean the unqualified directive.
+pub const MAX_FIELD_NAMES: usize = 32;
+
 /// The response directives this cache acts on.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ResponseDirectives {
@@ -75,6 +78,16 @@ impl ResponseDirectives {
                 d.no_store = true;
             } else if is("no-cache") || is("private") {
                 match value.map(field_names).filter(|f| !f.is_empty()) {
+                    // Each name is a small allocation the store's accounting does not see:
+                    // past a bound, the response is treated as unqualified (no-cache:
+                    // revalidated on every use; private: not shared), never as cheaper.
+                    Some(fields) if d.withheld_fields.len() + fields.len() > MAX_FIELD_NAMES => {
+                        if is("no-cache") {
+                            d.no_cache = true;
+                        } else {
+                            d.private = true;
+                        }
+                    }
                     Some(fields) => d.withheld_fields.extend(fields),
                     None if is("no-cache") => d.no_cache = true,
                     None => d.private = true,
@@ -241,6 +254,20 @@ pub fn parse_delta_seconds(v: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_many_qualified_field_names_mean_the_unqualified_directive() {
+        let names: String = (0..MAX_FIELD_NAMES + 1)
+            .map(|i| format!("x-f{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let no_cache = format!("max-age=60, no-cache=\"{names}\"");
+        let d = ResponseDirectives::parse(&[Header::new("Cache-Control", no_cache)]);
+        assert!(d.no_cache && d.withheld_fields.is_empty());
+        let private = format!("max-age=60, private=\"{names}\"");
+        let d = ResponseDirectives::parse(&[Header::new("Cache-Control", private)]);
+        assert!(d.private && d.withheld_fields.is_empty());
+    }
 
     fn h(name: &'static str, value: &str) -> Header {
         Header::new(name, Bytes::copy_from_slice(value.as_bytes()))

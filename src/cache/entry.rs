@@ -72,8 +72,9 @@ impl CachedHead {
             .iter()
             .map(|h| h.name.len() + h.value.len() + 48)
             .sum();
+        let vary: usize = self.vary.fields().iter().map(|n| n.len() + 48).sum();
         // The secondary key holds request field values (Vary: Cookie, User-Agent...).
-        (fields + self.reason.len() + self.variant.len() + 256) as u64
+        (fields + vary + self.reason.len() + self.variant.len() + 256) as u64
     }
 }
 

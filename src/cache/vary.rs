@@ -26,7 +26,9 @@ impl Vary {
     pub fn of(headers: &[Header]) -> Vary {
         let mut names: Vec<Bytes> = Vec::new();
         for item in list_items(headers, "vary") {
-            if item == b"*" {
+            // Past `MAX_FIELDS` names the response varies on nearly everything: as `*`, it is
+            // never reused (and its many small allocations never reach the store).
+            if item == b"*" || names.len() == MAX_FIELDS {
                 return Vary::Star;
             }
             names.push(Bytes::from(item.to_ascii_lowercase()));
@@ -71,6 +73,9 @@ impl Vary {
         }
     }
 }
+
+/// Request fields a response may vary on; more count as `Vary: *`.
+pub const MAX_FIELDS: usize = 32;
 
 /// Fields whose values are case-insensitive tokens (RFC 9110 12.5): their case is folded.
 const CASE_INSENSITIVE: &[&[u8]] = &[
@@ -124,6 +129,18 @@ fn normalise_into(out: &mut BytesMut, value: &[u8], fold: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn too_many_vary_fields_count_as_star() {
+        let many: String = (0..MAX_FIELDS + 1)
+            .map(|i| format!("x-f{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let headers = [Header::new("Vary", many)];
+        assert_eq!(Vary::of(&headers), Vary::Star);
+        let few = [Header::new("Vary", "x-a, x-b")];
+        assert_eq!(Vary::of(&few).fields().len(), 2);
+    }
 
     #[test]
     fn key_fields_join_the_response_fields() {
