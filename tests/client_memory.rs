@@ -5,8 +5,8 @@
 //! unstored object are kept apart: a reader that stops is cut instead of holding up a fast one,
 //! and stalled readers of large objects pin no more than `pass_through_memory`.
 //!
-//! RSS is read from this very process (the daemon runs in-process), so the tests that check it
-//! take `RSS_LOCK` and never overlap.
+//! RSS is read from this very process (the daemon runs in-process), so every test here takes
+//! `RSS_LOCK`: none runs beside one that measures (they allocate megabytes of bodies).
 
 // Test threads pace clients and wait with plain sleeps: none of them is an executor.
 #![allow(clippy::disallowed_methods)]
@@ -65,7 +65,7 @@ fn stingy_connection(addr: SocketAddr) -> TcpStream {
 const BODY: usize = 15 << 20;
 
 with_shards!(get_bodies_are_thrown_away_as_they_arrive, |shards| {
-    let _lock = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _quiet = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::new(shards);
     let before = rss_mib();
     let piece = vec![b'x'; 1 << 20];
@@ -98,6 +98,7 @@ with_shards!(get_bodies_are_thrown_away_as_they_arrive, |shards| {
 });
 
 with_shards!(passed_bodies_are_streamed_to_the_origin, |shards| {
+    let _quiet = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::new(shards);
     let body: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
     // Chunked, in uneven pieces: relayed chunked, byte for byte.
@@ -138,6 +139,7 @@ with_shards!(passed_bodies_are_streamed_to_the_origin, |shards| {
 with_shards!(
     an_announced_chunk_beyond_the_limit_is_refused_at_once,
     |shards| {
+        let _quiet = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let setup = Setup::with(shards, &[("max_request_body", "1MiB")]);
         for method in ["GET", "POST"] {
             let mut conn = Conn::open(setup.addr);
@@ -156,6 +158,7 @@ with_shards!(
 );
 
 with_shards!(a_trickled_body_is_cut_at_the_minimum_rate, |shards| {
+    let _quiet = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::with(
         shards,
         &[("client_header_timeout", "1s"), ("client_min_rate", "1KiB")],
@@ -208,6 +211,7 @@ with_shards!(request_body_memory_spent_answers_503, |shards| {
 });
 
 with_shards!(a_stalled_reader_does_not_hold_up_a_fast_one, |shards| {
+    let _quiet = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::with(shards, &[("max_object_size", "1MiB")]);
     let path = "/cm/isolate/big.ts";
     let target = format!("{path}?size={}&delay_ms=300&cc=max-age%3D60", 16 << 20);
@@ -283,6 +287,7 @@ with_shards!(
 );
 
 with_shards!(a_reader_slower_than_the_minimum_rate_is_cut, |shards| {
+    let _quiet = RSS_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     let setup = Setup::with(
         shards,
         &[
