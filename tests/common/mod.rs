@@ -455,3 +455,30 @@ pub fn warm_stored(setup: &Setup, target: &str) -> Response {
     }
     panic!("{target} was stale on arrival three times");
 }
+
+/// How often `guard` fired, all shards together.
+pub fn fired(setup: &Setup, guard: livecache::metrics::Guard) -> u64 {
+    let stats = &setup.running().stats;
+    stats.shards.iter().map(|s| s.guards.fired(guard)).sum()
+}
+
+/// A guard gauge summed over all shards.
+pub fn gauge(setup: &Setup, f: impl Fn(&livecache::metrics::Guards) -> u64) -> u64 {
+    setup
+        .running()
+        .stats
+        .shards
+        .iter()
+        .map(|s| f(&s.guards))
+        .sum()
+}
+
+/// A connection with a tiny receive buffer, so what it does not read stays in livecache.
+pub fn stingy_connection(addr: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_nodelay(true).unwrap();
+    stream
+}
