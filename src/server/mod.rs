@@ -4,6 +4,7 @@
 
 mod body;
 mod client;
+mod client_out;
 mod connection;
 pub mod drain;
 mod forward;

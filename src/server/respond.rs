@@ -9,22 +9,23 @@
 //! the bytes arrive, and stops reading once the slice is out.
 
 use std::io;
-use std::os::fd::AsRawFd;
 
 use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
+use crate::cache::{CacheStatus, CachedHead};
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::find;
 use crate::http::range::ByteRange;
 use crate::http::Failure;
 use crate::http::Version;
-use crate::io::{send_now, SocketOf};
+
 use crate::metrics::{CacheResult, Meter};
 use crate::shard::Reply;
 
+use super::client_out::{reset_on_close, ClientOut};
 use super::pace::Pace;
 pub use super::partial::Conditions;
 use super::partial::{self, Selection};
@@ -43,53 +44,6 @@ pub struct Exchange<'a> {
     pub conditions: Option<Conditions<'a>>,
     /// How long the response may wait on the client reading it.
     pub pace: Pace,
-}
-
-/// The most a client's waiting allowance grows by at once: what it earns for one piece of a
-/// write the socket could not take at once.
-const PACE_PIECE: usize = 64 * 1024;
-
-/// The client's side of one response: its socket, and the waiting allowed on it.
-struct ClientOut<'s> {
-    stream: &'s mut TcpStream,
-    pace: Pace,
-}
-
-impl ClientOut<'_> {
-    /// Writes every part, in order: one gather write when the socket takes it at once (the
-    /// common case costs nothing more), else waiting for the client within its pace. A client
-    /// too slow for `client_min_rate` gets its response cut.
-    async fn send(&mut self, parts: &[&[u8]]) -> io::Result<usize> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let sent = send_now(self.stream, parts)?;
-        self.pace.record(std::time::Duration::ZERO, sent as u64);
-        // What the socket did not take goes as the client reads it, a piece at a time, each
-        // within the waiting the bytes moved so far have earned: a large write must not earn
-        // its whole allowance before any of its bytes have moved.
-        let mut skip = sent;
-        for part in parts {
-            if skip >= part.len() {
-                skip -= part.len();
-                continue;
-            }
-            for piece in part[skip..].chunks(PACE_PIECE) {
-                // Bytes still queued in the kernel have not reached the client: they earn
-                // nothing yet, or a client that never reads would live on its socket buffer.
-                let delivered = self.pace.moved().saturating_sub(send_queue(self.stream));
-                let credited = delivered + piece.len() as u64;
-                let written = self.stream.write_all(piece);
-                let paced = self.pace.within(credited, piece.len() as u64, written);
-                if let Err(e) = paced.await {
-                    if e.kind() == io::ErrorKind::TimedOut {
-                        reset_on_close(self.stream);
-                    }
-                    return Err(e);
-                }
-            }
-            skip = 0;
-        }
-        Ok(total)
-    }
 }
 
 /// Anything that yields a response as `Reply`s.
@@ -129,11 +83,7 @@ pub async fn write_response(
     while let Reply::Interim(interim) = reply {
         // 1xx responses go to HTTP/1.1 clients only (RFC 9110 15.2).
         if exchange.version == Version::Http11 {
-            let mut out = BytesMut::with_capacity(256);
-            encode::status_line(&mut out, interim.status, Some(&interim.reason));
-            encode::write_headers(&mut out, &interim.headers);
-            encode::end_head(&mut out);
-            meter.wrote(client.send(&[&out]).await?);
+            meter.wrote(client.send(&[&interim_bytes(&interim)]).await?);
         }
         reply = replies.next().await;
     }
@@ -159,40 +109,113 @@ pub async fn write_response(
     if !status.is_hit() && !status.is_pass() {
         meter.upstream(asked.elapsed());
     }
-    let selection = partial::select(
-        &head,
-        &status,
-        body_len,
-        exchange.head_only,
-        exchange.conditions,
-    );
-    let sent = selection.status(head.status);
-    meter.head(sent, CacheResult::of(&status));
-    let mut keep_alive = exchange.keep_alive;
-    let (framing, length) = match selection {
-        // A stored object's length is known even when the origin sent it chunked.
-        Selection::Whole { .. } => {
-            let length = body_len.or(head.content_length);
-            (
-                choose_framing(head.status, length, exchange),
-                length.filter(|_| !no_body_status(head.status)),
-            )
-        }
-        Selection::Partial { range, .. } if !exchange.head_only => {
-            (Framing::Length, Some(range.len()))
-        }
-        Selection::Partial { range, .. } => (Framing::NoBody, Some(range.len())),
-        Selection::Unsatisfiable { .. } => (Framing::NoBody, Some(0)),
-        Selection::NotModified => (Framing::NoBody, None),
-    };
-    if framing == Framing::Close {
-        keep_alive = false;
+    let plan = Plan::of(&head, &status, body_len, exchange);
+    meter.head(plan.sent, CacheResult::of(&status));
+    let out = head_bytes(&head, age_secs, &status, &plan, exchange.version);
+    if plan.framing == Framing::NoBody {
+        meter.wrote(client.send(&[&out]).await?);
+        return Ok(plan.keep_alive);
     }
+    let mut pending = Some(out);
+    if !status.is_hit() {
+        // A fetch's head reaches every waiting follower before any of them copies a body:
+        // send it now and let the other followers' tasks run. A hit instead sends its head
+        // together with the first chunk, saving a write.
+        let head = pending.take().unwrap_or_default();
+        meter.wrote(client.send(&[&head]).await?);
+        futures_lite::future::yield_now().await;
+    }
+    let ended = match plan.selection {
+        Selection::Partial { range, .. } => {
+            write_range(&mut client, replies, &mut pending, range, meter).await?
+        }
+        _ => write_body(&mut client, replies, &mut pending, plan.framing, meter).await?,
+    };
+    match ended {
+        Ended::Complete => Ok(plan.keep_alive),
+        Ended::Cut => {
+            if let Some(head) = pending.take() {
+                meter.wrote(client.send(&[&head]).await?);
+            }
+            reset_on_close(client.stream);
+            Ok(false)
+        }
+    }
+}
+
+/// How a response body ended.
+enum Ended {
+    /// Every byte the head promised went out.
+    Complete,
+    /// The upstream failed first: the response must be cut.
+    Cut,
+}
+
+/// What goes out for one response head: the status sent, which part of the body, and how it
+/// is delimited on this connection.
+struct Plan {
+    sent: u16,
+    selection: Selection,
+    framing: Framing,
+    /// The `Content-Length` to announce, if any.
+    length: Option<u64>,
+    keep_alive: bool,
+}
+
+impl Plan {
+    fn of(
+        head: &CachedHead,
+        status: &CacheStatus,
+        body_len: Option<u64>,
+        exchange: Exchange<'_>,
+    ) -> Plan {
+        let selection = partial::select(
+            head,
+            status,
+            body_len,
+            exchange.head_only,
+            exchange.conditions,
+        );
+        let (framing, length) = match selection {
+            // A stored object's length is known even when the origin sent it chunked.
+            Selection::Whole { .. } => {
+                let length = body_len.or(head.content_length);
+                (
+                    choose_framing(head.status, length, exchange),
+                    length.filter(|_| !no_body_status(head.status)),
+                )
+            }
+            Selection::Partial { range, .. } if !exchange.head_only => {
+                (Framing::Length, Some(range.len()))
+            }
+            Selection::Partial { range, .. } => (Framing::NoBody, Some(range.len())),
+            Selection::Unsatisfiable { .. } => (Framing::NoBody, Some(0)),
+            Selection::NotModified => (Framing::NoBody, None),
+        };
+        Plan {
+            sent: selection.status(head.status),
+            selection,
+            framing,
+            length,
+            keep_alive: exchange.keep_alive && framing != Framing::Close,
+        }
+    }
+}
+
+/// The response head as it goes out: the stored fields the selection carries, `Age`,
+/// `Cache-Status`, `Via`, a `Date` when there is none, framing and `Connection`.
+fn head_bytes(
+    head: &CachedHead,
+    age_secs: u64,
+    status: &CacheStatus,
+    plan: &Plan,
+    version: Version,
+) -> BytesMut {
     let mut out = BytesMut::with_capacity(512);
-    let reason = (sent == head.status).then_some(&head.reason[..]);
-    encode::status_line(&mut out, sent, reason);
-    selection.write_fields(&mut out, &head);
-    let stored_fields = selection.carries_stored_fields();
+    let reason = (plan.sent == head.status).then_some(&head.reason[..]);
+    encode::status_line(&mut out, plan.sent, reason);
+    plan.selection.write_fields(&mut out, head);
+    let stored_fields = plan.selection.carries_stored_fields();
     if stored_fields && !status.is_pass() && (age_secs > 0 || status.is_hit()) {
         out.extend_from_slice(b"Age: ");
         encode::put_decimal(&mut out, age_secs);
@@ -209,45 +232,40 @@ pub async fn write_response(
             httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes(),
         );
     }
-    match framing {
+    match plan.framing {
         Framing::Length | Framing::NoBody => {
-            if let Some(len) = length {
+            if let Some(len) = plan.length {
                 encode::content_length(&mut out, len);
             }
         }
         Framing::Chunked => encode::header(&mut out, b"Transfer-Encoding", b"chunked"),
         Framing::Close => {}
     }
-    connection_header(&mut out, exchange.version, keep_alive);
+    connection_header(&mut out, version, plan.keep_alive);
     encode::end_head(&mut out);
-    if framing == Framing::NoBody {
-        meter.wrote(client.send(&[&out]).await?);
-        return Ok(keep_alive);
-    }
-    let mut pending = Some(out);
-    if !status.is_hit() {
-        // A fetch's head reaches every waiting follower before any of them copies a body:
-        // send it now and let the other followers' tasks run. A hit instead sends its head
-        // together with the first chunk, saving a write.
-        let head = pending.take().unwrap_or_default();
-        meter.wrote(client.send(&[&head]).await?);
-        futures_lite::future::yield_now().await;
-    }
-    if let Selection::Partial { range, .. } = selection {
-        if write_range(&mut client, replies, &mut pending, range, meter).await? {
-            return Ok(keep_alive);
-        }
-        if let Some(head) = pending.take() {
-            meter.wrote(client.send(&[&head]).await?);
-        }
-        reset_on_close(client.stream);
-        return Ok(false);
-    }
+    out
+}
+
+/// An informational (1xx) head as it goes out.
+fn interim_bytes(interim: &CachedHead) -> BytesMut {
+    let mut out = BytesMut::with_capacity(256);
+    encode::status_line(&mut out, interim.status, Some(&interim.reason));
+    encode::write_headers(&mut out, &interim.headers);
+    encode::end_head(&mut out);
+    out
+}
+
+/// Writes the body's chunks as they arrive, framed as `framing` says, then its end.
+async fn write_body(
+    client: &mut ClientOut<'_>,
+    replies: &mut impl Replies,
+    pending: &mut Option<BytesMut>,
+    framing: Framing,
+    meter: &mut Meter,
+) -> io::Result<Ended> {
     loop {
         match replies.next().await {
-            Reply::Chunk(chunk) => {
-                meter.wrote(write_chunk(&mut client, &mut pending, chunk, framing).await?)
-            }
+            Reply::Chunk(chunk) => meter.wrote(write_chunk(client, pending, chunk, framing).await?),
             Reply::End => {
                 let mut tail = pending.take().unwrap_or_default();
                 if framing == Framing::Chunked {
@@ -256,14 +274,10 @@ pub async fn write_response(
                 if !tail.is_empty() {
                     meter.wrote(client.send(&[&tail]).await?);
                 }
-                return Ok(keep_alive);
+                return Ok(Ended::Complete);
             }
             Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
-                if let Some(head) = pending.take() {
-                    meter.wrote(client.send(&[&head]).await?);
-                }
-                reset_on_close(client.stream);
-                return Ok(false);
+                return Ok(Ended::Cut)
             }
         }
     }
@@ -271,21 +285,21 @@ pub async fn write_response(
 
 /// Writes the bytes of `range` as the body's chunks arrive: each chunk is sliced (a refcount,
 /// not a copy) to its part of the range, chunks before it are skipped, and the replies after
-/// it are never read. True once the whole range is written; false when the body ended or
-/// failed first (the caller cuts the response).
+/// it are never read. `Complete` once the whole range is written; `Cut` when the body ended
+/// or failed first.
 async fn write_range(
     client: &mut ClientOut<'_>,
     replies: &mut impl Replies,
     pending: &mut Option<BytesMut>,
     range: ByteRange,
     meter: &mut Meter,
-) -> io::Result<bool> {
+) -> io::Result<Ended> {
     let end = range.last + 1;
     // Body offset of the next chunk's first byte.
     let mut offset = 0u64;
     loop {
         let Reply::Chunk(chunk) = replies.next().await else {
-            return Ok(false);
+            return Ok(Ended::Cut);
         };
         let start = offset;
         offset += chunk.len() as u64;
@@ -296,7 +310,7 @@ async fn write_range(
         let to = (end.min(offset) - start) as usize;
         meter.wrote(write_chunk(client, pending, chunk.slice(from..to), Framing::Length).await?);
         if offset >= end {
-            return Ok(true);
+            return Ok(Ended::Complete);
         }
     }
 }
@@ -353,29 +367,6 @@ fn connection_header(out: &mut BytesMut, version: Version, keep_alive: bool) {
     } else if version == Version::Http10 {
         encode::header(out, b"Connection", b"keep-alive");
     }
-}
-
-/// Bytes written to `stream` that the peer has not acknowledged yet (unsent or in flight).
-fn send_queue(stream: &TcpStream) -> u64 {
-    let mut queued: libc::c_int = 0;
-    // socket2 has no SIOCOUTQ, hence libc.
-    // SAFETY: the descriptor is `stream`'s, open while it is borrowed, and TIOCOUTQ (SIOCOUTQ
-    // on a socket) writes one c_int, into the live local `queued`.
-    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
-    if rc == 0 {
-        queued.max(0) as u64
-    } else {
-        0
-    }
-}
-
-/// Makes the coming close a reset (RST) rather than an orderly end: a close-delimited body
-/// (HTTP/1.0 without a length) would otherwise look complete to the client after a cut.
-fn reset_on_close(stream: &TcpStream) {
-    // Best effort: a socket that refuses the option is closed the orderly way.
-    let _ = SocketOf(stream)
-        .sock()
-        .set_linger(Some(std::time::Duration::ZERO));
 }
 
 /// Answers `failure` with its status (see `write_error`) and tells `meter` whose fault it was.
