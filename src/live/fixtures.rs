@@ -105,7 +105,11 @@ pub(crate) fn apple_low_latency(skip: bool) -> String {
         266
     };
     let part = |out: &mut String, msn: u64, p: u64| {
-        let independent = if p.is_multiple_of(4) { ",INDEPENDENT=YES" } else { "" };
+        let independent = if p.is_multiple_of(4) {
+            ",INDEPENDENT=YES"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "#EXT-X-PART:DURATION=0.33334,URI=\"filePart{msn}.{p}.mp4\"{independent}"
