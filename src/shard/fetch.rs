@@ -158,6 +158,18 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
     }
 }
 
+/// What becomes of a response's body as it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keeping {
+    /// Every chunk is kept, and the object stored once complete (if still wanted).
+    Storing,
+    /// Every chunk is kept for the requests that join, but nothing is stored (no freshness,
+    /// a request's `no-store`, an error status...).
+    Sharing,
+    /// Chunks go as the readers pass them: too large, private, over budget, or not joinable.
+    PassingThrough,
+}
+
 /// Publishes the response to every reader as it arrives and stores it if it may be (`store`)
 /// and came complete. `joinable`: registered for followers, so its chunks are kept while it
 /// may still be stored; otherwise (and once it outgrows the object limit or the budget) it
@@ -190,16 +202,21 @@ async fn deliver(
         _ => None,
     };
     let shared = !matches!(policy, Policy::Private { .. });
-    let mut retain = shared && joinable && content_length.is_none_or(|n| n <= max_object);
-    let mut storable = retain && store && matches!(policy, Policy::Store { .. });
+    let mut keeping = if !shared || !joinable || content_length.is_some_and(|n| n > max_object) {
+        Keeping::PassingThrough
+    } else if store && matches!(policy, Policy::Store { .. }) {
+        Keeping::Storing
+    } else {
+        Keeping::Sharing
+    };
     let initial_age = policy.initial_age();
     let stored_ttl = match policy {
-        Policy::Store { lifetime, .. } if storable => {
+        Policy::Store { lifetime, .. } if keeping == Keeping::Storing => {
             Some(lifetime.as_secs() as i64 - initial_age.as_secs() as i64)
         }
         _ => None,
     };
-    if let (Some(stale), false) = (&stale, storable) {
+    if let (Some(stale), false) = (&stale, keeping == Keeping::Storing) {
         // The stored response is outdated by this one, which cannot replace it.
         shard.forget(&leader.request.key, stale);
     }
@@ -219,7 +236,10 @@ async fn deliver(
             arrival: Arrival {
                 initial_age_secs: initial_age.as_secs(),
                 stored_ttl,
-                detail: if storable { None } else { policy.reason() },
+                detail: match keeping {
+                    Keeping::Storing => None,
+                    _ => policy.reason(),
+                },
                 ..Arrival::default()
             },
             vary: vary.clone(),
@@ -234,52 +254,26 @@ async fn deliver(
     if !shared {
         shard.hold_unshareable(&leader.request.key);
     }
-    if retain && !leader.reserve(head.cost()) {
-        retain = false;
+    if keeping != Keeping::PassingThrough && !leader.reserve(head.cost()) {
+        keeping = Keeping::PassingThrough;
     }
-    if !retain {
-        storable = false;
-        if leader.pass_through(content_length).is_err() {
-            leader.flight.fail(Failure::MemoryFull);
-            return;
-        }
+    if keeping == Keeping::PassingThrough && leader.pass_through(content_length).is_err() {
+        leader.flight.fail(Failure::MemoryFull);
+        return;
     }
     leader.flight.publish_head(Arc::clone(&head), shared);
-
-    let mut body_len = 0u64;
-    loop {
-        // Nobody new can join a pass-through fetch: its fastest reader sets the pace, so a
-        // large object is never pulled in whole, and it ends when its last reader has gone.
-        if !retain && !leader.flight.wait_for_room().await {
-            return;
-        }
-        match response.next_chunk().await {
-            Ok(Some(chunk)) => {
-                body_len += chunk.len() as u64;
-                if retain && (body_len > max_object || !leader.reserve(chunk.len() as u64)) {
-                    retain = false;
-                    storable = false;
-                    let rest = content_length.map(|n| n.saturating_sub(body_len));
-                    if leader.pass_through(rest).is_err() {
-                        return; // the Leader guard cuts every reader
-                    }
-                }
-                leader.publish_chunk(chunk);
-            }
-            Ok(None) => break,
-            Err(e) => {
-                shard.upstream_failed(leader.request.key.target(), &e);
-                return; // the Leader guard cuts every reader and cleans up
-            }
-        }
-    }
+    let Some((keeping, body_len)) =
+        stream_body(leader, &mut response, keeping, content_length, max_object).await
+    else {
+        return; // the Leader guard cuts every reader and cleans up
+    };
 
     let chunks = leader.flight.complete();
     let still_wanted = leader.still_wanted();
     leader.release();
     shard.unregister(&leader.flight_key, &leader.flight);
     if let (
-        true,
+        Keeping::Storing,
         true,
         Some(chunks),
         Policy::Store {
@@ -287,7 +281,7 @@ async fn deliver(
             initial_age,
             reuse,
         },
-    ) = (storable, still_wanted, chunks, policy)
+    ) = (keeping, still_wanted, chunks, policy)
     {
         let object = StoredObject {
             head,
@@ -302,5 +296,45 @@ async fn deliver(
         };
         shard.store_object(&leader.request.key, variant, Rc::new(object));
         leader.flight.mark_stored();
+    }
+}
+
+/// Publishes the body as it arrives. A kept object that outgrows `max_object` or the budget
+/// passes through from then on. Returns how it was kept and its length once complete; `None`
+/// when the fetch ended early (its readers gone, the upstream failed, no room to pass through).
+async fn stream_body(
+    leader: &mut Leader,
+    response: &mut UpstreamResponse,
+    mut keeping: Keeping,
+    content_length: Option<u64>,
+    max_object: u64,
+) -> Option<(Keeping, u64)> {
+    let mut body_len = 0u64;
+    loop {
+        // Nobody new can join a pass-through fetch: its fastest reader sets the pace, so a
+        // large object is never pulled in whole, and it ends when its last reader has gone.
+        if keeping == Keeping::PassingThrough && !leader.flight.wait_for_room().await {
+            return None;
+        }
+        match response.next_chunk().await {
+            Ok(Some(chunk)) => {
+                let len = chunk.len() as u64;
+                let kept = keeping != Keeping::PassingThrough;
+                if kept && (body_len + len > max_object || !leader.reserve(len)) {
+                    keeping = Keeping::PassingThrough;
+                    // What is still to come includes this chunk, not yet published.
+                    let rest = content_length.map(|n| n.saturating_sub(body_len));
+                    leader.pass_through(rest).ok()?;
+                }
+                body_len += len;
+                leader.publish_chunk(chunk);
+            }
+            Ok(None) => return Some((keeping, body_len)),
+            Err(e) => {
+                let shard = Rc::clone(&leader.shard);
+                shard.upstream_failed(leader.request.key.target(), &e);
+                return None;
+            }
+        }
     }
 }
