@@ -203,3 +203,49 @@ with_shards!(a_reader_slower_than_the_minimum_rate_is_cut, |shards| {
     let r = setup.get(&target);
     assert!(r.complete && r.body == expected_body(path, 3 << 20));
 });
+
+with_shards!(
+    an_unread_body_is_never_taken_for_the_next_request,
+    |shards| {
+        // Nothing listens on the origin's port: the exchange fails before the body is read.
+        let setup = Setup::with(shards, &[("origin", "http://127.0.0.1:1")]);
+        let smuggled = "GET /smuggled HTTP/1.1\r\nHost: test.local\r\n\r\n";
+        let mut conn = Conn::open(setup.addr);
+        conn.send(
+            format!(
+                "POST /api HTTP/1.1\r\nHost: test.local\r\nContent-Length: {}\r\n\r\n{smuggled}",
+                smuggled.len()
+            )
+            .as_bytes(),
+        );
+        let r = conn.read_response(false).expect("an answer to the POST");
+        assert_eq!(r.status, 502, "{r:?}");
+        assert_eq!(r.header("connection"), Some("close"));
+        assert!(
+            conn.read_response(false).is_none(),
+            "the body was answered as a request"
+        );
+    }
+);
+
+with_shards!(a_chunk_announcing_two_to_the_64_is_refused, |shards| {
+    let setup = Setup::new(shards);
+    for method in ["GET", "POST"] {
+        let mut conn = Conn::open(setup.addr);
+        conn.send(
+            format!(
+                "{method} /cm/huge/x HTTP/1.1\r\nHost: test.local\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nFFFFFFFFFFFFFFFF\r\n"
+            )
+            .as_bytes(),
+        );
+        let r = conn.read_response(false).expect("an answer");
+        assert_eq!(r.status, 413, "{method}: {r:?}");
+    }
+    // Every shard still serves.
+    for i in 0..8 {
+        assert_eq!(
+            setup.get(&format!("/cm/huge/s{i}/ok.ts?size=10")).status,
+            200
+        );
+    }
+});

@@ -71,8 +71,8 @@ impl<'c> BodyReader<'c> {
         limit: u64,
         pace: Pace,
     ) -> Result<BodyReader<'c>, BodyError> {
+        admissible(framing, limit)?;
         let left = match framing {
-            RequestBody::Length(n) if n > limit => return Err(BodyError::TooLarge),
             RequestBody::Length(n) => n,
             RequestBody::None | RequestBody::Chunked => 0,
         };
@@ -113,6 +113,12 @@ impl<'c> BodyReader<'c> {
                 Err(_) => return Err(BodyError::Malformed),
             }
         }
+    }
+
+    /// Whether the whole body was read: only then does the connection's next byte start the
+    /// next request.
+    pub fn is_done(&self) -> bool {
+        self.done
     }
 
     /// Reads the rest of the body and throws it away.
@@ -161,10 +167,22 @@ impl<'c> BodyReader<'c> {
 
     /// A chunked body over the limit, counting the chunk announced but not yet here.
     fn check_limit(&self) -> Result<(), BodyError> {
-        if self.received + self.decoder.announced_remaining() > self.limit {
+        // Saturating: a size line may announce up to 2^64 - 1 bytes.
+        let announced = self
+            .received
+            .saturating_add(self.decoder.announced_remaining());
+        if announced > self.limit {
             return Err(BodyError::TooLarge);
         }
         Ok(())
+    }
+}
+
+/// Refuses at once a body whose declared length is over `limit` (before any `100 Continue`).
+pub fn admissible(framing: RequestBody, limit: u64) -> Result<(), BodyError> {
+    match framing {
+        RequestBody::Length(n) if n > limit => Err(BodyError::TooLarge),
+        _ => Ok(()),
     }
 }
 

@@ -53,6 +53,7 @@ impl Connection {
         }
         let config = self.shard.config();
         let pace = Pace::new(config.client_header_timeout, config.client_min_rate);
+        body::admissible(head.body, config.max_request_body).map_err(BodyError::failure)?;
         if body::continue_if_expected(&mut self.stream, head)
             .await
             .is_err()

@@ -74,10 +74,15 @@ pub async fn forward(
         RequestBody::Length(n) => BodyFraming::Length(n),
         RequestBody::Chunked => BodyFraming::Chunked,
     };
+    if let Err(e) = body::admissible(head.body, config.max_request_body) {
+        // Refused before a byte of it is read (and before any `100 Continue`).
+        write_failure(&mut conn.stream, meter, e.failure(), None).await?;
+        return Ok(false);
+    }
     // The body is relayed as it arrives; its room in `request_body_memory` is held until the
-    // origin has it all (or the exchange is over).
-    let _room = match framing {
-        BodyFraming::None => None,
+    // origin has it all (or the exchange failed).
+    let room = match framing {
+        BodyFraming::None | BodyFraming::Length(0) => None,
         _ => match BodyRoom::reserve(&shard) {
             Some(room) => Some(room),
             None => {
@@ -137,6 +142,9 @@ pub async fn forward(
     )
     .await;
     let client_failed = source.failed;
+    // Unless the whole body was read, what is left of it on the connection is no request.
+    let body_done = source.reader.is_done();
+    drop(room);
     meter.upstream(sent.elapsed());
     if let Some(e) = client_failed {
         // The client broke its own body: the origin's side was abandoned mid-request.
@@ -153,9 +161,10 @@ pub async fn forward(
         }
         Err(e) => {
             shard.upstream_failed(&head.target, &e);
-            let version = exchange.keep_alive.then_some(exchange.version);
+            let keep_alive = exchange.keep_alive && body_done;
+            let version = keep_alive.then_some(exchange.version);
             write_failure(&mut conn.stream, meter, e.failure(), version).await?;
-            return Ok(exchange.keep_alive);
+            return Ok(keep_alive);
         }
     };
     if unsafe_method && response.head.status < 400 {
@@ -200,6 +209,10 @@ pub async fn forward(
         response,
         shard,
         target: head.target.clone(),
+    };
+    let exchange = Exchange {
+        keep_alive: exchange.keep_alive && body_done,
+        ..exchange
     };
     write_response(&mut conn.stream, &mut replies, exchange, meter).await
 }
