@@ -249,3 +249,24 @@ with_shards!(a_chunk_announcing_two_to_the_64_is_refused, |shards| {
         );
     }
 });
+
+with_shards!(
+    an_object_that_outgrows_the_limit_mid_body_still_arrives_whole,
+    |shards| {
+        // Sent chunked, so its size shows only as it grows past max_object_size; by then most of
+        // it was retained, more than pass_through_memory holds, but its one reader has it all.
+        let room = format!("{}MiB", 2 * shards);
+        let setup = Setup::with(
+            shards,
+            &[
+                ("max_object_size", "8MiB"),
+                ("pass_through_memory", room.as_str()),
+            ],
+        );
+        let path = "/cm/grows/big.ts";
+        let r = setup.get(&format!("{path}?size={}&te=chunked", 12 << 20));
+        assert!(r.complete, "cut after {} bytes", r.body.len());
+        assert!(r.body == expected_body(path, 12 << 20));
+        assert_eq!(fired(&setup, Guard::PassThroughFull), 0);
+    }
+);

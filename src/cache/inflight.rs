@@ -239,17 +239,29 @@ impl InFlight {
     }
 
     /// The object will not be stored and no new reader will join: from now on a chunk is
-    /// released once every reader has passed it, and the readers are kept apart within
-    /// `reservation` (see `pass_through`). Returns how many readers this cut at once.
-    pub fn pass_through(&self, reservation: Reservation) -> usize {
+    /// released once every reader has passed it, and the readers are kept apart within a
+    /// reservation (see `pass_through`). First the readers more than `max_window` behind the
+    /// fastest are cut and what the others passed is dropped; `reserve` is then asked for room
+    /// for what is still held. Returns how many readers were cut, or `Err` with that count
+    /// when `reserve` found no room (the caller fails the object).
+    pub fn pass_through(
+        &self,
+        max_window: u64,
+        reserve: impl FnOnce(u64) -> Option<Reservation>,
+    ) -> Result<usize, usize> {
         let mut state = self.state.borrow_mut();
         if state.pass_through.is_some() {
-            return 0;
+            return Ok(0);
         }
-        state.pass_through = Some(reservation);
-        let cut = cut_laggards(&mut state);
+        let cut = cut_behind(&mut state, max_window);
         release_consumed(&mut state);
-        cut
+        match reserve(state.held) {
+            Some(reservation) => {
+                state.pass_through = Some(reservation);
+                Ok(cut)
+            }
+            None => Err(cut),
+        }
     }
 
     /// Bytes the object holds now (what a pass-through reservation must cover).
@@ -363,11 +375,17 @@ fn fastest(state: &State) -> Option<u64> {
     live(state).map(|s| s.consumed).max()
 }
 
-/// Cuts the live readers more than a window behind the fastest one; returns how many.
+/// Cuts the live readers more than the reservation's window behind the fastest one; returns
+/// how many.
 fn cut_laggards(state: &mut State) -> usize {
-    let Some(window) = state.pass_through.as_ref().map(Reservation::window) else {
-        return 0;
-    };
+    match state.pass_through.as_ref().map(Reservation::window) {
+        Some(window) => cut_behind(state, window),
+        None => 0,
+    }
+}
+
+/// Cuts the live readers more than `window` behind the fastest one; returns how many.
+fn cut_behind(state: &mut State, window: u64) -> usize {
     let Some(fastest) = fastest(state) else {
         return 0;
     };

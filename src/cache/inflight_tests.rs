@@ -12,9 +12,12 @@ use std::task::Waker;
 /// returns the budget it reserved from and how many readers that cut.
 fn windowed(flight: &InFlight, window: u64) -> (Rc<PassThroughBudget>, usize) {
     let budget = Rc::new(PassThroughBudget::new(1 << 20));
-    let reservation = Reservation::new(Rc::clone(&budget), flight.held(), None, window, 10)
+    let room = Rc::clone(&budget);
+    let cut = flight
+        .pass_through(window, |held| {
+            Reservation::new(room, held, None, window, 10)
+        })
         .expect("room in the budget");
-    let cut = flight.pass_through(reservation);
     (budget, cut)
 }
 
@@ -241,9 +244,16 @@ fn a_pass_through_object_that_finds_no_room_is_refused() {
         Reservation::new(Rc::clone(&budget), flight.held(), Some(20), 1 << 20, 10).is_none(),
         "90 held and 20 to come do not fit 100"
     );
-    let fits = Reservation::new(Rc::clone(&budget), flight.held(), Some(10), 1 << 20, 10);
-    flight.pass_through(fits.expect("90 and 10 fit"));
-    assert_eq!(budget.used(), 100);
+    let room = Rc::clone(&budget);
+    let fits = flight.pass_through(1 << 20, |held| {
+        Reservation::new(room, held, Some(10), 1 << 20, 10)
+    });
+    assert_eq!(fits, Ok(0));
+    assert_eq!(
+        budget.used(),
+        10,
+        "with no reader, nothing retained is kept: only the rest takes room"
+    );
     flight.fail(Failure::UpstreamBroken);
     drop(flight);
     assert_eq!(budget.used(), 0);
@@ -257,10 +267,10 @@ fn under_memory_pressure_the_window_shrinks_and_readers_stay_apart() {
     let mut fast = flight.reader();
     let mut stalled = flight.reader();
     flight.publish_head(head(), true);
-    let reservation = Reservation::new(Rc::clone(&budget), 0, None, 1 << 20, 1000).unwrap();
-    let window = reservation.window();
-    assert!(window < 1 << 20);
-    flight.pass_through(reservation);
+    let window = (RESERVATION_STEP - 1000) / 2;
+    let room = Rc::clone(&budget);
+    let reserve = |held| Reservation::new(room, held, None, 1 << 20, 1000);
+    assert_eq!(flight.pass_through(1 << 20, reserve), Ok(0));
     try_next(&mut fast);
     try_next(&mut stalled);
     let mut cut = 0;
@@ -275,6 +285,34 @@ fn under_memory_pressure_the_window_shrinks_and_readers_stay_apart() {
         "the stalled reader is cut, the fast one never waits"
     );
     assert!(flight.held() <= window + 1000, "{} held", flight.held());
+}
+
+#[test]
+fn a_late_switch_reserves_only_what_its_remaining_readers_hold() {
+    // Retained while it might be stored: 30 bytes in, one reader near the end, one far behind.
+    let flight = InFlight::new();
+    let mut fast = flight.reader();
+    let _slow = flight.reader();
+    flight.publish_head(head(), true);
+    for _ in 0..3 {
+        flight.publish_chunk(Bytes::from(vec![0; 10]));
+    }
+    for _ in 0..3 {
+        try_next(&mut fast);
+    }
+    let budget = Rc::new(PassThroughBudget::new(1 << 20));
+    let room = Rc::clone(&budget);
+    let mut asked = None;
+    let cut = flight.pass_through(15, |held| {
+        asked = Some(held);
+        Reservation::new(room, held, None, 15, 10)
+    });
+    assert_eq!(cut, Ok(1), "the reader 20 bytes behind is cut first");
+    assert_eq!(
+        asked,
+        Some(10),
+        "room is asked for what the fast reader still needs"
+    );
 }
 
 #[test]

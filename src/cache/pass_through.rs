@@ -77,8 +77,10 @@ impl Reservation {
         max_window: u64,
         chunk: u64,
     ) -> Option<Reservation> {
+        // Only a small rest is reserved whole: a larger one grows its window as it needs, so a
+        // private 2 MiB segment does not take 2 MiB of room while its client reads slowly.
         let (want, whole) = match rest {
-            Some(rest) if rest <= 2 * max_window + chunk => (held + rest, true),
+            Some(rest) if rest <= RESERVATION_STEP => (held + rest, true),
             _ => (held + RESERVATION_STEP.max(2 * chunk), false),
         };
         budget.try_reserve(want).then_some(Reservation {

@@ -15,7 +15,9 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::{Pool, UpstreamError};
-use crate::http::chunked::{write_chunk_size_line, ChunkedDecoder, Decoded, LAST_CHUNK};
+use crate::http::chunked::{
+    write_chunk_size_line, ChunkError, ChunkedDecoder, Decoded, LAST_CHUNK,
+};
 use crate::http::encode;
 use crate::http::headers::Header;
 use crate::http::response::{parse_response, ResponseBody, ResponseHead};
@@ -23,6 +25,8 @@ use crate::io::read_some;
 
 /// Largest read from the upstream at once; each read becomes one chunk for the readers.
 pub const MAX_CHUNK: usize = 64 * 1024;
+/// Decoded chunks smaller than this are joined with those buffered behind them.
+const COALESCE_BELOW: usize = 4 * 1024;
 const READ_SIZE: usize = MAX_CHUNK;
 /// Upstream response heads are bounded like client heads.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -155,11 +159,12 @@ async fn send_body(
     while let Some(piece) = body.next().await.map_err(|()| UpstreamError::ClientBody)? {
         sent += piece.len() as u64;
         if framing == BodyFraming::Chunked {
-            let mut size = BytesMut::with_capacity(20);
-            write_chunk_size_line(&mut size, piece.len());
-            stream.write_all(&size).await.map_err(io_error)?;
-            stream.write_all(&piece).await.map_err(io_error)?;
-            stream.write_all(b"\r\n").await.map_err(io_error)?;
+            // One write per piece (pieces are at most a client read, 16 KiB).
+            let mut framed = BytesMut::with_capacity(piece.len() + 24);
+            write_chunk_size_line(&mut framed, piece.len());
+            framed.extend_from_slice(&piece);
+            framed.extend_from_slice(b"\r\n");
+            stream.write_all(&framed).await.map_err(io_error)?;
         } else {
             stream.write_all(&piece).await.map_err(io_error)?;
         }
@@ -328,7 +333,7 @@ impl UpstreamResponse {
                 }
                 Ok(Some(chunk))
             }
-            ResponseBody::Chunked => match self.chunked.decode(&mut self.buf) {
+            ResponseBody::Chunked => match decode_joined(&mut self.chunked, &mut self.buf) {
                 Ok(Decoded::Data(chunk)) => Ok(Some(chunk)),
                 Ok(Decoded::NeedMore) => Ok(None),
                 Ok(Decoded::Done) => {
@@ -365,5 +370,95 @@ impl UpstreamResponse {
                 self.pool.put_idle(stream);
             }
         }
+    }
+}
+
+/// The next piece of a chunked body, with a small chunk joined to the chunks already buffered
+/// behind it (up to about `MAX_CHUNK`): every piece published costs each reader a write and the
+/// object a slot, so an origin sending tiny chunks must not multiply them. Large chunks pass
+/// through uncopied; the end of the body is reported at the next call.
+fn decode_joined(decoder: &mut ChunkedDecoder, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
+    let small = match decoder.decode(buf)? {
+        Decoded::Data(chunk) if chunk.len() < COALESCE_BELOW => chunk,
+        other => return Ok(other),
+    };
+    let mut joined = BytesMut::with_capacity(MAX_CHUNK);
+    joined.extend_from_slice(&small);
+    while joined.len() < MAX_CHUNK {
+        match decoder.decode(buf)? {
+            Decoded::Data(more) => joined.extend_from_slice(&more),
+            Decoded::NeedMore | Decoded::Done => break,
+        }
+    }
+    Ok(Decoded::Data(joined.freeze()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunked(pieces: &[&[u8]], last: bool) -> BytesMut {
+        let mut wire = BytesMut::new();
+        for piece in pieces {
+            write_chunk_size_line(&mut wire, piece.len());
+            wire.extend_from_slice(piece);
+            wire.extend_from_slice(b"\r\n");
+        }
+        if last {
+            wire.extend_from_slice(LAST_CHUNK);
+        }
+        wire
+    }
+
+    #[test]
+    fn tiny_chunks_buffered_together_become_one_piece_and_the_end_follows() {
+        let bytes: Vec<[u8; 1]> = (0..1000u32).map(|i| [b'a' + (i % 26) as u8]).collect();
+        let pieces: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
+        let mut wire = chunked(&pieces, true);
+        let mut decoder = ChunkedDecoder::new();
+        let expected: Vec<u8> = bytes.iter().map(|b| b[0]).collect();
+        assert_eq!(
+            decode_joined(&mut decoder, &mut wire),
+            Ok(Decoded::Data(Bytes::from(expected)))
+        );
+        assert_eq!(decode_joined(&mut decoder, &mut wire), Ok(Decoded::Done));
+        assert!(wire.is_empty());
+    }
+
+    #[test]
+    fn a_large_chunk_passes_alone_and_joining_stops_near_the_piece_size() {
+        let large = vec![7u8; COALESCE_BELOW];
+        let small = vec![1u8; 1000];
+        let mut pieces: Vec<&[u8]> = vec![&large];
+        pieces.extend(std::iter::repeat_n(&small[..], 100));
+        let mut wire = chunked(&pieces, false);
+        let mut decoder = ChunkedDecoder::new();
+        assert_eq!(
+            decode_joined(&mut decoder, &mut wire),
+            Ok(Decoded::Data(Bytes::from(large)))
+        );
+        let Ok(Decoded::Data(first)) = decode_joined(&mut decoder, &mut wire) else {
+            panic!("joined data expected");
+        };
+        assert_eq!(first.len(), MAX_CHUNK.div_ceil(1000) * 1000);
+        let Ok(Decoded::Data(rest)) = decode_joined(&mut decoder, &mut wire) else {
+            panic!("the rest expected");
+        };
+        assert_eq!(first.len() + rest.len(), 100 * 1000);
+        assert_eq!(
+            decode_joined(&mut decoder, &mut wire),
+            Ok(Decoded::NeedMore)
+        );
+    }
+
+    #[test]
+    fn bad_framing_behind_small_chunks_is_an_error() {
+        let mut wire = chunked(&[b"abc"], false);
+        wire.extend_from_slice(b"zz\r\n");
+        let mut decoder = ChunkedDecoder::new();
+        assert_eq!(
+            decode_joined(&mut decoder, &mut wire),
+            Err(ChunkError::InvalidSize)
+        );
     }
 }

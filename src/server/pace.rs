@@ -32,13 +32,16 @@ impl Pace {
     }
 
     /// How much longer livecache may wait on the client, once `credited` bytes count as
-    /// moved; `None` when there is no floor.
+    /// moved; `None` when there is no floor. Never more than the grace at once: a client that
+    /// took much quickly earns no minutes of stalling to spend later.
     pub fn allowance(&self, credited: u64) -> Option<Duration> {
         if self.min_rate == 0 {
             return None;
         }
-        let earned = self.grace + Duration::from_secs_f64(credited as f64 / self.min_rate as f64);
-        Some(earned.saturating_sub(self.waited))
+        let by_rate = Duration::try_from_secs_f64(credited as f64 / self.min_rate as f64)
+            .unwrap_or(Duration::MAX);
+        let earned = self.grace.saturating_add(by_rate);
+        Some(earned.saturating_sub(self.waited).min(self.grace))
     }
 
     /// Bytes moved so far (handed to the kernel, for a response).
@@ -88,13 +91,18 @@ mod tests {
     fn the_allowance_grows_with_the_bytes_moved() {
         let mut pace = Pace::new(Duration::from_secs(10), 1000);
         assert_eq!(pace.allowance(0), Some(Duration::from_secs(10)));
-        assert_eq!(pace.allowance(5000), Some(Duration::from_secs(15)));
+        assert_eq!(
+            pace.allowance(5000),
+            Some(Duration::from_secs(10)),
+            "15 s earned, but never more than the grace at once"
+        );
         pace.record(Duration::from_secs(12), 4000);
         assert_eq!(pace.moved(), 4000);
         assert_eq!(pace.allowance(4000), Some(Duration::from_secs(2)));
         assert_eq!(pace.allowance(5000), Some(Duration::from_secs(3)));
         pace.record(Duration::from_secs(5), 0);
         assert_eq!(pace.allowance(4000), Some(Duration::ZERO), "used up");
+        assert_eq!(pace.allowance(u64::MAX), Some(Duration::from_secs(10)));
     }
 
     #[test]

@@ -257,7 +257,12 @@ async fn deliver(
     if keeping != Keeping::PassingThrough && !leader.reserve(head.cost()) {
         keeping = Keeping::PassingThrough;
     }
-    if keeping == Keeping::PassingThrough && leader.pass_through(content_length).is_err() {
+    // A response without a body needs no room at all; one of unknown length starts small.
+    let rest = match response.framing {
+        ResponseBody::None => Some(0),
+        _ => content_length,
+    };
+    if keeping == Keeping::PassingThrough && leader.pass_through(rest).is_err() {
         leader.flight.fail(Failure::MemoryFull);
         return;
     }
@@ -294,8 +299,9 @@ async fn deliver(
                 reuse,
             },
         };
-        shard.store_object(&leader.request.key, variant, Rc::new(object));
-        leader.flight.mark_stored();
+        if shard.store_object(&leader.request.key, variant, Rc::new(object)) {
+            leader.flight.mark_stored();
+        }
     }
 }
 

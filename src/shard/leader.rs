@@ -68,22 +68,18 @@ impl Leader {
 
     /// From now on nobody joins and nothing is stored; chunks go as readers pass them, the
     /// readers kept apart within a reservation of the shard's `pass_through_memory` for what
-    /// the object holds and its `rest` (unknown: `None`). Refused, and counted, when that has
-    /// no room: the caller answers 503 or cuts the response.
+    /// the object still holds (once readers too far behind are cut) and its `rest` (unknown:
+    /// `None`). Refused, and counted, when that has no room: the caller answers 503 or cuts.
     pub fn pass_through(&mut self, rest: Option<u64>) -> Result<(), NoRoom> {
-        let reservation = Reservation::new(
-            self.shard.pass_through_budget(),
-            self.flight.held(),
-            rest,
-            PASS_THROUGH_WINDOW,
-            crate::origin::MAX_CHUNK as u64,
-        );
-        let Some(reservation) = reservation else {
+        let budget = self.shard.pass_through_budget();
+        let chunk = crate::origin::MAX_CHUNK as u64;
+        let reserve = |held| Reservation::new(budget, held, rest, PASS_THROUGH_WINDOW, chunk);
+        let cut = self.flight.pass_through(PASS_THROUGH_WINDOW, reserve);
+        self.count_cut(cut.unwrap_or_else(|cut| cut));
+        if cut.is_err() {
             self.shard.my_stats().guards.fire(Guard::PassThroughFull);
             return Err(NoRoom);
-        };
-        let cut = self.flight.pass_through(reservation);
-        self.count_cut(cut);
+        }
         self.shard.unregister(&self.flight_key, &self.flight);
         self.release();
         Ok(())

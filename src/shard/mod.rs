@@ -264,15 +264,18 @@ impl Shard {
         }
     }
 
-    /// Stores `object` as the variant `secondary` of `key`.
-    fn store_object(&self, key: &CacheKey, secondary: Bytes, object: Rc<StoredObject>) {
+    /// Stores `object` as the variant `secondary` of `key`; `false` when the store refused it
+    /// (too large, or no room that eviction could make).
+    fn store_object(&self, key: &CacheKey, secondary: Bytes, object: Rc<StoredObject>) -> bool {
         let vary = object.head.vary.clone();
         let max_variants = self.config().caching.max_variants;
-        let _ = self
+        let stored = self
             .store
             .borrow_mut()
-            .insert(key.clone(), vary, secondary, object, max_variants);
+            .insert(key.clone(), vary, secondary, object, max_variants)
+            .is_ok();
         self.publish_store();
+        stored
     }
 
     /// Drops `object` from the store if it is still stored for `key`.

@@ -145,8 +145,9 @@ pub fn refresh(
                 },
             };
             shard.forget(&leader.request.key, stale);
-            shard.store_object(&leader.request.key, variant, Rc::new(object));
-            leader.flight.mark_stored();
+            if shard.store_object(&leader.request.key, variant, Rc::new(object)) {
+                leader.flight.mark_stored();
+            }
         }
         _ => shard.forget(&leader.request.key, stale),
     }
