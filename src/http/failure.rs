@@ -40,6 +40,12 @@ pub enum Failure {
     TooSlow,
     /// `only-if-cached` with nothing usable stored (504, RFC 9111 5.2.1.7).
     NotCached,
+    /// An LL-HLS delivery directive that is malformed (`_HLS_part` without `_HLS_msn`, a
+    /// value that is not a decimal number) (400, RFC 8216bis 6.2.5.2).
+    BadDirective,
+    /// A blocking playlist reload further ahead of a current playlist than the spec allows
+    /// (400, RFC 8216bis 6.2.5.2).
+    TooFarAhead,
     /// The upstream refused or could not be reached (502).
     Unreachable,
     /// The upstream was silent past a timeout (504).
@@ -52,10 +58,13 @@ pub enum Failure {
     MemoryFull,
     /// A fetch ended without an answer (its task stopped) (502).
     Internal,
+    /// A blocking playlist reload the upstream did not satisfy within three target durations
+    /// (503 with `Retry-After`, RFC 8216bis 6.2.5.2).
+    HoldExpired,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 13] = [
+    pub const ALL: [Failure; 16] = [
         Failure::Malformed,
         Failure::BodyTooLarge,
         Failure::UriTooLong,
@@ -63,12 +72,15 @@ impl Failure {
         Failure::NotImplemented,
         Failure::TooSlow,
         Failure::NotCached,
+        Failure::BadDirective,
+        Failure::TooFarAhead,
         Failure::Unreachable,
         Failure::UpstreamTimeout,
         Failure::UpstreamBroken,
         Failure::Overloaded,
         Failure::MemoryFull,
         Failure::Internal,
+        Failure::HoldExpired,
     ];
 
     pub fn side(self) -> Side {
@@ -79,10 +91,13 @@ impl Failure {
             | Failure::HeadTooLarge
             | Failure::NotImplemented
             | Failure::TooSlow
-            | Failure::NotCached => Side::Client,
-            Failure::Unreachable | Failure::UpstreamTimeout | Failure::UpstreamBroken => {
-                Side::Upstream
-            }
+            | Failure::NotCached
+            | Failure::BadDirective
+            | Failure::TooFarAhead => Side::Client,
+            Failure::Unreachable
+            | Failure::UpstreamTimeout
+            | Failure::UpstreamBroken
+            | Failure::HoldExpired => Side::Upstream,
             Failure::Overloaded | Failure::MemoryFull | Failure::Internal => Side::Local,
         }
     }
@@ -90,7 +105,7 @@ impl Failure {
     /// The status the client is answered with.
     pub fn status(self) -> u16 {
         match self {
-            Failure::Malformed => 400,
+            Failure::Malformed | Failure::BadDirective | Failure::TooFarAhead => 400,
             Failure::BodyTooLarge => 413,
             Failure::UriTooLong => 414,
             Failure::HeadTooLarge => 431,
@@ -98,8 +113,13 @@ impl Failure {
             Failure::TooSlow => 408,
             Failure::NotCached | Failure::UpstreamTimeout => 504,
             Failure::Unreachable | Failure::UpstreamBroken | Failure::Internal => 502,
-            Failure::Overloaded | Failure::MemoryFull => 503,
+            Failure::Overloaded | Failure::MemoryFull | Failure::HoldExpired => 503,
         }
+    }
+
+    /// Seconds for a `Retry-After` field, where the client should simply ask again soon.
+    pub fn retry_after(self) -> Option<u64> {
+        (self == Failure::HoldExpired).then_some(1)
     }
 
     /// The `kind` label and access-log value.
@@ -112,12 +132,15 @@ impl Failure {
             Failure::NotImplemented => "not_implemented",
             Failure::TooSlow => "too_slow",
             Failure::NotCached => "not_cached",
+            Failure::BadDirective => "bad_directive",
+            Failure::TooFarAhead => "too_far_ahead",
             Failure::Unreachable => "unreachable",
             Failure::UpstreamTimeout => "timeout",
             Failure::UpstreamBroken => "broken",
             Failure::Overloaded => "overloaded",
             Failure::MemoryFull => "memory_full",
             Failure::Internal => "internal",
+            Failure::HoldExpired => "hold_expired",
         }
     }
 

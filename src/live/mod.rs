@@ -3,8 +3,10 @@
 //! playlist with the Low-Latency HLS tags ([`MediaPlaylist`]), the HLS multivariant playlist
 //! ([`MultivariantPlaylist`]) and the DASH MPD's live fields ([`Mpd`]), plus the arithmetic
 //! the live features decide by (blocking-reload readiness, SegmentTemplate addressing and
-//! availability). Rendition state, holds, prefetch and live-window rules will join it
-//! (LIVE.md §4).
+//! availability), the delivery directives of a playlist request, and the decisions the edge
+//! makes from a rendition's latest playlist (answer, hold or refuse a blocking reload; accept
+//! or reject a new version; staleness). The holds themselves run on the owner shard
+//! (`shard::holds`).
 //!
 //! Pure code: no I/O, no clock (times are parameters), no glommio, nothing of ours but
 //! `http` may be imported here, so every rule is unit-tested and every parser fuzzed on its
@@ -14,11 +16,13 @@
 //! Files: `attributes` (HLS attribute lists and value types), `lines` (the M3U8 line grammar
 //! and which kind a playlist is), `segment_tags` and `low_latency` (the tags' models),
 //! `media` (the media playlist model), `media_parse` (its parser), `blocking` (blocking
-//! reload arithmetic), `multivariant`, `mpd` (the MPD model), `mpd_parse` (its parser),
+//! reload arithmetic), `directives` (`_HLS_*` in a request target), `rendition` (the edge's
+//! decisions), `multivariant`, `mpd` (the MPD model), `mpd_parse` (its parser),
 //! `segment_template` (DASH addressing), `iso8601` (xs:duration and xs:dateTime), `error`.
 
 mod attributes;
 mod blocking;
+mod directives;
 mod error;
 mod iso8601;
 mod lines;
@@ -28,11 +32,15 @@ mod media_parse;
 mod mpd;
 mod mpd_parse;
 mod multivariant;
+mod rendition;
 mod segment_tags;
 mod segment_template;
 
 pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
+pub use directives::{
+    blocking_target, is_playlist_path, parse_directives, DirectiveError, Directives, SkipRequest,
+};
 pub use error::{ErrorKind, ParseError};
 pub use iso8601::{parse_date_time, parse_duration};
 pub use lines::{playlist_kind, PlaylistKind, UnknownTag};
@@ -41,6 +49,10 @@ pub use media::{MediaPlaylist, PlaylistType, Segment};
 pub use mpd::{AdaptationSet, Mpd, MpdType, Period, Representation, UtcTiming};
 pub use multivariant::{
     ContentSteering, IFrameStream, MediaType, MultivariantPlaylist, Rendition, Variant,
+};
+pub use rendition::{
+    check_successor, current_for, decide, hold_limit, is_stale, progress, HoldDecision, Progress,
+    Rejection,
 };
 pub use segment_tags::{ByteRange, DateRange, Key, Map};
 pub use segment_template::{

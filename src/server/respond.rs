@@ -377,7 +377,8 @@ pub async fn write_failure(
     keep_alive: Option<Version>,
 ) -> io::Result<()> {
     meter.fail(failure);
-    meter.wrote(write_error(stream, failure.status(), keep_alive).await?);
+    let retry_after = failure.retry_after();
+    meter.wrote(write_error_retry(stream, failure.status(), retry_after, keep_alive).await?);
     Ok(())
 }
 
@@ -389,12 +390,25 @@ pub async fn write_error(
     status: u16,
     keep_alive: Option<Version>,
 ) -> io::Result<usize> {
+    write_error_retry(stream, status, None, keep_alive).await
+}
+
+/// `write_error` with a `Retry-After` of `retry_after` seconds when given.
+async fn write_error_retry(
+    stream: &mut TcpStream,
+    status: u16,
+    retry_after: Option<u64>,
+    keep_alive: Option<Version>,
+) -> io::Result<usize> {
     let reason = encode::status_reason(status);
     let mut out = BytesMut::with_capacity(256);
     encode::status_line(&mut out, status, None);
     encode::header(&mut out, b"Content-Type", b"text/plain");
     encode::content_length(&mut out, reason.len() as u64 + 1);
     encode::header(&mut out, b"Cache-Control", b"no-store");
+    if let Some(secs) = retry_after {
+        encode::header(&mut out, b"Retry-After", secs.to_string().as_bytes());
+    }
     encode::header(&mut out, b"Via", VIA);
     connection_header(
         &mut out,
