@@ -23,12 +23,14 @@ use crate::http::Failure;
 mod guards;
 mod labels;
 mod latency;
+mod live;
 pub use guards::{Guard, Guards};
 pub use labels::{
     method_index, status_class_index, CacheResult, OriginErrorKind, BAD_STATUSES, METHODS,
     STATUS_CLASSES,
 };
 pub use latency::{Latency, Meter, Timing};
+pub use live::{HoldResult, LiveStats};
 
 const REQUEST_CELLS: usize = METHODS.len() * STATUS_CLASSES.len() * CacheResult::ALL.len();
 
@@ -81,6 +83,8 @@ pub struct ShardStats {
     pub config_version: AtomicU64,
     /// Protections that fired, and client memory held outside the store.
     pub guards: Guards,
+    /// Live-video holds, long-polls and playlist versions.
+    pub live: LiveStats,
 }
 
 impl Default for ShardStats {
@@ -115,6 +119,7 @@ impl Default for ShardStats {
             heartbeat: AtomicU64::new(0),
             config_version: AtomicU64::new(1),
             guards: Guards::default(),
+            live: LiveStats::default(),
         }
     }
 }

@@ -58,6 +58,9 @@ impl Buckets {
     }
 }
 
+#[path = "prometheus_live.rs"]
+mod live;
+
 /// A gauge's value: whole numbers are written as such.
 #[derive(Clone, Copy, Debug)]
 enum Value {
@@ -406,6 +409,9 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.origin))]),
         },
     ]
+    .into_iter()
+    .chain(live::families(stats))
+    .collect()
 }
 
 /// The exposition text of one scrape.

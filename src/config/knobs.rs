@@ -278,6 +278,24 @@ pub const KNOBS: &[Knob] = &[
         applies: Applies::Reload,
         help: "Request fields whose values are part of the cache key (and are forwarded)",
     },
+    Knob {
+        key: "hold_blocking_reloads",
+        default: "on",
+        applies: Applies::Reload,
+        help: "Hold LL-HLS blocking playlist reloads at the edge, one upstream long-poll per rendition; off: forward them",
+    },
+    Knob {
+        key: "max_holds",
+        default: "100000",
+        applies: Applies::Reload,
+        help: "Blocking playlist reloads held at once, all shards together; beyond it 503",
+    },
+    Knob {
+        key: "max_playlist_size",
+        default: "4MiB",
+        applies: Applies::Reload,
+        help: "Largest playlist kept as rendition state; larger ones are passed through",
+    },
 ];
 
 #[cfg(test)]

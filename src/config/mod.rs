@@ -6,6 +6,7 @@
 pub mod caching;
 pub mod forwarding;
 pub mod knobs;
+pub mod live;
 mod render;
 mod sources;
 pub mod units;
@@ -93,6 +94,8 @@ pub struct Config {
     pub caching: Caching,
     /// Request fields sent upstream on shared fetches, and those in the cache key.
     pub forwarding: Forwarding,
+    /// The live-video layer's keys.
+    pub live: live::Live,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
     /// Tests only, never a knob: shard 0 alone accepts and the others own every stream, so
@@ -270,6 +273,15 @@ impl Config {
             },
             forwarding: Forwarding::parse(text("forward_fields"), text("key_fields"))
                 .map_err(|(key, reason)| error(key, text(key), &reason))?,
+            live: live::Live {
+                hold_blocking_reloads: typed(
+                    "hold_blocking_reloads",
+                    text("hold_blocking_reloads"),
+                    live::parse_switch,
+                )?,
+                max_holds: positive("max_holds")?,
+                max_playlist_size: size("max_playlist_size")?,
+            },
             sources,
             cross_mesh_for_tests: false,
         };
@@ -366,6 +378,11 @@ impl Config {
     /// One shard's share of `pass_through_memory`.
     pub fn shard_pass_through_memory(&self) -> u64 {
         self.pass_through_memory / self.shards as u64
+    }
+
+    /// One shard's share of `max_holds` (at least one).
+    pub fn shard_max_holds(&self) -> u64 {
+        (self.live.max_holds / self.shards).max(1) as u64
     }
 
     /// One shard's share of `request_body_memory`.

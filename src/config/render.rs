@@ -149,6 +149,7 @@ impl Config {
         let mut values = values;
         values.extend(self.caching.toml_values());
         values.extend(self.forwarding.toml_values());
+        values.extend(self.live.toml_values());
         values
     }
 }

@@ -6,7 +6,9 @@
 
 pub mod broadcast;
 mod fetch;
+mod holds;
 mod leader;
+mod long_poll;
 mod lookup;
 pub mod mesh;
 pub mod reply;
@@ -99,6 +101,8 @@ pub struct Shard {
     latency: RefCell<Latency>,
     /// At most one upstream-failure warning per `UPSTREAM_WARN_EVERY` from this shard.
     upstream_warnings: RefCell<RateLimit>,
+    /// LL-HLS renditions and the blocking reloads held for them.
+    holds: holds::Holds,
 }
 
 impl Shard {
@@ -129,6 +133,7 @@ impl Shard {
             last_latency: RefCell::new(HashMap::new()),
             latency: RefCell::new(Latency::default()),
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
+            holds: holds::Holds::default(),
         });
         shard.publish_store();
         shard

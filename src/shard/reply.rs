@@ -2,13 +2,17 @@
 //! sequence (head, chunks, end) that is `Send`, so the same values travel over the mesh to
 //! another shard or are consumed in place. `OwnerStream` produces that sequence on the owner
 //! from a stored object or an in-flight fetch, and turns "not shareable" into a private fetch
-//! transparently, so the connection side never sees coalescing details.
+//! transparently, so the connection side never sees coalescing details. A blocking playlist
+//! reload is answered from its rendition's latest version, or waits for one (`holds`).
 
 use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
 
+use futures_channel::oneshot;
+
+use super::holds::{Blocking, Held, Version};
 use super::{FetchRequest, Lookup, Shard};
 use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject};
 use crate::http::Failure;
@@ -46,6 +50,14 @@ enum Source {
         status: CacheStatus,
     },
     Refused(Failure),
+    /// A blocking playlist reload waiting for a later version (`holds`).
+    Held(oneshot::Receiver<Held>),
+    /// A rendition's playlist version: head, its one chunk, end.
+    Version {
+        version: Rc<Version>,
+        status: CacheStatus,
+        next: usize,
+    },
 }
 
 /// The owner-side producer of one request's replies.
@@ -60,7 +72,20 @@ pub struct OwnerStream {
 impl OwnerStream {
     /// Looks the request up on its owner shard (which must be the current one).
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {
-        let source = Self::source(shard.lookup(&request));
+        let source = match shard.blocking_reload(&request) {
+            Blocking::Ordinary => Self::source(shard.lookup(&request)),
+            Blocking::Refuse(failure) => Source::Refused(failure),
+            Blocking::Answer(version) => Source::Version {
+                version,
+                status: CacheStatus {
+                    ttl: None,
+                    detail: Some("live-state"),
+                    ..CacheStatus::hit(0)
+                },
+                next: 0,
+            },
+            Blocking::Wait(waiting) => Source::Held(waiting),
+        };
         OwnerStream {
             shard: Rc::clone(shard),
             request,
@@ -104,6 +129,41 @@ impl OwnerStream {
                             Some(chunk) => Reply::Chunk(chunk.clone()),
                             None => Reply::End,
                         }
+                    };
+                }
+                Source::Held(waiting) => {
+                    self.source = match waiting.await {
+                        Ok(Held::Ready(version)) => Source::Version {
+                            version,
+                            status: CacheStatus {
+                                collapsed: true,
+                                detail: Some("held"),
+                                ..CacheStatus::forwarded(Fwd::Miss)
+                            },
+                            next: 0,
+                        },
+                        Ok(Held::Expired) => Source::Refused(Failure::HoldExpired),
+                        Ok(Held::TooFar) => Source::Refused(Failure::TooFarAhead),
+                        // No usable state (or the rendition was dropped): the ordinary way.
+                        Ok(Held::Pass) | Err(_) => Self::source(self.shard.lookup(&self.request)),
+                    };
+                }
+                Source::Version {
+                    version,
+                    status,
+                    next,
+                } => {
+                    let index = *next;
+                    *next += 1;
+                    return match index {
+                        0 => Reply::Head {
+                            head: Arc::clone(&version.head),
+                            age_secs: version.age_secs(self.shard.now()),
+                            status: *status,
+                            body_len: Some(version.body.len() as u64),
+                        },
+                        1 if !version.body.is_empty() => Reply::Chunk(version.body.clone()),
+                        _ => Reply::End,
                     };
                 }
                 Source::Flight { reader, status } => match reader.next().await {

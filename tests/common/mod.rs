@@ -49,6 +49,11 @@ impl Setup {
     /// Starts an origin and a daemon with `extra` configuration over test defaults.
     pub fn with(shards: usize, extra: &[(&str, &str)]) -> Setup {
         let origin = MockOrigin::start("127.0.0.1:0").expect("mock origin starts");
+        Setup::in_front_of(origin, shards, extra)
+    }
+
+    /// Starts a daemon in front of `origin` (e.g. one with its own live configuration).
+    pub fn in_front_of(origin: MockOrigin, shards: usize, extra: &[(&str, &str)]) -> Setup {
         let url = origin.url();
         let shards = shards.to_string();
         let mut pairs: Vec<(&str, &str)> = vec![

@@ -1,0 +1,62 @@
+//! The keys of the live-video layer (LIVE.md F1, F9): whether blocking playlist reloads are
+//! held at the edge, how many may wait at once, and the largest playlist that becomes
+//! rendition state. Parsed from text like every other key, so errors name the key and value.
+
+use super::units;
+
+/// The live-video keys, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Live {
+    /// Blocking playlist reloads (`_HLS_msn`) answered and held by the edge, with one
+    /// upstream long-poll per rendition; off: they go to the origin like any request.
+    pub hold_blocking_reloads: bool,
+    /// Blocking reloads waiting at once, all shards together; beyond it a request gets 503.
+    pub max_holds: usize,
+    /// Largest playlist that becomes rendition state (a larger one is passed through).
+    pub max_playlist_size: u64,
+}
+
+impl Live {
+    /// Each key as TOML text, for `--check-config`.
+    pub fn toml_values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "hold_blocking_reloads",
+                format!(
+                    "{:?}",
+                    if self.hold_blocking_reloads {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                ),
+            ),
+            ("max_holds", self.max_holds.to_string()),
+            (
+                "max_playlist_size",
+                format!("{:?}", units::format_size(self.max_playlist_size)),
+            ),
+        ]
+    }
+}
+
+/// `on` or `off` (also `true`/`false`, `yes`/`no`).
+pub fn parse_switch(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        _ => Err("expected `on` or `off`".to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switches() {
+        assert_eq!(parse_switch(" On "), Ok(true));
+        assert_eq!(parse_switch("no"), Ok(false));
+        assert!(parse_switch("maybe").is_err());
+    }
+}

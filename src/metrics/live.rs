@@ -1,0 +1,104 @@
+//! One shard's live-video counters (LIVE.md F1, F9): blocking reloads held and how each hold
+//! ended, upstream long-polls, playlist versions taken, refused or unusable, and the
+//! renditions tracked and stale right now. Plain atomics, written only by the owning shard;
+//! the admin listener sums them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::live::Rejection;
+
+/// How a blocking playlist reload was answered, as labelled in
+/// `livecache_hls_hold_results_total{result}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldResult {
+    /// Answered at once from the rendition's latest playlist.
+    Immediate = 0,
+    /// Held, then answered by a later playlist.
+    Satisfied = 1,
+    /// Held three target durations without an answer: 503.
+    Expired = 2,
+    /// 400: malformed directives.
+    BadDirective = 3,
+    /// 400: too far ahead of a current playlist.
+    TooFar = 4,
+    /// Answered with an ended playlist (directives ignored).
+    Ended = 5,
+    /// The origin's answer was not a usable playlist: the request went to the origin as is.
+    Passed = 6,
+}
+
+impl HoldResult {
+    pub const ALL: [HoldResult; 7] = [
+        HoldResult::Immediate,
+        HoldResult::Satisfied,
+        HoldResult::Expired,
+        HoldResult::BadDirective,
+        HoldResult::TooFar,
+        HoldResult::Ended,
+        HoldResult::Passed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            HoldResult::Immediate => "immediate",
+            HoldResult::Satisfied => "satisfied",
+            HoldResult::Expired => "timeout_503",
+            HoldResult::BadDirective => "bad_400",
+            HoldResult::TooFar => "too_far_400",
+            HoldResult::Ended => "ended",
+            HoldResult::Passed => "passed",
+        }
+    }
+}
+
+/// One shard's live counters and gauges.
+#[derive(Debug, Default)]
+pub struct LiveStats {
+    results: [AtomicU64; HoldResult::ALL.len()],
+    rejected: [AtomicU64; Rejection::ALL.len()],
+    /// Blocking reloads waiting right now.
+    pub holds_active: AtomicU64,
+    /// Renditions whose state this shard keeps.
+    pub renditions: AtomicU64,
+    /// Tracked renditions that stopped advancing (F9).
+    pub stale_renditions: AtomicU64,
+    /// Upstream requests made for rendition state (long-polls and first fetches).
+    pub upstream_polls: AtomicU64,
+    /// Playlist versions that became a rendition's state.
+    pub versions: AtomicU64,
+    /// Upstream answers that could not become state (not 200, not a media playlist, too
+    /// large, malformed): passed to their requesters unchanged.
+    pub unusable: AtomicU64,
+}
+
+impl LiveStats {
+    pub fn result(&self, result: HoldResult) {
+        self.results[result as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn results(&self, result: HoldResult) -> u64 {
+        self.results[result as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn reject(&self, why: Rejection) {
+        let i = Rejection::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.rejected[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rejected(&self, why: Rejection) -> u64 {
+        let i = Rejection::ALL.iter().position(|r| *r == why).unwrap_or(0);
+        self.rejected[i].load(Ordering::Relaxed)
+    }
+
+    pub fn incr(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set(gauge: &AtomicU64, value: u64) {
+        gauge.store(value, Ordering::Relaxed);
+    }
+
+    pub fn get(gauge: &AtomicU64) -> u64 {
+        gauge.load(Ordering::Relaxed)
+    }
+}

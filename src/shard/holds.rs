@@ -1,0 +1,391 @@
+//! LL-HLS blocking playlist reloads held at the edge (LIVE.md F1): the owner shard keeps one
+//! [`Rendition`] per media playlist asked with `_HLS_msn`, holding its latest playlist
+//! version, the requests waiting for a later one, and one upstream long-poll (`long_poll`)
+//! however many requests wait and whatever each asks. A request the latest version satisfies
+//! is answered from it at once; one malformed, or too far ahead of a current version, gets
+//! 400 without the origin; the rest wait until a version satisfies them or three target
+//! durations pass (503). Every spelling of one reload (parameter order, name case) is one
+//! rendition, so they share a hold.
+//!
+//! Deadlines are kept by a sweeper that runs while anything waits and reads the shard's
+//! clock, so tests move time instead of sleeping. An upstream answer that cannot become
+//! state (an error status, not a media playlist, too large, malformed) is never served from
+//! here: its waiters go the ordinary way, with their own URL, for a while.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+
+use super::{long_poll, FetchRequest, Shard};
+use crate::cache::{CacheKey, CachedHead, Vary};
+use crate::http::Failure;
+use crate::live::{self, HoldDecision, MediaPlaylist};
+use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
+use crate::metrics::{HoldResult, LiveStats};
+
+/// How often held requests are checked against their deadlines.
+const SWEEP_EVERY: Duration = Duration::from_millis(50);
+/// The hold limit before any playlist of the rendition is known (its target duration is not).
+const UNKNOWN_HOLD_LIMIT: Duration = Duration::from_secs(30);
+/// Renditions one shard keeps; idle ones are forgotten first, then new ones are not tracked.
+const MAX_RENDITIONS: usize = 4096;
+/// A rendition nobody asked for this long is forgotten when room is needed.
+const IDLE_RENDITION: Duration = Duration::from_secs(60);
+
+/// One upstream playlist version: what every request it satisfies is answered with.
+#[derive(Debug)]
+pub struct Version {
+    pub head: Arc<CachedHead>,
+    pub body: Bytes,
+    pub playlist: MediaPlaylist,
+    /// When it arrived, by the shard's clock.
+    pub received_at: Instant,
+    /// Its age when it arrived (the upstream `Age`, corrected).
+    pub upstream_age: u64,
+}
+
+impl Version {
+    /// `Age` for a response sent `now`: time since it arrived plus its age then.
+    pub fn age_secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.received_at)
+            .as_secs()
+            .saturating_add(self.upstream_age)
+    }
+}
+
+/// What a held request is woken with.
+pub enum Held {
+    Ready(Rc<Version>),
+    Expired,
+    TooFar,
+    /// No usable state: serve the request the ordinary way.
+    Pass,
+}
+
+/// How the owner answers a playlist request with delivery directives.
+pub enum Blocking {
+    /// Not the live layer's: look it up as any other request.
+    Ordinary,
+    Refuse(Failure),
+    Answer(Rc<Version>),
+    Wait(oneshot::Receiver<Held>),
+}
+
+struct Waiter {
+    msn: u64,
+    part: Option<u64>,
+    since: Instant,
+    wake: oneshot::Sender<Held>,
+}
+
+/// One rendition's state on its owner shard.
+pub struct Rendition {
+    /// The upstream request without directives: its key and the fields sent.
+    pub(super) upstream: Arc<FetchRequest>,
+    pub(super) latest: RefCell<Option<Rc<Version>>>,
+    waiters: RefCell<Vec<Waiter>>,
+    pub(super) polling: Cell<bool>,
+    last_asked: Cell<Instant>,
+    /// Until then requests go the ordinary way (the upstream answer was unusable).
+    passing_until: Cell<Option<Instant>>,
+    /// When the newest segment and the newest part were first seen (staleness, F9).
+    pub(super) segment_seen: Cell<Instant>,
+    pub(super) part_seen: Cell<Instant>,
+    pub(super) stale: Cell<bool>,
+}
+
+/// A rendition is found by host, target without directives, and the key fields' values.
+type RenditionKey = (CacheKey, Bytes);
+
+/// The shard's renditions and its count of held requests.
+pub struct Holds {
+    renditions: RefCell<HashMap<RenditionKey, Rc<Rendition>>>,
+    waiting: Cell<u64>,
+    sweeping: Cell<bool>,
+    /// At most one refused-playlist warning per interval from this shard.
+    pub(super) warnings: RefCell<RateLimit>,
+}
+
+impl Default for Holds {
+    fn default() -> Self {
+        Holds {
+            renditions: RefCell::default(),
+            waiting: Cell::new(0),
+            sweeping: Cell::new(false),
+            warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
+        }
+    }
+}
+
+impl Shard {
+    /// Decides a playlist request that may carry delivery directives.
+    pub(super) fn blocking_reload(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Blocking {
+        let config = self.config();
+        if !config.live.hold_blocking_reloads {
+            return Blocking::Ordinary;
+        }
+        let Ok(target) = std::str::from_utf8(request.key.target()) else {
+            return Blocking::Ordinary;
+        };
+        let directives = match live::parse_directives(target) {
+            Ok(Some(d)) => d,
+            Ok(None) => return Blocking::Ordinary,
+            Err(_) => {
+                self.my_stats().live.result(HoldResult::BadDirective);
+                return Blocking::Refuse(Failure::BadDirective);
+            }
+        };
+        // Delta updates are not generated here yet: `_HLS_skip` goes upstream as it came.
+        let (Some(msn), None) = (directives.msn, directives.skip) else {
+            return Blocking::Ordinary;
+        };
+        let now = self.now();
+        let Some(rendition) = self.rendition(request, &directives.rendition, now) else {
+            return Blocking::Ordinary;
+        };
+        rendition.last_asked.set(now);
+        if rendition
+            .passing_until
+            .get()
+            .is_some_and(|until| now < until)
+        {
+            self.my_stats().live.result(HoldResult::Passed);
+            return Blocking::Ordinary;
+        }
+        let latest = rendition.latest.borrow().clone();
+        if let Some(version) = latest {
+            let age = now.saturating_duration_since(version.received_at);
+            let polling = rendition.polling.get();
+            match live::decide(&version.playlist, msn, directives.part, age, polling) {
+                HoldDecision::Answer => {
+                    self.start_polling(&rendition);
+                    let ended = version.playlist.ended;
+                    let result = if ended {
+                        HoldResult::Ended
+                    } else {
+                        HoldResult::Immediate
+                    };
+                    self.my_stats().live.result(result);
+                    return Blocking::Answer(version);
+                }
+                HoldDecision::TooFar => {
+                    self.my_stats().live.result(HoldResult::TooFar);
+                    return Blocking::Refuse(Failure::TooFarAhead);
+                }
+                HoldDecision::Hold => {}
+            }
+        }
+        if self.holds.waiting.get() >= config.shard_max_holds() {
+            return Blocking::Refuse(Failure::Overloaded);
+        }
+        let (wake, waiting) = oneshot::channel();
+        rendition.waiters.borrow_mut().push(Waiter {
+            msn,
+            part: directives.part,
+            since: now,
+            wake,
+        });
+        self.count_holds(1, 0);
+        self.start_polling(&rendition);
+        self.start_sweeping();
+        Blocking::Wait(waiting)
+    }
+
+    /// The rendition for `target` (without directives) as `request` asks it, made if new;
+    /// `None` when the shard tracks all it may.
+    fn rendition(
+        &self,
+        request: &Arc<FetchRequest>,
+        target: &str,
+        now: Instant,
+    ) -> Option<Rc<Rendition>> {
+        let config = self.config();
+        let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
+        let secondary = key_fields.secondary_key(&request.upstream_headers);
+        let key = (
+            CacheKey::new(request.key.host(), target.as_bytes(), &[]),
+            secondary,
+        );
+        let mut renditions = self.holds.renditions.borrow_mut();
+        if let Some(rendition) = renditions.get(&key) {
+            return Some(Rc::clone(rendition));
+        }
+        if renditions.len() >= MAX_RENDITIONS {
+            renditions.retain(|_, r| !r.is_idle(now));
+        }
+        if renditions.len() >= MAX_RENDITIONS {
+            return None;
+        }
+        // Identity bodies only: the playlist must be read to become state.
+        let upstream_headers = request
+            .upstream_headers
+            .iter()
+            .filter(|h| !h.name.eq_ignore_ascii_case(b"accept-encoding"))
+            .cloned()
+            .collect();
+        let rendition = Rc::new(Rendition {
+            upstream: Arc::new(FetchRequest {
+                key: key.0.clone(),
+                upstream_headers,
+                directives: Default::default(),
+            }),
+            latest: RefCell::new(None),
+            waiters: RefCell::new(Vec::new()),
+            polling: Cell::new(false),
+            last_asked: Cell::new(now),
+            passing_until: Cell::new(None),
+            segment_seen: Cell::new(now),
+            part_seen: Cell::new(now),
+            stale: Cell::new(false),
+        });
+        renditions.insert(key, Rc::clone(&rendition));
+        LiveStats::set(&self.my_stats().live.renditions, renditions.len() as u64);
+        Some(rendition)
+    }
+
+    fn start_polling(self: &Rc<Self>, rendition: &Rc<Rendition>) {
+        if !rendition.polling.replace(true) {
+            glommio::spawn_local(long_poll::run(Rc::clone(self), Rc::clone(rendition))).detach();
+        }
+    }
+
+    fn start_sweeping(self: &Rc<Self>) {
+        if self.holds.sweeping.replace(true) {
+            return;
+        }
+        let shard = Rc::clone(self);
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(SWEEP_EVERY).await;
+                if !shard.sweep() {
+                    break;
+                }
+            }
+            shard.holds.sweeping.set(false);
+        })
+        .detach();
+    }
+
+    /// Answers the held requests past their deadline and forgets the ones whose client went
+    /// away; `true` while any request still waits.
+    fn sweep(&self) -> bool {
+        let now = self.now();
+        let renditions: Vec<_> = self.holds.renditions.borrow().values().cloned().collect();
+        for rendition in renditions {
+            let limit = rendition
+                .latest
+                .borrow()
+                .as_ref()
+                .map_or(UNKNOWN_HOLD_LIMIT, |v| live::hold_limit(&v.playlist));
+            let mut expired = 0;
+            let mut gone = 0;
+            let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
+            let mut keep = Vec::with_capacity(waiters.len());
+            for w in waiters {
+                if w.wake.is_canceled() {
+                    gone += 1;
+                } else if now.saturating_duration_since(w.since) < limit {
+                    keep.push(w);
+                } else {
+                    expired += 1;
+                    let _ = w.wake.send(Held::Expired);
+                }
+            }
+            *rendition.waiters.borrow_mut() = keep;
+            for _ in 0..expired {
+                self.my_stats().live.result(HoldResult::Expired);
+            }
+            self.count_holds(0, expired + gone);
+            long_poll::note_staleness(self, &rendition, now);
+        }
+        self.holds.waiting.get() > 0
+    }
+
+    /// Wakes the waiters `version` answers (or, being current, finds too far ahead).
+    pub(super) fn wake_satisfied(&self, rendition: &Rendition, version: &Rc<Version>) {
+        let mut woken = 0;
+        let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
+        let mut keep = Vec::with_capacity(waiters.len());
+        for w in waiters {
+            let held = match live::decide(&version.playlist, w.msn, w.part, Duration::ZERO, true) {
+                HoldDecision::Hold => {
+                    keep.push(w);
+                    continue;
+                }
+                HoldDecision::Answer if version.playlist.ended => {
+                    self.my_stats().live.result(HoldResult::Ended);
+                    Held::Ready(Rc::clone(version))
+                }
+                HoldDecision::Answer => {
+                    self.my_stats().live.result(HoldResult::Satisfied);
+                    Held::Ready(Rc::clone(version))
+                }
+                HoldDecision::TooFar => {
+                    self.my_stats().live.result(HoldResult::TooFar);
+                    Held::TooFar
+                }
+            };
+            woken += 1;
+            let _ = w.wake.send(held);
+        }
+        *rendition.waiters.borrow_mut() = keep;
+        self.count_holds(0, woken);
+    }
+
+    /// The upstream answer could not become state: every waiter goes the ordinary way, and
+    /// so do new requests for `for_a_while`.
+    pub(super) fn pass_waiters(&self, rendition: &Rendition, for_a_while: Duration) {
+        rendition.passing_until.set(Some(self.now() + for_a_while));
+        let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
+        let n = waiters.len() as u64;
+        for w in waiters {
+            self.my_stats().live.result(HoldResult::Passed);
+            let _ = w.wake.send(Held::Pass);
+        }
+        self.count_holds(0, n);
+    }
+
+    fn count_holds(&self, added: u64, removed: u64) {
+        let waiting = (self.holds.waiting.get() + added).saturating_sub(removed);
+        self.holds.waiting.set(waiting);
+        LiveStats::set(&self.my_stats().live.holds_active, waiting);
+    }
+
+    /// Renditions whose playlist stopped advancing, for the gauge.
+    pub(super) fn publish_stale(&self) {
+        let stale = self
+            .holds
+            .renditions
+            .borrow()
+            .values()
+            .filter(|r| r.stale.get())
+            .count();
+        LiveStats::set(&self.my_stats().live.stale_renditions, stale as u64);
+    }
+}
+
+impl Rendition {
+    /// Whether the long-poll should go on: someone waits, or asked within two target
+    /// durations (so the next request is answered at once).
+    pub(super) fn wanted(&self, now: Instant) -> bool {
+        if !self.waiters.borrow().is_empty() {
+            return true;
+        }
+        let Some(latest) = self.latest.borrow().clone() else {
+            return false;
+        };
+        let recent = latest.playlist.target_duration.saturating_mul(2);
+        latest.playlist.is_live() && now.saturating_duration_since(self.last_asked.get()) <= recent
+    }
+
+    fn is_idle(&self, now: Instant) -> bool {
+        self.waiters.borrow().is_empty()
+            && !self.polling.get()
+            && now.saturating_duration_since(self.last_asked.get()) > IDLE_RENDITION
+    }
+}

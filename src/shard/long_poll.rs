@@ -1,0 +1,228 @@
+//! The one upstream request a rendition has in flight (LIVE.md F1.6-F1.7, F9): a blocking
+//! reload for the part right after the newest one known, in the canonical spelling, whatever
+//! the held requests asked; the plain playlist first when nothing is known yet, or at a
+//! polite interval when the origin cannot block. Each answer is read whole (up to
+//! `max_playlist_size`), parsed once, checked against the version served (a successor that
+//! goes back or rewrites history is refused and counted; the last good version stays), then
+//! installed and every request it satisfies is woken with the same bytes.
+//!
+//! An upstream error or timeout is retried at most every 250 ms while anything waits (the
+//! held requests meet their own deadline). A refused blocking reload (a 4xx: an origin that
+//! went back may find the part too far ahead) is followed by one plain request, whose
+//! playlist is checked like any other; an answer that cannot become state sends the waiters
+//! the ordinary way. The task ends when nobody waits and nobody asked for two target
+//! durations.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+use super::holds::{Rendition, Version};
+use super::{FetchRequest, Shard};
+use crate::cache::{CacheKey, CachedHead, Event};
+use crate::http::headers::find;
+use crate::live::{self, MediaPlaylist, Playlist};
+use crate::metrics::LiveStats;
+
+/// Least time between two upstream requests that brought nothing new (F1.6: at most one
+/// retry per 250 ms).
+const RETRY_EVERY: Duration = Duration::from_millis(250);
+/// How long requests go the ordinary way after an answer that could not become state.
+const PASS_FOR: Duration = Duration::from_secs(2);
+
+/// What one upstream request brought.
+enum Polled {
+    Playlist(Arc<CachedHead>, Bytes, Box<MediaPlaylist>),
+    /// Try again (5xx, timeout, cut): the waiters keep waiting.
+    Retry,
+    /// Another status (a 4xx, a redirect): for a blocking reload, perhaps the origin is
+    /// behind what it published before; the plain playlist tells.
+    Refused,
+    /// Not something to keep as state: pass it through.
+    Unusable,
+}
+
+/// The rendition's long-poll loop (spawned by `holds`; `polling` is set while it runs).
+pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
+    // Ask for the plain playlist next (after a blocking reload was refused).
+    let mut plain = false;
+    loop {
+        let latest = rendition.latest.borrow().clone();
+        let now = shard.now();
+        if !rendition.wanted(now) {
+            break;
+        }
+        let started = Instant::now();
+        let known = latest.as_deref().map(|v| &v.playlist);
+        let (target, pace) = next_target(&rendition, known.filter(|_| !plain));
+        let wait = match poll(&shard, &rendition, &target).await {
+            Polled::Playlist(head, body, playlist) => {
+                plain = false;
+                let brought_news = install(&shard, &rendition, head, body, *playlist);
+                match (brought_news, pace) {
+                    (true, None) => Duration::ZERO,
+                    (true, Some(pace)) => pace,
+                    (false, pace) => pace.unwrap_or(RETRY_EVERY).max(RETRY_EVERY),
+                }
+            }
+            Polled::Retry => RETRY_EVERY,
+            Polled::Refused if known.is_some() && !plain => {
+                plain = true;
+                RETRY_EVERY
+            }
+            Polled::Refused | Polled::Unusable => {
+                LiveStats::incr(&shard.my_stats().live.unusable);
+                shard.pass_waiters(&rendition, PASS_FOR);
+                break;
+            }
+        };
+        let left = wait.saturating_sub(started.elapsed());
+        if !left.is_zero() {
+            glommio::timer::sleep(left).await;
+        }
+    }
+    rendition.polling.set(false);
+}
+
+/// The next upstream target, and the least time the request should take when the origin
+/// answers at once (`None`: it blocks until there is news). Without `latest`, the plain
+/// playlist.
+fn next_target(
+    rendition: &Rendition,
+    latest: Option<&MediaPlaylist>,
+) -> (String, Option<Duration>) {
+    let base = String::from_utf8_lossy(rendition.upstream.key.target()).into_owned();
+    let Some(playlist) = latest else {
+        return (base, None);
+    };
+    if !playlist.server_control.can_block_reload || !playlist.is_live() {
+        return (base, Some(live::current_for(playlist)));
+    }
+    let target = match playlist.next_part() {
+        Some(next) => live::blocking_target(&base, next.msn, Some(next.part)),
+        None => live::blocking_target(&base, playlist.next_msn(), None),
+    };
+    (target, None)
+}
+
+/// One upstream request for `target`, read whole.
+async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled {
+    let request = Arc::new(FetchRequest {
+        key: CacheKey::new(rendition.upstream.key.host(), target.as_bytes(), &[]),
+        upstream_headers: rendition.upstream.upstream_headers.clone(),
+        directives: Default::default(),
+    });
+    LiveStats::incr(&shard.my_stats().live.upstream_polls);
+    let max = shard.config().live.max_playlist_size;
+    let mut reader = shard.fetch_private(&request);
+    let head = loop {
+        match reader.next().await {
+            Event::Head(head) => break head,
+            Event::Interim(_) => continue,
+            _ => return Polled::Retry,
+        }
+    };
+    if head.status >= 500 {
+        return Polled::Retry;
+    }
+    let encoded = find(&head.headers, "content-encoding")
+        .is_some_and(|v| !v.eq_ignore_ascii_case(b"identity"));
+    if head.status != 200 {
+        return Polled::Refused;
+    }
+    if encoded || head.content_length.is_some_and(|n| n > max) {
+        return Polled::Unusable;
+    }
+    let mut body = BytesMut::new();
+    loop {
+        match reader.next().await {
+            Event::Chunk(chunk) if (body.len() + chunk.len()) as u64 > max => {
+                return Polled::Unusable
+            }
+            Event::Chunk(chunk) => body.extend_from_slice(&chunk),
+            Event::End => break,
+            _ => return Polled::Retry,
+        }
+    }
+    match Playlist::from_bytes(&body) {
+        Ok(Playlist::Media(playlist)) => Polled::Playlist(head, body.freeze(), Box::new(playlist)),
+        _ => Polled::Unusable,
+    }
+}
+
+/// Makes `playlist` the rendition's state unless it may not follow the one served; wakes
+/// what it satisfies. `true` when it brought a new segment or part (or ended the stream).
+fn install(
+    shard: &Shard,
+    rendition: &Rendition,
+    head: Arc<CachedHead>,
+    body: Bytes,
+    playlist: MediaPlaylist,
+) -> bool {
+    let now = shard.now();
+    let served = rendition.latest.borrow().clone();
+    let mut news = true;
+    if let Some(served) = &served {
+        if let Err(why) = live::check_successor(&served.playlist, &playlist) {
+            shard.my_stats().live.reject(why);
+            let target = rendition.upstream.key.target();
+            if let Some(held_back) = shard.holds.warnings.borrow_mut().check(Instant::now()) {
+                tracing::warn!(
+                    shard = shard.id,
+                    playlist = %String::from_utf8_lossy(target),
+                    reason = why.label(),
+                    held_back,
+                    "upstream playlist refused; the last good version is served"
+                );
+            }
+            return false;
+        }
+        let progress = live::progress(&served.playlist, &playlist);
+        if progress.segment {
+            rendition.segment_seen.set(now);
+        }
+        if progress.part || progress.segment {
+            rendition.part_seen.set(now);
+        }
+        news = progress.segment || progress.part || (playlist.ended && !served.playlist.ended);
+    } else {
+        rendition.segment_seen.set(now);
+        rendition.part_seen.set(now);
+    }
+    let version = Rc::new(Version {
+        upstream_age: head.arrival.initial_age_secs,
+        head,
+        body,
+        playlist,
+        received_at: now,
+    });
+    *rendition.latest.borrow_mut() = Some(Rc::clone(&version));
+    LiveStats::incr(&shard.my_stats().live.versions);
+    shard.wake_satisfied(rendition, &version);
+    note_staleness(shard, rendition, now);
+    news
+}
+
+/// Flags the rendition stale (or no longer) by how long its playlist has not advanced.
+pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant) {
+    let Some(latest) = rendition.latest.borrow().clone() else {
+        return;
+    };
+    let since_segment = now.saturating_duration_since(rendition.segment_seen.get());
+    let since_part = now.saturating_duration_since(rendition.part_seen.get());
+    let stale = live::is_stale(&latest.playlist, since_segment, since_part);
+    if stale == rendition.stale.replace(stale) {
+        return;
+    }
+    if stale {
+        tracing::warn!(
+            shard = shard.id,
+            playlist = %String::from_utf8_lossy(rendition.upstream.key.target()),
+            since_segment_ms = since_segment.as_millis() as u64,
+            "playlist stopped advancing"
+        );
+    }
+    shard.publish_stale();
+}
