@@ -21,10 +21,11 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_channel::oneshot;
 
+use super::rendition::{Held, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
-use crate::cache::{CacheKey, CachedHead, Vary};
+use crate::cache::{CacheKey, Vary};
 use crate::http::Failure;
-use crate::live::{self, HoldDecision, MediaPlaylist};
+use crate::live::{self, HoldDecision};
 use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
 use crate::metrics::{HoldResult, LiveStats};
 
@@ -34,38 +35,6 @@ const SWEEP_EVERY: Duration = Duration::from_millis(50);
 const UNKNOWN_HOLD_LIMIT: Duration = Duration::from_secs(30);
 /// Renditions one shard keeps; idle ones are forgotten first, then new ones are not tracked.
 const MAX_RENDITIONS: usize = 4096;
-/// A rendition nobody asked for this long is forgotten when room is needed.
-const IDLE_RENDITION: Duration = Duration::from_secs(60);
-
-/// One upstream playlist version: what every request it satisfies is answered with.
-#[derive(Debug)]
-pub struct Version {
-    pub head: Arc<CachedHead>,
-    pub body: Bytes,
-    pub playlist: MediaPlaylist,
-    /// When it arrived, by the shard's clock.
-    pub received_at: Instant,
-    /// Its age when it arrived (the upstream `Age`, corrected).
-    pub upstream_age: u64,
-}
-
-impl Version {
-    /// `Age` for a response sent `now`: time since it arrived plus its age then.
-    pub fn age_secs(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(self.received_at)
-            .as_secs()
-            .saturating_add(self.upstream_age)
-    }
-}
-
-/// What a held request is woken with.
-pub enum Held {
-    Ready(Rc<Version>),
-    Expired,
-    TooFar,
-    /// No usable state: serve the request the ordinary way.
-    Pass,
-}
 
 /// How the owner answers a playlist request with delivery directives.
 pub enum Blocking {
@@ -74,29 +43,6 @@ pub enum Blocking {
     Refuse(Failure),
     Answer(Rc<Version>),
     Wait(oneshot::Receiver<Held>),
-}
-
-struct Waiter {
-    msn: u64,
-    part: Option<u64>,
-    since: Instant,
-    wake: oneshot::Sender<Held>,
-}
-
-/// One rendition's state on its owner shard.
-pub struct Rendition {
-    /// The upstream request without directives: its key and the fields sent.
-    pub(super) upstream: Arc<FetchRequest>,
-    pub(super) latest: RefCell<Option<Rc<Version>>>,
-    waiters: RefCell<Vec<Waiter>>,
-    pub(super) polling: Cell<bool>,
-    last_asked: Cell<Instant>,
-    /// Until then requests go the ordinary way (the upstream answer was unusable).
-    passing_until: Cell<Option<Instant>>,
-    /// When the newest segment and the newest part were first seen (staleness, F9).
-    pub(super) segment_seen: Cell<Instant>,
-    pub(super) part_seen: Cell<Instant>,
-    pub(super) stale: Cell<bool>,
 }
 
 /// A rendition is found by host, target without directives, and the key fields' values.
@@ -366,26 +312,5 @@ impl Shard {
             .filter(|r| r.stale.get())
             .count();
         LiveStats::set(&self.my_stats().live.stale_renditions, stale as u64);
-    }
-}
-
-impl Rendition {
-    /// Whether the long-poll should go on: someone waits, or asked within two target
-    /// durations (so the next request is answered at once).
-    pub(super) fn wanted(&self, now: Instant) -> bool {
-        if !self.waiters.borrow().is_empty() {
-            return true;
-        }
-        let Some(latest) = self.latest.borrow().clone() else {
-            return false;
-        };
-        let recent = latest.playlist.target_duration.saturating_mul(2);
-        latest.playlist.is_live() && now.saturating_duration_since(self.last_asked.get()) <= recent
-    }
-
-    fn is_idle(&self, now: Instant) -> bool {
-        self.waiters.borrow().is_empty()
-            && !self.polling.get()
-            && now.saturating_duration_since(self.last_asked.get()) > IDLE_RENDITION
     }
 }

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-use super::holds::{Rendition, Version};
+use super::rendition::{Rendition, Version};
 use super::{FetchRequest, Shard};
 use crate::cache::{CacheKey, CachedHead, Event};
 use crate::http::headers::find;

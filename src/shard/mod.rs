@@ -11,6 +11,7 @@ mod leader;
 mod long_poll;
 mod lookup;
 pub mod mesh;
+mod rendition;
 pub mod reply;
 mod revalidate;
 pub mod route;

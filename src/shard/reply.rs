@@ -12,7 +12,8 @@ use bytes::Bytes;
 
 use futures_channel::oneshot;
 
-use super::holds::{Blocking, Held, Version};
+use super::holds::Blocking;
+use super::rendition::{Held, Version};
 use super::{FetchRequest, Lookup, Shard};
 use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject};
 use crate::http::Failure;

@@ -64,7 +64,8 @@
 //! default: 4 streams, renditions 800/2500/5000 kbit/s, 2 s segments, 0.5 s
 //! parts, a 6-segment window). Its clock starts with the origin (or at
 //! [`LiveConfig::start`]): segment `first_sequence + k` exists from
-//! `start + (k+1) * segment_duration`, each part from its own end.
+//! `start + (k+1) * segment_duration`, each part from its own end (until a
+//! publishing control below shifts the timeline).
 //!
 //! | path | content |
 //! |---|---|
@@ -90,6 +91,26 @@
 //! [`LiveConfig::first_byte_delay`] and paced by [`LiveConfig::throughput`];
 //! `size`, `status`, `etag`, `lm`, `noetag` and `nolm` do not. Live requests
 //! are counted like any other.
+//!
+//! # Publishing controls
+//!
+//! A test can upset the packager while the origin runs. The controls change
+//! only how real time maps to the live timeline, for every stream at once:
+//!
+//! | call | effect |
+//! |---|---|
+//! | [`MockOrigin::pause_publishing`] | the timeline stops: no new segment or part appears in any media playlist or the MPD, and blocking playlist requests and hinted-part requests keep waiting (503 at the hold limit, counted from their arrival) |
+//! | [`MockOrigin::resume_publishing`] | the timeline runs on from where it stopped (the paused time is skipped: the next part appears at most one part duration later) |
+//! | [`MockOrigin::rewind_publishing`]`(n)` | the timeline jumps back `n` segment durations (not before the start) and runs on: a lower `EXT-X-MEDIA-SEQUENCE` and last media sequence number than before, as a broken packager serves |
+//! | [`MockOrigin::end_stream`] | for good: every media playlist ends with `EXT-X-ENDLIST` and has no preload hint; blocking requests, waiting ones included, get it at once (directives ignored); a hinted part that will not come is a 404; later controls do nothing |
+//!
+//! [`MockOrigin::published_at`] tells when a segment or part became
+//! available under the controls so far, and
+//! [`MockOrigin::blocking_playlist_hits`] /
+//! [`MockOrigin::plain_playlist_hits`] count media playlist requests with and
+//! without `_HLS_msn`. Dates (`EXT-X-PROGRAM-DATE-TIME`, `Last-Modified`)
+//! follow the media timeline; the MPD's `availabilityStartTime` and
+//! `publishTime` move with the shift once publishing runs again.
 //!
 //! # Refusing connections
 //!
@@ -146,7 +167,7 @@ use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use body::expected_body;
 pub use live::{FaultCounts, Faults, LiveConfig, INIT_SIZE};
@@ -154,7 +175,7 @@ pub use response::STRAY_RESPONSE;
 pub use server::STATS_PATH;
 pub use stats::{RecordedRequest, LOG_CAPACITY};
 
-use live::Live;
+use live::{Control, Live};
 use server::Shared;
 
 /// A running origin. Serves on background threads until dropped; dropping
@@ -270,13 +291,66 @@ impl MockOrigin {
         self.shared.stats.requests()
     }
 
+    /// Stops the live timeline (see the crate docs' publishing controls); a
+    /// no-op while paused or after [`MockOrigin::end_stream`].
+    pub fn pause_publishing(&self) {
+        self.shared.live.publishing.apply(Control::Pause);
+    }
+
+    /// Runs the live timeline on from where [`MockOrigin::pause_publishing`]
+    /// stopped it, skipping the paused time; a no-op while running or after
+    /// [`MockOrigin::end_stream`].
+    pub fn resume_publishing(&self) {
+        self.shared.live.publishing.apply(Control::Resume);
+    }
+
+    /// Moves the live timeline back by `segments` segment durations (to the
+    /// start at most), paused or not, so media sequence numbers regress; a
+    /// no-op after [`MockOrigin::end_stream`].
+    pub fn rewind_publishing(&self, segments: u64) {
+        let segment = self.shared.live.config.segment_duration;
+        let by = u32::try_from(segments)
+            .ok()
+            .and_then(|n| segment.checked_mul(n))
+            .unwrap_or(Duration::MAX);
+        self.shared.live.publishing.apply(Control::Rewind(by));
+    }
+
+    /// Ends every live stream for good: the timeline stops, media playlists
+    /// end with `EXT-X-ENDLIST` (no preload hint), and blocking requests,
+    /// waiting ones included, are answered at once.
+    pub fn end_stream(&self) {
+        self.shared.live.publishing.apply(Control::End);
+    }
+
+    /// When segment `msn` (with `part: None`) or part `part` of it became
+    /// available, given the pauses and rewinds so far (the latest time if a
+    /// rewind withdrew and republished it); `None` if it is not available
+    /// now, or for a part number past the segment's parts. Instants before
+    /// the oldest of the last 1024 controls are no longer known (`None`).
+    pub fn published_at(&self, msn: u64, part: Option<u64>) -> Option<Instant> {
+        self.shared.live.published_at(msn, part)
+    }
+
+    /// Requests for a live media playlist (`/live/s{i}/r{j}/index.m3u8`)
+    /// whose query has `_HLS_msn` (blocking reloads), any method.
+    pub fn blocking_playlist_hits(&self) -> u64 {
+        self.shared.stats.playlist_hits().0
+    }
+
+    /// Requests for a live media playlist without `_HLS_msn` in the query.
+    pub fn plain_playlist_hits(&self) -> u64 {
+        self.shared.stats.playlist_hits().1
+    }
+
     /// Faults injected into live responses so far ([`LiveConfig::faults`]).
     pub fn faults(&self) -> FaultCounts {
         self.shared.live.faults.counts()
     }
 
-    /// Clear counters, fault counts and log (connection numbering and the
-    /// fault sequence continue).
+    /// Clear counters (playlist hits included), fault counts and log
+    /// (connection numbering, the fault sequence and the live timeline
+    /// continue).
     pub fn reset(&self) {
         self.shared.stats.reset();
         self.shared.live.faults.reset_counts();

@@ -208,6 +208,9 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         body: request.body.clone(),
         connection: id,
     });
+    if let Some(blocking) = shared.live.media_playlist(path, query) {
+        shared.stats.count_playlist(blocking);
+    }
     let mut b = Behavior::from_query(query);
     // From request N+1 of `after=N` on, the `then_*` knobs rewrite `b`; a
     // `then_status` answers every path, live ones included, with a failure.

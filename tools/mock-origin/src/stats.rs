@@ -1,7 +1,8 @@
 //! What the origin has seen. This module owns the request counters (per
-//! exact target, per path, total) and the request log that tests read to
-//! prove the cache coalesced, revalidated or forwarded what it should, plus
-//! their JSON rendering for `GET /__stats`.
+//! exact target, per path, total, and the live simulator's media playlist
+//! requests, blocking or plain) and the request log that tests read to prove
+//! the cache coalesced, revalidated or forwarded what it should, plus their
+//! JSON rendering for `GET /__stats` (without the playlist counters).
 //!
 //! A request is recorded as soon as its head and body have been read, before
 //! any response byte is written, so a test that has received a response can
@@ -55,6 +56,10 @@ struct Inner {
     total: u64,
     targets: HashMap<String, u64>,
     paths: HashMap<String, u64>,
+    /// Media playlist requests of the live simulator with `_HLS_msn`.
+    blocking_playlists: u64,
+    /// Media playlist requests of the live simulator without it.
+    plain_playlists: u64,
     log: VecDeque<RecordedRequest>,
 }
 
@@ -84,6 +89,21 @@ impl Stats {
         }
         inner.log.push_back(request);
         count
+    }
+
+    /// Counts a media playlist request (`blocking`: with `_HLS_msn`).
+    pub(crate) fn count_playlist(&self, blocking: bool) {
+        let mut inner = self.lock();
+        match blocking {
+            true => inner.blocking_playlists += 1,
+            false => inner.plain_playlists += 1,
+        }
+    }
+
+    /// Media playlist requests so far: `(blocking, plain)`.
+    pub(crate) fn playlist_hits(&self) -> (u64, u64) {
+        let inner = self.lock();
+        (inner.blocking_playlists, inner.plain_playlists)
     }
 
     pub(crate) fn hits(&self, target: &str) -> u64 {
@@ -189,11 +209,16 @@ mod tests {
             ["GET", "HEAD", "GET", "GET"]
         );
         assert_eq!(log[0].header("host"), Some("x"));
+        for blocking in [true, false, false] {
+            stats.count_playlist(blocking);
+        }
+        assert_eq!(stats.playlist_hits(), (1, 2));
         stats.reset();
         assert_eq!(
             (stats.total(), stats.hits("/a?v=1"), stats.requests().len()),
             (0, 0, 0)
         );
+        assert_eq!(stats.playlist_hits(), (0, 0));
     }
 
     #[test]

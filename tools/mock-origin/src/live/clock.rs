@@ -7,10 +7,11 @@
 //!
 //! Everything here is pure: callers pass an elapsed [`Duration`] and get the
 //! same answer every time, which is what lets the playlist generators be
-//! unit-tested at fixed clock values. Anchoring to a real [`Instant`] (and to
-//! wall-clock time for dates) happens in [`Clock`].
+//! unit-tested at fixed clock values. Anchoring to wall-clock time (for
+//! dates) happens in [`Clock`]; mapping a real `Instant` to elapsed time,
+//! with the runtime pause/rewind controls, in `publishing`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Segment and part lengths plus the first media sequence number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,24 +111,17 @@ impl Timeline {
     }
 }
 
-/// The timeline anchored to a monotonic instant and to wall-clock time.
+/// The timeline anchored to wall-clock time: elapsed zero is
+/// `wall_start_ms` (dates follow the media timeline, so pauses and rewinds
+/// do not move them).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Clock {
     pub(crate) timeline: Timeline,
-    pub(crate) start: Instant,
-    /// Unix milliseconds at `start` (for dates in playlists and headers).
+    /// Unix milliseconds at the start (for dates in playlists and headers).
     pub(crate) wall_start_ms: i64,
 }
 
 impl Clock {
-    pub(crate) fn elapsed(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.start)
-    }
-
-    pub(crate) fn instant_at(&self, elapsed: Duration) -> Instant {
-        self.start + elapsed
-    }
-
     /// Unix milliseconds `elapsed` after the start.
     pub(crate) fn wall_ms(&self, elapsed: Duration) -> i64 {
         self.wall_start_ms
@@ -207,15 +201,11 @@ mod tests {
 
     #[test]
     fn clock_maps_to_wall_time() {
-        let start = Instant::now();
         let clock = Clock {
             timeline: timeline(2000, 500),
-            start,
             wall_start_ms: 1_700_000_000_500,
         };
         assert_eq!(clock.wall_ms(ms(1500)), 1_700_000_002_000);
         assert_eq!(clock.wall_secs(ms(499)), 1_700_000_000);
-        assert_eq!(clock.elapsed(start + ms(30)), ms(30));
-        assert_eq!(clock.instant_at(ms(30)), start + ms(30));
     }
 }

@@ -10,6 +10,12 @@
 //! MPD hardly changes; it is re-published per segment, like a packager that
 //! rewrites it on every segment, with `publishTime` the newest segment
 //! boundary. Durations use a millisecond timescale.
+//!
+//! Pauses and rewinds (`publishing`) make the timeline run `shift` behind
+//! real time; `availabilityStartTime` moves by that shift, so a client
+//! computing availability from it finds the segment numbers the HLS side
+//! lists (fewer after a rewind). During a pause the MPD stays as it was
+//! (no `publishTime` advance) and the shift catches up on resume.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -30,8 +36,9 @@ pub(crate) fn iso_duration(d: Duration) -> String {
     format!("PT{text}S")
 }
 
-/// The MPD `elapsed` after the start.
-pub(crate) fn mpd(live: &Live, elapsed: Duration) -> String {
+/// The MPD `elapsed` after the start, with the timeline `shift` behind
+/// real time.
+pub(crate) fn mpd(live: &Live, elapsed: Duration, shift: Duration) -> String {
     let t = live.timeline();
     let segment = t.segment;
     let published = t.segment_start(t.edge(elapsed).complete);
@@ -43,8 +50,8 @@ pub(crate) fn mpd(live: &Live, elapsed: Duration) -> String {
          type=\"dynamic\" availabilityStartTime=\"{}\" publishTime=\"{}\" \
          minimumUpdatePeriod=\"{}\" minBufferTime=\"{}\" timeShiftBufferDepth=\"{}\" \
          suggestedPresentationDelay=\"{}\" maxSegmentDuration=\"{}\">",
-        date::iso8601_millis(live.clock.wall_start_ms),
-        date::iso8601_millis(live.clock.wall_ms(published)),
+        date::iso8601_millis(live.clock.wall_ms(shift)),
+        date::iso8601_millis(live.clock.wall_ms(published + shift)),
         iso_duration(segment),
         iso_duration(segment),
         iso_duration(depth),
@@ -100,7 +107,7 @@ mod tests {
             first_sequence: 7,
             ..LiveConfig::default()
         });
-        let text = mpd(&live, Duration::from_millis(5_500));
+        let text = mpd(&live, Duration::from_millis(5_500), Duration::ZERO);
         assert_eq!(
             text,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
@@ -118,11 +125,23 @@ mod tests {
              </Representation>\n    \
              </AdaptationSet>\n  </Period>\n</MPD>\n"
         );
-        assert_eq!(mpd(&live, Duration::from_millis(4_000)), text);
-        assert_ne!(mpd(&live, Duration::from_millis(6_000)), text);
+        assert_eq!(
+            mpd(&live, Duration::from_millis(4_000), Duration::ZERO),
+            text
+        );
+        assert_ne!(
+            mpd(&live, Duration::from_millis(6_000), Duration::ZERO),
+            text
+        );
         assert_eq!(
             mpd_changed_at(&live, Duration::from_millis(5_500)),
             Duration::from_secs(4)
+        );
+        let shifted = mpd(&live, Duration::from_millis(5_500), Duration::from_secs(3));
+        assert_eq!(
+            shifted,
+            text.replace("22:13:20.000Z", "22:13:23.000Z")
+                .replace("22:13:24.000Z", "22:13:27.000Z")
         );
     }
 }

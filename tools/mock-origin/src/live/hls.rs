@@ -5,9 +5,11 @@
 //! A media playlist lists the newest `window` complete segments, with
 //! `EXT-X-MEDIA-SEQUENCE` advancing as old ones roll out, an
 //! `EXT-X-PROGRAM-DATE-TIME` for the first listed segment, and then the
-//! parts of the segment in progress and a preload hint. The text depends
-//! only on the elapsed time (rounded down to the newest part), so a given
-//! clock value always yields byte-identical output.
+//! parts of the segment in progress and a preload hint. Once the stream has
+//! ended (`MockOrigin::end_stream`), the preload hint gives way to a final
+//! `EXT-X-ENDLIST`. The text depends only on the elapsed time (rounded down
+//! to the newest part) and that flag, so a given clock value always yields
+//! byte-identical output.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -31,8 +33,9 @@ pub(crate) fn master(live: &Live) -> String {
     out
 }
 
-/// The media playlist of rendition `rendition`, `elapsed` after the start.
-pub(crate) fn media(live: &Live, rendition: usize, elapsed: Duration) -> String {
+/// The media playlist of rendition `rendition`, `elapsed` after the start;
+/// `ended`: the stream is over (no preload hint, `EXT-X-ENDLIST` last).
+pub(crate) fn media(live: &Live, rendition: usize, elapsed: Duration, ended: bool) -> String {
     let t = live.timeline();
     let edge = t.edge(elapsed);
     let first = edge.complete.saturating_sub(live.config.window as u64);
@@ -54,12 +57,17 @@ pub(crate) fn media(live: &Live, rendition: usize, elapsed: Duration) -> String 
         let _ = writeln!(out, "#EXTINF:{extinf},\nseg-{}.m4s", t.first_sequence + k);
     }
     llhls::parts(t, edge.complete, edge.parts, &mut out);
-    llhls::preload_hint(t, edge, &mut out);
+    if !ended {
+        llhls::preload_hint(t, edge, &mut out);
+    }
     let others: Vec<String> = (0..live.config.renditions.len())
         .filter(|&i| i != rendition)
         .map(LiveConfig::rendition_name)
         .collect();
     llhls::rendition_reports(t, edge, &others, &mut out);
+    if ended {
+        out.push_str("#EXT-X-ENDLIST\n");
+    }
     out
 }
 
@@ -109,7 +117,7 @@ mod tests {
             ..LiveConfig::default()
         });
         // 8.6 s: segments 100..=103 complete, 104 has one part.
-        let text = media(&live, 0, secs(8.6));
+        let text = media(&live, 0, secs(8.6), false);
         assert_eq!(
             text,
             "#EXTM3U\n#EXT-X-VERSION:9\n#EXT-X-TARGETDURATION:2\n\
@@ -131,14 +139,18 @@ mod tests {
              #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-104.1.m4s\"\n\
              #EXT-X-RENDITION-REPORT:URI=\"../r1/index.m3u8\",LAST-MSN=104,LAST-PART=0\n"
         );
-        assert_eq!(media(&live, 0, secs(8.99)), text, "stable within a part");
+        assert_eq!(
+            media(&live, 0, secs(8.99), false),
+            text,
+            "stable within a part"
+        );
         assert_eq!(media_changed_at(&live, secs(8.99)), secs(8.5));
     }
 
     #[test]
     fn window_rolls_and_sequence_advances() {
         let live = fixed(LiveConfig::default());
-        let at = |s| media(&live, 1, secs(s));
+        let at = |s| media(&live, 1, secs(s), false);
         assert_eq!(segments(&at(1.9)), Vec::<&str>::new());
         assert_eq!(tag(&at(1.9), "#EXT-X-MEDIA-SEQUENCE:"), Some("0"));
         assert_eq!(segments(&at(2.0)), ["seg-0.m4s"]);
@@ -173,10 +185,29 @@ mod tests {
     #[test]
     fn before_the_first_segment_completes() {
         let live = fixed(LiveConfig::default());
-        let text = media(&live, 0, secs(1.2));
+        let text = media(&live, 0, secs(1.2), false);
         assert!(text.contains("seg-0.1.m4s\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-0.2.m4s\""));
         assert!(!text.contains("#EXTINF"));
-        assert!(media(&live, 0, Duration::ZERO).contains("URI=\"seg-0.0.m4s\""));
-        assert!(!media(&live, 0, Duration::ZERO).contains("RENDITION-REPORT"));
+        assert!(media(&live, 0, Duration::ZERO, false).contains("URI=\"seg-0.0.m4s\""));
+        assert!(!media(&live, 0, Duration::ZERO, false).contains("RENDITION-REPORT"));
+    }
+
+    #[test]
+    fn an_ended_playlist() {
+        let live = fixed(LiveConfig::default());
+        let running = media(&live, 0, secs(8.6), false);
+        let ended = media(&live, 0, secs(8.6), true);
+        assert!(ended.ends_with("LAST-PART=0\n#EXT-X-ENDLIST\n"));
+        assert!(!ended.contains("PRELOAD-HINT"));
+        let hint = running
+            .lines()
+            .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT"))
+            .unwrap();
+        assert_eq!(
+            running.replace(&format!("{hint}\n"), ""),
+            ended.replace("#EXT-X-ENDLIST\n", ""),
+            "otherwise the same playlist"
+        );
+        assert!(ended.contains("URI=\"seg-4.0.m4s\",INDEPENDENT=YES"));
     }
 }

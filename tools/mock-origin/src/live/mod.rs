@@ -4,16 +4,21 @@
 //! validation, and [`Live`], the configuration anchored to a clock, which the
 //! connection layer asks for a response; `route` parses paths, `serve` turns
 //! a route into a response (holding blocking requests), `clock` is the
-//! timeline arithmetic, and `hls`, `llhls` and `dash` generate the text.
+//! timeline arithmetic, `publishing` maps real time to elapsed time under
+//! the runtime controls (pause, resume, rewind, end), and `hls`, `llhls` and
+//! `dash` generate the text.
 //!
-//! Generation is a pure function of the elapsed time, so every playlist is
-//! unit-tested at fixed clock values; only `serve` looks at the real clock.
+//! Generation is a pure function of the elapsed time (and of whether the
+//! stream has ended), so every playlist is unit-tested at fixed clock
+//! values; only `serve` reads the real clock, always through [`Live::now`],
+//! so a paused or rewound timeline is seen the same way everywhere.
 
 mod clock;
 mod dash;
 mod faults;
 mod hls;
 mod llhls;
+mod publishing;
 mod route;
 mod serve;
 
@@ -23,6 +28,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clock::{Clock, Timeline};
 pub(crate) use faults::{Fault, Injector};
 pub use faults::{FaultCounts, Faults};
+pub(crate) use publishing::{Control, Now, Publishing};
+use route::{route, Resource};
 
 /// Size of every `init.mp4`, in bytes (about what a real fMP4 init is).
 pub const INIT_SIZE: usize = 1024;
@@ -93,7 +100,9 @@ impl LiveConfig {
     }
 
     /// When segment `msn` becomes available (`None` before [`Self::start`]
-    /// is set, or for a number before `first_sequence`).
+    /// is set, or for a number before `first_sequence`), as configured: the
+    /// runtime controls are not taken into account (see
+    /// [`crate::MockOrigin::published_at`] for that).
     pub fn segment_available_at(&self, msn: u64) -> Option<Instant> {
         let k = u32::try_from(msn.checked_sub(self.first_sequence)?.checked_add(1)?).ok()?;
         self.start?
@@ -148,6 +157,8 @@ pub(crate) fn secs3(d: Duration) -> String {
 pub(crate) struct Live {
     pub(crate) config: LiveConfig,
     pub(crate) clock: Clock,
+    /// Real time to elapsed time, under the runtime controls.
+    pub(crate) publishing: Publishing,
     /// The fault sequence and counters for `config.faults`.
     pub(crate) faults: Injector,
 }
@@ -182,14 +193,40 @@ impl Live {
             config,
             clock: Clock {
                 timeline,
-                start,
                 wall_start_ms,
             },
+            publishing: Publishing::new(start),
         }
     }
 
     pub(crate) fn timeline(&self) -> &Timeline {
         &self.clock.timeline
+    }
+
+    /// The timeline now: the one place real time enters the simulator.
+    pub(crate) fn now(&self) -> Now {
+        self.publishing.now()
+    }
+
+    /// When the content ending at `msn` (part `part`, or the whole segment)
+    /// last became available; `None` if it has not yet.
+    pub(crate) fn published_at(&self, msn: u64, part: Option<u64>) -> Option<Instant> {
+        let t = self.timeline();
+        let k = t.relative(msn)?;
+        let end = match part {
+            None => t.segment_end(k),
+            Some(p) if p < t.parts_per_segment() => t.part_end(k, p),
+            Some(_) => return None,
+        };
+        self.publishing.published_at(end, None)
+    }
+
+    /// For a request of `path`: `Some(blocking)` when it names a media
+    /// playlist of the simulator, `blocking` if the query has `_HLS_msn`.
+    pub(crate) fn media_playlist(&self, path: &str, query: &str) -> Option<bool> {
+        let (_, resource) = route(path, self.config.streams, self.config.renditions.len())?;
+        matches!(resource, Resource::Media { .. })
+            .then(|| crate::behavior::query_pairs(query).any(|(key, _)| key == "_HLS_msn"))
     }
 
     /// Segments still served behind the live edge (the DVR buffer).

@@ -19,10 +19,16 @@
 //! carries a strong `ETag` and a `Last-Modified` (the wall time the content
 //! appeared); errors carry neither. A `cc=` query parameter still overrides.
 //!
-//! Holding sleeps until the known availability instant, never polls, and
-//! notices the origin stopping. A blocking request is held at most the
-//! spec's three target durations, then answered 503; the 400 rule (at most
-//! two segments ahead) keeps legal waits inside that limit.
+//! Holding sleeps until the availability instant the timeline promises now,
+//! wakes early when a publishing control changes the timeline, and notices
+//! the origin stopping; on waking it re-reads the timeline, so a pause or
+//! rewind keeps it waiting. A blocking request, or a request for the
+//! preload-hinted part, is held at most the spec's three target durations
+//! from its arrival, then answered 503; the 400 rule (at most two segments
+//! ahead) keeps legal waits inside that limit while the stream runs. Once
+//! the stream has ended, blocking requests (waiting ones included) get the
+//! ended playlist at once, delivery directives ignored (RFC 8216bis
+//! 6.2.5.2), and a hinted part that will never exist is a 404.
 //!
 //! An injected error (see `faults`) is a `503` with `no-store`, like the
 //! other 503, answered at once and never overridden by `cc=`.
@@ -33,11 +39,11 @@ use std::time::{Duration, Instant};
 use super::hls;
 use super::llhls::{self, Decision};
 use super::route::{route, Resource};
-use super::{dash, Fault, Live, LiveConfig, INIT_SIZE};
+use super::{dash, Fault, Live, LiveConfig, Now, INIT_SIZE};
 use crate::behavior::{Behavior, CacheControl};
 use crate::body;
 use crate::entity::Entity;
-use crate::response::{sleep_unless_stopped, Source};
+use crate::response::Source;
 
 const PLAYLIST: &str = "application/vnd.apple.mpegurl";
 const SEGMENT: &str = "video/iso.segment";
@@ -81,7 +87,8 @@ impl Live {
         stop: &AtomicBool,
     ) -> Entity {
         let c = &self.clock;
-        let elapsed = c.elapsed(Instant::now());
+        let now = self.now();
+        let elapsed = now.elapsed;
         match resource {
             Resource::Master => text(
                 hls::master(self),
@@ -90,10 +97,10 @@ impl Live {
                 c.wall_secs(Duration::ZERO),
             ),
             Resource::Mpd => text(
-                dash::mpd(self, elapsed),
+                dash::mpd(self, elapsed, now.shift),
                 "application/dash+xml",
                 SHORT,
-                c.wall_secs(dash::mpd_changed_at(self, elapsed)),
+                c.wall_secs(dash::mpd_changed_at(self, elapsed) + now.shift),
             ),
             Resource::Media { rendition } => self.media(rendition, query, stop),
             Resource::Init { rendition } => {
@@ -131,28 +138,28 @@ impl Live {
             Err(why) => return error(400, why),
         };
         let t = self.timeline();
-        let mut elapsed = self.clock.elapsed(Instant::now());
+        let limit = Instant::now() + t.hold_limit();
+        let mut now = self.now();
         let cache_control = match directive {
             None => SHORT.to_string(),
             Some(d) => {
-                match llhls::decide(t, elapsed, d) {
+                // An ended playlist answers every directive at once.
+                match llhls::decide(t, now.elapsed, d) {
+                    _ if now.ended => {}
                     Decision::TooFar => return error(400, "delivery directive too far ahead"),
                     Decision::Ready => {}
-                    Decision::Hold(ready_at) => {
-                        let limit = Instant::now() + t.hold_limit();
-                        sleep_until(self.clock.instant_at(ready_at).min(limit), stop);
-                        elapsed = self.clock.elapsed(Instant::now());
-                        if elapsed < ready_at {
-                            return error(503, "not available within three target durations");
-                        }
-                    }
+                    Decision::Hold(ready_at) => match self.publishing.hold(ready_at, limit, stop) {
+                        Some(then) => now = then,
+                        None => return error(503, "not available within three target durations"),
+                    },
                 }
                 format!("public, max-age={}", 3 * t.target_duration_secs())
             }
         };
+        let Now { elapsed, ended, .. } = now;
         let modified = self.clock.wall_secs(hls::media_changed_at(self, elapsed));
         text(
-            hls::media(self, rendition, elapsed),
+            hls::media(self, rendition, elapsed, ended),
             PLAYLIST,
             &cache_control,
             modified,
@@ -179,7 +186,8 @@ impl Live {
 
     /// A part of a complete segment in the DVR buffer, or of the segment in
     /// progress; the part after the newest (the preload hint) is held until
-    /// it is complete, as LL-HLS servers must; anything later is 404.
+    /// it is complete, as LL-HLS servers must (503 past the hold limit, 404
+    /// once the stream ends without it); anything later is 404.
     fn part(
         &self,
         stream: usize,
@@ -195,11 +203,16 @@ impl Live {
             return error(404, "part not available");
         };
         let in_progress = k == edge.complete;
-        let ready = self.clock.instant_at(t.part_end(k, part));
+        let ready = t.part_end(k, part);
         // (Bounded for a clock whose start lies in the future.)
-        let held = ready.saturating_duration_since(Instant::now()) <= t.hold_limit();
+        let held = ready.saturating_sub(elapsed) <= t.hold_limit();
         if in_progress && part == edge.parts && held {
-            sleep_until(ready, stop);
+            let limit = Instant::now() + t.hold_limit();
+            match self.publishing.hold(ready, limit, stop) {
+                Some(now) if now.elapsed >= ready => {}
+                Some(_) => return error(404, "part not available: the stream has ended"),
+                None => return error(503, "part not available within three target durations"),
+            }
         } else if !(in_progress && part < edge.parts || self.served_segment(msn, elapsed).is_some())
         {
             return error(404, "part not available");
@@ -211,10 +224,6 @@ impl Live {
         let modified = self.clock.wall_secs(t.part_end(k, part));
         media_body(&segment, &path, offset, len, SEGMENT, modified)
     }
-}
-
-fn sleep_until(deadline: Instant, stop: &AtomicBool) {
-    sleep_unless_stopped(deadline.saturating_duration_since(Instant::now()), stop);
 }
 
 /// A generated text body with a content-hash `ETag`.
@@ -273,6 +282,8 @@ fn error(status: u16, message: &str) -> Entity {
 mod tests {
     use super::*;
     use crate::live::tests::fixed;
+    use crate::live::Control;
+    use std::thread;
 
     fn body(entity: &Entity) -> String {
         match &entity.source {
@@ -400,5 +411,80 @@ mod tests {
         assert_eq!(offset, 3 * 15_625);
         assert_eq!(live.part(0, 1, 10, 1, at, &stop).status, 404);
         assert_eq!(live.part(0, 1, 3, 0, at, &stop).status, 404);
+    }
+
+    /// Whether `text` lists part `p` of segment `msn` (not just hints it).
+    fn lists_part(text: &str, msn: u64, p: u64) -> bool {
+        let uri = format!("URI=\"seg-{msn}.{p}.m4s\"");
+        text.lines()
+            .any(|l| l.starts_with("#EXT-X-PART:") && l.contains(&uri))
+    }
+
+    #[test]
+    fn holds_wait_out_a_pause() {
+        let (live, stop) = (live(), AtomicBool::new(false));
+        live.publishing.apply(Control::Pause);
+        let edge = live.timeline().edge(live.now().elapsed);
+        let (msn, p) = (edge.complete, edge.parts);
+        let ready = live.timeline().part_end(msn, p);
+        // Paused, a hold runs into its limit, however long past `ready`.
+        let started = Instant::now();
+        let limit = started + Duration::from_millis(120);
+        assert_eq!(live.publishing.hold(ready, limit, &stop), None);
+        assert!(started.elapsed() >= Duration::from_millis(120));
+        let query = format!("_HLS_msn={msn}&_HLS_part={p}");
+        thread::scope(|s| {
+            s.spawn(|| {
+                thread::sleep(Duration::from_millis(100));
+                live.publishing.apply(Control::Resume);
+            });
+            let started = Instant::now();
+            let playlist = live.media(0, &query, &stop);
+            assert!(started.elapsed() >= Duration::from_millis(100));
+            assert_eq!(playlist.status, 200);
+            assert!(lists_part(&body(&playlist), msn, p));
+        });
+        // The hinted part is held across a pause too.
+        live.publishing.apply(Control::Pause);
+        let now = live.now();
+        let edge = live.timeline().edge(now.elapsed);
+        thread::scope(|s| {
+            s.spawn(|| {
+                thread::sleep(Duration::from_millis(60));
+                live.publishing.apply(Control::Resume);
+            });
+            let started = Instant::now();
+            let part = live.part(0, 0, edge.complete, edge.parts, now.elapsed, &stop);
+            assert_eq!(part.status, 200);
+            assert!(started.elapsed() >= Duration::from_millis(60));
+        });
+    }
+
+    #[test]
+    fn ending_answers_waiting_requests() {
+        let (live, stop) = (live(), AtomicBool::new(false));
+        live.publishing.apply(Control::Pause);
+        let now = live.now();
+        let edge = live.timeline().edge(now.elapsed);
+        let (msn, p) = (edge.complete, edge.parts);
+        let query = format!("_HLS_msn={msn}&_HLS_part={p}");
+        thread::scope(|s| {
+            s.spawn(|| {
+                thread::sleep(Duration::from_millis(50));
+                live.publishing.apply(Control::End);
+            });
+            let started = Instant::now();
+            let playlist = live.media(0, &query, &stop);
+            assert!(started.elapsed() < Duration::from_secs(1));
+            let text = body(&playlist);
+            assert!(text.ends_with("#EXT-X-ENDLIST\n") && !lists_part(&text, msn, p));
+        });
+        // Directives are ignored once ended, even ones far ahead.
+        let far = live.media(0, &format!("_HLS_msn={}", msn + 50), &stop);
+        assert_eq!(far.status, 200);
+        assert!(body(&far).ends_with("#EXT-X-ENDLIST\n"));
+        assert_eq!(live.media(0, "_HLS_part=1", &stop).status, 400);
+        let hinted = live.part(0, 0, msn, p, now.elapsed, &stop);
+        assert_eq!(hinted.status, 404);
     }
 }

@@ -1,0 +1,94 @@
+//! A rendition's state on its owner shard (LIVE.md F1): its latest upstream playlist version
+//! (head, bytes and the parsed playlist, parsed once), the requests held for a later one,
+//! whether its long-poll runs, when it was last asked for, and what staleness needs. `holds`
+//! decides requests against it; `long_poll` feeds it.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_channel::oneshot;
+
+use super::FetchRequest;
+use crate::cache::CachedHead;
+use crate::live::MediaPlaylist;
+
+/// A rendition nobody asked for this long is forgotten when room is needed.
+const IDLE_RENDITION: Duration = Duration::from_secs(60);
+
+/// One upstream playlist version: what every request it satisfies is answered with.
+#[derive(Debug)]
+pub struct Version {
+    pub head: Arc<CachedHead>,
+    pub body: Bytes,
+    pub playlist: MediaPlaylist,
+    /// When it arrived, by the shard's clock.
+    pub received_at: Instant,
+    /// Its age when it arrived (the upstream `Age`, corrected).
+    pub upstream_age: u64,
+}
+
+impl Version {
+    /// `Age` for a response sent `now`: time since it arrived plus its age then.
+    pub fn age_secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.received_at)
+            .as_secs()
+            .saturating_add(self.upstream_age)
+    }
+}
+
+/// What a held request is woken with.
+pub enum Held {
+    Ready(Rc<Version>),
+    Expired,
+    TooFar,
+    /// No usable state: serve the request the ordinary way.
+    Pass,
+}
+
+/// A held request: what it asked for, since when, and how to wake it.
+pub struct Waiter {
+    pub msn: u64,
+    pub part: Option<u64>,
+    pub since: Instant,
+    pub wake: oneshot::Sender<Held>,
+}
+
+/// One rendition's state on its owner shard.
+pub struct Rendition {
+    /// The upstream request without directives: its key and the fields sent.
+    pub(super) upstream: Arc<FetchRequest>,
+    pub(super) latest: RefCell<Option<Rc<Version>>>,
+    pub(super) waiters: RefCell<Vec<Waiter>>,
+    pub(super) polling: Cell<bool>,
+    pub(super) last_asked: Cell<Instant>,
+    /// Until then requests go the ordinary way (the upstream answer was unusable).
+    pub(super) passing_until: Cell<Option<Instant>>,
+    /// When the newest segment and the newest part were first seen (staleness, F9).
+    pub(super) segment_seen: Cell<Instant>,
+    pub(super) part_seen: Cell<Instant>,
+    pub(super) stale: Cell<bool>,
+}
+
+impl Rendition {
+    /// Whether the long-poll should go on: someone waits, or asked within two target
+    /// durations (so the next request is answered at once).
+    pub(super) fn wanted(&self, now: Instant) -> bool {
+        if !self.waiters.borrow().is_empty() {
+            return true;
+        }
+        let Some(latest) = self.latest.borrow().clone() else {
+            return false;
+        };
+        let recent = latest.playlist.target_duration.saturating_mul(2);
+        latest.playlist.is_live() && now.saturating_duration_since(self.last_asked.get()) <= recent
+    }
+
+    pub(super) fn is_idle(&self, now: Instant) -> bool {
+        self.waiters.borrow().is_empty()
+            && !self.polling.get()
+            && now.saturating_duration_since(self.last_asked.get()) > IDLE_RENDITION
+    }
+}

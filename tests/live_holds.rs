@@ -1,0 +1,235 @@
+//! LL-HLS blocking playlist reloads held at the edge (LIVE.md F1, F9; RFC 8216bis 6.2.5.2):
+//! malformed and too-far requests refused without the origin (T1.2), one upstream long-poll
+//! per rendition however the clients spell their requests (T1.1, also with a `no-cache`
+//! origin, T1.6), 503 with `Retry-After` after three target durations (T1.3, on the clock
+//! seam), directives ignored after `EXT-X-ENDLIST` (T1.4), a regressed playlist never served
+//! (T9.2), and a stalled one flagged stale.
+//!
+//! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s, so holds last 3 s),
+//! started 5 s before the test.
+
+// Test threads wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{all_at_once, eventually, get, MockOrigin, Response, Setup};
+use livecache::live::MediaPlaylist;
+use livecache::metrics::HoldResult;
+use mock_origin::LiveConfig;
+
+const RENDITION: &str = "/live/s0/r0/index.m3u8";
+
+fn live_setup(shards: usize) -> Setup {
+    let live = LiveConfig {
+        segment_duration: Duration::from_secs(1),
+        part_duration: Duration::from_millis(250),
+        start: Instant::now().checked_sub(Duration::from_secs(5)),
+        ..LiveConfig::default()
+    };
+    let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
+    Setup::in_front_of(origin, shards, &[])
+}
+
+fn playlist(response: &Response) -> MediaPlaylist {
+    assert_eq!(response.status, 200, "{response:?}");
+    let text = std::str::from_utf8(&response.body).expect("UTF-8");
+    MediaPlaylist::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+fn results(setup: &Setup, result: HoldResult) -> u64 {
+    let stats = &setup.running().stats;
+    stats.shards.iter().map(|s| s.live.results(result)).sum()
+}
+
+fn holds_active(setup: &Setup) -> u64 {
+    let stats = &setup.running().stats;
+    stats.sum(|s| &s.live.holds_active)
+}
+
+/// Upstream requests carrying delivery directives, by target.
+fn blocking_targets(setup: &Setup) -> Vec<String> {
+    let requests = setup.origin.requests();
+    let blocking = requests.iter().filter(|r| r.target.contains("_HLS_"));
+    blocking.map(|r| r.target.clone()).collect()
+}
+
+/// A blocking request answered from the edge's state: the playlist it was answered with.
+fn warm(setup: &Setup) -> MediaPlaylist {
+    playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")))
+}
+
+with_shards!(
+    malformed_and_too_far_requests_never_reach_the_origin,
+    |shards| {
+        let setup = live_setup(shards);
+        for bad in [
+            "?_HLS_part=1",
+            "?_HLS_msn=abc",
+            "?_HLS_msn=1&_HLS_msn=2",
+            "?_HLS_msn=1&_HLS_part=-1",
+            "?_HLS_msn=1&_HLS_skip=NO",
+        ] {
+            let response = setup.get(&format!("{RENDITION}{bad}"));
+            assert_eq!(response.status, 400, "{bad}");
+            assert_eq!(response.header("cache-control"), Some("no-store"));
+        }
+        assert_eq!(setup.origin.total(), 0, "decided without the origin");
+        assert_eq!(results(&setup, HoldResult::BadDirective), 5);
+        let state = warm(&setup);
+        // The last complete segment plus three: 400 while the state is current (a long-poll
+        // keeps it so), and the origin never sees it.
+        let far = state.next_msn() + 2;
+        let response = setup.get(&format!("{RENDITION}?_HLS_msn={far}"));
+        assert_eq!(response.status, 400);
+        let asked = format!("_HLS_msn={far}");
+        assert!(!blocking_targets(&setup).iter().any(|t| t.contains(&asked)));
+        assert_eq!(results(&setup, HoldResult::TooFar), 1);
+    }
+);
+
+/// Clients ask for the next part and the one after, in several spellings, at once: each gets
+/// a playlist that has its part, and the origin sees each part asked once, in the canonical
+/// spelling. `query` is the rendition's own query (`cc=no-cache`: the origin forbids caching).
+fn one_long_poll_per_rendition(shards: usize, query: &str) {
+    let setup = live_setup(shards);
+    let base = format!("{RENDITION}{query}");
+    let joiner = if query.is_empty() { '?' } else { '&' };
+    let state = playlist(&setup.get(&format!("{base}{joiner}_HLS_msn=0")));
+    let next = state.next_part().expect("the mock lists parts");
+    let (m, n) = (next.msn, next.part);
+    let spellings = [
+        format!("{base}{joiner}_HLS_msn={m}&_HLS_part={n}"),
+        format!("{base}{joiner}_HLS_part={n}&_HLS_msn={m}"),
+        format!("{base}{joiner}_hls_msn={m}&_HLS_PART={n}"),
+        format!("{base}{joiner}_HLS_msn={m}&_HLS_part={}", n + 1),
+        format!("{base}{joiner}_HLS_part={}&_HLS_msn={m}", n + 1),
+    ];
+    let started = Instant::now();
+    let before = blocking_targets(&setup).len();
+    let responses = all_at_once(setup.addr, 20, |i, conn| conn.get(&spellings[i % 5]));
+    let took = started.elapsed();
+    for (i, response) in responses.iter().enumerate() {
+        let part = if i % 5 < 3 { n } else { n + 1 };
+        let answer = playlist(response);
+        assert!(
+            answer.satisfies(m, Some(part)),
+            "{}: answered without its part",
+            spellings[i % 5]
+        );
+    }
+    // Answered at once from the edge's state: with its age (App. C tune-in reads it).
+    let immediate = get(setup.addr, &spellings[0]);
+    assert!(playlist(&immediate).satisfies(m, Some(n)));
+    assert!(immediate.header("age").is_some(), "{immediate:?}");
+    let upstream = blocking_targets(&setup);
+    let during = &upstream[before..];
+    let distinct: HashSet<_> = during.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        during.len(),
+        "each part asked once: {during:?}"
+    );
+    for target in during {
+        let canonical = target.starts_with(&format!("{base}{joiner}_HLS_msn="))
+            && target.contains("&_HLS_part=")
+            && !target.contains("_hls_")
+            && !target.contains("_HLS_PART");
+        assert!(canonical, "{target}");
+    }
+    // One long-poll per part published meanwhile (250 ms each), plus the one in flight.
+    let parts = took.as_millis() / 250 + 2;
+    assert!(during.len() as u128 <= parts, "{during:?} in {took:?}");
+}
+
+with_shards!(many_spellings_share_one_long_poll, |shards| {
+    one_long_poll_per_rendition(shards, "");
+});
+
+with_shards!(a_no_cache_origin_is_coalesced_all_the_same, |shards| {
+    one_long_poll_per_rendition(shards, "?cc=no-cache");
+});
+
+with_shards!(
+    a_stalled_origin_gets_holds_503_after_three_target_durations,
+    |shards| {
+        let setup = live_setup(shards);
+        let state = warm(&setup);
+        setup.origin.pause_publishing();
+        let next = state.next_msn() + 1;
+        let target = format!("{RENDITION}?_HLS_msn={next}");
+        let addr = setup.addr;
+        let held = std::thread::spawn(move || get(addr, &target));
+        assert!(eventually(Duration::from_secs(5), || holds_active(&setup) == 1));
+        // Short of three target durations (real time passes too): still held.
+        setup.advance(Duration::from_millis(2500));
+        std::thread::sleep(Duration::from_millis(150));
+        assert_eq!(holds_active(&setup), 1);
+        setup.advance(Duration::from_millis(500));
+        let response = held.join().unwrap();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.header("retry-after"), Some("1"));
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+        assert_eq!(results(&setup, HoldResult::Expired), 1);
+        // Stale: no new part for three part targets.
+        let stats = &setup.running().stats;
+        assert!(eventually(Duration::from_secs(5), || stats
+            .sum(|s| &s.live.stale_renditions)
+            == 1));
+        // Publishing again: the next request is answered with the new part.
+        setup.origin.resume_publishing();
+        let next_part = state.next_part().unwrap();
+        let target = format!(
+            "{RENDITION}?_HLS_msn={}&_HLS_part={}",
+            next_part.msn, next_part.part
+        );
+        let answer = playlist(&setup.get(&target));
+        assert!(answer.satisfies(next_part.msn, Some(next_part.part)));
+    }
+);
+
+with_shards!(an_ended_stream_ignores_directives, |shards| {
+    let setup = live_setup(shards);
+    let state = warm(&setup);
+    setup.origin.end_stream();
+    let ahead = state.next_msn() + 1;
+    let response = setup.get(&format!("{RENDITION}?_HLS_msn={ahead}&_HLS_part=0"));
+    let ended = playlist(&response);
+    assert!(ended.ended, "ENDLIST reaches the held request");
+    // Later requests, even far ahead, are answered at once from the ended playlist.
+    let started = Instant::now();
+    let response = setup.get(&format!("{RENDITION}?_HLS_msn={}", ahead + 50));
+    assert!(playlist(&response).ended);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(results(&setup, HoldResult::Ended) >= 1);
+});
+
+with_shards!(a_regressed_playlist_is_never_served, |shards| {
+    let setup = live_setup(shards);
+    let state = warm(&setup);
+    let mut seen = state.last_msn().unwrap();
+    // Back to the stream's first second: the long-poll in flight waits out its hold (3 s),
+    // then finds its part too far ahead, and the plain playlist has gone back.
+    setup.origin.rewind_publishing(5);
+    // Requests keep coming meanwhile: none is answered with a playlist that went back.
+    let stats = &setup.running().stats;
+    let backwards = livecache::live::Rejection::SequenceBackwards;
+    let rejected = || {
+        stats
+            .shards
+            .iter()
+            .map(|s| s.live.rejected(backwards))
+            .sum::<u64>()
+    };
+    let until = Instant::now() + Duration::from_secs(8);
+    while rejected() == 0 && Instant::now() < until {
+        let answer = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
+        let last = answer.last_msn().unwrap();
+        assert!(last >= seen, "went back from {seen} to {last}");
+        seen = last;
+    }
+    assert!(rejected() >= 1, "the regression was counted");
+});
