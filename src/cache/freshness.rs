@@ -239,6 +239,13 @@ impl Freshness {
         self.lifetime > self.age(now)
     }
 
+    /// Fresh, and stored for at least half its lifetime: a refresh now lands before it
+    /// expires. (Counting residence, not age, so a response that arrived half spent is not
+    /// refreshed on every hit.)
+    pub fn half_spent(&self, now: Instant) -> bool {
+        self.is_fresh(now) && now.saturating_duration_since(self.stored_at) >= self.lifetime / 2
+    }
+
     /// How long past its freshness the response is (zero while fresh).
     pub fn staleness(&self, now: Instant) -> Duration {
         self.age(now).saturating_sub(self.lifetime)

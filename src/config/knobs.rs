@@ -291,6 +291,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Blocking playlist reloads held at once, all shards together; beyond it 503",
     },
     Knob {
+        key: "refresh_manifests_ahead",
+        default: "on",
+        applies: Applies::Reload,
+        help: "Refresh a stored HLS playlist or DASH MPD in the background once half its lifetime has passed, while viewers ask for it",
+    },
+    Knob {
         key: "max_playlist_size",
         default: "4MiB",
         applies: Applies::Reload,

@@ -1,6 +1,6 @@
-//! The keys of the live-video layer (LIVE.md F1, F9): whether blocking playlist reloads are
-//! held at the edge, how many may wait at once, and the largest playlist that becomes
-//! rendition state. Parsed from text like every other key, so errors name the key and value.
+//! The keys of the live-video layer (LIVE.md F1, F9, refresh-ahead): whether blocking
+//! playlist reloads are held at the edge, how many may wait at once, the largest playlist
+//! that becomes rendition state, and whether manifests with viewers are refreshed early. Parsed from text like every other key, so errors name the key and value.
 
 use super::units;
 
@@ -14,6 +14,9 @@ pub struct Live {
     pub max_holds: usize,
     /// Largest playlist that becomes rendition state (a larger one is passed through).
     pub max_playlist_size: u64,
+    /// A stored live manifest (HLS playlist, DASH MPD) that is asked for after half its
+    /// lifetime is refreshed in the background, so viewers never wait for the origin.
+    pub refresh_manifests_ahead: bool,
 }
 
 impl Live {
@@ -32,6 +35,17 @@ impl Live {
                 ),
             ),
             ("max_holds", self.max_holds.to_string()),
+            (
+                "refresh_manifests_ahead",
+                format!(
+                    "{:?}",
+                    if self.refresh_manifests_ahead {
+                        "on"
+                    } else {
+                        "off"
+                    }
+                ),
+            ),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),

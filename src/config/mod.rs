@@ -281,6 +281,11 @@ impl Config {
                 )?,
                 max_holds: positive("max_holds")?,
                 max_playlist_size: size("max_playlist_size")?,
+                refresh_manifests_ahead: typed(
+                    "refresh_manifests_ahead",
+                    text("refresh_manifests_ahead"),
+                    live::parse_switch,
+                )?,
             },
             sources,
             cross_mesh_for_tests: false,

@@ -6,7 +6,8 @@
 //! spelling of a blocking reload is built here too, so every edge of a tier sends the same
 //! URL and a shield can collapse them.
 //!
-//! Only playlists (`.m3u8` paths) carry directives; anything else keeps its query as it is.
+//! Which responses are live manifests (refreshed ahead of expiry) is decided here too. Only
+//! playlists (`.m3u8` paths) carry directives; anything else keeps its query as it is.
 //! Values must be plain decimal numbers (`_HLS_skip`: `YES` or `v2`); a malformed value, a
 //! repeated directive, or `_HLS_part` without `_HLS_msn` is the client's error (400), decided
 //! without the origin.
@@ -91,6 +92,31 @@ pub fn is_playlist_path(path: &str) -> bool {
     path.len() >= 5
         && path.is_char_boundary(path.len() - 5)
         && path[path.len() - 5..].eq_ignore_ascii_case(".m3u8")
+}
+
+/// Whether a response is a live manifest (an HLS playlist or a DASH MPD) by its path or its
+/// `Content-Type`: what the edge refreshes ahead of expiry while it has viewers.
+pub fn is_manifest(path: &str, content_type: Option<&[u8]>) -> bool {
+    const TYPES: [&[u8]; 4] = [
+        b"application/vnd.apple.mpegurl",
+        b"application/x-mpegurl",
+        b"audio/mpegurl",
+        b"application/dash+xml",
+    ];
+    let ends_with = |suffix: &str| {
+        path.len() >= suffix.len()
+            && path.is_char_boundary(path.len() - suffix.len())
+            && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    if ends_with(".m3u8") || ends_with(".mpd") {
+        return true;
+    }
+    let Some(value) = content_type else {
+        return false;
+    };
+    let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+    let essence = essence.trim_ascii();
+    TYPES.iter().any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 /// The target of a blocking reload of `rendition` for segment `msn` (and part `part`), in
@@ -182,6 +208,19 @@ mod tests {
             bad("/r.m3u8?_HLS_msn=1&_HLS_msn=2"),
             DirectiveError::Repeated
         );
+    }
+
+    #[test]
+    fn manifests_by_name_or_type() {
+        assert!(is_manifest("/a/index.M3U8", None));
+        assert!(is_manifest("/a/manifest.mpd", None));
+        assert!(is_manifest(
+            "/a/live",
+            Some(b"application/vnd.apple.mpegurl; charset=utf-8")
+        ));
+        assert!(is_manifest("/a/live", Some(b"Application/X-MpegURL")));
+        assert!(!is_manifest("/a/seg.m4s", Some(b"video/iso.segment")));
+        assert!(!is_manifest("/a/seg.ts", None));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! stored (fresh, or stale where the response and the request allow it), revalidate it, join
 //! the fetch already in flight for the same variant, or start one. Every way to the origin
 //! goes through one coalesced fetch per variant, revalidations and background refreshes
-//! included, so client directives such as `no-cache` cannot multiply origin traffic.
+//! included, so client directives such as `no-cache` cannot multiply origin traffic. A live
+//! manifest with viewers is refreshed in the background before it expires.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -42,6 +43,9 @@ impl Shard {
         let (fwd, stale, vary) = match found {
             Found::Object(object) => {
                 if let Some(detail) = reusable(&object.freshness, &wants, now) {
+                    if self.refreshes_ahead(request, &object, now) {
+                        self.refresh_in_background(request, &object);
+                    }
                     return self.hit(object, now, detail);
                 }
                 // A client that limits the age it accepts wants no stale copy (RFC 9111
@@ -152,6 +156,20 @@ impl Shard {
         if !self.inflight.borrow().contains_key(&flight_key) {
             self.start(request, flight_key, Some(Rc::clone(object)), false);
         }
+    }
+
+    /// Whether a hit on `object` should refresh it before it expires (F5): a live manifest
+    /// with viewers is refreshed once half its lifetime has passed, so the next viewers are
+    /// answered from the cache instead of waiting for the origin. A manifest nobody asks for
+    /// is not refreshed. The refresh is an ordinary coalesced revalidation (RFC 9111 allows a
+    /// cache to fetch early), so at most one is in flight per variant.
+    fn refreshes_ahead(&self, request: &FetchRequest, object: &StoredObject, now: Instant) -> bool {
+        if !self.config().live.refresh_manifests_ahead || !object.freshness.half_spent(now) {
+            return false;
+        }
+        let path = std::str::from_utf8(request.key.path()).unwrap_or_default();
+        let content_type = crate::http::headers::find(&object.head.headers, "content-type");
+        crate::live::is_manifest(path, content_type.map(|v| &v[..]))
     }
 
     /// Registers a new fetch under `flight_key` and starts its leader task. `requested`: the
