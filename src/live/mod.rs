@@ -17,11 +17,13 @@
 //! and which kind a playlist is), `segment_tags` and `low_latency` (the tags' models),
 //! `media` (the media playlist model), `media_parse` (its parser), `blocking` (blocking
 //! reload arithmetic), `directives` (`_HLS_*` in a request target), `rendition` (the edge's
-//! decisions), `multivariant`, `mpd` (the MPD model), `mpd_parse` (its parser),
-//! `segment_template` (DASH addressing), `iso8601` (xs:duration and xs:dateTime), `error`.
+//! decisions), `delta` (delta updates made from a full playlist), `multivariant`, `mpd` (the
+//! MPD model), `mpd_parse` (its parser), `segment_template` (DASH addressing), `iso8601`
+//! (xs:duration and xs:dateTime), `error`.
 
 mod attributes;
 mod blocking;
+mod delta;
 mod directives;
 mod error;
 mod iso8601;
@@ -38,6 +40,7 @@ mod segment_template;
 
 pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
+pub use delta::delta_update;
 pub use directives::{
     blocking_target, is_manifest, is_playlist_path, parse_directives, DirectiveError, Directives,
     SkipRequest,

@@ -4,8 +4,10 @@
 //! however many requests wait and whatever each asks. A request the latest version satisfies
 //! is answered from it at once; one malformed, or too far ahead of a current version, gets
 //! 400 without the origin; the rest wait until a version satisfies them or three target
-//! durations pass (503). Every spelling of one reload (parameter order, name case) is one
-//! rendition, so they share a hold.
+//! durations pass (503). Every spelling of one reload (parameter order, name case,
+//! `_HLS_skip`) is one rendition, so they share a hold. `_HLS_skip=YES` is answered with a
+//! delta update made here from the full playlist (F2), with or without `_HLS_msn`, so the
+//! origin never sees one; `v2` goes upstream as it came.
 //!
 //! Deadlines are kept by a sweeper that runs while anything waits and reads the shard's
 //! clock, so tests move time instead of sleeping. An upstream answer that cannot become
@@ -25,7 +27,7 @@ use super::rendition::{Held, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
 use crate::cache::{CacheKey, Vary};
 use crate::http::Failure;
-use crate::live::{self, HoldDecision};
+use crate::live::{self, HoldDecision, SkipRequest};
 use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
 use crate::metrics::{HoldResult, LiveStats};
 
@@ -41,8 +43,15 @@ pub enum Blocking {
     /// Not the live layer's: look it up as any other request.
     Ordinary,
     Refuse(Failure),
-    Answer(Rc<Version>),
-    Wait(oneshot::Receiver<Held>),
+    /// Answer now; `delta`: with the `_HLS_skip=YES` delta update where the playlist allows.
+    Answer {
+        version: Rc<Version>,
+        delta: bool,
+    },
+    Wait {
+        waiting: oneshot::Receiver<Held>,
+        delta: bool,
+    },
 }
 
 /// A rendition is found by host, target without directives, and the key fields' values.
@@ -86,9 +95,11 @@ impl Shard {
                 return Blocking::Refuse(Failure::BadDirective);
             }
         };
-        // Delta updates are not generated here yet: `_HLS_skip` goes upstream as it came.
-        let (Some(msn), None) = (directives.msn, directives.skip) else {
-            return Blocking::Ordinary;
+        // A `v2` delta needs date-range history the edge does not keep: it goes upstream.
+        let delta = match directives.skip {
+            None => false,
+            Some(SkipRequest::Yes) => true,
+            Some(SkipRequest::V2) => return Blocking::Ordinary,
         };
         let now = self.now();
         let Some(rendition) = self.rendition(request, &directives.rendition, now) else {
@@ -107,7 +118,15 @@ impl Shard {
         if let Some(version) = latest {
             let age = now.saturating_duration_since(version.received_at);
             let polling = rendition.polling.get();
-            match live::decide(&version.playlist, msn, directives.part, age, polling) {
+            let decision = match directives.msn {
+                Some(msn) => live::decide(&version.playlist, msn, directives.part, age, polling),
+                // A non-blocking delta request: the latest version while it is current.
+                None if polling || age <= live::current_for(&version.playlist) => {
+                    HoldDecision::Answer
+                }
+                None => HoldDecision::Hold,
+            };
+            match decision {
                 HoldDecision::Answer => {
                     self.start_polling(&rendition);
                     let ended = version.playlist.ended;
@@ -117,7 +136,7 @@ impl Shard {
                         HoldResult::Immediate
                     };
                     self.my_stats().live.result(result);
-                    return Blocking::Answer(version);
+                    return Blocking::Answer { version, delta };
                 }
                 HoldDecision::TooFar => {
                     self.my_stats().live.result(HoldResult::TooFar);
@@ -131,7 +150,7 @@ impl Shard {
         }
         let (wake, waiting) = oneshot::channel();
         rendition.waiters.borrow_mut().push(Waiter {
-            msn,
+            msn: directives.msn,
             part: directives.part,
             since: now,
             wake,
@@ -139,7 +158,7 @@ impl Shard {
         self.count_holds(1, 0);
         self.start_polling(&rendition);
         self.start_sweeping();
-        Blocking::Wait(waiting)
+        Blocking::Wait { waiting, delta }
     }
 
     /// The rendition for `target` (without directives) as `request` asks it, made if new;
@@ -258,7 +277,11 @@ impl Shard {
         let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
         let mut keep = Vec::with_capacity(waiters.len());
         for w in waiters {
-            let held = match live::decide(&version.playlist, w.msn, w.part, Duration::ZERO, true) {
+            let decision = match w.msn {
+                Some(msn) => live::decide(&version.playlist, msn, w.part, Duration::ZERO, true),
+                None => HoldDecision::Answer,
+            };
+            let held = match decision {
                 HoldDecision::Hold => {
                     keep.push(w);
                     continue;

@@ -197,6 +197,7 @@ fn install(
         body,
         playlist,
         received_at: now,
+        delta: Default::default(),
     });
     *rendition.latest.borrow_mut() = Some(Rc::clone(&version));
     LiveStats::incr(&shard.my_stats().live.versions);

@@ -3,7 +3,7 @@
 //! whether its long-poll runs, when it was last asked for, and what staleness needs. `holds`
 //! decides requests against it; `long_poll` feeds it.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use futures_channel::oneshot;
 
 use super::FetchRequest;
 use crate::cache::CachedHead;
-use crate::live::MediaPlaylist;
+use crate::live::{self, MediaPlaylist};
 
 /// A rendition nobody asked for this long is forgotten when room is needed.
 const IDLE_RENDITION: Duration = Duration::from_secs(60);
@@ -28,9 +28,38 @@ pub struct Version {
     pub received_at: Instant,
     /// Its age when it arrived (the upstream `Age`, corrected).
     pub upstream_age: u64,
+    /// Its `_HLS_skip=YES` delta update, made on first demand (`None` inside: the full
+    /// playlist is the answer).
+    pub delta: OnceCell<Option<(Arc<CachedHead>, Bytes)>>,
 }
 
 impl Version {
+    /// The head and body a request gets: the delta update when it asked for one and the
+    /// playlist allows it (made once per version), else the full playlist.
+    pub fn answer(&self, delta: bool) -> (Arc<CachedHead>, Bytes) {
+        let made = delta
+            .then(|| self.delta.get_or_init(|| self.make_delta()).as_ref())
+            .flatten();
+        match made {
+            Some((head, body)) => (Arc::clone(head), body.clone()),
+            None => (Arc::clone(&self.head), self.body.clone()),
+        }
+    }
+
+    fn make_delta(&self) -> Option<(Arc<CachedHead>, Bytes)> {
+        let text = std::str::from_utf8(&self.body).ok()?;
+        let delta = Bytes::from(live::delta_update(text, &self.playlist)?);
+        // Validators name the full playlist; the delta is another representation.
+        let mut head = (*self.head).clone();
+        head.headers.retain(|h| {
+            !h.name.eq_ignore_ascii_case(b"etag")
+                && !h.name.eq_ignore_ascii_case(b"last-modified")
+                && !h.name.eq_ignore_ascii_case(b"content-md5")
+        });
+        head.content_length = Some(delta.len() as u64);
+        Some((Arc::new(head), delta))
+    }
+
     /// `Age` for a response sent `now`: time since it arrived plus its age then.
     pub fn age_secs(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.received_at)
@@ -48,9 +77,10 @@ pub enum Held {
     Pass,
 }
 
-/// A held request: what it asked for, since when, and how to wake it.
+/// A held request: what it asked for, since when, and how to wake it. `msn` `None`: any
+/// version newer than the request (a non-blocking delta request on old state).
 pub struct Waiter {
-    pub msn: u64,
+    pub msn: Option<u64>,
     pub part: Option<u64>,
     pub since: Instant,
     pub wake: oneshot::Sender<Held>,

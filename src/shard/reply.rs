@@ -51,11 +51,16 @@ enum Source {
         status: CacheStatus,
     },
     Refused(Failure),
-    /// A blocking playlist reload waiting for a later version (`holds`).
-    Held(oneshot::Receiver<Held>),
-    /// A rendition's playlist version: head, its one chunk, end.
+    /// A blocking playlist reload waiting for a later version (`holds`); `delta`: answer
+    /// with its delta update.
+    Held {
+        waiting: oneshot::Receiver<Held>,
+        delta: bool,
+    },
+    /// A rendition's playlist version (or its delta update): head, its one chunk, end.
     Version {
         version: Rc<Version>,
+        delta: bool,
         status: CacheStatus,
         next: usize,
     },
@@ -76,8 +81,9 @@ impl OwnerStream {
         let source = match shard.blocking_reload(&request) {
             Blocking::Ordinary => Self::source(shard.lookup(&request)),
             Blocking::Refuse(failure) => Source::Refused(failure),
-            Blocking::Answer(version) => Source::Version {
+            Blocking::Answer { version, delta } => Source::Version {
                 version,
+                delta,
                 status: CacheStatus {
                     ttl: None,
                     detail: Some("live-state"),
@@ -85,7 +91,7 @@ impl OwnerStream {
                 },
                 next: 0,
             },
-            Blocking::Wait(waiting) => Source::Held(waiting),
+            Blocking::Wait { waiting, delta } => Source::Held { waiting, delta },
         };
         OwnerStream {
             shard: Rc::clone(shard),
@@ -132,10 +138,12 @@ impl OwnerStream {
                         }
                     };
                 }
-                Source::Held(waiting) => {
+                Source::Held { waiting, delta } => {
+                    let delta = *delta;
                     self.source = match waiting.await {
                         Ok(Held::Ready(version)) => Source::Version {
                             version,
+                            delta,
                             status: CacheStatus {
                                 collapsed: true,
                                 detail: Some("held"),
@@ -151,19 +159,21 @@ impl OwnerStream {
                 }
                 Source::Version {
                     version,
+                    delta,
                     status,
                     next,
                 } => {
                     let index = *next;
                     *next += 1;
+                    let (head, body) = version.answer(*delta);
                     return match index {
                         0 => Reply::Head {
-                            head: Arc::clone(&version.head),
+                            head,
                             age_secs: version.age_secs(self.shard.now()),
                             status: *status,
-                            body_len: Some(version.body.len() as u64),
+                            body_len: Some(body.len() as u64),
                         },
-                        1 if !version.body.is_empty() => Reply::Chunk(version.body.clone()),
+                        1 if !body.is_empty() => Reply::Chunk(body),
                         _ => Reply::End,
                     };
                 }
