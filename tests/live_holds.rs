@@ -3,7 +3,8 @@
 //! per rendition however the clients spell their requests (T1.1, also with a `no-cache`
 //! origin, T1.6), 503 with `Retry-After` after three target durations (T1.3, on the clock
 //! seam), directives ignored after `EXT-X-ENDLIST` (T1.4), a regressed playlist never served
-//! (T9.2), and a stalled one flagged stale.
+//! (T9.2), a stalled one flagged stale, and a part not yet published never cached as missing
+//! (F3).
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s, so holds last 3 s),
 //! started 5 s before the test.
@@ -233,3 +234,26 @@ with_shards!(a_regressed_playlist_is_never_served, |shards| {
     }
     assert!(rejected() >= 1, "the regression was counted");
 });
+
+with_shards!(
+    a_part_not_yet_published_is_never_cached_as_missing,
+    |shards| {
+        let setup = live_setup(shards);
+        let state = warm(&setup);
+        // Two segments ahead: the origin says 404 (it holds only the hinted part), with
+        // `max-age=1`; the edge passes the 404 on and keeps nothing.
+        let future = format!("/live/s0/r0/seg-{}.1.m4s", state.next_msn() + 1);
+        for _ in 0..2 {
+            let response = setup.get(&future);
+            assert_eq!(response.status, 404);
+            assert!(
+                response.cache_status().contains("detail=live-edge"),
+                "{response:?}"
+            );
+        }
+        assert_eq!(setup.origin_count("GET", &future), 2);
+        // Published: the next request gets it.
+        let published = eventually(Duration::from_secs(5), || setup.get(&future).status == 200);
+        assert!(published);
+    }
+);

@@ -202,9 +202,12 @@ async fn deliver(
         _ => None,
     };
     let shared = !matches!(policy, Policy::Private { .. });
+    // A live stream's part or segment that is "not found" may exist a moment later: its 404
+    // reaches the requests that asked, and is never kept for the next ones (LIVE.md F3).
+    let live_miss = matches!(status, 404 | 410) && shard.in_live_rendition(&leader.request.key);
     let mut keeping = if !shared || !joinable || content_length.is_some_and(|n| n > max_object) {
         Keeping::PassingThrough
-    } else if store && matches!(policy, Policy::Store { .. }) {
+    } else if store && matches!(policy, Policy::Store { .. }) && !live_miss {
         Keeping::Storing
     } else {
         Keeping::Sharing
@@ -238,6 +241,7 @@ async fn deliver(
                 stored_ttl,
                 detail: match keeping {
                     Keeping::Storing => None,
+                    _ if live_miss => Some("live-edge"),
                     _ => policy.reason(),
                 },
                 ..Arrival::default()

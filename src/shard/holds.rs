@@ -325,6 +325,26 @@ impl Shard {
         LiveStats::set(&self.my_stats().live.holds_active, waiting);
     }
 
+    /// Whether `key` lies in the directory of a live rendition this shard tracks (same host,
+    /// same path up to the last `/`): a part or segment of a live stream, which a 404 must
+    /// not be cached for, since it may be published a moment later.
+    pub(super) fn in_live_rendition(&self, key: &CacheKey) -> bool {
+        let dir = |path: &[u8]| {
+            let end = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+            path[..end].to_vec()
+        };
+        let wanted = dir(key.path());
+        let renditions = self.holds.renditions.borrow();
+        renditions.iter().any(|((rendition, _), r)| {
+            rendition.host() == key.host()
+                && dir(rendition.path()) == wanted
+                && r.latest
+                    .borrow()
+                    .as_ref()
+                    .is_some_and(|v| v.playlist.is_live())
+        })
+    }
+
     /// Renditions whose playlist stopped advancing, for the gauge.
     pub(super) fn publish_stale(&self) {
         let stale = self
