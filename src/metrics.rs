@@ -24,6 +24,7 @@ mod guards;
 mod labels;
 mod latency;
 mod live;
+pub mod streams;
 pub use guards::{Guard, Guards};
 pub use labels::{
     method_index, status_class_index, CacheResult, OriginErrorKind, BAD_STATUSES, METHODS,
@@ -85,6 +86,8 @@ pub struct ShardStats {
     pub guards: Guards,
     /// Live-video holds, long-polls and playlist versions.
     pub live: LiveStats,
+    /// Per-stream figures (bounded; see `streams`).
+    pub streams: streams::StreamTable,
 }
 
 impl Default for ShardStats {
@@ -120,6 +123,7 @@ impl Default for ShardStats {
             config_version: AtomicU64::new(1),
             guards: Guards::default(),
             live: LiveStats::default(),
+            streams: streams::StreamTable::default(),
         }
     }
 }

@@ -1,10 +1,15 @@
-//! The live-video families of a scrape (LIVE.md F1, F9): held blocking reloads and how they
-//! ended, upstream long-polls, playlist versions taken, refused and unusable, and the
-//! renditions tracked and stale. Summed over shards like every other counter.
+//! The live-video families of a scrape (LIVE.md F1, F9, F11): held blocking reloads and how
+//! they ended, upstream long-polls, playlist versions taken, refused and unusable, the
+//! renditions tracked and stale (summed over shards like every other counter), and the
+//! per-stream families, the [`STREAM_LABELS`] busiest streams by name and the rest as `other`.
 
-use super::{counter, Family, Samples, Value};
+use super::{counter, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
+use crate::metrics::streams::{top_streams, ObjectKind, StreamCounters, FIRST_BYTE_BOUNDS};
 use crate::metrics::{HoldResult, LiveStats, Stats};
+
+/// Streams that get their own label in a scrape (LIVE.md F11); the rest are `other`.
+pub const STREAM_LABELS: usize = 1000;
 
 pub(super) fn families(stats: &Stats) -> Vec<Family> {
     let load = |f: fn(&LiveStats) -> &std::sync::atomic::AtomicU64| stats.sum(|s| f(&s.live));
@@ -70,5 +75,108 @@ pub(super) fn families(stats: &Stats) -> Vec<Family> {
             "Tracked renditions whose playlist stopped advancing (no segment for 1.5 target durations, or no part for 3 part targets)",
             load(|l| &l.stale_renditions),
         ),
+    ]
+    .into_iter()
+    .chain(stream_families(stats))
+    .collect()
+}
+
+/// `livecache_stream_*`: one sample set per exported stream.
+fn stream_families(stats: &Stats) -> Vec<Family> {
+    let streams = top_streams(stats.shards.iter().map(|s| &s.streams), STREAM_LABELS);
+    let label = |name: &str| vec![("stream", name.to_string())];
+    let by_kind = |f: fn(&StreamCounters) -> &[u64; ObjectKind::ALL.len()]| {
+        let mut samples = Vec::new();
+        for (name, counters) in &streams {
+            for kind in ObjectKind::ALL {
+                let n = f(counters)[kind as usize];
+                if n > 0 {
+                    let mut labels = label(name);
+                    labels.push(("type", kind.label().to_string()));
+                    samples.push((labels, n));
+                }
+            }
+        }
+        Samples::Counter(samples)
+    };
+    let each = |f: fn(&StreamCounters) -> u64| {
+        let samples = streams.iter().map(|(n, c)| (label(n), f(c))).collect();
+        Samples::Counter(samples)
+    };
+    let mut holds: Vec<(Labels, u64)> = Vec::new();
+    for (name, counters) in &streams {
+        for result in HoldResult::ALL {
+            let n = counters.holds[result as usize];
+            if n > 0 {
+                let mut labels = label(name);
+                labels.push(("result", result.label().to_string()));
+                holds.push((labels, n));
+            }
+        }
+    }
+    let first_byte = streams
+        .iter()
+        .map(|(name, c)| {
+            let buckets = FIRST_BYTE_BOUNDS
+                .iter()
+                .copied()
+                .chain([f64::INFINITY])
+                .zip(c.first_byte.iter().copied())
+                .collect();
+            let histogram = Buckets {
+                buckets,
+                sum_seconds: c.first_byte_sum_us as f64 / 1e6,
+                count: c.first_byte.iter().sum(),
+            };
+            (label(name), histogram)
+        })
+        .collect();
+    vec![
+        Family {
+            name: "livecache_stream_requests",
+            help: "Requests per stream (the busiest by name, the rest as other) and object type",
+            samples: by_kind(|c| &c.requests),
+        },
+        Family {
+            name: "livecache_stream_bytes",
+            help: "Response bytes sent per stream and object type",
+            samples: by_kind(|c| &c.bytes),
+        },
+        Family {
+            name: "livecache_stream_hits",
+            help: "Requests per stream answered from the cache",
+            samples: each(|c| c.hits),
+        },
+        Family {
+            name: "livecache_stream_misses",
+            help: "Requests per stream that went to the origin themselves (requests / misses is the coalescing ratio)",
+            samples: each(|c| c.misses),
+        },
+        Family {
+            name: "livecache_stream_errors",
+            help: "Responses per stream with a 4xx (class=client) or 5xx (class=server) status",
+            samples: Samples::Counter(
+                streams
+                    .iter()
+                    .flat_map(|(n, c)| {
+                        let mut client = label(n);
+                        client.push(("class", "client".to_string()));
+                        let mut server = label(n);
+                        server.push(("class", "server".to_string()));
+                        [(client, c.client_errors), (server, c.server_errors)]
+                    })
+                    .collect(),
+            ),
+        },
+        Family {
+            name: "livecache_stream_hold_results",
+            help: "Blocking playlist reloads per stream by how they were answered",
+            samples: Samples::Counter(holds),
+        },
+        Family {
+            name: "livecache_stream_first_byte_seconds",
+            help: "Request head parsed to first response byte written, per stream",
+            samples: Samples::Histogram(first_byte),
+        },
     ]
 }

@@ -121,6 +121,10 @@ impl StreamKey {
         &self.0
     }
 
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+
     /// The shard that owns every object of this stream.
     pub fn owner(&self, shards: usize) -> usize {
         (stable_hash(&self.0) % shards as u64) as usize

@@ -6,8 +6,10 @@
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
 
+use super::streams::{ObjectKind, StreamResponse};
 use super::{request_cell, status_class_index, CacheResult, ShardStats};
 use crate::http::Failure;
 
@@ -105,6 +107,8 @@ pub struct Meter {
     bytes: u64,
     upstream: Option<Duration>,
     failure: Option<Failure>,
+    /// The stream and object kind, for the per-stream figures (cacheable reads only).
+    stream: Option<(Bytes, ObjectKind)>,
 }
 
 impl Meter {
@@ -118,7 +122,13 @@ impl Meter {
             bytes: 0,
             upstream: None,
             failure: None,
+            stream: None,
         }
+    }
+
+    /// The response belongs to `stream` and is an object of `kind`.
+    pub fn for_stream(&mut self, stream: Bytes, kind: ObjectKind) {
+        self.stream = Some((stream, kind));
     }
 
     /// How long this request waited for an upstream response head (or for the upstream to
@@ -190,6 +200,16 @@ impl Meter {
         let index = self.cache as usize;
         latency.first_byte[index].record(first_byte);
         latency.total[index].record(total);
+        if let Some((stream, kind)) = &self.stream {
+            let response = StreamResponse {
+                kind: *kind,
+                status: self.status,
+                cache: self.cache,
+                bytes: self.bytes,
+                first_byte,
+            };
+            stats.streams.record(stream, &response);
+        }
     }
 }
 

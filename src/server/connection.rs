@@ -14,12 +14,14 @@ use super::pace::Pace;
 use super::respond::{write_failure, write_response, Exchange};
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
+use crate::cache::StreamKey;
 use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::headers::find;
 use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
 use crate::http::Failure;
 use crate::io::read_some;
 use crate::log::access::Entry;
+use crate::metrics::streams::ObjectKind;
 use crate::metrics::{self, Guard, Meter, ShardStats};
 use crate::shard::{route, FetchRequest};
 
@@ -168,6 +170,8 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(head);
+        let stream = StreamKey::of(&key, self.shard.config().stream_key);
+        meter.for_stream(stream.into_bytes(), ObjectKind::of(key.target()));
         let owner = route::owner(&self.shard.config(), &key);
         let directives = match self.shard.config().caching.request_cache_control {
             RequestDirectivesRule::Honor => RequestDirectives::parse(&head.headers),

@@ -25,7 +25,7 @@ use futures_channel::oneshot;
 
 use super::rendition::{Held, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
-use crate::cache::{CacheKey, Vary};
+use crate::cache::{CacheKey, StreamKey, Vary};
 use crate::http::Failure;
 use crate::live::{self, HoldDecision, SkipRequest};
 use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
@@ -91,7 +91,7 @@ impl Shard {
             Ok(Some(d)) => d,
             Ok(None) => return Blocking::Ordinary,
             Err(_) => {
-                self.my_stats().live.result(HoldResult::BadDirective);
+                self.hold_result(&request.key, HoldResult::BadDirective);
                 return Blocking::Refuse(Failure::BadDirective);
             }
         };
@@ -111,7 +111,7 @@ impl Shard {
             .get()
             .is_some_and(|until| now < until)
         {
-            self.my_stats().live.result(HoldResult::Passed);
+            self.hold_result(&request.key, HoldResult::Passed);
             return Blocking::Ordinary;
         }
         let latest = rendition.latest.borrow().clone();
@@ -135,11 +135,11 @@ impl Shard {
                     } else {
                         HoldResult::Immediate
                     };
-                    self.my_stats().live.result(result);
+                    self.hold_result(&request.key, result);
                     return Blocking::Answer { version, delta };
                 }
                 HoldDecision::TooFar => {
-                    self.my_stats().live.result(HoldResult::TooFar);
+                    self.hold_result(&request.key, HoldResult::TooFar);
                     return Blocking::Refuse(Failure::TooFarAhead);
                 }
                 HoldDecision::Hold => {}
@@ -263,7 +263,7 @@ impl Shard {
             }
             *rendition.waiters.borrow_mut() = keep;
             for _ in 0..expired {
-                self.my_stats().live.result(HoldResult::Expired);
+                self.hold_result(&rendition.upstream.key, HoldResult::Expired);
             }
             self.count_holds(0, expired + gone);
             long_poll::note_staleness(self, &rendition, now);
@@ -287,15 +287,15 @@ impl Shard {
                     continue;
                 }
                 HoldDecision::Answer if version.playlist.ended => {
-                    self.my_stats().live.result(HoldResult::Ended);
+                    self.hold_result(&rendition.upstream.key, HoldResult::Ended);
                     Held::Ready(Rc::clone(version))
                 }
                 HoldDecision::Answer => {
-                    self.my_stats().live.result(HoldResult::Satisfied);
+                    self.hold_result(&rendition.upstream.key, HoldResult::Satisfied);
                     Held::Ready(Rc::clone(version))
                 }
                 HoldDecision::TooFar => {
-                    self.my_stats().live.result(HoldResult::TooFar);
+                    self.hold_result(&rendition.upstream.key, HoldResult::TooFar);
                     Held::TooFar
                 }
             };
@@ -313,10 +313,18 @@ impl Shard {
         let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
         let n = waiters.len() as u64;
         for w in waiters {
-            self.my_stats().live.result(HoldResult::Passed);
+            self.hold_result(&rendition.upstream.key, HoldResult::Passed);
             let _ = w.wake.send(Held::Pass);
         }
         self.count_holds(0, n);
+    }
+
+    /// Counts how a blocking reload for `key` was answered, overall and for its stream.
+    fn hold_result(&self, key: &CacheKey, result: HoldResult) {
+        let stats = self.my_stats();
+        stats.live.result(result);
+        let stream = StreamKey::of(key, self.config().stream_key);
+        stats.streams.hold(stream.as_bytes(), result);
     }
 
     fn count_holds(&self, added: u64, removed: u64) {

@@ -1,0 +1,298 @@
+//! Per-stream figures (LIVE.md F11) with bounded cardinality: for each stream (the stream key:
+//! host and path prefix), requests and bytes by object kind, hits and misses (the coalescing
+//! ratio is requests over misses), client and server errors, a coarse time-to-first-byte
+//! histogram, and how its blocking playlist reloads were answered. Each shard keeps its own
+//! table, written by that shard alone behind an uncontended lock, of at most
+//! [`MAX_STREAMS_PER_SHARD`] streams (later ones count as `other`); a scrape merges the tables
+//! and labels the top streams by requests, summing the rest into `other`.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use super::{CacheResult, HoldResult};
+
+/// Streams one shard keeps apart; requests for more count under `other`.
+pub const MAX_STREAMS_PER_SHARD: usize = 2048;
+/// The label of every stream beyond the tracked or exported ones.
+pub const OTHER: &str = "other";
+/// Upper bounds of the per-stream first-byte histogram, in seconds (`+Inf` on top).
+pub const FIRST_BYTE_BOUNDS: [f64; 5] = [0.001, 0.005, 0.02, 0.1, 0.5];
+
+/// What a request asked for, by its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    Playlist = 0,
+    /// A playlist request with LL-HLS delivery directives.
+    BlockingPlaylist = 1,
+    /// An initialization section.
+    Init = 2,
+    /// A media segment or part.
+    Media = 3,
+    Other = 4,
+}
+
+impl ObjectKind {
+    pub const ALL: [ObjectKind; 5] = [
+        ObjectKind::Playlist,
+        ObjectKind::BlockingPlaylist,
+        ObjectKind::Init,
+        ObjectKind::Media,
+        ObjectKind::Other,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ObjectKind::Playlist => "playlist",
+            ObjectKind::BlockingPlaylist => "blocking_playlist",
+            ObjectKind::Init => "init",
+            ObjectKind::Media => "media",
+            ObjectKind::Other => "other",
+        }
+    }
+
+    /// The kind of a request for `target` (path and query), by name: a manifest, a
+    /// playlist with `_HLS_msn` or `_HLS_part`, a file named `init*` or with an init extension, a media file.
+    pub fn of(target: &[u8]) -> ObjectKind {
+        let (path, query) = match target.iter().position(|&b| b == b'?') {
+            Some(q) => (&target[..q], &target[q + 1..]),
+            None => (target, &[][..]),
+        };
+        let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+        match ext {
+            "m3u8"
+                if contains_ignore_case(query, b"_hls_msn=")
+                    || contains_ignore_case(query, b"_hls_part=") =>
+            {
+                ObjectKind::BlockingPlaylist
+            }
+            "m3u8" | "mpd" => ObjectKind::Playlist,
+            "mp4" | "m4i" | "cmfi" if name.starts_with("init") => ObjectKind::Init,
+            _ if name.starts_with("init") => ObjectKind::Init,
+            "ts" | "m4s" | "mp4" | "m4a" | "m4v" | "aac" | "cmfv" | "cmfa" | "vtt" | "webvtt" => {
+                ObjectKind::Media
+            }
+            _ => ObjectKind::Other,
+        }
+    }
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// One stream's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StreamCounters {
+    pub requests: [u64; ObjectKind::ALL.len()],
+    pub bytes: [u64; ObjectKind::ALL.len()],
+    pub hits: u64,
+    /// Requests that went upstream themselves (not joined to another's fetch).
+    pub misses: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    /// First-byte counts per [`FIRST_BYTE_BOUNDS`] bucket (not cumulative), `+Inf` last.
+    pub first_byte: [u64; FIRST_BYTE_BOUNDS.len() + 1],
+    pub first_byte_sum_us: u64,
+    pub holds: [u64; HoldResult::ALL.len()],
+}
+
+impl StreamCounters {
+    pub fn total_requests(&self) -> u64 {
+        self.requests.iter().sum()
+    }
+
+    fn add(&mut self, other: &StreamCounters) {
+        let sum = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        sum(&mut self.requests, &other.requests);
+        sum(&mut self.bytes, &other.bytes);
+        sum(&mut self.first_byte, &other.first_byte);
+        sum(&mut self.holds, &other.holds);
+        self.hits += other.hits;
+        self.misses += other.misses;
+        self.client_errors += other.client_errors;
+        self.server_errors += other.server_errors;
+        self.first_byte_sum_us += other.first_byte_sum_us;
+    }
+}
+
+/// One finished response, as a stream's counters take it.
+pub struct StreamResponse {
+    pub kind: ObjectKind,
+    pub status: u16,
+    pub cache: CacheResult,
+    pub bytes: u64,
+    pub first_byte: Duration,
+}
+
+/// One shard's per-stream table.
+#[derive(Debug, Default)]
+pub struct StreamTable {
+    streams: Mutex<HashMap<Box<[u8]>, StreamCounters>>,
+}
+
+impl StreamTable {
+    pub fn record(&self, stream: &[u8], response: &StreamResponse) {
+        self.with(stream, |c| {
+            let kind = response.kind as usize;
+            c.requests[kind] += 1;
+            c.bytes[kind] += response.bytes;
+            match response.cache {
+                CacheResult::Hit => c.hits += 1,
+                CacheResult::Miss => c.misses += 1,
+                _ => {}
+            }
+            match response.status {
+                400..=499 => c.client_errors += 1,
+                500..=599 => c.server_errors += 1,
+                _ => {}
+            }
+            let us = u64::try_from(response.first_byte.as_micros()).unwrap_or(u64::MAX);
+            let seconds = response.first_byte.as_secs_f64();
+            let bucket = FIRST_BYTE_BOUNDS.iter().position(|&b| seconds <= b);
+            c.first_byte[bucket.unwrap_or(FIRST_BYTE_BOUNDS.len())] += 1;
+            c.first_byte_sum_us = c.first_byte_sum_us.saturating_add(us);
+        });
+    }
+
+    pub fn hold(&self, stream: &[u8], result: HoldResult) {
+        self.with(stream, |c| c.holds[result as usize] += 1);
+    }
+
+    fn with(&self, stream: &[u8], f: impl FnOnce(&mut StreamCounters)) {
+        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(counters) = streams.get_mut(stream) {
+            return f(counters);
+        }
+        let key: Box<[u8]> = if streams.len() < MAX_STREAMS_PER_SHARD {
+            stream.into()
+        } else {
+            OTHER.as_bytes().into()
+        };
+        f(streams.entry(key).or_default());
+    }
+
+    fn snapshot(&self) -> Vec<(Box<[u8]>, StreamCounters)> {
+        let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+        streams
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+/// The tables merged: the `labels` streams with the most requests by name, then everything
+/// else summed as `other` (present only when something was summed).
+pub fn top_streams<'a>(
+    tables: impl Iterator<Item = &'a StreamTable>,
+    labels: usize,
+) -> Vec<(String, StreamCounters)> {
+    let mut merged: HashMap<Box<[u8]>, StreamCounters> = HashMap::new();
+    for table in tables {
+        for (stream, counters) in table.snapshot() {
+            merged.entry(stream).or_default().add(&counters);
+        }
+    }
+    let mut other = merged.remove(OTHER.as_bytes());
+    let mut all: Vec<_> = merged.into_iter().collect();
+    all.sort_by(|a, b| {
+        b.1.total_requests()
+            .cmp(&a.1.total_requests())
+            .then_with(|| a.0.cmp(&b.0))
+    });
+    let rest = all.split_off(all.len().min(labels));
+    for (_, counters) in rest {
+        other
+            .get_or_insert_with(StreamCounters::default)
+            .add(&counters);
+    }
+    let mut out: Vec<_> = all
+        .into_iter()
+        .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
+        .collect();
+    out.extend(other.map(|o| (OTHER.to_string(), o)));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(kind: ObjectKind, cache: CacheResult, ms: u64) -> StreamResponse {
+        StreamResponse {
+            kind,
+            status: 200,
+            cache,
+            bytes: 10,
+            first_byte: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn kinds_by_name() {
+        assert_eq!(ObjectKind::of(b"/l/r0/index.m3u8"), ObjectKind::Playlist);
+        assert_eq!(
+            ObjectKind::of(b"/l/r0/index.m3u8?_HLS_msn=3&_HLS_part=1"),
+            ObjectKind::BlockingPlaylist
+        );
+        assert_eq!(ObjectKind::of(b"/l/manifest.mpd"), ObjectKind::Playlist);
+        assert_eq!(ObjectKind::of(b"/l/r0/init.mp4"), ObjectKind::Init);
+        assert_eq!(ObjectKind::of(b"/l/r0/seg-1.2.m4s?x=1"), ObjectKind::Media);
+        assert_eq!(ObjectKind::of(b"/l/r0/seg-1.ts"), ObjectKind::Media);
+        assert_eq!(ObjectKind::of(b"/favicon.ico"), ObjectKind::Other);
+    }
+
+    #[test]
+    fn the_busiest_streams_get_labels_and_the_rest_is_other() {
+        let (a, b) = (StreamTable::default(), StreamTable::default());
+        for i in 0..5u64 {
+            let name = format!("h/s{i}");
+            for _ in 0..=i {
+                a.record(
+                    name.as_bytes(),
+                    &response(ObjectKind::Media, CacheResult::Hit, 1),
+                );
+            }
+        }
+        b.record(
+            b"h/s0",
+            &response(ObjectKind::Playlist, CacheResult::Miss, 30),
+        );
+        b.hold(b"h/s0", HoldResult::Satisfied);
+        let top = top_streams([&a, &b].into_iter(), 2);
+        let names: Vec<_> = top.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["h/s4", "h/s3", OTHER]);
+        let other = &top[2].1;
+        // s0 (1 + 1), s1 (2), s2 (3).
+        assert_eq!(other.total_requests(), 7);
+        assert_eq!((other.hits, other.misses), (6, 1));
+        assert_eq!(other.holds[HoldResult::Satisfied as usize], 1);
+        assert_eq!(other.first_byte[0], 6);
+        assert_eq!(other.first_byte[3], 1);
+        let top = top_streams([&a, &b].into_iter(), 10);
+        assert_eq!(top.len(), 5, "nothing summed, no other");
+    }
+
+    #[test]
+    fn a_shard_keeps_a_bounded_number_of_streams() {
+        let table = StreamTable::default();
+        for i in 0..MAX_STREAMS_PER_SHARD + 10 {
+            let name = format!("s{i}");
+            table.record(
+                name.as_bytes(),
+                &response(ObjectKind::Media, CacheResult::Hit, 1),
+            );
+        }
+        let snapshot = table.snapshot();
+        assert_eq!(snapshot.len(), MAX_STREAMS_PER_SHARD + 1);
+        let other = snapshot
+            .iter()
+            .find(|(k, _)| &**k == OTHER.as_bytes())
+            .unwrap();
+        assert_eq!(other.1.total_requests(), 10);
+    }
+}
