@@ -86,8 +86,6 @@ pub struct ShardStats {
     pub guards: Guards,
     /// Live-video holds, long-polls and playlist versions.
     pub live: LiveStats,
-    /// Per-stream figures (bounded; see `streams`).
-    pub streams: streams::StreamTable,
 }
 
 impl Default for ShardStats {
@@ -123,7 +121,6 @@ impl Default for ShardStats {
             config_version: AtomicU64::new(1),
             guards: Guards::default(),
             live: LiveStats::default(),
-            streams: streams::StreamTable::default(),
         }
     }
 }

@@ -410,7 +410,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
         },
     ]
     .into_iter()
-    .chain(live::families(stats))
+    .chain(live::families(stats, latency))
     .collect()
 }
 

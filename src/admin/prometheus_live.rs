@@ -5,13 +5,13 @@
 
 use super::{counter, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
-use crate::metrics::streams::{top_streams, ObjectKind, StreamCounters, FIRST_BYTE_BOUNDS};
-use crate::metrics::{HoldResult, LiveStats, Stats};
+use crate::metrics::streams::{ObjectKind, StreamCounters, FIRST_BYTE_BOUNDS};
+use crate::metrics::{HoldResult, Latency, LiveStats, Stats};
 
 /// Streams that get their own label in a scrape (LIVE.md F11); the rest are `other`.
 pub const STREAM_LABELS: usize = 1000;
 
-pub(super) fn families(stats: &Stats) -> Vec<Family> {
+pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
     let load = |f: fn(&LiveStats) -> &std::sync::atomic::AtomicU64| stats.sum(|s| f(&s.live));
     let gauge = |name, help, value| Family {
         name,
@@ -77,13 +77,13 @@ pub(super) fn families(stats: &Stats) -> Vec<Family> {
         ),
     ]
     .into_iter()
-    .chain(stream_families(stats))
+    .chain(stream_families(latency))
     .collect()
 }
 
 /// `livecache_stream_*`: one sample set per exported stream.
-fn stream_families(stats: &Stats) -> Vec<Family> {
-    let streams = top_streams(stats.shards.iter().map(|s| &s.streams), STREAM_LABELS);
+fn stream_families(latency: &Latency) -> Vec<Family> {
+    let streams = latency.streams.top(STREAM_LABELS);
     let label = |name: &str| vec![("stream", name.to_string())];
     let by_kind = |f: fn(&StreamCounters) -> &[u64; ObjectKind::ALL.len()]| {
         let mut samples = Vec::new();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hdrhistogram::Histogram;
 
-use super::streams::{ObjectKind, StreamResponse};
+use super::streams::{ObjectKind, StreamResponse, StreamTable};
 use super::{request_cell, status_class_index, CacheResult, ShardStats};
 use crate::http::Failure;
 
@@ -81,6 +81,8 @@ pub struct Latency {
     pub total: [Timing; CacheResult::ALL.len()],
     /// Upstream request sent to response head parsed.
     pub origin: Timing,
+    /// Per-stream figures: they travel with the histograms, kept and merged the same way.
+    pub streams: StreamTable,
 }
 
 impl Latency {
@@ -92,6 +94,7 @@ impl Latency {
             mine.merge(theirs);
         }
         self.origin.merge(&other.origin);
+        self.streams.merge(&other.streams);
     }
 }
 
@@ -208,7 +211,7 @@ impl Meter {
                 bytes: self.bytes,
                 first_byte,
             };
-            stats.streams.record(stream, &response);
+            latency.streams.record(stream, &response);
         }
     }
 }

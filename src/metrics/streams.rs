@@ -2,12 +2,12 @@
 //! host and path prefix), requests and bytes by object kind, hits and misses (the coalescing
 //! ratio is requests over misses), client and server errors, a coarse time-to-first-byte
 //! histogram, and how its blocking playlist reloads were answered. Each shard keeps its own
-//! table, written by that shard alone behind an uncontended lock, of at most
-//! [`MAX_STREAMS_PER_SHARD`] streams (later ones count as `other`); a scrape merges the tables
-//! and labels the top streams by requests, summing the rest into `other`.
+//! table beside its latency histograms (plain adds, no lock), of at most
+//! [`MAX_STREAMS_PER_SHARD`] streams (later ones count as `other`); a scrape merges the
+//! shards' copies as it merges the histograms and labels the top streams by requests,
+//! summing the rest into `other`.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use super::{CacheResult, HoldResult};
@@ -129,14 +129,14 @@ pub struct StreamResponse {
     pub first_byte: Duration,
 }
 
-/// One shard's per-stream table.
-#[derive(Debug, Default)]
+/// One shard's per-stream table (or several merged).
+#[derive(Clone, Debug, Default)]
 pub struct StreamTable {
-    streams: Mutex<HashMap<Box<[u8]>, StreamCounters>>,
+    streams: HashMap<Box<[u8]>, StreamCounters>,
 }
 
 impl StreamTable {
-    pub fn record(&self, stream: &[u8], response: &StreamResponse) {
+    pub fn record(&mut self, stream: &[u8], response: &StreamResponse) {
         self.with(stream, |c| {
             let kind = response.kind as usize;
             c.requests[kind] += 1;
@@ -159,12 +159,22 @@ impl StreamTable {
         });
     }
 
-    pub fn hold(&self, stream: &[u8], result: HoldResult) {
+    pub fn hold(&mut self, stream: &[u8], result: HoldResult) {
         self.with(stream, |c| c.holds[result as usize] += 1);
     }
 
-    fn with(&self, stream: &[u8], f: impl FnOnce(&mut StreamCounters)) {
-        let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
+    /// Adds `other`'s counts (another shard's table) to these.
+    pub fn merge(&mut self, other: &StreamTable) {
+        for (stream, counters) in &other.streams {
+            self.streams
+                .entry(stream.clone())
+                .or_default()
+                .add(counters);
+        }
+    }
+
+    fn with(&mut self, stream: &[u8], f: impl FnOnce(&mut StreamCounters)) {
+        let streams = &mut self.streams;
         if let Some(counters) = streams.get_mut(stream) {
             return f(counters);
         }
@@ -176,46 +186,30 @@ impl StreamTable {
         f(streams.entry(key).or_default());
     }
 
-    fn snapshot(&self) -> Vec<(Box<[u8]>, StreamCounters)> {
-        let streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
-        streams
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
-    }
-}
-
-/// The tables merged: the `labels` streams with the most requests by name, then everything
-/// else summed as `other` (present only when something was summed).
-pub fn top_streams<'a>(
-    tables: impl Iterator<Item = &'a StreamTable>,
-    labels: usize,
-) -> Vec<(String, StreamCounters)> {
-    let mut merged: HashMap<Box<[u8]>, StreamCounters> = HashMap::new();
-    for table in tables {
-        for (stream, counters) in table.snapshot() {
-            merged.entry(stream).or_default().add(&counters);
+    /// The `labels` streams with the most requests by name, then everything else summed as
+    /// `other` (present only when something was summed).
+    pub fn top(&self, labels: usize) -> Vec<(String, StreamCounters)> {
+        let mut merged = self.streams.clone();
+        let mut other = merged.remove(OTHER.as_bytes());
+        let mut all: Vec<_> = merged.into_iter().collect();
+        all.sort_by(|a, b| {
+            b.1.total_requests()
+                .cmp(&a.1.total_requests())
+                .then_with(|| a.0.cmp(&b.0))
+        });
+        let rest = all.split_off(all.len().min(labels));
+        for (_, counters) in rest {
+            other
+                .get_or_insert_with(StreamCounters::default)
+                .add(&counters);
         }
+        let mut out: Vec<_> = all
+            .into_iter()
+            .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
+            .collect();
+        out.extend(other.map(|o| (OTHER.to_string(), o)));
+        out
     }
-    let mut other = merged.remove(OTHER.as_bytes());
-    let mut all: Vec<_> = merged.into_iter().collect();
-    all.sort_by(|a, b| {
-        b.1.total_requests()
-            .cmp(&a.1.total_requests())
-            .then_with(|| a.0.cmp(&b.0))
-    });
-    let rest = all.split_off(all.len().min(labels));
-    for (_, counters) in rest {
-        other
-            .get_or_insert_with(StreamCounters::default)
-            .add(&counters);
-    }
-    let mut out: Vec<_> = all
-        .into_iter()
-        .map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v))
-        .collect();
-    out.extend(other.map(|o| (OTHER.to_string(), o)));
-    out
 }
 
 #[cfg(test)]
@@ -248,7 +242,7 @@ mod tests {
 
     #[test]
     fn the_busiest_streams_get_labels_and_the_rest_is_other() {
-        let (a, b) = (StreamTable::default(), StreamTable::default());
+        let (mut a, mut b) = (StreamTable::default(), StreamTable::default());
         for i in 0..5u64 {
             let name = format!("h/s{i}");
             for _ in 0..=i {
@@ -263,7 +257,8 @@ mod tests {
             &response(ObjectKind::Playlist, CacheResult::Miss, 30),
         );
         b.hold(b"h/s0", HoldResult::Satisfied);
-        let top = top_streams([&a, &b].into_iter(), 2);
+        a.merge(&b);
+        let top = a.top(2);
         let names: Vec<_> = top.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["h/s4", "h/s3", OTHER]);
         let other = &top[2].1;
@@ -273,13 +268,13 @@ mod tests {
         assert_eq!(other.holds[HoldResult::Satisfied as usize], 1);
         assert_eq!(other.first_byte[0], 6);
         assert_eq!(other.first_byte[3], 1);
-        let top = top_streams([&a, &b].into_iter(), 10);
+        let top = a.top(10);
         assert_eq!(top.len(), 5, "nothing summed, no other");
     }
 
     #[test]
     fn a_shard_keeps_a_bounded_number_of_streams() {
-        let table = StreamTable::default();
+        let mut table = StreamTable::default();
         for i in 0..MAX_STREAMS_PER_SHARD + 10 {
             let name = format!("s{i}");
             table.record(
@@ -287,12 +282,7 @@ mod tests {
                 &response(ObjectKind::Media, CacheResult::Hit, 1),
             );
         }
-        let snapshot = table.snapshot();
-        assert_eq!(snapshot.len(), MAX_STREAMS_PER_SHARD + 1);
-        let other = snapshot
-            .iter()
-            .find(|(k, _)| &**k == OTHER.as_bytes())
-            .unwrap();
-        assert_eq!(other.1.total_requests(), 10);
+        assert_eq!(table.streams.len(), MAX_STREAMS_PER_SHARD + 1);
+        assert_eq!(table.streams[OTHER.as_bytes()].total_requests(), 10);
     }
 }

@@ -321,10 +321,12 @@ impl Shard {
 
     /// Counts how a blocking reload for `key` was answered, overall and for its stream.
     fn hold_result(&self, key: &CacheKey, result: HoldResult) {
-        let stats = self.my_stats();
-        stats.live.result(result);
+        self.my_stats().live.result(result);
         let stream = StreamKey::of(key, self.config().stream_key);
-        stats.streams.hold(stream.as_bytes(), result);
+        self.latency
+            .borrow_mut()
+            .streams
+            .hold(stream.as_bytes(), result);
     }
 
     fn count_holds(&self, added: u64, removed: u64) {
