@@ -32,6 +32,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
                     .collect(),
             ),
         },
+        Family {
+            name: "livecache_hls_hold_seconds",
+            help: "How long blocking playlist reloads were held before their answer",
+            samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold))]),
+        },
         gauge(
             "livecache_hls_holds_active",
             "Blocking playlist reloads held right now",

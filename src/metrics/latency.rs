@@ -81,6 +81,8 @@ pub struct Latency {
     pub total: [Timing; CacheResult::ALL.len()],
     /// Upstream request sent to response head parsed.
     pub origin: Timing,
+    /// How long blocking playlist reloads were held before their answer (or 503).
+    pub hold: Timing,
     /// Per-stream figures: they travel with the histograms, kept and merged the same way.
     pub streams: StreamTable,
 }
@@ -94,6 +96,7 @@ impl Latency {
             mine.merge(theirs);
         }
         self.origin.merge(&other.origin);
+        self.hold.merge(&other.hold);
         self.streams.merge(&other.streams);
     }
 }

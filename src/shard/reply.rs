@@ -7,6 +7,7 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -56,6 +57,7 @@ enum Source {
     Held {
         waiting: oneshot::Receiver<Held>,
         delta: bool,
+        since: Instant,
     },
     /// A rendition's playlist version (or its delta update): head, its one chunk, end.
     Version {
@@ -91,7 +93,11 @@ impl OwnerStream {
                 },
                 next: 0,
             },
-            Blocking::Wait { waiting, delta } => Source::Held { waiting, delta },
+            Blocking::Wait { waiting, delta } => Source::Held {
+                waiting,
+                delta,
+                since: Instant::now(),
+            },
         };
         OwnerStream {
             shard: Rc::clone(shard),
@@ -138,9 +144,15 @@ impl OwnerStream {
                         }
                     };
                 }
-                Source::Held { waiting, delta } => {
+                Source::Held {
+                    waiting,
+                    delta,
+                    since,
+                } => {
                     let delta = *delta;
-                    self.source = match waiting.await {
+                    let woken = waiting.await;
+                    self.shard.latency.borrow_mut().hold.record(since.elapsed());
+                    self.source = match woken {
                         Ok(Held::Ready(version)) => Source::Version {
                             version,
                             delta,
