@@ -76,6 +76,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             load(|l| &l.renditions),
         ),
         gauge(
+            "livecache_hls_state_bytes",
+            "Estimated memory of the renditions' playlist versions (a version, its parse and its delta)",
+            load(|l| &l.state_bytes),
+        ),
+        gauge(
             "livecache_hls_stale_renditions",
             "Tracked renditions whose playlist stopped advancing (no segment for 1.5 target durations, or no part for 3 part targets)",
             load(|l| &l.stale_renditions),

@@ -60,6 +60,8 @@ pub struct LiveStats {
     pub holds_active: AtomicU64,
     /// Renditions whose state this shard keeps.
     pub renditions: AtomicU64,
+    /// Estimated bytes of the renditions' playlist versions.
+    pub state_bytes: AtomicU64,
     /// Tracked renditions that stopped advancing (F9).
     pub stale_renditions: AtomicU64,
     /// Upstream requests made for rendition state (long-polls and first fetches).

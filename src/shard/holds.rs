@@ -37,6 +37,10 @@ const SWEEP_EVERY: Duration = Duration::from_millis(50);
 const UNKNOWN_HOLD_LIMIT: Duration = Duration::from_secs(30);
 /// Renditions one shard keeps; idle ones are forgotten first, then new ones are not tracked.
 const MAX_RENDITIONS: usize = 4096;
+/// Memory one shard gives rendition state (each version's bytes, its parse and its delta,
+/// estimated as three times its size); past it, idle renditions are forgotten, then a new
+/// version is passed through instead of kept.
+const STATE_MEMORY: u64 = 64 << 20;
 
 /// How the owner answers a playlist request with delivery directives.
 pub enum Blocking {
@@ -61,6 +65,8 @@ type RenditionKey = (CacheKey, Bytes);
 pub struct Holds {
     renditions: RefCell<HashMap<RenditionKey, Rc<Rendition>>>,
     waiting: Cell<u64>,
+    /// Estimated bytes of the renditions' versions (see [`STATE_MEMORY`]).
+    state_bytes: Cell<u64>,
     sweeping: Cell<bool>,
     /// At most one refused-playlist warning per interval from this shard.
     pub(super) warnings: RefCell<RateLimit>,
@@ -71,6 +77,7 @@ impl Default for Holds {
         Holds {
             renditions: RefCell::default(),
             waiting: Cell::new(0),
+            state_bytes: Cell::new(0),
             sweeping: Cell::new(false),
             warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
         }
@@ -181,7 +188,9 @@ impl Shard {
             return Some(Rc::clone(rendition));
         }
         if renditions.len() >= MAX_RENDITIONS {
-            renditions.retain(|_, r| !r.is_idle(now));
+            drop(renditions);
+            self.forget_idle(now);
+            renditions = self.holds.renditions.borrow_mut();
         }
         if renditions.len() >= MAX_RENDITIONS {
             return None;
@@ -317,6 +326,44 @@ impl Shard {
             let _ = w.wake.send(Held::Pass);
         }
         self.count_holds(0, n);
+    }
+
+    /// Forgets the renditions nobody waits for, polls or asked for in a while, and the
+    /// memory their versions held.
+    fn forget_idle(&self, now: Instant) {
+        let mut freed = 0;
+        self.holds.renditions.borrow_mut().retain(|_, r| {
+            let idle = r.is_idle(now);
+            if idle {
+                freed += r.state_cost();
+            }
+            !idle
+        });
+        let renditions = self.holds.renditions.borrow().len() as u64;
+        LiveStats::set(&self.my_stats().live.renditions, renditions);
+        self.account_state(0, freed);
+    }
+
+    /// Makes room for a version costing `new` that replaces one costing `old`; `false` when
+    /// even after forgetting idle renditions it does not fit [`STATE_MEMORY`].
+    pub(super) fn reserve_state(&self, old: u64, new: u64) -> bool {
+        let fits = |holds: &Holds| {
+            holds.state_bytes.get() - old.min(holds.state_bytes.get()) + new <= STATE_MEMORY
+        };
+        if !fits(&self.holds) {
+            self.forget_idle(self.now());
+        }
+        if !fits(&self.holds) {
+            return false;
+        }
+        self.account_state(new, old);
+        true
+    }
+
+    fn account_state(&self, added: u64, removed: u64) {
+        let bytes = (self.holds.state_bytes.get() + added).saturating_sub(removed);
+        self.holds.state_bytes.set(bytes);
+        LiveStats::set(&self.my_stats().live.state_bytes, bytes);
     }
 
     /// Counts how a blocking reload for `key` was answered, overall and for its stream.

@@ -21,7 +21,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::rendition::{Rendition, Version};
 use super::{FetchRequest, Shard};
-use crate::cache::{CacheKey, CachedHead, Event};
+use crate::cache::{CacheKey, CachedHead, Event, Vary};
 use crate::http::headers::find;
 use crate::live::{self, MediaPlaylist, Playlist};
 use crate::metrics::LiveStats;
@@ -60,11 +60,15 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
         let wait = match poll(&shard, &rendition, &target).await {
             Polled::Playlist(head, body, playlist) => {
                 plain = false;
-                let brought_news = install(&shard, &rendition, head, body, *playlist);
-                match (brought_news, pace) {
-                    (true, None) => Duration::ZERO,
-                    (true, Some(pace)) => pace,
-                    (false, pace) => pace.unwrap_or(RETRY_EVERY).max(RETRY_EVERY),
+                match (install(&shard, &rendition, head, body, *playlist), pace) {
+                    (Installed::News, None) => Duration::ZERO,
+                    (Installed::News, Some(pace)) => pace,
+                    (Installed::Nothing, pace) => pace.unwrap_or(RETRY_EVERY).max(RETRY_EVERY),
+                    (Installed::NoRoom, _) => {
+                        LiveStats::incr(&shard.my_stats().live.unusable);
+                        shard.pass_waiters(&rendition, PASS_FOR);
+                        break;
+                    }
                 }
             }
             Polled::Retry => RETRY_EVERY,
@@ -132,7 +136,23 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     if head.status != 200 {
         return Polled::Refused;
     }
-    if encoded || head.content_length.is_some_and(|n| n > max) {
+    // One version answers every viewer of the rendition: a playlist that varies on a field
+    // the rendition is not keyed by (beyond the key fields and the encoding, which the
+    // long-poll fixes to identity) cannot be shared this way.
+    let varies = match &head.vary {
+        Vary::None => false,
+        Vary::Star => true,
+        Vary::Fields(names) => names.iter().any(|name| {
+            !name.eq_ignore_ascii_case(b"accept-encoding")
+                && !shard
+                    .config()
+                    .forwarding
+                    .key
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(name))
+        }),
+    };
+    if encoded || varies || head.content_length.is_some_and(|n| n > max) {
         return Polled::Unusable;
     }
     let mut body = BytesMut::new();
@@ -152,18 +172,28 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     }
 }
 
+/// What became of an upstream playlist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Installed {
+    /// It is the state now, with a new segment or part (or the end of the stream).
+    News,
+    /// Refused, or nothing new in it.
+    Nothing,
+    /// No room in the shard's state memory: passed through instead.
+    NoRoom,
+}
+
 /// Makes `playlist` the rendition's state unless it may not follow the one served; wakes
-/// what it satisfies. `true` when it brought a new segment or part (or ended the stream).
+/// what it satisfies.
 fn install(
     shard: &Shard,
     rendition: &Rendition,
     head: Arc<CachedHead>,
     body: Bytes,
     playlist: MediaPlaylist,
-) -> bool {
+) -> Installed {
     let now = shard.now();
     let served = rendition.latest.borrow().clone();
-    let mut news = true;
     if let Some(served) = &served {
         if let Err(why) = live::check_successor(&served.playlist, &playlist) {
             shard.my_stats().live.reject(why);
@@ -177,20 +207,30 @@ fn install(
                     "upstream playlist refused; the last good version is served"
                 );
             }
-            return false;
+            return Installed::Nothing;
         }
-        let progress = live::progress(&served.playlist, &playlist);
-        if progress.segment {
-            rendition.segment_seen.set(now);
-        }
-        if progress.part || progress.segment {
-            rendition.part_seen.set(now);
-        }
-        news = progress.segment || progress.part || (playlist.ended && !served.playlist.ended);
-    } else {
-        rendition.segment_seen.set(now);
-        rendition.part_seen.set(now);
     }
+    let old_cost = served.as_ref().map_or(0, |v| v.cost());
+    if !shard.reserve_state(old_cost, 3 * body.len() as u64) {
+        return Installed::NoRoom;
+    }
+    let news = match &served {
+        Some(served) => {
+            let progress = live::progress(&served.playlist, &playlist);
+            if progress.segment {
+                rendition.segment_seen.set(now);
+            }
+            if progress.part || progress.segment {
+                rendition.part_seen.set(now);
+            }
+            progress.segment || progress.part || (playlist.ended && !served.playlist.ended)
+        }
+        None => {
+            rendition.segment_seen.set(now);
+            rendition.part_seen.set(now);
+            true
+        }
+    };
     let version = Rc::new(Version {
         upstream_age: head.arrival.initial_age_secs,
         head,
@@ -203,7 +243,11 @@ fn install(
     LiveStats::incr(&shard.my_stats().live.versions);
     shard.wake_satisfied(rendition, &version);
     note_staleness(shard, rendition, now);
-    news
+    if news {
+        Installed::News
+    } else {
+        Installed::Nothing
+    }
 }
 
 /// Flags the rendition stale (or no longer) by how long its playlist has not advanced.

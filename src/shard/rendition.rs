@@ -34,6 +34,11 @@ pub struct Version {
 }
 
 impl Version {
+    /// Estimated memory: its bytes, its parse and its delta update, three times its size.
+    pub fn cost(&self) -> u64 {
+        3 * self.body.len() as u64
+    }
+
     /// The head and body a request gets: the delta update when it asked for one and the
     /// playlist allows it (made once per version), else the full playlist.
     pub fn answer(&self, delta: bool) -> (Arc<CachedHead>, Bytes) {
@@ -114,6 +119,11 @@ impl Rendition {
         };
         let recent = latest.playlist.target_duration.saturating_mul(2);
         latest.playlist.is_live() && now.saturating_duration_since(self.last_asked.get()) <= recent
+    }
+
+    /// What its latest version costs in the shard's state memory.
+    pub(super) fn state_cost(&self) -> u64 {
+        self.latest.borrow().as_ref().map_or(0, |v| v.cost())
     }
 
     pub(super) fn is_idle(&self, now: Instant) -> bool {
