@@ -257,3 +257,19 @@ with_shards!(
         assert!(published);
     }
 );
+
+with_shards!(a_state_nobody_kept_current_is_not_served, |shards| {
+    let setup = live_setup(shards);
+    let state = warm(&setup);
+    // Nobody asks for a while: the long-poll stops after the answer in flight.
+    setup.advance(Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(600));
+    // A request the old state would satisfy waits for the next version instead.
+    let response = setup.get(&format!("{RENDITION}?_HLS_msn=0"));
+    assert!(
+        response.cache_status().contains("detail=held"),
+        "{response:?}"
+    );
+    let answer = playlist(&response);
+    assert!(answer.last_part() > state.last_part());
+});

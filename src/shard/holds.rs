@@ -125,13 +125,19 @@ impl Shard {
         if let Some(version) = latest {
             let age = now.saturating_duration_since(version.received_at);
             let polling = rendition.polling.get();
+            // A live version nobody kept current (no long-poll, older than a part target)
+            // answers nothing: it may be far behind the origin, so the request waits for the
+            // next version, which the long-poll brings within a part.
+            let current = polling
+                || age <= live::current_for(&version.playlist)
+                || !version.playlist.is_live();
             let decision = match directives.msn {
                 Some(msn) => live::decide(&version.playlist, msn, directives.part, age, polling),
-                // A non-blocking delta request: the latest version while it is current.
-                None if polling || age <= live::current_for(&version.playlist) => {
-                    HoldDecision::Answer
-                }
-                None => HoldDecision::Hold,
+                None => HoldDecision::Answer,
+            };
+            let decision = match decision {
+                HoldDecision::Answer if !current => HoldDecision::Hold,
+                decision => decision,
             };
             match decision {
                 HoldDecision::Answer => {
