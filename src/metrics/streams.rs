@@ -59,22 +59,31 @@ impl ObjectKind {
             None => (target, &[][..]),
         };
         let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
-        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
-        match ext {
-            "m3u8"
-                if contains_ignore_case(query, b"_hls_msn=")
-                    || contains_ignore_case(query, b"_hls_part=") =>
-            {
+        let ext = name.rsplit(|&b| b == b'.').next().unwrap_or_default();
+        let is = |e: &str| ext.eq_ignore_ascii_case(e.as_bytes());
+        let init = name.len() >= 4 && name[..4].eq_ignore_ascii_case(b"init");
+        if is("m3u8") {
+            let directive = contains_ignore_case(query, b"_hls_msn=")
+                || contains_ignore_case(query, b"_hls_part=");
+            return if directive {
                 ObjectKind::BlockingPlaylist
-            }
-            "m3u8" | "mpd" => ObjectKind::Playlist,
-            "mp4" | "m4i" | "cmfi" if name.starts_with("init") => ObjectKind::Init,
-            _ if name.starts_with("init") => ObjectKind::Init,
-            "ts" | "m4s" | "mp4" | "m4a" | "m4v" | "aac" | "cmfv" | "cmfa" | "vtt" | "webvtt" => {
-                ObjectKind::Media
-            }
-            _ => ObjectKind::Other,
+            } else {
+                ObjectKind::Playlist
+            };
+        }
+        if is("mpd") {
+            return ObjectKind::Playlist;
+        }
+        if init {
+            return ObjectKind::Init;
+        }
+        const MEDIA: [&str; 10] = [
+            "ts", "m4s", "mp4", "m4a", "m4v", "aac", "cmfv", "cmfa", "vtt", "webvtt",
+        ];
+        if name.contains(&b'.') && MEDIA.iter().any(|e| is(e)) {
+            ObjectKind::Media
+        } else {
+            ObjectKind::Other
         }
     }
 }

@@ -171,8 +171,8 @@ impl Connection {
         }
         let key = self.cache_key(head);
         let stream = StreamKey::of(&key, self.shard.config().stream_key);
+        let owner = route::stream_owner(&self.shard.config(), &stream);
         meter.for_stream(stream.into_bytes(), ObjectKind::of(key.target()));
-        let owner = route::owner(&self.shard.config(), &key);
         let directives = match self.shard.config().caching.request_cache_control {
             RequestDirectivesRule::Honor => RequestDirectives::parse(&head.headers),
             RequestDirectivesRule::Ignore => RequestDirectives::default(),

@@ -20,7 +20,11 @@ use crate::metrics::ShardStats;
 /// `cross_mesh_for_tests`, shard 0 alone accepts and streams are owned by the others, so every
 /// request crosses the mesh.
 pub fn owner(config: &Config, key: &CacheKey) -> usize {
-    let stream = StreamKey::of(key, config.stream_key);
+    stream_owner(config, &StreamKey::of(key, config.stream_key))
+}
+
+/// The shard that owns `stream` (see [`owner`]).
+pub fn stream_owner(config: &Config, stream: &StreamKey) -> usize {
     match config.shards {
         n if config.cross_mesh_for_tests && n > 1 => 1 + stream.owner(n - 1),
         n => stream.owner(n),
