@@ -4,7 +4,8 @@
 //! origin, T1.6), 503 with `Retry-After` after three target durations (T1.3, on the clock
 //! seam), directives ignored after `EXT-X-ENDLIST` (T1.4), a regressed playlist never served
 //! (T9.2), a stalled one flagged stale, and a part not yet published never cached as missing
-//! (F3).
+//! (F3), viewers of a hinted part sharing one upstream request (T3.1), and a state nobody kept
+//! current never served.
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s, so holds last 3 s),
 //! started 5 s before the test.
@@ -18,7 +19,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use common::{all_at_once, eventually, get, MockOrigin, Response, Setup};
-use livecache::live::MediaPlaylist;
+use livecache::live::{HintType, MediaPlaylist};
 use livecache::metrics::HoldResult;
 use mock_origin::LiveConfig;
 
@@ -273,3 +274,25 @@ with_shards!(a_state_nobody_kept_current_is_not_served, |shards| {
     let answer = playlist(&response);
     assert!(answer.last_part() > state.last_part());
 });
+
+with_shards!(
+    viewers_of_a_hinted_part_share_one_upstream_request,
+    |shards| {
+        let setup = live_setup(shards);
+        let state = warm(&setup);
+        let hint = state
+            .hint(HintType::Part)
+            .expect("the mock hints the next part");
+        let target = format!("/live/s0/r0/{}", hint.uri);
+        // Everyone asks before the part exists; the origin holds the one request it gets.
+        let responses = all_at_once(setup.addr, 12, |_, conn| conn.get(&target));
+        let first = &responses[0];
+        assert_eq!(first.status, 200, "{first:?}");
+        for response in &responses {
+            assert_eq!(response.status, 200);
+            assert!(response.complete);
+            assert_eq!(response.body, first.body);
+        }
+        assert_eq!(setup.origin_count("GET", &target), 1);
+    }
+);
