@@ -17,7 +17,11 @@ fn unusable(setup: &Setup) -> u64 {
 
 fn passed(setup: &Setup) -> u64 {
     let stats = &setup.running().stats;
-    stats.shards.iter().map(|s| s.live.results(HoldResult::Passed)).sum()
+    stats
+        .shards
+        .iter()
+        .map(|s| s.live.results(HoldResult::Passed))
+        .sum()
 }
 
 fn live_setup(shards: usize, extra: &[(&str, &str)]) -> Setup {
@@ -31,20 +35,23 @@ fn live_setup(shards: usize, extra: &[(&str, &str)]) -> Setup {
     Setup::in_front_of(origin, shards, extra)
 }
 
-with_shards!(an_answer_that_is_not_a_playlist_is_passed_through, |shards| {
-    let setup = Setup::new(shards);
-    let target = "/vod/index.m3u8?size=300&_HLS_msn=3";
-    let response = setup.get(target);
-    assert_eq!(response.status, 200);
-    assert_eq!(response.body, expected_body("/vod/index.m3u8", 300));
-    assert_eq!(unusable(&setup), 1);
-    // Meanwhile the rendition's requests go the ordinary way (cached by URL as usual).
-    let again = setup.get(target);
-    assert_eq!(again.body, expected_body("/vod/index.m3u8", 300));
-    assert!(passed(&setup) >= 2);
-    let stats = &setup.running().stats;
-    assert_eq!(stats.sum(|s| &s.live.versions), 0, "never state");
-});
+with_shards!(
+    an_answer_that_is_not_a_playlist_is_passed_through,
+    |shards| {
+        let setup = Setup::new(shards);
+        let target = "/vod/index.m3u8?size=300&_HLS_msn=3";
+        let response = setup.get(target);
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, expected_body("/vod/index.m3u8", 300));
+        assert_eq!(unusable(&setup), 1);
+        // Meanwhile the rendition's requests go the ordinary way (cached by URL as usual).
+        let again = setup.get(target);
+        assert_eq!(again.body, expected_body("/vod/index.m3u8", 300));
+        assert!(passed(&setup) >= 2);
+        let stats = &setup.running().stats;
+        assert_eq!(stats.sum(|s| &s.live.versions), 0, "never state");
+    }
+);
 
 with_shards!(a_playlist_over_the_size_limit_is_passed_through, |shards| {
     let setup = live_setup(shards, &[("max_playlist_size", "100B")]);
@@ -57,13 +64,16 @@ with_shards!(a_playlist_over_the_size_limit_is_passed_through, |shards| {
     assert_eq!(stats.sum(|s| &s.live.versions), 0);
 });
 
-with_shards!(a_playlist_varying_on_an_unkeyed_field_is_not_shared, |shards| {
-    let setup = live_setup(shards, &[]);
-    let target = "/live/s0/r0/index.m3u8?hdr=Vary:Accept-Language&_HLS_msn=0";
-    let response = setup.get(target);
-    assert_eq!(response.status, 200);
-    assert_eq!(response.header("vary"), Some("Accept-Language"));
-    assert_eq!(unusable(&setup), 1);
-    let stats = &setup.running().stats;
-    assert_eq!(stats.sum(|s| &s.live.versions), 0);
-});
+with_shards!(
+    a_playlist_varying_on_an_unkeyed_field_is_not_shared,
+    |shards| {
+        let setup = live_setup(shards, &[]);
+        let target = "/live/s0/r0/index.m3u8?hdr=Vary:Accept-Language&_HLS_msn=0";
+        let response = setup.get(target);
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("vary"), Some("Accept-Language"));
+        assert_eq!(unusable(&setup), 1);
+        let stats = &setup.running().stats;
+        assert_eq!(stats.sum(|s| &s.live.versions), 0);
+    }
+);

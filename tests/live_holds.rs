@@ -296,3 +296,21 @@ with_shards!(
         assert_eq!(setup.origin_count("GET", &target), 1);
     }
 );
+
+with_shards!(plain_requests_are_answered_from_the_live_state, |shards| {
+    let setup = live_setup(shards);
+    let state = warm(&setup);
+    let plain_before = setup.origin.plain_playlist_hits();
+    for _ in 0..5 {
+        let response = setup.get(RENDITION);
+        assert!(
+            response.cache_status().contains("detail=live-state"),
+            "{response:?}"
+        );
+        assert!(response.header("age").is_some());
+        // Half a target duration (1 s), not the blocking answer's lifetime.
+        assert_eq!(response.header("cache-control"), Some("max-age=0"));
+        assert!(playlist(&response).next_msn() >= state.next_msn());
+    }
+    assert_eq!(setup.origin.plain_playlist_hits(), plain_before);
+});

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_channel::oneshot;
 
-use super::rendition::{Held, Rendition, Version, Waiter};
+use super::rendition::{Form, Held, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
 use crate::cache::{CacheKey, StreamKey, Vary};
 use crate::http::Failure;
@@ -47,14 +47,14 @@ pub enum Blocking {
     /// Not the live layer's: look it up as any other request.
     Ordinary,
     Refuse(Failure),
-    /// Answer now; `delta`: with the `_HLS_skip=YES` delta update where the playlist allows.
+    /// Answer now, in `form`.
     Answer {
         version: Rc<Version>,
-        delta: bool,
+        form: Form,
     },
     Wait {
         waiting: oneshot::Receiver<Held>,
-        delta: bool,
+        form: Form,
     },
 }
 
@@ -96,7 +96,7 @@ impl Shard {
         };
         let directives = match live::parse_directives(target) {
             Ok(Some(d)) => d,
-            Ok(None) => return Blocking::Ordinary,
+            Ok(None) => return self.plain_playlist(request, target),
             Err(_) => {
                 self.hold_result(&request.key, HoldResult::BadDirective);
                 return Blocking::Refuse(Failure::BadDirective);
@@ -107,6 +107,10 @@ impl Shard {
             None => false,
             Some(SkipRequest::Yes) => true,
             Some(SkipRequest::V2) => return Blocking::Ordinary,
+        };
+        let form = Form {
+            delta,
+            blocking: directives.msn.is_some(),
         };
         let now = self.now();
         let Some(rendition) = self.rendition(request, &directives.rendition, now) else {
@@ -149,7 +153,7 @@ impl Shard {
                         HoldResult::Immediate
                     };
                     self.hold_result(&request.key, result);
-                    return Blocking::Answer { version, delta };
+                    return Blocking::Answer { version, form };
                 }
                 HoldDecision::TooFar => {
                     self.hold_result(&request.key, HoldResult::TooFar);
@@ -171,7 +175,56 @@ impl Shard {
         self.count_holds(1, 0);
         self.start_polling(&rendition);
         self.start_sweeping();
-        Blocking::Wait { waiting, delta }
+        Blocking::Wait { waiting, form }
+    }
+
+    /// A playlist request without directives: answered from its rendition's latest version
+    /// while a long-poll keeps that current, or it is younger than half a target duration
+    /// (F1.9), so a viewer never waits for the origin; otherwise the ordinary way. Only
+    /// renditions already tracked (a viewer sent a blocking reload) are looked at.
+    fn plain_playlist(self: &Rc<Self>, request: &Arc<FetchRequest>, target: &str) -> Blocking {
+        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        if !live::is_playlist_path(path) {
+            return Blocking::Ordinary;
+        }
+        let key = self.rendition_key(request, target);
+        let Some(rendition) = self.holds.renditions.borrow().get(&key).cloned() else {
+            return Blocking::Ordinary;
+        };
+        let now = self.now();
+        let Some(version) = rendition.latest.borrow().clone() else {
+            return Blocking::Ordinary;
+        };
+        let age = now.saturating_duration_since(version.received_at);
+        let current = rendition.polling.get()
+            || age <= version.playlist.target_duration / 2
+            || !version.playlist.is_live();
+        if !current
+            || rendition
+                .passing_until
+                .get()
+                .is_some_and(|until| now < until)
+        {
+            return Blocking::Ordinary;
+        }
+        rendition.last_asked.set(now);
+        self.start_polling(&rendition);
+        let form = Form {
+            delta: false,
+            blocking: false,
+        };
+        Blocking::Answer { version, form }
+    }
+
+    /// The key of the rendition `target` (without directives) names for `request`.
+    fn rendition_key(&self, request: &FetchRequest, target: &str) -> RenditionKey {
+        let config = self.config();
+        let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
+        let secondary = key_fields.secondary_key(&request.upstream_headers);
+        (
+            CacheKey::new(request.key.host(), target.as_bytes(), &[]),
+            secondary,
+        )
     }
 
     /// The rendition for `target` (without directives) as `request` asks it, made if new;
@@ -182,13 +235,7 @@ impl Shard {
         target: &str,
         now: Instant,
     ) -> Option<Rc<Rendition>> {
-        let config = self.config();
-        let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
-        let secondary = key_fields.secondary_key(&request.upstream_headers);
-        let key = (
-            CacheKey::new(request.key.host(), target.as_bytes(), &[]),
-            secondary,
-        );
+        let key = self.rendition_key(request, target);
         let mut renditions = self.holds.renditions.borrow_mut();
         if let Some(rendition) = renditions.get(&key) {
             return Some(Rc::clone(rendition));

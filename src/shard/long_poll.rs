@@ -238,6 +238,7 @@ fn install(
         playlist,
         received_at: now,
         delta: Default::default(),
+        plain_heads: Default::default(),
     });
     *rendition.latest.borrow_mut() = Some(Rc::clone(&version));
     LiveStats::incr(&shard.my_stats().live.versions);

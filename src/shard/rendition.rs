@@ -13,6 +13,7 @@ use futures_channel::oneshot;
 
 use super::FetchRequest;
 use crate::cache::CachedHead;
+use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
 
 /// A rendition nobody asked for this long is forgotten when room is needed.
@@ -31,6 +32,19 @@ pub struct Version {
     /// Its `_HLS_skip=YES` delta update, made on first demand (`None` inside: the full
     /// playlist is the answer).
     pub delta: OnceCell<Option<(Arc<CachedHead>, Bytes)>>,
+    /// The heads for non-blocking requests (of the full playlist and of the delta), made on
+    /// first demand.
+    pub plain_heads: [OnceCell<Arc<CachedHead>>; 2],
+}
+
+/// Which form of a version a request gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Form {
+    /// The `_HLS_skip=YES` delta update, where the playlist allows one.
+    pub delta: bool,
+    /// A blocking reload (`_HLS_msn`); otherwise a plain or delta request of the playlist
+    /// URL, whose caching lifetime is the short one of a changing playlist.
+    pub blocking: bool,
 }
 
 impl Version {
@@ -40,15 +54,23 @@ impl Version {
     }
 
     /// The head and body a request gets: the delta update when it asked for one and the
-    /// playlist allows it (made once per version), else the full playlist.
-    pub fn answer(&self, delta: bool) -> (Arc<CachedHead>, Bytes) {
-        let made = delta
+    /// playlist allows it (made once per version), else the full playlist; with the head of
+    /// a non-blocking answer when it is one.
+    pub fn answer(&self, form: Form) -> (Arc<CachedHead>, Bytes) {
+        let delta = form
+            .delta
             .then(|| self.delta.get_or_init(|| self.make_delta()).as_ref())
             .flatten();
-        match made {
-            Some((head, body)) => (Arc::clone(head), body.clone()),
-            None => (Arc::clone(&self.head), self.body.clone()),
+        let (head, body) = match delta {
+            Some((head, body)) => (head, body),
+            None => (&self.head, &self.body),
+        };
+        if form.blocking {
+            return (Arc::clone(head), body.clone());
         }
+        let plain = &self.plain_heads[usize::from(delta.is_some())];
+        let plain = plain.get_or_init(|| non_blocking_head(head, &self.playlist));
+        (Arc::clone(plain), body.clone())
     }
 
     fn make_delta(&self) -> Option<(Arc<CachedHead>, Bytes)> {
@@ -71,6 +93,28 @@ impl Version {
             .as_secs()
             .saturating_add(self.upstream_age)
     }
+}
+
+/// The head of a version answering a non-blocking request. A blocking answer is unique to its
+/// URL and may be kept long (the origin says how long); the same bytes at the playlist's own
+/// URL are outdated by the next part, so they get half a target duration (HLS Appendix B.1),
+/// unless the origin forbade keeping them at all.
+fn non_blocking_head(head: &CachedHead, playlist: &MediaPlaylist) -> Arc<CachedHead> {
+    let strict = crate::http::headers::find(&head.headers, "cache-control").is_some_and(|v| {
+        let v = String::from_utf8_lossy(v).to_ascii_lowercase();
+        v.contains("no-store") || v.contains("no-cache") || v.contains("private")
+    });
+    let mut head = head.clone();
+    if !playlist.is_live() || strict {
+        return Arc::new(head);
+    }
+    head.headers.retain(|h| {
+        !h.name.eq_ignore_ascii_case(b"cache-control") && !h.name.eq_ignore_ascii_case(b"expires")
+    });
+    let lifetime = (playlist.target_duration / 2).as_secs();
+    head.headers
+        .push(Header::new("Cache-Control", format!("max-age={lifetime}")));
+    Arc::new(head)
 }
 
 /// What a held request is woken with.

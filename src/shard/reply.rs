@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 
 use super::holds::Blocking;
-use super::rendition::{Held, Version};
+use super::rendition::{Form, Held, Version};
 use super::{FetchRequest, Lookup, Shard};
 use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject};
 use crate::http::Failure;
@@ -52,17 +52,17 @@ enum Source {
         status: CacheStatus,
     },
     Refused(Failure),
-    /// A blocking playlist reload waiting for a later version (`holds`); `delta`: answer
-    /// with its delta update.
+    /// A blocking playlist reload waiting for a later version (`holds`), to be answered in
+    /// `form`.
     Held {
         waiting: oneshot::Receiver<Held>,
-        delta: bool,
+        form: Form,
         since: Instant,
     },
     /// A rendition's playlist version (or its delta update): head, its one chunk, end.
     Version {
         version: Rc<Version>,
-        delta: bool,
+        form: Form,
         status: CacheStatus,
         next: usize,
     },
@@ -83,9 +83,9 @@ impl OwnerStream {
         let source = match shard.blocking_reload(&request) {
             Blocking::Ordinary => Self::source(shard.lookup(&request)),
             Blocking::Refuse(failure) => Source::Refused(failure),
-            Blocking::Answer { version, delta } => Source::Version {
+            Blocking::Answer { version, form } => Source::Version {
                 version,
-                delta,
+                form,
                 status: CacheStatus {
                     ttl: None,
                     detail: Some("live-state"),
@@ -93,9 +93,9 @@ impl OwnerStream {
                 },
                 next: 0,
             },
-            Blocking::Wait { waiting, delta } => Source::Held {
+            Blocking::Wait { waiting, form } => Source::Held {
                 waiting,
-                delta,
+                form,
                 since: Instant::now(),
             },
         };
@@ -146,16 +146,16 @@ impl OwnerStream {
                 }
                 Source::Held {
                     waiting,
-                    delta,
+                    form,
                     since,
                 } => {
-                    let delta = *delta;
+                    let form = *form;
                     let woken = waiting.await;
                     self.shard.latency.borrow_mut().hold.record(since.elapsed());
                     self.source = match woken {
                         Ok(Held::Ready(version)) => Source::Version {
                             version,
-                            delta,
+                            form,
                             status: CacheStatus {
                                 collapsed: true,
                                 detail: Some("held"),
@@ -171,13 +171,13 @@ impl OwnerStream {
                 }
                 Source::Version {
                     version,
-                    delta,
+                    form,
                     status,
                     next,
                 } => {
                     let index = *next;
                     *next += 1;
-                    let (head, body) = version.answer(*delta);
+                    let (head, body) = version.answer(*form);
                     return match index {
                         0 => Reply::Head {
                             head,

@@ -66,6 +66,11 @@ impl Conn {
         }
     }
 
+    /// The default per-request timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// Sends GET `url` and reads the whole response. Times are measured from `origin`
     /// (the scheduled send time in open-loop mode, else the moment of the call); a
     /// connect, when needed, counts in them.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use loadgen::modes::live::{self, LiveConfig};
+use loadgen::modes::llhls::{self, LlhlsConfig};
 use loadgen::modes::rate::{self, RateConfig};
 use loadgen::modes::urls::{self, expand_pattern, Stop, UrlsConfig};
 use loadgen::{parse_duration, Common, Report};
@@ -28,6 +29,8 @@ enum Mode {
     Rate(RateArgs),
     /// HLS viewers that play live streams and count stalls.
     Live(LiveArgs),
+    /// Low-latency HLS viewers like hls.js: blocking reloads plus preload-hinted parts.
+    Llhls(LlhlsArgs),
 }
 
 #[derive(Args)]
@@ -146,6 +149,42 @@ struct LiveArgs {
     common: CommonArgs,
 }
 
+#[derive(Args)]
+struct LlhlsArgs {
+    /// Origin or cache, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
+    base: String,
+    /// Viewers in total, spread round-robin over every stream's renditions.
+    #[arg(long, default_value_t = 1)]
+    viewers: usize,
+    /// Number of streams.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
+    /// Rendition names, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "r0")]
+    renditions: Vec<String>,
+    /// Stream name pattern; `{}` is the stream index.
+    #[arg(long, default_value = "s{}")]
+    stream_names: String,
+    /// Playlist path pattern.
+    #[arg(long, default_value = LiveConfig::DEFAULT_PATH)]
+    playlist_path: String,
+    /// How long viewers watch.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Fraction of viewers spelling the reload `_HLS_part=N&_HLS_msn=M`.
+    #[arg(long, default_value_t = 0.0)]
+    swapped_fraction: f64,
+    /// Fraction of viewers appending `&_HLS_skip=YES` to the reload.
+    #[arg(long, default_value_t = 0.0)]
+    skip_fraction: f64,
+    /// The origin's /__stats URL (mock origin), for origin requests per part.
+    #[arg(long)]
+    origin_stats: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
 fn run(mode: Mode) -> Result<(Report, CommonArgs), String> {
     match mode {
         Mode::Urls(a) => {
@@ -184,6 +223,22 @@ fn run(mode: Mode) -> Result<(Report, CommonArgs), String> {
                 ll_hls: a.ll_hls,
             };
             Ok((live::run(&cfg)?, a.common))
+        }
+        Mode::Llhls(a) => {
+            let cfg = LlhlsConfig {
+                common: a.common.common(),
+                base: a.base,
+                streams: a.streams,
+                stream_names: a.stream_names,
+                renditions: a.renditions,
+                playlist_path: a.playlist_path,
+                viewers: a.viewers,
+                duration: a.duration,
+                swapped_fraction: a.swapped_fraction,
+                skip_fraction: a.skip_fraction,
+                origin_stats: a.origin_stats,
+            };
+            Ok((llhls::run(&cfg)?, a.common))
         }
     }
 }

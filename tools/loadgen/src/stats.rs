@@ -2,7 +2,7 @@
 //! across threads by [`Stats::merge`] once each executor returns its own; the one-second
 //! [`Interval`] behind the progress line; and the final [`Report`] (in `report`) with its
 //! JSON form ([`Summary`], field names documented in the crate docs) and its stdout table
-//! ([`Report::table`], drawn in `table`).
+//! ([`Report::table`], drawn in `table`). The LL-HLS viewers' figures are in `llhls`.
 //!
 //! Latency histograms hold every complete response, whatever its status; transport and
 //! framing errors have no latency and are only counted.
@@ -14,8 +14,10 @@ use hdrhistogram::Histogram;
 
 use crate::client::{HttpError, Response};
 
+mod llhls;
 mod report;
 mod table;
+pub use llhls::{LlStats, LlSummary, OriginLoad, OriginSummary, RenditionLoad};
 pub use report::{KindSummary, LiveSummary, Percentiles, Report, Summary, QUANTILES};
 pub use table::{table, table_header, table_row};
 
@@ -151,6 +153,8 @@ pub struct Stats {
     pub unsent: u64,
     /// Live-mode figures.
     pub live: Option<LiveStats>,
+    /// LL-HLS mode figures.
+    pub llhls: Option<LlStats>,
 }
 
 impl Stats {
@@ -176,6 +180,11 @@ impl Stats {
     /// Live-mode figures, created on first use.
     pub fn live_mut(&mut self) -> &mut LiveStats {
         self.live.get_or_insert_with(LiveStats::default)
+    }
+
+    /// LL-HLS mode figures, created on first use.
+    pub fn llhls_mut(&mut self) -> &mut LlStats {
+        self.llhls.get_or_insert_with(LlStats::default)
     }
 
     /// Adds `other` into `self`.
@@ -205,6 +214,9 @@ impl Stats {
             l.stall_us += o.stall_us;
             l.skipped += o.skipped;
             l.lag.add(&o.lag).expect("same histogram bounds");
+        }
+        if let Some(o) = &other.llhls {
+            self.llhls_mut().merge(o);
         }
     }
 

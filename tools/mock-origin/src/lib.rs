@@ -54,8 +54,9 @@
 //! included) and `X-Origin-Connection` (a per-connection sequence number).
 //! `X-Origin-Request-Count` is also the N that `after=N` counts against
 //! (so [`MockOrigin::reset`] restarts the switch). `GET /__stats` returns
-//! `{"total":N,"targets":{...},"faults":{"errors":N,"resets":N,"stalls":N}}`
-//! and is not counted.
+//! `{"total":N,"targets":{...},"faults":{"errors":N,"resets":N,"stalls":N},"playlists":{"blocking":N,"plain":N,"skip":N}}`
+//! (`playlists`: the live media playlist counters below) and is not
+//! counted.
 //!
 //! # Live streams
 //!
@@ -73,6 +74,7 @@
 //! | `/live/s{i}/manifest.mpd` | dynamic DASH MPD, `$Number$` `SegmentTemplate` per rendition |
 //! | `/live/s{i}/r{j}/index.m3u8` | LL-HLS media playlist: newest `window` segments, parts, preload hint |
 //! | `…/index.m3u8?_HLS_msn=M[&_HLS_part=P]` | blocking reload: held until segment M (part P) exists, at most 3 target durations (then 503); 400 if `_HLS_part` comes alone or M/P is too far ahead |
+//! | `…/index.m3u8?[…&]_HLS_skip=YES` | with [`LiveConfig::can_skip_until`] set (and `CAN-SKIP-UNTIL` advertised): a Playlist Delta Update, segments ending more than the Skip Boundary before the last one's end replaced by `EXT-X-SKIP` (`EXT-X-MAP` kept, the first listed segment dated); ignored otherwise and once ended |
 //! | `/live/s{i}/r{j}/init.mp4` | [`INIT_SIZE`] bytes |
 //! | `/live/s{i}/r{j}/seg-{n}.m4s` | bitrate x segment duration / 8 bytes of [`expected_body`]`(path, len)`; 404 until complete and once older than 3 windows |
 //! | `/live/s{i}/r{j}/seg-{n}.{p}.m4s` | a part: its proportional byte range of the segment's body; the preload-hinted part is held until complete, later ones are 404 |
@@ -105,10 +107,11 @@
 //! | [`MockOrigin::end_stream`] | for good: every media playlist ends with `EXT-X-ENDLIST` and has no preload hint; blocking requests, waiting ones included, get it at once (directives ignored); a hinted part that will not come is a 404; later controls do nothing |
 //!
 //! [`MockOrigin::published_at`] tells when a segment or part became
-//! available under the controls so far, and
+//! available under the controls so far,
 //! [`MockOrigin::blocking_playlist_hits`] /
 //! [`MockOrigin::plain_playlist_hits`] count media playlist requests with and
-//! without `_HLS_msn`. Dates (`EXT-X-PROGRAM-DATE-TIME`, `Last-Modified`)
+//! without `_HLS_msn`, and [`MockOrigin::skip_playlist_hits`] those with
+//! `_HLS_skip` (either kind). Dates (`EXT-X-PROGRAM-DATE-TIME`, `Last-Modified`)
 //! follow the media timeline; the MPD's `availabilityStartTime` and
 //! `publishTime` move with the shift once publishing runs again.
 //!
@@ -341,6 +344,13 @@ impl MockOrigin {
     /// Requests for a live media playlist without `_HLS_msn` in the query.
     pub fn plain_playlist_hits(&self) -> u64 {
         self.shared.stats.playlist_hits().1
+    }
+
+    /// Requests for a live media playlist with `_HLS_skip` in the query (any
+    /// value, blocking or not; also counted by the two above), whether or
+    /// not delta updates are on.
+    pub fn skip_playlist_hits(&self) -> u64 {
+        self.shared.stats.playlist_hits().2
     }
 
     /// Faults injected into live responses so far ([`LiveConfig::faults`]).

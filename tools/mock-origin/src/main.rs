@@ -27,10 +27,12 @@ Serves deterministic bodies; each request picks its behaviour by query:
   hints=1 (103 Early Hints first)
   after=N with then_status=S then_delay_ms=M then_cc=VALUE|none then_etag=V
     (from request N+1 to the same target on)
-GET /__stats returns request and injected-fault counts as JSON.
+GET /__stats returns request, injected-fault and media playlist counts
+(blocking, plain, _HLS_skip) as JSON.
 
 Live streams (HLS, LL-HLS, DASH) under /live/s{i}/:
-  master.m3u8, manifest.mpd, r{j}/index.m3u8[?_HLS_msn=M[&_HLS_part=P]],
+  master.m3u8, manifest.mpd,
+  r{j}/index.m3u8[?_HLS_msn=M[&_HLS_part=P]][&_HLS_skip=YES|v2],
   r{j}/init.mp4, r{j}/seg-{n}.m4s, r{j}/seg-{n}.{p}.m4s
 
 options:
@@ -43,6 +45,10 @@ options:
       --first-sequence N       first media sequence number (default 0)
       --first-byte-delay D     wait before every live response (default 0)
       --throughput BYTES       per-connection live body rate, bytes/s (default unlimited)
+      --can-skip-until D       advertise CAN-SKIP-UNTIL=D and answer _HLS_skip with
+                               delta updates (default off); at least 6 target
+                               durations, and window x segment must exceed it
+                               for anything to be skipped
   -h, --help                   print this help
 
 fault injection (live paths only; rates 0..1, summing to at most 1):
@@ -110,7 +116,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         } else {
             name
         };
-        const KNOWN: [&str; 14] = [
+        const KNOWN: [&str; 15] = [
             "--listen",
             "--streams",
             "--renditions",
@@ -120,6 +126,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--first-sequence",
             "--first-byte-delay",
             "--throughput",
+            "--can-skip-until",
             "--error-rate",
             "--reset-rate",
             "--stall-rate",
@@ -169,6 +176,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--part-duration" => {
                 live.part_duration =
                     duration(&value).ok_or_else(|| bad("expected a duration like 2s or 500ms"))?
+            }
+            "--can-skip-until" => {
+                live.can_skip_until =
+                    Some(duration(&value).ok_or_else(|| bad("expected a duration like 24s"))?)
             }
             _ => {
                 live.first_byte_delay =
@@ -249,6 +260,7 @@ mod tests {
             "20ms",
             "--throughput",
             "1000000",
+            "--can-skip-until=12s",
         ])
         .unwrap()
         .unwrap();
@@ -261,6 +273,7 @@ mod tests {
             first_sequence: 1000,
             first_byte_delay: Duration::from_millis(20),
             throughput: Some(1_000_000),
+            can_skip_until: Some(Duration::from_secs(12)),
             ..LiveConfig::default()
         };
         assert_eq!(options.live, want);
@@ -271,6 +284,9 @@ mod tests {
             &["--segment-duration", "2 minutes"],
             &["--part-duration", "-1s"],
             &["--window"],
+            // Six target durations of 2 s (the default segment) is 12 s.
+            &["--can-skip-until", "11s"],
+            &["--can-skip-until", "soon"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");
         }

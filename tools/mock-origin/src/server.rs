@@ -208,8 +208,8 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         body: request.body.clone(),
         connection: id,
     });
-    if let Some(blocking) = shared.live.media_playlist(path, query) {
-        shared.stats.count_playlist(blocking);
+    if let Some((blocking, skip)) = shared.live.media_playlist(path, query) {
+        shared.stats.count_playlist(blocking, skip);
     }
     let mut b = Behavior::from_query(query);
     // From request N+1 of `after=N` on, the `then_*` knobs rewrite `b`; a

@@ -2,7 +2,7 @@
 //! exact target, per path, total, and the live simulator's media playlist
 //! requests, blocking or plain) and the request log that tests read to prove
 //! the cache coalesced, revalidated or forwarded what it should, plus their
-//! JSON rendering for `GET /__stats` (without the playlist counters).
+//! JSON rendering for `GET /__stats`.
 //!
 //! A request is recorded as soon as its head and body have been read, before
 //! any response byte is written, so a test that has received a response can
@@ -60,6 +60,9 @@ struct Inner {
     blocking_playlists: u64,
     /// Media playlist requests of the live simulator without it.
     plain_playlists: u64,
+    /// Media playlist requests of the live simulator with `_HLS_skip`
+    /// (counted besides blocking or plain).
+    skip_playlists: u64,
     log: VecDeque<RecordedRequest>,
 }
 
@@ -91,19 +94,25 @@ impl Stats {
         count
     }
 
-    /// Counts a media playlist request (`blocking`: with `_HLS_msn`).
-    pub(crate) fn count_playlist(&self, blocking: bool) {
+    /// Counts a media playlist request (`blocking`: with `_HLS_msn`;
+    /// `skip`: with `_HLS_skip`).
+    pub(crate) fn count_playlist(&self, blocking: bool, skip: bool) {
         let mut inner = self.lock();
         match blocking {
             true => inner.blocking_playlists += 1,
             false => inner.plain_playlists += 1,
         }
+        inner.skip_playlists += u64::from(skip);
     }
 
-    /// Media playlist requests so far: `(blocking, plain)`.
-    pub(crate) fn playlist_hits(&self) -> (u64, u64) {
+    /// Media playlist requests so far: `(blocking, plain, skip)`.
+    pub(crate) fn playlist_hits(&self) -> (u64, u64, u64) {
         let inner = self.lock();
-        (inner.blocking_playlists, inner.plain_playlists)
+        (
+            inner.blocking_playlists,
+            inner.plain_playlists,
+            inner.skip_playlists,
+        )
     }
 
     pub(crate) fn hits(&self, target: &str) -> u64 {
@@ -126,9 +135,10 @@ impl Stats {
         *self.lock() = Inner::default();
     }
 
-    /// `{"total":N,"targets":{"<target>":count,...},"faults":{...}}`,
-    /// targets sorted so the output is stable and diffable, `faults` the
-    /// live simulator's injected-fault counts.
+    /// `{"total":N,"targets":{"<target>":count,...},"faults":{...},
+    /// "playlists":{"blocking":N,"plain":N,"skip":N}}`, targets sorted so
+    /// the output is stable and diffable, `faults` the live simulator's
+    /// injected-fault counts, `playlists` its media playlist counters.
     pub(crate) fn to_json(&self, faults: FaultCounts) -> String {
         let inner = self.lock();
         let sorted: BTreeMap<&str, u64> = inner
@@ -151,7 +161,9 @@ impl Stats {
         } = faults;
         let _ = write!(
             out,
-            "}},\"faults\":{{\"errors\":{errors},\"resets\":{resets},\"stalls\":{stalls}}}}}"
+            "}},\"faults\":{{\"errors\":{errors},\"resets\":{resets},\"stalls\":{stalls}}},\
+             \"playlists\":{{\"blocking\":{},\"plain\":{},\"skip\":{}}}}}",
+            inner.blocking_playlists, inner.plain_playlists, inner.skip_playlists
         );
         out
     }
@@ -209,16 +221,16 @@ mod tests {
             ["GET", "HEAD", "GET", "GET"]
         );
         assert_eq!(log[0].header("host"), Some("x"));
-        for blocking in [true, false, false] {
-            stats.count_playlist(blocking);
+        for (blocking, skip) in [(true, true), (false, false), (false, true)] {
+            stats.count_playlist(blocking, skip);
         }
-        assert_eq!(stats.playlist_hits(), (1, 2));
+        assert_eq!(stats.playlist_hits(), (1, 2, 2));
         stats.reset();
         assert_eq!(
             (stats.total(), stats.hits("/a?v=1"), stats.requests().len()),
             (0, 0, 0)
         );
-        assert_eq!(stats.playlist_hits(), (0, 0));
+        assert_eq!(stats.playlist_hits(), (0, 0, 0));
     }
 
     #[test]
@@ -226,11 +238,13 @@ mod tests {
         let stats = Stats::default();
         assert_eq!(
             stats.to_json(FaultCounts::default()),
-            r#"{"total":0,"targets":{},"faults":{"errors":0,"resets":0,"stalls":0}}"#
+            r#"{"total":0,"targets":{},"faults":{"errors":0,"resets":0,"stalls":0},"playlists":{"blocking":0,"plain":0,"skip":0}}"#
         );
         stats.record(req("GET", "/b"));
         stats.record(req("GET", "/a\"q\\\u{1}"));
         stats.record(req("GET", "/b"));
+        stats.count_playlist(true, false);
+        stats.count_playlist(false, true);
         let faults = FaultCounts {
             errors: 1,
             resets: 2,
@@ -238,7 +252,7 @@ mod tests {
         };
         assert_eq!(
             stats.to_json(faults),
-            r#"{"total":3,"targets":{"/a\"q\\\u0001":1,"/b":2},"faults":{"errors":1,"resets":2,"stalls":3}}"#
+            r#"{"total":3,"targets":{"/a\"q\\\u0001":1,"/b":2},"faults":{"errors":1,"resets":2,"stalls":3},"playlists":{"blocking":1,"plain":1,"skip":1}}"#
         );
     }
 }

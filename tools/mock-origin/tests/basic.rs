@@ -201,7 +201,7 @@ fn stats_endpoint_reports_json_and_is_not_counted() {
     assert_eq!(stats.header("content-type"), Some("application/json"));
     assert_eq!(
         String::from_utf8(stats.body).unwrap(),
-        r#"{"total":3,"targets":{"/a":2,"/b?x=1":1},"faults":{"errors":0,"resets":0,"stalls":0}}"#
+        r#"{"total":3,"targets":{"/a":2,"/b?x=1":1},"faults":{"errors":0,"resets":0,"stalls":0},"playlists":{"blocking":0,"plain":0,"skip":0}}"#
     );
     assert_eq!((origin.total(), origin.hits("/__stats")), (3, 0));
 }

@@ -1,4 +1,4 @@
-//! The three load modes and the thread-per-core harness they share: `run_threads`
+//! The four load modes and the thread-per-core harness they share: `run_threads`
 //! starts one glommio executor per thread (pinned when CPUs are given), hands each a
 //! `Worker` whose `Recorder` is plain per-thread state (`Rc<RefCell>`), and merges the
 //! threads' [`Stats`] when each sends its own back at the end, so nothing is shared or
@@ -6,6 +6,7 @@
 //! channel and the calling thread prints the merged progress line on stderr.
 
 pub mod live;
+pub mod llhls;
 pub mod rate;
 pub mod urls;
 
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::client::{HttpError, Response};
-use crate::stats::{Interval, Kind, LiveStats, Stats};
+use crate::stats::{Interval, Kind, LiveStats, LlStats, Stats};
 
 /// Settings every mode takes.
 #[derive(Clone, Debug)]
@@ -76,6 +77,11 @@ impl Recorder {
     /// Updates the live-mode figures.
     pub(crate) fn live(&self, f: impl FnOnce(&mut LiveStats)) {
         f(self.0.borrow_mut().0.live_mut());
+    }
+
+    /// Updates the LL-HLS mode figures.
+    pub(crate) fn llhls(&self, f: impl FnOnce(&mut LlStats)) {
+        f(self.0.borrow_mut().0.llhls_mut());
     }
 
     fn take_interval(&self) -> Interval {

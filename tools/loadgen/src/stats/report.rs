@@ -9,7 +9,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::{ms, table, Stats};
+use super::{ms, table, LlSummary, Stats};
 
 /// Percentiles of one histogram, in milliseconds.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -142,12 +142,14 @@ pub struct Summary {
     pub kinds: BTreeMap<String, KindSummary>,
     /// Live-mode figures (`null` in the other modes).
     pub live: Option<LiveSummary>,
+    /// LL-HLS mode figures (`null` in the other modes).
+    pub llhls: Option<LlSummary>,
 }
 
 /// A finished run.
 #[derive(Clone, Debug)]
 pub struct Report {
-    /// `urls`, `rate` or `live`.
+    /// `urls`, `rate`, `live` or `llhls`.
     pub mode: &'static str,
     /// Executor threads.
     pub threads: usize,
@@ -203,6 +205,7 @@ impl Report {
                 skipped: l.skipped,
                 lag_ms: Percentiles::of(&l.lag),
             }),
+            llhls: s.llhls.as_ref().map(|l| LlSummary::of(l, &s.status)),
         }
     }
 

@@ -36,6 +36,9 @@ pub fn table(s: &Summary) -> String {
     if let Some(l) = &s.live {
         let _ = writeln!(out, "{}", table_row("live", "lag", &l.lag_ms));
     }
+    if let Some(l) = &s.llhls {
+        l.rows(&mut out);
+    }
     let _ = writeln!(
         out,
         "requests {} in {:.2}s = {:.1}/s, bytes {} = {:.2} MB/s, threads {}, connections {}",
@@ -89,6 +92,9 @@ pub fn table(s: &Summary) -> String {
             "live: viewers {} segments {} parts {} stalls {} (stalled {:.1} ms) skipped {}",
             l.viewers, l.segments, l.parts, l.stalls, l.stall_ms, l.skipped
         );
+    }
+    if let Some(l) = &s.llhls {
+        l.lines(&mut out);
     }
     out
 }

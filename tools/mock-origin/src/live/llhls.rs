@@ -2,7 +2,8 @@
 //! reload, and the decision a blocking playlist request gets. This module
 //! owns `EXT-X-SERVER-CONTROL`, `EXT-X-PART-INF`, the `EXT-X-PART` lines,
 //! `EXT-X-PRELOAD-HINT`, `EXT-X-RENDITION-REPORT`, parsing of the `_HLS_msn`
-//! / `_HLS_part` delivery directives and the hold / 400 / 503 rules.
+//! / `_HLS_part` / `_HLS_skip` delivery directives, the hold / 400 / 503
+//! rules, and which segments a Playlist Delta Update skips (`EXT-X-SKIP`).
 //!
 //! Parts follow the spec's retention rule: they are listed for the segment
 //! in progress and for complete segments that end less than three target
@@ -24,6 +25,48 @@ use crate::behavior::query_pairs;
 pub(crate) struct Directive {
     pub(crate) msn: u64,
     pub(crate) part: Option<u64>,
+}
+
+/// A request for a Playlist Delta Update (`_HLS_skip`, RFC 8216bis
+/// §6.2.5.1): `YES` skips old segments, `v2` also old date ranges (the mock
+/// has none, so `v2` only adds an empty `RECENTLY-REMOVED-DATERANGES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Skip {
+    Yes,
+    V2,
+}
+
+/// The `_HLS_skip` directive of a raw query (its first occurrence); any
+/// other value than `YES` or `v2` is ignored, as is a missing one.
+pub(crate) fn parse_skip(query: &str) -> Option<Skip> {
+    let (_, value) = query_pairs(query).find(|(key, _)| key == "_HLS_skip")?;
+    match value.as_str() {
+        "YES" => Some(Skip::Yes),
+        "v2" => Some(Skip::V2),
+        _ => None,
+    }
+}
+
+/// How many of the complete segments `first..complete` (relative indices)
+/// a delta update skips: those whose end lies more than `boundary` before
+/// the end of the last complete segment (always a prefix, never the last).
+pub(crate) fn skipped_segments(t: &Timeline, first: u64, complete: u64, boundary: Duration) -> u64 {
+    let Some(last) = complete.checked_sub(1) else {
+        return 0;
+    };
+    let end = t.segment_end(last);
+    (first..complete)
+        .take_while(|&k| end.saturating_sub(t.segment_end(k)) > boundary)
+        .count() as u64
+}
+
+/// The `EXT-X-SKIP` tag replacing `skipped` segments.
+pub(crate) fn skip_tag(skipped: u64, skip: Skip, out: &mut String) {
+    let _ = write!(out, "#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}");
+    out.push_str(match skip {
+        Skip::Yes => "\n",
+        Skip::V2 => ",RECENTLY-REMOVED-DATERANGES=\"\"\n",
+    });
 }
 
 /// What a blocking request gets.
@@ -97,13 +140,18 @@ pub(crate) fn decide(t: &Timeline, elapsed: Duration, d: Directive) -> Decision 
     }
 }
 
-/// `EXT-X-SERVER-CONTROL` and `EXT-X-PART-INF`.
-pub(crate) fn header(t: &Timeline, out: &mut String) {
-    let _ = writeln!(
+/// `EXT-X-SERVER-CONTROL` (with `CAN-SKIP-UNTIL` when delta updates are
+/// on) and `EXT-X-PART-INF`.
+pub(crate) fn header(t: &Timeline, can_skip_until: Option<Duration>, out: &mut String) {
+    let _ = write!(
         out,
         "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK={}",
         secs3(t.part * 3)
     );
+    if let Some(boundary) = can_skip_until {
+        let _ = write!(out, ",CAN-SKIP-UNTIL={}", secs3(boundary));
+    }
+    out.push('\n');
     let _ = writeln!(out, "#EXT-X-PART-INF:PART-TARGET={}", secs3(t.part));
 }
 
@@ -234,12 +282,17 @@ mod tests {
     #[test]
     fn tags() {
         let mut out = String::new();
-        header(&T, &mut out);
+        header(&T, None, &mut out);
         assert_eq!(
             out,
             "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500\n\
              #EXT-X-PART-INF:PART-TARGET=0.500\n"
         );
+        out.clear();
+        header(&T, Some(ms(12_000)), &mut out);
+        assert!(out.starts_with(
+            "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=1.500,CAN-SKIP-UNTIL=12.000\n"
+        ));
         let edge = T.edge(ms(7200)); // 3 complete (10..=12), 13 has 2 parts
         out.clear();
         parts(&T, 3, edge.parts, &mut out);
@@ -261,5 +314,38 @@ mod tests {
         out.clear();
         rendition_reports(&T, T.edge(ms(4000)), &["r0".into()], &mut out);
         assert!(out.contains("LAST-MSN=11,LAST-PART=3"));
+    }
+
+    #[test]
+    fn skip_directive_and_count() {
+        assert_eq!(parse_skip("_HLS_skip=YES"), Some(Skip::Yes));
+        assert_eq!(
+            parse_skip("_HLS_msn=3&_HLS_part=1&_HLS_skip=v2"),
+            Some(Skip::V2)
+        );
+        assert_eq!(parse_skip("_HLS_skip=yes"), None);
+        assert_eq!(parse_skip("_HLS_skip=NO&_HLS_skip=YES"), None);
+        assert_eq!(parse_skip("_HLS_msn=3"), None);
+        // 2 s segments: relative 0..10 complete, the last ends at 20 s.
+        // A 12 s boundary skips those ending before 8 s: 0, 1, 2 (end 2, 4,
+        // 6); segment 3, ending exactly 12 s before the end, is kept.
+        assert_eq!(skipped_segments(&T, 0, 10, ms(12_000)), 3);
+        assert_eq!(skipped_segments(&T, 0, 10, ms(12_001)), 3);
+        assert_eq!(skipped_segments(&T, 0, 10, ms(11_999)), 4);
+        assert_eq!(skipped_segments(&T, 4, 10, ms(12_000)), 0);
+        assert_eq!(skipped_segments(&T, 0, 0, ms(12_000)), 0);
+        assert_eq!(
+            skipped_segments(&T, 0, 10, Duration::ZERO),
+            9,
+            "never the last"
+        );
+        let mut out = String::new();
+        skip_tag(3, Skip::Yes, &mut out);
+        skip_tag(0, Skip::V2, &mut out);
+        assert_eq!(
+            out,
+            "#EXT-X-SKIP:SKIPPED-SEGMENTS=3\n\
+             #EXT-X-SKIP:SKIPPED-SEGMENTS=0,RECENTLY-REMOVED-DATERANGES=\"\"\n"
+        );
     }
 }

@@ -63,6 +63,17 @@ pub struct LiveConfig {
     pub throughput: Option<u64>,
     /// Faults injected into live responses (default none).
     pub faults: Faults,
+    /// LL-HLS Playlist Delta Updates (RFC 8216bis §4.4.3.8, §6.2.5.1): the
+    /// Skip Boundary advertised as `CAN-SKIP-UNTIL` in
+    /// `EXT-X-SERVER-CONTROL` (default `None`: no delta updates, and
+    /// `_HLS_skip` is ignored as the spec requires). At least six target
+    /// durations. A request with `_HLS_skip=YES` (or `v2`) then gets the
+    /// playlist with the segments ending more than this before the end of
+    /// the last segment replaced by `EXT-X-SKIP`. Skipping only happens
+    /// when the playlist is longer than the boundary: `window` x
+    /// `segment_duration` must exceed it (else every delta update says
+    /// `SKIPPED-SEGMENTS=0`).
+    pub can_skip_until: Option<Duration>,
 }
 
 impl Default for LiveConfig {
@@ -78,6 +89,7 @@ impl Default for LiveConfig {
             first_byte_delay: Duration::ZERO,
             throughput: None,
             faults: Faults::default(),
+            can_skip_until: None,
         }
     }
 }
@@ -109,6 +121,15 @@ impl LiveConfig {
             .checked_add(self.segment_duration.checked_mul(k)?)
     }
 
+    /// The smallest Skip Boundary the spec allows: six target durations
+    /// (the target duration is the segment duration rounded up to whole
+    /// seconds).
+    pub fn min_skip_boundary(&self) -> Duration {
+        let secs = self.segment_duration.as_nanos().div_ceil(1_000_000_000);
+        let secs = u64::try_from(secs).unwrap_or(u64::MAX).max(1);
+        Duration::from_secs(secs.saturating_mul(6))
+    }
+
     /// Checks the configuration as [`crate::MockOrigin::start_with`] does
     /// (an `InvalidInput` error naming the problem).
     pub fn validate(&self) -> io::Result<()> {
@@ -128,6 +149,11 @@ impl LiveConfig {
             "throughput must be positive"
         } else if let Err(problem) = self.faults.validate() {
             problem
+        } else if self
+            .can_skip_until
+            .is_some_and(|d| d < self.min_skip_boundary())
+        {
+            "can_skip_until must be at least six target durations"
         } else {
             return Ok(());
         };
@@ -221,12 +247,13 @@ impl Live {
         self.publishing.published_at(end, None)
     }
 
-    /// For a request of `path`: `Some(blocking)` when it names a media
-    /// playlist of the simulator, `blocking` if the query has `_HLS_msn`.
-    pub(crate) fn media_playlist(&self, path: &str, query: &str) -> Option<bool> {
+    /// For a request of `path`: `Some((blocking, skip))` when it names a
+    /// media playlist of the simulator, `blocking` if the query has
+    /// `_HLS_msn`, `skip` if it has `_HLS_skip` (any value).
+    pub(crate) fn media_playlist(&self, path: &str, query: &str) -> Option<(bool, bool)> {
         let (_, resource) = route(path, self.config.streams, self.config.renditions.len())?;
-        matches!(resource, Resource::Media { .. })
-            .then(|| crate::behavior::query_pairs(query).any(|(key, _)| key == "_HLS_msn"))
+        let has = |name: &str| crate::behavior::query_pairs(query).any(|(key, _)| key == name);
+        matches!(resource, Resource::Media { .. }).then(|| (has("_HLS_msn"), has("_HLS_skip")))
     }
 
     /// Segments still served behind the live edge (the DVR buffer).
@@ -314,6 +341,15 @@ pub(crate) mod tests {
                 ..LiveConfig::default()
             },
             LiveConfig {
+                can_skip_until: Some(Duration::from_millis(11_999)),
+                ..LiveConfig::default()
+            },
+            LiveConfig {
+                segment_duration: Duration::from_millis(2_100),
+                can_skip_until: Some(Duration::from_secs(17)),
+                ..LiveConfig::default()
+            },
+            LiveConfig {
                 faults: Faults {
                     error_rate: 0.6,
                     stall_rate: 0.6,
@@ -325,6 +361,14 @@ pub(crate) mod tests {
         for config in bad {
             assert!(Live::new(config).is_err());
         }
+        // Six target durations (2.1 s rounds up to 3): 18 s.
+        let config = LiveConfig {
+            segment_duration: Duration::from_millis(2_100),
+            can_skip_until: Some(Duration::from_secs(18)),
+            ..LiveConfig::default()
+        };
+        assert_eq!(config.min_skip_boundary(), Duration::from_secs(18));
+        assert!(config.validate().is_ok());
     }
 
     #[test]

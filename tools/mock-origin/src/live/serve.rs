@@ -6,6 +6,7 @@
 //! |---|---|
 //! | master, media playlist, MPD | `public, max-age=1` |
 //! | media playlist with `_HLS_msn` (blocking) | `public, max-age={3 x target duration}` |
+//! | either, with `_HLS_skip` (a delta update when enabled) | the same |
 //! | `init.mp4`, segments, parts | `public, max-age=3600` |
 //! | 404 | `public, max-age=1` |
 //! | 400, 503 | `no-store` |
@@ -159,7 +160,7 @@ impl Live {
         let Now { elapsed, ended, .. } = now;
         let modified = self.clock.wall_secs(hls::media_changed_at(self, elapsed));
         text(
-            hls::media(self, rendition, elapsed, ended),
+            hls::media(self, rendition, elapsed, ended, llhls::parse_skip(query)),
             PLAYLIST,
             &cache_control,
             modified,
