@@ -37,6 +37,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             help: "How long blocking playlist reloads were held before their answer",
             samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold))]),
         },
+        Family {
+            name: "livecache_hls_hold_release_seconds",
+            help: "From a playlist version's arrival from upstream to a held request's answer leaving its owner shard",
+            samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold_release))]),
+        },
         gauge(
             "livecache_hls_holds_active",
             "Blocking playlist reloads held right now",

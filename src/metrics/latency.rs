@@ -83,6 +83,8 @@ pub struct Latency {
     pub origin: Timing,
     /// How long blocking playlist reloads were held before their answer (or 503).
     pub hold: Timing,
+    /// From a playlist version's arrival to a held request's answer starting on its way.
+    pub hold_release: Timing,
     /// Per-stream figures: they travel with the histograms, kept and merged the same way.
     pub streams: StreamTable,
 }
@@ -97,6 +99,7 @@ impl Latency {
         }
         self.origin.merge(&other.origin);
         self.hold.merge(&other.hold);
+        self.hold_release.merge(&other.hold_release);
         self.streams.merge(&other.streams);
     }
 }

@@ -237,6 +237,7 @@ fn install(
         body,
         playlist,
         received_at: now,
+        arrived: Instant::now(),
         delta: Default::default(),
         plain_heads: Default::default(),
     });

@@ -151,7 +151,12 @@ impl OwnerStream {
                 } => {
                     let form = *form;
                     let woken = waiting.await;
-                    self.shard.latency.borrow_mut().hold.record(since.elapsed());
+                    let mut latency = self.shard.latency.borrow_mut();
+                    latency.hold.record(since.elapsed());
+                    if let Ok(Held::Ready(version)) = &woken {
+                        latency.hold_release.record(version.arrived.elapsed());
+                    }
+                    drop(latency);
                     self.source = match woken {
                         Ok(Held::Ready(version)) => Source::Version {
                             version,
