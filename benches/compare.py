@@ -208,6 +208,10 @@ def loadgen(args, workdir, label):
         return json.load(f)
 
 
+# `--live-warmup`, set once by main.
+LIVE_WARMUP = [""]
+
+
 def run_scenario(scenario, server, base, origin_port, workdir, quick):
     """Returns the row of figures for one server in one scenario."""
     name = f"{scenario}-{server.name if server else 'reference'}"
@@ -235,6 +239,10 @@ def run_scenario(scenario, server, base, origin_port, workdir, quick):
         report = loadgen(["urls", "--connections", "500", "--requests", "500", url], workdir, name)
     else:
         streams, viewers = ("10", "50") if scenario == "live" else ("1", "500")
+        if LIVE_WARMUP[0]:
+            # The audience arrives first (cold fetches, viewers joining them), then is measured.
+            loadgen(["live", "--base", base, "--streams", streams, "--viewers", viewers,
+                     "--rendition", "r0", "--duration", LIVE_WARMUP[0]], workdir, name + "-warmup")
         before = cpu_seconds(pid)
         origin_before = origin_targets(origin_port)
         report = loadgen(["live", "--base", base, "--streams", streams, "--viewers", viewers,
@@ -254,6 +262,10 @@ def run_scenario(scenario, server, base, origin_port, workdir, quick):
         "cpu_us_per_request": 1e6 * cpu / max(report["requests"], 1),
         "origin_requests_per_object": None,
         "stalls": (report.get("live") or {}).get("stalls"),
+        # Live scenarios: the playlists' own first-byte times (a viewer waiting for the origin
+        # when a playlist expires shows here, not in the segments').
+        "playlist_ttfb_p50_ms": (kinds.get("playlist") or {}).get("ttfb_ms", {}).get("p50"),
+        "playlist_ttfb_p99_ms": (kinds.get("playlist") or {}).get("ttfb_ms", {}).get("p99"),
     }
     if scenario.startswith("herd") and not base.endswith("/ref"):
         row["origin_requests_per_object"] = origin_hits(origin_port, target)
@@ -270,7 +282,12 @@ def main():
     ap.add_argument("--only", default="hot64,hot1m,herd50,herd200,live,hotstream")
     ap.add_argument("--servers", default="reference,livecache,nginx,varnish")
     ap.add_argument("--json", default=os.path.join(ROOT, "target", "compare.json"))
+    ap.add_argument("--live-warmup", default="",
+                    help="run the live audience this long before the measured run (e.g. 3s); default: none")
+    ap.add_argument("--live-origin-delay", default="50ms",
+                    help="first-byte delay of the origin's live responses (playlists, segments)")
     args = ap.parse_args()
+    LIVE_WARMUP[0] = args.live_warmup
     os.chdir(ROOT)
     ensure_peers()
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "livecache", "-p", "mock-origin", "-p", "loadgen"],
@@ -290,7 +307,8 @@ def main():
         origin_port = free_port()
         origin = Server("origin", pinned(1, [os.path.join(BIN, "mock-origin"), "--listen", f"127.0.0.1:{origin_port}",
                                              "--streams", "10", "--renditions", str(SEGMENT_KBPS),
-                                             "--segment-duration", "1s", "--window", "6"]), origin_port, workdir)
+                                             "--segment-duration", "1s", "--window", "6",
+                                             "--first-byte-delay", args.live_origin_delay]), origin_port, workdir)
         started.append(origin)
         servers = []
         if "livecache" in wanted:
@@ -330,7 +348,7 @@ HEADER_PRINTED = []
 def print_row(row):
     if not HEADER_PRINTED:
         print(f"{'scenario':<10} {'server':<10} {'req/s':>9} {'ttfb p50':>9} {'ttfb p99':>9} {'total p99':>10} "
-              f"{'cpu us/req':>10} {'origin/obj':>10} {'errors':>7} {'stalls':>7}")
+              f"{'cpu us/req':>10} {'origin/obj':>10} {'errors':>7} {'stalls':>7} {'pl p50':>7} {'pl p99':>7}")
         HEADER_PRINTED.append(True)
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
     origin = row.get("origin_requests_per_object")
@@ -338,7 +356,8 @@ def print_row(row):
         origin = f"{origin:.2f}"
     print(f"{row['scenario']:<10} {row['server']:<10} {row['requests_per_s']:>9.0f} {fmt(row['ttfb_p50_ms'], '9.2f')} "
           f"{fmt(row['ttfb_p99_ms'], '9.2f')} {fmt(row['total_p99_ms'], '10.2f')} {row['cpu_us_per_request']:>10.1f} "
-          f"{str(origin if origin is not None else '-'):>10} {row['errors']:>7} {str(row['stalls'] if row['stalls'] is not None else '-'):>7}",
+          f"{str(origin if origin is not None else '-'):>10} {row['errors']:>7} {str(row['stalls'] if row['stalls'] is not None else '-'):>7}"
+          f" {fmt(row.get('playlist_ttfb_p50_ms'), '7.2f')} {fmt(row.get('playlist_ttfb_p99_ms'), '7.2f')}",
           flush=True)
 
 

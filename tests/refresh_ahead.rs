@@ -1,7 +1,8 @@
 //! Live manifests with viewers never wait on the origin (LIVE.md F1.9, issue "Live video I"
-//! item 5): a stored playlist asked for after half its lifetime is refreshed in the
-//! background, so a viewer arriving after it would have expired is still a hit; one nobody
-//! asks for is left to expire; other objects are not refreshed early; `off` turns it off.
+//! item 5): a stored playlist a viewer asked for is refreshed in the background once half the
+//! freshness it arrived with is spent, even if nobody asks in that window, so a viewer
+//! arriving after it would have expired is still a hit; a version nobody asked for is left to
+//! expire; other objects are not refreshed early; `off` turns it off.
 //! On the clock seam: the mock origin's playlists say `max-age=1`.
 
 // Test threads wait with plain sleeps: none of them is an executor.
@@ -35,9 +36,9 @@ fn refreshes_while_viewers_ask(shards: usize) {
     assert!(setup.get(PLAYLIST).cache_status().contains("hit"));
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(setup.origin.plain_playlist_hits(), 1);
-    // Past half: still a hit, and one refresh goes upstream in the background.
+    // Past half, with no request in that window (viewers reload in bursts): the refresh
+    // planned at the hit goes upstream in the background all the same.
     setup.advance(Duration::from_millis(1500));
-    assert!(setup.get(PLAYLIST).cache_status().contains("hit"));
     let refreshed = |n| {
         eventually(Duration::from_secs(5), || {
             setup.origin.plain_playlist_hits() == n

@@ -199,8 +199,18 @@ fn freshness_lifetime(
     Some(expires.duration_since(date).unwrap_or(Duration::ZERO))
 }
 
+/// The resolution of an HTTP date.
+const DATE_RESOLUTION: Duration = Duration::from_secs(1);
+
 /// corrected_initial_age of RFC 9111 4.2.3: the larger of the apparent age (our clock minus
 /// the origin's `Date`) and the upstream `Age` plus the time the response took to arrive.
+///
+/// `Date` has whole seconds: the response was sent up to a second after the instant it names.
+/// The apparent age is therefore counted from the end of that second (the least the age can
+/// be), not its start: otherwise every response would be aged by up to a second it never
+/// spent anywhere, and a live playlist that says `max-age=1` would often arrive already
+/// stale. Clock skew or an old cache that held the response without an `Age` still shows,
+/// less that second.
 fn initial_age(
     headers: &[Header],
     request_time: SystemTime,
@@ -213,7 +223,7 @@ fn initial_age(
     let apparent_age = find(headers, "date")
         .and_then(|v| http_date(v))
         .and_then(|date| response_time.duration_since(date).ok())
-        .unwrap_or(Duration::ZERO);
+        .map_or(Duration::ZERO, |age| age.saturating_sub(DATE_RESOLUTION));
     let response_delay = response_time
         .duration_since(request_time)
         .unwrap_or(Duration::ZERO);
@@ -239,11 +249,10 @@ impl Freshness {
         self.lifetime > self.age(now)
     }
 
-    /// Fresh, and stored for at least half its lifetime: a refresh now lands before it
-    /// expires. (Counting residence, not age, so a response that arrived half spent is not
-    /// refreshed on every hit.)
-    pub fn half_spent(&self, now: Instant) -> bool {
-        self.is_fresh(now) && now.saturating_duration_since(self.stored_at) >= self.lifetime / 2
+    /// When half the freshness it had left on arrival is spent: a refresh started then lands
+    /// before it expires, and one that arrived with little left is refreshed sooner.
+    pub fn refresh_at(&self) -> Instant {
+        self.stored_at + self.lifetime.saturating_sub(self.initial_age) / 2
     }
 
     /// How long past its freshness the response is (zero while fresh).

@@ -96,7 +96,8 @@ fn upstream_age_and_transit_time_count() {
         policy(200, &hs, at(0), at(2)).initial_age(),
         Duration::from_secs(22)
     );
-    // Apparent age wins when the Date is older than Age says.
+    // Apparent age wins when the Date is older than Age says (less the second a `Date`
+    // cannot resolve).
     let hs = [
         h("Cache-Control", "max-age=60"),
         h("Age", "1"),
@@ -104,8 +105,14 @@ fn upstream_age_and_transit_time_count() {
     ];
     assert_eq!(
         policy(200, &hs, at(10), at(10)).initial_age(),
-        Duration::from_secs(10)
+        Duration::from_secs(9)
     );
+    // A response received within the second after its `Date` is not counted older than its
+    // transit.
+    let hs = [h("Cache-Control", "max-age=1"), h("Date", &date(10))];
+    let received = at(10) + Duration::from_millis(900);
+    let initial = policy(200, &hs, at(10) + Duration::from_millis(850), received).initial_age();
+    assert_eq!(initial, Duration::from_millis(50));
 }
 
 #[test]

@@ -294,7 +294,7 @@ pub const KNOBS: &[Knob] = &[
         key: "refresh_manifests_ahead",
         default: "on",
         applies: Applies::Reload,
-        help: "Refresh a stored HLS playlist or DASH MPD in the background once half its lifetime has passed, while viewers ask for it",
+        help: "Refresh a stored HLS playlist or DASH MPD in the background once half the freshness it arrived with has passed, while viewers ask for it",
     },
     Knob {
         key: "max_playlist_size",

@@ -2,8 +2,8 @@
 //! stored (fresh, or stale where the response and the request allow it), revalidate it, join
 //! the fetch already in flight for the same variant, or start one. Every way to the origin
 //! goes through one coalesced fetch per variant, revalidations and background refreshes
-//! included, so client directives such as `no-cache` cannot multiply origin traffic. A live
-//! manifest with viewers is refreshed in the background before it expires.
+//! included, so client directives such as `no-cache` cannot multiply origin traffic. A hit on
+//! a live manifest plans its refresh before it expires (`refresh_ahead`).
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -43,9 +43,7 @@ impl Shard {
         let (fwd, stale, vary) = match found {
             Found::Object(object) => {
                 if let Some(detail) = reusable(&object.freshness, &wants, now) {
-                    if self.refreshes_ahead(request, &object, now) {
-                        self.refresh_in_background(request, &object);
-                    }
+                    self.plan_refresh(request, &object, now);
                     return self.hit(object, now, detail);
                 }
                 // A client that limits the age it accepts wants no stale copy (RFC 9111
@@ -146,7 +144,7 @@ impl Shard {
 
     /// Starts one revalidation of `object` that nobody waits for, unless a fetch of that
     /// variant is already in flight.
-    fn refresh_in_background(
+    pub(super) fn refresh_in_background(
         self: &Rc<Self>,
         request: &Arc<FetchRequest>,
         object: &Rc<StoredObject>,
@@ -156,20 +154,6 @@ impl Shard {
         if !self.inflight.borrow().contains_key(&flight_key) {
             self.start(request, flight_key, Some(Rc::clone(object)), false);
         }
-    }
-
-    /// Whether a hit on `object` should refresh it before it expires (F5): a live manifest
-    /// with viewers is refreshed once half its lifetime has passed, so the next viewers are
-    /// answered from the cache instead of waiting for the origin. A manifest nobody asks for
-    /// is not refreshed. The refresh is an ordinary coalesced revalidation (RFC 9111 allows a
-    /// cache to fetch early), so at most one is in flight per variant.
-    fn refreshes_ahead(&self, request: &FetchRequest, object: &StoredObject, now: Instant) -> bool {
-        if !self.config().live.refresh_manifests_ahead || !object.freshness.half_spent(now) {
-            return false;
-        }
-        let path = std::str::from_utf8(request.key.path()).unwrap_or_default();
-        let content_type = crate::http::headers::find(&object.head.headers, "content-type");
-        crate::live::is_manifest(path, content_type.map(|v| &v[..]))
     }
 
     /// Registers a new fetch under `flight_key` and starts its leader task. `requested`: the

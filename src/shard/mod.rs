@@ -11,6 +11,7 @@ mod leader;
 mod long_poll;
 mod lookup;
 pub mod mesh;
+mod refresh_ahead;
 mod rendition;
 pub mod reply;
 mod revalidate;
@@ -104,6 +105,8 @@ pub struct Shard {
     upstream_warnings: RefCell<RateLimit>,
     /// LL-HLS renditions and the blocking reloads held for them.
     holds: holds::Holds,
+    /// Live manifests' refreshes planned ahead of expiry.
+    refresh_plan: refresh_ahead::RefreshPlan,
 }
 
 impl Shard {
@@ -135,6 +138,7 @@ impl Shard {
             latency: RefCell::new(Latency::default()),
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
             holds: holds::Holds::default(),
+            refresh_plan: refresh_ahead::RefreshPlan::default(),
         });
         shard.publish_store();
         shard
