@@ -77,3 +77,26 @@ with_shards!(
         assert_eq!(stats.sum(|s| &s.live.versions), 0);
     }
 );
+
+with_shards!(rendition_state_stays_within_its_limits, |shards| {
+    // One rendition per shard at most, and little memory for its versions.
+    let renditions = shards.to_string();
+    let setup = live_setup(
+        shards,
+        &[
+            ("max_renditions", &renditions),
+            ("live_state_memory", "64KiB"),
+        ],
+    );
+    let stats = &setup.running().stats;
+    assert_eq!(setup.get("/live/s0/r0/index.m3u8?_HLS_msn=0").status, 200);
+    assert_eq!(stats.sum(|s| &s.live.renditions), 1);
+    // A second rendition of the same stream (same owner) is not tracked: its request goes
+    // upstream as the client spelled it.
+    let other = "/live/s0/r0/index.m3u8?x=1&_HLS_part=0&_HLS_msn=0";
+    assert_eq!(setup.get(other).status, 200);
+    assert_eq!(stats.sum(|s| &s.live.renditions), 1);
+    assert_eq!(setup.origin_count("GET", other), 1);
+    let state = stats.sum(|s| &s.live.state_bytes);
+    assert!(state > 0 && state <= 64 * 1024 / shards as u64, "{state}");
+});

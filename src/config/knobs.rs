@@ -297,6 +297,24 @@ pub const KNOBS: &[Knob] = &[
         help: "Refresh a stored HLS playlist or DASH MPD in the background once half the freshness it arrived with has passed, while viewers ask for it",
     },
     Knob {
+        key: "max_renditions",
+        default: "16384",
+        applies: Applies::Reload,
+        help: "LL-HLS renditions whose playlist state is kept, all shards together; idle ones are forgotten first, then new ones are served the ordinary way",
+    },
+    Knob {
+        key: "live_state_memory",
+        default: "256MiB",
+        applies: Applies::Reload,
+        help: "Memory for the renditions' playlist versions, all shards together; past it idle renditions are forgotten, then new versions are passed through",
+    },
+    Knob {
+        key: "max_hold",
+        default: "60s",
+        applies: Applies::Reload,
+        help: "Longest a blocking playlist reload is held, whatever target duration the origin states (the hold is otherwise 3 x TD)",
+    },
+    Knob {
         key: "max_playlist_size",
         default: "4MiB",
         applies: Applies::Reload,

@@ -2,6 +2,8 @@
 //! playlist reloads are held at the edge, how many may wait at once, the largest playlist
 //! that becomes rendition state, and whether manifests with viewers are refreshed early. Parsed from text like every other key, so errors name the key and value.
 
+use std::time::Duration;
+
 use super::units;
 
 /// The live-video keys, validated.
@@ -14,6 +16,12 @@ pub struct Live {
     pub max_holds: usize,
     /// Largest playlist that becomes rendition state (a larger one is passed through).
     pub max_playlist_size: u64,
+    /// Renditions tracked at once, all shards together.
+    pub max_renditions: usize,
+    /// Memory for rendition state, all shards together.
+    pub state_memory: u64,
+    /// Longest hold, whatever the target duration.
+    pub max_hold: Duration,
     /// A stored live manifest (HLS playlist, DASH MPD) that is asked for after half its
     /// lifetime is refreshed in the background, so viewers never wait for the origin.
     pub refresh_manifests_ahead: bool,
@@ -35,6 +43,15 @@ impl Live {
                 ),
             ),
             ("max_holds", self.max_holds.to_string()),
+            ("max_renditions", self.max_renditions.to_string()),
+            (
+                "live_state_memory",
+                format!("{:?}", units::format_size(self.state_memory)),
+            ),
+            (
+                "max_hold",
+                format!("{:?}", units::format_duration(self.max_hold)),
+            ),
             (
                 "refresh_manifests_ahead",
                 format!(

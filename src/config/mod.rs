@@ -281,6 +281,9 @@ impl Config {
                 )?,
                 max_holds: positive("max_holds")?,
                 max_playlist_size: size("max_playlist_size")?,
+                max_renditions: positive("max_renditions")?,
+                state_memory: size("live_state_memory")?,
+                max_hold: duration("max_hold")?,
                 refresh_manifests_ahead: typed(
                     "refresh_manifests_ahead",
                     text("refresh_manifests_ahead"),
@@ -359,6 +362,7 @@ impl Config {
             ("client_header_timeout", self.client_header_timeout),
             ("client_idle_timeout", self.client_idle_timeout),
             ("upstream_connect_timeout", self.upstream_connect_timeout),
+            ("max_hold", self.live.max_hold),
             (
                 "upstream_first_byte_timeout",
                 self.upstream_first_byte_timeout,
@@ -383,6 +387,16 @@ impl Config {
     /// One shard's share of `pass_through_memory`.
     pub fn shard_pass_through_memory(&self) -> u64 {
         self.pass_through_memory / self.shards as u64
+    }
+
+    /// One shard's share of `max_renditions` (at least one).
+    pub fn shard_max_renditions(&self) -> usize {
+        (self.live.max_renditions / self.shards).max(1)
+    }
+
+    /// One shard's share of `live_state_memory`.
+    pub fn shard_live_state_memory(&self) -> u64 {
+        self.live.state_memory / self.shards as u64
     }
 
     /// One shard's share of `max_holds` (at least one).

@@ -46,17 +46,15 @@ pub fn current_for(playlist: &MediaPlaylist) -> Duration {
     playlist.part_target.unwrap_or(playlist.target_duration / 2)
 }
 
-/// The longest hold, whatever target duration an origin states: a request is not kept
-/// waiting for minutes on the word of one playlist.
-pub const MAX_HOLD: Duration = Duration::from_secs(60);
-
-/// How long a held request may wait: three target durations (RFC 8216bis 6.2.5.2), between
-/// one second and [`MAX_HOLD`].
-pub fn hold_limit(playlist: &MediaPlaylist) -> Duration {
+/// How long a held request may wait: three target durations (RFC 8216bis 6.2.5.2), at least
+/// a second and at most `max` (the operator's cap: a request is not kept waiting for minutes
+/// on the word of one playlist).
+pub fn hold_limit(playlist: &MediaPlaylist, max: Duration) -> Duration {
     playlist
         .target_duration
         .saturating_mul(3)
-        .clamp(Duration::from_secs(1), MAX_HOLD)
+        .min(max)
+        .max(Duration::from_secs(1))
 }
 
 /// Why a new upstream version is refused (F9); the last good one keeps being served.

@@ -29,9 +29,9 @@ fn too_far_is_trusted_only_of_a_current_playlist() {
     // ...unless a long-poll is keeping it current.
     assert_eq!(decide(&p, 14, None, ms(5000), true), HoldDecision::TooFar);
     assert_eq!(decide(&p, 13, Some(2), ms(0), false), HoldDecision::TooFar);
-    assert_eq!(hold_limit(&p), ms(6000));
+    assert_eq!(hold_limit(&p, ms(60_000)), ms(6000));
     let huge = parse(&mock_llhls(10, 2, 0).replace("TARGETDURATION:2", "TARGETDURATION:3600"));
-    assert_eq!(hold_limit(&huge), MAX_HOLD);
+    assert_eq!(hold_limit(&huge, ms(60_000)), ms(60_000));
     assert_eq!(current_for(&p), ms(500));
 }
 

@@ -35,12 +35,6 @@ use crate::metrics::{HoldResult, LiveStats};
 const SWEEP_EVERY: Duration = Duration::from_millis(50);
 /// The hold limit before any playlist of the rendition is known (its target duration is not).
 const UNKNOWN_HOLD_LIMIT: Duration = Duration::from_secs(30);
-/// Renditions one shard keeps; idle ones are forgotten first, then new ones are not tracked.
-const MAX_RENDITIONS: usize = 4096;
-/// Memory one shard gives rendition state (each version's bytes, its parse and its delta,
-/// estimated as three times its size); past it, idle renditions are forgotten, then a new
-/// version is passed through instead of kept.
-const STATE_MEMORY: u64 = 64 << 20;
 
 /// How the owner answers a playlist request with delivery directives.
 pub enum Blocking {
@@ -65,7 +59,8 @@ type RenditionKey = (CacheKey, Bytes);
 pub struct Holds {
     renditions: RefCell<HashMap<RenditionKey, Rc<Rendition>>>,
     waiting: Cell<u64>,
-    /// Estimated bytes of the renditions' versions (see [`STATE_MEMORY`]).
+    /// Estimated bytes of the renditions' versions: each version's bytes, its parse and its
+    /// delta, three times its size (bounded by `live_state_memory`).
     state_bytes: Cell<u64>,
     sweeping: Cell<bool>,
     /// At most one refused-playlist warning per interval from this shard.
@@ -240,12 +235,13 @@ impl Shard {
         if let Some(rendition) = renditions.get(&key) {
             return Some(Rc::clone(rendition));
         }
-        if renditions.len() >= MAX_RENDITIONS {
+        let max = self.config().shard_max_renditions();
+        if renditions.len() >= max {
             drop(renditions);
             self.forget_idle(now);
             renditions = self.holds.renditions.borrow_mut();
         }
-        if renditions.len() >= MAX_RENDITIONS {
+        if renditions.len() >= max {
             return None;
         }
         // Identity bodies only: the playlist must be read to become state.
@@ -302,13 +298,16 @@ impl Shard {
     /// away; `true` while any request still waits.
     fn sweep(&self) -> bool {
         let now = self.now();
+        let max_hold = self.config().live.max_hold;
         let renditions: Vec<_> = self.holds.renditions.borrow().values().cloned().collect();
         for rendition in renditions {
             let limit = rendition
                 .latest
                 .borrow()
                 .as_ref()
-                .map_or(UNKNOWN_HOLD_LIMIT, |v| live::hold_limit(&v.playlist));
+                .map_or(UNKNOWN_HOLD_LIMIT, |v| {
+                    live::hold_limit(&v.playlist, max_hold)
+                });
             let mut expired = 0;
             let mut gone = 0;
             let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
@@ -398,10 +397,12 @@ impl Shard {
     }
 
     /// Makes room for a version costing `new` that replaces one costing `old`; `false` when
-    /// even after forgetting idle renditions it does not fit [`STATE_MEMORY`].
+    /// even after forgetting idle renditions it does not fit this shard's share of
+    /// `live_state_memory`.
     pub(super) fn reserve_state(&self, old: u64, new: u64) -> bool {
+        let budget = self.config().shard_live_state_memory();
         let fits = |holds: &Holds| {
-            holds.state_bytes.get() - old.min(holds.state_bytes.get()) + new <= STATE_MEMORY
+            holds.state_bytes.get() - old.min(holds.state_bytes.get()) + new <= budget
         };
         if !fits(&self.holds) {
             self.forget_idle(self.now());
