@@ -47,6 +47,7 @@ impl Replies for PassReplies {
                 head,
                 age_secs: 0,
                 status: CacheStatus::pass(),
+                in_hand: false,
             };
         }
         match self.response.next_chunk().await {

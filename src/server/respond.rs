@@ -87,13 +87,14 @@ pub async fn write_response(
         }
         reply = replies.next().await;
     }
-    let (head, age_secs, status, body_len) = match reply {
+    let (head, age_secs, status, body_len, in_hand) = match reply {
         Reply::Head {
             head,
             age_secs,
             status,
             body_len,
-        } => (head, age_secs, status, body_len),
+            in_hand,
+        } => (head, age_secs, status, body_len, in_hand),
         Reply::Failed(failure) => {
             meter.upstream(asked.elapsed());
             let keep_alive = exchange.keep_alive.then_some(exchange.version);
@@ -117,10 +118,10 @@ pub async fn write_response(
         return Ok(plan.keep_alive);
     }
     let mut pending = Some(out);
-    if !status.is_hit() {
+    if !in_hand {
         // A fetch's head reaches every waiting follower before any of them copies a body:
-        // send it now and let the other followers' tasks run. A hit instead sends its head
-        // together with the first chunk, saving a write.
+        // send it now and let the other followers' tasks run. A body in hand (a hit, a
+        // playlist version) goes with its head instead, saving a write.
         let head = pending.take().unwrap_or_default();
         meter.wrote(client.send(&[&head]).await?);
         futures_lite::future::yield_now().await;

@@ -70,18 +70,38 @@ impl Leader {
     /// readers kept apart within a reservation of the shard's `pass_through_memory` for what
     /// the object still holds (once readers too far behind are cut) and its `rest` (unknown:
     /// `None`). Refused, and counted, when that has no room: the caller answers 503 or cuts.
+    ///
+    /// Mid-body (the object outgrew what may be stored), what it holds is already counted in
+    /// the store's in-flight bytes: when `pass_through_memory` cannot take that over, it stays
+    /// counted there until the fetch ends, and the reservation covers only what is to come, so
+    /// a reader that fell behind the origin is not cut for bytes already accounted for.
     pub fn pass_through(&mut self, rest: Option<u64>) -> Result<(), NoRoom> {
         let budget = self.shard.pass_through_budget();
         let chunk = crate::origin::MAX_CHUNK as u64;
-        let reserve = |held| Reservation::new(budget, held, rest, PASS_THROUGH_WINDOW, chunk);
-        let cut = self.flight.pass_through(PASS_THROUGH_WINDOW, reserve);
+        let window = PASS_THROUGH_WINDOW;
+        let reserve = |held| Reservation::new(Rc::clone(&budget), held, rest, window, chunk);
+        let mut cut = self.flight.pass_through(window, reserve);
+        let mut keep_counted = false;
+        if let Err(first) = cut {
+            let held = self.flight.held();
+            if held > 0 && self.reserved >= held {
+                let to_come = |_| Reservation::new(Rc::clone(&budget), 0, rest, window, chunk);
+                cut = match self.flight.pass_through(window, to_come) {
+                    Ok(more) => Ok(first + more),
+                    Err(more) => Err(first + more),
+                };
+                keep_counted = cut.is_ok();
+            }
+        }
         self.count_cut(cut.unwrap_or_else(|cut| cut));
         if cut.is_err() {
             self.shard.my_stats().guards.fire(Guard::PassThroughFull);
             return Err(NoRoom);
         }
         self.shard.unregister(&self.flight_key, &self.flight);
-        self.release();
+        if !keep_counted {
+            self.release();
+        }
         Ok(())
     }
 

@@ -31,6 +31,9 @@ pub enum Reply {
         /// The body's length when known: always for a stored object, for a fetch when the
         /// origin declared it.
         body_len: Option<u64>,
+        /// The whole body is in hand (a stored object, a playlist version): it goes out with
+        /// the head in one write. A fetch's head instead goes out alone, at once.
+        in_hand: bool,
     },
     Chunk(Bytes),
     End,
@@ -136,6 +139,7 @@ impl OwnerStream {
                             age_secs: object.freshness.age(self.shard.now()).as_secs(),
                             status: *status,
                             body_len: Some(object.body_len),
+                            in_hand: true,
                         }
                     } else {
                         match object.body.get(index - 1) {
@@ -189,6 +193,7 @@ impl OwnerStream {
                             age_secs: version.age_secs(self.shard.now()),
                             status: *status,
                             body_len: Some(body.len() as u64),
+                            in_hand: true,
                         },
                         1 if !body.is_empty() => Reply::Chunk(body),
                         _ => Reply::End,
@@ -224,6 +229,7 @@ impl OwnerStream {
                             age_secs: arrival.initial_age_secs,
                             head,
                             status,
+                            in_hand: false,
                         };
                     }
                     Event::Interim(head) => return Reply::Interim(head),
