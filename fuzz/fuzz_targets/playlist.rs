@@ -2,18 +2,23 @@
 //! as an edge reads what an origin sends: the HLS media playlist (with the LL-HLS tags), the
 //! multivariant playlist, the kind dispatch, and the DASH MPD; then the arithmetic the live
 //! features run on what parsed (blocking-reload readiness, parts ahead, SegmentTemplate
-//! availability, SegmentTimeline walks, URL template expansion).
+//! availability, SegmentTimeline walks, URL template expansion), the edge's decisions on a
+//! media playlist (hold or answer, successor checks, staleness), the delta update made from
+//! it, and the LL-HLS delivery directives read from the input as a request target.
 //!
 //! Checked: no panic; every parse and every helper stays within a memory budget linear in the
 //! input (a repeat count, a sequence number or a `%0Nd` width must never size an allocation);
-//! a parsed media playlist's segments are numbered consecutively from `first_msn`.
+//! a parsed media playlist's segments are numbered consecutively from `first_msn`; a delta
+//! update made from it parses, skips whole segments from the first and lists the rest with
+//! the same numbers.
 #![no_main]
 
 use std::time::{Duration, UNIX_EPOCH};
 
 use libfuzzer_sys::fuzz_target;
 use livecache::live::{
-    expand_template, MediaPlaylist, Mpd, MultivariantPlaylist, PartRef, Playlist, TemplateValues,
+    check_successor, decide, delta_update, expand_template, hold_limit, is_stale, parse_directives,
+    MediaPlaylist, Mpd, MultivariantPlaylist, PartRef, Playlist, TemplateValues,
 };
 use livecache_fuzz::within_budget;
 
@@ -48,11 +53,42 @@ fn media(p: &MediaPlaylist) {
     ] {
         for part in [None, Some(0), Some(1), Some(7), Some(u64::MAX)] {
             let _ = p.readiness(msn, part);
+            let _ = decide(p, msn, part, Duration::ZERO, false);
+            let _ = decide(p, msn, part, Duration::MAX, true);
             if let Some(part) = part {
                 let _ = p.parts_ahead(PartRef { msn, part });
             }
         }
     }
+}
+
+/// The edge's decisions and the delta update of `p`, parsed from `text`.
+fn edge(text: &str, p: &MediaPlaylist) {
+    assert_eq!(
+        check_successor(p, p),
+        Ok(()),
+        "a playlist may follow itself"
+    );
+    let _ = (
+        hold_limit(p, Duration::MAX),
+        is_stale(p, Duration::MAX, Duration::ZERO),
+    );
+    let Some(delta) = delta_update(text, p) else {
+        return;
+    };
+    let d = MediaPlaylist::parse(&delta).expect("a delta update parses");
+    let skipped = d
+        .skip
+        .as_ref()
+        .expect("a delta has EXT-X-SKIP")
+        .skipped_segments;
+    assert!(skipped > 0 && skipped as usize <= p.segments.len());
+    let rest: Vec<_> = p.segments[skipped as usize..]
+        .iter()
+        .map(|s| (s.msn, &s.uri))
+        .collect();
+    let listed: Vec<_> = d.segments.iter().map(|s| (s.msn, &s.uri)).collect();
+    assert_eq!(rest, listed, "a delta lists the rest with the same numbers");
 }
 
 fn mpd(m: &Mpd) {
@@ -81,6 +117,9 @@ fuzz_target!(|data: &[u8]| {
     within_budget(budget, "playlist", || {
         if let Ok(p) = MediaPlaylist::from_bytes(data) {
             media(&p);
+            if let Ok(text) = std::str::from_utf8(data) {
+                edge(text, &p);
+            }
         }
         if let Ok(m) = MultivariantPlaylist::from_bytes(data) {
             let _ = m.media_playlist_uris().count();
@@ -97,6 +136,7 @@ fuzz_target!(|data: &[u8]| {
                 bandwidth: Some(1),
             };
             let _ = expand_template(template, &values);
+            let _ = parse_directives(template);
         }
     });
 });
