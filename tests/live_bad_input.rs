@@ -1,7 +1,8 @@
 //! An origin gone wrong under a blocking playlist reload (issue "Live video I", bad input): an
-//! answer that is not a media playlist, one over `max_playlist_size`, or one that varies on a
-//! field the rendition is not keyed by is passed to the viewers unchanged, never becomes
-//! rendition state, and is counted.
+//! answer that is not a media playlist, one over `max_playlist_size`, one that varies on a
+//! field the rendition is not keyed by, or one meant for a single client (`private`, a
+//! `Set-Cookie`) is passed to the viewers unchanged, never becomes rendition state, and is
+//! counted; rendition state stays within `max_renditions` and `live_state_memory`.
 
 mod common;
 
@@ -99,4 +100,24 @@ with_shards!(rendition_state_stays_within_its_limits, |shards| {
     assert_eq!(setup.origin_count("GET", other), 1);
     let state = stats.sum(|s| &s.live.state_bytes);
     assert!(state > 0 && state <= 64 * 1024 / shards as u64, "{state}");
+});
+
+with_shards!(a_playlist_for_one_client_is_never_shared, |shards| {
+    let setup = live_setup(shards, &[]);
+    let stats = &setup.running().stats;
+    for (i, marker) in ["hdr=Set-Cookie:sid%3Dviewer-a", "cc=private"]
+        .iter()
+        .enumerate()
+    {
+        let target = format!("/live/s0/r0/index.m3u8?{marker}&_HLS_msn=0");
+        let response = setup.get(&target);
+        assert_eq!(response.status, 200);
+        assert_eq!(unusable(&setup), i as u64 + 1, "{target}");
+        assert_eq!(stats.sum(|s| &s.live.versions), 0, "never state");
+    }
+    // Another viewer of the cookie-setting playlist gets the origin's answer to its own
+    // request, never a version carrying the first viewer's cookie.
+    let other = setup.get("/live/s0/r0/index.m3u8?hdr=Set-Cookie:sid%3Dviewer-a&_HLS_msn=0");
+    assert!(!other.cache_status().contains("live-state"));
+    assert!(!other.cache_status().contains("detail=held"));
 });

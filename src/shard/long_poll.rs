@@ -15,12 +15,14 @@
 
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 
 use super::rendition::{Rendition, Version};
+use super::stored::withhold;
 use super::{FetchRequest, Shard};
+use crate::cache::freshness::{self, Policy};
 use crate::cache::{CacheKey, CachedHead, Event, Vary};
 use crate::http::headers::find;
 use crate::live::{self, MediaPlaylist, Playlist};
@@ -136,6 +138,23 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     if head.status != 200 {
         return Polled::Refused;
     }
+    // A response for one client alone (`private`, a `Set-Cookie` kept private) is never
+    // shared; fields a qualified `private`/`no-cache` withholds leave the shared head.
+    let now = SystemTime::now();
+    let rules = &shard.config().caching.response;
+    let decision = freshness::evaluate(head.status, &head.headers, now, now, rules);
+    if matches!(decision.policy, Policy::Private { .. }) {
+        return Polled::Unusable;
+    }
+    let head = if decision.withheld_fields.is_empty() {
+        head
+    } else {
+        let headers = withhold(&head.headers, &decision.withheld_fields);
+        Arc::new(CachedHead {
+            headers,
+            ..(*head).clone()
+        })
+    };
     // One version answers every viewer of the rendition: a playlist that varies on a field
     // the rendition is not keyed by (beyond the key fields and the encoding, which the
     // long-poll fixes to identity) cannot be shared this way.
