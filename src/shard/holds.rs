@@ -65,6 +65,16 @@ pub struct Holds {
     sweeping: Cell<bool>,
     /// At most one refused-playlist warning per interval from this shard.
     pub(super) warnings: RefCell<RateLimit>,
+    /// The directories (host and path up to the last `/`) of the tracked renditions, with how
+    /// many renditions each holds: where a part or segment belongs to a live stream.
+    dirs: RefCell<HashMap<(Bytes, Bytes), usize>>,
+}
+
+/// The host and directory of `key`, as `dirs` counts them.
+fn directory_of(key: &CacheKey) -> (Bytes, Bytes) {
+    let path = key.path();
+    let end = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    (key.host().clone(), Bytes::copy_from_slice(&path[..end]))
 }
 
 impl Default for Holds {
@@ -75,6 +85,7 @@ impl Default for Holds {
             state_bytes: Cell::new(0),
             sweeping: Cell::new(false),
             warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
+            dirs: RefCell::default(),
         }
     }
 }
@@ -266,6 +277,12 @@ impl Shard {
             part_seen: Cell::new(now),
             stale: Cell::new(false),
         });
+        *self
+            .holds
+            .dirs
+            .borrow_mut()
+            .entry(directory_of(&key.0))
+            .or_default() += 1;
         renditions.insert(key, Rc::clone(&rendition));
         LiveStats::set(&self.my_stats().live.renditions, renditions.len() as u64);
         Some(rendition)
@@ -384,13 +401,22 @@ impl Shard {
     /// memory their versions held.
     fn forget_idle(&self, now: Instant) {
         let mut freed = 0;
-        self.holds.renditions.borrow_mut().retain(|_, r| {
+        let mut dirs = self.holds.dirs.borrow_mut();
+        self.holds.renditions.borrow_mut().retain(|(key, _), r| {
             let idle = r.is_idle(now);
             if idle {
                 freed += r.state_cost();
+                let dir = directory_of(key);
+                if let Some(count) = dirs.get_mut(&dir) {
+                    *count -= 1;
+                    if *count == 0 {
+                        dirs.remove(&dir);
+                    }
+                }
             }
             !idle
         });
+        drop(dirs);
         let renditions = self.holds.renditions.borrow().len() as u64;
         LiveStats::set(&self.my_stats().live.renditions, renditions);
         self.account_state(0, freed);
@@ -436,24 +462,12 @@ impl Shard {
         LiveStats::set(&self.my_stats().live.holds_active, waiting);
     }
 
-    /// Whether `key` lies in the directory of a live rendition this shard tracks (same host,
-    /// same path up to the last `/`): a part or segment of a live stream, which a 404 must
-    /// not be cached for, since it may be published a moment later.
+    /// Whether `key` lies in the directory of a rendition this shard tracks (same host, same
+    /// path up to the last `/`): a part or segment of a live stream, which a 404 must not be
+    /// cached for, since it may be published a moment later.
     pub(super) fn in_live_rendition(&self, key: &CacheKey) -> bool {
-        let dir = |path: &[u8]| {
-            let end = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-            path[..end].to_vec()
-        };
-        let wanted = dir(key.path());
-        let renditions = self.holds.renditions.borrow();
-        renditions.iter().any(|((rendition, _), r)| {
-            rendition.host() == key.host()
-                && dir(rendition.path()) == wanted
-                && r.latest
-                    .borrow()
-                    .as_ref()
-                    .is_some_and(|v| v.playlist.is_live())
-        })
+        // One map look-up, no scan: a flood of 404s must not cost a pass over every rendition.
+        self.holds.dirs.borrow().contains_key(&directory_of(key))
     }
 
     /// Renditions whose playlist stopped advancing, for the gauge.
