@@ -316,7 +316,16 @@ impl Shard {
     fn sweep(&self) -> bool {
         let now = self.now();
         let max_hold = self.config().live.max_hold;
-        let renditions: Vec<_> = self.holds.renditions.borrow().values().cloned().collect();
+        // Only the renditions something waits for (the others' staleness is noted as their
+        // versions arrive).
+        let renditions: Vec<_> = self
+            .holds
+            .renditions
+            .borrow()
+            .values()
+            .filter(|r| !r.waiters.borrow().is_empty())
+            .cloned()
+            .collect();
         for rendition in renditions {
             let limit = rendition
                 .latest

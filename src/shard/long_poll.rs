@@ -84,6 +84,8 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                 break;
             }
         };
+        // A stalled origin answers nothing new (or only errors): noted after every answer.
+        note_staleness(&shard, &rendition, shard.now());
         let left = wait.saturating_sub(started.elapsed());
         if !left.is_zero() {
             glommio::timer::sleep(left).await;
