@@ -314,3 +314,17 @@ with_shards!(plain_requests_are_answered_from_the_live_state, |shards| {
     }
     assert_eq!(setup.origin.plain_playlist_hits(), plain_before);
 });
+
+with_shards!(
+    an_origin_without_cache_control_gets_the_appendix_b_lifetimes,
+    |shards| {
+        let setup = live_setup(shards);
+        let blocking = setup.get(&format!("{RENDITION}?cc=none&_HLS_msn=0"));
+        assert_eq!(blocking.status, 200);
+        // TD 1 s: six target durations for a blocking answer, half of one for the playlist's URL.
+        assert_eq!(blocking.header("cache-control"), Some("max-age=6"));
+        let plain = setup.get(&format!("{RENDITION}?cc=none"));
+        assert!(plain.cache_status().contains("live-state"), "{plain:?}");
+        assert_eq!(plain.header("cache-control"), Some("max-age=0"));
+    }
+);

@@ -24,7 +24,7 @@ use super::stored::withhold;
 use super::{FetchRequest, Shard};
 use crate::cache::freshness::{self, Policy};
 use crate::cache::{CacheKey, CachedHead, Event, Vary};
-use crate::http::headers::find;
+use crate::http::headers::{find, Header};
 use crate::live::{self, MediaPlaylist, Playlist};
 use crate::metrics::LiveStats;
 
@@ -254,7 +254,7 @@ fn install(
     };
     let version = Rc::new(Version {
         upstream_age: head.arrival.initial_age_secs,
-        head,
+        head: with_default_lifetime(head, &playlist),
         body,
         playlist,
         received_at: now,
@@ -271,6 +271,22 @@ fn install(
     } else {
         Installed::Nothing
     }
+}
+
+/// A blocking answer's head with the lifetime HLS Appendix B.1 recommends (six target
+/// durations: the URL names one playlist version for good) when the origin stated none, so a
+/// cache or player downstream does not guess one from `Last-Modified`.
+fn with_default_lifetime(head: Arc<CachedHead>, playlist: &MediaPlaylist) -> Arc<CachedHead> {
+    let stated =
+        find(&head.headers, "cache-control").is_some() || find(&head.headers, "expires").is_some();
+    if stated {
+        return head;
+    }
+    let mut head = (*head).clone();
+    let lifetime = playlist.target_duration.saturating_mul(6).as_secs();
+    head.headers
+        .push(Header::new("Cache-Control", format!("max-age={lifetime}")));
+    Arc::new(head)
 }
 
 /// Flags the rendition stale (or no longer) by how long its playlist has not advanced.
