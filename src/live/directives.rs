@@ -89,9 +89,23 @@ pub fn parse_directives(target: &str) -> Result<Option<Directives>, DirectiveErr
 
 /// Whether `path` names an HLS playlist (`.m3u8`, any case).
 pub fn is_playlist_path(path: &str) -> bool {
-    path.len() >= 5
-        && path.is_char_boundary(path.len() - 5)
-        && path[path.len() - 5..].eq_ignore_ascii_case(".m3u8")
+    is_playlist_path_bytes(path.as_bytes())
+}
+
+/// [`is_playlist_path`] of raw path bytes.
+pub fn is_playlist_path_bytes(path: &[u8]) -> bool {
+    path.len() >= 5 && path[path.len() - 5..].eq_ignore_ascii_case(b".m3u8")
+}
+
+/// Whether a path surely names media (a segment, a part, an init section, a subtitle file):
+/// then its `Content-Type` need not be looked at to know it is no manifest.
+pub fn is_media_path(path: &[u8]) -> bool {
+    const MEDIA: [&[u8]; 9] = [
+        b".ts", b".m4s", b".mp4", b".m4a", b".m4v", b".aac", b".cmfv", b".cmfa", b".vtt",
+    ];
+    MEDIA.iter().any(|ext| {
+        path.len() >= ext.len() && path[path.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    })
 }
 
 /// Whether a response is a live manifest (an HLS playlist or a DASH MPD) by its path or its

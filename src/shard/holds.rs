@@ -93,6 +93,10 @@ impl Default for Holds {
 impl Shard {
     /// Decides a playlist request that may carry delivery directives.
     pub(super) fn blocking_reload(self: &Rc<Self>, request: &Arc<FetchRequest>) -> Blocking {
+        // Most requests are for media: leave before any other work (this runs on every hit).
+        if !live::is_playlist_path_bytes(request.key.path()) {
+            return Blocking::Ordinary;
+        }
         let config = self.config();
         if !config.live.hold_blocking_reloads {
             return Blocking::Ordinary;

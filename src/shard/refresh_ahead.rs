@@ -45,7 +45,7 @@ impl Shard {
         object: &Rc<StoredObject>,
         now: Instant,
     ) {
-        if !self.config().live.refresh_manifests_ahead || !is_manifest(request, object) {
+        if !is_manifest(request, object) || !self.config().live.refresh_manifests_ahead {
             return;
         }
         let due = object.freshness.refresh_at();
@@ -119,6 +119,10 @@ impl Shard {
 }
 
 fn is_manifest(request: &FetchRequest, object: &StoredObject) -> bool {
+    // Checked on every hit: media by name needs no look at its fields.
+    if crate::live::is_media_path(request.key.path()) {
+        return false;
+    }
     let path = std::str::from_utf8(request.key.path()).unwrap_or_default();
     let content_type = crate::http::headers::find(&object.head.headers, "content-type");
     crate::live::is_manifest(path, content_type.map(|v| &v[..]))
