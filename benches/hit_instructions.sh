@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Instructions per cache hit, counted by valgrind's callgrind (stable across runs, unlike time on
+# a shared machine): livecache (1 shard) under callgrind in front of the mock origin serves one
+# 64 KiB object N times (loadgen, 4 connections), and once 0 times; the difference over N is the
+# cost of one hit, start-up and shutdown cancelled out.
+#
+# usage: benches/hit_instructions.sh [BINARY] [N]   (default target/release/livecache, 3000)
+# Needs valgrind and `cargo build --release -p livecache -p mock-origin -p loadgen`. Compare two
+# commits by building the other into its own target dir (git worktree) and passing its binary.
+# Measured 2026-12-06: 29,555 at 9de9b61, 30,539 at 91db25e (the live layer's per-stream
+# accounting and checks).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="${1:-$root/target/release/livecache}"
+n="${2:-3000}"
+object="/hot/seg-1.m4s?size=65536"
+
+run() {
+  local requests=$1 out mo lc
+  out="$(mktemp)"
+  taskset -c 1 "$root/target/release/mock-origin" --listen 127.0.0.1:9331 >/dev/null 2>&1 &
+  mo=$!
+  taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" \
+    --listen 127.0.0.1:9332 --origin http://127.0.0.1:9331 --shards 1 >/dev/null 2>&1 &
+  lc=$!
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:9332$object" && break
+    sleep 0.2
+  done
+  if [ "$requests" -gt 0 ]; then
+    taskset -c 0 "$root/target/release/loadgen" urls --connections 4 --requests "$requests" \
+      --quiet "http://127.0.0.1:9332$object" >/dev/null
+  fi
+  kill -TERM "$lc"; wait "$lc" || true
+  kill "$mo"; wait "$mo" 2>/dev/null || true
+  grep -E '^summary' "$out" | awk '{print $2}'
+  rm -f "$out"
+}
+
+idle=$(run 0)
+busy=$(run "$n")
+echo "instructions per hit: $(( (busy - idle) / n )) ($bin, $n hits of a 64 KiB object)"
