@@ -237,10 +237,14 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 let listener = accepts.then_some(listener);
                 let drain = Drain::new();
                 let stop = Rc::clone(&drain);
+                let draining = Rc::clone(&shard);
                 glommio::spawn_local(async move {
                     shutdown.wait().await;
                     tracing::debug!(shard = id, "draining: no new connections");
                     stop.start();
+                    // Held playlist reloads would keep their connections for up to 3 x TD:
+                    // answered now, their players retry on another node.
+                    draining.release_holds();
                 })
                 .detach();
                 let _ = ready.send(Ok(id));

@@ -5,7 +5,7 @@
 //! seam), directives ignored after `EXT-X-ENDLIST` (T1.4), a regressed playlist never served
 //! (T9.2), a stalled one flagged stale, and a part not yet published never cached as missing
 //! (F3), viewers of a hinted part sharing one upstream request (T3.1), and a state nobody kept
-//! current never served.
+//! current never served, and a draining node releasing its holds at once.
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s, so holds last 3 s),
 //! started 5 s before the test.
@@ -326,5 +326,29 @@ with_shards!(
         let plain = setup.get(&format!("{RENDITION}?cc=none"));
         assert!(plain.cache_status().contains("live-state"), "{plain:?}");
         assert_eq!(plain.header("cache-control"), Some("max-age=0"));
+    }
+);
+
+with_shards!(
+    a_draining_node_answers_its_held_requests_at_once,
+    |shards| {
+        let setup = live_setup(shards);
+        let state = warm(&setup);
+        setup.origin.pause_publishing();
+        let target = format!("{RENDITION}?_HLS_msn={}", state.next_msn() + 1);
+        let addr = setup.addr;
+        let held = std::thread::spawn(move || get(addr, &target));
+        assert!(eventually(Duration::from_secs(5), || holds_active(&setup) == 1));
+        // SIGTERM: the player is told to retry now (elsewhere), not kept for three target durations.
+        let stopping = Instant::now();
+        setup.running().shutdown.trigger();
+        let response = held.join().unwrap();
+        assert_eq!(response.status, 503);
+        assert_eq!(response.header("retry-after"), Some("1"));
+        assert!(
+            stopping.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            stopping.elapsed()
+        );
     }
 );

@@ -65,6 +65,8 @@ pub struct Holds {
     sweeping: Cell<bool>,
     /// At most one refused-playlist warning per interval from this shard.
     pub(super) warnings: RefCell<RateLimit>,
+    /// The shard is draining: nothing new is held.
+    draining: Cell<bool>,
     /// The directories (host and path up to the last `/`) of the tracked renditions, with how
     /// many renditions each holds: where a part or segment belongs to a live stream.
     dirs: RefCell<HashMap<(Bytes, Bytes), usize>>,
@@ -86,6 +88,7 @@ impl Default for Holds {
             sweeping: Cell::new(false),
             warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
             dirs: RefCell::default(),
+            draining: Cell::new(false),
         }
     }
 }
@@ -174,6 +177,10 @@ impl Shard {
         }
         if self.holds.waiting.get() >= config.shard_max_holds() {
             return Blocking::Refuse(Failure::Overloaded);
+        }
+        if self.holds.draining.get() {
+            self.hold_result(&request.key, HoldResult::Expired);
+            return Blocking::Refuse(Failure::HoldExpired);
         }
         let (wake, waiting) = oneshot::channel();
         rendition.waiters.borrow_mut().push(Waiter {
@@ -408,6 +415,23 @@ impl Shard {
             let _ = w.wake.send(Held::Pass);
         }
         self.count_holds(0, n);
+    }
+
+    /// The shard is draining (SIGTERM): every held request is answered 503 with `Retry-After`
+    /// now, rather than keep its connection open for up to three target durations, and no new
+    /// one is held.
+    pub fn release_holds(&self) {
+        self.holds.draining.set(true);
+        let renditions: Vec<_> = self.holds.renditions.borrow().values().cloned().collect();
+        for rendition in renditions {
+            let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
+            let n = waiters.len() as u64;
+            for w in waiters {
+                self.hold_result(&rendition.upstream.key, HoldResult::Expired);
+                let _ = w.wake.send(Held::Expired);
+            }
+            self.count_holds(0, n);
+        }
     }
 
     /// Forgets the renditions nobody waits for, polls or asked for in a while, and the
