@@ -4,7 +4,7 @@
 //! origin, T1.6), 503 with `Retry-After` after three target durations (T1.3, on the clock
 //! seam), directives ignored after `EXT-X-ENDLIST` (T1.4), a regressed playlist never served
 //! (T9.2), a stalled one flagged stale, and a part not yet published never cached as missing
-//! (F3), viewers of a hinted part sharing one upstream request (T3.1), and a state nobody kept
+//! (F3), viewers of a hinted part sharing one upstream request (T3.1), a state nobody kept
 //! current never served, and a draining node releasing its holds at once.
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s, so holds last 3 s),
