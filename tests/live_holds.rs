@@ -5,7 +5,8 @@
 //! seam), directives ignored after `EXT-X-ENDLIST` (T1.4), a regressed playlist never served
 //! (T9.2), a stalled one flagged stale, and a part not yet published never cached as missing
 //! (F3), viewers of a hinted part sharing one upstream request (T3.1), a state nobody kept
-//! current never served, and a draining node releasing its holds at once.
+//! current never served, a withdrawn hint's 404 never kept (T3.2), and a draining node
+//! releasing its holds at once.
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s, so holds last 3 s),
 //! started 5 s before the test.
@@ -352,3 +353,26 @@ with_shards!(
         );
     }
 );
+
+with_shards!(a_withdrawn_hint_gets_404_and_nothing_is_cached, |shards| {
+    let setup = live_setup(shards);
+    let state = warm(&setup);
+    setup.origin.pause_publishing();
+    let hint = state
+        .hint(HintType::Part)
+        .expect("the mock hints the next part");
+    let target = format!("/live/s0/r0/{}", hint.uri);
+    let addr = setup.addr;
+    let asked = target.clone();
+    let held = std::thread::spawn(move || get(addr, &asked));
+    assert!(eventually(Duration::from_secs(5), || setup
+        .origin_count("GET", &target)
+        == 1));
+    // The stream ends before the hinted part exists: the hint is withdrawn (T3.2).
+    setup.origin.end_stream();
+    let response = held.join().unwrap();
+    assert_eq!(response.status, 404);
+    // Never kept: the next request asks the origin again.
+    assert_eq!(setup.get(&target).status, 404);
+    assert_eq!(setup.origin_count("GET", &target), 2);
+});
