@@ -81,6 +81,13 @@ with_shards!(each_stream_is_counted_by_object_type, |shards| {
     )
     .unwrap();
     assert!(bytes > 2 * 1024, "{bytes}");
+    // Two client requests, one origin request: a coalescing ratio of 2.
+    let origin = sample(
+        &text,
+        "livecache_stream_origin_requests_total",
+        &[other_stream],
+    );
+    assert_eq!(origin, Some(1));
 });
 
 #[test]

@@ -163,8 +163,13 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
             samples: each(|c| c.hits),
         },
         Family {
+            name: "livecache_stream_origin_requests",
+            help: "Requests sent to the origin per stream (fetches, revalidations, refreshes, long-polls); client requests over these is the coalescing ratio",
+            samples: each(|c| c.origin_requests),
+        },
+        Family {
             name: "livecache_stream_misses",
-            help: "Requests per stream that went to the origin themselves (requests / misses is the coalescing ratio)",
+            help: "Requests per stream that went to the origin themselves rather than join a fetch",
             samples: each(|c| c.misses),
         },
         Family {

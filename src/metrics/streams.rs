@@ -1,6 +1,6 @@
 //! Per-stream figures (LIVE.md F11) with bounded cardinality: for each stream (the stream key:
-//! host and path prefix), requests and bytes by object kind, hits and misses (the coalescing
-//! ratio is requests over misses), client and server errors, a coarse time-to-first-byte
+//! host and path prefix), requests and bytes by object kind, hits, misses, the requests sent
+//! to the origin (the coalescing ratio is client requests over those), client and server errors, a coarse time-to-first-byte
 //! histogram, and how its blocking playlist reloads were answered. Each shard keeps its own
 //! table beside its latency histograms (plain adds, no lock), of at most
 //! [`MAX_STREAMS_PER_SHARD`] streams (later ones count as `other`); a scrape merges the
@@ -102,6 +102,9 @@ pub struct StreamCounters {
     pub hits: u64,
     /// Requests that went upstream themselves (not joined to another's fetch).
     pub misses: u64,
+    /// Requests livecache sent the origin for this stream (fetches, revalidations,
+    /// refreshes, long-polls): client requests over these is the coalescing ratio.
+    pub origin_requests: u64,
     pub client_errors: u64,
     pub server_errors: u64,
     /// First-byte counts per [`FIRST_BYTE_BOUNDS`] bucket (not cumulative), `+Inf` last.
@@ -122,6 +125,7 @@ impl StreamCounters {
         sum(&mut self.first_byte, &other.first_byte);
         sum(&mut self.holds, &other.holds);
         self.hits += other.hits;
+        self.origin_requests += other.origin_requests;
         self.misses += other.misses;
         self.client_errors += other.client_errors;
         self.server_errors += other.server_errors;
@@ -166,6 +170,10 @@ impl StreamTable {
             c.first_byte[bucket.unwrap_or(FIRST_BYTE_BOUNDS.len())] += 1;
             c.first_byte_sum_us = c.first_byte_sum_us.saturating_add(us);
         });
+    }
+
+    pub fn origin_request(&mut self, stream: &[u8]) {
+        self.with(stream, |c| c.origin_requests += 1);
     }
 
     pub fn hold(&mut self, stream: &[u8], result: HoldResult) {

@@ -89,6 +89,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
     let stats = shard.my_stats();
     loop {
         ShardStats::incr(&stats.origin_requests);
+        shard.count_stream_origin_request(&leader.request.key);
         let mut headers = leader.request.upstream_headers.clone();
         if let Some(stale) = &stale {
             revalidate::add_validators(&mut headers, &stale.head);

@@ -207,6 +207,15 @@ impl Shard {
         meter.finish(self.my_stats(), &mut self.latency.borrow_mut(), method);
     }
 
+    /// Counts one origin request for the stream of `key` (per-stream figures).
+    pub fn count_stream_origin_request(&self, key: &CacheKey) {
+        let stream = crate::cache::StreamKey::of(key, self.config().stream_key);
+        self.latency
+            .borrow_mut()
+            .streams
+            .origin_request(stream.as_bytes());
+    }
+
     /// Records how long the origin took to send a response head.
     pub fn record_origin(&self, elapsed: Duration) {
         self.latency.borrow_mut().origin.record(elapsed);
