@@ -27,6 +27,10 @@ use mock_origin::LiveConfig;
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
 
 fn live_setup(shards: usize) -> Setup {
+    live_setup_with(shards, &[])
+}
+
+fn live_setup_with(shards: usize, extra: &[(&str, &str)]) -> Setup {
     let live = LiveConfig {
         segment_duration: Duration::from_secs(1),
         part_duration: Duration::from_millis(250),
@@ -34,7 +38,7 @@ fn live_setup(shards: usize) -> Setup {
         ..LiveConfig::default()
     };
     let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
-    Setup::in_front_of(origin, shards, &[])
+    Setup::in_front_of(origin, shards, extra)
 }
 
 fn playlist(response: &Response) -> MediaPlaylist {
@@ -159,7 +163,7 @@ with_shards!(a_no_cache_origin_is_coalesced_all_the_same, |shards| {
 with_shards!(
     a_stalled_origin_gets_holds_503_after_three_target_durations,
     |shards| {
-        let setup = live_setup(shards);
+        let setup = live_setup_with(shards, &[("admin", "127.0.0.1:0")]);
         let state = warm(&setup);
         setup.origin.pause_publishing();
         let next = state.next_msn() + 1;
@@ -182,6 +186,16 @@ with_shards!(
         assert!(eventually(Duration::from_secs(5), || stats
             .sum(|s| &s.live.stale_renditions)
             == 1));
+        // ...for its stream too.
+        let metrics = get(setup.admin_addr(), "/metrics");
+        let text = String::from_utf8(metrics.body).unwrap();
+        let stale = text
+            .lines()
+            .find(|l| {
+                l.starts_with("livecache_stream_stale_renditions{") && l.contains("/live/s0/r0\"")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
+        assert_eq!(stale, Some(1), "{text}");
         // Publishing again: the next request is answered with the new part.
         setup.origin.resume_publishing();
         let next_part = state.next_part().unwrap();

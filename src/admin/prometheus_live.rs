@@ -189,6 +189,16 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
             ),
         },
         Family {
+            name: "livecache_stream_stale_renditions",
+            help: "Renditions per stream whose playlist stopped advancing (no segment for 1.5 target durations, or no part for 3 part targets)",
+            samples: Samples::Gauge(
+                streams
+                    .iter()
+                    .map(|(n, c)| (label(n), Value::Int(c.stale_renditions)))
+                    .collect(),
+            ),
+        },
+        Family {
             name: "livecache_stream_hold_results",
             help: "Blocking playlist reloads per stream by how they were answered",
             samples: Samples::Counter(holds),

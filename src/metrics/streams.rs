@@ -1,7 +1,8 @@
 //! Per-stream figures (LIVE.md F11) with bounded cardinality: for each stream (the stream key:
 //! host and path prefix), requests and bytes by object kind, hits, misses, the requests sent
 //! to the origin (the coalescing ratio is client requests over those), client and server errors, a coarse time-to-first-byte
-//! histogram, and how its blocking playlist reloads were answered. Each shard keeps its own
+//! histogram, how its blocking playlist reloads were answered, and how many of its renditions
+//! are stale now. Each shard keeps its own
 //! table beside its latency histograms (plain adds, no lock), of at most
 //! [`MAX_STREAMS_PER_SHARD`] streams (later ones count as `other`); a scrape merges the
 //! shards' copies as it merges the histograms and labels the top streams by requests,
@@ -111,6 +112,9 @@ pub struct StreamCounters {
     pub first_byte: [u64; FIRST_BYTE_BOUNDS.len() + 1],
     pub first_byte_sum_us: u64,
     pub holds: [u64; HoldResult::ALL.len()],
+    /// Its renditions whose playlist stopped advancing, now (a gauge: the renditions of a
+    /// stream live on its owner shard alone, so merging by sum is exact).
+    pub stale_renditions: u64,
 }
 
 impl StreamCounters {
@@ -130,6 +134,7 @@ impl StreamCounters {
         self.client_errors += other.client_errors;
         self.server_errors += other.server_errors;
         self.first_byte_sum_us += other.first_byte_sum_us;
+        self.stale_renditions += other.stale_renditions;
     }
 }
 
@@ -174,6 +179,17 @@ impl StreamTable {
 
     pub fn origin_request(&mut self, stream: &[u8]) {
         self.with(stream, |c| c.origin_requests += 1);
+    }
+
+    /// One of the stream's renditions became stale (`true`) or advanced again.
+    pub fn stale(&mut self, stream: &[u8], stale: bool) {
+        self.with(stream, |c| {
+            c.stale_renditions = if stale {
+                c.stale_renditions + 1
+            } else {
+                c.stale_renditions.saturating_sub(1)
+            }
+        });
     }
 
     pub fn hold(&mut self, stream: &[u8], result: HoldResult) {

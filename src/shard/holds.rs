@@ -438,11 +438,15 @@ impl Shard {
     /// memory their versions held.
     fn forget_idle(&self, now: Instant) {
         let mut freed = 0;
+        let mut forgotten_stale = Vec::new();
         let mut dirs = self.holds.dirs.borrow_mut();
         self.holds.renditions.borrow_mut().retain(|(key, _), r| {
             let idle = r.is_idle(now);
             if idle {
                 freed += r.state_cost();
+                if r.stale.get() {
+                    forgotten_stale.push(key.clone());
+                }
                 let dir = directory_of(key);
                 if let Some(count) = dirs.get_mut(&dir) {
                     *count -= 1;
@@ -454,6 +458,12 @@ impl Shard {
             !idle
         });
         drop(dirs);
+        for key in &forgotten_stale {
+            self.count_stream_staleness(key, false);
+        }
+        if !forgotten_stale.is_empty() {
+            self.publish_stale();
+        }
         let renditions = self.holds.renditions.borrow().len() as u64;
         LiveStats::set(&self.my_stats().live.renditions, renditions);
         self.account_state(0, freed);

@@ -300,6 +300,7 @@ pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant)
     if stale == rendition.stale.replace(stale) {
         return;
     }
+    shard.count_stream_staleness(&rendition.upstream.key, stale);
     if stale {
         tracing::warn!(
             shard = shard.id,

@@ -216,6 +216,15 @@ impl Shard {
             .origin_request(stream.as_bytes());
     }
 
+    /// One of the stream's renditions became stale (or advanced again), per stream.
+    pub fn count_stream_staleness(&self, key: &CacheKey, stale: bool) {
+        let stream = crate::cache::StreamKey::of(key, self.config().stream_key);
+        self.latency
+            .borrow_mut()
+            .streams
+            .stale(stream.as_bytes(), stale);
+    }
+
     /// Records how long the origin took to send a response head.
     pub fn record_origin(&self, elapsed: Duration) {
         self.latency.borrow_mut().origin.record(elapsed);
