@@ -159,6 +159,7 @@ impl OwnerStream {
                     latency.hold.record(since.elapsed());
                     if let Ok(Held::Ready(version)) = &woken {
                         latency.hold_release.record(version.arrived.elapsed());
+                        self.shard.released_one();
                     }
                     drop(latency);
                     self.source = match woken {
@@ -233,7 +234,12 @@ impl OwnerStream {
                         };
                     }
                     Event::Interim(head) => return Reply::Interim(head),
-                    Event::Chunk(chunk) => return Reply::Chunk(chunk),
+                    Event::Chunk(chunk) => {
+                        // Playlist answers just released go first: a player waits on them
+                        // to ask for anything else.
+                        self.shard.let_releases_pass().await;
+                        return Reply::Chunk(chunk);
+                    }
                     Event::End => return Reply::End,
                     Event::Aborted => return Reply::Aborted,
                     Event::Failed(failure) => return Reply::Failed(failure),
