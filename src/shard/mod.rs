@@ -6,6 +6,7 @@
 
 pub mod broadcast;
 mod fetch;
+mod hold_upkeep;
 mod holds;
 mod leader;
 mod long_poll;
@@ -104,7 +105,7 @@ pub struct Shard {
     /// At most one upstream-failure warning per `UPSTREAM_WARN_EVERY` from this shard.
     upstream_warnings: RefCell<RateLimit>,
     /// LL-HLS renditions and the blocking reloads held for them.
-    holds: holds::Holds,
+    holds: hold_upkeep::Holds,
     /// Live manifests' refreshes planned ahead of expiry.
     refresh_plan: refresh_ahead::RefreshPlan,
 }
@@ -137,7 +138,7 @@ impl Shard {
             last_latency: RefCell::new(HashMap::new()),
             latency: RefCell::new(Latency::default()),
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
-            holds: holds::Holds::default(),
+            holds: hold_upkeep::Holds::default(),
             refresh_plan: refresh_ahead::RefreshPlan::default(),
         });
         shard.publish_store();
