@@ -208,11 +208,7 @@ def loadgen(args, workdir, label):
         return json.load(f)
 
 
-# `--live-warmup`, set once by main.
-LIVE_WARMUP = [""]
-
-
-def run_scenario(scenario, server, base, origin_port, workdir, quick):
+def run_scenario(scenario, server, base, origin_port, workdir, quick, live_warmup=""):
     """Returns the row of figures for one server in one scenario."""
     name = f"{scenario}-{server.name if server else 'reference'}"
     pid = server.proc.pid
@@ -239,10 +235,10 @@ def run_scenario(scenario, server, base, origin_port, workdir, quick):
         report = loadgen(["urls", "--connections", "500", "--requests", "500", url], workdir, name)
     else:
         streams, viewers = ("10", "50") if scenario == "live" else ("1", "500")
-        if LIVE_WARMUP[0]:
+        if live_warmup:
             # The audience arrives first (cold fetches, viewers joining them), then is measured.
             loadgen(["live", "--base", base, "--streams", streams, "--viewers", viewers,
-                     "--rendition", "r0", "--duration", LIVE_WARMUP[0]], workdir, name + "-warmup")
+                     "--rendition", "r0", "--duration", live_warmup], workdir, name + "-warmup")
         before = cpu_seconds(pid)
         origin_before = origin_targets(origin_port)
         report = loadgen(["live", "--base", base, "--streams", streams, "--viewers", viewers,
@@ -287,7 +283,6 @@ def main():
     ap.add_argument("--live-origin-delay", default="50ms",
                     help="first-byte delay of the origin's live responses (playlists, segments)")
     args = ap.parse_args()
-    LIVE_WARMUP[0] = args.live_warmup
     os.chdir(ROOT)
     ensure_peers()
     subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "livecache", "-p", "mock-origin", "-p", "loadgen"],
@@ -328,7 +323,8 @@ def main():
             for server in servers:
                 if server.name not in wanted:
                     continue
-                rows.append(run_scenario(scenario, server, server.base(), origin_port, workdir, args.quick))
+                rows.append(run_scenario(scenario, server, server.base(), origin_port, workdir, args.quick,
+                                         args.live_warmup))
                 print_row(rows[-1])
     finally:
         for server in reversed(started):

@@ -6,11 +6,8 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
-use common::{expected_body, MockOrigin, Setup};
+use common::{expected_body, Setup};
 use livecache::metrics::HoldResult;
-use mock_origin::LiveConfig;
 
 fn unusable(setup: &Setup) -> u64 {
     setup.running().stats.sum(|s| &s.live.unusable)
@@ -23,17 +20,6 @@ fn passed(setup: &Setup) -> u64 {
         .iter()
         .map(|s| s.live.results(HoldResult::Passed))
         .sum()
-}
-
-fn live_setup(shards: usize, extra: &[(&str, &str)]) -> Setup {
-    let live = LiveConfig {
-        segment_duration: Duration::from_secs(1),
-        part_duration: Duration::from_millis(250),
-        start: Instant::now().checked_sub(Duration::from_secs(5)),
-        ..LiveConfig::default()
-    };
-    let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
-    Setup::in_front_of(origin, shards, extra)
 }
 
 with_shards!(
@@ -55,7 +41,7 @@ with_shards!(
 );
 
 with_shards!(a_playlist_over_the_size_limit_is_passed_through, |shards| {
-    let setup = live_setup(shards, &[("max_playlist_size", "100B")]);
+    let setup = Setup::live(shards, &[("max_playlist_size", "100B")]);
     let response = setup.get("/live/s0/r0/index.m3u8?_HLS_msn=0");
     assert_eq!(response.status, 200);
     let text = String::from_utf8(response.body).unwrap();
@@ -68,7 +54,7 @@ with_shards!(a_playlist_over_the_size_limit_is_passed_through, |shards| {
 with_shards!(
     a_playlist_varying_on_an_unkeyed_field_is_not_shared,
     |shards| {
-        let setup = live_setup(shards, &[]);
+        let setup = Setup::live(shards, &[]);
         let target = "/live/s0/r0/index.m3u8?hdr=Vary:Accept-Language&_HLS_msn=0";
         let response = setup.get(target);
         assert_eq!(response.status, 200);
@@ -82,7 +68,7 @@ with_shards!(
 with_shards!(rendition_state_stays_within_its_limits, |shards| {
     // One rendition per shard at most, and little memory for its versions.
     let renditions = shards.to_string();
-    let setup = live_setup(
+    let setup = Setup::live(
         shards,
         &[
             ("max_renditions", &renditions),
@@ -103,7 +89,7 @@ with_shards!(rendition_state_stays_within_its_limits, |shards| {
 });
 
 with_shards!(a_playlist_for_one_client_is_never_shared, |shards| {
-    let setup = live_setup(shards, &[]);
+    let setup = Setup::live(shards, &[]);
     let stats = &setup.running().stats;
     for (i, marker) in ["hdr=Set-Cookie:sid%3Dviewer-a", "cc=private"]
         .iter()

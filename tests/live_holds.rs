@@ -19,27 +19,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{all_at_once, eventually, get, MockOrigin, Response, Setup};
+use common::{all_at_once, eventually, get, Response, Setup};
 use livecache::live::{HintType, MediaPlaylist};
 use livecache::metrics::HoldResult;
-use mock_origin::LiveConfig;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
-
-fn live_setup(shards: usize) -> Setup {
-    live_setup_with(shards, &[])
-}
-
-fn live_setup_with(shards: usize, extra: &[(&str, &str)]) -> Setup {
-    let live = LiveConfig {
-        segment_duration: Duration::from_secs(1),
-        part_duration: Duration::from_millis(250),
-        start: Instant::now().checked_sub(Duration::from_secs(5)),
-        ..LiveConfig::default()
-    };
-    let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
-    Setup::in_front_of(origin, shards, extra)
-}
 
 fn playlist(response: &Response) -> MediaPlaylist {
     assert_eq!(response.status, 200, "{response:?}");
@@ -72,7 +56,7 @@ fn warm(setup: &Setup) -> MediaPlaylist {
 with_shards!(
     malformed_and_too_far_requests_never_reach_the_origin,
     |shards| {
-        let setup = live_setup(shards);
+        let setup = Setup::live(shards, &[]);
         for bad in [
             "?_HLS_part=1",
             "?_HLS_msn=abc",
@@ -102,7 +86,7 @@ with_shards!(
 /// a playlist that has its part, and the origin sees each part asked once, in the canonical
 /// spelling. `query` is the rendition's own query (`cc=no-cache`: the origin forbids caching).
 fn one_long_poll_per_rendition(shards: usize, query: &str) {
-    let setup = live_setup(shards);
+    let setup = Setup::live(shards, &[]);
     let base = format!("{RENDITION}{query}");
     let joiner = if query.is_empty() { '?' } else { '&' };
     let state = playlist(&setup.get(&format!("{base}{joiner}_HLS_msn=0")));
@@ -163,7 +147,7 @@ with_shards!(a_no_cache_origin_is_coalesced_all_the_same, |shards| {
 with_shards!(
     a_stalled_origin_gets_holds_503_after_three_target_durations,
     |shards| {
-        let setup = live_setup_with(shards, &[("admin", "127.0.0.1:0")]);
+        let setup = Setup::live(shards, &[("admin", "127.0.0.1:0")]);
         let state = warm(&setup);
         setup.origin.pause_publishing();
         let next = state.next_msn() + 1;
@@ -209,7 +193,7 @@ with_shards!(
 );
 
 with_shards!(an_ended_stream_ignores_directives, |shards| {
-    let setup = live_setup(shards);
+    let setup = Setup::live(shards, &[]);
     let state = warm(&setup);
     setup.origin.end_stream();
     let ahead = state.next_msn() + 1;
@@ -225,7 +209,7 @@ with_shards!(an_ended_stream_ignores_directives, |shards| {
 });
 
 with_shards!(a_regressed_playlist_is_never_served, |shards| {
-    let setup = live_setup(shards);
+    let setup = Setup::live(shards, &[]);
     let state = warm(&setup);
     let mut seen = state.last_msn().unwrap();
     // Back to the stream's first second: the long-poll in flight waits out its hold (3 s),
@@ -254,7 +238,7 @@ with_shards!(a_regressed_playlist_is_never_served, |shards| {
 with_shards!(
     a_part_not_yet_published_is_never_cached_as_missing,
     |shards| {
-        let setup = live_setup(shards);
+        let setup = Setup::live(shards, &[]);
         let state = warm(&setup);
         // Two segments ahead: the origin says 404 (it holds only the hinted part), with
         // `max-age=1`; the edge passes the 404 on and keeps nothing.
@@ -275,7 +259,7 @@ with_shards!(
 );
 
 with_shards!(a_state_nobody_kept_current_is_not_served, |shards| {
-    let setup = live_setup(shards);
+    let setup = Setup::live(shards, &[]);
     let state = warm(&setup);
     // Nobody asks for a while: the long-poll stops after the answer in flight.
     setup.advance(Duration::from_secs(10));
@@ -293,7 +277,7 @@ with_shards!(a_state_nobody_kept_current_is_not_served, |shards| {
 with_shards!(
     viewers_of_a_hinted_part_share_one_upstream_request,
     |shards| {
-        let setup = live_setup(shards);
+        let setup = Setup::live(shards, &[]);
         let state = warm(&setup);
         let hint = state
             .hint(HintType::Part)
@@ -313,7 +297,7 @@ with_shards!(
 );
 
 with_shards!(plain_requests_are_answered_from_the_live_state, |shards| {
-    let setup = live_setup(shards);
+    let setup = Setup::live(shards, &[]);
     let state = warm(&setup);
     let plain_before = setup.origin.plain_playlist_hits();
     for _ in 0..5 {
@@ -333,7 +317,7 @@ with_shards!(plain_requests_are_answered_from_the_live_state, |shards| {
 with_shards!(
     an_origin_without_cache_control_gets_the_appendix_b_lifetimes,
     |shards| {
-        let setup = live_setup(shards);
+        let setup = Setup::live(shards, &[]);
         let blocking = setup.get(&format!("{RENDITION}?cc=none&_HLS_msn=0"));
         assert_eq!(blocking.status, 200);
         // TD 1 s: six target durations for a blocking answer, half of one for the playlist's URL.
@@ -347,7 +331,7 @@ with_shards!(
 with_shards!(
     a_draining_node_answers_its_held_requests_at_once,
     |shards| {
-        let setup = live_setup(shards);
+        let setup = Setup::live(shards, &[]);
         let state = warm(&setup);
         setup.origin.pause_publishing();
         let target = format!("{RENDITION}?_HLS_msn={}", state.next_msn() + 1);
@@ -369,7 +353,7 @@ with_shards!(
 );
 
 with_shards!(a_withdrawn_hint_gets_404_and_nothing_is_cached, |shards| {
-    let setup = live_setup(shards);
+    let setup = Setup::live(shards, &[]);
     let state = warm(&setup);
     setup.origin.pause_publishing();
     let hint = state

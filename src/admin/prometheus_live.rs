@@ -3,7 +3,7 @@
 //! renditions tracked and stale (summed over shards like every other counter), and the
 //! per-stream families, the [`STREAM_LABELS`] busiest streams by name and the rest as `other`.
 
-use super::{counter, Buckets, Family, Labels, Samples, Value};
+use super::{counter, gauge, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
 use crate::metrics::streams::{ObjectKind, StreamCounters, FIRST_BYTE_BOUNDS};
 use crate::metrics::{HoldResult, Latency, LiveStats, Stats};
@@ -13,11 +13,7 @@ pub const STREAM_LABELS: usize = 1000;
 
 pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
     let load = |f: fn(&LiveStats) -> &std::sync::atomic::AtomicU64| stats.sum(|s| f(&s.live));
-    let gauge = |name, help, value| Family {
-        name,
-        help,
-        samples: Samples::Gauge(vec![(Vec::new(), Value::Int(value))]),
-    };
+    let int_gauge = |name, help, value| gauge(name, help, Value::Int(value));
     vec![
         Family {
             name: "livecache_hls_hold_results",
@@ -42,7 +38,7 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             help: "From a playlist version's arrival from upstream to a held request's answer leaving its owner shard",
             samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold_release))]),
         },
-        gauge(
+        int_gauge(
             "livecache_hls_holds_active",
             "Blocking playlist reloads held right now",
             load(|l| &l.holds_active),
@@ -75,17 +71,17 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "Upstream answers that could not become state (error, not a media playlist, too large, malformed); passed through",
             load(|l| &l.unusable),
         ),
-        gauge(
+        int_gauge(
             "livecache_hls_renditions",
             "Renditions whose playlist state is kept",
             load(|l| &l.renditions),
         ),
-        gauge(
+        int_gauge(
             "livecache_hls_state_bytes",
             "Estimated memory of the renditions' playlist versions (a version, its parse and its delta)",
             load(|l| &l.state_bytes),
         ),
-        gauge(
+        int_gauge(
             "livecache_hls_stale_renditions",
             "Tracked renditions whose playlist stopped advancing (no segment for 1.5 target durations, or no part for 3 part targets)",
             load(|l| &l.stale_renditions),

@@ -94,18 +94,26 @@ pub fn is_playlist_path(path: &str) -> bool {
 
 /// [`is_playlist_path`] of raw path bytes.
 pub fn is_playlist_path_bytes(path: &[u8]) -> bool {
-    path.len() >= 5 && path[path.len() - 5..].eq_ignore_ascii_case(b".m3u8")
+    ends_with_ignore_case(path, b".m3u8")
+}
+
+/// Whether `path` names a DASH MPD (`.mpd`, any case).
+pub fn is_mpd_path(path: &[u8]) -> bool {
+    ends_with_ignore_case(path, b".mpd")
+}
+
+fn ends_with_ignore_case(path: &[u8], suffix: &[u8]) -> bool {
+    path.len() >= suffix.len() && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
 /// Whether a path surely names media (a segment, a part, an init section, a subtitle file):
 /// then its `Content-Type` need not be looked at to know it is no manifest.
 pub fn is_media_path(path: &[u8]) -> bool {
-    const MEDIA: [&[u8]; 9] = [
+    const MEDIA: [&[u8]; 10] = [
         b".ts", b".m4s", b".mp4", b".m4a", b".m4v", b".aac", b".cmfv", b".cmfa", b".vtt",
+        b".webvtt",
     ];
-    MEDIA.iter().any(|ext| {
-        path.len() >= ext.len() && path[path.len() - ext.len()..].eq_ignore_ascii_case(ext)
-    })
+    MEDIA.iter().any(|ext| ends_with_ignore_case(path, ext))
 }
 
 /// Whether a response is a live manifest (an HLS playlist or a DASH MPD) by its path or its
@@ -117,12 +125,7 @@ pub fn is_manifest(path: &str, content_type: Option<&[u8]>) -> bool {
         b"audio/mpegurl",
         b"application/dash+xml",
     ];
-    let ends_with = |suffix: &str| {
-        path.len() >= suffix.len()
-            && path.is_char_boundary(path.len() - suffix.len())
-            && path[path.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
-    };
-    if ends_with(".m3u8") || ends_with(".mpd") {
+    if is_playlist_path(path) || is_mpd_path(path.as_bytes()) {
         return true;
     }
     let Some(value) = content_type else {

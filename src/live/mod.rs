@@ -42,8 +42,8 @@ pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
 pub use delta::delta_update;
 pub use directives::{
-    blocking_target, is_manifest, is_media_path, is_playlist_path, is_playlist_path_bytes,
-    parse_directives, DirectiveError, Directives, SkipRequest,
+    blocking_target, is_manifest, is_media_path, is_mpd_path, is_playlist_path,
+    is_playlist_path_bytes, parse_directives, DirectiveError, Directives, SkipRequest,
 };
 pub use error::{ErrorKind, ParseError};
 pub use iso8601::{parse_date_time, parse_duration};

@@ -61,15 +61,15 @@ pub fn hold_limit(playlist: &MediaPlaylist, max: Duration) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
     /// Its media sequence, or its newest segment or part, is behind the served version.
-    SequenceBackwards,
+    SequenceBackwards = 0,
     /// `EXT-X-DISCONTINUITY-SEQUENCE` decreased.
-    DiscontinuityBackwards,
+    DiscontinuityBackwards = 1,
     /// A media sequence number already seen now names another URI or byte range.
-    UriChanged,
+    UriChanged = 2,
     /// `EXT-X-TARGETDURATION` changed.
-    TargetDurationChanged,
+    TargetDurationChanged = 3,
     /// `EXT-X-PLAYLIST-TYPE` appeared or changed on a live playlist.
-    TypeChanged,
+    TypeChanged = 4,
 }
 
 impl Rejection {

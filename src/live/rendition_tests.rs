@@ -108,8 +108,10 @@ fn successors_that_go_back_or_rewrite_history_are_refused() {
         Err(Rejection::DiscontinuityBackwards)
     );
     assert_eq!(check_successor(&disc(2), &disc(3)), Ok(()));
-    let labels: Vec<_> = Rejection::ALL.iter().map(|r| r.label()).collect();
-    assert_eq!(labels.len(), 5);
+    // Every reason's counter slot is its position in `ALL`.
+    for (i, why) in Rejection::ALL.iter().enumerate() {
+        assert_eq!(*why as usize, i, "{}", why.label());
+    }
 }
 
 #[test]

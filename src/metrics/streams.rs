@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::{CacheResult, HoldResult};
+use crate::live;
 
 /// Streams one shard keeps apart; requests for more count under `other`.
 pub const MAX_STREAMS_PER_SHARD: usize = 2048;
@@ -60,10 +61,7 @@ impl ObjectKind {
             None => (target, &[][..]),
         };
         let name = path.rsplit(|&b| b == b'/').next().unwrap_or_default();
-        let ext = name.rsplit(|&b| b == b'.').next().unwrap_or_default();
-        let is = |e: &str| ext.eq_ignore_ascii_case(e.as_bytes());
-        let init = name.len() >= 4 && name[..4].eq_ignore_ascii_case(b"init");
-        if is("m3u8") {
+        if live::is_playlist_path_bytes(name) {
             let directive = contains_ignore_case(query, b"_hls_msn=")
                 || contains_ignore_case(query, b"_hls_part=");
             return if directive {
@@ -72,16 +70,13 @@ impl ObjectKind {
                 ObjectKind::Playlist
             };
         }
-        if is("mpd") {
+        if live::is_mpd_path(name) {
             return ObjectKind::Playlist;
         }
-        if init {
+        if name.len() >= 4 && name[..4].eq_ignore_ascii_case(b"init") {
             return ObjectKind::Init;
         }
-        const MEDIA: [&str; 10] = [
-            "ts", "m4s", "mp4", "m4a", "m4v", "aac", "cmfv", "cmfa", "vtt", "webvtt",
-        ];
-        if name.contains(&b'.') && MEDIA.iter().any(|e| is(e)) {
+        if live::is_media_path(name) {
             ObjectKind::Media
         } else {
             ObjectKind::Other

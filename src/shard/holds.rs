@@ -152,11 +152,8 @@ impl Shard {
     /// while a long-poll keeps that current, or it is younger than half a target duration
     /// (F1.9), so a viewer never waits for the origin; otherwise the ordinary way. Only
     /// renditions already tracked (a viewer sent a blocking reload) are looked at.
+    /// `blocking_reload` checked already that the path names a playlist.
     fn plain_playlist(self: &Rc<Self>, request: &Arc<FetchRequest>, target: &str) -> Blocking {
-        let path = target.split_once('?').map_or(target, |(path, _)| path);
-        if !live::is_playlist_path(path) {
-            return Blocking::Ordinary;
-        }
         let key = self.rendition_key(request, target);
         let Some(rendition) = self.holds.renditions.borrow().get(&key).cloned() else {
             return Blocking::Ordinary;

@@ -232,7 +232,7 @@ fn install(
         }
     }
     let old_cost = served.as_ref().map_or(0, |v| v.cost());
-    if !shard.reserve_state(old_cost, 3 * body.len() as u64) {
+    if !shard.reserve_state(old_cost, Version::cost_of(&body)) {
         return Installed::NoRoom;
     }
     let news = match &served {

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use futures_channel::oneshot;
 
 use super::FetchRequest;
+use crate::cache::directives::ResponseDirectives;
 use crate::cache::CachedHead;
 use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
@@ -52,7 +53,12 @@ pub struct Form {
 impl Version {
     /// Estimated memory: its bytes, its parse and its delta update, three times its size.
     pub fn cost(&self) -> u64 {
-        3 * self.body.len() as u64
+        Self::cost_of(&self.body)
+    }
+
+    /// What a version of `body` costs (see [`Version::cost`]).
+    pub fn cost_of(body: &[u8]) -> u64 {
+        3 * body.len() as u64
     }
 
     /// The head and body a request gets: the delta update when it asked for one and the
@@ -102,10 +108,8 @@ impl Version {
 /// URL are outdated by the next part, so they get half a target duration (HLS Appendix B.1),
 /// unless the origin forbade keeping them at all.
 fn non_blocking_head(head: &CachedHead, playlist: &MediaPlaylist) -> Arc<CachedHead> {
-    let strict = crate::http::headers::find(&head.headers, "cache-control").is_some_and(|v| {
-        let v = String::from_utf8_lossy(v).to_ascii_lowercase();
-        v.contains("no-store") || v.contains("no-cache") || v.contains("private")
-    });
+    let cc = ResponseDirectives::parse(&head.headers);
+    let strict = cc.no_store || cc.no_cache || cc.private;
     let mut head = head.clone();
     if !playlist.is_live() || strict {
         return Arc::new(head);

@@ -52,6 +52,20 @@ impl Setup {
         Setup::in_front_of(origin, shards, extra)
     }
 
+    /// A daemon in front of a live origin of 1 s segments in four 250 ms parts (TD 1 s, so
+    /// holds last 3 s), started 5 s ago so segments and parts are listed: what the live-video
+    /// tests share.
+    pub fn live(shards: usize, extra: &[(&str, &str)]) -> Setup {
+        let live = mock_origin::LiveConfig {
+            segment_duration: Duration::from_secs(1),
+            part_duration: Duration::from_millis(250),
+            start: Instant::now().checked_sub(Duration::from_secs(5)),
+            ..mock_origin::LiveConfig::default()
+        };
+        let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
+        Setup::in_front_of(origin, shards, extra)
+    }
+
     /// Starts a daemon in front of `origin` (e.g. one with its own live configuration).
     pub fn in_front_of(origin: MockOrigin, shards: usize, extra: &[(&str, &str)]) -> Setup {
         let url = origin.url();

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Hold release of LL-HLS blocking reloads in livecache alone: the LL-HLS audience of
+# benches/llhls.py (500 hls.js-like viewers over 10 renditions, TD 4 s, PT 0.5 s, a 50 ms origin
+# first-byte delay, 20% swapped and 20% _HLS_skip spellings) for a while, then the viewers'
+# release latency (loadgen) and the server's own livecache_hls_hold_release_seconds histogram,
+# as shares of held answers released within each bound.
+#
+# usage: benches/hold_release.sh [SECONDS]   (default 40)
+# Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
+# CPU 1, loadgen on CPU 0, ports 9321-9323 on 127.0.0.1; stops what it started.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bin="$root/target/release"
+seconds="${1:-40}"
+renditions="$(seq -s, 0 9 | sed 's/\([0-9]\+\)/r\1/g')"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+taskset -c 1 "$bin/mock-origin" --listen 127.0.0.1:9321 --streams 1 \
+  --renditions 300,400,500,600,700,800,900,1000,1100,1200 --segment-duration 4s \
+  --part-duration 500ms --first-byte-delay 50ms --window 10 --can-skip-until 24s >/dev/null 2>&1 &
+pids+=($!)
+sleep 5  # the first segment must be complete for playlists to carry dates
+taskset -c 1 "$bin/livecache" --listen 127.0.0.1:9322 --origin http://127.0.0.1:9321 \
+  --shards 1 --admin 127.0.0.1:9323 >/dev/null 2>&1 &
+pids+=($!)
+sleep 1
+taskset -c 0 "$bin/loadgen" llhls --base http://127.0.0.1:9322 --viewers 500 \
+  --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
+  --origin-stats http://127.0.0.1:9321/__stats --cpus 0 --quiet | grep -E "release|lacking|origin:"
+curl -s http://127.0.0.1:9323/metrics | awk '
+  /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
+  /^livecache_hls_hold_release_seconds_count/ { total = $2 }
+  END { for (i = 1; i <= k; i++) if (order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
+          printf "server: %.0f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i] }'
