@@ -41,6 +41,16 @@ fn holds_active(setup: &Setup) -> u64 {
     stats.sum(|s| &s.live.holds_active)
 }
 
+/// The value of `name`'s sample for the stream of `RENDITION` in a scrape.
+fn stream_sample(setup: &Setup, name: &str) -> Option<u64> {
+    let metrics = get(setup.admin_addr(), "/metrics");
+    let text = String::from_utf8(metrics.body).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("/live/s0/r0\""));
+    line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+}
+
 /// Upstream requests carrying delivery directives, by target.
 fn blocking_targets(setup: &Setup) -> Vec<String> {
     let requests = setup.origin.requests();
@@ -159,6 +169,10 @@ with_shards!(
         setup.advance(Duration::from_millis(2500));
         std::thread::sleep(Duration::from_millis(150));
         assert_eq!(holds_active(&setup), 1);
+        assert_eq!(
+            stream_sample(&setup, "livecache_stream_holds_active"),
+            Some(1)
+        );
         setup.advance(Duration::from_millis(500));
         let response = held.join().unwrap();
         assert_eq!(response.status, 503);
@@ -170,16 +184,14 @@ with_shards!(
         assert!(eventually(Duration::from_secs(5), || stats
             .sum(|s| &s.live.stale_renditions)
             == 1));
-        // ...for its stream too.
-        let metrics = get(setup.admin_addr(), "/metrics");
-        let text = String::from_utf8(metrics.body).unwrap();
-        let stale = text
-            .lines()
-            .find(|l| {
-                l.starts_with("livecache_stream_stale_renditions{") && l.contains("/live/s0/r0\"")
-            })
-            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
-        assert_eq!(stale, Some(1), "{text}");
+        // ...for its stream too, with the hold it answered.
+        let stale = stream_sample(&setup, "livecache_stream_stale_renditions");
+        assert_eq!(stale, Some(1));
+        let active = stream_sample(&setup, "livecache_stream_holds_active");
+        assert_eq!(active, Some(0));
+        // The warm-up request waited for the first version too.
+        let held = stream_sample(&setup, "livecache_stream_hold_seconds_count");
+        assert_eq!(held, Some(2));
         // Publishing again: the next request is answered with the new part.
         setup.origin.resume_publishing();
         let next_part = state.next_part().unwrap();

@@ -5,7 +5,9 @@
 
 use super::{counter, gauge, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
-use crate::metrics::streams::{ObjectKind, StreamCounters, FIRST_BYTE_BOUNDS};
+use crate::metrics::streams::{
+    Coarse, ObjectKind, StreamCounters, COARSE_BOUNDS, FIRST_BYTE_BOUNDS, HOLD_BOUNDS,
+};
 use crate::metrics::{HoldResult, Latency, LiveStats, Stats};
 
 /// Streams that get their own label in a scrape (LIVE.md F11); the rest are `other`.
@@ -125,23 +127,19 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
             }
         }
     }
-    let first_byte = streams
-        .iter()
-        .map(|(name, c)| {
-            let buckets = FIRST_BYTE_BOUNDS
-                .iter()
-                .copied()
-                .chain([f64::INFINITY])
-                .zip(c.first_byte.iter().copied())
-                .collect();
+    let histogram = |bounds: &[f64; COARSE_BOUNDS], f: fn(&StreamCounters) -> &Coarse| {
+        let samples = streams.iter().map(|(name, c)| {
+            let coarse = f(c);
+            let buckets = bounds.iter().copied().chain([f64::INFINITY]);
             let histogram = Buckets {
-                buckets,
-                sum_seconds: c.first_byte_sum_us as f64 / 1e6,
-                count: c.first_byte.iter().sum(),
+                buckets: buckets.zip(coarse.counts.iter().copied()).collect(),
+                sum_seconds: coarse.sum_us as f64 / 1e6,
+                count: coarse.count(),
             };
             (label(name), histogram)
-        })
-        .collect();
+        });
+        Samples::Histogram(samples.collect())
+    };
     vec![
         Family {
             name: "livecache_stream_requests",
@@ -202,7 +200,22 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
         Family {
             name: "livecache_stream_first_byte_seconds",
             help: "Request head parsed to first response byte written, per stream",
-            samples: Samples::Histogram(first_byte),
+            samples: histogram(&FIRST_BYTE_BOUNDS, |c| &c.first_byte),
+        },
+        Family {
+            name: "livecache_stream_hold_seconds",
+            help: "How long blocking playlist reloads were held before their answer, per stream",
+            samples: histogram(&HOLD_BOUNDS, |c| &c.hold_seconds),
+        },
+        Family {
+            name: "livecache_stream_holds_active",
+            help: "Blocking playlist reloads held right now, per stream",
+            samples: Samples::Gauge(
+                streams
+                    .iter()
+                    .map(|(n, c)| (label(n), Value::Int(c.holds_active)))
+                    .collect(),
+            ),
         },
     ]
 }

@@ -1,8 +1,9 @@
 //! Per-stream figures (LIVE.md F11) with bounded cardinality: for each stream (the stream key:
 //! host and path prefix), requests and bytes by object kind, hits, misses, the requests sent
-//! to the origin (the coalescing ratio is client requests over those), client and server errors, a coarse time-to-first-byte
-//! histogram, how its blocking playlist reloads were answered, and how many of its renditions
-//! are stale now. Each shard keeps its own
+//! to the origin (the coalescing ratio is client requests over those), client and server
+//! errors, a coarse time-to-first-byte histogram, its blocking playlist reloads (held now, how
+//! long they were held, how they were answered), and how many of its renditions are stale
+//! now. Each shard keeps its own
 //! table beside its latency histograms (plain adds, no lock), of at most
 //! [`MAX_STREAMS_PER_SHARD`] streams (later ones count as `other`); a scrape merges the
 //! shards' copies as it merges the histograms and labels the top streams by requests,
@@ -19,7 +20,41 @@ pub const MAX_STREAMS_PER_SHARD: usize = 2048;
 /// The label of every stream beyond the tracked or exported ones.
 pub const OTHER: &str = "other";
 /// Upper bounds of the per-stream first-byte histogram, in seconds (`+Inf` on top).
-pub const FIRST_BYTE_BOUNDS: [f64; 5] = [0.001, 0.005, 0.02, 0.1, 0.5];
+pub const FIRST_BYTE_BOUNDS: [f64; COARSE_BOUNDS] = [0.001, 0.005, 0.02, 0.1, 0.5];
+/// Upper bounds of the per-stream hold histogram, in seconds: within a part target (LL-HLS
+/// parts are 0.2 to 1 s), within a segment, and the three-target-duration deadline's range.
+pub const HOLD_BOUNDS: [f64; COARSE_BOUNDS] = [0.1, 0.5, 1.0, 4.0, 12.0];
+
+/// Bounds a [`Coarse`] histogram has (seconds), `+Inf` besides.
+pub const COARSE_BOUNDS: usize = 5;
+
+/// A coarse histogram over [`COARSE_BOUNDS`] upper bounds and `+Inf`: counts per bucket (not
+/// cumulative, `+Inf` last) and the sum in microseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Coarse {
+    pub counts: [u64; COARSE_BOUNDS + 1],
+    pub sum_us: u64,
+}
+
+impl Coarse {
+    pub fn record(&mut self, bounds: &[f64; COARSE_BOUNDS], value: Duration) {
+        let seconds = value.as_secs_f64();
+        let bucket = bounds.iter().position(|&b| seconds <= b);
+        self.counts[bucket.unwrap_or(COARSE_BOUNDS)] += 1;
+        let us = u64::try_from(value.as_micros()).unwrap_or(u64::MAX);
+        self.sum_us = self.sum_us.saturating_add(us);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    fn add(&mut self, other: &Coarse) {
+        let pairs = self.counts.iter_mut().zip(&other.counts);
+        pairs.for_each(|(x, y)| *x += y);
+        self.sum_us = self.sum_us.saturating_add(other.sum_us);
+    }
+}
 
 /// What a request asked for, by its name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,10 +138,14 @@ pub struct StreamCounters {
     pub origin_requests: u64,
     pub client_errors: u64,
     pub server_errors: u64,
-    /// First-byte counts per [`FIRST_BYTE_BOUNDS`] bucket (not cumulative), `+Inf` last.
-    pub first_byte: [u64; FIRST_BYTE_BOUNDS.len() + 1],
-    pub first_byte_sum_us: u64,
+    /// Request head to first response byte, per [`FIRST_BYTE_BOUNDS`].
+    pub first_byte: Coarse,
     pub holds: [u64; HoldResult::ALL.len()],
+    /// How long its blocking reloads were held before their answer, per [`HOLD_BOUNDS`].
+    pub hold_seconds: Coarse,
+    /// Its blocking reloads held right now (a gauge: a stream's holds live on its owner shard
+    /// alone, so merging by sum is exact).
+    pub holds_active: u64,
     /// Its renditions whose playlist stopped advancing, now (a gauge: the renditions of a
     /// stream live on its owner shard alone, so merging by sum is exact).
     pub stale_renditions: u64,
@@ -121,14 +160,15 @@ impl StreamCounters {
         let sum = |a: &mut [u64], b: &[u64]| a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         sum(&mut self.requests, &other.requests);
         sum(&mut self.bytes, &other.bytes);
-        sum(&mut self.first_byte, &other.first_byte);
         sum(&mut self.holds, &other.holds);
+        self.first_byte.add(&other.first_byte);
+        self.hold_seconds.add(&other.hold_seconds);
+        self.holds_active += other.holds_active;
         self.hits += other.hits;
         self.origin_requests += other.origin_requests;
         self.misses += other.misses;
         self.client_errors += other.client_errors;
         self.server_errors += other.server_errors;
-        self.first_byte_sum_us += other.first_byte_sum_us;
         self.stale_renditions += other.stale_renditions;
     }
 }
@@ -164,11 +204,7 @@ impl StreamTable {
                 500..=599 => c.server_errors += 1,
                 _ => {}
             }
-            let us = u64::try_from(response.first_byte.as_micros()).unwrap_or(u64::MAX);
-            let seconds = response.first_byte.as_secs_f64();
-            let bucket = FIRST_BYTE_BOUNDS.iter().position(|&b| seconds <= b);
-            c.first_byte[bucket.unwrap_or(FIRST_BYTE_BOUNDS.len())] += 1;
-            c.first_byte_sum_us = c.first_byte_sum_us.saturating_add(us);
+            c.first_byte.record(&FIRST_BYTE_BOUNDS, response.first_byte);
         });
     }
 
@@ -189,6 +225,18 @@ impl StreamTable {
 
     pub fn hold(&mut self, stream: &[u8], result: HoldResult) {
         self.with(stream, |c| c.holds[result as usize] += 1);
+    }
+
+    /// A blocking reload of the stream was answered after `held`.
+    pub fn held(&mut self, stream: &[u8], held: Duration) {
+        self.with(stream, |c| c.hold_seconds.record(&HOLD_BOUNDS, held));
+    }
+
+    /// `added` blocking reloads of the stream began to wait, `removed` stopped.
+    pub fn holds_active(&mut self, stream: &[u8], added: u64, removed: u64) {
+        self.with(stream, |c| {
+            c.holds_active = (c.holds_active + added).saturating_sub(removed)
+        });
     }
 
     /// Adds `other`'s counts (another shard's table) to these.
@@ -285,6 +333,8 @@ mod tests {
             &response(ObjectKind::Playlist, CacheResult::Miss, 30),
         );
         b.hold(b"h/s0", HoldResult::Satisfied);
+        b.held(b"h/s0", Duration::from_millis(300));
+        b.holds_active(b"h/s0", 3, 1);
         a.merge(&b);
         let top = a.top(2);
         let names: Vec<_> = top.iter().map(|(n, _)| n.as_str()).collect();
@@ -294,8 +344,11 @@ mod tests {
         assert_eq!(other.total_requests(), 7);
         assert_eq!((other.hits, other.misses), (6, 1));
         assert_eq!(other.holds[HoldResult::Satisfied as usize], 1);
-        assert_eq!(other.first_byte[0], 6);
-        assert_eq!(other.first_byte[3], 1);
+        assert_eq!(other.hold_seconds.counts, [0, 1, 0, 0, 0, 0]);
+        assert_eq!(other.hold_seconds.sum_us, 300_000);
+        assert_eq!(other.holds_active, 2);
+        assert_eq!(other.first_byte.counts[0], 6);
+        assert_eq!(other.first_byte.counts[3], 1);
         let top = a.top(10);
         assert_eq!(top.len(), 5, "nothing summed, no other");
     }

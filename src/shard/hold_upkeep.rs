@@ -128,7 +128,7 @@ impl Shard {
             for _ in 0..expired {
                 self.hold_result(&rendition.upstream.key, HoldResult::Expired);
             }
-            self.count_holds(0, expired + gone);
+            self.count_holds(&rendition.upstream.key, 0, expired + gone);
             long_poll::note_staleness(self, &rendition, now);
         }
         self.holds.waiting.get() > 0
@@ -147,7 +147,7 @@ impl Shard {
                 self.hold_result(&rendition.upstream.key, HoldResult::Expired);
                 let _ = w.wake.send(Held::Expired);
             }
-            self.count_holds(0, n);
+            self.count_holds(&rendition.upstream.key, 0, n);
         }
     }
 
@@ -243,10 +243,20 @@ impl Shard {
             .hold(stream.as_bytes(), result);
     }
 
-    pub(super) fn count_holds(&self, added: u64, removed: u64) {
+    /// `added` requests for `key`'s stream began to wait, `removed` stopped: the shard's
+    /// count (and its cap) and the stream's.
+    pub(super) fn count_holds(&self, key: &CacheKey, added: u64, removed: u64) {
+        if added == 0 && removed == 0 {
+            return;
+        }
         let waiting = (self.holds.waiting.get() + added).saturating_sub(removed);
         self.holds.waiting.set(waiting);
         LiveStats::set(&self.my_stats().live.holds_active, waiting);
+        let stream = StreamKey::of(key, self.config().stream_key);
+        let mut latency = self.latency.borrow_mut();
+        latency
+            .streams
+            .holds_active(stream.as_bytes(), added, removed);
     }
 
     /// Whether `key` lies in the directory of a rendition this shard tracks (same host, same

@@ -142,7 +142,7 @@ impl Shard {
             since: now,
             wake,
         });
-        self.count_holds(1, 0);
+        self.count_holds(&request.key, 1, 0);
         self.start_polling(&rendition);
         self.start_sweeping();
         Blocking::Wait { waiting, form }
@@ -291,7 +291,7 @@ impl Shard {
             }
         }
         *rendition.waiters.borrow_mut() = keep;
-        self.count_holds(0, woken);
+        self.count_holds(&rendition.upstream.key, 0, woken);
     }
 
     /// The upstream answer could not become state: every waiter goes the ordinary way, and
@@ -304,6 +304,6 @@ impl Shard {
             self.hold_result(&rendition.upstream.key, HoldResult::Passed);
             let _ = w.wake.send(Held::Pass);
         }
-        self.count_holds(0, n);
+        self.count_holds(&rendition.upstream.key, 0, n);
     }
 }

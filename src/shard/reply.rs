@@ -16,7 +16,7 @@ use futures_channel::oneshot;
 use super::holds::Blocking;
 use super::rendition::{Form, Held, Version};
 use super::{FetchRequest, Lookup, Shard};
-use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject};
+use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject, StreamKey};
 use crate::http::Failure;
 
 /// One step of a response, `Send` so it can cross shards.
@@ -155,8 +155,11 @@ impl OwnerStream {
                 } => {
                     let form = *form;
                     let woken = waiting.await;
+                    let held = since.elapsed();
+                    let stream = StreamKey::of(&self.request.key, self.shard.config().stream_key);
                     let mut latency = self.shard.latency.borrow_mut();
-                    latency.hold.record(since.elapsed());
+                    latency.hold.record(held);
+                    latency.streams.held(stream.as_bytes(), held);
                     if let Ok(Held::Ready(version)) = &woken {
                         latency.hold_release.record(version.arrived.elapsed());
                         self.shard.released_one();
