@@ -15,6 +15,11 @@
 //!
 //! Any other `Range` we cannot honour exactly is ignored the same way (full `200`): another
 //! unit than `bytes`, invalid syntax, a repeated field, or an `If-Range` that does not hold.
+//!
+//! A body whose length is not known yet (a live segment still growing at the origin) has
+//! one range form of its own, RFC 8673's: `first-` followed by a last position of at least
+//! [`INDETERMINATE_END`] asks for everything from `first` on, however long it turns out, and
+//! is answered `206` with `Content-Range: bytes first-last/*` as the bytes arrive.
 
 use bytes::BytesMut;
 
@@ -60,6 +65,22 @@ impl ByteRange {
         dst.extend_from_slice(b"/");
         put_decimal(dst, complete);
     }
+}
+
+/// The last position a client sends to read a growing representation to its end (RFC 8673
+/// 2.2): 2^53 - 1, the largest integer a JavaScript client can state exactly, and the one the
+/// HLS spec (RFC 8216bis 4.4.5.3) names for a hinted byte range without a length. Larger
+/// values mean the same.
+pub const INDETERMINATE_END: u64 = (1 << 53) - 1;
+
+/// Appends the `Content-Range` value of a `206` of indeterminate length (RFC 8673 2.2): the
+/// range as asked, `bytes first-last/*`.
+pub fn write_open_content_range(dst: &mut BytesMut, range: ByteRange) {
+    dst.extend_from_slice(b"bytes ");
+    put_decimal(dst, range.first);
+    dst.extend_from_slice(b"-");
+    put_decimal(dst, range.last);
+    dst.extend_from_slice(b"/*");
 }
 
 /// Appends the `Content-Range` value of a `416`: `bytes */complete` (RFC 9110 14.4).
@@ -177,20 +198,39 @@ pub fn if_range_holds(if_range: &[u8], fields: &[Header]) -> bool {
 /// there is exactly one `Range` field, at most one `If-Range` and it holds, and the range
 /// parses; then whatever the range resolves to.
 pub fn evaluate(request: &[Header], fields: &[Header], length: u64) -> Outcome {
+    match applicable(request, fields) {
+        Some(spec) => spec.resolve(length),
+        None => Outcome::Full,
+    }
+}
+
+/// For a body whose length is not known yet: the RFC 8673 range the request asks, `first-`
+/// to a last position of at least [`INDETERMINATE_END`], under the same conditions as
+/// [`evaluate`]. Any other range gets the whole `200`: a `206` must state where its range
+/// ends, and only this form lets it say "where the body ends".
+pub fn indeterminate(request: &[Header], fields: &[Header]) -> Option<ByteRange> {
+    match applicable(request, fields)? {
+        RangeSpec::FromTo(first, last) if last >= INDETERMINATE_END => {
+            Some(ByteRange { first, last })
+        }
+        _ => None,
+    }
+}
+
+/// The one `Range` of a request that may apply: exactly one field, at most one `If-Range`
+/// and it holds, and a value that parses.
+fn applicable(request: &[Header], fields: &[Header]) -> Option<RangeSpec> {
     let mut ranges = find_all(request, "range");
     let (Some(range), None) = (ranges.next(), ranges.next()) else {
-        return Outcome::Full;
+        return None;
     };
     let mut if_ranges = find_all(request, "if-range");
     match (if_ranges.next(), if_ranges.next()) {
         (None, _) => {}
         (Some(if_range), None) if if_range_holds(if_range, fields) => {}
-        _ => return Outcome::Full,
+        _ => return None,
     }
-    match parse(range) {
-        Some(spec) => spec.resolve(length),
-        None => Outcome::Full,
-    }
+    parse(range)
 }
 
 #[cfg(test)]
@@ -382,5 +422,40 @@ mod tests {
             evaluate(&hs(&[("If-Range", "\"v1\"")]), &f, 1000),
             Outcome::Full
         );
+    }
+
+    #[test]
+    fn indeterminate_ranges_of_a_growing_body() {
+        let f = fields();
+        let open = |value: &'static str| indeterminate(&hs(&[("Range", value)]), &f);
+        let asked = |first, last| Some(ByteRange { first, last });
+        assert_eq!(
+            open("bytes=500-9007199254740991"),
+            asked(500, INDETERMINATE_END)
+        );
+        assert_eq!(open("bytes=0-18446744073709551615"), asked(0, u64::MAX));
+        // Forms that do not say "to the end, however long": the whole 200.
+        for other in [
+            "bytes=500-",
+            "bytes=0-9007199254740990",
+            "bytes=-5",
+            "bytes=0-1,3-4",
+        ] {
+            assert_eq!(open(other), None, "{other}");
+        }
+        let failed_if_range = hs(&[
+            ("Range", "bytes=500-9007199254740991"),
+            ("If-Range", "\"v0\""),
+        ]);
+        assert_eq!(indeterminate(&failed_if_range, &f), None);
+        let mut out = BytesMut::new();
+        write_open_content_range(
+            &mut out,
+            ByteRange {
+                first: 500,
+                last: INDETERMINATE_END,
+            },
+        );
+        assert_eq!(&out[..], b"bytes 500-9007199254740991/*");
     }
 }

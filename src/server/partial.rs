@@ -9,10 +9,13 @@
 //! themselves are the pure `http::conditional` and `http::range`.
 //!
 //! Left as they are: pass-through responses (never cached, the origin saw the client's own
-//! fields), statuses other than `200`, and ranges on a body of unknown length (a fetch from
-//! an origin that sends no `Content-Length`): a `206` must state the complete length, and
-//! holding the response until the end would defeat streaming, so those clients get the whole
-//! `200`, as RFC 9110 14.2 allows. Once stored, the same object serves ranges.
+//! fields), statuses other than `200`, and most ranges on a body of unknown length (a fetch
+//! from an origin that sends no `Content-Length`): a `206` must state where its range ends,
+//! and holding the response until the end would defeat streaming, so those clients get the
+//! whole `200`, as RFC 9110 14.2 allows. Once stored, the same object serves ranges. The one
+//! range a body of unknown length does serve is RFC 8673's "from here to the end, however
+//! long" (`first-9007199254740991`): LL-HLS players ask a growing segment for a hinted part
+//! that way, and get `206` with `bytes first-last/*` as the bytes arrive.
 
 use bytes::BytesMut;
 
@@ -58,6 +61,8 @@ pub enum Selection {
     NotModified,
     /// `206` with these bytes of a body of `complete` bytes.
     Partial { range: ByteRange, complete: u64 },
+    /// `206` of a body of unknown length, from `range.first` to wherever it ends (RFC 8673).
+    Growing { range: ByteRange },
     /// `416`: the range starts past the end of a body of `complete` bytes.
     Unsatisfiable { complete: u64 },
 }
@@ -82,7 +87,11 @@ pub fn select(
         }
     }
     let Some(complete) = body_len else {
-        return Selection::Whole { ranges: false };
+        let open = conditions.and_then(|c| range::indeterminate(c.fields, &head.headers));
+        return match open {
+            Some(range) if !head_only => Selection::Growing { range },
+            _ => Selection::Whole { ranges: false },
+        };
     };
     // Range is defined for GET only and MUST be ignored on other methods (RFC 9110 14.2),
     // HEAD included: it gets the 200 head.
@@ -102,7 +111,7 @@ impl Selection {
         match self {
             Selection::Whole { .. } => stored,
             Selection::NotModified => 304,
-            Selection::Partial { .. } => 206,
+            Selection::Partial { .. } | Selection::Growing { .. } => 206,
             Selection::Unsatisfiable { .. } => 416,
         }
     }
@@ -136,6 +145,12 @@ impl Selection {
                 ranged(out);
                 out.extend_from_slice(b"Content-Range: ");
                 range.write_content_range(out, *complete);
+                out.extend_from_slice(b"\r\n");
+            }
+            Selection::Growing { range } => {
+                ranged(out);
+                out.extend_from_slice(b"Content-Range: ");
+                range::write_open_content_range(out, *range);
                 out.extend_from_slice(b"\r\n");
             }
             Selection::Unsatisfiable { complete } => {

@@ -18,7 +18,6 @@ use crate::cache::{CacheStatus, CachedHead};
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::find;
-use crate::http::range::ByteRange;
 use crate::http::Failure;
 use crate::http::Version;
 
@@ -128,7 +127,21 @@ pub async fn write_response(
     }
     let ended = match plan.selection {
         Selection::Partial { range, .. } => {
-            write_range(&mut client, replies, &mut pending, range, meter).await?
+            let slice = Slice {
+                first: range.first,
+                end: Some(range.last + 1),
+                framing: plan.framing,
+            };
+            write_slice(&mut client, replies, &mut pending, slice, meter).await?
+        }
+        Selection::Growing { range } => {
+            // The range asked ends where the body will, however far that is.
+            let slice = Slice {
+                first: range.first,
+                end: None,
+                framing: plan.framing,
+            };
+            write_slice(&mut client, replies, &mut pending, slice, meter).await?
         }
         _ => write_body(&mut client, replies, &mut pending, plan.framing, meter).await?,
     };
@@ -190,6 +203,7 @@ impl Plan {
                 (Framing::Length, Some(range.len()))
             }
             Selection::Partial { range, .. } => (Framing::NoBody, Some(range.len())),
+            Selection::Growing { .. } => (choose_framing(206, None, exchange), None),
             Selection::Unsatisfiable { .. } => (Framing::NoBody, Some(0)),
             Selection::NotModified => (Framing::NoBody, None),
         };
@@ -267,16 +281,7 @@ async fn write_body(
     loop {
         match replies.next().await {
             Reply::Chunk(chunk) => meter.wrote(write_chunk(client, pending, chunk, framing).await?),
-            Reply::End => {
-                let mut tail = pending.take().unwrap_or_default();
-                if framing == Framing::Chunked {
-                    tail.extend_from_slice(LAST_CHUNK);
-                }
-                if !tail.is_empty() {
-                    meter.wrote(client.send(&[&tail]).await?);
-                }
-                return Ok(Ended::Complete);
-            }
+            Reply::End => return finish_body(client, pending, framing, meter).await,
             Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
                 return Ok(Ended::Cut)
             }
@@ -284,33 +289,65 @@ async fn write_body(
     }
 }
 
-/// Writes the bytes of `range` as the body's chunks arrive: each chunk is sliced (a refcount,
-/// not a copy) to its part of the range, chunks before it are skipped, and the replies after
-/// it are never read. `Complete` once the whole range is written; `Cut` when the body ended
-/// or failed first.
-async fn write_range(
+/// Writes whatever is pending and, when chunked, the last chunk: the body is complete.
+async fn finish_body(
+    client: &mut ClientOut<'_>,
+    pending: &mut Option<BytesMut>,
+    framing: Framing,
+    meter: &mut Meter,
+) -> io::Result<Ended> {
+    let mut tail = pending.take().unwrap_or_default();
+    if framing == Framing::Chunked {
+        tail.extend_from_slice(LAST_CHUNK);
+    }
+    if !tail.is_empty() {
+        meter.wrote(client.send(&[&tail]).await?);
+    }
+    Ok(Ended::Complete)
+}
+
+/// The part of a body a `206` carries: from `first` to `end` (exclusive), or to the body's
+/// end when `None` (RFC 8673), delimited by `framing`.
+#[derive(Clone, Copy)]
+struct Slice {
+    first: u64,
+    end: Option<u64>,
+    framing: Framing,
+}
+
+/// Writes `slice` of the body as its chunks arrive: each chunk is cut (a refcount, not a
+/// copy) to its part of the slice, chunks before it are skipped, and the replies after a
+/// bounded slice are never read. `Complete` once the slice is written; `Cut` when the body
+/// ended or failed first, or (for an open slice) ended before its first byte.
+async fn write_slice(
     client: &mut ClientOut<'_>,
     replies: &mut impl Replies,
     pending: &mut Option<BytesMut>,
-    range: ByteRange,
+    slice: Slice,
     meter: &mut Meter,
 ) -> io::Result<Ended> {
-    let end = range.last + 1;
     // Body offset of the next chunk's first byte.
     let mut offset = 0u64;
     loop {
-        let Reply::Chunk(chunk) = replies.next().await else {
-            return Ok(Ended::Cut);
+        let chunk = match replies.next().await {
+            Reply::Chunk(chunk) => chunk,
+            Reply::End if slice.end.is_none() && offset > slice.first => {
+                return finish_body(client, pending, slice.framing, meter).await;
+            }
+            _ => return Ok(Ended::Cut),
         };
         let start = offset;
         offset += chunk.len() as u64;
-        if offset <= range.first {
+        if offset <= slice.first {
             continue;
         }
-        let from = range.first.saturating_sub(start) as usize;
-        let to = (end.min(offset) - start) as usize;
-        meter.wrote(write_chunk(client, pending, chunk.slice(from..to), Framing::Length).await?);
-        if offset >= end {
+        let from = slice.first.saturating_sub(start) as usize;
+        let to = slice
+            .end
+            .map_or(chunk.len(), |end| (end.min(offset) - start) as usize);
+        let part = chunk.slice(from..to);
+        meter.wrote(write_chunk(client, pending, part, slice.framing).await?);
+        if slice.end.is_some_and(|end| offset >= end) {
             return Ok(Ended::Complete);
         }
     }

@@ -49,6 +49,8 @@ options:
                                delta updates (default off); at least 6 target
                                durations, and window x segment must exceed it
                                for anything to be skipped
+      --part-uris files|ranges LL-HLS parts as files of their own (default), or
+                               as byte ranges of a segment served as it grows
   -h, --help                   print this help
 
 fault injection (live paths only; rates 0..1, summing to at most 1):
@@ -116,7 +118,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         } else {
             name
         };
-        const KNOWN: [&str; 15] = [
+        const KNOWN: [&str; 16] = [
             "--listen",
             "--streams",
             "--renditions",
@@ -127,6 +129,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--first-byte-delay",
             "--throughput",
             "--can-skip-until",
+            "--part-uris",
             "--error-rate",
             "--reset-rate",
             "--stall-rate",
@@ -176,6 +179,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--part-duration" => {
                 live.part_duration =
                     duration(&value).ok_or_else(|| bad("expected a duration like 2s or 500ms"))?
+            }
+            "--part-uris" => {
+                live.byterange_parts = match value.as_str() {
+                    "files" => false,
+                    "ranges" => true,
+                    _ => return Err(bad("expected files or ranges")),
+                }
             }
             "--can-skip-until" => {
                 live.can_skip_until =

@@ -27,6 +27,13 @@ pub(crate) enum Source {
     /// Fixed bytes (method echo, playlists); past the end, `x` padding for
     /// `bad=long`.
     Bytes(Vec<u8>),
+    /// The pattern stream of a segment still being written: `steps` are
+    /// (bytes available, from when on the live timeline), in order; the
+    /// writer sends each step's bytes once its time has come.
+    Growing {
+        seed: u64,
+        steps: Vec<(usize, std::time::Duration)>,
+    },
 }
 
 impl Source {
@@ -38,6 +45,8 @@ impl Source {
                 offset: offset + n,
             },
             Source::Bytes(bytes) => Source::Bytes(bytes.get(n..).unwrap_or_default().to_vec()),
+            // Never cut: a growing body goes out whole (ranges are not applied to it).
+            growing @ Source::Growing { .. } => growing,
         }
     }
 
@@ -46,6 +55,7 @@ impl Source {
             Source::Pattern { seed, offset: base } => {
                 body::fill(*seed, (base + offset) as u64, buf);
             }
+            Source::Growing { seed, .. } => body::fill(*seed, offset as u64, buf),
             Source::Bytes(bytes) => {
                 for (i, b) in buf.iter_mut().enumerate() {
                     *b = bytes.get(offset + i).copied().unwrap_or(b'x');

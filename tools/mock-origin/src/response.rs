@@ -66,6 +66,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) throughput: Option<u64>,
     /// Pause this long halfway through the body (an injected stall).
     pub(crate) stall: Option<Duration>,
+    /// Waits until the live timeline reaches an instant (`false`: it never
+    /// will), for a growing body's steps.
+    pub(crate) wait_published: &'a dyn Fn(Duration) -> bool,
 }
 
 /// Sends `entity` for `request`, delivered the way `b` says.
@@ -90,8 +93,11 @@ pub(crate) fn respond(
         return Ok(After::Close);
     }
 
-    let accept_ranges = b.ranges && entity.status == 200;
-    let (entity, content_range) = shape(request, entity, b.ranges);
+    // A body still growing goes out whole, chunked: its length is not known yet.
+    let growing = matches!(entity.source, Source::Growing { .. });
+    let ranges = b.ranges && !growing;
+    let accept_ranges = ranges && entity.status == 200;
+    let (entity, content_range) = shape(request, entity, ranges);
     let Entity {
         status,
         source,
@@ -100,8 +106,11 @@ pub(crate) fn respond(
     } = entity;
     let bodiless = status < 200 || status == 204 || status == 304;
     let send_body = !bodiless && request.method != "HEAD";
-    let close =
-        !ctx.keep_alive || b.framing == Framing::Close || b.bad.is_some() || b.fail_after.is_some();
+    let close = !ctx.keep_alive
+        || b.framing == Framing::Close
+        || b.bad.is_some()
+        || b.fail_after.is_some()
+        || (growing && ctx.http10);
 
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     let mut header =
@@ -147,6 +156,11 @@ pub(crate) fn respond(
     let mut terminate = true;
     if bodiless {
         send_len = 0;
+    } else if growing {
+        chunked = !ctx.http10;
+        if chunked {
+            header("Transfer-Encoding", &"chunked");
+        }
     } else {
         match b.bad {
             Some(Bad::Long) => send_len = size + 100,
@@ -200,6 +214,10 @@ pub(crate) fn respond(
             sleep_unless_stopped(HANG, ctx.stop);
         }
         return Ok(ending(b.fail_after.is_some(), close));
+    }
+    if let Source::Growing { steps, .. } = &source {
+        let cut = write_growing(&mut out, &source, steps, chunked, ctx)?;
+        return Ok(ending(cut, close));
     }
     let stall = ctx.stall.map(|pause| (send_len / 2, pause));
     let plan = Plan {
@@ -327,6 +345,46 @@ fn write_body(
     if plan.chunked && plan.terminate {
         out.push(b"0\r\n\r\n");
     }
+    Ok(false)
+}
+
+/// Writes a growing body: each step's new bytes (one chunk when `chunked`)
+/// once the live timeline reaches the step. Returns `true` when the growth
+/// stopped short (the stream ended or stalled past the hold limit): the
+/// caller then resets, so no client takes the partial body as whole.
+fn write_growing(
+    out: &mut Out<'_>,
+    source: &Source,
+    steps: &[(usize, Duration)],
+    chunked: bool,
+    ctx: &Ctx<'_>,
+) -> io::Result<bool> {
+    let mut sent = 0;
+    for &(end, ready) in steps {
+        // What is out so far (the head at first) leaves before any wait.
+        out.flush()?;
+        if !(ctx.wait_published)(ready) {
+            out.flush()?;
+            return Ok(true);
+        }
+        let piece = end.saturating_sub(sent);
+        if piece == 0 {
+            continue;
+        }
+        if chunked {
+            out.push(format!("{piece:x}\r\n").as_bytes());
+        }
+        out.push_body(source, sent, piece)?;
+        if chunked {
+            out.push(b"\r\n");
+        }
+        out.flush()?;
+        sent = end;
+    }
+    if chunked {
+        out.push(b"0\r\n\r\n");
+    }
+    out.flush()?;
     Ok(false)
 }
 

@@ -245,6 +245,7 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         stop: &shared.stop,
         throughput,
         stall,
+        wait_published: &|ready| shared.live.wait_published(ready, &shared.stop),
     };
     response::respond(stream, request, entity, &b, &ctx)
 }

@@ -77,15 +77,16 @@ pub(crate) fn media(
         date::iso8601_millis(live.clock.wall_ms(t.segment_start(listed)))
     );
     let extinf = secs3(t.segment);
+    let uris = live.part_uris(rendition);
     for k in listed..edge.complete {
         if llhls::lists_parts(t, edge, k) {
-            llhls::parts(t, k, t.parts_per_segment(), &mut out);
+            llhls::parts(t, k, t.parts_per_segment(), uris, &mut out);
         }
         let _ = writeln!(out, "#EXTINF:{extinf},\nseg-{}.m4s", t.first_sequence + k);
     }
-    llhls::parts(t, edge.complete, edge.parts, &mut out);
+    llhls::parts(t, edge.complete, edge.parts, uris, &mut out);
     if !ended {
-        llhls::preload_hint(t, edge, &mut out);
+        llhls::preload_hint(t, edge, uris, &mut out);
     }
     let others: Vec<String> = (0..live.config.renditions.len())
         .filter(|&i| i != rendition)

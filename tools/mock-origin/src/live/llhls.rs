@@ -163,26 +163,49 @@ pub(crate) fn lists_parts(t: &Timeline, edge: Edge, k: u64) -> bool {
 
 /// `EXT-X-PART` lines for parts `0..count` of relative segment `k`; the
 /// first part of a segment starts with a key frame (`INDEPENDENT=YES`).
-pub(crate) fn parts(t: &Timeline, k: u64, count: u64, out: &mut String) {
+pub(crate) fn parts(t: &Timeline, k: u64, count: u64, uris: PartUris, out: &mut String) {
     let msn = t.first_sequence + k;
     for p in 0..count {
-        let _ = write!(
-            out,
-            "#EXT-X-PART:DURATION={},URI=\"seg-{msn}.{p}.m4s\"",
-            secs3(t.part_span(p).1)
-        );
+        let duration = secs3(t.part_span(p).1);
+        let _ = match uris {
+            PartUris::Files => write!(
+                out,
+                "#EXT-X-PART:DURATION={duration},URI=\"seg-{msn}.{p}.m4s\""
+            ),
+            PartUris::Ranges { segment_size } => {
+                let (offset, len) = t.part_bytes(segment_size, p);
+                write!(
+                    out,
+                    "#EXT-X-PART:DURATION={duration},URI=\"seg-{msn}.m4s\",BYTERANGE=\"{len}@{offset}\""
+                )
+            }
+        };
         out.push_str(if p == 0 { ",INDEPENDENT=YES\n" } else { "\n" });
     }
 }
 
+/// How parts are named: files of their own, or byte ranges of their segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PartUris {
+    Files,
+    Ranges { segment_size: usize },
+}
+
 /// `EXT-X-PRELOAD-HINT` for the part after the newest.
-pub(crate) fn preload_hint(t: &Timeline, edge: Edge, out: &mut String) {
-    let _ = writeln!(
-        out,
-        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-{}.{}.m4s\"",
-        t.first_sequence + edge.complete,
-        edge.parts
-    );
+pub(crate) fn preload_hint(t: &Timeline, edge: Edge, uris: PartUris, out: &mut String) {
+    let msn = t.first_sequence + edge.complete;
+    let _ = match uris {
+        PartUris::Files => writeln!(
+            out,
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-{msn}.{}.m4s\"",
+            edge.parts
+        ),
+        PartUris::Ranges { segment_size } => writeln!(
+            out,
+            "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-{msn}.m4s\",BYTERANGE-START={}",
+            t.part_bytes(segment_size, edge.parts).0
+        ),
+    };
 }
 
 /// `EXT-X-RENDITION-REPORT` for each of `others` (sibling rendition names):
@@ -295,8 +318,8 @@ mod tests {
         ));
         let edge = T.edge(ms(7200)); // 3 complete (10..=12), 13 has 2 parts
         out.clear();
-        parts(&T, 3, edge.parts, &mut out);
-        preload_hint(&T, edge, &mut out);
+        parts(&T, 3, edge.parts, PartUris::Files, &mut out);
+        preload_hint(&T, edge, PartUris::Files, &mut out);
         rendition_reports(&T, edge, &["r1".into()], &mut out);
         assert_eq!(
             out,
@@ -314,6 +337,17 @@ mod tests {
         out.clear();
         rendition_reports(&T, T.edge(ms(4000)), &["r0".into()], &mut out);
         assert!(out.contains("LAST-MSN=11,LAST-PART=3"));
+        // Byte-range parts: four 250-byte quarters of a 1,000-byte segment.
+        out.clear();
+        let ranges = PartUris::Ranges { segment_size: 1000 };
+        parts(&T, 3, edge.parts, ranges, &mut out);
+        preload_hint(&T, edge, ranges, &mut out);
+        assert_eq!(
+            out,
+            "#EXT-X-PART:DURATION=0.500,URI=\"seg-13.m4s\",BYTERANGE=\"250@0\",INDEPENDENT=YES\n\
+             #EXT-X-PART:DURATION=0.500,URI=\"seg-13.m4s\",BYTERANGE=\"250@250\"\n\
+             #EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"seg-13.m4s\",BYTERANGE-START=500\n"
+        );
     }
 
     #[test]

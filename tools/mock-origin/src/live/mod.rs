@@ -16,6 +16,7 @@
 mod clock;
 mod dash;
 mod faults;
+mod growing;
 mod hls;
 mod llhls;
 mod publishing;
@@ -74,6 +75,12 @@ pub struct LiveConfig {
     /// `segment_duration` must exceed it (else every delta update says
     /// `SKIPPED-SEGMENTS=0`).
     pub can_skip_until: Option<Duration>,
+    /// Parts as byte ranges of their segment (default false): listed as
+    /// `EXT-X-PART:...,URI="seg-M.m4s",BYTERANGE="len@offset"`, the hint as
+    /// `BYTERANGE-START=offset` of the segment in progress, and that segment
+    /// served while it grows (chunked, each part's bytes sent as the part
+    /// completes), as RFC 8216bis 4.4.5.3 and RFC 8673 describe.
+    pub byterange_parts: bool,
 }
 
 impl Default for LiveConfig {
@@ -90,6 +97,7 @@ impl Default for LiveConfig {
             throughput: None,
             faults: Faults::default(),
             can_skip_until: None,
+            byterange_parts: false,
         }
     }
 }

@@ -176,6 +176,12 @@ impl Live {
     }
 
     fn segment(&self, stream: usize, rendition: usize, msn: u64, elapsed: Duration) -> Entity {
+        let growing = self.timeline().relative(msn);
+        if let Some(entity) =
+            growing.and_then(|k| self.growing_segment(stream, rendition, k, elapsed))
+        {
+            return entity;
+        }
         let Some(k) = self.served_segment(msn, elapsed) else {
             return error(404, "segment not available");
         };
@@ -289,7 +295,7 @@ mod tests {
     fn body(entity: &Entity) -> String {
         match &entity.source {
             Source::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            Source::Pattern { .. } => String::from("<pattern>"),
+            Source::Pattern { .. } | Source::Growing { .. } => String::from("<pattern>"),
         }
     }
 
