@@ -52,8 +52,18 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
         ),
         counter(
             "livecache_hls_playlist_versions",
-            "Upstream playlist versions that became a rendition's state",
+            "Playlist versions that became a rendition's state",
             load(|l| &l.versions),
+        ),
+        counter(
+            "livecache_hls_playlist_restarts",
+            "Upstream playlists taken after three target durations of refused versions (a packager that restarted its sequence)",
+            load(|l| &l.restarts),
+        ),
+        counter(
+            "livecache_hls_renditions_seeded",
+            "Renditions tracked from the cache's copy of their playlist (viewers without blocking reloads)",
+            load(|l| &l.seeded),
         ),
         Family {
             name: "livecache_hls_playlist_rejected",

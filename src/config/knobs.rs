@@ -297,6 +297,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Refresh a stored HLS playlist or DASH MPD in the background once half the freshness it arrived with has passed, while viewers ask for it",
     },
     Knob {
+        key: "track_playlists",
+        default: "on",
+        applies: Applies::Reload,
+        help: "Keep rendition state for every live media playlist viewers ask for, classic HLS included (seeded from the cache, one poll each, regressed versions refused); off: only for renditions asked with blocking reloads",
+    },
+    Knob {
         key: "max_renditions",
         default: "16384",
         applies: Applies::Reload,

@@ -25,6 +25,10 @@ pub struct Live {
     /// A stored live manifest (HLS playlist, DASH MPD) that is asked for after half its
     /// lifetime is refreshed in the background, so viewers never wait for the origin.
     pub refresh_manifests_ahead: bool,
+    /// Every live media playlist viewers ask for becomes rendition state (seeded from the
+    /// cache, kept current by one poll), classic HLS included; off: only renditions asked
+    /// with blocking reloads.
+    pub track_playlists: bool,
 }
 
 impl Live {
@@ -62,6 +66,10 @@ impl Live {
                         "off"
                     }
                 ),
+            ),
+            (
+                "track_playlists",
+                format!("{:?}", if self.track_playlists { "on" } else { "off" }),
             ),
             (
                 "max_playlist_size",

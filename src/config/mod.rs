@@ -289,6 +289,11 @@ impl Config {
                     text("refresh_manifests_ahead"),
                     live::parse_switch,
                 )?,
+                track_playlists: typed(
+                    "track_playlists",
+                    text("track_playlists"),
+                    live::parse_switch,
+                )?,
             },
             sources,
             cross_mesh_for_tests: false,

@@ -68,6 +68,11 @@ pub struct LiveStats {
     pub upstream_polls: AtomicU64,
     /// Playlist versions that became a rendition's state.
     pub versions: AtomicU64,
+    /// Upstream playlists taken after three target durations of refusals (a restarted
+    /// packager that began its sequence again).
+    pub restarts: AtomicU64,
+    /// Renditions whose first version was the cache's copy (a classic-HLS viewer's request).
+    pub seeded: AtomicU64,
     /// Upstream answers that could not become state (not 200, not a media playlist, too
     /// large, malformed): passed to their requesters unchanged.
     pub unusable: AtomicU64,

@@ -150,32 +150,39 @@ impl Shard {
 
     /// A playlist request without directives: answered from its rendition's latest version
     /// while a long-poll keeps that current, or it is younger than half a target duration
-    /// (F1.9), so a viewer never waits for the origin; otherwise the ordinary way. Only
-    /// renditions already tracked (a viewer sent a blocking reload) are looked at.
+    /// (F1.9), so a viewer never waits for the origin; otherwise the ordinary way. An
+    /// untracked live media playlist becomes tracked from its stored copy (`seed`).
     /// `blocking_reload` checked already that the path names a playlist.
     fn plain_playlist(self: &Rc<Self>, request: &Arc<FetchRequest>, target: &str) -> Blocking {
         let key = self.rendition_key(request, target);
         let Some(rendition) = self.holds.renditions.borrow().get(&key).cloned() else {
+            if self.config().live.track_playlists {
+                self.track_stored(request, target);
+            }
             return Blocking::Ordinary;
         };
         let now = self.now();
         let Some(version) = rendition.latest.borrow().clone() else {
             return Blocking::Ordinary;
         };
-        let age = now.saturating_duration_since(version.received_at);
-        let current = rendition.polling.get()
-            || age <= version.playlist.target_duration / 2
-            || !version.playlist.is_live();
-        if !current
-            || rendition
-                .passing_until
-                .get()
-                .is_some_and(|until| now < until)
+        if rendition
+            .passing_until
+            .get()
+            .is_some_and(|until| now < until)
         {
             return Blocking::Ordinary;
         }
         rendition.last_asked.set(now);
+        let age = now.saturating_duration_since(version.received_at);
+        let current = rendition.polling.get()
+            || age <= version.playlist.target_duration / 2
+            || !version.playlist.is_live();
+        // Viewers are back after a pause: the poll resumes, and this one request goes the
+        // ordinary way rather than get a version that may be far behind.
         self.start_polling(&rendition);
+        if !current {
+            return Blocking::Ordinary;
+        }
         let form = Form {
             delta: false,
             blocking: false,
@@ -184,7 +191,7 @@ impl Shard {
     }
 
     /// The key of the rendition `target` (without directives) names for `request`.
-    fn rendition_key(&self, request: &FetchRequest, target: &str) -> RenditionKey {
+    pub(super) fn rendition_key(&self, request: &FetchRequest, target: &str) -> RenditionKey {
         let config = self.config();
         let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
         let secondary = key_fields.secondary_key(&request.upstream_headers);
@@ -196,7 +203,7 @@ impl Shard {
 
     /// The rendition for `target` (without directives) as `request` asks it, made if new;
     /// `None` when the shard tracks all it may.
-    fn rendition(
+    pub(super) fn rendition(
         &self,
         request: &Arc<FetchRequest>,
         target: &str,
@@ -237,6 +244,7 @@ impl Shard {
             segment_seen: Cell::new(now),
             part_seen: Cell::new(now),
             stale: Cell::new(false),
+            refused_since: Cell::new(None),
         });
         *self
             .holds
@@ -249,7 +257,7 @@ impl Shard {
         Some(rendition)
     }
 
-    fn start_polling(self: &Rc<Self>, rendition: &Rc<Rendition>) {
+    pub(super) fn start_polling(self: &Rc<Self>, rendition: &Rc<Rendition>) {
         if !rendition.polling.replace(true) {
             glommio::spawn_local(long_poll::run(Rc::clone(self), Rc::clone(rendition))).detach();
         }

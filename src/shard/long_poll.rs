@@ -23,7 +23,7 @@ use super::rendition::{Rendition, Version};
 use super::stored::withhold;
 use super::{FetchRequest, Shard};
 use crate::cache::freshness::{self, Policy};
-use crate::cache::{CacheKey, CachedHead, Event, Vary};
+use crate::cache::{CacheKey, CachedHead, Event};
 use crate::http::headers::{find, Header};
 use crate::live::{self, MediaPlaylist, Playlist};
 use crate::metrics::LiveStats;
@@ -48,6 +48,15 @@ enum Polled {
 
 /// The rendition's long-poll loop (spawned by `holds`; `polling` is set while it runs).
 pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
+    // A version that is still current (seeded from the cache, or left by an earlier poll) of
+    // an origin that cannot block is not asked again before it is due.
+    let latest = rendition.latest.borrow().clone();
+    if let Some(latest) = latest {
+        if let (_, Some(pace)) = next_target(&rendition, Some(&latest.playlist)) {
+            let age = shard.now().saturating_duration_since(latest.received_at);
+            glommio::timer::sleep(pace.saturating_sub(age)).await;
+        }
+    }
     // Ask for the plain playlist next (after a blocking reload was refused).
     let mut plain = false;
     loop {
@@ -62,7 +71,14 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
         let wait = match poll(&shard, &rendition, &target).await {
             Polled::Playlist(head, body, playlist) => {
                 plain = false;
-                match (install(&shard, &rendition, head, body, *playlist), pace) {
+                let arrival = Arrival {
+                    at: shard.now(),
+                    upstream_age: head.arrival.initial_age_secs,
+                };
+                match (
+                    install(&shard, &rendition, head, body, *playlist, arrival),
+                    pace,
+                ) {
                     (Installed::News, None) => Duration::ZERO,
                     (Installed::News, Some(pace)) => pace,
                     (Installed::Nothing, pace) => pace.unwrap_or(RETRY_EVERY).max(RETRY_EVERY),
@@ -160,19 +176,7 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     // One version answers every viewer of the rendition: a playlist that varies on a field
     // the rendition is not keyed by (beyond the key fields and the encoding, which the
     // long-poll fixes to identity) cannot be shared this way.
-    let varies = match &head.vary {
-        Vary::None => false,
-        Vary::Star => true,
-        Vary::Fields(names) => names.iter().any(|name| {
-            !name.eq_ignore_ascii_case(b"accept-encoding")
-                && !shard
-                    .config()
-                    .forwarding
-                    .key
-                    .iter()
-                    .any(|k| k.eq_ignore_ascii_case(name))
-        }),
-    };
+    let varies = !shard.shares_variants(&head.vary);
     if encoded || varies || head.content_length.is_some_and(|n| n > max) {
         return Polled::Unusable;
     }
@@ -193,9 +197,9 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     }
 }
 
-/// What became of an upstream playlist.
+/// What became of an upstream (or stored) playlist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Installed {
+pub(super) enum Installed {
     /// It is the state now, with a new segment or part (or the end of the stream).
     News,
     /// Refused, or nothing new in it.
@@ -204,34 +208,62 @@ enum Installed {
     NoRoom,
 }
 
+/// When a version arrived (by the shard's clock) and how old it was then, in seconds.
+pub(super) struct Arrival {
+    pub at: Instant,
+    pub upstream_age: u64,
+}
+
 /// Makes `playlist` the rendition's state unless it may not follow the one served; wakes
 /// what it satisfies.
-fn install(
+pub(super) fn install(
     shard: &Shard,
     rendition: &Rendition,
     head: Arc<CachedHead>,
     body: Bytes,
     playlist: MediaPlaylist,
+    arrival: Arrival,
 ) -> Installed {
     let now = shard.now();
-    let served = rendition.latest.borrow().clone();
-    if let Some(served) = &served {
-        if let Err(why) = live::check_successor(&served.playlist, &playlist) {
-            shard.my_stats().live.reject(why);
-            let target = rendition.upstream.key.target();
-            if let Some(held_back) = shard.holds.warnings.borrow_mut().check(Instant::now()) {
-                tracing::warn!(
-                    shard = shard.id,
-                    playlist = %String::from_utf8_lossy(target),
-                    reason = why.label(),
-                    held_back,
-                    "upstream playlist refused; the last good version is served"
-                );
-            }
-            return Installed::Nothing;
-        }
+    let mut served = rendition.latest.borrow().clone();
+    let refusal = served
+        .as_ref()
+        .and_then(|served| live::check_successor(&served.playlist, &playlist).err());
+    // An origin that has sent nothing acceptable for three target durations restarted (a
+    // packager that began its sequence again): its new timeline is the only one there is,
+    // so it becomes the state, rather than freeze the viewers at the last good version.
+    let restarted = refusal.is_some()
+        && rendition.refused_since.get().is_some_and(|since| {
+            now.saturating_duration_since(since) >= playlist.target_duration.saturating_mul(3)
+        });
+    if restarted {
+        LiveStats::incr(&shard.my_stats().live.restarts);
+        tracing::warn!(
+            shard = shard.id,
+            playlist = %String::from_utf8_lossy(rendition.upstream.key.target()),
+            "upstream playlist went back for three target durations; taken as a restart"
+        );
+        served = None;
     }
-    let old_cost = served.as_ref().map_or(0, |v| v.cost());
+    if let (Some(why), false) = (refusal, restarted) {
+        rendition
+            .refused_since
+            .set(rendition.refused_since.get().or(Some(now)));
+        shard.my_stats().live.reject(why);
+        let target = rendition.upstream.key.target();
+        if let Some(held_back) = shard.holds.warnings.borrow_mut().check(Instant::now()) {
+            tracing::warn!(
+                shard = shard.id,
+                playlist = %String::from_utf8_lossy(target),
+                reason = why.label(),
+                held_back,
+                "upstream playlist refused; the last good version is served"
+            );
+        }
+        return Installed::Nothing;
+    }
+    rendition.refused_since.set(None);
+    let old_cost = rendition.state_cost();
     if !shard.reserve_state(old_cost, Version::cost_of(&body)) {
         return Installed::NoRoom;
     }
@@ -253,11 +285,11 @@ fn install(
         }
     };
     let version = Rc::new(Version {
-        upstream_age: head.arrival.initial_age_secs,
+        upstream_age: arrival.upstream_age,
         head: with_default_lifetime(head, &playlist),
         body,
         playlist,
-        received_at: now,
+        received_at: arrival.at,
         arrived: Instant::now(),
         delta: Default::default(),
         plain_heads: Default::default(),

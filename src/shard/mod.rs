@@ -17,6 +17,7 @@ mod rendition;
 pub mod reply;
 mod revalidate;
 pub mod route;
+mod seed;
 mod stored;
 
 use std::cell::{Cell, RefCell};

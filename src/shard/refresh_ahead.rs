@@ -7,6 +7,8 @@
 //! viewers expires. The refresh is the ordinary coalesced revalidation (RFC 9111 allows a
 //! cache to fetch early), skipped when the object was purged or replaced meanwhile.
 //!
+//! A playlist whose rendition is tracked (`seed`, `holds`) is left to the rendition's poll.
+//!
 //! Plans are kept per shard and checked by a ticker that runs while any is pending and reads
 //! the shard's clock, so tests move time instead of sleeping.
 
@@ -46,6 +48,10 @@ impl Shard {
         now: Instant,
     ) {
         if !is_manifest(request, object) || !self.config().live.refresh_manifests_ahead {
+            return;
+        }
+        // A tracked rendition's poll keeps it current; a refresh would ask the origin twice.
+        if self.tracks_playlist(request) {
             return;
         }
         let due = object.freshness.refresh_at();

@@ -155,6 +155,9 @@ pub struct Rendition {
     pub(super) segment_seen: Cell<Instant>,
     pub(super) part_seen: Cell<Instant>,
     pub(super) stale: Cell<bool>,
+    /// Since when every upstream version has been refused (F9); three target durations of
+    /// that and the origin is taken to have restarted.
+    pub(super) refused_since: Cell<Option<Instant>>,
 }
 
 impl Rendition {

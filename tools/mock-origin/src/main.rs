@@ -49,6 +49,9 @@ options:
                                delta updates (default off); at least 6 target
                                durations, and window x segment must exceed it
                                for anything to be skipped
+      --low-latency on|off     LL-HLS playlists, parts and blocking reloads (default
+                               on); off: a classic HLS packager (whole segments,
+                               delivery directives ignored)
       --part-uris files|ranges LL-HLS parts as files of their own (default), or
                                as byte ranges of a segment served as it grows
   -h, --help                   print this help
@@ -118,7 +121,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         } else {
             name
         };
-        const KNOWN: [&str; 16] = [
+        const KNOWN: [&str; 17] = [
             "--listen",
             "--streams",
             "--renditions",
@@ -130,6 +133,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--throughput",
             "--can-skip-until",
             "--part-uris",
+            "--low-latency",
             "--error-rate",
             "--reset-rate",
             "--stall-rate",
@@ -179,6 +183,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--part-duration" => {
                 live.part_duration =
                     duration(&value).ok_or_else(|| bad("expected a duration like 2s or 500ms"))?
+            }
+            "--low-latency" => {
+                live.low_latency = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(bad("expected on or off")),
+                }
             }
             "--part-uris" => {
                 live.byterange_parts = match value.as_str() {

@@ -59,10 +59,13 @@ pub(crate) fn media(
     let t = live.timeline();
     let edge = t.edge(elapsed);
     let first = edge.complete.saturating_sub(live.config.window as u64);
-    let boundary = live.config.can_skip_until;
+    let low_latency = live.config.low_latency;
+    let boundary = live.config.can_skip_until.filter(|_| low_latency);
     let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:9\n");
     let _ = writeln!(out, "#EXT-X-TARGETDURATION:{}", t.target_duration_secs());
-    llhls::header(t, boundary, &mut out);
+    if low_latency {
+        llhls::header(t, boundary, &mut out);
+    }
     let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", t.first_sequence + first);
     out.push_str("#EXT-X-MAP:URI=\"init.mp4\"\n");
     let mut listed = first;
@@ -79,20 +82,22 @@ pub(crate) fn media(
     let extinf = secs3(t.segment);
     let uris = live.part_uris(rendition);
     for k in listed..edge.complete {
-        if llhls::lists_parts(t, edge, k) {
+        if low_latency && llhls::lists_parts(t, edge, k) {
             llhls::parts(t, k, t.parts_per_segment(), uris, &mut out);
         }
         let _ = writeln!(out, "#EXTINF:{extinf},\nseg-{}.m4s", t.first_sequence + k);
     }
-    llhls::parts(t, edge.complete, edge.parts, uris, &mut out);
-    if !ended {
-        llhls::preload_hint(t, edge, uris, &mut out);
+    if low_latency {
+        llhls::parts(t, edge.complete, edge.parts, uris, &mut out);
+        if !ended {
+            llhls::preload_hint(t, edge, uris, &mut out);
+        }
+        let others: Vec<String> = (0..live.config.renditions.len())
+            .filter(|&i| i != rendition)
+            .map(LiveConfig::rendition_name)
+            .collect();
+        llhls::rendition_reports(t, edge, &others, &mut out);
     }
-    let others: Vec<String> = (0..live.config.renditions.len())
-        .filter(|&i| i != rendition)
-        .map(LiveConfig::rendition_name)
-        .collect();
-    llhls::rendition_reports(t, edge, &others, &mut out);
     if ended {
         out.push_str("#EXT-X-ENDLIST\n");
     }
@@ -218,6 +223,29 @@ mod tests {
         assert!(!text.contains("#EXTINF"));
         assert!(media(&live, 0, Duration::ZERO, false, None).contains("URI=\"seg-0.0.m4s\""));
         assert!(!media(&live, 0, Duration::ZERO, false, None).contains("RENDITION-REPORT"));
+    }
+
+    #[test]
+    fn a_classic_playlist_lists_whole_segments_only() {
+        let live = fixed(LiveConfig {
+            low_latency: false,
+            can_skip_until: Some(secs(12.0)),
+            ..LiveConfig::default()
+        });
+        let text = media(&live, 0, secs(8.6), false, Some(Skip::Yes));
+        for low_latency in [
+            "SERVER-CONTROL",
+            "PART",
+            "PRELOAD-HINT",
+            "RENDITION-REPORT",
+            "SKIP",
+        ] {
+            assert!(!text.contains(low_latency), "{low_latency}: {text}");
+        }
+        assert_eq!(
+            segments(&text),
+            ["seg-0.m4s", "seg-1.m4s", "seg-2.m4s", "seg-3.m4s"]
+        );
     }
 
     #[test]

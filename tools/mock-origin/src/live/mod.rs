@@ -81,6 +81,11 @@ pub struct LiveConfig {
     /// served while it grows (chunked, each part's bytes sent as the part
     /// completes), as RFC 8216bis 4.4.5.3 and RFC 8673 describe.
     pub byterange_parts: bool,
+    /// LL-HLS (default true): `EXT-X-SERVER-CONTROL` with `CAN-BLOCK-RELOAD`, parts,
+    /// preload hints and rendition reports, blocking reloads held. False: a classic HLS
+    /// packager, whose media playlists list whole segments only and which ignores delivery
+    /// directives (answering the current playlist at once).
+    pub low_latency: bool,
 }
 
 impl Default for LiveConfig {
@@ -98,6 +103,7 @@ impl Default for LiveConfig {
             faults: Faults::default(),
             can_skip_until: None,
             byterange_parts: false,
+            low_latency: true,
         }
     }
 }

@@ -135,6 +135,8 @@ impl Live {
 
     fn media(&self, rendition: usize, query: &str, stop: &AtomicBool) -> Entity {
         let directive = match llhls::parse_directives(query) {
+            // A classic packager knows no delivery directives.
+            _ if !self.config.low_latency => None,
             Ok(directive) => directive,
             Err(why) => return error(400, why),
         };
