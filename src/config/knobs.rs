@@ -300,7 +300,7 @@ pub const KNOBS: &[Knob] = &[
         key: "track_playlists",
         default: "on",
         applies: Applies::Reload,
-        help: "Keep rendition state for every live media playlist viewers ask for, classic HLS included (seeded from the cache, one poll each, regressed versions refused); off: only for renditions asked with blocking reloads",
+        help: "Keep rendition state for every live media playlist viewers ask for, classic HLS included (seeded from the cache, one poll each, regressed versions refused); off: only for renditions asked with blocking reloads. Part of the live layer: nothing is tracked with hold_blocking_reloads off",
     },
     Knob {
         key: "max_renditions",
