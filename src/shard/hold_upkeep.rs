@@ -5,7 +5,7 @@
 //! node drains, and the turn given to playlist answers just released before media bodies.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -45,6 +45,9 @@ pub struct Holds {
     /// The directories (host and path up to the last `/`) of the tracked renditions, with how
     /// many renditions each holds: where a part or segment belongs to a live stream.
     pub(super) dirs: RefCell<HashMap<(Bytes, Bytes), usize>>,
+    /// Stored playlist copies (by address) already found not to be live media playlists:
+    /// their hits are not scanned or parsed again (`seed`).
+    pub(super) untrackable: RefCell<HashSet<usize>>,
 }
 
 /// The host and directory of `key`, as `dirs` counts them.
@@ -64,6 +67,7 @@ impl Default for Holds {
             warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
             dirs: RefCell::default(),
             draining: Cell::new(false),
+            untrackable: RefCell::default(),
             releasing: Cell::new(0),
         }
     }

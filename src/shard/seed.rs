@@ -9,7 +9,8 @@
 //!
 //! The check that a stored copy is a media playlist is a search for `#EXT-X-TARGETDURATION`
 //! (which RFC 8216bis 4.4.3.1 requires of every media playlist and no multivariant playlist
-//! has) before any parse, so a multivariant playlist's hits cost one scan of its bytes.
+//! has) before any parse, and a copy found untrackable (multivariant, VOD, malformed) is
+//! remembered by address, so its later hits cost one set look-up, not a scan or a parse.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -21,11 +22,14 @@ use super::{FetchRequest, Shard};
 use crate::cache::store::Found;
 use crate::cache::{StoredObject, Vary};
 use crate::http::headers::find;
-use crate::live::Playlist;
+use crate::live::{MediaPlaylist, Playlist};
 use crate::metrics::LiveStats;
 
 /// Every media playlist has this tag; no multivariant playlist does.
 const MEDIA_TAG: &[u8] = b"#EXT-X-TARGETDURATION";
+/// Stored copies remembered as untrackable per shard; past it the memory starts over (an
+/// object forgotten is looked at once more).
+const MAX_UNTRACKABLE: usize = 4096;
 
 impl Shard {
     /// A plain request for the untracked playlist `target`: when the cache holds a fresh,
@@ -40,19 +44,19 @@ impl Shard {
         let Found::Object(object) = found else {
             return;
         };
-        if !object.freshness.is_fresh(now) || !self.seedable(&object) {
+        // Every hit of a multivariant or VOD playlist comes here: it is looked at once.
+        let id = Rc::as_ptr(&object) as usize;
+        if !object.freshness.is_fresh(now) || self.holds.untrackable.borrow().contains(&id) {
             return;
         }
-        let body = whole_body(&object);
-        if !body.windows(MEDIA_TAG.len()).any(|w| w == MEDIA_TAG) {
-            return;
-        }
-        let Ok(Playlist::Media(playlist)) = Playlist::from_bytes(&body) else {
+        let Some((body, playlist)) = self.live_media_playlist(&object) else {
+            let mut untrackable = self.holds.untrackable.borrow_mut();
+            if untrackable.len() >= MAX_UNTRACKABLE {
+                untrackable.clear();
+            }
+            untrackable.insert(id);
             return;
         };
-        if !playlist.is_live() {
-            return;
-        }
         let Some(rendition) = self.rendition(request, target, now) else {
             return;
         };
@@ -78,6 +82,22 @@ impl Shard {
         };
         let key = self.rendition_key(request, target);
         self.holds.renditions.borrow().contains_key(&key)
+    }
+
+    /// The stored copy's bytes and playlist when it is a live media playlist that may answer
+    /// every viewer of its rendition.
+    fn live_media_playlist(&self, object: &StoredObject) -> Option<(Bytes, MediaPlaylist)> {
+        if !self.seedable(object) {
+            return None;
+        }
+        let body = whole_body(object);
+        if !body.windows(MEDIA_TAG.len()).any(|w| w == MEDIA_TAG) {
+            return None;
+        }
+        match Playlist::from_bytes(&body) {
+            Ok(Playlist::Media(playlist)) if playlist.is_live() => Some((body, playlist)),
+            _ => None,
+        }
     }
 
     /// Whether a stored copy may answer every viewer of the rendition: a `200` in identity
