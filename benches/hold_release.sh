@@ -23,7 +23,7 @@ taskset -c 1 "$bin/mock-origin" --listen 127.0.0.1:9321 --streams 1 \
 pids+=($!)
 sleep 5  # the first segment must be complete for playlists to carry dates
 taskset -c 1 "$bin/livecache" --listen 127.0.0.1:9322 --origin http://127.0.0.1:9321 \
-  --shards 1 --admin 127.0.0.1:9323 >/dev/null 2>&1 &
+  --shards 1 --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
 pids+=($!)
 sleep 1
 taskset -c 0 "$bin/loadgen" llhls --base http://127.0.0.1:9322 --viewers 500 \

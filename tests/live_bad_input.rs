@@ -86,6 +86,15 @@ with_shards!(rendition_state_stays_within_its_limits, |shards| {
     assert_eq!(setup.origin_count("GET", other), 1);
     let state = stats.sum(|s| &s.live.state_bytes);
     assert!(state > 0 && state <= 64 * 1024 / shards as u64, "{state}");
+    // Too little memory for one version (a playlist counts three times its ~1.2 KB): the
+    // answer is passed through to its viewer and never becomes state.
+    let setup = Setup::live(shards, &[("live_state_memory", "1KiB")]);
+    let response = setup.get("/live/s0/r0/index.m3u8?_HLS_msn=0");
+    assert_eq!(response.status, 200);
+    let stats = &setup.running().stats;
+    assert_eq!(stats.sum(|s| &s.live.versions), 0);
+    assert_eq!(stats.sum(|s| &s.live.state_bytes), 0);
+    assert_eq!(unusable(&setup), 1);
 });
 
 with_shards!(a_playlist_for_one_client_is_never_shared, |shards| {

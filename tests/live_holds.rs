@@ -245,6 +245,12 @@ with_shards!(a_regressed_playlist_is_never_served, |shards| {
         seen = last;
     }
     assert!(rejected() >= 1, "the regression was counted");
+    // Once refused, the regressed playlist is not served either.
+    for _ in 0..5 {
+        let answer = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
+        let last = answer.last_msn().unwrap();
+        assert!(last >= seen, "went back from {seen} to {last}");
+    }
 });
 
 with_shards!(
@@ -319,7 +325,8 @@ with_shards!(plain_requests_are_answered_from_the_live_state, |shards| {
             "{response:?}"
         );
         assert!(response.header("age").is_some());
-        // Half a target duration (1 s), not the blocking answer's lifetime.
+        // Half a target duration (0.5 s, 0 in whole seconds, never rounded up), not the
+        // blocking answer's lifetime (3 s at the mock).
         assert_eq!(response.header("cache-control"), Some("max-age=0"));
         assert!(playlist(&response).next_msn() >= state.next_msn());
     }
@@ -332,7 +339,8 @@ with_shards!(
         let setup = Setup::live(shards, &[]);
         let blocking = setup.get(&format!("{RENDITION}?cc=none&_HLS_msn=0"));
         assert_eq!(blocking.status, 200);
-        // TD 1 s: six target durations for a blocking answer, half of one for the playlist's URL.
+        // TD 1 s: six target durations for a blocking answer, half of one (0 in whole seconds)
+        // for the playlist's URL.
         assert_eq!(blocking.header("cache-control"), Some("max-age=6"));
         let plain = setup.get(&format!("{RENDITION}?cc=none"));
         assert!(plain.cache_status().contains("live-state"), "{plain:?}");

@@ -140,6 +140,26 @@ fn counter(name: &'static str, help: &'static str, value: u64) -> Family {
     }
 }
 
+/// A counter family with one sample per value of an enum (`ALL`), labelled `label` with the
+/// value's name, each summed over the shards.
+fn by_kind<T: Copy>(
+    stats: &Stats,
+    (name, help, label): (&'static str, &'static str, &'static str),
+    all: &[T],
+    name_of: impl Fn(T) -> &'static str,
+    count: impl Fn(&ShardStats, T) -> u64,
+) -> Family {
+    let samples = all.iter().map(|&kind| {
+        let n = stats.shards.iter().map(|s| count(s, kind)).sum();
+        (vec![(label, name_of(kind).to_string())], n)
+    });
+    Family {
+        name,
+        help,
+        samples: Samples::Counter(samples.collect()),
+    }
+}
+
 fn gauge(name: &'static str, help: &'static str, value: Value) -> Family {
     Family {
         name,
@@ -203,17 +223,6 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             }
         }
     }
-    let origin_errors = OriginErrorKind::ALL
-        .iter()
-        .map(|&kind| {
-            let n = stats
-                .shards
-                .iter()
-                .map(|s| s.origin_errors_of_kind(kind))
-                .sum();
-            (vec![("kind", kind.label().to_string())], n)
-        })
-        .collect();
     let bad_requests = BAD_STATUSES
         .iter()
         .map(|s| s.to_string())
@@ -287,11 +296,17 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             "Requests sent upstream (origin or parent shield)",
             load(|s| &s.origin_requests),
         ),
-        Family {
-            name: "livecache_origin_errors",
-            help: "Upstream exchanges that failed, by kind",
-            samples: Samples::Counter(origin_errors),
-        },
+        by_kind(
+            stats,
+            (
+                "livecache_origin_errors",
+                "Upstream exchanges that failed, by kind",
+                "kind",
+            ),
+            &OriginErrorKind::ALL,
+            OriginErrorKind::label,
+            ShardStats::origin_errors_of_kind,
+        ),
         counter(
             "livecache_collapsed",
             "Requests that followed another request's upstream fetch instead of starting one",
@@ -363,19 +378,17 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
                     .collect(),
             ),
         },
-        Family {
-            name: "livecache_guards",
-            help: "Protections that fired against a bad client or origin, by kind",
-            samples: Samples::Counter(
-                Guard::ALL
-                    .iter()
-                    .map(|&g| {
-                        let n = stats.shards.iter().map(|s| s.guards.fired(g)).sum();
-                        (vec![("kind", g.label().to_string())], n)
-                    })
-                    .collect(),
+        by_kind(
+            stats,
+            (
+                "livecache_guards",
+                "Protections that fired against a bad client or origin, by kind",
+                "kind",
             ),
-        },
+            &Guard::ALL,
+            Guard::label,
+            |s, g| s.guards.fired(g),
+        ),
         per_shard(
             stats,
             "livecache_pass_through_bytes",

@@ -3,7 +3,7 @@
 //! renditions tracked and stale (summed over shards like every other counter), and the
 //! per-stream families, the [`STREAM_LABELS`] busiest streams by name and the rest as `other`.
 
-use super::{counter, gauge, Buckets, Family, Labels, Samples, Value};
+use super::{by_kind, counter, gauge, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
 use crate::metrics::streams::{
     Coarse, ObjectKind, StreamCounters, COARSE_BOUNDS, FIRST_BYTE_BOUNDS, HOLD_BOUNDS,
@@ -17,19 +17,17 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
     let load = |f: fn(&LiveStats) -> &std::sync::atomic::AtomicU64| stats.sum(|s| f(&s.live));
     let int_gauge = |name, help, value| gauge(name, help, Value::Int(value));
     vec![
-        Family {
-            name: "livecache_hls_hold_results",
-            help: "LL-HLS blocking playlist reloads by how they were answered",
-            samples: Samples::Counter(
-                HoldResult::ALL
-                    .iter()
-                    .map(|&r| {
-                        let n = stats.shards.iter().map(|s| s.live.results(r)).sum();
-                        (vec![("result", r.label().to_string())], n)
-                    })
-                    .collect(),
+        by_kind(
+            stats,
+            (
+                "livecache_hls_hold_results",
+                "LL-HLS blocking playlist reloads by how they were answered",
+                "result",
             ),
-        },
+            &HoldResult::ALL,
+            HoldResult::label,
+            |s, r| s.live.results(r),
+        ),
         Family {
             name: "livecache_hls_hold_seconds",
             help: "How long blocking playlist reloads were held before their answer",
@@ -65,19 +63,17 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "Renditions tracked from the cache's copy of their playlist (viewers without blocking reloads)",
             load(|l| &l.seeded),
         ),
-        Family {
-            name: "livecache_hls_playlist_rejected",
-            help: "Upstream playlist versions refused (the last good one kept), by reason",
-            samples: Samples::Counter(
-                Rejection::ALL
-                    .iter()
-                    .map(|&r| {
-                        let n = stats.shards.iter().map(|s| s.live.rejected(r)).sum();
-                        (vec![("reason", r.label().to_string())], n)
-                    })
-                    .collect(),
+        by_kind(
+            stats,
+            (
+                "livecache_hls_playlist_rejected",
+                "Upstream playlist versions refused (the last good one kept), by reason",
+                "reason",
             ),
-        },
+            &Rejection::ALL,
+            Rejection::label,
+            |s, r| s.live.rejected(r),
+        ),
         counter(
             "livecache_hls_playlist_unusable",
             "Upstream answers that could not become state (error, not a media playlist, too large, malformed); passed through",
@@ -108,35 +104,27 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
 fn stream_families(latency: &Latency) -> Vec<Family> {
     let streams = latency.streams.top(STREAM_LABELS);
     let label = |name: &str| vec![("stream", name.to_string())];
-    let by_kind = |f: fn(&StreamCounters) -> &[u64; ObjectKind::ALL.len()]| {
-        let mut samples = Vec::new();
-        for (name, counters) in &streams {
-            for kind in ObjectKind::ALL {
-                let n = f(counters)[kind as usize];
-                if n > 0 {
-                    let mut labels = label(name);
-                    labels.push(("type", kind.label().to_string()));
-                    samples.push((labels, n));
+    // One sample per stream and slot of `counts` (an array indexed by an enum), labelled
+    // `slot` with the names in `names`; empty slots are left out.
+    let by_slot =
+        |slot: &'static str, names: &[&'static str], counts: &dyn Fn(&StreamCounters) -> &[u64]| {
+            let mut samples: Vec<(Labels, u64)> = Vec::new();
+            for (name, counters) in &streams {
+                for (&n, &slot_name) in counts(counters).iter().zip(names) {
+                    if n > 0 {
+                        let mut labels = label(name);
+                        labels.push((slot, slot_name.to_string()));
+                        samples.push((labels, n));
+                    }
                 }
             }
-        }
-        Samples::Counter(samples)
-    };
+            Samples::Counter(samples)
+        };
+    let kinds = ObjectKind::ALL.map(ObjectKind::label);
     let each = |f: fn(&StreamCounters) -> u64| {
         let samples = streams.iter().map(|(n, c)| (label(n), f(c))).collect();
         Samples::Counter(samples)
     };
-    let mut holds: Vec<(Labels, u64)> = Vec::new();
-    for (name, counters) in &streams {
-        for result in HoldResult::ALL {
-            let n = counters.holds[result as usize];
-            if n > 0 {
-                let mut labels = label(name);
-                labels.push(("result", result.label().to_string()));
-                holds.push((labels, n));
-            }
-        }
-    }
     let histogram = |bounds: &[f64; COARSE_BOUNDS], f: fn(&StreamCounters) -> &Coarse| {
         let samples = streams.iter().map(|(name, c)| {
             let coarse = f(c);
@@ -154,12 +142,12 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
         Family {
             name: "livecache_stream_requests",
             help: "Requests per stream (the busiest by name, the rest as other) and object type",
-            samples: by_kind(|c| &c.requests),
+            samples: by_slot("type", &kinds, &|c| &c.requests),
         },
         Family {
             name: "livecache_stream_bytes",
             help: "Response bytes sent per stream and object type",
-            samples: by_kind(|c| &c.bytes),
+            samples: by_slot("type", &kinds, &|c| &c.bytes),
         },
         Family {
             name: "livecache_stream_hits",
@@ -205,7 +193,7 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
         Family {
             name: "livecache_stream_hold_results",
             help: "Blocking playlist reloads per stream by how they were answered",
-            samples: Samples::Counter(holds),
+            samples: by_slot("result", &HoldResult::ALL.map(HoldResult::label), &|c| &c.holds),
         },
         Family {
             name: "livecache_stream_first_byte_seconds",

@@ -7,7 +7,9 @@ use bytes::Bytes;
 
 use crate::http::headers::{find_all, Header};
 
-/// Field names a qualified `no-cache`/`private` may list; more mean the unqualified directive.
+/// Field names a response may list where each becomes a small allocation the store's
+/// accounting does not see: a qualified `no-cache`/`private` (more mean the unqualified
+/// directive) and `Vary` (more count as `Vary: *`).
 pub const MAX_FIELD_NAMES: usize = 32;
 
 /// The response directives this cache acts on.

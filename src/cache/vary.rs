@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::directives::MAX_FIELD_NAMES;
 use crate::http::headers::{find_all, list_items, Header};
 
 /// The request fields a response varies on.
@@ -26,9 +27,9 @@ impl Vary {
     pub fn of(headers: &[Header]) -> Vary {
         let mut names: Vec<Bytes> = Vec::new();
         for item in list_items(headers, "vary") {
-            // Past `MAX_FIELDS` names the response varies on nearly everything: as `*`, it is
+            // Past `MAX_FIELD_NAMES` names the response varies on nearly everything: as `*`, it is
             // never reused (and its many small allocations never reach the store).
-            if item == b"*" || names.len() == MAX_FIELDS {
+            if item == b"*" || names.len() == MAX_FIELD_NAMES {
                 return Vary::Star;
             }
             names.push(Bytes::from(item.to_ascii_lowercase()));
@@ -73,9 +74,6 @@ impl Vary {
         }
     }
 }
-
-/// Request fields a response may vary on; more count as `Vary: *`.
-pub const MAX_FIELDS: usize = 32;
 
 /// Fields whose values are case-insensitive tokens (RFC 9110 12.5): their case is folded.
 const CASE_INSENSITIVE: &[&[u8]] = &[
@@ -132,7 +130,7 @@ mod tests {
 
     #[test]
     fn too_many_vary_fields_count_as_star() {
-        let many: String = (0..MAX_FIELDS + 1)
+        let many: String = (0..MAX_FIELD_NAMES + 1)
             .map(|i| format!("x-f{i}"))
             .collect::<Vec<_>>()
             .join(", ");

@@ -35,17 +35,7 @@ impl Live {
     /// Each key as TOML text, for `--check-config`.
     pub fn toml_values(&self) -> Vec<(&'static str, String)> {
         vec![
-            (
-                "hold_blocking_reloads",
-                format!(
-                    "{:?}",
-                    if self.hold_blocking_reloads {
-                        "on"
-                    } else {
-                        "off"
-                    }
-                ),
-            ),
+            ("hold_blocking_reloads", on_off(self.hold_blocking_reloads)),
             ("max_holds", self.max_holds.to_string()),
             ("max_renditions", self.max_renditions.to_string()),
             (
@@ -58,25 +48,20 @@ impl Live {
             ),
             (
                 "refresh_manifests_ahead",
-                format!(
-                    "{:?}",
-                    if self.refresh_manifests_ahead {
-                        "on"
-                    } else {
-                        "off"
-                    }
-                ),
+                on_off(self.refresh_manifests_ahead),
             ),
-            (
-                "track_playlists",
-                format!("{:?}", if self.track_playlists { "on" } else { "off" }),
-            ),
+            ("track_playlists", on_off(self.track_playlists)),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),
             ),
         ]
     }
+}
+
+/// A switch as TOML text: `"on"` or `"off"`.
+fn on_off(on: bool) -> String {
+    format!("{:?}", if on { "on" } else { "off" })
 }
 
 /// `on` or `off` (also `true`/`false`, `yes`/`no`).

@@ -164,6 +164,7 @@ impl Config {
         let text = |key: &str| raw[key].as_str();
         let size = |key: &str| typed(key, text(key), units::parse_size);
         let duration = |key: &str| typed(key, text(key), units::parse_duration);
+        let switch = |key: &str| typed(key, text(key), live::parse_switch);
         let count = |key: &str| {
             typed(key, text(key), |s| {
                 s.trim()
@@ -274,26 +275,14 @@ impl Config {
             forwarding: Forwarding::parse(text("forward_fields"), text("key_fields"))
                 .map_err(|(key, reason)| error(key, text(key), &reason))?,
             live: live::Live {
-                hold_blocking_reloads: typed(
-                    "hold_blocking_reloads",
-                    text("hold_blocking_reloads"),
-                    live::parse_switch,
-                )?,
+                hold_blocking_reloads: switch("hold_blocking_reloads")?,
                 max_holds: positive("max_holds")?,
                 max_playlist_size: size("max_playlist_size")?,
                 max_renditions: positive("max_renditions")?,
                 state_memory: size("live_state_memory")?,
                 max_hold: duration("max_hold")?,
-                refresh_manifests_ahead: typed(
-                    "refresh_manifests_ahead",
-                    text("refresh_manifests_ahead"),
-                    live::parse_switch,
-                )?,
-                track_playlists: typed(
-                    "track_playlists",
-                    text("track_playlists"),
-                    live::parse_switch,
-                )?,
+                refresh_manifests_ahead: switch("refresh_manifests_ahead")?,
+                track_playlists: switch("track_playlists")?,
             },
             sources,
             cross_mesh_for_tests: false,

@@ -79,8 +79,8 @@ pub struct LiveStats {
 }
 
 impl LiveStats {
-    pub fn result(&self, result: HoldResult) {
-        self.results[result as usize].fetch_add(1, Ordering::Relaxed);
+    pub fn result(&self, result: HoldResult, n: u64) {
+        self.results[result as usize].fetch_add(n, Ordering::Relaxed);
     }
 
     pub fn results(&self, result: HoldResult) -> u64 {
@@ -95,15 +95,7 @@ impl LiveStats {
         self.rejected[why as usize].load(Ordering::Relaxed)
     }
 
-    pub fn incr(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub fn set(gauge: &AtomicU64, value: u64) {
         gauge.store(value, Ordering::Relaxed);
-    }
-
-    pub fn get(gauge: &AtomicU64) -> u64 {
-        gauge.load(Ordering::Relaxed)
     }
 }

@@ -223,8 +223,8 @@ impl StreamTable {
         });
     }
 
-    pub fn hold(&mut self, stream: &[u8], result: HoldResult) {
-        self.with(stream, |c| c.holds[result as usize] += 1);
+    pub fn hold(&mut self, stream: &[u8], result: HoldResult, n: u64) {
+        self.with(stream, |c| c.holds[result as usize] += n);
     }
 
     /// A blocking reload of the stream was answered after `held`.
@@ -332,7 +332,7 @@ mod tests {
             b"h/s0",
             &response(ObjectKind::Playlist, CacheResult::Miss, 30),
         );
-        b.hold(b"h/s0", HoldResult::Satisfied);
+        b.hold(b"h/s0", HoldResult::Satisfied, 1);
         b.held(b"h/s0", Duration::from_millis(300));
         b.holds_active(b"h/s0", 3, 1);
         a.merge(&b);

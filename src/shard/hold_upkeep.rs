@@ -5,7 +5,7 @@
 //! node drains, and the turn given to playlist answers just released before media bodies.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::rendition::{Held, Rendition};
 use super::{long_poll, Shard};
 use crate::cache::{CacheKey, StreamKey};
+use crate::config::StreamKeyRule;
 use crate::live;
 use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
 use crate::metrics::{HoldResult, LiveStats};
@@ -44,17 +45,16 @@ pub struct Holds {
     pub(super) releasing: Cell<u64>,
     /// The directories (host and path up to the last `/`) of the tracked renditions, with how
     /// many renditions each holds: where a part or segment belongs to a live stream.
-    pub(super) dirs: RefCell<HashMap<(Bytes, Bytes), usize>>,
+    pub(super) dirs: RefCell<HashMap<StreamKey, usize>>,
     /// Stored playlist copies (by address) already found not to be live media playlists:
     /// their hits are not scanned or parsed again (`seed`).
-    pub(super) untrackable: RefCell<HashSet<usize>>,
+    pub(super) untrackable: RefCell<super::seed::Untrackable>,
 }
 
-/// The host and directory of `key`, as `dirs` counts them.
-pub(super) fn directory_of(key: &CacheKey) -> (Bytes, Bytes) {
-    let path = key.path();
-    let end = path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
-    (key.host().clone(), Bytes::copy_from_slice(&path[..end]))
+/// The host and directory of `key` (path up to its last `/`), as `dirs` counts them: the
+/// `dirname` stream rule.
+pub(super) fn directory_of(key: &CacheKey) -> StreamKey {
+    StreamKey::of(key, StreamKeyRule::Dirname)
 }
 
 impl Default for Holds {
@@ -129,10 +129,8 @@ impl Shard {
                 }
             }
             *rendition.waiters.borrow_mut() = keep;
-            for _ in 0..expired {
-                self.hold_result(&rendition.upstream.key, HoldResult::Expired);
-            }
-            self.count_holds(&rendition.upstream.key, 0, expired + gone);
+            self.hold_results(&rendition.stream, HoldResult::Expired, expired);
+            self.count_holds(&rendition.stream, 0, expired + gone);
             long_poll::note_staleness(self, &rendition, now);
         }
         self.holds.waiting.get() > 0
@@ -145,14 +143,24 @@ impl Shard {
         self.holds.draining.set(true);
         let renditions: Vec<_> = self.holds.renditions.borrow().values().cloned().collect();
         for rendition in renditions {
-            let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
-            let n = waiters.len() as u64;
-            for w in waiters {
-                self.hold_result(&rendition.upstream.key, HoldResult::Expired);
-                let _ = w.wake.send(Held::Expired);
-            }
-            self.count_holds(&rendition.upstream.key, 0, n);
+            self.release_waiters(&rendition, HoldResult::Expired, || Held::Expired);
         }
+    }
+
+    /// Answers every request `rendition` holds with `held()`, counted as `result`.
+    pub(super) fn release_waiters(
+        &self,
+        rendition: &Rendition,
+        result: HoldResult,
+        held: impl Fn() -> Held,
+    ) {
+        let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
+        let n = waiters.len() as u64;
+        for w in waiters {
+            let _ = w.wake.send(held());
+        }
+        self.hold_results(&rendition.stream, result, n);
+        self.count_holds(&rendition.stream, 0, n);
     }
 
     /// Forgets the renditions nobody waits for, polls or asked for in a while, and the
@@ -166,7 +174,7 @@ impl Shard {
             if idle {
                 freed += r.state_cost();
                 if r.stale.get() {
-                    forgotten_stale.push(key.clone());
+                    forgotten_stale.push(r.stream.clone());
                 }
                 let dir = directory_of(key);
                 if let Some(count) = dirs.get_mut(&dir) {
@@ -179,8 +187,8 @@ impl Shard {
             !idle
         });
         drop(dirs);
-        for key in &forgotten_stale {
-            self.count_stream_staleness(key, false);
+        for stream in &forgotten_stale {
+            self.count_stream_staleness(stream, false);
         }
         if !forgotten_stale.is_empty() {
             self.publish_stale();
@@ -239,24 +247,28 @@ impl Shard {
 
     /// Counts how a blocking reload for `key` was answered, overall and for its stream.
     pub(super) fn hold_result(&self, key: &CacheKey, result: HoldResult) {
-        self.my_stats().live.result(result);
-        let stream = StreamKey::of(key, self.config().stream_key);
-        self.latency
-            .borrow_mut()
-            .streams
-            .hold(stream.as_bytes(), result);
+        self.hold_results(&StreamKey::of(key, self.config().stream_key), result, 1);
     }
 
-    /// `added` requests for `key`'s stream began to wait, `removed` stopped: the shard's
-    /// count (and its cap) and the stream's.
-    pub(super) fn count_holds(&self, key: &CacheKey, added: u64, removed: u64) {
+    /// Counts `n` blocking reloads of `stream` answered with `result`.
+    pub(super) fn hold_results(&self, stream: &StreamKey, result: HoldResult, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.my_stats().live.result(result, n);
+        let mut latency = self.latency.borrow_mut();
+        latency.streams.hold(stream.as_bytes(), result, n);
+    }
+
+    /// `added` requests for `stream` began to wait, `removed` stopped: the shard's count (and
+    /// its cap) and the stream's.
+    pub(super) fn count_holds(&self, stream: &StreamKey, added: u64, removed: u64) {
         if added == 0 && removed == 0 {
             return;
         }
         let waiting = (self.holds.waiting.get() + added).saturating_sub(removed);
         self.holds.waiting.set(waiting);
         LiveStats::set(&self.my_stats().live.holds_active, waiting);
-        let stream = StreamKey::of(key, self.config().stream_key);
         let mut latency = self.latency.borrow_mut();
         latency
             .streams

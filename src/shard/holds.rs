@@ -25,7 +25,7 @@ use futures_channel::oneshot;
 use super::hold_upkeep::{directory_of, RenditionKey};
 use super::rendition::{Form, Held, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
-use crate::cache::{CacheKey, Vary};
+use crate::cache::{CacheKey, StreamKey, Vary};
 use crate::http::Failure;
 use crate::live::{self, HoldDecision, SkipRequest};
 use crate::metrics::{HoldResult, LiveStats};
@@ -83,12 +83,8 @@ impl Shard {
             return Blocking::Ordinary;
         };
         rendition.last_asked.set(now);
-        if rendition
-            .passing_until
-            .get()
-            .is_some_and(|until| now < until)
-        {
-            self.hold_result(&request.key, HoldResult::Passed);
+        if rendition.is_passing(now) {
+            self.hold_results(&rendition.stream, HoldResult::Passed, 1);
             return Blocking::Ordinary;
         }
         let latest = rendition.latest.borrow().clone();
@@ -118,11 +114,11 @@ impl Shard {
                     } else {
                         HoldResult::Immediate
                     };
-                    self.hold_result(&request.key, result);
+                    self.hold_results(&rendition.stream, result, 1);
                     return Blocking::Answer { version, form };
                 }
                 HoldDecision::TooFar => {
-                    self.hold_result(&request.key, HoldResult::TooFar);
+                    self.hold_results(&rendition.stream, HoldResult::TooFar, 1);
                     return Blocking::Refuse(Failure::TooFarAhead);
                 }
                 HoldDecision::Hold => {}
@@ -132,7 +128,7 @@ impl Shard {
             return Blocking::Refuse(Failure::Overloaded);
         }
         if self.holds.draining.get() {
-            self.hold_result(&request.key, HoldResult::Expired);
+            self.hold_results(&rendition.stream, HoldResult::Expired, 1);
             return Blocking::Refuse(Failure::HoldExpired);
         }
         let (wake, waiting) = oneshot::channel();
@@ -142,7 +138,7 @@ impl Shard {
             since: now,
             wake,
         });
-        self.count_holds(&request.key, 1, 0);
+        self.count_holds(&rendition.stream, 1, 0);
         self.start_polling(&rendition);
         self.start_sweeping();
         Blocking::Wait { waiting, form }
@@ -150,26 +146,19 @@ impl Shard {
 
     /// A playlist request without directives: answered from its rendition's latest version
     /// while a long-poll keeps that current, or it is younger than half a target duration
-    /// (F1.9), so a viewer never waits for the origin; otherwise the ordinary way. An
-    /// untracked live media playlist becomes tracked from its stored copy (`seed`).
+    /// (F1.9), so a viewer never waits for the origin; otherwise the ordinary way.
     /// `blocking_reload` checked already that the path names a playlist.
     fn plain_playlist(self: &Rc<Self>, request: &Arc<FetchRequest>, target: &str) -> Blocking {
         let key = self.rendition_key(request, target);
         let Some(rendition) = self.holds.renditions.borrow().get(&key).cloned() else {
-            if self.config().live.track_playlists {
-                self.track_stored(request, target);
-            }
+            // Tracked from its stored copy when that is a hit (`seed`).
             return Blocking::Ordinary;
         };
         let now = self.now();
         let Some(version) = rendition.latest.borrow().clone() else {
             return Blocking::Ordinary;
         };
-        if rendition
-            .passing_until
-            .get()
-            .is_some_and(|until| now < until)
-        {
+        if rendition.is_passing(now) {
             return Blocking::Ordinary;
         }
         rendition.last_asked.set(now);
@@ -231,6 +220,7 @@ impl Shard {
             .cloned()
             .collect();
         let rendition = Rc::new(Rendition {
+            stream: StreamKey::of(&key.0, self.config().stream_key),
             upstream: Arc::new(FetchRequest {
                 key: key.0.clone(),
                 upstream_headers,
@@ -266,6 +256,7 @@ impl Shard {
     /// Wakes the waiters `version` answers (or, being current, finds too far ahead).
     pub(super) fn wake_satisfied(&self, rendition: &Rendition, version: &Rc<Version>) {
         let mut woken = 0;
+        let mut results = [0u64; HoldResult::ALL.len()];
         let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
         let mut keep = Vec::with_capacity(waiters.len());
         for w in waiters {
@@ -279,15 +270,15 @@ impl Shard {
                     continue;
                 }
                 HoldDecision::Answer if version.playlist.ended => {
-                    self.hold_result(&rendition.upstream.key, HoldResult::Ended);
+                    results[HoldResult::Ended as usize] += 1;
                     Held::Ready(Rc::clone(version))
                 }
                 HoldDecision::Answer => {
-                    self.hold_result(&rendition.upstream.key, HoldResult::Satisfied);
+                    results[HoldResult::Satisfied as usize] += 1;
                     Held::Ready(Rc::clone(version))
                 }
                 HoldDecision::TooFar => {
-                    self.hold_result(&rendition.upstream.key, HoldResult::TooFar);
+                    results[HoldResult::TooFar as usize] += 1;
                     Held::TooFar
                 }
             };
@@ -299,19 +290,17 @@ impl Shard {
             }
         }
         *rendition.waiters.borrow_mut() = keep;
-        self.count_holds(&rendition.upstream.key, 0, woken);
+        // Counted once per result, not per waiter: a part instant wakes thousands.
+        for result in HoldResult::ALL {
+            self.hold_results(&rendition.stream, result, results[result as usize]);
+        }
+        self.count_holds(&rendition.stream, 0, woken);
     }
 
     /// The upstream answer could not become state: every waiter goes the ordinary way, and
     /// so do new requests for `for_a_while`.
     pub(super) fn pass_waiters(&self, rendition: &Rendition, for_a_while: Duration) {
         rendition.passing_until.set(Some(self.now() + for_a_while));
-        let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
-        let n = waiters.len() as u64;
-        for w in waiters {
-            self.hold_result(&rendition.upstream.key, HoldResult::Passed);
-            let _ = w.wake.send(Held::Pass);
-        }
-        self.count_holds(&rendition.upstream.key, 0, n);
+        self.release_waiters(rendition, HoldResult::Passed, || Held::Pass);
     }
 }

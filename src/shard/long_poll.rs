@@ -26,7 +26,7 @@ use crate::cache::freshness::{self, Policy};
 use crate::cache::{CacheKey, CachedHead, Event};
 use crate::http::headers::{find, Header};
 use crate::live::{self, MediaPlaylist, Playlist};
-use crate::metrics::LiveStats;
+use crate::metrics::ShardStats;
 
 /// Least time between two upstream requests that brought nothing new (F1.6: at most one
 /// retry per 250 ms).
@@ -83,7 +83,7 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                     (Installed::News, Some(pace)) => pace,
                     (Installed::Nothing, pace) => pace.unwrap_or(RETRY_EVERY).max(RETRY_EVERY),
                     (Installed::NoRoom, _) => {
-                        LiveStats::incr(&shard.my_stats().live.unusable);
+                        ShardStats::incr(&shard.my_stats().live.unusable);
                         shard.pass_waiters(&rendition, PASS_FOR);
                         break;
                     }
@@ -95,7 +95,7 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                 RETRY_EVERY
             }
             Polled::Refused | Polled::Unusable => {
-                LiveStats::incr(&shard.my_stats().live.unusable);
+                ShardStats::incr(&shard.my_stats().live.unusable);
                 shard.pass_waiters(&rendition, PASS_FOR);
                 break;
             }
@@ -138,7 +138,7 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
         upstream_headers: rendition.upstream.upstream_headers.clone(),
         directives: Default::default(),
     });
-    LiveStats::incr(&shard.my_stats().live.upstream_polls);
+    ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;
     let mut reader = shard.fetch_private(&request);
     let head = loop {
@@ -151,8 +151,6 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     if head.status >= 500 {
         return Polled::Retry;
     }
-    let encoded = find(&head.headers, "content-encoding")
-        .is_some_and(|v| !v.eq_ignore_ascii_case(b"identity"));
     if head.status != 200 {
         return Polled::Refused;
     }
@@ -173,14 +171,12 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
             ..(*head).clone()
         })
     };
-    // One version answers every viewer of the rendition: a playlist that varies on a field
-    // the rendition is not keyed by (beyond the key fields and the encoding, which the
-    // long-poll fixes to identity) cannot be shared this way.
-    let varies = !shard.shares_variants(&head.vary);
-    if encoded || varies || head.content_length.is_some_and(|n| n > max) {
+    // One version answers every viewer of the rendition.
+    let len = head.content_length.unwrap_or(0);
+    if !shard.shareable_playlist(&head, len) {
         return Polled::Unusable;
     }
-    let mut body = BytesMut::new();
+    let mut body = BytesMut::with_capacity(len as usize);
     loop {
         match reader.next().await {
             Event::Chunk(chunk) if (body.len() + chunk.len()) as u64 > max => {
@@ -237,7 +233,7 @@ pub(super) fn install(
             now.saturating_duration_since(since) >= playlist.target_duration.saturating_mul(3)
         });
     if restarted {
-        LiveStats::incr(&shard.my_stats().live.restarts);
+        ShardStats::incr(&shard.my_stats().live.restarts);
         tracing::warn!(
             shard = shard.id,
             playlist = %String::from_utf8_lossy(rendition.upstream.key.target()),
@@ -295,7 +291,7 @@ pub(super) fn install(
         plain_heads: Default::default(),
     });
     *rendition.latest.borrow_mut() = Some(Rc::clone(&version));
-    LiveStats::incr(&shard.my_stats().live.versions);
+    ShardStats::incr(&shard.my_stats().live.versions);
     shard.wake_satisfied(rendition, &version);
     note_staleness(shard, rendition, now);
     if news {
@@ -332,7 +328,7 @@ pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant)
     if stale == rendition.stale.replace(stale) {
         return;
     }
-    shard.count_stream_staleness(&rendition.upstream.key, stale);
+    shard.count_stream_staleness(&rendition.stream, stale);
     if stale {
         tracing::warn!(
             shard = shard.id,

@@ -219,8 +219,7 @@ impl Shard {
     }
 
     /// One of the stream's renditions became stale (or advanced again), per stream.
-    pub fn count_stream_staleness(&self, key: &CacheKey, stale: bool) {
-        let stream = crate::cache::StreamKey::of(key, self.config().stream_key);
+    fn count_stream_staleness(&self, stream: &crate::cache::StreamKey, stale: bool) {
         self.latency
             .borrow_mut()
             .streams

@@ -7,7 +7,8 @@
 //! viewers expires. The refresh is the ordinary coalesced revalidation (RFC 9111 allows a
 //! cache to fetch early), skipped when the object was purged or replaced meanwhile.
 //!
-//! A playlist whose rendition is tracked (`seed`, `holds`) is left to the rendition's poll.
+//! A playlist whose rendition is tracked (`seed`, `holds`) is left to the rendition's poll;
+//! a hit on a live media playlist is where its tracking starts (`seed`).
 //!
 //! Plans are kept per shard and checked by a ticker that runs while any is pending and reads
 //! the shard's clock, so tests move time instead of sleeping.
@@ -47,11 +48,11 @@ impl Shard {
         object: &Rc<StoredObject>,
         now: Instant,
     ) {
-        if !is_manifest(request, object) || !self.config().live.refresh_manifests_ahead {
+        if !is_manifest(request, object) {
             return;
         }
         // A tracked rendition's poll keeps it current; a refresh would ask the origin twice.
-        if self.tracks_playlist(request) {
+        if self.track_stored(request, object, now) || !self.config().live.refresh_manifests_ahead {
             return;
         }
         let due = object.freshness.refresh_at();

@@ -13,7 +13,7 @@ use futures_channel::oneshot;
 
 use super::FetchRequest;
 use crate::cache::directives::ResponseDirectives;
-use crate::cache::CachedHead;
+use crate::cache::{CachedHead, StreamKey};
 use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
 
@@ -107,13 +107,13 @@ impl Version {
 /// URL and may be kept long (the origin says how long); the same bytes at the playlist's own
 /// URL are outdated by the next part, so they get half a target duration (HLS Appendix B.1),
 /// unless the origin forbade keeping them at all.
-fn non_blocking_head(head: &CachedHead, playlist: &MediaPlaylist) -> Arc<CachedHead> {
+fn non_blocking_head(head: &Arc<CachedHead>, playlist: &MediaPlaylist) -> Arc<CachedHead> {
     let cc = ResponseDirectives::parse(&head.headers);
     let strict = cc.no_store || cc.no_cache || cc.private;
-    let mut head = head.clone();
     if !playlist.is_live() || strict {
-        return Arc::new(head);
+        return Arc::clone(head);
     }
+    let mut head = (**head).clone();
     head.headers.retain(|h| {
         !h.name.eq_ignore_ascii_case(b"cache-control") && !h.name.eq_ignore_ascii_case(b"expires")
     });
@@ -143,6 +143,8 @@ pub struct Waiter {
 
 /// One rendition's state on its owner shard.
 pub struct Rendition {
+    /// Its stream, for the per-stream figures.
+    pub(super) stream: StreamKey,
     /// The upstream request without directives: its key and the fields sent.
     pub(super) upstream: Arc<FetchRequest>,
     pub(super) latest: RefCell<Option<Rc<Version>>>,
@@ -177,6 +179,12 @@ impl Rendition {
     /// What its latest version costs in the shard's state memory.
     pub(super) fn state_cost(&self) -> u64 {
         self.latest.borrow().as_ref().map_or(0, |v| v.cost())
+    }
+
+    /// Whether its requests go the ordinary way for now (the last upstream answer could not
+    /// become state).
+    pub(super) fn is_passing(&self, now: Instant) -> bool {
+        self.passing_until.get().is_some_and(|until| now < until)
     }
 
     pub(super) fn is_idle(&self, now: Instant) -> bool {

@@ -65,10 +65,25 @@ enum Source {
     /// A rendition's playlist version (or its delta update): head, its one chunk, end.
     Version {
         version: Rc<Version>,
-        form: Form,
+        /// The head and body this request gets of it (see `Version::answer`).
+        head: Arc<CachedHead>,
+        body: Bytes,
         status: CacheStatus,
         next: usize,
     },
+}
+
+impl Source {
+    fn version(version: Rc<Version>, form: Form, status: CacheStatus) -> Source {
+        let (head, body) = version.answer(form);
+        Source::Version {
+            version,
+            head,
+            body,
+            status,
+            next: 0,
+        }
+    }
 }
 
 /// The owner-side producer of one request's replies.
@@ -86,16 +101,14 @@ impl OwnerStream {
         let source = match shard.blocking_reload(&request) {
             Blocking::Ordinary => Self::source(shard.lookup(&request)),
             Blocking::Refuse(failure) => Source::Refused(failure),
-            Blocking::Answer { version, form } => Source::Version {
-                version,
-                form,
-                status: CacheStatus {
+            Blocking::Answer { version, form } => {
+                let status = CacheStatus {
                     ttl: None,
                     detail: Some("live-state"),
                     ..CacheStatus::hit(0)
-                },
-                next: 0,
-            },
+                };
+                Source::version(version, form, status)
+            }
             Blocking::Wait { waiting, form } => Source::Held {
                 waiting,
                 form,
@@ -166,16 +179,14 @@ impl OwnerStream {
                     }
                     drop(latency);
                     self.source = match woken {
-                        Ok(Held::Ready(version)) => Source::Version {
-                            version,
-                            form,
-                            status: CacheStatus {
+                        Ok(Held::Ready(version)) => {
+                            let status = CacheStatus {
                                 collapsed: true,
                                 detail: Some("held"),
                                 ..CacheStatus::forwarded(Fwd::Miss)
-                            },
-                            next: 0,
-                        },
+                            };
+                            Source::version(version, form, status)
+                        }
                         Ok(Held::Expired) => Source::Refused(Failure::HoldExpired),
                         Ok(Held::TooFar) => Source::Refused(Failure::TooFarAhead),
                         // No usable state (or the rendition was dropped): the ordinary way.
@@ -184,22 +195,22 @@ impl OwnerStream {
                 }
                 Source::Version {
                     version,
-                    form,
+                    head,
+                    body,
                     status,
                     next,
                 } => {
                     let index = *next;
                     *next += 1;
-                    let (head, body) = version.answer(*form);
                     return match index {
                         0 => Reply::Head {
-                            head,
+                            head: Arc::clone(head),
                             age_secs: version.age_secs(self.shard.now()),
                             status: *status,
                             body_len: Some(body.len() as u64),
                             in_hand: true,
                         },
-                        1 if !body.is_empty() => Reply::Chunk(body),
+                        1 if !body.is_empty() => Reply::Chunk(body.clone()),
                         _ => Reply::End,
                     };
                 }

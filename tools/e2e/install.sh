@@ -6,22 +6,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-missing=()
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
-if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "e2e-install: missing Debian packages: ${missing[*]} (run this script as root, or apt-get install them)" >&2
-    exit 1
-  fi
-  echo "e2e-install: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-command -v node >/dev/null && command -v npm >/dev/null && [ -x /usr/bin/chromium ] && command -v ffmpeg >/dev/null
+"$here/../debian-packages.sh" e2e-install nodejs=node npm=npm chromium=/usr/bin/chromium ffmpeg=ffmpeg
 
 cd "$here"
 if [ -f node_modules/playwright-core/package.json ] && [ -f node_modules/hls.js/dist/hls.min.js ] \

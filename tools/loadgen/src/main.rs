@@ -119,20 +119,15 @@ struct RateArgs {
     common: CommonArgs,
 }
 
+/// Where a live audience watches, and for how long (both live modes).
 #[derive(Args)]
-struct LiveArgs {
+struct Audience {
     /// Origin or cache, e.g. http://127.0.0.1:8080.
     #[arg(long)]
     base: String,
     /// Number of streams.
     #[arg(long, default_value_t = 1)]
     streams: usize,
-    /// Viewers per stream.
-    #[arg(long, default_value_t = 1)]
-    viewers: usize,
-    /// Rendition name in the playlist path.
-    #[arg(long, default_value = "r1")]
-    rendition: String,
     /// Stream name pattern; `{}` is the stream index.
     #[arg(long, default_value = "s{}")]
     stream_names: String,
@@ -142,6 +137,18 @@ struct LiveArgs {
     /// How long viewers watch.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     duration: Duration,
+}
+
+#[derive(Args)]
+struct LiveArgs {
+    #[command(flatten)]
+    audience: Audience,
+    /// Viewers per stream.
+    #[arg(long, default_value_t = 1)]
+    viewers: usize,
+    /// Rendition name in the playlist path.
+    #[arg(long, default_value = "r1")]
+    rendition: String,
     /// Low-latency HLS: blocking reloads and parts.
     #[arg(long)]
     ll_hls: bool,
@@ -151,27 +158,14 @@ struct LiveArgs {
 
 #[derive(Args)]
 struct LlhlsArgs {
-    /// Origin or cache, e.g. http://127.0.0.1:8080.
-    #[arg(long)]
-    base: String,
+    #[command(flatten)]
+    audience: Audience,
     /// Viewers in total, spread round-robin over every stream's renditions.
     #[arg(long, default_value_t = 1)]
     viewers: usize,
-    /// Number of streams.
-    #[arg(long, default_value_t = 1)]
-    streams: usize,
     /// Rendition names, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "r0")]
     renditions: Vec<String>,
-    /// Stream name pattern; `{}` is the stream index.
-    #[arg(long, default_value = "s{}")]
-    stream_names: String,
-    /// Playlist path pattern.
-    #[arg(long, default_value = LiveConfig::DEFAULT_PATH)]
-    playlist_path: String,
-    /// How long viewers watch.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    duration: Duration,
     /// Fraction of viewers spelling the reload `_HLS_part=N&_HLS_msn=M`.
     #[arg(long, default_value_t = 0.0)]
     swapped_fraction: f64,
@@ -213,13 +207,13 @@ fn run(mode: Mode) -> Result<(Report, CommonArgs), String> {
         Mode::Live(a) => {
             let cfg = LiveConfig {
                 common: a.common.common(),
-                base: a.base,
-                streams: a.streams,
+                base: a.audience.base,
+                streams: a.audience.streams,
                 viewers: a.viewers,
                 rendition: a.rendition,
-                stream_names: a.stream_names,
-                playlist_path: a.playlist_path,
-                duration: a.duration,
+                stream_names: a.audience.stream_names,
+                playlist_path: a.audience.playlist_path,
+                duration: a.audience.duration,
                 ll_hls: a.ll_hls,
             };
             Ok((live::run(&cfg)?, a.common))
@@ -227,13 +221,13 @@ fn run(mode: Mode) -> Result<(Report, CommonArgs), String> {
         Mode::Llhls(a) => {
             let cfg = LlhlsConfig {
                 common: a.common.common(),
-                base: a.base,
-                streams: a.streams,
-                stream_names: a.stream_names,
+                base: a.audience.base,
+                streams: a.audience.streams,
+                stream_names: a.audience.stream_names,
                 renditions: a.renditions,
-                playlist_path: a.playlist_path,
+                playlist_path: a.audience.playlist_path,
                 viewers: a.viewers,
-                duration: a.duration,
+                duration: a.audience.duration,
                 swapped_fraction: a.swapped_fraction,
                 skip_fraction: a.skip_fraction,
                 origin_stats: a.origin_stats,

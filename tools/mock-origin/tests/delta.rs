@@ -10,20 +10,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Client;
+use common::{media_playlist, Client};
 use mock_origin::{LiveConfig, MockOrigin};
-
-const MEDIA: &str = "/live/s0/r0/index.m3u8";
-
-fn get(origin: &MockOrigin, query: &str) -> String {
-    let target = match query {
-        "" => MEDIA.to_string(),
-        query => format!("{MEDIA}?{query}"),
-    };
-    let response = Client::connect(origin).get(&target);
-    assert_eq!(response.status, 200, "{target}");
-    String::from_utf8(response.body).expect("UTF-8 playlist")
-}
 
 /// The segment URIs (`seg-N.m4s` lines) in order.
 fn segments(text: &str) -> Vec<&str> {
@@ -61,7 +49,7 @@ fn skip_requests_get_delta_updates_that_merge_into_the_full_playlist() {
     let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("start origin");
     origin.pause_publishing();
 
-    let full = get(&origin, "");
+    let full = media_playlist(&origin, "");
     assert!(full.contains(
         "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.750,CAN-SKIP-UNTIL=6.000\n"
     ));
@@ -72,8 +60,8 @@ fn skip_requests_get_delta_updates_that_merge_into_the_full_playlist() {
         .parse()
         .unwrap();
 
-    let delta = get(&origin, "_HLS_skip=YES");
-    let blocking = get(&origin, &format!("_HLS_msn={last}&_HLS_skip=YES"));
+    let delta = media_playlist(&origin, "_HLS_skip=YES");
+    let blocking = media_playlist(&origin, &format!("_HLS_msn={last}&_HLS_skip=YES"));
     assert_eq!(blocking, delta, "a blocking delta update, answered at once");
     assert_eq!(tag(&delta, "#EXT-X-SKIP:"), "SKIPPED-SEGMENTS=5");
     assert_eq!(
@@ -99,7 +87,7 @@ fn skip_requests_get_delta_updates_that_merge_into_the_full_playlist() {
     assert_eq!(tail(&delta), tail(&full));
 
     // Counted, in the API and in /__stats; an unknown value is ignored.
-    let other = get(&origin, "_HLS_skip=NO");
+    let other = media_playlist(&origin, "_HLS_skip=NO");
     assert_eq!(other, full);
     assert_eq!(
         (
@@ -118,7 +106,7 @@ fn skip_requests_get_delta_updates_that_merge_into_the_full_playlist() {
 
     // Ended: the directive is ignored, the full playlist comes back.
     origin.end_stream();
-    let ended = get(&origin, "_HLS_skip=YES");
+    let ended = media_playlist(&origin, "_HLS_skip=YES");
     assert!(ended.ends_with("#EXT-X-ENDLIST\n") && !ended.contains("EXT-X-SKIP"));
     assert_eq!(segments(&ended), all);
     origin.reset();

@@ -10,10 +10,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::Client;
+use common::{media_playlist, Client};
 use mock_origin::{LiveConfig, MockOrigin};
 
-const MEDIA: &str = "/live/s0/r0/index.m3u8";
 const PART: Duration = Duration::from_millis(250);
 
 fn origin() -> MockOrigin {
@@ -26,16 +25,6 @@ fn origin() -> MockOrigin {
         ..LiveConfig::default()
     };
     MockOrigin::start_with("127.0.0.1:0", live).expect("start origin")
-}
-
-fn playlist(origin: &MockOrigin, query: &str) -> String {
-    let target = match query {
-        "" => MEDIA.to_string(),
-        query => format!("{MEDIA}?{query}"),
-    };
-    let response = Client::connect(origin).get(&target);
-    assert_eq!(response.status, 200, "{target}");
-    String::from_utf8(response.body).expect("UTF-8 playlist")
 }
 
 /// The part the preload hint names: `(msn, part)`.
@@ -79,7 +68,7 @@ fn directive((msn, part): (u64, u64)) -> String {
 fn pause_stops_the_timeline_and_resume_continues_it() {
     let origin = origin();
     // Before any control, the publish log is the configured clock.
-    let (_, last) = sequence_and_last(&playlist(&origin, ""));
+    let (_, last) = sequence_and_last(&media_playlist(&origin, ""));
     assert_eq!(
         origin.published_at(last, None),
         origin.live().segment_available_at(last)
@@ -87,9 +76,9 @@ fn pause_stops_the_timeline_and_resume_continues_it() {
     assert_eq!(origin.published_at(last + 5, None), None);
 
     origin.pause_publishing();
-    let before = playlist(&origin, "");
+    let before = media_playlist(&origin, "");
     thread::sleep(Duration::from_millis(600));
-    let after = playlist(&origin, "");
+    let after = media_playlist(&origin, "");
     assert_eq!(before, after, "nothing appears while paused");
     let next = hinted(&after);
     assert_eq!(origin.published_at(next.0, Some(next.1)), None);
@@ -98,7 +87,7 @@ fn pause_stops_the_timeline_and_resume_continues_it() {
     let resumed = thread::scope(|s| {
         let waiting = s.spawn(|| {
             let started = Instant::now();
-            (playlist(&origin, &directive(next)), started.elapsed())
+            (media_playlist(&origin, &directive(next)), started.elapsed())
         });
         thread::sleep(Duration::from_millis(300));
         let resumed = Instant::now();
@@ -118,7 +107,7 @@ fn pause_stops_the_timeline_and_resume_continues_it() {
         "{:?}",
         at - resumed
     );
-    let later = playlist(&origin, &directive(hinted(&playlist(&origin, ""))));
+    let later = media_playlist(&origin, &directive(hinted(&media_playlist(&origin, ""))));
     assert_ne!(later, after, "the timeline runs again");
 
     assert_eq!(origin.blocking_playlist_hits(), 2);
@@ -142,11 +131,11 @@ fn pause_stops_the_timeline_and_resume_continues_it() {
 fn end_stream_answers_blocking_requests_with_endlist() {
     let origin = origin();
     origin.pause_publishing();
-    let next = hinted(&playlist(&origin, ""));
+    let next = hinted(&media_playlist(&origin, ""));
     thread::scope(|s| {
         let waiting = s.spawn(|| {
             let started = Instant::now();
-            (playlist(&origin, &directive(next)), started.elapsed())
+            (media_playlist(&origin, &directive(next)), started.elapsed())
         });
         thread::sleep(Duration::from_millis(100));
         origin.end_stream();
@@ -157,7 +146,7 @@ fn end_stream_answers_blocking_requests_with_endlist() {
     });
     // A new request for the next part is answered at once, too.
     let started = Instant::now();
-    let text = playlist(&origin, &directive(next));
+    let text = media_playlist(&origin, &directive(next));
     assert!(started.elapsed() < Duration::from_millis(500));
     assert!(text.ends_with("#EXT-X-ENDLIST\n"));
     let hint = Client::connect(&origin).get(&format!("/live/s0/r0/seg-{}.{}.m4s", next.0, next.1));
@@ -165,16 +154,16 @@ fn end_stream_answers_blocking_requests_with_endlist() {
     // Ended for good: resuming changes nothing.
     origin.resume_publishing();
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(playlist(&origin, ""), text);
+    assert_eq!(media_playlist(&origin, ""), text);
 }
 
 #[test]
 fn rewind_regresses_the_media_sequence() {
     let origin = origin();
-    let (seq, last) = sequence_and_last(&playlist(&origin, ""));
+    let (seq, last) = sequence_and_last(&media_playlist(&origin, ""));
     assert!(origin.published_at(last, None).is_some());
     origin.rewind_publishing(2);
-    let (seq2, last2) = sequence_and_last(&playlist(&origin, ""));
+    let (seq2, last2) = sequence_and_last(&media_playlist(&origin, ""));
     assert!(seq2 < seq && last2 < last, "{seq}/{last} -> {seq2}/{last2}");
     assert_eq!(origin.published_at(last, None), None, "withdrawn");
     let segment = Client::connect(&origin).get(&format!("/live/s0/r0/seg-{last}.m4s"));

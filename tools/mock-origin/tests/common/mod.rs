@@ -1,5 +1,6 @@
-//! Shared by the mock origin's socket tests: a strict keep-alive client (`Client`), and
-//! `send_and_read_head` for tests that read the body their own way (to the reset, paced).
+//! Shared by the mock origin's socket tests: a strict keep-alive client (`Client`),
+//! `send_and_read_head` for tests that read the body their own way (to the reset, paced), and
+//! `media_playlist` for the live ones.
 
 #![allow(dead_code)]
 
@@ -8,6 +9,20 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use mock_origin::MockOrigin;
+
+/// The media playlist of stream 0, rendition 0.
+const MEDIA: &str = "/live/s0/r0/index.m3u8";
+
+/// The text of `MEDIA` with `query` (none when empty), which must be a 200.
+pub fn media_playlist(origin: &MockOrigin, query: &str) -> String {
+    let target = match query {
+        "" => MEDIA.to_string(),
+        query => format!("{MEDIA}?{query}"),
+    };
+    let response = Client::connect(origin).get(&target);
+    assert_eq!(response.status, 200, "{target}");
+    String::from_utf8(response.body).expect("UTF-8 playlist")
+}
 
 /// Sends `METHOD target` with `extra` header lines and returns the reader positioned at the
 /// body, with the status and header fields.
