@@ -15,29 +15,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{eventually, MockOrigin, Response, Setup};
-use livecache::live::{MediaPlaylist, Rejection};
-use mock_origin::LiveConfig;
+use common::{eventually, playlist, Setup};
+use livecache::live::Rejection;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
-
-fn classic(shards: usize, extra: &[(&str, &str)]) -> Setup {
-    let live = LiveConfig {
-        segment_duration: Duration::from_secs(1),
-        part_duration: Duration::from_secs(1),
-        low_latency: false,
-        start: Instant::now().checked_sub(Duration::from_secs(5)),
-        ..LiveConfig::default()
-    };
-    let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
-    Setup::in_front_of(origin, shards, extra)
-}
-
-fn playlist(response: &Response) -> MediaPlaylist {
-    assert_eq!(response.status, 200, "{response:?}");
-    let text = std::str::from_utf8(&response.body).expect("UTF-8");
-    MediaPlaylist::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
 
 fn seeded(setup: &Setup) -> u64 {
     setup.running().stats.sum(|s| &s.live.seeded)
@@ -46,7 +27,7 @@ fn seeded(setup: &Setup) -> u64 {
 with_shards!(
     classic_viewers_are_answered_from_rendition_state,
     |shards| {
-        let setup = classic(shards, &[]);
+        let setup = Setup::classic(shards, &[]);
         let first = playlist(&setup.get(RENDITION));
         assert!(!first.server_control.can_block_reload);
         assert_eq!(seeded(&setup), 0, "nothing stored to seed from yet");
@@ -79,7 +60,7 @@ with_shards!(
 );
 
 with_shards!(a_regressed_classic_playlist_is_never_served, |shards| {
-    let setup = classic(shards, &[]);
+    let setup = Setup::classic(shards, &[]);
     let _ = setup.get(RENDITION);
     let mut seen = playlist(&setup.get(RENDITION)).last_msn().unwrap();
     assert_eq!(seeded(&setup), 1);
@@ -118,14 +99,14 @@ with_shards!(a_regressed_classic_playlist_is_never_served, |shards| {
 });
 
 with_shards!(untracked_playlists_stay_with_the_cache, |shards| {
-    let setup = classic(shards, &[("track_playlists", "off")]);
+    let setup = Setup::classic(shards, &[("track_playlists", "off")]);
     for _ in 0..3 {
         let response = setup.get(RENDITION);
         assert!(!response.cache_status().contains("live-state"));
     }
     assert_eq!(seeded(&setup), 0);
     // A multivariant playlist is never tracked, whatever the switch says.
-    let setup = classic(shards, &[]);
+    let setup = Setup::classic(shards, &[]);
     for _ in 0..3 {
         assert_eq!(setup.get("/live/s0/master.m3u8").status, 200);
     }

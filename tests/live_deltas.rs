@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{MockOrigin, Response, Setup};
+use common::{playlist, MockOrigin, Setup};
 use livecache::live::MediaPlaylist;
 use mock_origin::LiveConfig;
 
@@ -28,12 +28,6 @@ fn delta_setup(shards: usize) -> Setup {
     };
     let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
     Setup::in_front_of(origin, shards, &[])
-}
-
-fn playlist(response: &Response) -> MediaPlaylist {
-    assert_eq!(response.status, 200, "{response:?}");
-    let text = std::str::from_utf8(&response.body).expect("UTF-8");
-    MediaPlaylist::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 /// (msn, URI) of every segment.

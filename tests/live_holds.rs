@@ -19,17 +19,11 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::{all_at_once, eventually, get, Response, Setup};
+use common::{all_at_once, eventually, get, playlist, Setup};
 use livecache::live::{HintType, MediaPlaylist};
 use livecache::metrics::HoldResult;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
-
-fn playlist(response: &Response) -> MediaPlaylist {
-    assert_eq!(response.status, 200, "{response:?}");
-    let text = std::str::from_utf8(&response.body).expect("UTF-8");
-    MediaPlaylist::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
-}
 
 fn results(setup: &Setup, result: HoldResult) -> u64 {
     let stats = &setup.running().stats;

@@ -1,7 +1,8 @@
-//! The live-video families of a scrape (LIVE.md F1, F9, F11): held blocking reloads and how
-//! they ended, upstream long-polls, playlist versions taken, refused and unusable, the
-//! renditions tracked and stale (summed over shards like every other counter), and the
-//! per-stream families, the [`STREAM_LABELS`] busiest streams by name and the rest as `other`.
+//! The live-video families of a scrape (LIVE.md F1, F4, F9, F11): held blocking reloads and
+//! how they ended, upstream long-polls, playlist versions taken, refused and unusable,
+//! prefetches by outcome, the renditions tracked and stale (summed over shards like every
+//! other counter), and the per-stream families, the [`STREAM_LABELS`] busiest streams by
+//! name and the rest as `other`.
 
 use super::{by_kind, counter, gauge, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
@@ -63,6 +64,40 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "Renditions tracked from the cache's copy of their playlist (viewers without blocking reloads)",
             load(|l| &l.seeded),
         ),
+        counter(
+            "livecache_prefetch_started",
+            "Fetches a new playlist version started for the media it newly listed, before any viewer asked",
+            load(|l| &l.prefetch_started),
+        ),
+        by_kind(
+            stats,
+            (
+                "livecache_prefetch",
+                "Prefetches by outcome: used (a viewer asked for it), wasted (nobody asked within three target durations), failed (no complete 2xx response)",
+                "result",
+            ),
+            &["used", "wasted", "failed"],
+            |result| result,
+            |s, result| {
+                let live = &s.live;
+                let counter = match result {
+                    "used" => &live.prefetch_used,
+                    "wasted" => &live.prefetch_wasted,
+                    _ => &live.prefetch_failed,
+                };
+                counter.load(std::sync::atomic::Ordering::Relaxed)
+            },
+        ),
+        counter(
+            "livecache_prefetch_skipped",
+            "Newly listed media not prefetched: the stream's in-flight limit, memory, a recent failure, or a stream another shard owns",
+            load(|l| &l.prefetch_skipped),
+        ),
+        Family {
+            name: "livecache_prefetch_lead_seconds",
+            help: "From a prefetch's completion to the first viewer's request for it (0 when the viewer joined it in flight)",
+            samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.prefetch_lead))]),
+        },
         by_kind(
             stats,
             (

@@ -303,6 +303,24 @@ pub const KNOBS: &[Knob] = &[
         help: "Keep rendition state for every live media playlist viewers ask for, classic HLS included (seeded from the cache, one poll each, regressed versions refused); off: only for renditions asked with blocking reloads. Part of the live layer: nothing is tracked with hold_blocking_reloads off",
     },
     Knob {
+        key: "prefetch",
+        default: "on",
+        applies: Applies::Reload,
+        help: "Each new version of a tracked playlist with viewers fetches the segments, parts and maps it newly lists before viewers ask (media of the playlist's own stream only; none while the origin fails or in-flight bytes pass a quarter of the budget)",
+    },
+    Knob {
+        key: "prefetch_per_stream",
+        default: "8",
+        applies: Applies::Reload,
+        help: "Prefetches in flight per stream at once; the rest of a version's new media waits for viewers to ask",
+    },
+    Knob {
+        key: "prefetch_wait",
+        default: "1s",
+        applies: Applies::Reload,
+        help: "Longest a classic playlist's new version is held back while its new segments are prefetched, so viewers who see it find them cached (never more than half a target duration); 0s: served at once",
+    },
+    Knob {
         key: "max_renditions",
         default: "16384",
         applies: Applies::Reload,

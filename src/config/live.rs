@@ -1,6 +1,8 @@
-//! The keys of the live-video layer (LIVE.md F1, F9, refresh-ahead): whether blocking
+//! The keys of the live-video layer (LIVE.md F1, F4, F9, refresh-ahead): whether blocking
 //! playlist reloads are held at the edge, how many may wait at once, the largest playlist
-//! that becomes rendition state, and whether manifests with viewers are refreshed early. Parsed from text like every other key, so errors name the key and value.
+//! that becomes rendition state, whether manifests with viewers are refreshed early, and
+//! how media newly listed is prefetched. Parsed from text like every other key, so errors
+//! name the key and value.
 
 use std::time::Duration;
 
@@ -29,6 +31,14 @@ pub struct Live {
     /// cache, kept current by one poll), classic HLS included; off: only renditions asked
     /// with blocking reloads.
     pub track_playlists: bool,
+    /// Each new version of a tracked rendition with viewers starts fetches for the media it
+    /// newly lists (LIVE.md F4).
+    pub prefetch: bool,
+    /// Prefetches in flight per stream at once.
+    pub prefetch_per_stream: usize,
+    /// Longest a classic rendition's new version waits for its prefetches before viewers get
+    /// it (never more than half a target duration).
+    pub prefetch_wait: Duration,
 }
 
 impl Live {
@@ -51,6 +61,12 @@ impl Live {
                 on_off(self.refresh_manifests_ahead),
             ),
             ("track_playlists", on_off(self.track_playlists)),
+            ("prefetch", on_off(self.prefetch)),
+            ("prefetch_per_stream", self.prefetch_per_stream.to_string()),
+            (
+                "prefetch_wait",
+                format!("{:?}", units::format_duration(self.prefetch_wait)),
+            ),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),

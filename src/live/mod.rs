@@ -17,9 +17,9 @@
 //! and which kind a playlist is), `segment_tags` and `low_latency` (the tags' models),
 //! `media` (the media playlist model), `media_parse` (its parser), `blocking` (blocking
 //! reload arithmetic), `directives` (`_HLS_*` in a request target), `rendition` (the edge's
-//! decisions), `delta` (delta updates made from a full playlist), `multivariant`, `mpd` (the
-//! MPD model), `mpd_parse` (its parser), `segment_template` (DASH addressing), `iso8601`
-//! (xs:duration and xs:dateTime), `error`.
+//! decisions), `delta` (delta updates made from a full playlist), `prefetch` (what a new
+//! version newly lists), `multivariant`, `mpd` (the MPD model), `mpd_parse` (its parser),
+//! `segment_template` (DASH addressing), `iso8601` (xs:duration and xs:dateTime), `error`.
 
 mod attributes;
 mod blocking;
@@ -34,6 +34,7 @@ mod media_parse;
 mod mpd;
 mod mpd_parse;
 mod multivariant;
+mod prefetch;
 mod rendition;
 mod segment_tags;
 mod segment_template;
@@ -54,6 +55,7 @@ pub use mpd::{AdaptationSet, Mpd, MpdType, Period, Representation, UtcTiming};
 pub use multivariant::{
     ContentSteering, IFrameStream, MediaType, MultivariantPlaylist, Rendition, Variant,
 };
+pub use prefetch::{newly_listed, MediaKind, Wanted};
 pub use rendition::{
     check_successor, current_for, decide, hold_limit, is_stale, progress, HoldDecision, Progress,
     Rejection,

@@ -85,6 +85,9 @@ pub struct Latency {
     pub hold: Timing,
     /// From a playlist version's arrival to a held request's answer starting on its way.
     pub hold_release: Timing,
+    /// From a prefetch's completion to the first viewer's request for it (zero when the
+    /// viewer joined it in flight).
+    pub prefetch_lead: Timing,
     /// Per-stream figures: they travel with the histograms, kept and merged the same way.
     pub streams: StreamTable,
 }
@@ -100,6 +103,7 @@ impl Latency {
         self.origin.merge(&other.origin);
         self.hold.merge(&other.hold);
         self.hold_release.merge(&other.hold_release);
+        self.prefetch_lead.merge(&other.prefetch_lead);
         self.streams.merge(&other.streams);
     }
 }

@@ -1,6 +1,6 @@
-//! One shard's live-video counters (LIVE.md F1, F9): blocking reloads held and how each hold
-//! ended, upstream long-polls, playlist versions taken, refused or unusable, and the
-//! renditions tracked and stale right now. Plain atomics, written only by the owning shard;
+//! One shard's live-video counters (LIVE.md F1, F4, F9): blocking reloads held and how each
+//! hold ended, upstream long-polls, playlist versions taken, refused or unusable, the
+//! renditions tracked and stale right now, and prefetches by outcome. Plain atomics, written only by the owning shard;
 //! the admin listener sums them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +76,17 @@ pub struct LiveStats {
     /// Upstream answers that could not become state (not 200, not a media playlist, too
     /// large, malformed): passed to their requesters unchanged.
     pub unusable: AtomicU64,
+    /// Fetches a new playlist version started before any viewer asked (F4).
+    pub prefetch_started: AtomicU64,
+    /// Prefetched objects a viewer asked for (stored, or still in flight).
+    pub prefetch_used: AtomicU64,
+    /// Prefetched objects nobody asked for within three target durations.
+    pub prefetch_wasted: AtomicU64,
+    /// Prefetches that brought no complete 2xx response.
+    pub prefetch_failed: AtomicU64,
+    /// Newly listed media not prefetched: the stream's in-flight limit, memory, a recent
+    /// failure, or another shard's stream.
+    pub prefetch_skipped: AtomicU64,
 }
 
 impl LiveStats {

@@ -82,12 +82,12 @@ impl Shard {
         let Some(rendition) = self.rendition(request, &directives.rendition, now) else {
             return Blocking::Ordinary;
         };
-        rendition.last_asked.set(now);
+        rendition.asked(now, form.blocking);
         if rendition.is_passing(now) {
             self.hold_results(&rendition.stream, HoldResult::Passed, 1);
             return Blocking::Ordinary;
         }
-        let latest = rendition.latest.borrow().clone();
+        let latest = rendition.version_for(form.blocking);
         if let Some(version) = latest {
             let age = now.saturating_duration_since(version.received_at);
             let polling = rendition.polling.get();
@@ -155,13 +155,13 @@ impl Shard {
             return Blocking::Ordinary;
         };
         let now = self.now();
-        let Some(version) = rendition.latest.borrow().clone() else {
+        let Some(version) = rendition.version_for(false) else {
             return Blocking::Ordinary;
         };
         if rendition.is_passing(now) {
             return Blocking::Ordinary;
         }
-        rendition.last_asked.set(now);
+        rendition.asked(now, false);
         let age = now.saturating_duration_since(version.received_at);
         let current = rendition.polling.get()
             || age <= version.playlist.target_duration / 2
@@ -235,6 +235,9 @@ impl Shard {
             part_seen: Cell::new(now),
             stale: Cell::new(false),
             refused_since: Cell::new(None),
+            plain_asked: Cell::new(None),
+            blocking_asked: Cell::new(None),
+            held_back: RefCell::new(None),
         });
         *self
             .holds

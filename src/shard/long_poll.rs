@@ -11,7 +11,8 @@
 //! went back may find the part too far ahead) is followed by one plain request, whose
 //! playlist is checked like any other; an answer that cannot become state sends the waiters
 //! the ordinary way. The task ends when nobody waits and nobody asked for two target
-//! durations.
+//! durations. A new version starts the prefetch of the media it newly lists (`prefetch`),
+//! and is held back from plain requests until that is cached.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 
+use super::prefetch::Started;
 use super::rendition::{Rendition, Version};
 use super::stored::withhold;
 use super::{FetchRequest, Shard};
@@ -75,10 +77,13 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                     at: shard.now(),
                     upstream_age: head.arrival.initial_age_secs,
                 };
-                match (
-                    install(&shard, &rendition, head, body, *playlist, arrival),
-                    pace,
-                ) {
+                let started = start_prefetch(&shard, &rendition, latest.as_deref(), &playlist);
+                let target_duration = playlist.target_duration;
+                let installed = install(&shard, &rendition, head, body, *playlist, arrival);
+                if installed == Installed::News {
+                    hold_back(&shard, &rendition, latest, started, target_duration);
+                }
+                match (installed, pace) {
                     (Installed::News, None) => Duration::ZERO,
                     (Installed::News, Some(pace)) => pace,
                     (Installed::Nothing, pace) => pace.unwrap_or(RETRY_EVERY).max(RETRY_EVERY),
@@ -191,6 +196,64 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
         Ok(Playlist::Media(playlist)) => Polled::Playlist(head, body.freeze(), Box::new(playlist)),
         _ => Polled::Unusable,
     }
+}
+
+/// Starts the prefetches a successor of `latest` calls for (`prefetch`); none for a first
+/// version (its viewer fetches what it needs) or one that will be refused.
+fn start_prefetch(
+    shard: &Rc<Shard>,
+    rendition: &Rendition,
+    latest: Option<&Version>,
+    next: &MediaPlaylist,
+) -> Started {
+    match latest {
+        Some(latest) if live::check_successor(&latest.playlist, next).is_ok() => {
+            shard.prefetch(rendition, &latest.playlist, next)
+        }
+        _ => Started::new(),
+    }
+}
+
+/// While the prefetches `started` for the version just installed run, requests without
+/// `_HLS_msn` keep getting `previous` (`prefetch_wait`, and half a target duration at most),
+/// so the viewers who see the new version find its media cached; it is no older for it than
+/// a classic poll's interval makes it anyway. Blocking reloads get the new version at once:
+/// their viewers ask for the hinted part while they wait.
+fn hold_back(
+    shard: &Rc<Shard>,
+    rendition: &Rc<Rendition>,
+    previous: Option<Rc<Version>>,
+    started: Started,
+    target_duration: Duration,
+) {
+    let wait = shard.config().live.prefetch_wait.min(target_duration / 2);
+    let Some(previous) = previous.filter(|_| !started.is_empty() && !wait.is_zero()) else {
+        return;
+    };
+    // An older hold still running keeps its own version (its media is not ready either).
+    if rendition.held_back.borrow().is_none() {
+        *rendition.held_back.borrow_mut() = Some(Rc::clone(&previous));
+    }
+    let rendition = Rc::clone(rendition);
+    glommio::spawn_local(async move {
+        let deadline = Instant::now() + wait;
+        for ended in started {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ended = async {
+                let _ = ended.await;
+            };
+            futures_lite::future::or(ended, glommio::timer::sleep(left)).await;
+        }
+        let mine = rendition
+            .held_back
+            .borrow()
+            .as_ref()
+            .is_some_and(|v| Rc::ptr_eq(v, &previous));
+        if mine {
+            rendition.held_back.take();
+        }
+    })
+    .detach();
 }
 
 /// What became of an upstream (or stored) playlist.

@@ -39,6 +39,7 @@ impl Shard {
         let key = &request.key;
         let wants = request.directives;
         let now = self.now();
+        self.note_prefetch_asked(key, now);
         let found = self.store.borrow_mut().get(key, &request.upstream_headers);
         let (fwd, stale, vary) = match found {
             Found::Object(object) => {
@@ -158,8 +159,8 @@ impl Shard {
 
     /// Registers a new fetch under `flight_key` and starts its leader task. `requested`: the
     /// first reader made is the requester's (it alone gets a response that may not be
-    /// shared); a background refresh has none.
-    fn start(
+    /// shared); a background refresh or a prefetch has none.
+    pub(super) fn start(
         self: &Rc<Self>,
         request: &Arc<FetchRequest>,
         flight_key: FlightKey,

@@ -12,6 +12,7 @@ mod leader;
 mod long_poll;
 mod lookup;
 pub mod mesh;
+mod prefetch;
 mod refresh_ahead;
 mod rendition;
 pub mod reply;
@@ -109,6 +110,8 @@ pub struct Shard {
     holds: hold_upkeep::Holds,
     /// Live manifests' refreshes planned ahead of expiry.
     refresh_plan: refresh_ahead::RefreshPlan,
+    /// Media fetched because a new playlist version listed it, followed until used.
+    prefetches: prefetch::Prefetches,
 }
 
 impl Shard {
@@ -141,6 +144,7 @@ impl Shard {
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
             holds: hold_upkeep::Holds::default(),
             refresh_plan: refresh_ahead::RefreshPlan::default(),
+            prefetches: prefetch::Prefetches::default(),
         });
         shard.publish_store();
         shard

@@ -160,6 +160,14 @@ pub struct Rendition {
     /// Since when every upstream version has been refused (F9); three target durations of
     /// that and the origin is taken to have restarted.
     pub(super) refused_since: Cell<Option<Instant>>,
+    /// When viewers last asked without `_HLS_msn` (classic viewers: they load whole
+    /// segments) and with it (low-latency viewers: they load parts), for what to prefetch.
+    pub(super) plain_asked: Cell<Option<Instant>>,
+    pub(super) blocking_asked: Cell<Option<Instant>>,
+    /// While the media the latest version newly lists is prefetched, the version before it:
+    /// what requests without `_HLS_msn` get meanwhile, so a viewer who reads a playlist finds
+    /// its media ready. Blocking reloads always get the latest.
+    pub(super) held_back: RefCell<Option<Rc<Version>>>,
 }
 
 impl Rendition {
@@ -174,6 +182,35 @@ impl Rendition {
         };
         let recent = latest.playlist.target_duration.saturating_mul(2);
         latest.playlist.is_live() && now.saturating_duration_since(self.last_asked.get()) <= recent
+    }
+
+    /// The version a request gets: the latest, unless it is held back from requests without
+    /// `_HLS_msn` (`held_back`).
+    pub(super) fn version_for(&self, blocking: bool) -> Option<Rc<Version>> {
+        let held_back = (!blocking).then(|| self.held_back.borrow().clone());
+        held_back.flatten().or_else(|| self.latest.borrow().clone())
+    }
+
+    /// Notes a viewer's request of the playlist, with `_HLS_msn` (`blocking`) or without.
+    pub(super) fn asked(&self, now: Instant, blocking: bool) {
+        self.last_asked.set(now);
+        match blocking {
+            true => self.blocking_asked.set(Some(now)),
+            false => self.plain_asked.set(Some(now)),
+        }
+    }
+
+    /// Which media its viewers load, by the requests of the last two target durations.
+    pub(super) fn wanted_media(&self, now: Instant, target_duration: Duration) -> live::Wanted {
+        let recent = |asked: Option<Instant>| {
+            asked.is_some_and(|at| {
+                now.saturating_duration_since(at) <= target_duration.saturating_mul(2)
+            })
+        };
+        live::Wanted {
+            parts: recent(self.blocking_asked.get()),
+            segments: recent(self.plain_asked.get()),
+        }
     }
 
     /// What its latest version costs in the shard's state memory.

@@ -70,7 +70,7 @@ impl Shard {
         let Some(rendition) = self.rendition(request, target, now) else {
             return false;
         };
-        rendition.last_asked.set(now);
+        rendition.asked(now, false);
         // It arrived when it was stored, as old as the origin said then: `Age` goes on
         // counting from there.
         let arrival = long_poll::Arrival {

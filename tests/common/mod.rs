@@ -68,6 +68,20 @@ impl Setup {
         Setup::in_front_of(origin, shards, extra)
     }
 
+    /// A daemon in front of a classic live packager (no parts, no blocking reloads) of 1 s
+    /// segments, started 5 s ago.
+    pub fn classic(shards: usize, extra: &[(&str, &str)]) -> Setup {
+        let live = mock_origin::LiveConfig {
+            segment_duration: Duration::from_secs(1),
+            part_duration: Duration::from_secs(1),
+            low_latency: false,
+            start: Instant::now().checked_sub(Duration::from_secs(5)),
+            ..mock_origin::LiveConfig::default()
+        };
+        let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
+        Setup::in_front_of(origin, shards, extra)
+    }
+
     /// Starts a daemon in front of `origin` (e.g. one with its own live configuration).
     pub fn in_front_of(origin: MockOrigin, shards: usize, extra: &[(&str, &str)]) -> Setup {
         let url = origin.url();
@@ -135,6 +149,13 @@ impl Drop for Setup {
 }
 
 pub use client::{get, request, Conn, Response};
+
+/// The media playlist a `200` response carries (the test fails on anything else).
+pub fn playlist(response: &Response) -> livecache::live::MediaPlaylist {
+    assert_eq!(response.status, 200, "{response:?}");
+    let text = std::str::from_utf8(&response.body).expect("UTF-8");
+    livecache::live::MediaPlaylist::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
 
 /// Polls `condition` for up to `limit`; for waiting on background work, never for timing.
 pub fn eventually(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {

@@ -355,6 +355,13 @@ impl MockOrigin {
         self.shared.stats.playlist_hits().2
     }
 
+    /// While `down`, every live segment and part request gets a `503` with
+    /// `Cache-Control: no-store` (counted as an injected error); playlists
+    /// are served as usual, as from a packager whose media storage failed.
+    pub fn fail_media(&self, down: bool) {
+        self.shared.live.faults.set_media_down(down);
+    }
+
     /// Faults injected into live responses so far ([`LiveConfig::faults`]).
     pub fn faults(&self) -> FaultCounts {
         self.shared.live.faults.counts()

@@ -14,7 +14,7 @@
 //! exactly the fraction of eligible responses that get that fault, and the
 //! three must sum to at most 1.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Faults injected into live-path responses (never into `/__stats` or the
@@ -136,9 +136,11 @@ fn uniform(seed: u64, n: u64) -> f64 {
     (x >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The sequence position and the counters of injected faults.
+/// The sequence position, the counters of injected faults, and the switch
+/// that fails every segment and part ([`crate::MockOrigin::fail_media`]).
 #[derive(Debug, Default)]
 pub(crate) struct Injector {
+    media_down: AtomicBool,
     next: AtomicU64,
     errors: AtomicU64,
     resets: AtomicU64,
@@ -147,8 +149,12 @@ pub(crate) struct Injector {
 
 impl Injector {
     /// The fault `config` gives the next live response (drawn only when
-    /// faults are configured, so a fault-free origin does no extra work).
+    /// faults are configured, so a fault-free origin does no extra work); an
+    /// error for every segment or part while media is down.
     pub(crate) fn draw(&self, config: &Faults, media: bool) -> Option<Fault> {
+        if media && self.media_down.load(Ordering::Relaxed) {
+            return Some(Fault::Error);
+        }
         if !config.active() {
             return None;
         }
@@ -164,6 +170,12 @@ impl Injector {
             Fault::Stall(_) => &self.stalls,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Fails every segment and part response with a 503 (`true`) until
+    /// called with `false`.
+    pub(crate) fn set_media_down(&self, down: bool) {
+        self.media_down.store(down, Ordering::Relaxed);
     }
 
     pub(crate) fn counts(&self) -> FaultCounts {

@@ -1,0 +1,247 @@
+//! Playlist-driven prefetch (LIVE.md F4; issue "Live video II", item 1): when a tracked
+//! rendition takes a new playlist version, the owner starts one fetch for each segment, part
+//! or map the version newly lists (`live::newly_listed`) that is neither stored nor in flight,
+//! so the viewers who read the playlist next find it cached. A rendition is polled only while
+//! viewers asked for it within two target durations, so an unwatched one prefetches nothing.
+//!
+//! A prefetch is the ordinary coalesced fetch with no requester (`Shard::start`): a viewer
+//! who asks while it runs joins it, and what it brings is stored as any response would be.
+//! Limits: `prefetch_per_stream` in flight per stream; only media of the rendition's own
+//! stream, which this shard owns (media under another stream key may be owned elsewhere, and
+//! would cost a message per object); none for a second after one failed (the
+//! origin is struggling: T4.2), nor while bytes in flight pass a quarter of the shard's
+//! budget (what viewers are fetching comes first).
+//!
+//! Each prefetch is followed until a viewer asks for it (used, with its lead time), nobody
+//! did within three target durations (wasted), or it failed; the counts are what tells an
+//! operator whether prefetch pays.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_channel::oneshot;
+
+use super::rendition::Rendition;
+use super::{FetchRequest, Shard};
+use crate::cache::{CacheKey, Event, Reader, StreamKey, Vary};
+use crate::live::{self, MediaPlaylist};
+use crate::metrics::ShardStats;
+
+/// After a prefetch failed, none starts on this shard for this long.
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
+/// A prefetch no viewer asked for within this many target durations of its start is wasted.
+const WASTED_AFTER: u32 = 3;
+/// Prefetches followed at once per shard; past it new media waits for its viewers.
+const MAX_FOLLOWED: usize = 16_384;
+
+/// One prefetch not yet asked for.
+struct Followed {
+    /// When it counts as wasted if nobody asked.
+    deadline: Instant,
+    /// When it completed (by the shard's clock); `None` while in flight.
+    completed: Option<Instant>,
+    /// A viewer joined it in flight.
+    asked: bool,
+}
+
+/// One shard's prefetches: those followed for the used/wasted counts, in start order for the
+/// sweep, and how many are in flight per stream.
+#[derive(Default)]
+pub struct Prefetches {
+    followed: RefCell<HashMap<CacheKey, Followed>>,
+    by_deadline: RefCell<VecDeque<(Instant, CacheKey)>>,
+    in_flight: RefCell<HashMap<StreamKey, usize>>,
+    paused_until: Cell<Option<Instant>>,
+}
+
+/// Signals, one per prefetch started, that it ended (completed or not).
+pub(super) type Started = Vec<oneshot::Receiver<()>>;
+
+impl Shard {
+    /// Starts the prefetches `next` calls for after `previous` (see the module). Returns one
+    /// signal per prefetch started, for a caller that waits for them.
+    pub(super) fn prefetch(
+        self: &Rc<Self>,
+        rendition: &Rendition,
+        previous: &MediaPlaylist,
+        next: &MediaPlaylist,
+    ) -> Started {
+        let config = self.config();
+        if !config.live.prefetch {
+            return Vec::new();
+        }
+        let now = self.now();
+        self.sweep_prefetches(now);
+        let wanted = rendition.wanted_media(now, next.target_duration);
+        let listed = live::newly_listed(previous, next, wanted);
+        if listed.is_empty() {
+            return Vec::new();
+        }
+        let stats = &self.my_stats().live;
+        let usage = self.store_usage();
+        let paused = self.prefetches.paused_until.get().is_some_and(|t| now < t);
+        if paused || usage.inflight_bytes > usage.budget / 4 {
+            ShardStats::add(&stats.prefetch_skipped, listed.len() as u64);
+            return Vec::new();
+        }
+        let base = &rendition.upstream;
+        let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
+        let secondary = key_fields.secondary_key(&base.upstream_headers);
+        let deadline = now + next.target_duration.saturating_mul(WASTED_AFTER);
+        let mut started = Vec::new();
+        for (uri, _) in listed {
+            let Some(key) =
+                CacheKey::of_reference(&base.key, uri.as_bytes(), &config.strip_query_params)
+            else {
+                continue;
+            };
+            let stream = StreamKey::of(&key, config.stream_key);
+            let flight_key = (key.clone(), secondary.clone());
+            let busy = self.inflight.borrow().contains_key(&flight_key)
+                || self.store.borrow().vary_of(&key).is_some();
+            if busy {
+                continue;
+            }
+            let room = self.stream_prefetches(&stream) < config.live.prefetch_per_stream
+                && self.prefetches.followed.borrow().len() < MAX_FOLLOWED;
+            // Its own stream is owned here; another one may be owned elsewhere.
+            if !room || stream != rendition.stream {
+                ShardStats::incr(&stats.prefetch_skipped);
+                continue;
+            }
+            let request = Arc::new(FetchRequest {
+                key: key.clone(),
+                upstream_headers: base.upstream_headers.clone(),
+                directives: Default::default(),
+            });
+            let reader = self.start(&request, flight_key, None, false).reader();
+            ShardStats::incr(&stats.prefetch_started);
+            *self
+                .prefetches
+                .in_flight
+                .borrow_mut()
+                .entry(stream.clone())
+                .or_default() += 1;
+            let followed = Followed {
+                deadline,
+                completed: None,
+                asked: false,
+            };
+            self.prefetches
+                .followed
+                .borrow_mut()
+                .insert(key.clone(), followed);
+            self.prefetches
+                .by_deadline
+                .borrow_mut()
+                .push_back((deadline, key.clone()));
+            let (done, ended) = oneshot::channel();
+            started.push(ended);
+            let shard = Rc::clone(self);
+            glommio::spawn_local(async move {
+                let complete = settle(reader).await;
+                shard.prefetch_ended(&stream, &key, complete);
+                let _ = done.send(());
+            })
+            .detach();
+        }
+        started
+    }
+
+    /// A viewer asked for `key`: if it was prefetched, that prefetch is used (counted once,
+    /// with its lead time when it had completed).
+    pub(super) fn note_prefetch_asked(&self, key: &CacheKey, now: Instant) {
+        let mut followed = self.prefetches.followed.borrow_mut();
+        if followed.is_empty() {
+            return;
+        }
+        let Some(entry) = followed.get_mut(key) else {
+            return;
+        };
+        match entry.completed {
+            Some(completed) => {
+                followed.remove(key);
+                drop(followed);
+                self.prefetch_used(now.saturating_duration_since(completed));
+            }
+            None => entry.asked = true,
+        }
+    }
+
+    fn prefetch_used(&self, lead: Duration) {
+        ShardStats::incr(&self.my_stats().live.prefetch_used);
+        self.latency.borrow_mut().prefetch_lead.record(lead);
+    }
+
+    /// The prefetch of `key` ended: `complete` when it brought a whole 2xx response.
+    fn prefetch_ended(&self, stream: &StreamKey, key: &CacheKey, complete: bool) {
+        let mut in_flight = self.prefetches.in_flight.borrow_mut();
+        if let Some(n) = in_flight.get_mut(stream) {
+            *n -= 1;
+            if *n == 0 {
+                in_flight.remove(stream);
+            }
+        }
+        drop(in_flight);
+        let now = self.now();
+        let mut followed = self.prefetches.followed.borrow_mut();
+        if !complete {
+            followed.remove(key);
+            drop(followed);
+            ShardStats::incr(&self.my_stats().live.prefetch_failed);
+            self.prefetches
+                .paused_until
+                .set(Some(now + PAUSE_AFTER_FAILURE));
+            return;
+        }
+        let Some(entry) = followed.get_mut(key) else {
+            return;
+        };
+        if entry.asked {
+            followed.remove(key);
+            drop(followed);
+            self.prefetch_used(Duration::ZERO);
+        } else {
+            entry.completed = Some(now);
+        }
+    }
+
+    fn stream_prefetches(&self, stream: &StreamKey) -> usize {
+        let in_flight = self.prefetches.in_flight.borrow();
+        in_flight.get(stream).copied().unwrap_or(0)
+    }
+
+    /// Counts as wasted the prefetches nobody asked for by their deadline.
+    fn sweep_prefetches(&self, now: Instant) {
+        let mut by_deadline = self.prefetches.by_deadline.borrow_mut();
+        let mut followed = self.prefetches.followed.borrow_mut();
+        let mut wasted = 0;
+        while let Some((deadline, _)) = by_deadline.front() {
+            if *deadline > now {
+                break;
+            }
+            let (deadline, key) = by_deadline.pop_front().expect("a front entry");
+            // The key may have been used, or prefetched again later with another deadline.
+            if followed.get(&key).is_some_and(|f| f.deadline == deadline) {
+                followed.remove(&key);
+                wasted += 1;
+            }
+        }
+        ShardStats::add(&self.my_stats().live.prefetch_wasted, wasted);
+    }
+}
+
+/// Reads a prefetch to its end: `true` when it brought a complete 2xx response.
+async fn settle(mut reader: Reader) -> bool {
+    loop {
+        match reader.next().await {
+            Event::Head(head) if !(200..300).contains(&head.status) => return false,
+            Event::Head(_) | Event::Interim(_) | Event::Chunk(_) => continue,
+            Event::End => return true,
+            Event::Aborted | Event::Failed(_) | Event::NotShared => return false,
+        }
+    }
+}
