@@ -5,6 +5,9 @@ serving the same bytes as static files), driven by the same loadgen scenarios. S
 origin run on CPU 1, loadgen on CPU 0 (when the machine has two or more CPUs). Server CPU time
 per request comes from /proc/PID/stat (utime + stime of the server's processes) before and after.
 
+Live scenarios also report, for livecache, the share of its prefetches (media fetched because a
+playlist listed it) that no viewer asked for ("pf waste%", from its /metrics).
+
 Run from the repo root:  python3 benches/compare.py [--quick] [--only hot64,herd50] [--json FILE]
 It installs nginx and varnish from Debian if missing (as root), builds the release binaries,
 starts everything on free loopback ports, and stops (by PID) everything it started.
@@ -124,10 +127,27 @@ class Server:
 
 
 def start_livecache(workdir, origin_port):
-    port = free_port()
+    port, admin = free_port(), free_port()
     argv = [os.path.join(BIN, "livecache"), "--listen", f"127.0.0.1:{port}", "--origin",
-            f"http://127.0.0.1:{origin_port}", "--shards", "1", "--cache-size", "1GiB"]
-    return Server("livecache", pinned(1, argv), port, workdir)
+            f"http://127.0.0.1:{origin_port}", "--shards", "1", "--cache-size", "1GiB",
+            "--admin", f"127.0.0.1:{admin}"]
+    server = Server("livecache", pinned(1, argv), port, workdir)
+    server.admin_port = admin
+    return server
+
+
+def prefetch_counts(server):
+    """livecache's prefetch outcomes so far ({used, wasted, failed}); None for other servers."""
+    admin = getattr(server, "admin_port", None)
+    if admin is None:
+        return None
+    text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("livecache_prefetch_total{"):
+            result = line.split('result="', 1)[1].split('"', 1)[0]
+            counts[result] = float(line.rsplit(" ", 1)[1])
+    return counts
 
 
 def start_nginx(workdir, origin_port, static_dir):
@@ -241,6 +261,7 @@ def run_scenario(scenario, server, base, origin_port, workdir, quick, live_warmu
                      "--rendition", "r0", "--duration", live_warmup], workdir, name + "-warmup")
         before = cpu_seconds(pid)
         origin_before = origin_targets(origin_port)
+        prefetch_before = prefetch_counts(server)
         report = loadgen(["live", "--base", base, "--streams", streams, "--viewers", viewers,
                           "--rendition", "r0", "--duration", live_duration], workdir, name)
     cpu = cpu_seconds(pid) - before
@@ -269,6 +290,11 @@ def run_scenario(scenario, server, base, origin_port, workdir, quick, live_warmu
         requests, segments = segment_fetches(origin_before, origin_targets(origin_port))
         row["origin_requests_per_object"] = requests / max(segments, 1)
         row["origin_segment_requests"], row["origin_segments"] = requests, segments
+        prefetch_after = prefetch_counts(server)
+        if prefetch_after is not None:
+            done = {k: prefetch_after.get(k, 0) - prefetch_before.get(k, 0) for k in ("used", "wasted", "failed")}
+            row["prefetch"] = done
+            row["prefetch_wasted_pct"] = 100 * done["wasted"] / max(sum(done.values()), 1)
     return row
 
 
@@ -344,7 +370,7 @@ HEADER_PRINTED = []
 def print_row(row):
     if not HEADER_PRINTED:
         print(f"{'scenario':<10} {'server':<10} {'req/s':>9} {'ttfb p50':>9} {'ttfb p99':>9} {'total p99':>10} "
-              f"{'cpu us/req':>10} {'origin/obj':>10} {'errors':>7} {'stalls':>7} {'pl p50':>7} {'pl p99':>7}")
+              f"{'cpu us/req':>10} {'origin/obj':>10} {'errors':>7} {'stalls':>7} {'pl p50':>7} {'pl p99':>7} {'pf waste%':>9}")
         HEADER_PRINTED.append(True)
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
     origin = row.get("origin_requests_per_object")
@@ -353,7 +379,8 @@ def print_row(row):
     print(f"{row['scenario']:<10} {row['server']:<10} {row['requests_per_s']:>9.0f} {fmt(row['ttfb_p50_ms'], '9.2f')} "
           f"{fmt(row['ttfb_p99_ms'], '9.2f')} {fmt(row['total_p99_ms'], '10.2f')} {row['cpu_us_per_request']:>10.1f} "
           f"{str(origin if origin is not None else '-'):>10} {row['errors']:>7} {str(row['stalls'] if row['stalls'] is not None else '-'):>7}"
-          f" {fmt(row.get('playlist_ttfb_p50_ms'), '7.2f')} {fmt(row.get('playlist_ttfb_p99_ms'), '7.2f')}",
+          f" {fmt(row.get('playlist_ttfb_p50_ms'), '7.2f')} {fmt(row.get('playlist_ttfb_p99_ms'), '7.2f')}"
+          f" {fmt(row.get('prefetch_wasted_pct'), '9.1f')}",
           flush=True)
 
 
