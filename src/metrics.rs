@@ -62,6 +62,10 @@ pub struct ShardStats {
     pub store_peak_bytes: AtomicU64,
     pub store_objects: AtomicU64,
     pub store_evictions: AtomicU64,
+    /// Evictions of idle streams' objects, and objects dropped once no playlist listed them
+    /// (LIVE.md F7).
+    pub store_idle_evictions: AtomicU64,
+    pub store_dead_evictions: AtomicU64,
     /// Responses by method x status class x cache result (see `request_cell`).
     responses: [AtomicU64; REQUEST_CELLS],
     /// Bytes read from clients (request heads and bodies).
@@ -109,6 +113,8 @@ impl Default for ShardStats {
             store_peak_bytes: AtomicU64::new(0),
             store_objects: AtomicU64::new(0),
             store_evictions: AtomicU64::new(0),
+            store_idle_evictions: AtomicU64::new(0),
+            store_dead_evictions: AtomicU64::new(0),
             responses: std::array::from_fn(|_| AtomicU64::new(0)),
             bytes_received: AtomicU64::new(0),
             bytes_sent: AtomicU64::new(0),
@@ -146,6 +152,10 @@ impl ShardStats {
         self.store_objects.store(usage.objects, Ordering::Relaxed);
         self.store_evictions
             .store(usage.evictions, Ordering::Relaxed);
+        self.store_idle_evictions
+            .store(usage.idle_evictions, Ordering::Relaxed);
+        self.store_dead_evictions
+            .store(usage.dead_evictions, Ordering::Relaxed);
     }
 
     /// Counts a failed upstream exchange, in total and by kind.

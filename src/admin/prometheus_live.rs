@@ -1,8 +1,8 @@
-//! The live-video families of a scrape (LIVE.md F1, F4, F9, F11): held blocking reloads and
-//! how they ended, upstream long-polls, playlist versions taken, refused and unusable,
-//! prefetches by outcome, the renditions tracked and stale (summed over shards like every
-//! other counter), and the per-stream families, the [`STREAM_LABELS`] busiest streams by
-//! name and the rest as `other`.
+//! The live-video families of a scrape (LIVE.md F1, F4, F7, F9, F11): held blocking reloads
+//! and how they ended, upstream long-polls, playlist versions taken, refused and unusable,
+//! prefetches by outcome, evictions that follow the live window, the renditions tracked and
+//! stale (summed over shards like every other counter), and the per-stream families, the
+//! [`STREAM_LABELS`] busiest streams by name and the rest as `other`.
 
 use super::{by_kind, counter, gauge, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
@@ -63,6 +63,16 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "livecache_hls_renditions_seeded",
             "Renditions tracked from the cache's copy of their playlist (viewers without blocking reloads)",
             load(|l| &l.seeded),
+        ),
+        counter(
+            "livecache_store_idle_stream_evictions",
+            "Of the evictions to stay within the budget, objects of streams nobody watched any more (they go first)",
+            stats.sum(|s| &s.store_idle_evictions),
+        ),
+        counter(
+            "livecache_store_dead_evictions",
+            "Objects dropped because no playlist listed them any more and their availability had passed (before any pressure)",
+            stats.sum(|s| &s.store_dead_evictions),
         ),
         counter(
             "livecache_prefetch_started",

@@ -1,8 +1,9 @@
 //! The byte-bounded store of one shard: an LRU of URLs, each holding the variants stored for it
 //! (one without `Vary`, up to `max_variants` with it), plus the accounting of the bytes its
 //! in-flight fetches hold, so stored and in-flight bytes together stay within the shard's
-//! share of the cache budget. Eviction is least-recently-used per URL. Pure: no I/O, no
-//! runtime; the shard owns one inside a `RefCell` and never holds the borrow across an await.
+//! share of the cache budget. Eviction is least-recently-used per URL; the live layer moves
+//! the objects of streams nobody watches to the eviction end and drops those no playlist
+//! lists any more (LIVE.md F7). Pure: no I/O, no runtime; the shard owns one inside a `RefCell` and never holds the borrow across an await.
 
 use std::rc::Rc;
 
@@ -23,7 +24,13 @@ pub struct StoreUsage {
     /// The most `stored_bytes + inflight_bytes` has ever been.
     pub peak_bytes: u64,
     pub objects: u64,
+    /// Objects evicted to make room (those of idle streams included).
     pub evictions: u64,
+    /// Of those, objects of streams nobody watched any more (`mark_idle`).
+    pub idle_evictions: u64,
+    /// Objects dropped because every playlist let go of them (`remove_dead`), before any
+    /// pressure.
+    pub dead_evictions: u64,
 }
 
 pub struct Store {
@@ -37,6 +44,9 @@ struct Variants {
     vary: Vary,
     /// Oldest first; the secondary key of each.
     objects: Vec<(Bytes, Rc<StoredObject>)>,
+    /// Moved to the eviction end because its stream lost its viewers, and not asked for
+    /// since.
+    idle: bool,
 }
 
 impl Variants {
@@ -92,9 +102,10 @@ impl Store {
     /// The object stored for `key` that matches `request`'s `Vary` fields, the URL marked
     /// most recently used.
     pub fn get(&mut self, key: &CacheKey, request: &[Header]) -> Found {
-        let Some(variants) = self.entries.get(key) else {
+        let Some(variants) = self.entries.get_mut(key) else {
             return Found::Nothing;
         };
+        variants.idle = false;
         let secondary = variants.vary.secondary_key(request);
         match variants.objects.iter().find(|(s, _)| *s == secondary) {
             Some((_, object)) => Found::Object(Rc::clone(object)),
@@ -126,6 +137,7 @@ impl Store {
             _ => Variants {
                 vary,
                 objects: Vec::new(),
+                idle: false,
             },
         };
         variants.objects.retain(|(s, _)| *s != secondary);
@@ -140,6 +152,23 @@ impl Store {
         self.put(key, variants);
         self.note_peak();
         Ok(())
+    }
+
+    /// Moves `key` to the eviction end of the store: its stream has no viewers any more, so
+    /// it goes before anything watched when room is needed (LIVE.md F7), unless a request
+    /// for it comes first.
+    pub fn mark_idle(&mut self, key: &CacheKey) {
+        if let Some(variants) = self.entries.peek_mut(key) {
+            variants.idle = true;
+            self.entries.demote(key);
+        }
+    }
+
+    /// Drops what is stored for `key` because no playlist lists it any more and its
+    /// availability has passed (LIVE.md F7); counted apart from evictions for room.
+    pub fn remove_dead(&mut self, key: &CacheKey) {
+        let removed = self.remove(key);
+        self.usage.dead_evictions += removed;
     }
 
     /// Drops every variant stored for `key`; returns how many there were.
@@ -207,9 +236,13 @@ impl Store {
         while self.used() + extra > self.usage.budget {
             match self.entries.pop_lru() {
                 Some((_, old)) => {
+                    let n = old.objects.len() as u64;
                     self.usage.stored_bytes -= old.cost();
-                    self.usage.objects -= old.objects.len() as u64;
-                    self.usage.evictions += old.objects.len() as u64;
+                    self.usage.objects -= n;
+                    self.usage.evictions += n;
+                    if old.idle {
+                        self.usage.idle_evictions += n;
+                    }
                 }
                 None => return false,
             }
@@ -311,6 +344,31 @@ mod tests {
         assert_eq!(store.put_plain(key(1), object(2000)), Err(Refusal::NoRoom));
         store.release_inflight(4000);
         assert!(store.put_plain(key(1), object(2000)).is_ok());
+    }
+
+    #[test]
+    fn idle_streams_go_first_unless_asked_for_and_dead_objects_are_counted_apart() {
+        let cost = object(1000).cost();
+        let mut store = Store::new(cost * 3);
+        for i in 0..3 {
+            store.put_plain(key(i), object(1000)).unwrap();
+        }
+        // Key 2 is the most recent, but its stream went idle: it goes first.
+        store.mark_idle(&key(2));
+        store.mark_idle(&key(1));
+        store.got(&key(1)); // a viewer came back for this one
+        store.put_plain(key(3), object(1000)).unwrap();
+        assert!(store.got(&key(2)).is_none());
+        assert!(store.got(&key(1)).is_some());
+        assert_eq!(store.usage().evictions, 1);
+        assert_eq!(store.usage().idle_evictions, 1);
+        store.put_plain(key(4), object(1000)).unwrap();
+        assert_eq!(store.usage().idle_evictions, 1, "key 0 was not idle");
+        store.remove_dead(&key(1));
+        store.remove_dead(&key(99));
+        assert_eq!(store.usage().dead_evictions, 1);
+        assert_eq!(store.usage().evictions, 2);
+        assert_eq!(store.usage().objects, 2);
     }
 
     #[test]

@@ -321,6 +321,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Longest a classic playlist's new version is held back while its new segments are prefetched, so viewers who see it find them cached (never more than half a target duration); 0s: served at once",
     },
     Knob {
+        key: "live_window_memory",
+        default: "on",
+        applies: Applies::Reload,
+        help: "Memory follows the live window: media no tracked playlist lists any more is dropped once its availability has passed (a segment's duration plus the playlist's, a part's three target durations), and the media of renditions nobody watches is evicted first; off: plain LRU",
+    },
+    Knob {
         key: "max_renditions",
         default: "16384",
         applies: Applies::Reload,

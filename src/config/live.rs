@@ -1,7 +1,7 @@
-//! The keys of the live-video layer (LIVE.md F1, F4, F9, refresh-ahead): whether blocking
+//! The keys of the live-video layer (LIVE.md F1, F4, F7, F9, refresh-ahead): whether blocking
 //! playlist reloads are held at the edge, how many may wait at once, the largest playlist
-//! that becomes rendition state, whether manifests with viewers are refreshed early, and
-//! how media newly listed is prefetched. Parsed from text like every other key, so errors
+//! that becomes rendition state, whether manifests with viewers are refreshed early, how
+//! media newly listed is prefetched, and whether memory follows the live window. Parsed from text like every other key, so errors
 //! name the key and value.
 
 use std::time::Duration;
@@ -39,6 +39,9 @@ pub struct Live {
     /// Longest a classic rendition's new version waits for its prefetches before viewers get
     /// it (never more than half a target duration).
     pub prefetch_wait: Duration,
+    /// Media no tracked playlist lists any more is dropped once its availability has passed,
+    /// and an unwatched rendition's media is evicted first (LIVE.md F7); off: plain LRU.
+    pub live_window_memory: bool,
 }
 
 impl Live {
@@ -67,6 +70,7 @@ impl Live {
                 "prefetch_wait",
                 format!("{:?}", units::format_duration(self.prefetch_wait)),
             ),
+            ("live_window_memory", on_off(self.live_window_memory)),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),

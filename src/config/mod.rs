@@ -286,6 +286,7 @@ impl Config {
                 prefetch: switch("prefetch")?,
                 prefetch_per_stream: positive("prefetch_per_stream")?,
                 prefetch_wait: duration("prefetch_wait")?,
+                live_window_memory: switch("live_window_memory")?,
             },
             sources,
             cross_mesh_for_tests: false,

@@ -122,6 +122,15 @@ impl MediaPlaylist {
         self.segments.get(usize::try_from(i).ok()?)
     }
 
+    /// Every listed part, oldest first: those of the complete segments, then those in
+    /// progress.
+    pub fn all_parts(&self) -> impl Iterator<Item = &Part> {
+        self.segments
+            .iter()
+            .flat_map(|s| s.parts.iter())
+            .chain(self.trailing_parts.iter())
+    }
+
     /// The listed parts of segment `msn` (complete or in progress); empty when none are.
     pub fn parts(&self, msn: u64) -> &[Part] {
         if msn == self.next_msn() {

@@ -18,8 +18,9 @@
 //! `media` (the media playlist model), `media_parse` (its parser), `blocking` (blocking
 //! reload arithmetic), `directives` (`_HLS_*` in a request target), `rendition` (the edge's
 //! decisions), `delta` (delta updates made from a full playlist), `prefetch` (what a new
-//! version newly lists), `multivariant`, `mpd` (the MPD model), `mpd_parse` (its parser),
-//! `segment_template` (DASH addressing), `iso8601` (xs:duration and xs:dateTime), `error`.
+//! version newly lists), `window` (what a new version lets go of), `multivariant`, `mpd`
+//! (the MPD model), `mpd_parse` (its parser), `segment_template` (DASH addressing),
+//! `iso8601` (xs:duration and xs:dateTime), `error`.
 
 mod attributes;
 mod blocking;
@@ -38,6 +39,7 @@ mod prefetch;
 mod rendition;
 mod segment_tags;
 mod segment_template;
+mod window;
 
 pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
@@ -65,6 +67,7 @@ pub use segment_template::{
     expand_template, SegmentTemplate, SegmentTimeline, TemplateValues, TimelineEntry,
     TimelineSegment, TimelineSegments,
 };
+pub use window::{left_window, named_by};
 
 /// An HLS playlist of either kind.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use super::{MediaPlaylist, Part};
+use super::MediaPlaylist;
 
 /// The kind of a newly listed object, for the order of fetches and their counts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +45,8 @@ pub fn newly_listed<'a>(
     }
     let mut seen: HashSet<&str> = HashSet::new();
     let mut listed = Vec::new();
-    let known_parts: HashSet<&str> = all_parts(previous).map(|p| p.uri.as_str()).collect();
-    for part in all_parts(next).filter(|_| wanted.parts) {
+    let known_parts: HashSet<&str> = previous.all_parts().map(|p| p.uri.as_str()).collect();
+    for part in next.all_parts().filter(|_| wanted.parts) {
         let fetchable = !part.gap && part.byte_range.is_none();
         if fetchable && !known_parts.contains(part.uri.as_str()) && seen.insert(&part.uri) {
             listed.push((part.uri.as_str(), MediaKind::Part));
@@ -81,15 +81,6 @@ pub fn newly_listed<'a>(
         }
     }
     listed
-}
-
-/// Every part a playlist lists: those of its complete segments, then those in progress.
-fn all_parts(playlist: &MediaPlaylist) -> impl Iterator<Item = &Part> {
-    playlist
-        .segments
-        .iter()
-        .flat_map(|s| s.parts.iter())
-        .chain(playlist.trailing_parts.iter())
 }
 
 #[cfg(test)]

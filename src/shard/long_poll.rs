@@ -65,6 +65,7 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
         let latest = rendition.latest.borrow().clone();
         let now = shard.now();
         if !rendition.wanted(now) {
+            shard.let_window_idle(&rendition);
             break;
         }
         let started = Instant::now();
@@ -354,6 +355,9 @@ pub(super) fn install(
         plain_heads: Default::default(),
     });
     *rendition.latest.borrow_mut() = Some(Rc::clone(&version));
+    if let Some(served) = &served {
+        shard.follow_window(rendition, &served.playlist, &version.playlist, now);
+    }
     ShardStats::incr(&shard.my_stats().live.versions);
     shard.wake_satisfied(rendition, &version);
     note_staleness(shard, rendition, now);

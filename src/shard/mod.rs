@@ -9,6 +9,7 @@ mod fetch;
 mod hold_upkeep;
 mod holds;
 mod leader;
+mod live_window;
 mod long_poll;
 mod lookup;
 pub mod mesh;
@@ -112,6 +113,8 @@ pub struct Shard {
     refresh_plan: refresh_ahead::RefreshPlan,
     /// Media fetched because a new playlist version listed it, followed until used.
     prefetches: prefetch::Prefetches,
+    /// Media let go of by the playlists, dropped once its availability has passed.
+    window: live_window::LiveWindow,
 }
 
 impl Shard {
@@ -145,6 +148,7 @@ impl Shard {
             holds: hold_upkeep::Holds::default(),
             refresh_plan: refresh_ahead::RefreshPlan::default(),
             prefetches: prefetch::Prefetches::default(),
+            window: live_window::LiveWindow::default(),
         });
         shard.publish_store();
         shard
