@@ -16,6 +16,7 @@ use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::cache::lending::SharedBudget;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::log::access::{self, Reopen};
@@ -184,6 +185,12 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
     let progress = StartProgress::new(shards);
     let clock = Clock::system();
+    // Every shard starts with its even share of the budget (`cache::lending`).
+    let lending = Arc::new(SharedBudget::new(
+        config.cache_size,
+        config.shard_cache_size() * shards as u64,
+        shards,
+    ));
     let mut handles = Vec::with_capacity(shards);
     for (index, listener) in listeners.into_iter().enumerate() {
         let placement = match cpus.get(index % cpus.len().max(1)) {
@@ -200,6 +207,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let reopen = reopen.clone();
         let progress = Arc::clone(&progress);
         let clock = clock.clone();
+        let lending = Arc::clone(&lending);
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
@@ -217,7 +225,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 };
                 progress.reached(index, StartStep::Meshed);
                 let id = mesh.shard_id();
-                let shard = Shard::new(id, source, stats, mesh, reopen, clock);
+                let shard = Shard::new(id, source, stats, mesh, reopen, clock, lending);
                 spawn_heartbeat(&shard);
                 spawn_access_log_flusher(&shard);
                 if let Some(receivers) = receivers {
@@ -311,6 +319,7 @@ fn spawn_heartbeat(shard: &Rc<Shard>) {
         loop {
             glommio::timer::sleep(HEARTBEAT).await;
             shard.adopt_reload();
+            shard.balance_quota();
             shard.publish_guards();
             shard
                 .my_stats()

@@ -199,10 +199,9 @@ with_shards!(metrics_count_exactly_what_clients_did, |shards| {
     assert!(m.sum("livecache_client_bytes_sent_total", &[]) >= body_bytes as f64);
     assert_eq!(m.sum("livecache_store_objects", &[]), 3.0);
     assert!(m.sum("livecache_store_bytes", &[]) >= 3000.0);
-    assert_eq!(
-        m.sum("livecache_store_budget_bytes", &[]),
-        (64u64 << 20) as f64
-    );
+    // The shards' quotas share the budget; idle ones hand theirs back.
+    let quotas = m.sum("livecache_store_budget_bytes", &[]);
+    assert!(quotas > 0.0 && quotas <= (64u64 << 20) as f64, "{quotas}");
     assert_eq!(m.sum("livecache_shards", &[]), shards as f64);
     assert_eq!(m.sum("livecache_latency_shards_merged", &[]), shards as f64);
     assert_eq!(m.sum("livecache_config_version", &[]), 1.0);

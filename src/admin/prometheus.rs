@@ -338,7 +338,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
         per_shard(
             stats,
             "livecache_store_budget_bytes",
-            "Cache budget for stored plus in-flight bytes",
+            "This shard's quota of cache_size for stored plus in-flight bytes (the quotas share the budget: an idle shard's goes to busy ones)",
             |s| s.store_budget.load(Ordering::Relaxed),
         ),
         counter(

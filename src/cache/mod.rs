@@ -7,6 +7,7 @@ pub mod entry;
 pub mod freshness;
 pub mod inflight;
 pub mod key;
+pub mod lending;
 pub mod pass_through;
 pub mod purge;
 pub mod rules;

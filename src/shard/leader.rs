@@ -52,6 +52,7 @@ impl Leader {
     /// Reserves `bytes` of the store's budget for an object that may be stored.
     pub fn reserve(&mut self, bytes: u64) -> bool {
         self.reserved += bytes;
+        self.shard.make_quota_room(bytes);
         let fits = self.shard.store.borrow_mut().reserve_inflight(bytes);
         self.shard.publish_store();
         fits

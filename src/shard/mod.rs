@@ -14,6 +14,7 @@ mod long_poll;
 mod lookup;
 pub mod mesh;
 mod prefetch;
+mod quota;
 mod refresh_ahead;
 mod rendition;
 pub mod reply;
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::cache::directives::RequestDirectives;
+use crate::cache::lending::SharedBudget;
 use crate::cache::unshareable::Unshareable;
 use crate::cache::{
     CacheKey, InFlight, PassThroughBudget, PurgeScope, Store, StoreUsage, StoredObject,
@@ -87,6 +89,8 @@ pub struct Shard {
     version: Cell<u64>,
     pub stats: Arc<Stats>,
     store: RefCell<Store>,
+    /// The cache budget all shards share; the store's budget is this shard's quota of it.
+    lending: Arc<SharedBudget>,
     inflight: RefCell<HashMap<FlightKey, Rc<InFlight>>>,
     /// URLs whose last response could not be shared: requests for them skip the wait.
     unshareable: RefCell<Unshareable>,
@@ -125,12 +129,14 @@ impl Shard {
         mesh: Mesh,
         reopen: Reopen,
         clock: Clock,
+        lending: Arc<SharedBudget>,
     ) -> Rc<Shard> {
         let config = Rc::new((*source.current()).clone());
         let shard = Rc::new(Shard {
             id,
             access_log: ShardLog::new(id, &config, reopen),
             store: RefCell::new(Store::new(config.shard_cache_size())),
+            lending,
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
             pass_through: Rc::new(PassThroughBudget::new(config.shard_pass_through_memory())),
@@ -190,7 +196,9 @@ impl Shard {
         {
             *self.pool.borrow_mut() = Rc::new(pool_for(&next, &self.stats, self.id));
         }
-        self.store.borrow_mut().set_budget(next.shard_cache_size());
+        if next.cache_size != self.config().cache_size {
+            self.adopt_budget(&next);
+        }
         self.pass_through
             .set_limit(next.shard_pass_through_memory());
         self.unshareable
@@ -306,6 +314,7 @@ impl Shard {
     fn store_object(&self, key: &CacheKey, secondary: Bytes, object: Rc<StoredObject>) -> bool {
         let vary = object.head.vary.clone();
         let max_variants = self.config().caching.max_variants;
+        self.make_quota_room(object.cost());
         let stored = self
             .store
             .borrow_mut()
