@@ -16,7 +16,8 @@
 //! Files: `attributes` (HLS attribute lists and value types), `lines` (the M3U8 line grammar
 //! and which kind a playlist is), `segment_tags` and `low_latency` (the tags' models),
 //! `media` (the media playlist model), `media_parse` (its parser), `blocking` (blocking
-//! reload arithmetic), `directives` (`_HLS_*` in a request target), `rendition` (the edge's
+//! reload arithmetic), `directives` (`_HLS_*` in a request target), `cmcd` (what players
+//! say in Common Media Client Data), `rendition` (the edge's
 //! decisions), `delta` (delta updates made from a full playlist), `prefetch` (what a new
 //! version newly lists), `window` (what a new version lets go of), `multivariant`, `mpd`
 //! (the MPD model), `mpd_parse` (its parser), `segment_template` (DASH addressing),
@@ -24,6 +25,7 @@
 
 mod attributes;
 mod blocking;
+mod cmcd;
 mod delta;
 mod directives;
 mod error;
@@ -43,6 +45,7 @@ mod window;
 
 pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
+pub use cmcd::{Cmcd, Value as CmcdValue};
 pub use delta::delta_update;
 pub use directives::{
     blocking_target, is_manifest, is_media_path, is_mpd_path, is_playlist_path,

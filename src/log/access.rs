@@ -308,7 +308,7 @@ mod tests {
         drop(log);
         assert!(std::fs::read_to_string(&path)
             .unwrap()
-            .ends_with(" shard=3\n"));
+            .ends_with(" shard=3 cmcd=-\n"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

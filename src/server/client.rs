@@ -1,5 +1,6 @@
 //! One client connection's state, and what every kind of request does with it: its address,
-//! the cache key of what it asks for, and throwing away a body that means nothing here. The
+//! the cache key of what it asks for (and of what it says it will ask for next), and throwing
+//! away a body that means nothing here. The
 //! connection loop (`connection`) and the request kinds it dispatches to (`pass`, `purge`)
 //! share it; none of them owns another.
 
@@ -11,9 +12,10 @@ use glommio::net::TcpStream;
 use super::body::{self, BodyError, BodyReader};
 use super::drain::Drain;
 use super::pace::Pace;
-use crate::cache::CacheKey;
+use crate::cache::{CacheKey, StreamKey};
 use crate::http::request::{RequestBody, RequestHead};
 use crate::http::Failure;
+use crate::live::Cmcd;
 use crate::metrics::Guard;
 use crate::shard::Shard;
 
@@ -34,6 +36,23 @@ impl Connection {
             .map(|h| h.as_ref())
             .unwrap_or(config.origin.authority.as_bytes());
         CacheKey::new(host, &head.target, &config.strip_query_params)
+    }
+
+    /// What the client says it will ask for next (CMCD `nor`), resolved against `key`, kept
+    /// to `key`'s stream (others are another owner's business, and a player may not steer
+    /// the edge elsewhere) and to two objects: the owner prefetches them.
+    pub fn hinted_objects(&self, head: &RequestHead, key: &CacheKey) -> Vec<CacheKey> {
+        let Some(cmcd) = Cmcd::of_request(&head.target, &head.headers) else {
+            return Vec::new();
+        };
+        let config = self.shard.config();
+        let stream = StreamKey::of(key, config.stream_key);
+        let strip = &config.strip_query_params;
+        cmcd.next_objects()
+            .iter()
+            .filter_map(|next| CacheKey::of_reference(key, next.as_bytes(), strip))
+            .filter(|next| next != key && StreamKey::of(next, config.stream_key) == stream)
+            .collect()
     }
 
     /// The client's address, looked up once per connection.

@@ -170,6 +170,7 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(head);
+        let hinted = self.hinted_objects(head, &key);
         let stream = StreamKey::of(&key, self.shard.config().stream_key);
         let owner = route::stream_owner(&self.shard.config(), &stream);
         meter.for_stream(stream.into_bytes(), ObjectKind::of(key.target()));
@@ -185,6 +186,7 @@ impl Connection {
             ),
             key,
             directives,
+            hinted,
         });
         match route::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,

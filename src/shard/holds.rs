@@ -225,6 +225,7 @@ impl Shard {
                 key: key.0.clone(),
                 upstream_headers,
                 directives: Default::default(),
+                hinted: Vec::new(),
             }),
             latest: RefCell::new(None),
             waiters: RefCell::new(Vec::new()),

@@ -143,6 +143,7 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
         key: CacheKey::new(rendition.upstream.key.host(), target.as_bytes(), &[]),
         upstream_headers: rendition.upstream.upstream_headers.clone(),
         directives: Default::default(),
+        hinted: Vec::new(),
     });
     ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;

@@ -74,6 +74,9 @@ pub struct FetchRequest {
     pub upstream_headers: Vec<Header>,
     /// The client's cache directives (all off when the configuration ignores them).
     pub directives: RequestDirectives,
+    /// Objects of the same stream the client says it will ask for next (CMCD `nor`, at most
+    /// two): the owner prefetches them.
+    pub hinted: Vec<CacheKey>,
 }
 
 /// A fetch in flight is found by URL and by the secondary key of the variant it is expected

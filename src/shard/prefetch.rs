@@ -12,6 +12,9 @@
 //! origin is struggling: T4.2), nor while bytes in flight pass a quarter of the shard's
 //! budget (what viewers are fetching comes first).
 //!
+//! A player's own word counts too: the objects a request's CMCD `nor` names (resolved and
+//! kept to the request's stream by the connection) are prefetched the same way.
+//!
 //! Each prefetch is followed until a viewer asks for it (used, with its lead time), nobody
 //! did within three target durations (wasted), or it failed; the counts are what tells an
 //! operator whether prefetch pays.
@@ -27,6 +30,7 @@ use futures_channel::oneshot;
 use super::rendition::Rendition;
 use super::{FetchRequest, Shard};
 use crate::cache::{CacheKey, Event, Reader, StreamKey, Vary};
+use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
 use crate::metrics::ShardStats;
 
@@ -34,6 +38,9 @@ use crate::metrics::ShardStats;
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// A prefetch no viewer asked for within this many target durations of its start is wasted.
 const WASTED_AFTER: u32 = 3;
+/// A prefetch a player asked for (CMCD `nor`) that nobody requested within this long is
+/// wasted.
+const HINT_HORIZON: Duration = Duration::from_secs(10);
 /// Prefetches followed at once per shard; past it new media waits for its viewers.
 const MAX_FOLLOWED: usize = 16_384;
 
@@ -80,75 +87,114 @@ impl Shard {
         if listed.is_empty() {
             return Vec::new();
         }
-        let stats = &self.my_stats().live;
-        let usage = self.store_usage();
-        let paused = self.prefetches.paused_until.get().is_some_and(|t| now < t);
-        if paused || usage.inflight_bytes > usage.budget / 4 {
-            ShardStats::add(&stats.prefetch_skipped, listed.len() as u64);
+        if !self.may_prefetch(now) {
+            let skipped = &self.my_stats().live.prefetch_skipped;
+            ShardStats::add(skipped, listed.len() as u64);
             return Vec::new();
         }
         let base = &rendition.upstream;
-        let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
-        let secondary = key_fields.secondary_key(&base.upstream_headers);
+        let strip = &config.strip_query_params;
         let deadline = now + next.target_duration.saturating_mul(WASTED_AFTER);
-        let mut started = Vec::new();
-        for (uri, _) in listed {
-            let Some(key) =
-                CacheKey::of_reference(&base.key, uri.as_bytes(), &config.strip_query_params)
-            else {
-                continue;
-            };
-            let stream = StreamKey::of(&key, config.stream_key);
-            let flight_key = (key.clone(), secondary.clone());
-            let busy = self.inflight.borrow().contains_key(&flight_key)
-                || self.store.borrow().vary_of(&key).is_some();
-            if busy {
-                continue;
-            }
-            let room = self.stream_prefetches(&stream) < config.live.prefetch_per_stream
-                && self.prefetches.followed.borrow().len() < MAX_FOLLOWED;
-            // Its own stream is owned here; another one may be owned elsewhere.
-            if !room || stream != rendition.stream {
-                ShardStats::incr(&stats.prefetch_skipped);
-                continue;
-            }
-            let request = Arc::new(FetchRequest {
-                key: key.clone(),
-                upstream_headers: base.upstream_headers.clone(),
-                directives: Default::default(),
-            });
-            let reader = self.start(&request, flight_key, None, false).reader();
-            ShardStats::incr(&stats.prefetch_started);
-            *self
-                .prefetches
-                .in_flight
-                .borrow_mut()
-                .entry(stream.clone())
-                .or_default() += 1;
-            let followed = Followed {
-                deadline,
-                completed: None,
-                asked: false,
-            };
-            self.prefetches
-                .followed
-                .borrow_mut()
-                .insert(key.clone(), followed);
-            self.prefetches
-                .by_deadline
-                .borrow_mut()
-                .push_back((deadline, key.clone()));
-            let (done, ended) = oneshot::channel();
-            started.push(ended);
-            let shard = Rc::clone(self);
-            glommio::spawn_local(async move {
-                let complete = settle(reader).await;
-                shard.prefetch_ended(&stream, &key, complete);
-                let _ = done.send(());
+        listed
+            .into_iter()
+            .filter_map(|(uri, _)| CacheKey::of_reference(&base.key, uri.as_bytes(), strip))
+            .filter_map(|key| {
+                self.prefetch_one(key, &base.upstream_headers, &rendition.stream, deadline)
             })
-            .detach();
+            .collect()
+    }
+
+    /// What a player said it will ask for next (CMCD `nor`, resolved by the connection and
+    /// kept to the request's stream), prefetched as a playlist's new media is, with the
+    /// fields of the request that carried it.
+    pub(super) fn prefetch_hinted(self: &Rc<Self>, request: &FetchRequest) {
+        let config = self.config();
+        if request.hinted.is_empty() || !config.live.prefetch {
+            return;
         }
-        started
+        let now = self.now();
+        self.sweep_prefetches(now);
+        if !self.may_prefetch(now) {
+            let skipped = &self.my_stats().live.prefetch_skipped;
+            ShardStats::add(skipped, request.hinted.len() as u64);
+            return;
+        }
+        let stream = StreamKey::of(&request.key, config.stream_key);
+        for key in &request.hinted {
+            let deadline = now + HINT_HORIZON;
+            self.prefetch_one(key.clone(), &request.upstream_headers, &stream, deadline);
+        }
+    }
+
+    /// No failure within the pause, and the bytes in flight leave room for what viewers
+    /// fetch themselves.
+    fn may_prefetch(&self, now: Instant) -> bool {
+        let usage = self.store_usage();
+        let paused = self.prefetches.paused_until.get().is_some_and(|t| now < t);
+        !paused && usage.inflight_bytes <= usage.budget / 4
+    }
+
+    /// Starts one prefetch of `key` (of `stream`, fetched with `fields`) unless it is stored,
+    /// in flight, of another stream, or over the limits; its signal when it started.
+    fn prefetch_one(
+        self: &Rc<Self>,
+        key: CacheKey,
+        fields: &[Header],
+        stream: &StreamKey,
+        deadline: Instant,
+    ) -> Option<oneshot::Receiver<()>> {
+        let config = self.config();
+        let key_fields = Vary::None.with_key_fields(&config.forwarding.key);
+        let flight_key = (key.clone(), key_fields.secondary_key(fields));
+        let busy = self.inflight.borrow().contains_key(&flight_key)
+            || self.store.borrow().vary_of(&key).is_some();
+        if busy {
+            return None;
+        }
+        let room = self.stream_prefetches(stream) < config.live.prefetch_per_stream
+            && self.prefetches.followed.borrow().len() < MAX_FOLLOWED;
+        // Its own stream is owned here; another one may be owned elsewhere.
+        if !room || StreamKey::of(&key, config.stream_key) != *stream {
+            ShardStats::incr(&self.my_stats().live.prefetch_skipped);
+            return None;
+        }
+        let request = Arc::new(FetchRequest {
+            key: key.clone(),
+            upstream_headers: fields.to_vec(),
+            directives: Default::default(),
+            hinted: Vec::new(),
+        });
+        let reader = self.start(&request, flight_key, None, false).reader();
+        ShardStats::incr(&self.my_stats().live.prefetch_started);
+        *self
+            .prefetches
+            .in_flight
+            .borrow_mut()
+            .entry(stream.clone())
+            .or_default() += 1;
+        let followed = Followed {
+            deadline,
+            completed: None,
+            asked: false,
+        };
+        self.prefetches
+            .followed
+            .borrow_mut()
+            .insert(key.clone(), followed);
+        self.prefetches
+            .by_deadline
+            .borrow_mut()
+            .push_back((deadline, key.clone()));
+        let (done, ended) = oneshot::channel();
+        let shard = Rc::clone(self);
+        let stream = stream.clone();
+        glommio::spawn_local(async move {
+            let complete = settle(reader).await;
+            shard.prefetch_ended(&stream, &key, complete);
+            let _ = done.send(());
+        })
+        .detach();
+        Some(ended)
     }
 
     /// A viewer asked for `key`: if it was prefetched, that prefetch is used (counted once,

@@ -115,6 +115,7 @@ impl OwnerStream {
                 since: Instant::now(),
             },
         };
+        shard.prefetch_hinted(&request);
         OwnerStream {
             shard: Rc::clone(shard),
             request,

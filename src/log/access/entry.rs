@@ -23,7 +23,7 @@ pub struct RequestLine<'a> {
 }
 
 /// One response as the access log sees it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Entry<'a> {
     pub client: Option<IpAddr>,
     /// When the request head was parsed.
@@ -45,6 +45,9 @@ pub struct Entry<'a> {
     pub total: Duration,
     /// The shard that wrote the response (the connection's shard).
     pub shard: usize,
+    /// The player's CMCD session, object and buffer fields (`live::Cmcd::log_text`), when it
+    /// sent any well-formed.
+    pub cmcd: Option<String>,
 }
 
 impl<'a> Entry<'a> {
@@ -78,14 +81,19 @@ impl<'a> Entry<'a> {
             upstream: meter.upstream_time(),
             total,
             shard,
+            cmcd: head
+                .and_then(|h| crate::live::Cmcd::of_request(&h.target, &h.headers))
+                .map(|c| c.log_text())
+                .filter(|text| !text.is_empty()),
         }
     }
 }
 
 /// Appends one `combined` line:
 /// `IP - - [DD/Mon/YYYY:HH:MM:SS +0000] "METHOD TARGET PROTO" STATUS BYTES "REFERER" "UA"
-/// cache=RESULT failure=SIDE/KIND|- upstream_ms=MS|- total_ms=MS shard=N`. Quoted fields escape `"` and `\` with a
-/// backslash and any other byte outside printable ASCII as `\xHH`, as Apache does.
+/// cache=RESULT failure=SIDE/KIND|- upstream_ms=MS|- total_ms=MS shard=N cmcd="K=V,..."|-`.
+/// Quoted fields escape `"` and `\` with a backslash and any other byte outside printable
+/// ASCII as `\xHH`, as Apache does.
 pub fn format_combined(entry: &Entry, out: &mut Vec<u8>) {
     match entry.client {
         Some(ip) => {
@@ -124,13 +132,21 @@ pub fn format_combined(entry: &Entry, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b" total_ms=");
     push_ms(out, entry.total);
-    let _ = writeln!(out, " shard={}", entry.shard);
+    let _ = write!(out, " shard={} cmcd=", entry.shard);
+    match &entry.cmcd {
+        Some(cmcd) => {
+            out.push(b'"');
+            push_clf_escaped(out, cmcd.as_bytes());
+            out.extend_from_slice(b"\"\n");
+        }
+        None => out.extend_from_slice(b"-\n"),
+    }
 }
 
 /// Appends one JSON object and a newline: `time` (RFC 3339, UTC, milliseconds), `client`,
 /// `method`, `target`, `protocol`, `status`, `bytes`, `referer`, `user_agent`, `cache`,
-/// `failure` (`"side/kind"`), `upstream_ms`, `total_ms`, `shard`. Absent values are `null`; bytes that are not UTF-8
-/// become U+FFFD.
+/// `failure` (`"side/kind"`), `upstream_ms`, `total_ms`, `shard`, `cmcd`. Absent values are
+/// `null`; bytes that are not UTF-8 become U+FFFD.
 pub fn format_json(entry: &Entry, out: &mut Vec<u8>) {
     out.extend_from_slice(b"{\"time\":\"");
     push_iso_time(out, entry.time);
@@ -170,7 +186,9 @@ pub fn format_json(entry: &Entry, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b",\"total_ms\":");
     push_ms(out, entry.total);
-    let _ = writeln!(out, ",\"shard\":{}}}", entry.shard);
+    let _ = write!(out, ",\"shard\":{},\"cmcd\":", entry.shard);
+    push_json_opt(out, entry.cmcd.as_deref().map(str::as_bytes));
+    out.extend_from_slice(b"}\n");
 }
 
 /// Milliseconds with three decimals (microsecond resolution): `12.345`.
@@ -254,6 +272,7 @@ pub(super) mod tests {
             upstream: Some(Duration::from_micros(12_345)),
             total: Duration::from_micros(15_002),
             shard: 3,
+            cmcd: None,
         }
     }
 
@@ -270,14 +289,21 @@ pub(super) mod tests {
             line(format_combined, &e),
             "192.0.2.7 - - [25/Nov/2025:13:14:15 +0000] \"GET /live/ch1/seg-1.m4s?x=1 HTTP/1.1\" \
              200 1234 \"-\" \"curl/8.5\" cache=miss failure=- upstream_ms=12.345 total_ms=15.002 \
-             shard=3\n"
+             shard=3 cmcd=-\n"
         );
+        let player = Entry {
+            cmcd: Some("sid=\"s1\",bl=1200".into()),
+            ..entry(b"/x", None)
+        };
+        assert!(line(format_combined, &player).ends_with(" cmcd=\"sid=\\\"s1\\\",bl=1200\"\n"));
+        let v: serde_json::Value = serde_json::from_str(&line(format_json, &player)).unwrap();
+        assert_eq!(v["cmcd"], "sid=\"s1\",bl=1200");
         let hit = Entry {
             cache: CacheResult::Hit,
             upstream: None,
             client: None,
             referer: Some(b"https://player.example/"),
-            ..e
+            ..e.clone()
         };
         let text = line(format_combined, &hit);
         assert!(text.starts_with("- - - ["), "{text}");
@@ -294,7 +320,7 @@ pub(super) mod tests {
             failure: Some(Failure::HeadTooLarge),
             upstream: None,
             user_agent: None,
-            ..e
+            ..e.clone()
         };
         assert!(line(format_combined, &refused)
             .contains("] \"-\" 431 1234 \"-\" \"-\" cache=error failure=client/head_too_large"));
@@ -331,11 +357,12 @@ pub(super) mod tests {
         assert_eq!(v["upstream_ms"], 12.345);
         assert_eq!(v["total_ms"], 15.002);
         assert_eq!(v["shard"], 3);
+        assert!(v["cmcd"].is_null());
         let hit = Entry {
             cache: CacheResult::Hit,
             upstream: None,
             request: None,
-            ..e
+            ..e.clone()
         };
         let v: serde_json::Value = serde_json::from_str(&line(format_json, &hit)).unwrap();
         assert!(v["upstream_ms"].is_null() && v["target"].is_null());
