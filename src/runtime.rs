@@ -320,6 +320,7 @@ fn spawn_heartbeat(shard: &Rc<Shard>) {
             glommio::timer::sleep(HEARTBEAT).await;
             shard.adopt_reload();
             shard.balance_quota();
+            shard.live_upkeep();
             shard.publish_guards();
             shard
                 .my_stats()

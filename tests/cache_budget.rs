@@ -19,6 +19,15 @@ fn object(directory: &str, i: u64) -> String {
     format!("/{directory}/o{i}.bin?size={OBJECT}")
 }
 
+/// The shards' quotas together: never more than the budget.
+fn quotas(setup: &Setup) -> u64 {
+    let stats = &setup.running().stats;
+    let quota = |s: &livecache::metrics::ShardStats| {
+        s.store_budget.load(std::sync::atomic::Ordering::Relaxed)
+    };
+    stats.shards.iter().map(quota).sum()
+}
+
 fn stored_bytes(setup: &Setup, shard: Option<usize>) -> u64 {
     let stats = &setup.running().stats;
     let of = |s: &livecache::metrics::ShardStats| {
@@ -45,6 +54,7 @@ with_shards!(one_stream_may_use_nearly_the_whole_budget, |shards| {
     // The other shards' unused shares reach its shard within heartbeats.
     let grown = eventually(Duration::from_secs(5), || {
         fill(&setup, "event", 4 * OBJECT);
+        assert!(quotas(&setup) <= budget);
         stored_bytes(&setup, None) >= budget * 9 / 10
     });
     assert!(grown, "{} of {budget} stored", stored_bytes(&setup, None));
@@ -81,6 +91,7 @@ fn a_shard_gets_its_even_share_back() {
     let even = budget / shards as u64;
     let back = eventually(Duration::from_secs(5), || {
         fill(&setup, &second, even);
+        assert!(quotas(&setup) <= budget);
         stored_bytes(&setup, Some(owner(&second))) >= even * 3 / 4
     });
     assert!(

@@ -5,21 +5,22 @@
 //!
 //! Lock-free: one atomic counts the bytes allocated to quotas, and a borrow is a
 //! compare-and-swap that never lets it pass the total, so the process stays within its
-//! budget at every instant. A shard that cannot reach its even share says it waits; shards
-//! above theirs then borrow nothing and hand the excess back on their next heartbeat
-//! (`shard::quota`). Pure: atomics only,
+//! budget at every instant. A shard that cannot reach its even share says how much it
+//! lacks; shards above theirs then borrow nothing and hand that much back on their next
+//! heartbeat (`shard::quota`). Pure: atomics only,
 //! no runtime; shards share one through an `Arc`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug)]
 pub struct SharedBudget {
     total: AtomicU64,
     /// The sum of the shards' quotas.
     allocated: AtomicU64,
-    /// Per shard: below its even share, it could not borrow what it needed. While any is
-    /// set, shards above their even share give back and borrow nothing.
-    waiting: Vec<AtomicBool>,
+    /// Per shard: the bytes it lacks to reach its even share (it could not borrow them).
+    /// While any shard waits, shards above their even share borrow nothing and give back as
+    /// much as is waited for.
+    waiting: Vec<AtomicU64>,
 }
 
 impl SharedBudget {
@@ -29,7 +30,7 @@ impl SharedBudget {
         SharedBudget {
             total: AtomicU64::new(total),
             allocated: AtomicU64::new(allocated.min(total)),
-            waiting: (0..shards).map(|_| AtomicBool::new(false)).collect(),
+            waiting: (0..shards).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -59,26 +60,28 @@ impl SharedBudget {
         self.allocated.fetch_sub(bytes, Ordering::AcqRel);
     }
 
-    /// Shard `shard`, below its even share, needs room the pool does not have (`true`), or
-    /// no longer does (`false`).
-    pub fn set_waiting(&self, shard: usize, waiting: bool) {
-        if let Some(flag) = self.waiting.get(shard) {
-            flag.store(waiting, Ordering::Relaxed);
+    /// Shard `shard`, below its even share, lacks `bytes` the pool does not have (0: it
+    /// lacks nothing any more).
+    pub fn set_waiting(&self, shard: usize, bytes: u64) {
+        if let Some(waiting) = self.waiting.get(shard) {
+            waiting.store(bytes, Ordering::Relaxed);
         }
     }
 
-    /// Whether `shard` is waiting for room.
-    pub fn is_waiting(&self, shard: usize) -> bool {
+    /// What `shard` waits for.
+    pub fn waiting(&self, shard: usize) -> u64 {
         self.waiting
             .get(shard)
-            .is_some_and(|f| f.load(Ordering::Relaxed))
+            .map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
-    /// Whether shards above their even share should give back: some shard waits for room,
-    /// or the quotas add up to more than a (reloaded, smaller) total.
-    pub fn wants_back(&self) -> bool {
-        let over = self.allocated.load(Ordering::Relaxed) > self.total.load(Ordering::Relaxed);
-        over || self.waiting.iter().any(|f| f.load(Ordering::Relaxed))
+    /// How much shards above their even share should give back: what the shards below
+    /// theirs wait for, plus what the quotas hold beyond a (reloaded, smaller) total.
+    pub fn wanted_back(&self) -> u64 {
+        let total = self.total.load(Ordering::Relaxed);
+        let over = self.allocated.load(Ordering::Relaxed).saturating_sub(total);
+        let waited: u64 = self.waiting.iter().map(|w| w.load(Ordering::Relaxed)).sum();
+        over + waited
     }
 
     /// A reloaded `cache_size`.
@@ -122,16 +125,18 @@ mod tests {
     }
 
     #[test]
-    fn a_waiting_shard_or_a_smaller_total_wants_room_back() {
+    fn waiting_shards_and_a_smaller_total_say_how_much_is_wanted_back() {
         let budget = SharedBudget::new(100, 100, 2);
-        assert!(!budget.wants_back());
-        budget.set_waiting(1, true);
-        assert!(budget.wants_back() && budget.is_waiting(1) && !budget.is_waiting(0));
-        budget.set_waiting(1, false);
-        assert!(!budget.wants_back());
+        assert_eq!(budget.wanted_back(), 0);
+        budget.set_waiting(1, 30);
+        assert_eq!(
+            (budget.wanted_back(), budget.waiting(1), budget.waiting(0)),
+            (30, 30, 0)
+        );
+        budget.set_waiting(1, 0);
         budget.set_total(80);
-        assert!(budget.wants_back(), "over the new total");
+        assert_eq!(budget.wanted_back(), 20, "over the new total");
         budget.give_back(20);
-        assert!(!budget.wants_back());
+        assert_eq!(budget.wanted_back(), 0);
     }
 }

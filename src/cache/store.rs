@@ -144,6 +144,8 @@ impl Store {
         while variants.objects.len() >= max_variants.max(1) {
             variants.objects.remove(0);
         }
+        // Stored anew: whatever its stream was, it is wanted now.
+        variants.idle = false;
         let others = variants.cost();
         if !self.make_room(cost + others) {
             return Err(Refusal::NoRoom);

@@ -14,32 +14,42 @@ use std::time::Duration;
 use super::MediaPlaylist;
 
 /// The URIs `previous` listed and `next` no longer names, each with how long after now it
-/// must stay available. Cheap on a long (DVR) window: only the segments before `next`'s first
-/// one and the parts (listed near the live edge only) are looked at.
+/// must stay available. Only the segments before `next`'s first one and the parts (listed
+/// near the live edge only) can leave; `next` is read whole only when there are some.
 pub fn left_window<'a>(
     previous: &'a MediaPlaylist,
     next: &MediaPlaylist,
 ) -> Vec<(&'a str, Duration)> {
     let first = next.first_msn();
-    let edge: HashSet<&str> = next
-        .all_parts()
-        .map(|p| p.uri.as_str())
-        .chain(next.preload_hints.iter().map(|h| h.uri.as_str()))
+    let gone: Vec<_> = previous
+        .segments
+        .iter()
+        .take_while(|s| s.msn < first)
+        .filter(|s| s.byte_range.is_none())
         .collect();
+    let parts: Vec<_> = previous
+        .all_parts()
+        .filter(|p| p.byte_range.is_none())
+        .collect();
+    if gone.is_empty() && parts.is_empty() {
+        return Vec::new();
+    }
+    // A URI let go of at one place may still be named at another (a reused slate segment, a
+    // map): it stays.
+    let named: HashSet<&str> = named_by(next).collect();
     let playlist = previous.duration();
     let part_grace = previous.target_duration.saturating_mul(3);
     let mut left = Vec::new();
     let mut seen = HashSet::new();
-    for part in previous.all_parts().filter(|p| p.byte_range.is_none()) {
+    for part in parts {
         let uri = part.uri.as_str();
-        if !edge.contains(uri) && seen.insert(uri) {
+        if !named.contains(uri) && seen.insert(uri) {
             left.push((uri, part_grace));
         }
     }
-    let gone = previous.segments.iter().take_while(|s| s.msn < first);
-    for segment in gone.filter(|s| s.byte_range.is_none()) {
+    for segment in gone {
         let uri = segment.uri.as_str();
-        if !edge.contains(uri) && seen.insert(uri) {
+        if !named.contains(uri) && seen.insert(uri) {
             left.push((uri, segment.duration.saturating_add(playlist)));
         }
     }
@@ -88,6 +98,27 @@ mod tests {
             vec![("seg-10.m4s", grace), ("seg-11.m4s", grace)]
         );
         assert!(left_window(&next, &next).is_empty());
+    }
+
+    #[test]
+    fn a_uri_still_named_elsewhere_stays() {
+        let slate = |first: u64| {
+            let mut text =
+                format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n");
+            for msn in first..first + 3 {
+                let uri = if msn % 2 == 0 {
+                    "slate.ts".to_string()
+                } else {
+                    format!("seg-{msn}.ts")
+                };
+                text.push_str(&format!("#EXTINF:2.0,\n{uri}\n"));
+            }
+            parse(&text)
+        };
+        // 10 (slate) and 11 leave; the slate is listed again at 12.
+        let (previous, next) = (slate(10), slate(12));
+        let left = left_window(&previous, &next);
+        assert_eq!(left, vec![("seg-11.ts", Duration::from_secs(8))]);
     }
 
     #[test]

@@ -61,6 +61,14 @@ impl Shard {
         self.drop_dead(now);
     }
 
+    /// On the heartbeat: the live layer's bookkeeping that must not wait for a new version
+    /// (drops that fell due, prefetches nobody asked for).
+    pub fn live_upkeep(&self) {
+        let now = self.now();
+        self.drop_dead(now);
+        self.sweep_prefetches(now);
+    }
+
     /// Drops the media whose availability has passed by `now`.
     fn drop_dead(&self, now: Instant) {
         let mut leaving = self.window.leaving.borrow_mut();

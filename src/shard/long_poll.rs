@@ -82,7 +82,12 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                 let target_duration = playlist.target_duration;
                 let installed = install(&shard, &rendition, head, body, *playlist, arrival);
                 if installed == Installed::News {
-                    hold_back(&shard, &rendition, latest, started, target_duration);
+                    let held = Hold {
+                        previous: latest,
+                        started,
+                        target_duration,
+                    };
+                    hold_back(&shard, &rendition, held);
                 }
                 match (installed, pace) {
                     (Installed::News, None) => Duration::ZERO,
@@ -216,25 +221,39 @@ fn start_prefetch(
     }
 }
 
-/// While the prefetches `started` for the version just installed run, requests without
-/// `_HLS_msn` keep getting `previous` (`prefetch_wait`, and half a target duration at most),
-/// so the viewers who see the new version find its media cached; it is no older for it than
-/// a classic poll's interval makes it anyway. Blocking reloads get the new version at once:
-/// their viewers ask for the hinted part while they wait.
-fn hold_back(
-    shard: &Rc<Shard>,
-    rendition: &Rc<Rendition>,
+/// A version just installed, and what its viewers without `_HLS_msn` wait for.
+struct Hold {
+    /// The version before it: what they get meanwhile.
     previous: Option<Rc<Version>>,
+    /// Its prefetches.
     started: Started,
     target_duration: Duration,
-) {
+}
+
+/// While the prefetches for the version just installed run, requests without `_HLS_msn` keep
+/// getting the version before it (`prefetch_wait`, and half a target duration at most), so
+/// the viewers who see the new version find its media cached; it is no older for it than a
+/// classic poll's interval makes it anyway. Blocking reloads get the new version at once:
+/// their viewers ask for the hinted part while they wait. Holds may overlap (a version per
+/// part): the one that ends while a newer runs shows its own version, not the newest.
+fn hold_back(shard: &Rc<Shard>, rendition: &Rc<Rendition>, hold: Hold) {
+    let Hold {
+        previous,
+        started,
+        target_duration,
+    } = hold;
     let wait = shard.config().live.prefetch_wait.min(target_duration / 2);
     let Some(previous) = previous.filter(|_| !started.is_empty() && !wait.is_zero()) else {
         return;
     };
+    let Some(installed) = rendition.latest.borrow().clone() else {
+        return;
+    };
+    let number = rendition.holds_started.get() + 1;
+    rendition.holds_started.set(number);
     // An older hold still running keeps its own version (its media is not ready either).
     if rendition.held_back.borrow().is_none() {
-        *rendition.held_back.borrow_mut() = Some(Rc::clone(&previous));
+        *rendition.held_back.borrow_mut() = Some(previous);
     }
     let rendition = Rc::clone(rendition);
     glommio::spawn_local(async move {
@@ -246,13 +265,14 @@ fn hold_back(
             };
             futures_lite::future::or(ended, glommio::timer::sleep(left)).await;
         }
-        let mine = rendition
-            .held_back
-            .borrow()
+        let mut held = rendition.held_back.borrow_mut();
+        if rendition.holds_started.get() == number {
+            *held = None;
+        } else if held
             .as_ref()
-            .is_some_and(|v| Rc::ptr_eq(v, &previous));
-        if mine {
-            rendition.held_back.take();
+            .is_some_and(|shown| shown.received_at < installed.received_at)
+        {
+            *held = Some(installed);
         }
     })
     .detach();

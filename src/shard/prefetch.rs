@@ -8,8 +8,8 @@
 //! who asks while it runs joins it, and what it brings is stored as any response would be.
 //! Limits: `prefetch_per_stream` in flight per stream; only media of the rendition's own
 //! stream, which this shard owns (media under another stream key may be owned elsewhere, and
-//! would cost a message per object); none for a second after one failed (the
-//! origin is struggling: T4.2), nor while bytes in flight pass a quarter of the shard's
+//! would cost a message per object); none for a second after the origin failed one (a 5xx,
+//! unreachable or cut: T4.2), nor while bytes in flight pass a quarter of the shard's
 //! budget (what viewers are fetching comes first).
 //!
 //! A player's own word counts too: the objects a request's CMCD `nor` names (resolved and
@@ -34,7 +34,8 @@ use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
 use crate::metrics::ShardStats;
 
-/// After a prefetch failed, none starts on this shard for this long.
+/// After the origin failed a prefetch (5xx, unreachable, cut), none starts on this shard for
+/// this long.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// A prefetch no viewer asked for within this many target durations of its start is wasted.
 const WASTED_AFTER: u32 = 3;
@@ -164,7 +165,9 @@ impl Shard {
             directives: Default::default(),
             hinted: Vec::new(),
         });
-        let reader = self.start(&request, flight_key, None, false).reader();
+        // Its reader is the fetch's leader, so it sees the status of any answer, one that
+        // may not be shared included (viewers who join get told to fetch for themselves).
+        let reader = self.start(&request, flight_key, None, true).reader();
         ShardStats::incr(&self.my_stats().live.prefetch_started);
         *self
             .prefetches
@@ -189,8 +192,8 @@ impl Shard {
         let shard = Rc::clone(self);
         let stream = stream.clone();
         glommio::spawn_local(async move {
-            let complete = settle(reader).await;
-            shard.prefetch_ended(&stream, &key, complete);
+            let outcome = settle(reader).await;
+            shard.prefetch_ended(&stream, &key, outcome);
             let _ = done.send(());
         })
         .detach();
@@ -222,8 +225,9 @@ impl Shard {
         self.latency.borrow_mut().prefetch_lead.record(lead);
     }
 
-    /// The prefetch of `key` ended: `complete` when it brought a whole 2xx response.
-    fn prefetch_ended(&self, stream: &StreamKey, key: &CacheKey, complete: bool) {
+    /// The prefetch of `key` ended with `outcome`: one not stored counts as failed, and one
+    /// the origin failed pauses prefetch on this shard.
+    fn prefetch_ended(&self, stream: &StreamKey, key: &CacheKey, outcome: Outcome) {
         let mut in_flight = self.prefetches.in_flight.borrow_mut();
         if let Some(n) = in_flight.get_mut(stream) {
             *n -= 1;
@@ -234,13 +238,14 @@ impl Shard {
         drop(in_flight);
         let now = self.now();
         let mut followed = self.prefetches.followed.borrow_mut();
-        if !complete {
+        if outcome != Outcome::Stored {
             followed.remove(key);
             drop(followed);
             ShardStats::incr(&self.my_stats().live.prefetch_failed);
-            self.prefetches
-                .paused_until
-                .set(Some(now + PAUSE_AFTER_FAILURE));
+            if outcome == Outcome::OriginFailed {
+                let until = now + PAUSE_AFTER_FAILURE;
+                self.prefetches.paused_until.set(Some(until));
+            }
             return;
         }
         let Some(entry) = followed.get_mut(key) else {
@@ -261,7 +266,7 @@ impl Shard {
     }
 
     /// Counts as wasted the prefetches nobody asked for by their deadline.
-    fn sweep_prefetches(&self, now: Instant) {
+    pub(super) fn sweep_prefetches(&self, now: Instant) {
         let mut by_deadline = self.prefetches.by_deadline.borrow_mut();
         let mut followed = self.prefetches.followed.borrow_mut();
         let mut wasted = 0;
@@ -280,14 +285,28 @@ impl Shard {
     }
 }
 
-/// Reads a prefetch to its end: `true` when it brought a complete 2xx response.
-async fn settle(mut reader: Reader) -> bool {
+/// How a prefetch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Complete and stored: a viewer will find it.
+    Stored,
+    /// Answered, but nothing kept (not 2xx, not storable, too large).
+    NotKept,
+    /// The origin failed it (5xx, unreachable, cut): prefetch pauses.
+    OriginFailed,
+}
+
+/// Reads a prefetch to its end.
+async fn settle(mut reader: Reader) -> Outcome {
     loop {
         match reader.next().await {
-            Event::Head(head) if !(200..300).contains(&head.status) => return false,
+            Event::Head(head) if head.status >= 500 => return Outcome::OriginFailed,
+            Event::Head(head) if !(200..300).contains(&head.status) => return Outcome::NotKept,
             Event::Head(_) | Event::Interim(_) | Event::Chunk(_) => continue,
-            Event::End => return true,
-            Event::Aborted | Event::Failed(_) | Event::NotShared => return false,
+            // The leader stores the object before its readers run again.
+            Event::End if reader.is_stored() => return Outcome::Stored,
+            Event::End | Event::NotShared => return Outcome::NotKept,
+            Event::Aborted | Event::Failed(_) => return Outcome::OriginFailed,
         }
     }
 }

@@ -4,8 +4,9 @@
 //! share, so a borrow is one compare-and-swap per several objects, not per chunk); only then
 //! does the store evict. On every heartbeat a quota gives back what its store does not use
 //! (keeping one step of headroom), so an idle shard's share is there for a busy one. A
-//! shard held below its even share says it waits: the shards above theirs then borrow
-//! nothing and shrink back to it on their next heartbeat. So one stream may use nearly all the memory while it is alone, and
+//! shard held below its even share says how much it lacks: the shards above theirs then
+//! borrow nothing and give that much back on their next heartbeat (never going below their
+//! even share), and the waiting shard takes it on its own. So one stream may use nearly all the memory while it is alone, and
 //! every shard gets its even share back within a heartbeat of needing it.
 
 use super::Shard;
@@ -25,35 +26,51 @@ impl Shard {
         }
         let even = self.config().shard_cache_size();
         // While a shard below its even share waits, the pool is left to it.
-        if usage.budget >= even && self.lending.wants_back() {
+        if usage.budget >= even && self.lending.wanted_back() > 0 {
             return;
         }
         let got = self.lending.borrow(needed.max(even / STEP_DIVISOR));
+        let budget = usage.budget + got;
         if got > 0 {
-            self.store.borrow_mut().set_budget(usage.budget + got);
+            self.store.borrow_mut().set_budget(budget);
             self.publish_store();
         }
-        if got < needed && usage.budget + got < even {
-            self.lending.set_waiting(self.id, true);
+        if got < needed && budget < even {
+            // A quarter of the even share at least, so a shard filling up does not wait
+            // again for every object.
+            let lacking = (needed - got)
+                .max(4 * even / STEP_DIVISOR)
+                .min(even - budget);
+            let waiting = self.lending.waiting(self.id);
+            self.lending.set_waiting(self.id, waiting.max(lacking));
         }
     }
 
-    /// On the heartbeat: the quota keeps what the store uses and one step more, the rest
-    /// goes back to the pool for shards that need it; while another shard below its even
-    /// share waits, a quota above the even share shrinks to it, evicting as it must. This
-    /// shard stops waiting once it has its even share or room to spare.
+    /// On the heartbeat. A shard that waits borrows what it lacks (what was given back since)
+    /// and waits for the rest. One above its even share, while others wait, gives back as much
+    /// as they wait for (evicting as it must, never below the even share). Otherwise the
+    /// quota keeps what the store uses and one step more, and the rest goes to the pool.
     pub fn balance_quota(&self) {
         let even = self.config().shard_cache_size();
         let step = even / STEP_DIVISOR;
         let usage = self.store.borrow().usage();
-        let used = usage.stored_bytes + usage.inflight_bytes;
-        if self.lending.is_waiting(self.id) && (usage.budget >= even || used + step <= usage.budget)
-        {
-            self.lending.set_waiting(self.id, false);
+        let waiting = self.lending.waiting(self.id);
+        if waiting > 0 {
+            let got = self.lending.borrow(waiting);
+            let budget = usage.budget + got;
+            let lacking = if budget >= even { 0 } else { waiting - got };
+            self.lending.set_waiting(self.id, lacking);
+            if got > 0 {
+                self.store.borrow_mut().set_budget(budget);
+                self.publish_store();
+            }
+            return;
         }
+        let used = usage.stored_bytes + usage.inflight_bytes;
         let mut keep = (used + step).min(usage.budget);
-        if usage.budget > even && self.lending.wants_back() {
-            keep = keep.min(even);
+        let wanted = self.lending.wanted_back();
+        if usage.budget > even && wanted > 0 {
+            keep = keep.min(usage.budget.saturating_sub(wanted).max(even));
         }
         if keep < usage.budget {
             self.store.borrow_mut().set_budget(keep);
