@@ -61,7 +61,7 @@ impl Cmcd {
     }
 
     /// The next objects the player will ask for (`nor`: one string in v1, a list of them in
-    /// v2), as relative references with their URL-encoding undone, at most [`MAX_NEXT`].
+    /// v2), as relative references with their URL-encoding undone, at most `MAX_NEXT` (two).
     pub fn next_objects(&self) -> Vec<String> {
         let strings: Vec<&str> = match self.get("nor") {
             Some(Value::String(s)) => vec![s.as_str()],
