@@ -321,6 +321,7 @@ fn spawn_heartbeat(shard: &Rc<Shard>) {
             shard.adopt_reload();
             shard.balance_quota();
             shard.live_upkeep();
+            shard.report_replica_reads();
             shard.publish_guards();
             shard
                 .my_stats()

@@ -1,8 +1,9 @@
-//! The live-video families of a scrape (LIVE.md F1, F4, F7, F9, F11): held blocking reloads
-//! and how they ended, upstream long-polls, playlist versions taken, refused and unusable,
-//! prefetches by outcome, evictions that follow the live window, the renditions tracked and
-//! stale (summed over shards like every other counter), and the per-stream families, the
-//! [`STREAM_LABELS`] busiest streams by name and the rest as `other`.
+//! The live-video families of a scrape (LIVE.md F1, F4, F7, F8, F9, F11): held blocking
+//! reloads and how they ended, upstream long-polls, playlist versions taken, refused and
+//! unusable, prefetches by outcome, evictions that follow the live window, hot streams'
+//! replicas, the renditions tracked and stale (summed over shards like every other counter),
+//! and the per-stream families, the [`STREAM_LABELS`] busiest streams by name and the rest
+//! as `other`.
 
 use super::{by_kind, counter, gauge, Buckets, Family, Labels, Samples, Value};
 use crate::live::Rejection;
@@ -63,6 +64,21 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "livecache_hls_renditions_seeded",
             "Renditions tracked from the cache's copy of their playlist (viewers without blocking reloads)",
             load(|l| &l.seeded),
+        ),
+        int_gauge(
+            "livecache_replicated_streams",
+            "Streams replicated on every shard now (their request rate passed hot_stream_requests)",
+            load(|l| &l.replicated_streams),
+        ),
+        counter(
+            "livecache_replicas_sent",
+            "Objects and playlist versions of hot streams their owner sent to every other shard",
+            load(|l| &l.replicas_sent),
+        ),
+        counter(
+            "livecache_replica_hits",
+            "Requests answered from a replica of another shard's hot stream, without crossing cores",
+            load(|l| &l.replica_hits),
         ),
         counter(
             "livecache_store_idle_stream_evictions",

@@ -327,6 +327,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Memory follows the live window: media no tracked playlist lists any more is dropped once its availability has passed (a segment's duration plus the playlist's, a part's three target durations), and the media of renditions nobody watches is evicted first; off: plain LRU",
     },
     Knob {
+        key: "hot_stream_requests",
+        default: "5000",
+        applies: Applies::Reload,
+        help: "Requests a second (all shards together) past which a stream is replicated on every shard: its owner still fetches once, every shard answers its complete objects and playlists from a replica, so its requests stop crossing cores; demoted below half for 30 s. 0: never",
+    },
+    Knob {
         key: "max_renditions",
         default: "16384",
         applies: Applies::Reload,

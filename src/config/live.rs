@@ -42,6 +42,9 @@ pub struct Live {
     /// Media no tracked playlist lists any more is dropped once its availability has passed,
     /// and an unwatched rendition's media is evicted first (LIVE.md F7); off: plain LRU.
     pub live_window_memory: bool,
+    /// Requests a second past which a stream is replicated on every shard (LIVE.md F8); 0:
+    /// never.
+    pub hot_stream_requests: u64,
 }
 
 impl Live {
@@ -71,6 +74,7 @@ impl Live {
                 format!("{:?}", units::format_duration(self.prefetch_wait)),
             ),
             ("live_window_memory", on_off(self.live_window_memory)),
+            ("hot_stream_requests", self.hot_stream_requests.to_string()),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),

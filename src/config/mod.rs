@@ -287,6 +287,7 @@ impl Config {
                 prefetch_per_stream: positive("prefetch_per_stream")?,
                 prefetch_wait: duration("prefetch_wait")?,
                 live_window_memory: switch("live_window_memory")?,
+                hot_stream_requests: count("hot_stream_requests")? as u64,
             },
             sources,
             cross_mesh_for_tests: false,

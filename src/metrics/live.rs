@@ -87,6 +87,12 @@ pub struct LiveStats {
     /// Newly listed media not prefetched: the stream's in-flight limit, memory, a recent
     /// failure, or another shard's stream.
     pub prefetch_skipped: AtomicU64,
+    /// Streams this shard (their owner) replicates on every shard now (F8).
+    pub replicated_streams: AtomicU64,
+    /// Replicas this shard sent out (each to every other shard), and requests it answered
+    /// from another shard's replica.
+    pub replicas_sent: AtomicU64,
+    pub replica_hits: AtomicU64,
 }
 
 impl LiveStats {

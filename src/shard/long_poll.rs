@@ -88,6 +88,7 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                         target_duration,
                     };
                     hold_back(&shard, &rendition, held);
+                    shard.publish_plain(&rendition);
                 }
                 match (installed, pace) {
                     (Installed::News, None) => Duration::ZERO,
@@ -256,6 +257,7 @@ fn hold_back(shard: &Rc<Shard>, rendition: &Rc<Rendition>, hold: Hold) {
         *rendition.held_back.borrow_mut() = Some(previous);
     }
     let rendition = Rc::clone(rendition);
+    let shard = Rc::clone(shard);
     glommio::spawn_local(async move {
         let deadline = Instant::now() + wait;
         for ended in started {
@@ -274,6 +276,8 @@ fn hold_back(shard: &Rc<Shard>, rendition: &Rc<Rendition>, hold: Hold) {
         {
             *held = Some(installed);
         }
+        drop(held);
+        shard.publish_plain(&rendition);
     })
     .detach();
 }

@@ -1,8 +1,9 @@
 //! The channel mesh between shards (bounded queues, built before the executors start): the
 //! messages one shard sends another, and the owner's side that serves them. A fetch's replies
 //! go back on a per-request channel as they are produced, at the requesting shard's pace.
-//! Who sends what lives with the senders: `route` (a request, one URL's invalidation) and
-//! `broadcast` (purges by scope, the latency scrape).
+//! Who sends what lives with the senders: `route` (a request, one URL's invalidation),
+//! `broadcast` (purges by scope, the latency scrape) and `replicas` (a hot stream's objects,
+//! and reads of them reported to their owner).
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -12,14 +13,30 @@ use futures_channel::mpsc::Sender;
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
+use bytes::Bytes;
+
 use super::{FetchRequest, OwnerStream, Reply, Shard};
-use crate::cache::PurgeScope;
+use crate::cache::{CacheKey, CachedHead, Freshness, PurgeScope, StreamKey};
 use crate::metrics::Latency;
 
 /// Replies queued per remote request before the owner waits for the requesting shard.
 pub(super) const REPLY_QUEUE: usize = 8;
 
-/// A message from one shard to the owner of a key.
+/// An immutable object of a hot stream as every shard may serve it (`replicas`): `Send`,
+/// sharing its bytes with the owner's copy.
+#[derive(Debug)]
+pub struct Replica {
+    pub head: Arc<CachedHead>,
+    pub body: Arc<[Bytes]>,
+    pub body_len: u64,
+    pub freshness: Freshness,
+    /// When the owner sent it (by the shared clock): read for a short while only.
+    pub sent_at: std::time::Instant,
+    /// A playlist version answered from rendition state.
+    pub live_state: bool,
+}
+
+/// A message from one shard to another.
 pub enum MeshMessage {
     /// Look up (and if needed fetch) an object; send the replies back.
     Fetch {
@@ -34,6 +51,19 @@ pub enum MeshMessage {
     Purge {
         scope: PurgeScope,
         done: oneshot::Sender<u64>,
+    },
+    /// An owner's hot stream: keep this object and answer its requests here.
+    Replicate {
+        key: CacheKey,
+        replica: Arc<Replica>,
+    },
+    /// The owner's stream cooled down: drop its replicas.
+    Unreplicate { stream: StreamKey },
+    /// To an owner: how often its streams' replicas were read on the sender, and which
+    /// playlists.
+    Reads {
+        streams: Vec<(StreamKey, u64)>,
+        playlists: Vec<CacheKey>,
     },
 }
 
@@ -73,6 +103,11 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                     }
                     MeshMessage::Purge { scope, done } => {
                         let _ = done.send(shard.purge(&scope));
+                    }
+                    MeshMessage::Replicate { key, replica } => shard.keep_replica(key, replica),
+                    MeshMessage::Unreplicate { stream } => shard.drop_replicas(&stream),
+                    MeshMessage::Reads { streams, playlists } => {
+                        shard.note_reads(streams, playlists)
                     }
                 }
             }

@@ -17,6 +17,7 @@ mod prefetch;
 mod quota;
 mod refresh_ahead;
 mod rendition;
+mod replicas;
 pub mod reply;
 mod revalidate;
 pub mod route;
@@ -122,6 +123,8 @@ pub struct Shard {
     prefetches: prefetch::Prefetches,
     /// Media let go of by the playlists, dropped once its availability has passed.
     window: live_window::LiveWindow,
+    /// Hot streams: their heat (as owner), and the replicas other owners sent here.
+    replicas: replicas::Replicas,
 }
 
 impl Shard {
@@ -158,6 +161,7 @@ impl Shard {
             refresh_plan: refresh_ahead::RefreshPlan::default(),
             prefetches: prefetch::Prefetches::default(),
             window: live_window::LiveWindow::default(),
+            replicas: replicas::Replicas::default(),
         });
         shard.publish_store();
         shard
@@ -321,8 +325,17 @@ impl Shard {
         let stored = self
             .store
             .borrow_mut()
-            .insert(key.clone(), vary, secondary, object, max_variants)
+            .insert(
+                key.clone(),
+                vary,
+                secondary,
+                Rc::clone(&object),
+                max_variants,
+            )
             .is_ok();
+        if stored {
+            self.replicate_object(key, &object);
+        }
         self.publish_store();
         stored
     }

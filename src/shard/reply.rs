@@ -98,8 +98,15 @@ pub struct OwnerStream {
 impl OwnerStream {
     /// Looks the request up on its owner shard (which must be the current one).
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {
+        shard.note_heat(&StreamKey::of(&request.key, shard.config().stream_key), 1);
         let source = match shard.blocking_reload(&request) {
-            Blocking::Ordinary => Self::source(shard.lookup(&request)),
+            Blocking::Ordinary => {
+                let lookup = shard.lookup(&request);
+                if let Lookup::Hit { object, .. } = &lookup {
+                    shard.replicate_object(&request.key, object);
+                }
+                Self::source(lookup)
+            }
             Blocking::Refuse(failure) => Source::Refused(failure),
             Blocking::Answer { version, form } => {
                 let status = CacheStatus {

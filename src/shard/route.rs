@@ -1,6 +1,7 @@
 //! Which shard owns a request, and how its replies reach the connection that asked: called in
-//! place when the owner is this shard, or sent over the mesh with a per-request reply channel,
-//! so a remote follower streams exactly like a local one. A full queue is overload: the caller
+//! place when the owner is this shard, read from a replica here when its stream is hot
+//! (`replicas`), or sent over the mesh with a per-request reply channel, so a remote follower
+//! streams exactly like a local one. A full queue is overload: the caller
 //! answers 503 and it is counted. One URL's invalidation goes to its owner the same way.
 
 use std::rc::Rc;
@@ -10,9 +11,9 @@ use futures_channel::mpsc::{channel, Receiver};
 use futures_lite::StreamExt;
 
 use super::broadcast::ask_to_purge;
-use super::mesh::{MeshMessage, REPLY_QUEUE};
+use super::mesh::{MeshMessage, Replica, REPLY_QUEUE};
 use super::{FetchRequest, OwnerStream, Reply, Shard};
-use crate::cache::{CacheKey, PurgeScope, StreamKey};
+use crate::cache::{CacheKey, CacheStatus, PurgeScope, StreamKey};
 use crate::config::Config;
 use crate::metrics::ShardStats;
 
@@ -35,6 +36,8 @@ pub fn stream_owner(config: &Config, stream: &StreamKey) -> usize {
 pub enum Route {
     Local(OwnerStream),
     Remote(Receiver<Reply>),
+    /// A hot stream's replica on this shard (`replicas`).
+    Replica(ReplicaReplies),
 }
 
 impl Route {
@@ -43,6 +46,55 @@ impl Route {
             Route::Local(stream) => stream.next().await,
             // The owner dropped the channel early only if its task died: treat as a cut.
             Route::Remote(rx) => rx.next().await.unwrap_or(Reply::Aborted),
+            Route::Replica(replies) => replies.next(),
+        }
+    }
+}
+
+/// The replies of a replica: its head (aged by the shared clock) with the body in hand, the
+/// body's chunks, the end.
+pub struct ReplicaReplies {
+    replica: Arc<Replica>,
+    age_secs: u64,
+    ttl: i64,
+    next: usize,
+}
+
+impl ReplicaReplies {
+    pub fn new(replica: Arc<Replica>, now: std::time::Instant) -> ReplicaReplies {
+        let age = replica.freshness.age(now);
+        let ttl = replica.freshness.lifetime.as_secs() as i64 - age.as_secs() as i64;
+        ReplicaReplies {
+            age_secs: age.as_secs(),
+            ttl,
+            replica,
+            next: 0,
+        }
+    }
+
+    fn next(&mut self) -> Reply {
+        let index = self.next;
+        self.next += 1;
+        if index > 0 {
+            return match self.replica.body.get(index - 1) {
+                Some(chunk) => Reply::Chunk(chunk.clone()),
+                None => Reply::End,
+            };
+        }
+        let detail = if self.replica.live_state {
+            "live-state"
+        } else {
+            "replica"
+        };
+        Reply::Head {
+            head: Arc::clone(&self.replica.head),
+            age_secs: self.age_secs,
+            status: CacheStatus {
+                detail: Some(detail),
+                ..CacheStatus::hit(self.ttl)
+            },
+            body_len: Some(self.replica.body_len),
+            in_hand: true,
         }
     }
 }
@@ -51,6 +103,9 @@ impl Route {
 pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Option<Route> {
     if owner == shard.id {
         return Some(Route::Local(OwnerStream::open(shard, request)));
+    }
+    if let Some(replica) = shard.replica_for(&request) {
+        return Some(Route::Replica(ReplicaReplies::new(replica, shard.now())));
     }
     let senders = shard.mesh.senders().expect("several shards have a mesh");
     let (tx, rx) = channel(REPLY_QUEUE);
