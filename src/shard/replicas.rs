@@ -36,6 +36,8 @@ const COOL_DOWN: Duration = Duration::from_secs(30);
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// Replicas one shard holds at most; past it, new ones are not kept.
 const MAX_REPLICAS: usize = 16_384;
+/// A stream that is not hot and had no request for this long is no longer measured.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 /// Streams an owner measures at most; past it, new streams are not measured.
 const MAX_MEASURED: usize = 65_536;
 
@@ -64,11 +66,21 @@ pub struct Replicas {
     sent: RefCell<HashMap<CacheKey, Instant>>,
     versions_sent: RefCell<HashMap<CacheKey, Instant>>,
     heartbeats: Cell<u32>,
+    /// How many of this shard's streams are hot: while none is, nothing is looked up.
+    hot_streams: Cell<usize>,
 }
 
 impl Shard {
-    /// A request the owner serves for `stream` (or `n` reported by other shards).
-    pub(super) fn note_heat(&self, stream: &StreamKey, n: u64) {
+    /// A request the owner serves for `key`.
+    pub(super) fn note_request_heat(&self, key: &CacheKey) {
+        if self.mesh.senders().is_none() || self.config().live.hot_stream_requests == 0 {
+            return;
+        }
+        self.note_heat(&StreamKey::of(key, self.config().stream_key), 1);
+    }
+
+    /// `n` requests for `stream`, served here or (reported) from replicas elsewhere.
+    fn note_heat(&self, stream: &StreamKey, n: u64) {
         let threshold = self.config().live.hot_stream_requests;
         if threshold == 0 || self.mesh.senders().is_none() {
             return;
@@ -96,6 +108,9 @@ impl Shard {
             entry.cool_since = None;
             if !entry.hot {
                 entry.hot = true;
+                self.replicas
+                    .hot_streams
+                    .set(self.replicas.hot_streams.get() + 1);
                 tracing::info!(shard = self.id, stream = %String::from_utf8_lossy(stream.as_bytes()), rate, "stream replicated");
             }
         } else if entry.hot && rate < threshold as f64 / 2.0 {
@@ -104,6 +119,8 @@ impl Shard {
                 entry.hot = false;
                 entry.cool_since = None;
                 drop(heat);
+                let hot = self.replicas.hot_streams.get();
+                self.replicas.hot_streams.set(hot.saturating_sub(1));
                 self.demote(stream);
             }
         }
@@ -120,6 +137,9 @@ impl Shard {
     /// The owner stored `object` for `key`, or served it: if its stream is hot and it was not
     /// sent lately, every other shard gets a replica. Varying objects stay with the owner.
     pub(super) fn replicate_object(&self, key: &CacheKey, object: &StoredObject) {
+        if self.replicas.hot_streams.get() == 0 {
+            return;
+        }
         if object.head.vary != Vary::None || object.head.status != 200 {
             return;
         }
@@ -138,7 +158,7 @@ impl Shard {
     /// is hot: called whenever that version may have changed. Replicas keep it for one target
     /// duration from its arrival; a newer version replaces it well before.
     pub(super) fn publish_plain(&self, rendition: &Rendition) {
-        if !self.is_hot(&rendition.stream) {
+        if self.replicas.hot_streams.get() == 0 || !self.is_hot(&rendition.stream) {
             return;
         }
         let Some(version) = rendition.version_for(false) else {
@@ -286,6 +306,22 @@ impl Shard {
             .table
             .borrow_mut()
             .retain(|_, r| now.saturating_duration_since(r.sent_at) < REPLICA_TTL);
+        // Streams nobody asked for lately are measured afresh when they come back; a hot one
+        // nobody asks for any more cools down like any other.
+        self.replicas
+            .heat
+            .borrow_mut()
+            .retain(|_, h| h.hot || now.saturating_duration_since(h.window_start) < FORGET_AFTER);
+        let hot: Vec<StreamKey> = {
+            let heat = self.replicas.heat.borrow();
+            heat.iter()
+                .filter(|(_, h)| h.hot)
+                .map(|(s, _)| s.clone())
+                .collect()
+        };
+        for stream in &hot {
+            self.note_heat(stream, 0);
+        }
         let reads = std::mem::take(&mut *self.replicas.reads.borrow_mut());
         let playlists = std::mem::take(&mut *self.replicas.playlists_read.borrow_mut());
         let Some(senders) = self.mesh.senders() else {
@@ -330,7 +366,6 @@ impl Shard {
 
     /// Streams this shard replicates now, for the metrics.
     pub fn replicated_streams(&self) -> u64 {
-        let heat = self.replicas.heat.borrow();
-        heat.values().filter(|h| h.hot).count() as u64
+        self.replicas.hot_streams.get() as u64
     }
 }

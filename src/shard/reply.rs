@@ -98,7 +98,7 @@ pub struct OwnerStream {
 impl OwnerStream {
     /// Looks the request up on its owner shard (which must be the current one).
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {
-        shard.note_heat(&StreamKey::of(&request.key, shard.config().stream_key), 1);
+        shard.note_request_heat(&request.key);
         let source = match shard.blocking_reload(&request) {
             Blocking::Ordinary => {
                 let lookup = shard.lookup(&request);
