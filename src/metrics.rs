@@ -227,6 +227,9 @@ pub struct Stats {
     pub config_version: AtomicU64,
     /// Reloads that were rejected (the running configuration stayed).
     pub reload_failures: AtomicU64,
+    /// Invalidations and purges so far, all shards together: a hot stream's replica made
+    /// before the latest one is never served (`shard::replicas`).
+    pub invalidations: AtomicU64,
     readiness: AtomicU8,
 }
 
@@ -258,6 +261,7 @@ impl Stats {
             started: Instant::now(),
             config_version: AtomicU64::new(1),
             reload_failures: AtomicU64::new(0),
+            invalidations: AtomicU64::new(0),
             readiness: AtomicU8::new(Readiness::Starting as u8),
         })
     }

@@ -16,7 +16,7 @@ mod common;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use common::{eventually, playlist, Setup};
+use common::{eventually, playlist, request, Setup};
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
 const DIRECTORY: &str = "/live/s0/r0/";
@@ -55,7 +55,11 @@ fn audience(setup: &Setup, how_long: Duration) -> u64 {
 
 /// A daemon whose one stream an audience made hot (20 requests a second is the threshold).
 fn hot() -> Setup {
-    let setup = Setup::classic(2, &[("hot_stream_requests", "20")]);
+    let extra = [
+        ("hot_stream_requests", "20"),
+        ("purge_allow", "127.0.0.1/32"),
+    ];
+    let setup = Setup::classic(2, &extra);
     // The first second measures the rate; the stream is hot from then on, and its objects
     // reach the other shard as the owner stores or serves them.
     audience(&setup, Duration::from_millis(2500));
@@ -87,17 +91,34 @@ fn a_hot_stream_is_served_on_every_core_without_crossing_it() {
     }
     // A replica's answer: a hit with an honest age, and the bytes of the origin.
     let current = playlist(&setup.get(RENDITION));
+    let hits = live_sum(&setup, |l| &l.replica_hits);
     let from_replica = setup.get(RENDITION);
-    assert!(
-        from_replica.cache_status().contains("live-state"),
-        "{from_replica:?}"
-    );
+    assert_eq!(live_sum(&setup, |l| &l.replica_hits), hits + 1);
+    assert!(from_replica.cache_status().contains("live-state"));
     assert!(from_replica.header("age").is_some());
     let newest = &current.segments.last().unwrap().uri;
     let path = format!("{DIRECTORY}{newest}");
     let segment = setup.get(&path);
-    assert!(segment.cache_status().contains("replica"), "{segment:?}");
+    assert!(
+        segment.cache_status().contains("replica"),
+        "{}",
+        segment.cache_status()
+    );
     assert_eq!(segment.body, setup.get(&path).body);
+    // A purge on the owner voids every replica before it is answered.
+    let purged = request(
+        setup.addr,
+        &format!("PURGE {path} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"),
+        false,
+    );
+    assert_eq!(purged.status, 200);
+    let after = setup.get(&path);
+    assert!(
+        !after.cache_status().contains("replica"),
+        "{}",
+        after.cache_status()
+    );
+    assert_eq!(setup.origin.path_hits(&path), 2);
 }
 
 #[test]

@@ -89,6 +89,12 @@ impl SharedBudget {
         self.total.store(total, Ordering::Relaxed);
     }
 
+    /// Bytes no quota holds now.
+    pub fn free(&self) -> u64 {
+        let total = self.total.load(Ordering::Relaxed);
+        total.saturating_sub(self.allocated.load(Ordering::Relaxed))
+    }
+
     /// Bytes given out as quotas, for tests and metrics.
     pub fn allocated(&self) -> u64 {
         self.allocated.load(Ordering::Relaxed)

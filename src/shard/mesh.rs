@@ -34,6 +34,9 @@ pub struct Replica {
     pub sent_at: std::time::Instant,
     /// A playlist version answered from rendition state.
     pub live_state: bool,
+    /// The process's invalidation count when the owner made it: any invalidation since (a
+    /// purge, an unsafe method) voids it.
+    pub epoch: u64,
 }
 
 /// A message from one shard to another.

@@ -278,6 +278,7 @@ impl Shard {
     /// finish for their readers but are not stored): a purge, or the invalidation after an
     /// unsafe method. Returns how many stored objects went.
     pub fn invalidate(&self, key: &CacheKey) -> u64 {
+        self.void_replicas();
         let removed = self.store.borrow_mut().remove(key);
         self.inflight.borrow_mut().retain(|(k, _), _| k != key);
         self.publish_store();
@@ -296,6 +297,7 @@ impl Shard {
     /// Removes every stored object whose key `matches` (a stream or path-prefix purge) and
     /// detaches matching fetches in flight; returns how many stored objects went.
     pub fn purge_where(&self, matches: &dyn Fn(&CacheKey) -> bool) -> u64 {
+        self.void_replicas();
         let removed = self.store.borrow_mut().remove_where(matches);
         self.inflight.borrow_mut().retain(|(k, _), _| !matches(k));
         self.publish_store();

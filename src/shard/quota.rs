@@ -68,7 +68,11 @@ impl Shard {
         }
         let used = usage.stored_bytes + usage.inflight_bytes;
         let mut keep = (used + step).min(usage.budget);
-        let wanted = self.lending.wanted_back();
+        // What other lenders gave back already (and the waiters did not take yet) counts.
+        let wanted = self
+            .lending
+            .wanted_back()
+            .saturating_sub(self.lending.free());
         if usage.budget > even && wanted > 0 {
             keep = keep.min(usage.budget.saturating_sub(wanted).max(even));
         }

@@ -9,6 +9,9 @@
 //! replicated: an aborted fetch never reaches a replica, and what is in flight is still
 //! joined on the owner.
 //!
+//! A purge or invalidation anywhere voids every replica made before it (one process-wide
+//! count, read before a replica is served), so none outlives what it copied.
+//!
 //! Replicas are kept briefly (`REPLICA_TTL`, and never past their freshness): a live edge
 //! is read within seconds, and an object the owner evicted stays alive only that long. Each
 //! shard tells owners once a second how often their replicas were read (and which playlists),
@@ -17,6 +20,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -116,12 +120,8 @@ impl Shard {
         } else if entry.hot && rate < threshold as f64 / 2.0 {
             let since = *entry.cool_since.get_or_insert(now);
             if now.saturating_duration_since(since) >= COOL_DOWN {
-                entry.hot = false;
-                entry.cool_since = None;
                 drop(heat);
-                let hot = self.replicas.hot_streams.get();
-                self.replicas.hot_streams.set(hot.saturating_sub(1));
-                self.demote(stream);
+                self.cool(stream);
             }
         }
     }
@@ -150,6 +150,7 @@ impl Shard {
             freshness: object.freshness,
             sent_at: self.now(),
             live_state: false,
+            epoch: self.invalidation_epoch(),
         };
         self.replicate(key, replica);
     }
@@ -159,6 +160,11 @@ impl Shard {
     /// duration from its arrival; a newer version replaces it well before.
     pub(super) fn publish_plain(&self, rendition: &Rendition) {
         if self.replicas.hot_streams.get() == 0 || !self.is_hot(&rendition.stream) {
+            return;
+        }
+        // Renditions keyed by request fields too stay with the owner: a replica is found by
+        // URL alone.
+        if !self.config().forwarding.key.is_empty() {
             return;
         }
         let Some(version) = rendition.version_for(false) else {
@@ -192,6 +198,7 @@ impl Shard {
             },
             sent_at: self.now(),
             live_state: true,
+            epoch: self.invalidation_epoch(),
         };
         self.replicate(key, replica);
     }
@@ -214,6 +221,9 @@ impl Shard {
         }
         if sent.len() >= MAX_REPLICAS {
             sent.retain(|_, at| now.saturating_duration_since(*at) < REPLICA_TTL);
+            if sent.len() >= MAX_REPLICAS {
+                sent.clear();
+            }
         }
         sent.insert(key.clone(), now);
         drop(sent);
@@ -225,13 +235,29 @@ impl Shard {
         ShardStats::incr(&self.my_stats().live.replicas_sent);
     }
 
+    /// `stream` is no longer hot: counted, and its replicas go everywhere.
+    fn cool(&self, stream: &StreamKey) {
+        let mut heat = self.replicas.heat.borrow_mut();
+        let Some(entry) = heat.get_mut(stream).filter(|h| h.hot) else {
+            return;
+        };
+        entry.hot = false;
+        entry.cool_since = None;
+        drop(heat);
+        let hot = self.replicas.hot_streams.get();
+        self.replicas.hot_streams.set(hot.saturating_sub(1));
+        self.demote(stream);
+    }
+
     fn demote(&self, stream: &StreamKey) {
         tracing::info!(shard = self.id, stream = %String::from_utf8_lossy(stream.as_bytes()), "stream no longer replicated");
         let config = self.config();
+        let other = |key: &CacheKey| StreamKey::of(key, config.stream_key) != *stream;
+        self.replicas.sent.borrow_mut().retain(|key, _| other(key));
         self.replicas
-            .sent
+            .versions_sent
             .borrow_mut()
-            .retain(|key, _| StreamKey::of(key, config.stream_key) != *stream);
+            .retain(|key, _| other(key));
         self.to_every_peer(|| MeshMessage::Unreplicate {
             stream: stream.clone(),
         });
@@ -275,6 +301,7 @@ impl Shard {
         let replica = table.get(&request.key)?;
         let now = self.now();
         let usable = now.saturating_duration_since(replica.sent_at) < REPLICA_TTL
+            && replica.epoch == self.invalidation_epoch()
             && replica.freshness.is_fresh(now)
             && !replica.freshness.reuse.revalidate_always;
         if !usable {
@@ -319,6 +346,12 @@ impl Shard {
                 .map(|(s, _)| s.clone())
                 .collect()
         };
+        if self.config().live.hot_stream_requests == 0 {
+            // Switched off by a reload: every hot stream is demoted now.
+            for stream in &hot {
+                self.cool(stream);
+            }
+        }
         for stream in &hot {
             self.note_heat(stream, 0);
         }
@@ -362,6 +395,19 @@ impl Shard {
                 rendition.asked(now, false);
             }
         }
+    }
+
+    /// An invalidation or purge is about to remove objects: every replica anywhere made
+    /// before it is void from now on (before the client who asked is answered).
+    pub(super) fn void_replicas(&self) {
+        self.stats.invalidations.fetch_add(1, Ordering::AcqRel);
+        self.replicas.table.borrow_mut().clear();
+        self.replicas.versions_sent.borrow_mut().clear();
+        self.replicas.sent.borrow_mut().clear();
+    }
+
+    fn invalidation_epoch(&self) -> u64 {
+        self.stats.invalidations.load(Ordering::Acquire)
     }
 
     /// Streams this shard replicates now, for the metrics.
