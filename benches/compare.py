@@ -126,27 +126,31 @@ class Server:
         self.log.close()
 
 
-def start_livecache(workdir, origin_port):
+def start_livecache(workdir, origin_port, shards=1, extra=()):
     port, admin = free_port(), free_port()
     argv = [os.path.join(BIN, "livecache"), "--listen", f"127.0.0.1:{port}", "--origin",
-            f"http://127.0.0.1:{origin_port}", "--shards", "1", "--cache-size", "1GiB",
-            "--admin", f"127.0.0.1:{admin}"]
-    server = Server("livecache", pinned(1, argv), port, workdir)
+            f"http://127.0.0.1:{origin_port}", "--shards", str(shards), "--cache-size", "1GiB",
+            "--admin", f"127.0.0.1:{admin}", *extra]
+    # One shard shares CPU 1 with the origin; more spread over every CPU.
+    server = Server("livecache", pinned(1, argv) if shards == 1 else argv, port, workdir)
     server.admin_port = admin
     return server
 
 
 def prefetch_counts(server):
-    """livecache's prefetch outcomes so far ({used, wasted, failed}); None for other servers."""
+    """livecache's prefetch outcomes so far ({used, wasted, failed}) and its cross-shard
+    messages ({mesh}); None for other servers."""
     admin = getattr(server, "admin_port", None)
     if admin is None:
         return None
     text = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics", timeout=5).read().decode()
-    counts = {}
+    counts = {"mesh": 0.0}
     for line in text.splitlines():
         if line.startswith("livecache_prefetch_total{"):
             result = line.split('result="', 1)[1].split('"', 1)[0]
             counts[result] = float(line.rsplit(" ", 1)[1])
+        elif line.startswith("livecache_mesh_messages_total"):
+            counts["mesh"] += float(line.rsplit(" ", 1)[1])
     return counts
 
 
@@ -295,6 +299,8 @@ def run_scenario(scenario, server, base, origin_port, workdir, quick, live_warmu
             done = {k: prefetch_after.get(k, 0) - prefetch_before.get(k, 0) for k in ("used", "wasted", "failed")}
             row["prefetch"] = done
             row["prefetch_wasted_pct"] = 100 * done["wasted"] / max(sum(done.values()), 1)
+            mesh = prefetch_after["mesh"] - prefetch_before["mesh"]
+            row["mesh_per_request"] = mesh / max(report["requests"], 1)
     return row
 
 
@@ -306,6 +312,10 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "target", "compare.json"))
     ap.add_argument("--live-warmup", default="",
                     help="run the live audience this long before the measured run (e.g. 3s); default: none")
+    ap.add_argument("--livecache-shards", type=int, default=1,
+                    help="livecache's shards (more than 1: spread over every CPU, not pinned)")
+    ap.add_argument("--livecache-arg", action="append", default=[],
+                    help="an extra livecache argument (repeatable), e.g. --livecache-arg=--hot-stream-requests=500")
     ap.add_argument("--live-origin-delay", default="50ms",
                     help="first-byte delay of the origin's live responses (playlists, segments)")
     args = ap.parse_args()
@@ -333,7 +343,7 @@ def main():
         started.append(origin)
         servers = []
         if "livecache" in wanted:
-            servers.append(start_livecache(workdir, origin_port))
+            servers.append(start_livecache(workdir, origin_port, args.livecache_shards, args.livecache_arg))
         nginx = None
         if "nginx" in wanted or "reference" in wanted:
             nginx = start_nginx(workdir, origin_port, static)
@@ -370,7 +380,8 @@ HEADER_PRINTED = []
 def print_row(row):
     if not HEADER_PRINTED:
         print(f"{'scenario':<10} {'server':<10} {'req/s':>9} {'ttfb p50':>9} {'ttfb p99':>9} {'total p99':>10} "
-              f"{'cpu us/req':>10} {'origin/obj':>10} {'errors':>7} {'stalls':>7} {'pl p50':>7} {'pl p99':>7} {'pf waste%':>9}")
+              f"{'cpu us/req':>10} {'origin/obj':>10} {'errors':>7} {'stalls':>7} {'pl p50':>7} {'pl p99':>7} {'pf waste%':>9}"
+              f" {'mesh/req':>8}")
         HEADER_PRINTED.append(True)
     fmt = lambda v, spec: "-" if v is None else format(v, spec)
     origin = row.get("origin_requests_per_object")
@@ -380,7 +391,7 @@ def print_row(row):
           f"{fmt(row['ttfb_p99_ms'], '9.2f')} {fmt(row['total_p99_ms'], '10.2f')} {row['cpu_us_per_request']:>10.1f} "
           f"{str(origin if origin is not None else '-'):>10} {row['errors']:>7} {str(row['stalls'] if row['stalls'] is not None else '-'):>7}"
           f" {fmt(row.get('playlist_ttfb_p50_ms'), '7.2f')} {fmt(row.get('playlist_ttfb_p99_ms'), '7.2f')}"
-          f" {fmt(row.get('prefetch_wasted_pct'), '9.1f')}",
+          f" {fmt(row.get('prefetch_wasted_pct'), '9.1f')} {fmt(row.get('mesh_per_request'), '8.3f')}",
           flush=True)
 
 
