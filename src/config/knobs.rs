@@ -333,6 +333,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Requests a second (all shards together) past which a stream is replicated on every shard: its owner still fetches once, every shard answers its complete objects and playlists from a replica, so its requests stop crossing cores; demoted below half for 30 s. 0: never",
     },
     Knob {
+        key: "cmsd",
+        default: "on",
+        applies: Applies::Reload,
+        help: "Common Media Server Data on responses: CMSD-Static where the origin sent none (ot, sf, st=l for live playlists, ht for held reloads) and one CMSD-Dynamic member per response (etp and rtt from TCP_INFO, rd, du under duress); the origin's CMSD-Dynamic is never stored",
+    },
+    Knob {
         key: "max_renditions",
         default: "16384",
         applies: Applies::Reload,

@@ -45,6 +45,9 @@ pub struct Live {
     /// Requests a second past which a stream is replicated on every shard (LIVE.md F8); 0:
     /// never.
     pub hot_stream_requests: u64,
+    /// CMSD on responses (LIVE.md F6): `CMSD-Static` where the origin sent none, and one
+    /// `CMSD-Dynamic` member per response.
+    pub cmsd: bool,
 }
 
 impl Live {
@@ -75,6 +78,7 @@ impl Live {
             ),
             ("live_window_memory", on_off(self.live_window_memory)),
             ("hot_stream_requests", self.hot_stream_requests.to_string()),
+            ("cmsd", on_off(self.cmsd)),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),

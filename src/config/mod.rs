@@ -288,6 +288,7 @@ impl Config {
                 prefetch_wait: duration("prefetch_wait")?,
                 live_window_memory: switch("live_window_memory")?,
                 hot_stream_requests: count("hot_stream_requests")? as u64,
+                cmsd: switch("cmsd")?,
             },
             sources,
             cross_mesh_for_tests: false,

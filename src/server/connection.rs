@@ -156,6 +156,7 @@ impl Connection {
                 self.shard.config().client_header_timeout,
                 self.shard.config().client_min_rate,
             ),
+            server_data: super::cmsd::ServerData::of(&self.stream, &self.shard),
         };
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;

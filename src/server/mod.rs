@@ -5,6 +5,7 @@
 mod body;
 mod client;
 mod client_out;
+mod cmsd;
 mod connection;
 pub mod drain;
 mod forward;

@@ -1,5 +1,5 @@
 //! Writing responses to clients: the head (stored fields plus `Age`, `Cache-Status`, `Via`,
-//! `Date` when missing, and framing for this client) and then body chunks as they become
+//! CMSD, `Date` when missing, and framing for this client) and then body chunks as they become
 //! available, straight from the shared `Bytes`. A response whose upstream failed mid-body is
 //! cut: the connection closes before the declared length or without the last chunk, so no
 //! client can mistake it for complete.
@@ -43,6 +43,8 @@ pub struct Exchange<'a> {
     pub conditions: Option<Conditions<'a>>,
     /// How long the response may wait on the client reading it.
     pub pace: Pace,
+    /// What its CMSD fields are made of (`None`: none are added).
+    pub server_data: Option<super::cmsd::ServerData>,
 }
 
 /// Anything that yields a response as `Reply`s.
@@ -111,7 +113,7 @@ pub async fn write_response(
     }
     let plan = Plan::of(&head, &status, body_len, exchange);
     meter.head(plan.sent, CacheResult::of(&status));
-    let out = head_bytes(&head, age_secs, &status, &plan, exchange.version);
+    let out = head_bytes(&head, age_secs, &status, &plan, &exchange);
     if plan.framing == Framing::NoBody {
         meter.wrote(client.send(&[&out]).await?);
         return Ok(plan.keep_alive);
@@ -224,7 +226,7 @@ fn head_bytes(
     age_secs: u64,
     status: &CacheStatus,
     plan: &Plan,
-    version: Version,
+    exchange: &Exchange,
 ) -> BytesMut {
     let mut out = BytesMut::with_capacity(512);
     let reason = (plan.sent == head.status).then_some(&head.reason[..]);
@@ -256,7 +258,10 @@ fn head_bytes(
         Framing::Chunked => encode::header(&mut out, b"Transfer-Encoding", b"chunked"),
         Framing::Close => {}
     }
-    connection_header(&mut out, version, plan.keep_alive);
+    if let Some(data) = &exchange.server_data {
+        data.write(&mut out, head, status);
+    }
+    connection_header(&mut out, exchange.version, plan.keep_alive);
     encode::end_head(&mut out);
     out
 }

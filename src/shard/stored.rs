@@ -36,8 +36,13 @@ pub(super) fn stored_fields(
 ) -> Vec<Header> {
     let mut fields = end_to_end(headers);
     let strip_cookies = set_cookie == SetCookie::Strip;
-    let dropped =
-        |h: &Header| h.is("content-length") || h.is("age") || (strip_cookies && h.is("set-cookie"));
+    // `CMSD-Dynamic` describes one delivery: never kept (LIVE.md F6).
+    let dropped = |h: &Header| {
+        h.is("content-length")
+            || h.is("age")
+            || h.is("cmsd-dynamic")
+            || (strip_cookies && h.is("set-cookie"))
+    };
     fields.retain(|h| !dropped(h));
     if find(&fields, "date").is_none() {
         fields.push(Header::new("Date", httpdate::fmt_http_date(response_time)));

@@ -1,0 +1,92 @@
+//! CMSD on the way out (LIVE.md F6; the values are `http::cmsd`'s): what the connection knows
+//! when a request arrives (its `TCP_INFO`, whether the node is under duress, when the request
+//! came) and the two header fields it adds to a response head. `CMSD-Static` is added only
+//! when the stored head carries none (the origin's own is passed through as it is);
+//! `CMSD-Dynamic` always, and it never reaches the store (`shard::stored` drops an origin's).
+
+use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use glommio::net::TcpStream;
+
+use crate::cache::{CacheStatus, CachedHead};
+use crate::http::cmsd::{dynamic_value, static_value, TcpFigures};
+use crate::http::encode;
+use crate::http::headers::find;
+use crate::shard::Shard;
+
+/// The node name in `CMSD-Dynamic`.
+const NODE: &str = "livecache";
+
+/// What one response's CMSD is made of, taken when its request arrived.
+#[derive(Clone, Copy, Debug)]
+pub struct ServerData {
+    tcp: Option<TcpFigures>,
+    duress: bool,
+    received: Instant,
+}
+
+impl ServerData {
+    /// For a request that just arrived on `stream`; `None` when `cmsd` is off.
+    pub fn of(stream: &TcpStream, shard: &Shard) -> Option<ServerData> {
+        let config = shard.config();
+        if !config.live.cmsd {
+            return None;
+        }
+        // Duress: the connections near their limit, or the store's in-flight bytes past
+        // half of it (both are what a node under load runs out of first).
+        let open: u64 = shard
+            .stats
+            .shards
+            .iter()
+            .map(|s| s.connections_open.load(Ordering::Relaxed))
+            .sum();
+        let usage = shard.store_usage();
+        let duress = open * 10 >= config.max_connections as u64 * 9
+            || usage.inflight_bytes > usage.budget / 2;
+        Some(ServerData {
+            tcp: tcp_figures(stream),
+            duress,
+            received: Instant::now(),
+        })
+    }
+
+    /// Appends the CMSD fields of a response with `head` and `status`.
+    pub fn write(&self, out: &mut BytesMut, head: &CachedHead, status: &CacheStatus) {
+        let elapsed = self.received.elapsed();
+        if find(&head.headers, "cmsd-static").is_none() {
+            let content_type = find(&head.headers, "content-type").map(|v| &v[..]);
+            let live = matches!(status.detail, Some("live-state" | "held"));
+            let held = (status.detail == Some("held")).then_some(elapsed.as_millis() as u64);
+            let value = static_value(content_type, live, held);
+            encode::header(out, b"CMSD-Static", value.as_bytes());
+        }
+        let value = dynamic_value(NODE, self.tcp, elapsed.as_millis() as u64, self.duress);
+        encode::header(out, b"CMSD-Dynamic", value.as_bytes());
+    }
+}
+
+/// The connection's round-trip time and congestion window, from the kernel.
+fn tcp_figures(stream: &TcpStream) -> Option<TcpFigures> {
+    // SAFETY: `tcp_info` is a plain C struct of integers: all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info`; the descriptor belongs to
+    // `stream`, which outlives the call.
+    let done = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (done == 0).then_some(TcpFigures {
+        rtt_us: info.tcpi_rtt,
+        cwnd: info.tcpi_snd_cwnd,
+        mss: info.tcpi_snd_mss,
+    })
+}
