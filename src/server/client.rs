@@ -26,6 +26,9 @@ pub struct Connection {
     pub drain: Rc<Drain>,
     /// The client's address, looked up the first time the access log needs it.
     pub peer: Option<std::net::SocketAddr>,
+    /// The connection's `TCP_INFO` figures for CMSD, and when they were read (a syscall:
+    /// read again at most once a second).
+    pub tcp: Option<(std::time::Instant, crate::http::cmsd::TcpFigures)>,
 }
 
 impl Connection {

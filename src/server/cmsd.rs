@@ -6,7 +6,7 @@
 
 use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use glommio::net::TcpStream;
@@ -17,6 +17,8 @@ use crate::http::encode;
 use crate::http::headers::find;
 use crate::shard::Shard;
 
+/// How long a connection's `TCP_INFO` reading is used before it is taken again.
+const TCP_INFO_EVERY: Duration = Duration::from_secs(1);
 /// The node name in `CMSD-Dynamic`.
 const NODE: &str = "livecache";
 
@@ -29,8 +31,13 @@ pub struct ServerData {
 }
 
 impl ServerData {
-    /// For a request that just arrived on `stream`; `None` when `cmsd` is off.
-    pub fn of(stream: &TcpStream, shard: &Shard) -> Option<ServerData> {
+    /// For a request that just arrived on `stream`; `None` when `cmsd` is off. `tcp` keeps
+    /// the connection's last `TCP_INFO` reading, taken again when a second old.
+    pub fn of(
+        stream: &TcpStream,
+        shard: &Shard,
+        tcp: &mut Option<(Instant, TcpFigures)>,
+    ) -> Option<ServerData> {
         let config = shard.config();
         if !config.live.cmsd {
             return None;
@@ -46,10 +53,20 @@ impl ServerData {
         let usage = shard.store_usage();
         let duress = open * 10 >= config.max_connections as u64 * 9
             || usage.inflight_bytes > usage.budget / 2;
+        let received = Instant::now();
+        let fresh = tcp.filter(|(at, _)| received.duration_since(*at) < TCP_INFO_EVERY);
+        let figures = match fresh {
+            Some((_, figures)) => Some(figures),
+            None => {
+                let figures = tcp_figures(stream);
+                *tcp = figures.map(|f| (received, f));
+                figures
+            }
+        };
         Some(ServerData {
-            tcp: tcp_figures(stream),
+            tcp: figures,
             duress,
-            received: Instant::now(),
+            received,
         })
     }
 

@@ -156,7 +156,7 @@ impl Connection {
                 self.shard.config().client_header_timeout,
                 self.shard.config().client_min_rate,
             ),
-            server_data: super::cmsd::ServerData::of(&self.stream, &self.shard),
+            server_data: super::cmsd::ServerData::of(&self.stream, &self.shard, &mut self.tcp),
         };
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;

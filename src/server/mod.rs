@@ -87,6 +87,7 @@ pub async fn serve(
             buf: BytesMut::with_capacity(4 * 1024),
             drain: Rc::clone(&drain),
             peer: None,
+            tcp: None,
         };
         glommio::spawn_local(async move {
             let _guard = guard;
