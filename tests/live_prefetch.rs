@@ -56,7 +56,7 @@ fn origin_requests_elsewhere(setup: &Setup, directory: &str) -> Vec<String> {
 }
 
 with_shards!(the_first_viewer_of_a_new_segment_gets_a_hit, |shards| {
-    let setup = Setup::classic(shards, &[]);
+    let setup = Setup::classic(shards, &[("admin", "127.0.0.1:0")]);
     for (path, response) in first_requests_of_new_segments(&setup, 3) {
         assert_eq!(response.status, 200, "{path}");
         assert!(
@@ -67,6 +67,18 @@ with_shards!(the_first_viewer_of_a_new_segment_gets_a_hit, |shards| {
     }
     assert!(live_count(&setup, |l| &l.prefetch_used) >= 3);
     assert_eq!(live_count(&setup, |l| &l.prefetch_failed), 0);
+    // And per stream (F11).
+    let metrics = common::get(setup.admin_addr(), "/metrics");
+    let text = String::from_utf8(metrics.body).unwrap();
+    let used = text
+        .lines()
+        .find(|l| {
+            l.starts_with("livecache_stream_prefetches_total{")
+                && l.contains("/live/s0/r0\"")
+                && l.contains("result=\"used\"")
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
+    assert!(used.is_some_and(|n| n >= 3), "{used:?}");
     // T4.1: nobody watches the other renditions and streams, so none of their media (nor
     // their playlists) was asked of the origin.
     assert_eq!(

@@ -252,6 +252,11 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
             ),
         },
         Family {
+            name: "livecache_stream_prefetches",
+            help: "Prefetches per stream by outcome: used, wasted (nobody asked within three target durations), failed",
+            samples: by_slot("result", &["used", "wasted", "failed"], &|c| &c.prefetches),
+        },
+        Family {
             name: "livecache_stream_hold_results",
             help: "Blocking playlist reloads per stream by how they were answered",
             samples: by_slot("result", &HoldResult::ALL.map(HoldResult::label), &|c| &c.holds),

@@ -149,6 +149,8 @@ pub struct StreamCounters {
     /// Its renditions whose playlist stopped advancing, now (a gauge: the renditions of a
     /// stream live on its owner shard alone, so merging by sum is exact).
     pub stale_renditions: u64,
+    /// Its prefetches by outcome: used, wasted, failed (LIVE.md F4, F11).
+    pub prefetches: [u64; 3],
 }
 
 impl StreamCounters {
@@ -161,6 +163,7 @@ impl StreamCounters {
         sum(&mut self.requests, &other.requests);
         sum(&mut self.bytes, &other.bytes);
         sum(&mut self.holds, &other.holds);
+        sum(&mut self.prefetches, &other.prefetches);
         self.first_byte.add(&other.first_byte);
         self.hold_seconds.add(&other.hold_seconds);
         self.holds_active += other.holds_active;
@@ -240,6 +243,11 @@ impl StreamTable {
     }
 
     /// Adds `other`'s counts (another shard's table) to these.
+    /// One of the stream's prefetches ended as `outcome` (0 used, 1 wasted, 2 failed).
+    pub fn prefetch(&mut self, stream: &[u8], outcome: usize) {
+        self.with(stream, |c| c.prefetches[outcome.min(2)] += 1);
+    }
+
     pub fn merge(&mut self, other: &StreamTable) {
         for (stream, counters) in &other.streams {
             self.streams

@@ -42,11 +42,17 @@ const WASTED_AFTER: u32 = 3;
 /// A prefetch a player asked for (CMCD `nor`) that nobody requested within this long is
 /// wasted.
 const HINT_HORIZON: Duration = Duration::from_secs(10);
+/// The per-stream outcome slots (`StreamTable::prefetch`).
+const USED: usize = 0;
+const WASTED: usize = 1;
+const FAILED: usize = 2;
 /// Prefetches followed at once per shard; past it new media waits for its viewers.
 const MAX_FOLLOWED: usize = 16_384;
 
 /// One prefetch not yet asked for.
 struct Followed {
+    /// Its stream, for the per-stream counts.
+    stream: StreamKey,
     /// When it counts as wasted if nobody asked.
     deadline: Instant,
     /// When it completed (by the shard's clock); `None` while in flight.
@@ -176,6 +182,7 @@ impl Shard {
             .entry(stream.clone())
             .or_default() += 1;
         let followed = Followed {
+            stream: stream.clone(),
             deadline,
             completed: None,
             asked: false,
@@ -212,17 +219,19 @@ impl Shard {
         };
         match entry.completed {
             Some(completed) => {
-                followed.remove(key);
+                let entry = followed.remove(key).expect("just found");
                 drop(followed);
-                self.prefetch_used(now.saturating_duration_since(completed));
+                self.prefetch_used(&entry.stream, now.saturating_duration_since(completed));
             }
             None => entry.asked = true,
         }
     }
 
-    fn prefetch_used(&self, lead: Duration) {
+    fn prefetch_used(&self, stream: &StreamKey, lead: Duration) {
         ShardStats::incr(&self.my_stats().live.prefetch_used);
-        self.latency.borrow_mut().prefetch_lead.record(lead);
+        let mut latency = self.latency.borrow_mut();
+        latency.prefetch_lead.record(lead);
+        latency.streams.prefetch(stream.as_bytes(), USED);
     }
 
     /// The prefetch of `key` ended with `outcome`: one not stored counts as failed, and one
@@ -242,6 +251,9 @@ impl Shard {
             followed.remove(key);
             drop(followed);
             ShardStats::incr(&self.my_stats().live.prefetch_failed);
+            let mut latency = self.latency.borrow_mut();
+            latency.streams.prefetch(stream.as_bytes(), FAILED);
+            drop(latency);
             if outcome == Outcome::OriginFailed {
                 let until = now + PAUSE_AFTER_FAILURE;
                 self.prefetches.paused_until.set(Some(until));
@@ -254,7 +266,7 @@ impl Shard {
         if entry.asked {
             followed.remove(key);
             drop(followed);
-            self.prefetch_used(Duration::ZERO);
+            self.prefetch_used(stream, Duration::ZERO);
         } else {
             entry.completed = Some(now);
         }
@@ -277,7 +289,11 @@ impl Shard {
             let (deadline, key) = by_deadline.pop_front().expect("a front entry");
             // The key may have been used, or prefetched again later with another deadline.
             if followed.get(&key).is_some_and(|f| f.deadline == deadline) {
-                followed.remove(&key);
+                let entry = followed.remove(&key).expect("just found");
+                self.latency
+                    .borrow_mut()
+                    .streams
+                    .prefetch(entry.stream.as_bytes(), WASTED);
                 wasted += 1;
             }
         }
