@@ -17,7 +17,7 @@ use glommio::net::TcpStream;
 use crate::cache::{CacheStatus, CachedHead};
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
-use crate::http::headers::find;
+use crate::http::headers::{find, list_items};
 use crate::http::Failure;
 use crate::http::Version;
 
@@ -219,6 +219,12 @@ impl Plan {
     }
 }
 
+/// Whether the stored head already exposes `Age` to cross-origin scripts (by name or `*`).
+fn exposes_age(head: &CachedHead) -> bool {
+    list_items(&head.headers, "access-control-expose-headers")
+        .any(|name| name.eq_ignore_ascii_case(b"age") || name == b"*")
+}
+
 /// The response head as it goes out: the stored fields the selection carries, `Age`,
 /// `Cache-Status`, `Via`, a `Date` when there is none, framing and `Connection`.
 fn head_bytes(
@@ -237,6 +243,11 @@ fn head_bytes(
         out.extend_from_slice(b"Age: ");
         encode::put_decimal(&mut out, age_secs);
         out.extend_from_slice(b"\r\n");
+        // A cross-origin player (hls.js reads Age to place itself at the live edge) sees
+        // only the fields exposed to it; the origin could not know the cache adds `Age`.
+        if find(&head.headers, "access-control-allow-origin").is_some() && !exposes_age(head) {
+            encode::header(&mut out, b"Access-Control-Expose-Headers", b"Age");
+        }
     }
     out.extend_from_slice(b"Cache-Status: ");
     status.write_value(&mut out);
