@@ -169,9 +169,9 @@ pub const KNOBS: &[Knob] = &[
     },
     Knob {
         key: "strip_query_params",
-        default: "CMCD",
+        default: "CMCD, _HLS_throughput",
         applies: Applies::Restart,
-        help: "Query parameters left out of the cache key, comma-separated",
+        help: "Query parameters left out of the cache key (and of upstream requests), comma-separated; by default CMCD data and a content-steering request's _HLS_throughput (each player's own, while the steering manifest is shared)",
     },
     Knob {
         key: "mesh_queue",

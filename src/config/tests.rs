@@ -10,7 +10,10 @@ fn defaults_validate() {
     assert_eq!(config.cache_size, 1 << 30);
     assert_eq!(config.shard_cache_size(), 1 << 29);
     assert_eq!(config.stream_key, StreamKeyRule::Dirname);
-    assert_eq!(config.strip_query_params, vec!["CMCD".to_string()]);
+    assert_eq!(
+        config.strip_query_params,
+        vec!["CMCD".to_string(), "_HLS_throughput".to_string()]
+    );
 }
 
 #[test]
