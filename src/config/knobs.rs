@@ -339,6 +339,18 @@ pub const KNOBS: &[Knob] = &[
         help: "Common Media Server Data on responses: CMSD-Static where the origin sent none (ot, sf, st=l for live playlists, ht for held reloads) and one CMSD-Dynamic member per response (etp and rtt from TCP_INFO, rd, du under duress); the origin's CMSD-Dynamic is never stored",
     },
     Knob {
+        key: "pass_paths",
+        default: "",
+        applies: Applies::Reload,
+        help: "Path prefixes of personalised objects (server-side ad insertion manifests per session): passed to the origin, never stored, never collapsed across requests; comma-separated",
+    },
+    Knob {
+        key: "queryless_paths",
+        default: "",
+        applies: Applies::Reload,
+        help: "Path prefixes whose query is left out of the cache key and of upstream requests (ad and content segments carrying per-session tracking parameters); comma-separated",
+    },
+    Knob {
         key: "max_renditions",
         default: "16384",
         applies: Applies::Reload,

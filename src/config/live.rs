@@ -48,6 +48,43 @@ pub struct Live {
     /// CMSD on responses (LIVE.md F6): `CMSD-Static` where the origin sent none, and one
     /// `CMSD-Dynamic` member per response.
     pub cmsd: bool,
+    /// Path prefixes of personalised objects (SSAI manifests per session): passed to the
+    /// origin, never stored, never collapsed across requests (LIVE.md F14).
+    pub pass_paths: Vec<String>,
+    /// Path prefixes whose query is left out of the key and of upstream requests (ad and
+    /// content segments that carry per-session tracking parameters).
+    pub queryless_paths: Vec<String>,
+}
+
+impl Live {
+    /// Whether `path` is of a personalised route class (`pass_paths`).
+    pub fn is_pass_path(&self, path: &[u8]) -> bool {
+        starts_with_any(path, &self.pass_paths)
+    }
+
+    /// Whether `path`'s query is left out of its key (`queryless_paths`).
+    pub fn is_queryless_path(&self, path: &[u8]) -> bool {
+        starts_with_any(path, &self.queryless_paths)
+    }
+}
+
+fn starts_with_any(path: &[u8], prefixes: &[String]) -> bool {
+    prefixes.iter().any(|p| path.starts_with(p.as_bytes()))
+}
+
+/// A comma-separated list: its items, trimmed, empty ones dropped.
+pub fn parse_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A list as a TOML array.
+fn toml_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(", "))
 }
 
 impl Live {
@@ -79,6 +116,8 @@ impl Live {
             ("live_window_memory", on_off(self.live_window_memory)),
             ("hot_stream_requests", self.hot_stream_requests.to_string()),
             ("cmsd", on_off(self.cmsd)),
+            ("pass_paths", toml_list(&self.pass_paths)),
+            ("queryless_paths", toml_list(&self.queryless_paths)),
             (
                 "max_playlist_size",
                 format!("{:?}", units::format_size(self.max_playlist_size)),

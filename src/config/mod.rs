@@ -207,12 +207,7 @@ impl Config {
             pass_through_memory: size("pass_through_memory")?,
             client_min_rate: size("client_min_rate")?,
             stream_key: typed("stream_key", text("stream_key"), parse_stream_key)?,
-            strip_query_params: text("strip_query_params")
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
+            strip_query_params: live::parse_list(text("strip_query_params")),
             mesh_queue: positive("mesh_queue")?,
             uncacheable_hold: duration("uncacheable_hold")?,
             admin: match text("admin").trim() {
@@ -289,6 +284,8 @@ impl Config {
                 live_window_memory: switch("live_window_memory")?,
                 hot_stream_requests: count("hot_stream_requests")? as u64,
                 cmsd: switch("cmsd")?,
+                pass_paths: live::parse_list(text("pass_paths")),
+                queryless_paths: live::parse_list(text("queryless_paths")),
             },
             sources,
             cross_mesh_for_tests: false,

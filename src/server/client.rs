@@ -38,7 +38,18 @@ impl Connection {
             .host()
             .map(|h| h.as_ref())
             .unwrap_or(config.origin.authority.as_bytes());
-        CacheKey::new(host, &head.target, &config.strip_query_params)
+        let path = path_of(&head.target);
+        // A queryless route class: per-session tracking parameters make no other object.
+        let target = match config.live.is_queryless_path(path) {
+            true => path,
+            false => &head.target[..],
+        };
+        CacheKey::new(host, target, &config.strip_query_params)
+    }
+
+    /// Whether `head` asks for a personalised object (`pass_paths`): never stored or shared.
+    pub fn is_personal(&self, head: &RequestHead) -> bool {
+        self.shard.config().live.is_pass_path(path_of(&head.target))
     }
 
     /// What the client says it will ask for next (CMCD `nor`), resolved against `key`, kept
@@ -99,4 +110,13 @@ impl Connection {
             e.failure()
         })
     }
+}
+
+/// The path of a request target (before any `?`).
+fn path_of(target: &[u8]) -> &[u8] {
+    let end = target
+        .iter()
+        .position(|&b| b == b'?')
+        .unwrap_or(target.len());
+    &target[..end]
 }

@@ -161,8 +161,9 @@ impl Connection {
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;
         }
-        let cacheable =
-            head.method.is_cacheable_read() && find(&head.headers, "authorization").is_none();
+        let cacheable = head.method.is_cacheable_read()
+            && find(&head.headers, "authorization").is_none()
+            && !self.is_personal(head);
         if !cacheable {
             return pass::forward(self, head, exchange, meter).await;
         }
