@@ -306,7 +306,7 @@ pub const KNOBS: &[Knob] = &[
         key: "prefetch",
         default: "on",
         applies: Applies::Reload,
-        help: "Each new version of a tracked playlist with viewers fetches the segments, parts and maps it newly lists before viewers ask (media of the playlist's own stream only; none while the origin fails or in-flight bytes pass a quarter of the budget)",
+        help: "Each new version of a tracked playlist with viewers fetches the segments, parts and maps it newly lists before viewers ask (media of the playlist's own stream only; none for a stream for a second after the origin failed one of its prefetches, none while in-flight bytes pass a quarter of the budget)",
     },
     Knob {
         key: "prefetch_per_stream",

@@ -8,8 +8,8 @@
 //! who asks while it runs joins it, and what it brings is stored as any response would be.
 //! Limits: `prefetch_per_stream` in flight per stream; only media of the rendition's own
 //! stream, which this shard owns (media under another stream key may be owned elsewhere, and
-//! would cost a message per object); none for a second after the origin failed one (a 5xx,
-//! unreachable or cut: T4.2), nor while bytes in flight pass a quarter of the shard's
+//! would cost a message per object); none for a stream for a second after the origin failed
+//! one of its prefetches (a 5xx, unreachable or cut: T4.2), nor while bytes in flight pass a quarter of the shard's
 //! budget (what viewers are fetching comes first).
 //!
 //! A player's own word counts too: the objects a request's CMCD `nor` names (resolved and
@@ -19,7 +19,7 @@
 //! did within three target durations (wasted), or it failed; the counts are what tells an
 //! operator whether prefetch pays.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
 use crate::metrics::ShardStats;
 
-/// After the origin failed a prefetch (5xx, unreachable, cut), none starts on this shard for
+/// After the origin failed a prefetch (5xx, unreachable, cut), none starts for its stream for
 /// this long.
 const PAUSE_AFTER_FAILURE: Duration = Duration::from_secs(1);
 /// A prefetch no viewer asked for within this many target durations of its start is wasted.
@@ -68,7 +68,8 @@ pub struct Prefetches {
     followed: RefCell<HashMap<CacheKey, Followed>>,
     by_deadline: RefCell<VecDeque<(Instant, CacheKey)>>,
     in_flight: RefCell<HashMap<StreamKey, usize>>,
-    paused_until: Cell<Option<Instant>>,
+    /// Streams whose origin failed a prefetch lately, and until when they get none.
+    paused: RefCell<HashMap<StreamKey, Instant>>,
 }
 
 /// Signals, one per prefetch started, that it ended (completed or not).
@@ -94,7 +95,7 @@ impl Shard {
         if listed.is_empty() {
             return Vec::new();
         }
-        if !self.may_prefetch(now) {
+        if !self.may_prefetch(now, &rendition.stream) {
             let skipped = &self.my_stats().live.prefetch_skipped;
             ShardStats::add(skipped, listed.len() as u64);
             return Vec::new();
@@ -121,24 +122,27 @@ impl Shard {
         }
         let now = self.now();
         self.sweep_prefetches(now);
-        if !self.may_prefetch(now) {
+        let stream = StreamKey::of(&request.key, config.stream_key);
+        if !self.may_prefetch(now, &stream) {
             let skipped = &self.my_stats().live.prefetch_skipped;
             ShardStats::add(skipped, request.hinted.len() as u64);
             return;
         }
-        let stream = StreamKey::of(&request.key, config.stream_key);
         for key in &request.hinted {
             let deadline = now + HINT_HORIZON;
             self.prefetch_one(key.clone(), &request.upstream_headers, &stream, deadline);
         }
     }
 
-    /// No failure within the pause, and the bytes in flight leave room for what viewers
-    /// fetch themselves.
-    fn may_prefetch(&self, now: Instant) -> bool {
+    /// No origin failure of `stream`'s prefetches within the pause, and the bytes in flight
+    /// leave room for what viewers fetch themselves.
+    fn may_prefetch(&self, now: Instant, stream: &StreamKey) -> bool {
         let usage = self.store_usage();
-        let paused = self.prefetches.paused_until.get().is_some_and(|t| now < t);
-        !paused && usage.inflight_bytes <= usage.budget / 4
+        let mut paused = self.prefetches.paused.borrow_mut();
+        if !paused.is_empty() {
+            paused.retain(|_, until| now < *until);
+        }
+        !paused.contains_key(stream) && usage.inflight_bytes <= usage.budget / 4
     }
 
     /// Starts one prefetch of `key` (of `stream`, fetched with `fields`) unless it is stored,
@@ -256,7 +260,8 @@ impl Shard {
             drop(latency);
             if outcome == Outcome::OriginFailed {
                 let until = now + PAUSE_AFTER_FAILURE;
-                self.prefetches.paused_until.set(Some(until));
+                let mut paused = self.prefetches.paused.borrow_mut();
+                paused.insert(stream.clone(), until);
             }
             return;
         }
