@@ -117,7 +117,10 @@ impl Shard {
                     .set(self.replicas.hot_streams.get() + 1);
                 tracing::info!(shard = self.id, stream = %String::from_utf8_lossy(stream.as_bytes()), rate, "stream replicated");
             }
-        } else if entry.hot && rate < threshold as f64 / 2.0 {
+        } else if rate >= threshold as f64 / 2.0 {
+            // Back above half: a later dip starts its cool-down afresh.
+            entry.cool_since = None;
+        } else if entry.hot {
             let since = *entry.cool_since.get_or_insert(now);
             if now.saturating_duration_since(since) >= COOL_DOWN {
                 drop(heat);
