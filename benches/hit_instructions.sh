@@ -10,9 +10,8 @@
 # Measured 2026-12-06: 29,555 at 9de9b61, 30,539 at 91db25e (the live layer's per-stream
 # accounting and checks); 30,242 at b4af0b9 and 31,321 at ef202cd (prefetch, live-window
 # memory, shared budget, CMCD, replicas). The idle run does not cancel heartbeat work done
-# over the longer busy run: the callgrind totals of the same two 3,000-hit runs differ by
-# 157 instructions per hit, the rest is the heartbeat's new upkeep (quota balance, live
-# window and prefetch sweeps, replica reports) every 100 ms.
+# over the longer busy run, and ef202cd's heartbeat does more every 100 ms (quota balance,
+# live-window and prefetch sweeps, replica reports): part of that rise may not be per hit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/target/release/livecache}"

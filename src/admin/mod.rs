@@ -46,6 +46,7 @@ use glommio::net::{TcpListener, TcpStream};
 use crate::cache::CacheKey;
 use crate::cache::PurgeScope;
 use crate::config::StreamKeyRule;
+use crate::http::percent::percent_decode;
 use crate::metrics::{Readiness, Stats};
 use crate::shard::broadcast;
 use crate::shard::Shard;
@@ -296,7 +297,7 @@ fn purge_scope(query: &str, rule: StreamKeyRule) -> Result<PurgeScope, &'static 
             "host" => &mut host,
             _ => return Err("unknown parameter: use prefix= (with optional host=) or stream="),
         };
-        let value = percent_decode(value).ok_or("malformed percent-encoding")?;
+        let value = percent_decode(value.as_bytes()).ok_or("malformed percent-encoding")?;
         if slot.replace(value).is_some() {
             return Err("a parameter is given twice");
         }
@@ -331,25 +332,6 @@ fn purge_scope(query: &str, rule: StreamKeyRule) -> Result<PurgeScope, &'static 
             })
         }
     }
-}
-
-/// Decodes `%XX` escapes; `None` for a malformed one. `+` stays a `+` (it is legal in paths).
-fn percent_decode(value: &str) -> Option<Vec<u8>> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3)?;
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
 }
 
 /// The `/status` document.

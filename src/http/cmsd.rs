@@ -7,7 +7,7 @@
 //! congestion window and round-trip time), `rtt` (ms), `rd` (ms from the request to the
 //! response), and `du` while the node is under duress. It is never stored.
 //!
-//! Pure: values in, header values out.
+//! Pure: values in, header values written into the caller's buffer.
 
 use std::fmt::Write;
 
@@ -49,26 +49,36 @@ pub fn kind_of(content_type: Option<&[u8]>) -> (&'static str, Option<&'static st
     }
 }
 
-/// A `CMSD-Static` value for an object the origin described not: its type and format, `st=l`
-/// when it is a live playlist, `ht` when its answer was held.
-pub fn static_value(content_type: Option<&[u8]>, live: bool, held_ms: Option<u64>) -> String {
+/// Writes a `CMSD-Static` value for an object the origin described not: its type and format,
+/// `st=l` when it is a live playlist, `ht` when its answer was held.
+pub fn write_static(
+    out: &mut impl Write,
+    content_type: Option<&[u8]>,
+    live: bool,
+    held_ms: Option<u64>,
+) {
     let (ot, sf) = kind_of(content_type);
-    let mut out = format!("ot={ot}");
+    let _ = write!(out, "ot={ot}");
     if let Some(sf) = sf {
         let _ = write!(out, ",sf={sf}");
     }
     if live {
-        out.push_str(",st=l");
+        let _ = out.write_str(",st=l");
     }
     if let Some(held) = held_ms {
         let _ = write!(out, ",ht={held}");
     }
-    out
 }
 
-/// The `CMSD-Dynamic` member this node adds to one response.
-pub fn dynamic_value(node: &str, tcp: Option<TcpFigures>, rd_ms: u64, duress: bool) -> String {
-    let mut out = format!("\"{node}\"");
+/// Writes the `CMSD-Dynamic` member this node adds to one response.
+pub fn write_dynamic(
+    out: &mut impl Write,
+    node: &str,
+    tcp: Option<TcpFigures>,
+    rd_ms: u64,
+    duress: bool,
+) {
+    let _ = write!(out, "\"{node}\"");
     if let Some(tcp) = tcp {
         if let Some(etp) = tcp.throughput_kbps() {
             let _ = write!(out, ";etp={etp}");
@@ -77,14 +87,25 @@ pub fn dynamic_value(node: &str, tcp: Option<TcpFigures>, rd_ms: u64, duress: bo
     }
     let _ = write!(out, ";rd={rd_ms}");
     if duress {
-        out.push_str(";du");
+        let _ = out.write_str(";du");
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn static_value(content_type: Option<&[u8]>, live: bool, held_ms: Option<u64>) -> String {
+        let mut out = String::new();
+        write_static(&mut out, content_type, live, held_ms);
+        out
+    }
+
+    fn dynamic_value(node: &str, tcp: Option<TcpFigures>, rd_ms: u64, duress: bool) -> String {
+        let mut out = String::new();
+        write_dynamic(&mut out, node, tcp, rd_ms, duress);
+        out
+    }
 
     #[test]
     fn throughput_is_a_window_per_round_trip() {

@@ -18,6 +18,7 @@ pub mod encode;
 pub mod failure;
 mod head;
 pub mod headers;
+pub mod percent;
 pub mod range;
 pub mod request;
 pub mod response;

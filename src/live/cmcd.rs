@@ -9,6 +9,7 @@
 //! sized by a number read from the input.
 
 use crate::http::headers::Header;
+use crate::http::percent::percent_decode;
 
 /// One dictionary value (RFC 8941 3.3; v2's inner lists for `nor`).
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +42,7 @@ impl Cmcd {
         let mut cmcd = Cmcd::default();
         let mut found = false;
         if let Some(value) = query_value(target, b"CMCD") {
-            let text = percent_decode(value)?;
+            let text = decoded_text(value)?;
             cmcd.members.extend(parse(&text)?);
             found = true;
         }
@@ -76,7 +77,7 @@ impl Cmcd {
         };
         strings
             .into_iter()
-            .filter_map(|s| percent_decode(s.as_bytes()))
+            .filter_map(|s| decoded_text(s.as_bytes()))
             .take(MAX_NEXT)
             .collect()
     }
@@ -312,22 +313,9 @@ fn query_value<'a>(target: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     })
 }
 
-/// Percent-decodes a query value (`+` stays as it is); `None` for a bad escape or bytes that
-/// are not UTF-8.
-fn percent_decode(value: &[u8]) -> Option<String> {
-    let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while i < value.len() {
-        if value[i] == b'%' {
-            let hex = std::str::from_utf8(value.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(value[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
+/// Percent-decodes a value into text; `None` for a bad escape or bytes that are not UTF-8.
+fn decoded_text(value: &[u8]) -> Option<String> {
+    String::from_utf8(percent_decode(value)?).ok()
 }
 
 #[cfg(test)]

@@ -12,8 +12,7 @@ use bytes::BytesMut;
 use glommio::net::TcpStream;
 
 use crate::cache::{CacheStatus, CachedHead};
-use crate::http::cmsd::{dynamic_value, static_value, TcpFigures};
-use crate::http::encode;
+use crate::http::cmsd::{write_dynamic, write_static, TcpFigures};
 use crate::http::headers::find;
 use crate::shard::Shard;
 
@@ -77,11 +76,15 @@ impl ServerData {
             let content_type = find(&head.headers, "content-type").map(|v| &v[..]);
             let live = matches!(status.detail, Some("live-state" | "held"));
             let held = (status.detail == Some("held")).then_some(elapsed.as_millis() as u64);
-            let value = static_value(content_type, live, held);
-            encode::header(out, b"CMSD-Static", value.as_bytes());
+            // Written straight into the head: no value is allocated per response.
+            out.extend_from_slice(b"CMSD-Static: ");
+            write_static(out, content_type, live, held);
+            out.extend_from_slice(b"\r\n");
         }
-        let value = dynamic_value(NODE, self.tcp, elapsed.as_millis() as u64, self.duress);
-        encode::header(out, b"CMSD-Dynamic", value.as_bytes());
+        out.extend_from_slice(b"CMSD-Dynamic: ");
+        let rd = elapsed.as_millis() as u64;
+        write_dynamic(out, NODE, self.tcp, rd, self.duress);
+        out.extend_from_slice(b"\r\n");
     }
 }
 
