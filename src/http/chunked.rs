@@ -1,10 +1,15 @@
 //! Chunked transfer coding (RFC 9112 7.1): an incremental decoder for request
 //! bodies and upstream response bodies, plus the bits needed to encode.
 //!
-//! The decoder owns only chunk framing. It must not buffer or copy body data
-//! (data is handed out as zero-copy slices as soon as it arrives, so a large
-//! live-video chunk streams through) and must not interpret extensions or
+//! The decoder owns only chunk framing. It must not copy body data (data is
+//! handed out as zero-copy slices) and must not interpret extensions or
 //! trailers: those are bounded, validated for line endings and discarded.
+//! By default data goes out as soon as any of it arrives; a decoder that
+//! keeps chunks whole ([`ChunkedDecoder::keeping_chunks_up_to`]) hands a chunk
+//! of at most that size out in one piece once all of it is buffered, so a
+//! relay can forward the sender's chunk boundaries (an LL-DASH packager sends
+//! one CMAF chunk per HTTP chunk; LIVE.md F12), while a larger chunk still
+//! streams through.
 
 use std::fmt;
 
@@ -101,6 +106,10 @@ enum State {
 #[derive(Debug, Clone)]
 pub struct ChunkedDecoder {
     state: State,
+    /// Chunks of at most this many bytes are handed out whole (0: none is waited for).
+    whole: u64,
+    /// Part of the current chunk was handed out already: the rest goes as it arrives.
+    partial: bool,
 }
 
 impl Default for ChunkedDecoder {
@@ -117,6 +126,17 @@ impl ChunkedDecoder {
                 digits: 0,
                 line: 0,
             },
+            whole: 0,
+            partial: false,
+        }
+    }
+
+    /// A decoder that hands each chunk of at most `whole` bytes out in one piece, once all
+    /// of it is buffered; a larger chunk goes out as it arrives.
+    pub fn keeping_chunks_up_to(whole: u64) -> Self {
+        ChunkedDecoder {
+            whole,
+            ..ChunkedDecoder::new()
         }
     }
 
@@ -135,19 +155,23 @@ impl ChunkedDecoder {
     }
 
     /// Advances over framing in `buf` and returns the next piece of data,
-    /// `NeedMore` or `Done`. Data is returned as soon as any of the current
-    /// chunk is buffered (zero-copy `split_to(n).freeze()`), so memory use
-    /// does not depend on chunk size.
+    /// `NeedMore` or `Done`. Data is returned (zero-copy `split_to(n).freeze()`)
+    /// as soon as any of the current chunk is buffered, or, for a chunk kept
+    /// whole, once all of it is; so memory use is bounded by the larger of the
+    /// read size and the whole-chunk bound, whatever the chunk size.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
         loop {
             match self.state {
                 State::Done => return Ok(Decoded::Done),
                 State::Data { remaining } => {
-                    if buf.is_empty() {
+                    let buffered = buf.len() as u64;
+                    let wait_whole = !self.partial && remaining <= self.whole;
+                    if buffered == 0 || (wait_whole && buffered < remaining) {
                         return Ok(Decoded::NeedMore);
                     }
-                    let n = remaining.min(buf.len() as u64) as usize;
+                    let n = remaining.min(buffered) as usize;
                     let left = remaining - n as u64;
+                    self.partial = left > 0;
                     self.state = if left == 0 {
                         State::DataCr
                     } else {

@@ -231,3 +231,35 @@ fn an_announced_chunk_size_is_known_before_its_data() {
     assert_eq!(d.announced_remaining(), 0xffffff - 2);
     assert_eq!(d.decode(&mut buf), Ok(Decoded::NeedMore));
 }
+
+#[test]
+fn chunks_kept_whole_come_out_in_one_piece_whatever_the_reads() {
+    let mut decoder = ChunkedDecoder::keeping_chunks_up_to(10);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    // A 10-byte chunk in three reads, then a 4-byte one, then a 12-byte one (over the bound).
+    let reads: [&[u8]; 6] = [
+        b"a\r\n0123",
+        b"456",
+        b"789\r\n4\r\nabcd\r\nc\r\nxyz",
+        b"xyzxyz",
+        b"xyz\r\n0\r\n",
+        b"\r\n",
+    ];
+    for read in reads {
+        buf.extend_from_slice(read);
+        loop {
+            match decoder.decode(&mut buf).unwrap() {
+                Decoded::Data(piece) => out.push(piece),
+                Decoded::NeedMore => break,
+                Decoded::Done => {
+                    return assert_eq!(
+                        out,
+                        [&b"0123456789"[..], b"abcd", b"xyz", b"xyzxyz", b"xyz"]
+                    )
+                }
+            }
+        }
+    }
+    panic!("the body never ended: {out:?}");
+}

@@ -23,10 +23,17 @@ use crate::http::headers::Header;
 use crate::http::response::{parse_response, ResponseBody, ResponseHead};
 use crate::io::read_some;
 
-/// Largest read from the upstream at once; each read becomes one chunk for the readers.
+/// Largest read from the upstream at once: a body without chunked framing reaches the
+/// readers in pieces of at most this.
 pub const MAX_CHUNK: usize = 64 * 1024;
-/// Decoded chunks smaller than this are joined with those buffered behind them.
-const COALESCE_BELOW: usize = 4 * 1024;
+/// An upstream chunk up to this size reaches the readers as one piece, so each client gets
+/// the origin's chunk boundaries (one CMAF chunk per HTTP chunk from an LL-DASH packager,
+/// LIVE.md F12) with no wait beyond the chunk's own arrival. A larger chunk streams through
+/// in pieces as it is read, so an upstream connection never buffers more than this.
+const WHOLE_CHUNK: usize = 256 * 1024;
+/// Decoded chunks smaller than this are joined with those buffered behind them: a sender of
+/// tiny chunks must not cost every reader a write, and the object a slot, per few bytes.
+const COALESCE_BELOW: usize = 512;
 const READ_SIZE: usize = MAX_CHUNK;
 /// Upstream response heads are bounded like client heads.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
@@ -230,7 +237,7 @@ async fn exchange(
                     pool: Rc::clone(pool),
                     buf,
                     remaining,
-                    chunked: ChunkedDecoder::new(),
+                    chunked: ChunkedDecoder::keeping_chunks_up_to(WHOLE_CHUNK as u64),
                     done,
                 };
                 if done {
@@ -373,10 +380,10 @@ impl UpstreamResponse {
     }
 }
 
-/// The next piece of a chunked body, with a small chunk joined to the chunks already buffered
+/// The next piece of a chunked body, with a tiny chunk joined to the chunks already buffered
 /// behind it (up to about `MAX_CHUNK`): every piece published costs each reader a write and the
-/// object a slot, so an origin sending tiny chunks must not multiply them. Large chunks pass
-/// through uncopied; the end of the body is reported at the next call.
+/// object a slot, so an origin sending tiny chunks must not multiply them. Other chunks pass
+/// through uncopied, one piece each; the end of the body is reported at the next call.
 fn decode_joined(decoder: &mut ChunkedDecoder, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
     let small = match decoder.decode(buf)? {
         Decoded::Data(chunk) if chunk.len() < COALESCE_BELOW => chunk,
@@ -428,9 +435,9 @@ mod tests {
     #[test]
     fn a_large_chunk_passes_alone_and_joining_stops_near_the_piece_size() {
         let large = vec![7u8; COALESCE_BELOW];
-        let small = vec![1u8; 1000];
+        let small = vec![1u8; 100];
         let mut pieces: Vec<&[u8]> = vec![&large];
-        pieces.extend(std::iter::repeat_n(&small[..], 100));
+        pieces.extend(std::iter::repeat_n(&small[..], 1000));
         let mut wire = chunked(&pieces, false);
         let mut decoder = ChunkedDecoder::new();
         assert_eq!(
@@ -440,15 +447,32 @@ mod tests {
         let Ok(Decoded::Data(first)) = decode_joined(&mut decoder, &mut wire) else {
             panic!("joined data expected");
         };
-        assert_eq!(first.len(), MAX_CHUNK.div_ceil(1000) * 1000);
+        assert_eq!(first.len(), MAX_CHUNK.div_ceil(100) * 100);
         let Ok(Decoded::Data(rest)) = decode_joined(&mut decoder, &mut wire) else {
             panic!("the rest expected");
         };
-        assert_eq!(first.len() + rest.len(), 100 * 1000);
+        assert_eq!(first.len() + rest.len(), 1000 * 100);
         assert_eq!(
             decode_joined(&mut decoder, &mut wire),
             Ok(Decoded::NeedMore)
         );
+    }
+
+    #[test]
+    fn chunks_of_a_packager_keep_their_boundaries() {
+        // CMAF chunks of a low-latency stream: each its own piece, even buffered together.
+        let sizes = [COALESCE_BELOW, 30_000, 700, WHOLE_CHUNK];
+        let bodies: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![n as u8; n]).collect();
+        let pieces: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        let mut wire = chunked(&pieces, true);
+        let mut decoder = ChunkedDecoder::keeping_chunks_up_to(WHOLE_CHUNK as u64);
+        for body in &bodies {
+            assert_eq!(
+                decode_joined(&mut decoder, &mut wire),
+                Ok(Decoded::Data(Bytes::from(body.clone())))
+            );
+        }
+        assert_eq!(decode_joined(&mut decoder, &mut wire), Ok(Decoded::Done));
     }
 
     #[test]
