@@ -21,11 +21,13 @@
 //! decisions), `delta` (delta updates made from a full playlist), `prefetch` (what a new
 //! version newly lists), `window` (what a new version lets go of), `multivariant`, `mpd`
 //! (the MPD model), `mpd_parse` (its parser), `segment_template` (DASH addressing),
+//! `dash_schedule` (when a live MPD's segments may be asked for, by request target),
 //! `iso8601` (xs:duration and xs:dateTime), `error`.
 
 mod attributes;
 mod blocking;
 mod cmcd;
+mod dash_schedule;
 mod delta;
 mod directives;
 mod error;
@@ -46,6 +48,7 @@ mod window;
 pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
 pub use cmcd::{Cmcd, Value as CmcdValue};
+pub use dash_schedule::{segment_schedules, SegmentSchedule};
 pub use delta::delta_update;
 pub use directives::{
     blocking_target, is_manifest, is_media_path, is_mpd_path, is_playlist_path,
