@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// A monotonic clock shared by every shard of one daemon. Cloning shares it.
 #[derive(Clone, Debug, Default)]
@@ -24,6 +24,13 @@ impl Clock {
 
     pub fn now(&self) -> Instant {
         Instant::now() + Duration::from_nanos(self.offset.load(Ordering::Relaxed))
+    }
+
+    /// Wall time by this clock: the system's, moved as far as the monotonic clock was. What
+    /// the cache decides by wall time (when a DASH segment becomes available) follows tests
+    /// that move the clock; the wall time it writes (`Date`) does not.
+    pub fn wall(&self) -> SystemTime {
+        SystemTime::now() + Duration::from_nanos(self.offset.load(Ordering::Relaxed))
     }
 
     /// Moves the clock forward by `by`, for every shard at once (tests only: a daemon in

@@ -80,6 +80,16 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "Requests answered from a replica of another shard's hot stream, without crossing cores",
             load(|l| &l.replica_hits),
         ),
+        int_gauge(
+            "livecache_dash_schedules",
+            "Live DASH representations whose segment availability is known from their MPD",
+            load(|l| &l.dash_schedules),
+        ),
+        counter(
+            "livecache_dash_early_holds",
+            "Requests for a live DASH segment that came before its availability and were held until then (dash_hold_early)",
+            load(|l| &l.dash_early_holds),
+        ),
         counter(
             "livecache_store_idle_stream_evictions",
             "Of the evictions to stay within the budget, objects of streams nobody watched any more (they go first)",

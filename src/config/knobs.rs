@@ -321,6 +321,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Longest a classic playlist's new version is held back while its new segments are prefetched, so viewers who see it find them cached (never more than half a target duration); 0s: served at once",
     },
     Knob {
+        key: "dash_hold_early",
+        default: "1s",
+        applies: Applies::Reload,
+        help: "A request for a live DASH segment that comes at most this long before the segment's availability (by its MPD's availabilityStartTime, duration and availabilityTimeOffset) is held until then and fetched once for everyone, instead of getting the origin's 404; 0s: forwarded at once",
+    },
+    Knob {
         key: "live_window_memory",
         default: "on",
         applies: Applies::Reload,

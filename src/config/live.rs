@@ -1,7 +1,8 @@
 //! The keys of the live-video layer (LIVE.md F1, F4, F7, F9, refresh-ahead): whether blocking
 //! playlist reloads are held at the edge, how many may wait at once, the largest playlist
 //! that becomes rendition state, whether manifests with viewers are refreshed early, how
-//! media newly listed is prefetched, and whether memory follows the live window. Parsed from text like every other key, so errors
+//! media newly listed is prefetched, how early a DASH segment request is held, and whether
+//! memory follows the live window. Parsed from text like every other key, so errors
 //! name the key and value.
 
 use std::time::Duration;
@@ -39,6 +40,9 @@ pub struct Live {
     /// Longest a classic rendition's new version waits for its prefetches before viewers get
     /// it (never more than half a target duration).
     pub prefetch_wait: Duration,
+    /// A live DASH segment asked for at most this long before its availability is held until
+    /// then (LIVE.md F12); longer before, the request goes to the origin.
+    pub dash_hold_early: Duration,
     /// Media no tracked playlist lists any more is dropped once its availability has passed,
     /// and an unwatched rendition's media is evicted first (LIVE.md F7); off: plain LRU.
     pub live_window_memory: bool,
@@ -112,6 +116,10 @@ impl Live {
             (
                 "prefetch_wait",
                 format!("{:?}", units::format_duration(self.prefetch_wait)),
+            ),
+            (
+                "dash_hold_early",
+                format!("{:?}", units::format_duration(self.dash_hold_early)),
             ),
             ("live_window_memory", on_off(self.live_window_memory)),
             ("hot_stream_requests", self.hot_stream_requests.to_string()),

@@ -281,6 +281,7 @@ impl Config {
                 prefetch: switch("prefetch")?,
                 prefetch_per_stream: positive("prefetch_per_stream")?,
                 prefetch_wait: duration("prefetch_wait")?,
+                dash_hold_early: duration("dash_hold_early")?,
                 live_window_memory: switch("live_window_memory")?,
                 hot_stream_requests: count("hot_stream_requests")? as u64,
                 cmsd: switch("cmsd")?,

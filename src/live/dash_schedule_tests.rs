@@ -34,7 +34,10 @@ fn numbered_segments_resolve_against_the_mpd_and_every_base_url() {
     assert_eq!(s.len(), 2);
     assert_eq!(s[0].target_of(42), "/live/ch1/v1/seg-42.m4s?x=1");
     assert_eq!(s[0].number_of(b"/live/ch1/v1/seg-00042.m4s?x=1"), Some(42));
-    assert_eq!(s[1].number_of(b"/live/ch1/hi/v2/seg-00042.m4s?x=1"), Some(42));
+    assert_eq!(
+        s[1].number_of(b"/live/ch1/hi/v2/seg-00042.m4s?x=1"),
+        Some(42)
+    );
     for other in [
         &b"/live/ch1/v1/seg-00042.m4s"[..],
         b"/live/ch1/v1/seg-.m4s?x=1",
@@ -44,7 +47,11 @@ fn numbered_segments_resolve_against_the_mpd_and_every_base_url() {
     ] {
         assert_eq!(s[0].number_of(other), None, "{other:?}");
     }
-    let with_root = mpd("dynamic", "<BaseURL>/cdn/</BaseURL>", "$RepresentationID$/$Number$");
+    let with_root = mpd(
+        "dynamic",
+        "<BaseURL>/cdn/</BaseURL>",
+        "$RepresentationID$/$Number$",
+    );
     let s = segment_schedules(&with_root, "edge.test", "/live/ch1/manifest.mpd", 10);
     assert_eq!(s[1].target_of(3), "/cdn/hi/v2/3");
 }
@@ -74,7 +81,11 @@ fn what_cannot_be_scheduled_is_left_out() {
     )));
     let m = mpd("dynamic", "", "$Number$.m4s");
     assert_eq!(segment_schedules(&m, "edge.test", "/m.mpd", 1).len(), 1);
-    let absolute_here = mpd("dynamic", "<BaseURL>http://edge.test/x/</BaseURL>", "$Number$");
+    let absolute_here = mpd(
+        "dynamic",
+        "<BaseURL>http://edge.test/x/</BaseURL>",
+        "$Number$",
+    );
     let s = segment_schedules(&absolute_here, "edge.test", "/m.mpd", 10);
     assert_eq!(s[0].target_of(1), "/x/1");
 }

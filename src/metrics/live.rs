@@ -93,6 +93,10 @@ pub struct LiveStats {
     /// from another shard's replica.
     pub replicas_sent: AtomicU64,
     pub replica_hits: AtomicU64,
+    /// Live DASH representations whose segment schedule this shard knows (F12).
+    pub dash_schedules: AtomicU64,
+    /// Requests for a live DASH segment held until its availability (F12).
+    pub dash_early_holds: AtomicU64,
 }
 
 impl LiveStats {

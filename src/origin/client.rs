@@ -435,7 +435,7 @@ mod tests {
     #[test]
     fn a_large_chunk_passes_alone_and_joining_stops_near_the_piece_size() {
         let large = vec![7u8; COALESCE_BELOW];
-        let small = vec![1u8; 100];
+        let small = [1u8; 100];
         let mut pieces: Vec<&[u8]> = vec![&large];
         pieces.extend(std::iter::repeat_n(&small[..], 1000));
         let mut wire = chunked(&pieces, false);

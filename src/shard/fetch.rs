@@ -115,7 +115,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             &pool,
             &upstream,
             &mut NoBody,
-            shard.timeouts(),
+            shard.timeouts_for(&leader.request.key),
             &mut forward_interim,
         )
         .await;
@@ -205,7 +205,9 @@ async fn deliver(
     let shared = !matches!(policy, Policy::Private { .. });
     // A live stream's part or segment that is "not found" may exist a moment later: its 404
     // reaches the requests that asked, and is never kept for the next ones (LIVE.md F3).
-    let live_miss = matches!(status, 404 | 410) && shard.in_live_rendition(&leader.request.key);
+    let live_miss = matches!(status, 404 | 410)
+        && (shard.in_live_rendition(&leader.request.key)
+            || shard.is_scheduled_segment(&leader.request.key));
     let mut keeping = if !shared || !joinable || content_length.is_some_and(|n| n > max_object) {
         Keeping::PassingThrough
     } else if store && matches!(policy, Policy::Store { .. }) && !live_miss {
@@ -293,9 +295,15 @@ async fn deliver(
         },
     ) = (keeping, still_wanted, chunks, policy)
     {
+        let body = contiguous(chunks, body_len);
+        // A live MPD lives no longer than its update period (and 2 s): `dash`.
+        let lifetime = match shard.learn_mpd(&leader.request.key, &body[0]) {
+            Some(limit) => lifetime.min(limit),
+            None => lifetime,
+        };
         let object = StoredObject {
             head,
-            body: contiguous(chunks, body_len),
+            body,
             body_len,
             freshness: Freshness {
                 lifetime,

@@ -67,6 +67,7 @@ impl Shard {
         let now = self.now();
         self.drop_dead(now);
         self.sweep_prefetches(now);
+        self.forget_old_schedules();
     }
 
     /// Drops the media whose availability has passed by `now`.

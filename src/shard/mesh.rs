@@ -2,8 +2,8 @@
 //! messages one shard sends another, and the owner's side that serves them. A fetch's replies
 //! go back on a per-request channel as they are produced, at the requesting shard's pace.
 //! Who sends what lives with the senders: `route` (a request, one URL's invalidation),
-//! `broadcast` (purges by scope, the latency scrape) and `replicas` (a hot stream's objects,
-//! and reads of them reported to their owner).
+//! `broadcast` (purges by scope, the latency scrape), `replicas` (a hot stream's objects,
+//! and reads of them reported to their owner) and `dash` (when live DASH segments appear).
 
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -39,6 +39,9 @@ pub struct Replica {
     pub epoch: u64,
 }
 
+/// One live DASH representation's schedule, with the stream its segments belong to (`dash`).
+pub type Scheduled = (StreamKey, Arc<crate::live::SegmentSchedule>);
+
 /// A message from one shard to another.
 pub enum MeshMessage {
     /// Look up (and if needed fetch) an object; send the replies back.
@@ -62,6 +65,12 @@ pub enum MeshMessage {
     },
     /// The owner's stream cooled down: drop its replicas.
     Unreplicate { stream: StreamKey },
+    /// From an MPD's owner to the owner of its segments' streams: when they appear
+    /// (`dash`), replacing what that MPD said before.
+    DashSchedules {
+        mpd: CacheKey,
+        schedules: Vec<Scheduled>,
+    },
     /// To an owner: how often its streams' replicas were read on the sender, and which
     /// playlists.
     Reads {
@@ -109,6 +118,9 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
                     }
                     MeshMessage::Replicate { key, replica } => shard.keep_replica(key, replica),
                     MeshMessage::Unreplicate { stream } => shard.drop_replicas(&stream),
+                    MeshMessage::DashSchedules { mpd, schedules } => {
+                        shard.keep_schedules(mpd, schedules)
+                    }
                     MeshMessage::Reads { streams, playlists } => {
                         shard.note_reads(streams, playlists)
                     }

@@ -5,6 +5,7 @@
 //! an `.await`.
 
 pub mod broadcast;
+mod dash;
 mod fetch;
 mod hold_upkeep;
 mod holds;
@@ -125,6 +126,9 @@ pub struct Shard {
     window: live_window::LiveWindow,
     /// Hot streams: their heat (as owner), and the replicas other owners sent here.
     replicas: replicas::Replicas,
+    /// When the live DASH segments of this shard's streams appear (and, as an MPD's owner,
+    /// what it told the other shards).
+    dash: dash::DashSchedules,
 }
 
 impl Shard {
@@ -162,6 +166,7 @@ impl Shard {
             prefetches: prefetch::Prefetches::default(),
             window: live_window::LiveWindow::default(),
             replicas: replicas::Replicas::default(),
+            dash: dash::DashSchedules::default(),
         });
         shard.publish_store();
         shard
@@ -271,6 +276,14 @@ impl Shard {
         Timeouts {
             first_byte: self.config().upstream_first_byte_timeout,
             between_bytes: self.config().upstream_between_bytes_timeout,
+        }
+    }
+
+    /// The timeouts of a fetch of `key`: a live DASH segment's body may pause less long.
+    fn timeouts_for(&self, key: &CacheKey) -> Timeouts {
+        Timeouts {
+            between_bytes: self.between_bytes_limit(key),
+            ..self.timeouts()
         }
     }
 

@@ -3,7 +3,8 @@
 //! another shard or are consumed in place. `OwnerStream` produces that sequence on the owner
 //! from a stored object or an in-flight fetch, and turns "not shareable" into a private fetch
 //! transparently, so the connection side never sees coalescing details. A blocking playlist
-//! reload is answered from its rendition's latest version, or waits for one (`holds`).
+//! reload is answered from its rendition's latest version, or waits for one (`holds`); a
+//! live DASH segment asked for just before it appears waits for it (`dash`).
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -55,6 +56,11 @@ enum Source {
         status: CacheStatus,
     },
     Refused(Failure),
+    /// A live DASH segment asked for a little before it appears: looked up at that time
+    /// (`dash`).
+    Early {
+        until: std::time::SystemTime,
+    },
     /// A blocking playlist reload waiting for a later version (`holds`), to be answered in
     /// `form`.
     Held {
@@ -100,6 +106,9 @@ impl OwnerStream {
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {
         shard.note_request_heat(&request.key);
         let source = match shard.blocking_reload(&request) {
+            Blocking::Ordinary if let Some(until) = shard.dash_hold_until(&request.key) => {
+                Source::Early { until }
+            }
             Blocking::Ordinary => {
                 let lookup = shard.lookup(&request);
                 if let Lookup::Hit { object, .. } = &lookup {
@@ -147,6 +156,11 @@ impl OwnerStream {
         loop {
             match &mut self.source {
                 Source::Refused(failure) => return Reply::Failed(*failure),
+                Source::Early { until } => {
+                    self.shard.wait_for_wall(*until).await;
+                    let lookup = self.shard.lookup(&self.request);
+                    self.source = Self::source(lookup);
+                }
                 Source::Stored {
                     object,
                     status,

@@ -133,6 +133,12 @@ pub fn refresh(
             initial_age,
             reuse,
         } if leader.still_wanted() => {
+            let lifetime = match stale.body.first() {
+                Some(body) => shard
+                    .learn_mpd(&leader.request.key, body)
+                    .map_or(lifetime, |limit| lifetime.min(limit)),
+                None => lifetime,
+            };
             let object = StoredObject {
                 head: Arc::clone(&head),
                 body: Arc::clone(&stale.body),

@@ -78,6 +78,7 @@
 //! | `/live/s{i}/r{j}/init.mp4` | [`INIT_SIZE`] bytes |
 //! | `/live/s{i}/r{j}/seg-{n}.m4s` | bitrate x segment duration / 8 bytes of [`expected_body`]`(path, len)`; 404 until complete and once older than 3 windows |
 //! | `/live/s{i}/r{j}/seg-{n}.{p}.m4s` | a part: its proportional byte range of the segment's body; the preload-hinted part is held until complete, later ones are 404 |
+//! | `/live/s{i}/manifest.mpd` and `…/seg-{n}.m4s`, with [`LiveConfig::chunked_dash`] | LL-DASH: `availabilityTimeOffset` of a segment less one part, `availabilityTimeComplete="false"`; the segment in progress is answered at once, chunked, one HTTP chunk per part as it completes |
 //! | `/live/s{i}/r{j}/index.m3u8`, with [`LiveConfig::low_latency`] off | a classic HLS media playlist (segments only, no server control, parts or hints); delivery directives ignored |
 //! | `/live/s{i}/r{j}/seg-{n}.m4s`, with [`LiveConfig::byterange_parts`] | parts listed as `BYTERANGE`s of their segment and the hint as `BYTERANGE-START`; the segment in progress is answered at once, chunked, and grows as each part completes (cut if the stream ends first) |
 //!

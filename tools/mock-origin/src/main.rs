@@ -54,6 +54,9 @@ options:
                                delivery directives ignored)
       --part-uris files|ranges LL-HLS parts as files of their own (default), or
                                as byte ranges of a segment served as it grows
+      --dash-chunks on|off     LL-DASH: MPD availabilityTimeOffset of a segment
+                               less one part, and the segment in progress served
+                               as it grows, one HTTP chunk per part (default off)
   -h, --help                   print this help
 
 fault injection (live paths only; rates 0..1, summing to at most 1):
@@ -121,7 +124,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
         } else {
             name
         };
-        const KNOWN: [&str; 17] = [
+        const KNOWN: [&str; 18] = [
             "--listen",
             "--streams",
             "--renditions",
@@ -133,6 +136,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
             "--throughput",
             "--can-skip-until",
             "--part-uris",
+            "--dash-chunks",
             "--low-latency",
             "--error-rate",
             "--reset-rate",
@@ -196,6 +200,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>,
                     "files" => false,
                     "ranges" => true,
                     _ => return Err(bad("expected files or ranges")),
+                }
+            }
+            "--dash-chunks" => {
+                live.chunked_dash = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(bad("expected on or off")),
                 }
             }
             "--can-skip-until" => {

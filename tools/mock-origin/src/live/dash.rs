@@ -16,6 +16,11 @@
 //! computing availability from it finds the segment numbers the HLS side
 //! lists (fewer after a rewind). During a pause the MPD stays as it was
 //! (no `publishTime` advance) and the shift catches up on resume.
+//!
+//! With `chunked_dash` the templates say so (`availabilityTimeOffset` of the
+//! segment less one part, `availabilityTimeComplete="false"`): a client may
+//! ask for a segment once its first part is written and reads it as it grows
+//! (`growing`).
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -34,6 +39,14 @@ pub(crate) fn iso_duration(d: Duration) -> String {
         text.pop();
     }
     format!("PT{text}S")
+}
+
+/// `1.5`, `0.25`: seconds as a decimal with trailing zeros dropped.
+fn seconds(d: Duration) -> String {
+    let text = iso_duration(d);
+    text.trim_start_matches("PT")
+        .trim_end_matches('S')
+        .to_string()
 }
 
 /// The MPD `elapsed` after the start, with the timeline `shift` behind
@@ -63,13 +76,21 @@ pub(crate) fn mpd(live: &Live, elapsed: Duration, shift: Duration) -> String {
         "    <AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" \
          segmentAlignment=\"true\" startWithSAP=\"1\">\n",
     );
+    let chunking = if live.config.chunked_dash {
+        format!(
+            " availabilityTimeOffset=\"{}\" availabilityTimeComplete=\"false\"",
+            seconds(segment.saturating_sub(live.config.part_duration))
+        )
+    } else {
+        String::new()
+    };
     for (i, &kbps) in live.config.renditions.iter().enumerate() {
         let (w, h) = resolution(kbps);
         let name = LiveConfig::rendition_name(i);
         let _ = writeln!(
             out,
             "      <Representation id=\"{name}\" bandwidth=\"{}\" codecs=\"avc1.64001f\" width=\"{w}\" height=\"{h}\">\n\
-             \x20       <SegmentTemplate timescale=\"1000\" duration=\"{}\" startNumber=\"{}\" \
+             \x20       <SegmentTemplate timescale=\"1000\" duration=\"{}\" startNumber=\"{}\"{chunking} \
              media=\"{name}/seg-$Number$.m4s\" initialization=\"{name}/init.mp4\"/>\n\
              \x20     </Representation>",
             u64::from(kbps) * 1000,
@@ -98,6 +119,19 @@ mod tests {
         assert_eq!(iso_duration(Duration::from_millis(500)), "PT0.5S");
         assert_eq!(iso_duration(Duration::from_millis(12_250)), "PT12.25S");
         assert_eq!(iso_duration(Duration::ZERO), "PT0S");
+    }
+
+    #[test]
+    fn a_chunked_packager_says_how_early_segments_may_be_asked_for() {
+        let live = fixed(LiveConfig {
+            chunked_dash: true,
+            ..LiveConfig::default()
+        });
+        let text = mpd(&live, Duration::from_millis(5_500), Duration::ZERO);
+        let template = "<SegmentTemplate timescale=\"1000\" duration=\"2000\" startNumber=\"0\" \
+             availabilityTimeOffset=\"1.5\" availabilityTimeComplete=\"false\" \
+             media=\"r0/seg-$Number$.m4s\"";
+        assert!(text.contains(template), "{text}");
     }
 
     #[test]

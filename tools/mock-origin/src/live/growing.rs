@@ -8,6 +8,9 @@
 //! parts as they come. The response is chunked: its length is not known
 //! when it starts.
 //!
+//! An LL-DASH packager (`LiveConfig::chunked_dash`) serves its segment in
+//! progress the same way, each part one CMAF chunk.
+//!
 //! The schedule travels in the entity ([`Source::Growing`]) and the writer
 //! waits for each step on the live timeline (`wait_published`), so a pause
 //! or an end of the stream stops the growth (an ended stream cuts it).
@@ -35,8 +38,8 @@ impl Live {
 
     /// Segment `msn` (relative index `k`) of `rendition` while it is being
     /// written: the complete parts' bytes at once, then each later part's
-    /// as it completes. `None` unless parts are byte ranges and `k` is the
-    /// segment in progress.
+    /// as it completes. `None` unless parts are byte ranges (or the DASH
+    /// side is chunked) and `k` is the segment in progress.
     pub(crate) fn growing_segment(
         &self,
         stream: usize,
@@ -45,7 +48,8 @@ impl Live {
         elapsed: Duration,
     ) -> Option<Entity> {
         let t = self.timeline();
-        if !self.config.byterange_parts || k != t.edge(elapsed).complete {
+        let grows = self.config.byterange_parts || self.config.chunked_dash;
+        if !grows || k != t.edge(elapsed).complete {
             return None;
         }
         let msn = t.first_sequence + k;

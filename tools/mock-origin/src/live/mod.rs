@@ -81,6 +81,12 @@ pub struct LiveConfig {
     /// served while it grows (chunked, each part's bytes sent as the part
     /// completes), as RFC 8216bis 4.4.5.3 and RFC 8673 describe.
     pub byterange_parts: bool,
+    /// LL-DASH (default false): each MPD `SegmentTemplate` carries
+    /// `availabilityTimeOffset` = segment − part duration with
+    /// `availabilityTimeComplete="false"`, and the segment in progress is
+    /// served while it grows (chunked, one HTTP chunk per part, as a
+    /// low-latency CMAF packager sends one chunk per CMAF chunk).
+    pub chunked_dash: bool,
     /// LL-HLS (default true): `EXT-X-SERVER-CONTROL` with `CAN-BLOCK-RELOAD`, parts,
     /// preload hints and rendition reports, blocking reloads held. False: a classic HLS
     /// packager, whose media playlists list whole segments only and which ignores delivery
@@ -103,6 +109,7 @@ impl Default for LiveConfig {
             faults: Faults::default(),
             can_skip_until: None,
             byterange_parts: false,
+            chunked_dash: false,
             low_latency: true,
         }
     }

@@ -1,0 +1,240 @@
+//! Live DASH at the edge (LIVE.md F12; issue "Live video II", item 6). When a dynamic MPD is
+//! stored, its owner works out when each representation's numbered segments appear
+//! (`live::segment_schedules`) and hands each schedule to the shard that owns those
+//! segments' stream (over the mesh when that is another shard). With the schedule, the
+//! segments' owner:
+//! - holds a request that comes at most `dash_hold_early` before the segment's availability
+//!   and lets it look up at that time, so every early viewer shares one fetch instead of each
+//!   getting (and the cache keeping) the origin's 404;
+//! - never stores a 404 or 410 for such a segment: it may exist a moment later;
+//! - bounds the silence inside the segment's body by two chunk durations (at least 2 s): a
+//!   longer gap aborts every reader and stores nothing, as an origin abort does.
+//!
+//! The stored MPD itself lives at most min(origin TTL, `minimumUpdatePeriod`, 2 s). A
+//! schedule not refreshed for `FORGET_AFTER` (no viewer asked for its MPD) is forgotten.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::mesh::{MeshMessage, Scheduled};
+use super::route::stream_owner;
+use super::Shard;
+use crate::cache::{CacheKey, StreamKey};
+use crate::live::{self, Mpd, SegmentSchedule};
+use crate::metrics::ShardStats;
+
+/// The longest a live MPD is stored, whatever its origin says (LIVE.md F12).
+const MAX_MPD_LIFETIME: Duration = Duration::from_secs(2);
+/// Representations scheduled from one MPD at most.
+const MAX_PER_MPD: usize = 64;
+/// Schedules kept per shard at most.
+const MAX_SCHEDULES: usize = 4096;
+/// An unchanged schedule is sent again this often (keeping it from being forgotten).
+const RESEND_EVERY: Duration = Duration::from_secs(60);
+/// A schedule nobody refreshed for this long is dropped.
+const FORGET_AFTER: Duration = Duration::from_secs(600);
+
+/// One shard's DASH schedules: those it received for the streams it owns, by MPD and by
+/// stream, and (as an MPD's owner) what it sent last for each MPD.
+#[derive(Default)]
+pub struct DashSchedules {
+    by_mpd: RefCell<HashMap<CacheKey, (Instant, Vec<Scheduled>)>>,
+    by_stream: RefCell<HashMap<StreamKey, Vec<Arc<SegmentSchedule>>>>,
+    sent: RefCell<HashMap<CacheKey, (Instant, Vec<Scheduled>)>>,
+}
+
+impl Shard {
+    /// A stored MPD at `key`: if it is live, its segments' schedules go to their owners, and
+    /// the lifetime it may be stored for is returned (`None`: not a live MPD, keep the
+    /// origin's).
+    pub(super) fn learn_mpd(&self, key: &CacheKey, body: &[u8]) -> Option<Duration> {
+        let config = self.config();
+        if !live::is_mpd_path(key.path()) || body.len() as u64 > config.live.max_playlist_size {
+            return None;
+        }
+        let mpd = Mpd::from_bytes(body).ok().filter(Mpd::is_dynamic)?;
+        let lifetime = mpd
+            .minimum_update_period
+            .map_or(MAX_MPD_LIFETIME, |p| p.min(MAX_MPD_LIFETIME));
+        let host = std::str::from_utf8(key.host()).ok()?;
+        let target = std::str::from_utf8(key.target()).ok()?;
+        let schedules: Vec<Scheduled> = live::segment_schedules(&mpd, host, target, MAX_PER_MPD)
+            .into_iter()
+            .map(|schedule| {
+                let sample = schedule.target_of(1);
+                let strip = &config.strip_query_params;
+                let segment = CacheKey::new(key.host(), sample.as_bytes(), strip);
+                (
+                    StreamKey::of(&segment, config.stream_key),
+                    Arc::new(schedule),
+                )
+            })
+            .collect();
+        self.send_schedules(key, schedules);
+        Some(lifetime)
+    }
+
+    /// Sends `schedules` of the MPD at `key` to the shards owning their streams (and to
+    /// those that had some before), unless the same were sent a short while ago.
+    fn send_schedules(&self, key: &CacheKey, schedules: Vec<Scheduled>) {
+        let now = self.now();
+        let config = self.config();
+        let previous = self.dash.sent.borrow().get(key).cloned();
+        if let Some((at, sent)) = &previous {
+            if same(sent, &schedules) && now.saturating_duration_since(*at) < RESEND_EVERY {
+                return;
+            }
+        }
+        let owner = |stream: &StreamKey| stream_owner(&config, stream);
+        let mut shards: Vec<usize> = schedules.iter().map(|(s, _)| owner(s)).collect();
+        if let Some((_, sent)) = &previous {
+            shards.extend(sent.iter().map(|(s, _)| owner(s)));
+        }
+        shards.sort_unstable();
+        shards.dedup();
+        for shard in shards {
+            let mine: Vec<Scheduled> = schedules
+                .iter()
+                .filter(|(s, _)| owner(s) == shard)
+                .cloned()
+                .collect();
+            if shard == self.id {
+                self.keep_schedules(key.clone(), mine);
+            } else if let Some(senders) = self.mesh.senders() {
+                let message = MeshMessage::DashSchedules {
+                    mpd: key.clone(),
+                    schedules: mine,
+                };
+                // A full queue loses this copy; the next MPD refresh sends it again.
+                if senders.try_send_to(shard, message).is_ok() {
+                    ShardStats::incr(&self.my_stats().mesh_messages);
+                }
+            }
+        }
+        self.dash
+            .sent
+            .borrow_mut()
+            .insert(key.clone(), (now, schedules));
+    }
+
+    /// Keeps the schedules the MPD at `mpd` gives this shard's streams, replacing what it
+    /// gave before.
+    pub fn keep_schedules(&self, mpd: CacheKey, schedules: Vec<Scheduled>) {
+        let mut by_mpd = self.dash.by_mpd.borrow_mut();
+        if let Some((_, old)) = by_mpd.remove(&mpd) {
+            self.unindex(&old);
+        }
+        let kept: usize = by_mpd.values().map(|(_, s)| s.len()).sum();
+        if schedules.is_empty() || kept + schedules.len() > MAX_SCHEDULES {
+            self.publish_schedule_count(kept);
+            return;
+        }
+        let mut by_stream = self.dash.by_stream.borrow_mut();
+        for (stream, schedule) in &schedules {
+            by_stream
+                .entry(stream.clone())
+                .or_default()
+                .push(Arc::clone(schedule));
+        }
+        self.publish_schedule_count(kept + schedules.len());
+        by_mpd.insert(mpd, (self.now(), schedules));
+    }
+
+    fn unindex(&self, schedules: &[Scheduled]) {
+        let mut by_stream = self.dash.by_stream.borrow_mut();
+        for (stream, schedule) in schedules {
+            if let Some(list) = by_stream.get_mut(stream) {
+                list.retain(|s| !Arc::ptr_eq(s, schedule));
+                if list.is_empty() {
+                    by_stream.remove(stream);
+                }
+            }
+        }
+    }
+
+    fn publish_schedule_count(&self, count: usize) {
+        let gauge = &self.my_stats().live.dash_schedules;
+        crate::metrics::LiveStats::set(gauge, count as u64);
+    }
+
+    /// Forgets the schedules of MPDs nobody asked for lately (heartbeat).
+    pub(super) fn forget_old_schedules(&self) {
+        let now = self.now();
+        let old = |at: &Instant| now.saturating_duration_since(*at) >= FORGET_AFTER;
+        self.dash.sent.borrow_mut().retain(|_, (at, _)| !old(at));
+        let gone: Vec<CacheKey> = self
+            .dash
+            .by_mpd
+            .borrow()
+            .iter()
+            .filter(|(_, (at, _))| old(at))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for mpd in gone {
+            self.keep_schedules(mpd, Vec::new());
+        }
+    }
+
+    /// The schedule of the live DASH segment `key` names, with its number.
+    fn scheduled(&self, key: &CacheKey) -> Option<(Arc<SegmentSchedule>, u64)> {
+        let by_stream = self.dash.by_stream.borrow();
+        if by_stream.is_empty() {
+            return None;
+        }
+        let stream = StreamKey::of(key, self.config().stream_key);
+        by_stream.get(&stream)?.iter().find_map(|schedule| {
+            let number = schedule.number_of(key.target())?;
+            Some((Arc::clone(schedule), number))
+        })
+    }
+
+    /// Whether `key` is a segment of a live DASH presentation this shard knows.
+    pub(super) fn is_scheduled_segment(&self, key: &CacheKey) -> bool {
+        self.scheduled(key).is_some()
+    }
+
+    /// When a request for `key` that comes early should look up: the segment's availability,
+    /// if that is at most `dash_hold_early` away (and nothing of it is stored yet).
+    pub(super) fn dash_hold_until(&self, key: &CacheKey) -> Option<SystemTime> {
+        let early = self.config().live.dash_hold_early;
+        if early.is_zero() {
+            return None;
+        }
+        let (schedule, number) = self.scheduled(key)?;
+        let available = schedule.available_at(number)?;
+        let wait = available.duration_since(self.clock.wall()).ok()?;
+        if wait.is_zero() || wait > early || self.store.borrow().vary_of(key).is_some() {
+            return None;
+        }
+        ShardStats::incr(&self.my_stats().live.dash_early_holds);
+        Some(available)
+    }
+
+    /// Waits, by the shard's clock, until `until` (wall time) has come.
+    pub(super) async fn wait_for_wall(&self, until: SystemTime) {
+        while let Ok(left) = until.duration_since(self.clock.wall()) {
+            if left.is_zero() {
+                break;
+            }
+            // Short naps, so a test that moves the clock is seen promptly.
+            glommio::timer::sleep(left.min(Duration::from_millis(20))).await;
+        }
+    }
+
+    /// The longest silence accepted inside the body of `key`'s response: the configured
+    /// one, or less for a live DASH segment (two chunk durations, at least 2 s).
+    pub(super) fn between_bytes_limit(&self, key: &CacheKey) -> Duration {
+        let configured = self.config().upstream_between_bytes_timeout;
+        match self.scheduled(key) {
+            Some((schedule, _)) => configured.min(schedule.gap_limit()),
+            None => configured,
+        }
+    }
+}
+
+/// Whether two lists schedule the same streams the same way.
+fn same(a: &[Scheduled], b: &[Scheduled]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((s, x), (t, y))| s == t && x == y)
+}
