@@ -112,3 +112,32 @@ with_shards!(malformed_cmcd_is_ignored, |shards| {
     assert_eq!(bad_header.status, 200);
     assert_eq!(prefetches(&setup), 0, "a malformed field is ignored whole");
 });
+
+with_shards!(starting_and_starved_players_are_served_first, |shards| {
+    // `su` and `bs` (query or header) mark a response urgent: written ahead of the core's
+    // others (the ordering itself is the `server::priority` unit test's); other CMCD is not.
+    let setup = Setup::new(shards);
+    let urgent = || setup.running().stats.sum(|s| &s.live.cmcd_urgent);
+    assert_eq!(
+        setup.get("/cmcd/s4/a.m4s?CMCD=su%2Cbl%3D0&size=10").status,
+        200
+    );
+    let starved = get_with(
+        setup.addr,
+        "/cmcd/s4/b.m4s?size=10",
+        &[("CMCD-Status", "bs"), ("CMCD-Request", "bl=0")],
+    );
+    assert_eq!(starved.status, 200);
+    assert_eq!(urgent(), 2);
+    let calm = get_with(
+        setup.addr,
+        "/cmcd/s4/c.m4s?size=10",
+        &[("CMCD-Request", "bl=30000"), ("CMCD-Status", "bs=?0")],
+    );
+    assert_eq!(calm.status, 200);
+    assert_eq!(
+        setup.get("/cmcd/s4/d.m4s?CMCD=bl%3D30000&size=10").status,
+        200
+    );
+    assert_eq!(urgent(), 2, "a full buffer waits its turn");
+});

@@ -80,6 +80,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "Requests answered from a replica of another shard's hot stream, without crossing cores",
             load(|l| &l.replica_hits),
         ),
+        counter(
+            "livecache_cmcd_urgent_responses",
+            "Responses written ahead of others on their core because the player said it was starting up or starved (CMCD su, bs)",
+            load(|l| &l.cmcd_urgent),
+        ),
         int_gauge(
             "livecache_dash_schedules",
             "Live DASH representations whose segment availability is known from their MPD",

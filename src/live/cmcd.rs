@@ -61,6 +61,14 @@ impl Cmcd {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// Whether the player says it is starting up (`su`) or its buffer is starved (`bs`):
+    /// its request goes ahead of others on its core.
+    pub fn is_urgent(&self) -> bool {
+        ["su", "bs"]
+            .iter()
+            .any(|key| self.get(key) == Some(&Value::Boolean(true)))
+    }
+
     /// The next objects the player will ask for (`nor`: one string in v1, a list of them in
     /// v2), as relative references with their URL-encoding undone, at most `MAX_NEXT` (two).
     pub fn next_objects(&self) -> Vec<String> {

@@ -93,6 +93,9 @@ pub struct LiveStats {
     /// from another shard's replica.
     pub replicas_sent: AtomicU64,
     pub replica_hits: AtomicU64,
+    /// Responses written ahead of others because the player said it was starting up or
+    /// starved (CMCD `su`, `bs`; F5).
+    pub cmcd_urgent: AtomicU64,
     /// Live DASH representations whose segment schedule this shard knows (F12).
     pub dash_schedules: AtomicU64,
     /// Requests for a live DASH segment held until its availability (F12).

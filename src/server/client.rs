@@ -55,8 +55,8 @@ impl Connection {
     /// What the client says it will ask for next (CMCD `nor`), resolved against `key`, kept
     /// to `key`'s stream (others are another owner's business, and a player may not steer
     /// the edge elsewhere) and to two objects: the owner prefetches them.
-    pub fn hinted_objects(&self, head: &RequestHead, key: &CacheKey) -> Vec<CacheKey> {
-        let Some(cmcd) = Cmcd::of_request(&head.target, &head.headers) else {
+    pub fn hinted_objects(&self, cmcd: Option<&Cmcd>, key: &CacheKey) -> Vec<CacheKey> {
+        let Some(cmcd) = cmcd else {
             return Vec::new();
         };
         let config = self.shard.config();

@@ -1,6 +1,7 @@
 //! The client's side of one response as it is written: a gather write when the socket takes
 //! it at once, else waiting for the client within its pace (`client_min_rate`), a piece at a
-//! time; and cutting a response so no client can mistake it for complete.
+//! time; and cutting a response so no client can mistake it for complete. A normal response
+//! lets the core's urgent ones write first (`priority`).
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -9,6 +10,7 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use super::pace::Pace;
+use super::priority::let_urgent_pass;
 use crate::io::{send_now, SocketOf};
 
 /// The most a client's waiting allowance grows by at once: what it earns for one piece of a
@@ -19,6 +21,8 @@ const PACE_PIECE: usize = 64 * 1024;
 pub(super) struct ClientOut<'s> {
     pub stream: &'s mut TcpStream,
     pub pace: Pace,
+    /// Written ahead of the core's other responses (`priority`).
+    pub urgent: bool,
 }
 
 impl ClientOut<'_> {
@@ -26,6 +30,9 @@ impl ClientOut<'_> {
     /// common case costs nothing more), else waiting for the client within its pace. A client
     /// too slow for `client_min_rate` gets its response cut.
     pub async fn send(&mut self, parts: &[&[u8]]) -> io::Result<usize> {
+        if !self.urgent {
+            let_urgent_pass().await;
+        }
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let sent = send_now(self.stream, parts)?;
         self.pace.record(std::time::Duration::ZERO, sent as u64);

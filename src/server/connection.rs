@@ -20,6 +20,7 @@ use crate::http::headers::find;
 use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
 use crate::http::Failure;
 use crate::io::read_some;
+use crate::live::Cmcd;
 use crate::log::access::Entry;
 use crate::metrics::streams::ObjectKind;
 use crate::metrics::{self, Guard, Meter, ShardStats};
@@ -147,6 +148,11 @@ impl Connection {
 
     async fn respond(&mut self, head: &RequestHead, meter: &mut Meter) -> io::Result<bool> {
         let keep_alive = head.keep_alive && !self.drain.is_draining();
+        let cmcd = Cmcd::of_request(&head.target, &head.headers);
+        let urgent = cmcd.as_ref().is_some_and(Cmcd::is_urgent);
+        if urgent {
+            ShardStats::incr(&self.shard.my_stats().live.cmcd_urgent);
+        }
         let exchange = Exchange {
             version: head.version,
             head_only: head.method == Method::Head,
@@ -157,6 +163,7 @@ impl Connection {
                 self.shard.config().client_min_rate,
             ),
             server_data: super::cmsd::ServerData::of(&self.stream, &self.shard, &mut self.tcp),
+            urgent,
         };
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;
@@ -172,7 +179,7 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(head);
-        let hinted = self.hinted_objects(head, &key);
+        let hinted = self.hinted_objects(cmcd.as_ref(), &key);
         let stream = StreamKey::of(&key, self.shard.config().stream_key);
         let owner = route::stream_owner(&self.shard.config(), &stream);
         meter.for_stream(stream.into_bytes(), ObjectKind::of(key.target()));

@@ -12,6 +12,7 @@ mod forward;
 mod pace;
 mod partial;
 mod pass;
+mod priority;
 mod purge;
 mod respond;
 

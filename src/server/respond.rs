@@ -28,6 +28,7 @@ use super::client_out::{reset_on_close, ClientOut};
 use super::pace::Pace;
 pub use super::partial::Conditions;
 use super::partial::{self, Selection};
+use super::priority::UrgentTurn;
 
 /// The pseudonym livecache adds to `Via` (RFC 9110 7.6.3).
 pub const VIA: &[u8] = b"1.1 livecache";
@@ -45,6 +46,9 @@ pub struct Exchange<'a> {
     pub pace: Pace,
     /// What its CMSD fields are made of (`None`: none are added).
     pub server_data: Option<super::cmsd::ServerData>,
+    /// The player is starting up or starved (CMCD `su`, `bs`): written ahead of others on
+    /// this core (`priority`).
+    pub urgent: bool,
 }
 
 /// Anything that yields a response as `Reply`s.
@@ -76,9 +80,11 @@ pub async fn write_response(
     meter: &mut Meter,
 ) -> io::Result<bool> {
     let asked = std::time::Instant::now();
+    let _turn = UrgentTurn::begin(exchange.urgent);
     let mut client = ClientOut {
         stream,
         pace: exchange.pace,
+        urgent: exchange.urgent,
     };
     let mut reply = replies.next().await;
     while let Reply::Interim(interim) = reply {
