@@ -16,7 +16,7 @@ mod common;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use common::{eventually, playlist, request, Setup};
+use common::{concurrent_gets, eventually, playlist, request, Setup};
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
 const DIRECTORY: &str = "/live/s0/r0/";
@@ -143,4 +143,33 @@ fn a_stream_that_cools_down_is_demoted() {
         hits,
         "no replica left"
     );
+}
+
+#[test]
+fn an_aborted_fetch_of_a_hot_stream_is_cut_for_everyone_and_kept_nowhere() {
+    // LIVE.md T8.2: the origin resets mid-segment while the stream is replicated. Every viewer
+    // (all on the other core than the owner) gets a cut response, no replica holds it, and the
+    // next request is one new origin fetch.
+    let setup = hot();
+    let current = playlist(&setup.get(RENDITION));
+    let newest = &current.segments.last().expect("segments are listed").uri;
+    // The origin waits 200 ms before its head, so every viewer joins the one fetch.
+    let target = format!("{DIRECTORY}{newest}?delay_ms=200&fail_after=20000");
+    for response in concurrent_gets(setup.addr, &target, 8) {
+        assert_eq!(response.status, 200);
+        assert!(!response.complete, "a cut segment must not look complete");
+    }
+    assert_eq!(
+        setup.origin.hits(&target),
+        1,
+        "the viewers shared one fetch"
+    );
+    let again = setup.get(&target);
+    assert!(!again.complete);
+    assert!(
+        !again.cache_status().contains("hit"),
+        "{}",
+        again.cache_status()
+    );
+    assert_eq!(setup.origin.hits(&target), 2, "a new fetch, nothing kept");
 }
