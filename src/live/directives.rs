@@ -116,6 +116,18 @@ pub fn is_media_path(path: &[u8]) -> bool {
     MEDIA.iter().any(|ext| ends_with_ignore_case(path, ext))
 }
 
+/// Whether a response is a DASH MPD, by its path (`.mpd`) or its `Content-Type`
+/// (`application/dash+xml`).
+pub fn is_mpd(path: &[u8], content_type: Option<&[u8]>) -> bool {
+    is_mpd_path(path)
+        || content_type.is_some_and(|value| {
+            let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+            essence
+                .trim_ascii()
+                .eq_ignore_ascii_case(b"application/dash+xml")
+        })
+}
+
 /// Whether a response is a live manifest (an HLS playlist or a DASH MPD) by its path or its
 /// `Content-Type`: what the edge refreshes ahead of expiry while it has viewers.
 pub fn is_manifest(path: &str, content_type: Option<&[u8]>) -> bool {
@@ -231,6 +243,15 @@ mod tests {
     fn manifests_by_name_or_type() {
         assert!(is_manifest("/a/index.M3U8", None));
         assert!(is_manifest("/a/manifest.mpd", None));
+        assert!(is_mpd(b"/a/Manifest.MPD", None));
+        assert!(is_mpd(
+            b"/a/live",
+            Some(b"Application/DASH+xml; charset=utf-8")
+        ));
+        assert!(!is_mpd(
+            b"/a/index.m3u8",
+            Some(b"application/vnd.apple.mpegurl")
+        ));
         assert!(is_manifest(
             "/a/live",
             Some(b"application/vnd.apple.mpegurl; charset=utf-8")

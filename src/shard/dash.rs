@@ -21,7 +21,8 @@ use std::time::{Duration, Instant, SystemTime};
 use super::mesh::{MeshMessage, Scheduled};
 use super::route::stream_owner;
 use super::Shard;
-use crate::cache::{CacheKey, StreamKey};
+use crate::cache::{CacheKey, CachedHead, StreamKey};
+use crate::http::headers::find;
 use crate::live::{self, Mpd, SegmentSchedule};
 use crate::metrics::ShardStats;
 
@@ -46,12 +47,19 @@ pub struct DashSchedules {
 }
 
 impl Shard {
-    /// A stored MPD at `key`: if it is live, its segments' schedules go to their owners, and
-    /// the lifetime it may be stored for is returned (`None`: not a live MPD, keep the
-    /// origin's).
-    pub(super) fn learn_mpd(&self, key: &CacheKey, body: &[u8]) -> Option<Duration> {
+    /// A response stored at `key`: if it is a live MPD, its segments' schedules go to their
+    /// owners, and the lifetime it may be stored for is returned (`None`: not a live MPD,
+    /// keep the origin's).
+    pub(super) fn learn_mpd(
+        &self,
+        key: &CacheKey,
+        head: &CachedHead,
+        body: &[u8],
+    ) -> Option<Duration> {
         let config = self.config();
-        if !live::is_mpd_path(key.path()) || body.len() as u64 > config.live.max_playlist_size {
+        let content_type = find(&head.headers, "content-type").map(|v| &v[..]);
+        let too_large = body.len() as u64 > config.live.max_playlist_size;
+        if too_large || !live::is_mpd(key.path(), content_type) {
             return None;
         }
         let mpd = Mpd::from_bytes(body).ok().filter(Mpd::is_dynamic)?;
@@ -82,6 +90,11 @@ impl Shard {
         let now = self.now();
         let config = self.config();
         let previous = self.dash.sent.borrow().get(key).cloned();
+        if previous.is_none() && self.dash.sent.borrow().len() >= MAX_SCHEDULES {
+            // As many MPDs as schedules kept anywhere: the rest go unscheduled until some
+            // are forgotten (their segments are forwarded as any request).
+            return;
+        }
         if let Some((at, sent)) = &previous {
             if same(sent, &schedules) && now.saturating_duration_since(*at) < RESEND_EVERY {
                 return;

@@ -297,7 +297,7 @@ async fn deliver(
     {
         let body = contiguous(chunks, body_len);
         // A live MPD lives no longer than its update period (and 2 s): `dash`.
-        let lifetime = match shard.learn_mpd(&leader.request.key, &body[0]) {
+        let lifetime = match shard.learn_mpd(&leader.request.key, &head, &body[0]) {
             Some(limit) => lifetime.min(limit),
             None => lifetime,
         };

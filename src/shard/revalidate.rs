@@ -135,7 +135,7 @@ pub fn refresh(
         } if leader.still_wanted() => {
             let lifetime = match stale.body.first() {
                 Some(body) => shard
-                    .learn_mpd(&leader.request.key, body)
+                    .learn_mpd(&leader.request.key, &head, body)
                     .map_or(lifetime, |limit| lifetime.min(limit)),
                 None => lifetime,
             };
