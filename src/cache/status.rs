@@ -83,10 +83,11 @@ impl CacheStatus {
         self.fwd == Some(Fwd::Pass)
     }
 
-    /// Appends the `Cache-Status` field value to `out`, with no allocation of its own.
-    pub fn write_value(&self, out: &mut bytes::BytesMut) {
+    /// Appends the `Cache-Status` field value of the cache called `name` to `out`, with no
+    /// allocation of its own.
+    pub fn write_value(&self, name: &[u8], out: &mut bytes::BytesMut) {
         use crate::http::encode::put_decimal;
-        out.extend_from_slice(b"livecache");
+        out.extend_from_slice(name);
         match self.fwd {
             None => out.extend_from_slice(b"; hit"),
             Some(fwd) => {
@@ -124,7 +125,7 @@ mod tests {
 
     fn value(status: CacheStatus) -> String {
         let mut out = bytes::BytesMut::new();
-        status.write_value(&mut out);
+        status.write_value(b"livecache", &mut out);
         String::from_utf8(out.to_vec()).unwrap()
     }
 

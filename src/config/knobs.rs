@@ -60,6 +60,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Origin (or parent shield) base URL, e.g. http://10.0.0.5:9000",
     },
     Knob {
+        key: "name",
+        default: "auto",
+        applies: Applies::Reload,
+        help: "This node's name in Cache-Status, Via and CDN-Loop (letters, digits, '.', '_', '-'); a request whose CDN-Loop already names it is answered 508 without an upstream request; auto: the host name",
+    },
+    Knob {
         key: "shards",
         default: "auto",
         applies: Applies::Restart,

@@ -7,6 +7,7 @@ pub mod caching;
 pub mod forwarding;
 pub mod knobs;
 pub mod live;
+pub mod node;
 mod render;
 mod sources;
 pub mod units;
@@ -57,6 +58,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub origin: Origin,
     pub shards: usize,
+    /// This node's name in `Cache-Status`, `Via` and `CDN-Loop`.
+    pub node: node::Node,
     pub cache_size: u64,
     pub max_object_size: u64,
     pub max_connections: usize,
@@ -190,6 +193,7 @@ impl Config {
                 "auto" => crate::startup::allowed_cpus().len().max(1),
                 _ => positive("shards")?,
             },
+            node: typed("name", text("name"), node::parse_name)?,
             cache_size: size("cache_size")?,
             max_object_size: size("max_object_size")?,
             max_connections: positive("max_connections")?,

@@ -39,6 +39,7 @@ impl Config {
         let values: Vec<(&'static str, String)> = vec![
             ("listen", quote(&self.listen.to_string())),
             ("origin", quote(&self.origin.url)),
+            ("name", quote(self.node.name())),
             ("shards", self.shards.to_string()),
             ("cache_size", quote(&units::format_size(self.cache_size))),
             (

@@ -61,10 +61,12 @@ pub enum Failure {
     /// A blocking playlist reload the upstream did not satisfy within three target durations
     /// (503 with `Retry-After`, RFC 8216bis 6.2.5.2).
     HoldExpired,
+    /// The request's `CDN-Loop` already names this node: the tiers loop (508, RFC 8586).
+    Loop,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 16] = [
+    pub const ALL: [Failure; 17] = [
         Failure::Malformed,
         Failure::BodyTooLarge,
         Failure::UriTooLong,
@@ -81,6 +83,7 @@ impl Failure {
         Failure::MemoryFull,
         Failure::Internal,
         Failure::HoldExpired,
+        Failure::Loop,
     ];
 
     pub fn side(self) -> Side {
@@ -93,7 +96,8 @@ impl Failure {
             | Failure::TooSlow
             | Failure::NotCached
             | Failure::BadDirective
-            | Failure::TooFarAhead => Side::Client,
+            | Failure::TooFarAhead
+            | Failure::Loop => Side::Client,
             Failure::Unreachable
             | Failure::UpstreamTimeout
             | Failure::UpstreamBroken
@@ -114,6 +118,7 @@ impl Failure {
             Failure::NotCached | Failure::UpstreamTimeout => 504,
             Failure::Unreachable | Failure::UpstreamBroken | Failure::Internal => 502,
             Failure::Overloaded | Failure::MemoryFull | Failure::HoldExpired => 503,
+            Failure::Loop => 508,
         }
     }
 
@@ -141,6 +146,7 @@ impl Failure {
             Failure::MemoryFull => "memory_full",
             Failure::Internal => "internal",
             Failure::HoldExpired => "hold_expired",
+            Failure::Loop => "loop",
         }
     }
 

@@ -18,9 +18,6 @@ use crate::shard::Shard;
 
 /// How long a connection's `TCP_INFO` reading is used before it is taken again.
 const TCP_INFO_EVERY: Duration = Duration::from_secs(1);
-/// The node name in `CMSD-Dynamic`.
-const NODE: &str = "livecache";
-
 /// What one response's CMSD is made of, taken when its request arrived.
 #[derive(Clone, Copy, Debug)]
 pub struct ServerData {
@@ -69,8 +66,8 @@ impl ServerData {
         })
     }
 
-    /// Appends the CMSD fields of a response with `head` and `status`.
-    pub fn write(&self, out: &mut BytesMut, head: &CachedHead, status: &CacheStatus) {
+    /// Appends the CMSD fields of a response with `head` and `status` from the node `node`.
+    pub fn write(&self, out: &mut BytesMut, head: &CachedHead, status: &CacheStatus, node: &str) {
         let elapsed = self.received.elapsed();
         if find(&head.headers, "cmsd-static").is_none() {
             let content_type = find(&head.headers, "content-type").map(|v| &v[..]);
@@ -83,7 +80,7 @@ impl ServerData {
         }
         out.extend_from_slice(b"CMSD-Dynamic: ");
         let rd = elapsed.as_millis() as u64;
-        write_dynamic(out, NODE, self.tcp, rd, self.duress);
+        write_dynamic(out, node, self.tcp, rd, self.duress);
         out.extend_from_slice(b"\r\n");
     }
 }

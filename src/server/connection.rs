@@ -15,8 +15,9 @@ use super::respond::{write_failure, write_response, Exchange};
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::StreamKey;
+use crate::config::node::loops_through;
 use crate::config::RequestDirectives as RequestDirectivesRule;
-use crate::http::headers::find;
+use crate::http::headers::{find, find_all};
 use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
 use crate::http::Failure;
 use crate::io::read_some;
@@ -148,6 +149,7 @@ impl Connection {
 
     async fn respond(&mut self, head: &RequestHead, meter: &mut Meter) -> io::Result<bool> {
         let keep_alive = head.keep_alive && !self.drain.is_draining();
+        let config = self.shard.config();
         let cmcd = Cmcd::of_request(&head.target, &head.headers);
         let urgent = cmcd.as_ref().is_some_and(Cmcd::is_urgent);
         if urgent {
@@ -163,8 +165,15 @@ impl Connection {
                 self.shard.config().client_min_rate,
             ),
             server_data: super::cmsd::ServerData::of(&self.stream, &self.shard, &mut self.tcp),
+            node: &config.node,
             urgent,
         };
+        if loops_through(find_all(&head.headers, "cdn-loop"), &config.node) {
+            // This node already passed the request on: a tier loop (RFC 8586).
+            let version = keep_alive.then_some(exchange.version);
+            write_failure(&mut self.stream, meter, Failure::Loop, version).await?;
+            return Ok(keep_alive);
+        }
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;
         }
@@ -192,6 +201,7 @@ impl Connection {
                 head,
                 &self.shard.config().forwarding,
                 &self.shard.config().origin.authority,
+                &config.node,
             ),
             key,
             directives,

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 
-use super::respond::VIA;
+use crate::config::node::Node;
 use crate::config::Forwarding;
 use crate::http::headers::{end_to_end, list_items, Header};
 use crate::http::request::RequestHead;
@@ -33,11 +33,13 @@ const NOT_PASSED: &[&str] = &[
 ];
 
 /// The fields of a shared fetch for `head`: the allowlisted ones in the order the client sent
-/// them, then `Host` (the client's, or `default_host`), `Via` and livecache's `User-Agent`.
+/// them, then `Host` (the client's, or `default_host`), `Via`, `CDN-Loop` and livecache's
+/// `User-Agent`.
 pub fn shared_fetch_fields(
     head: &RequestHead,
     forwarding: &Forwarding,
     default_host: &str,
+    node: &Node,
 ) -> Vec<Header> {
     // The allowlist never names a hop-by-hop field, but `Connection` may name a listed one.
     let hop =
@@ -49,7 +51,7 @@ pub fn shared_fetch_fields(
         .cloned()
         .collect();
     let ua_forwarded = fields.iter().any(|h| h.is("user-agent"));
-    push_host_and_via(&mut fields, head, default_host);
+    push_host_and_via(&mut fields, head, default_host, node);
     if !ua_forwarded {
         fields.push(Header::new(
             "User-Agent",
@@ -60,15 +62,16 @@ pub fn shared_fetch_fields(
 }
 
 /// The fields of a passed request: the client's end-to-end fields but the framing and the
-/// forwarding ones, then `Host`, `Via`, and the forwarding fields naming `peer`.
+/// forwarding ones, then `Host`, `Via`, `CDN-Loop` and the forwarding fields naming `peer`.
 pub fn passed_fields(
     head: &RequestHead,
     default_host: &str,
     peer: Option<SocketAddr>,
+    node: &Node,
 ) -> Vec<Header> {
     let mut fields = end_to_end(&head.headers);
     fields.retain(|h| !NOT_PASSED.iter().any(|name| h.is(name)));
-    push_host_and_via(&mut fields, head, default_host);
+    push_host_and_via(&mut fields, head, default_host, node);
     if let Some(peer) = peer {
         let ip = peer.ip().to_canonical();
         fields.push(Header::new("X-Forwarded-For", ip.to_string()));
@@ -86,13 +89,26 @@ pub fn passed_fields(
     fields
 }
 
-fn push_host_and_via(fields: &mut Vec<Header>, head: &RequestHead, default_host: &str) {
+/// `Host`, then `Via` and `CDN-Loop`: the hops and CDNs the request passed, kept in order
+/// (RFC 9110 7.6.3, RFC 8586), and then this node, so the origin sees every tier and a
+/// request that comes back to a node is caught there.
+fn push_host_and_via(
+    fields: &mut Vec<Header>,
+    head: &RequestHead,
+    default_host: &str,
+    node: &Node,
+) {
     let host = match head.host() {
         Some(host) => host.clone(),
         None => Bytes::copy_from_slice(default_host.as_bytes()),
     };
     fields.push(Header::new("Host", host));
-    fields.push(Header::new("Via", Bytes::from_static(VIA)));
+    for (name, ours) in [("Via", &node.via), ("CDN-Loop", &node.name)] {
+        if !fields.iter().any(|h| h.is(name)) {
+            fields.extend(head.headers.iter().filter(|h| h.is(name)).cloned());
+        }
+        fields.push(Header::new(name, ours.clone()));
+    }
 }
 
 #[cfg(test)]
@@ -133,13 +149,19 @@ mod tests {
              X-Forwarded-Host: evil.example\r\nX-Original-URL: /admin\r\nCookie: s=1\r\n\
              X-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Scheme: http\r\nUser-Agent: player\r\n\r\n",
         );
-        let fields = names(&shared_fetch_fields(&request, &forwarding, "origin:80"));
+        let fields = names(&shared_fetch_fields(
+            &request,
+            &forwarding,
+            "origin:80",
+            &Node::named("livecache"),
+        ));
         assert_eq!(
             fields,
             vec![
                 "Accept: */*".to_string(),
                 "Host: edge.example".to_string(),
                 "Via: 1.1 livecache".to_string(),
+                "CDN-Loop: livecache".to_string(),
                 format!("User-Agent: {USER_AGENT}"),
             ]
         );
@@ -151,7 +173,12 @@ mod tests {
         let request = head(
             "GET / HTTP/1.1\r\nHost: h\r\nConnection: X-Device\r\nX-Device: tv\r\nAccept: a\r\n\r\n",
         );
-        let fields = names(&shared_fetch_fields(&request, &forwarding, "o"));
+        let fields = names(&shared_fetch_fields(
+            &request,
+            &forwarding,
+            "o",
+            &Node::named("livecache"),
+        ));
         assert_eq!(fields[0], "Accept: a");
         assert!(
             !fields.iter().any(|f| f.starts_with("X-Device")),
@@ -166,20 +193,31 @@ mod tests {
              X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Forwarded-Proto: https\r\n\r\n",
         );
         let peer: SocketAddr = "[::ffff:192.0.2.7]:5000".parse().unwrap();
-        let fields = names(&passed_fields(&request, "o", Some(peer)));
+        let fields = names(&passed_fields(
+            &request,
+            "o",
+            Some(peer),
+            &Node::named("livecache"),
+        ));
         assert_eq!(
             fields,
             vec![
                 "Cookie: s=1",
                 "Host: h",
                 "Via: 1.1 livecache",
+                "CDN-Loop: livecache",
                 "X-Forwarded-For: 192.0.2.7",
                 "Forwarded: for=192.0.2.7;proto=http",
                 "X-Forwarded-Proto: http",
             ]
         );
         let v6: SocketAddr = "[2001:db8::1]:1".parse().unwrap();
-        let fields = names(&passed_fields(&request, "o", Some(v6)));
+        let fields = names(&passed_fields(
+            &request,
+            "o",
+            Some(v6),
+            &Node::named("livecache"),
+        ));
         assert!(fields.contains(&"Forwarded: for=\"[2001:db8::1]\";proto=http".to_string()));
     }
 }

@@ -97,7 +97,7 @@ pub async fn forward(
     let request = UpstreamRequest {
         method: Bytes::copy_from_slice(head.method.as_bytes()),
         target: head.target.clone(),
-        headers: forward::passed_fields(head, &config.origin.authority, conn.peer()),
+        headers: forward::passed_fields(head, &config.origin.authority, conn.peer(), &config.node),
         body: framing,
         // A POST or PATCH must not be sent twice: it never rides a reused connection.
         idempotent: !matches!(head.method, Method::Post | Method::Patch | Method::Other(_)),

@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use futures_lite::AsyncWriteExt;
 
 use super::client::Connection;
-use super::respond::{write_failure, Exchange, VIA};
+use super::respond::{write_failure, Exchange};
 use crate::http::encode;
 use crate::http::request::{Method, RequestHead};
 use crate::http::Failure;
@@ -109,7 +109,7 @@ async fn write_answer(
     if answer.allow {
         encode::header(&mut out, b"Allow", ALLOW);
     }
-    encode::header(&mut out, b"Via", VIA);
+    encode::header(&mut out, b"Via", &exchange.node.via);
     encode::header(
         &mut out,
         b"Date",

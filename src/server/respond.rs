@@ -15,6 +15,7 @@ use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use crate::cache::{CacheStatus, CachedHead};
+use crate::config::node::Node;
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::headers::{find, list_items};
@@ -30,9 +31,6 @@ pub use super::partial::Conditions;
 use super::partial::{self, Selection};
 use super::priority::UrgentTurn;
 
-/// The pseudonym livecache adds to `Via` (RFC 9110 7.6.3).
-pub const VIA: &[u8] = b"1.1 livecache";
-
 /// What the response must respect of the request it answers.
 #[derive(Clone, Copy, Debug)]
 pub struct Exchange<'a> {
@@ -46,6 +44,8 @@ pub struct Exchange<'a> {
     pub pace: Pace,
     /// What its CMSD fields are made of (`None`: none are added).
     pub server_data: Option<super::cmsd::ServerData>,
+    /// This node: its `Via` entry and `Cache-Status` identifier.
+    pub node: &'a Node,
     /// The player is starting up or starved (CMCD `su`, `bs`): written ahead of others on
     /// this core (`priority`).
     pub urgent: bool,
@@ -256,9 +256,9 @@ fn head_bytes(
         }
     }
     out.extend_from_slice(b"Cache-Status: ");
-    status.write_value(&mut out);
+    status.write_value(&exchange.node.name, &mut out);
     out.extend_from_slice(b"\r\n");
-    encode::header(&mut out, b"Via", VIA);
+    encode::header(&mut out, b"Via", &exchange.node.via);
     if !stored_fields || find(&head.headers, "date").is_none() {
         encode::header(
             &mut out,
@@ -276,7 +276,7 @@ fn head_bytes(
         Framing::Close => {}
     }
     if let Some(data) = &exchange.server_data {
-        data.write(&mut out, head, status);
+        data.write(&mut out, head, status, exchange.node.name());
     }
     connection_header(&mut out, exchange.version, plan.keep_alive);
     encode::end_head(&mut out);
@@ -442,7 +442,8 @@ pub async fn write_failure(
     Ok(())
 }
 
-/// A short plain-text response livecache makes itself (errors, refusals). `keep_alive`:
+/// A short plain-text response livecache makes itself (errors, refusals): no `Via`, since
+/// nothing was forwarded (RFC 9110 7.6.3). `keep_alive`:
 /// the version of a connection that stays open, `None` to announce the close. Returns the
 /// bytes written.
 pub async fn write_error(
@@ -469,7 +470,6 @@ async fn write_error_retry(
     if let Some(secs) = retry_after {
         encode::header(&mut out, b"Retry-After", secs.to_string().as_bytes());
     }
-    encode::header(&mut out, b"Via", VIA);
     connection_header(
         &mut out,
         keep_alive.unwrap_or(Version::Http11),

@@ -91,6 +91,7 @@ impl Setup {
             ("origin", &url),
             ("shards", &shards),
             ("cache_size", "64MiB"),
+            ("name", "livecache"),
         ];
         pairs.extend_from_slice(extra);
         let mut config = Config::from_pairs(&pairs).expect("valid test config");

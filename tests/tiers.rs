@@ -1,0 +1,91 @@
+//! Tiers of livecache (issue "Origin-shield tiers", items 1 and 5): each node names itself
+//! (`name`) in `Cache-Status`, `Via` and `CDN-Loop`, so an edge in front of a shield answers
+//! with both caches' entries in RFC 9211 order (the one nearest the origin first), the origin
+//! sees every tier a request passed, and a request that comes back to a node that already
+//! passed it on is answered 508 there, without another upstream request.
+
+// Test threads wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use common::{eventually, get_with, Setup};
+
+/// A loopback port free now (bound and let go), for a node that must know its own address
+/// before it starts.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The values of every field called `name`, in order.
+fn values<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+with_shards!(an_edge_in_front_of_a_shield_shows_both_tiers, |shards| {
+    let shield = Setup::with(shards, &[("name", "shield-1")]);
+    let shield_url = format!("http://{}", shield.addr);
+    let edge = Setup::with(shards, &[("name", "edge-1"), ("origin", &shield_url)]);
+    let target = "/tiers/s0/a.bin?size=100";
+    let first = edge.get(target);
+    assert_eq!(first.status, 200);
+    let statuses = values(&first.headers, "cache-status");
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(
+        statuses[0].starts_with("shield-1; fwd=uri-miss"),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[1].starts_with("edge-1; fwd=uri-miss"),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        values(&first.headers, "via"),
+        ["1.1 shield-1", "1.1 edge-1"]
+    );
+    // The origin saw both tiers, the edge first.
+    let sent = &shield.origin.requests()[0];
+    assert_eq!(values(&sent.headers, "via"), ["1.1 edge-1", "1.1 shield-1"]);
+    assert_eq!(values(&sent.headers, "cdn-loop"), ["edge-1", "shield-1"]);
+    // Stored at both tiers: the edge answers alone, with the shield's entry as it was.
+    let again = edge.get(target);
+    assert!(again.cache_status().starts_with("shield-1; fwd=uri-miss"));
+    assert_eq!(shield.origin.total(), 1);
+    let edge_entry = values(&again.headers, "cache-status")[1];
+    assert!(edge_entry.starts_with("edge-1; hit"), "{edge_entry}");
+});
+
+with_shards!(a_request_that_loops_back_is_answered_508, |shards| {
+    // A node configured as its own parent: the request it sends upstream comes back to it.
+    let port = free_port();
+    let own = format!("127.0.0.1:{port}");
+    let own_url = format!("http://{own}");
+    let node = Setup::with(
+        shards,
+        &[("name", "edge-1"), ("listen", &own), ("origin", &own_url)],
+    );
+    let looped = node.get("/tiers/s1/a.bin?size=10");
+    assert_eq!(looped.status, 508);
+    assert_eq!(node.origin.total(), 0);
+    // Named anywhere in the list, in any case: refused at once.
+    let told = get_with(
+        node.addr,
+        "/tiers/s1/b.bin",
+        &[("CDN-Loop", "other-cdn; v=1, EDGE-1")],
+    );
+    assert_eq!(told.status, 508);
+    // Counted when each exchange is finished, just after its answer left.
+    let counted = eventually(Duration::from_secs(5), || node.stats().bad_requests == 2);
+    assert!(counted, "{} loops counted", node.stats().bad_requests);
+});
