@@ -141,3 +141,45 @@ with_shards!(starting_and_starved_players_are_served_first, |shards| {
     );
     assert_eq!(urgent(), 2, "a full buffer waits its turn");
 });
+
+with_shards!(
+    the_next_object_an_origin_names_is_fetched_before_anyone_asks,
+    |shards| {
+        // CMSD-Static `nor` on the origin's response (CTA-5006): the same prefetch as a player's
+        // hint, kept to the response's stream.
+        let setup = Setup::new(shards);
+        let next = "/cmsd/s5/seg-2.m4s?size=3000";
+        let cmsd = "CMSD-Static:ot=v,nor=\"seg-2.m4s?size=3000\"";
+        let elsewhere = "CMSD-Static:nor=\"../other/seg-9.m4s\"";
+        let target = format!(
+            "/cmsd/s5/seg-1.m4s?size=3000&hdr={}&hdr={}",
+            percent_encode(cmsd),
+            percent_encode(elsewhere)
+        );
+        assert_eq!(setup.get(&target).status, 200);
+        assert!(eventually(Duration::from_secs(5), || setup
+            .origin
+            .hits(next)
+            == 1));
+        let asked = setup.get(next);
+        assert!(
+            asked.cache_status().contains("hit"),
+            "{}",
+            asked.cache_status()
+        );
+        assert_eq!(setup.origin.hits(next), 1);
+        assert_eq!(setup.origin.path_hits("/cmsd/other/seg-9.m4s"), 0);
+    }
+);
+
+/// Every byte outside unreserved characters as `%XX`, for a mock origin query value.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -57,6 +57,15 @@ impl Cmcd {
         found.then_some(cmcd)
     }
 
+    /// The members of one dictionary field (a `CMCD-*` field, or an origin's `CMSD-Static`,
+    /// which is written the same way); `None` when it is malformed.
+    pub fn of_field(value: &[u8]) -> Option<Cmcd> {
+        let text = std::str::from_utf8(value).ok()?;
+        Some(Cmcd {
+            members: parse(text)?,
+        })
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }

@@ -47,7 +47,7 @@ mod window;
 
 pub use attributes::{AttrError, AttributeList, Resolution};
 pub use blocking::{advance_part_limit, PartRef, Readiness};
-pub use cmcd::{Cmcd, Value as CmcdValue};
+pub use cmcd::{Cmcd, Value as CmcdValue, MAX_NEXT as MAX_NEXT_OBJECTS};
 pub use dash_schedule::{segment_schedules, SegmentSchedule};
 pub use delta::delta_update;
 pub use directives::{

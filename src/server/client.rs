@@ -12,12 +12,12 @@ use glommio::net::TcpStream;
 use super::body::{self, BodyError, BodyReader};
 use super::drain::Drain;
 use super::pace::Pace;
-use crate::cache::{CacheKey, StreamKey};
+use crate::cache::CacheKey;
 use crate::http::request::{RequestBody, RequestHead};
 use crate::http::Failure;
 use crate::live::Cmcd;
 use crate::metrics::Guard;
-use crate::shard::Shard;
+use crate::shard::{next_in_stream, Shard};
 
 pub struct Connection {
     pub shard: Rc<Shard>,
@@ -56,17 +56,10 @@ impl Connection {
     /// to `key`'s stream (others are another owner's business, and a player may not steer
     /// the edge elsewhere) and to two objects: the owner prefetches them.
     pub fn hinted_objects(&self, cmcd: Option<&Cmcd>, key: &CacheKey) -> Vec<CacheKey> {
-        let Some(cmcd) = cmcd else {
-            return Vec::new();
-        };
-        let config = self.shard.config();
-        let stream = StreamKey::of(key, config.stream_key);
-        let strip = &config.strip_query_params;
-        cmcd.next_objects()
-            .iter()
-            .filter_map(|next| CacheKey::of_reference(key, next.as_bytes(), strip))
-            .filter(|next| next != key && StreamKey::of(next, config.stream_key) == stream)
-            .collect()
+        match cmcd {
+            Some(cmcd) => next_in_stream(&self.shard.config(), key, &cmcd.next_objects()),
+            None => Vec::new(),
+        }
     }
 
     /// The client's address, looked up once per connection.

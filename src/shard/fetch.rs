@@ -274,6 +274,9 @@ async fn deliver(
         return;
     }
     leader.flight.publish_head(Arc::clone(&head), shared);
+    if (200..300).contains(&status) {
+        shard.prefetch_origin_hint(&leader.request, &response.head.headers);
+    }
     let Some((keeping, body_len)) =
         stream_body(leader, &mut response, keeping, content_length, max_object).await
     else {

@@ -50,6 +50,7 @@ use crate::reload::ConfigSource;
 
 pub use lookup::Lookup;
 pub use mesh::{Mesh, MeshMessage};
+pub use prefetch::next_in_stream;
 pub use route::{owner, Route};
 pub use stored::interim_head;
 

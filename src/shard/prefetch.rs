@@ -13,7 +13,8 @@
 //! budget (what viewers are fetching comes first).
 //!
 //! A player's own word counts too: the objects a request's CMCD `nor` names (resolved and
-//! kept to the request's stream by the connection) are prefetched the same way.
+//! kept to the request's stream by the connection) are prefetched the same way, and so are
+//! those an origin's `CMSD-Static` `nor` names on a response.
 //!
 //! Each prefetch is followed until a viewer asks for it (used, with its lead time), nobody
 //! did within three target durations (wasted), or it failed; the counts are what tells an
@@ -30,7 +31,8 @@ use futures_channel::oneshot;
 use super::rendition::Rendition;
 use super::{FetchRequest, Shard};
 use crate::cache::{CacheKey, Event, Reader, StreamKey, Vary};
-use crate::http::headers::Header;
+use crate::config::Config;
+use crate::http::headers::{find, Header};
 use crate::live::{self, MediaPlaylist};
 use crate::metrics::ShardStats;
 
@@ -70,6 +72,20 @@ pub struct Prefetches {
     in_flight: RefCell<HashMap<StreamKey, usize>>,
     /// Streams whose origin failed a prefetch lately, and until when they get none.
     paused: RefCell<HashMap<StreamKey, Instant>>,
+}
+
+/// The objects `references` name (what comes next, by a player's CMCD `nor` or an origin's
+/// CMSD `nor`), resolved against `key` and kept to `key`'s stream: objects of another stream
+/// may be another shard's, and neither a player nor an origin may steer the edge elsewhere.
+pub fn next_in_stream(config: &Config, key: &CacheKey, references: &[String]) -> Vec<CacheKey> {
+    let stream = StreamKey::of(key, config.stream_key);
+    let strip = &config.strip_query_params;
+    references
+        .iter()
+        .filter_map(|next| CacheKey::of_reference(key, next.as_bytes(), strip))
+        .filter(|next| next != key && StreamKey::of(next, config.stream_key) == stream)
+        .take(live::MAX_NEXT_OBJECTS)
+        .collect()
 }
 
 /// Signals, one per prefetch started, that it ended (completed or not).
@@ -116,8 +132,26 @@ impl Shard {
     /// kept to the request's stream), prefetched as a playlist's new media is, with the
     /// fields of the request that carried it.
     pub(super) fn prefetch_hinted(self: &Rc<Self>, request: &FetchRequest) {
+        self.prefetch_next(request, &request.hinted);
+    }
+
+    /// What the origin said will be asked for next (`CMSD-Static` `nor`, CTA-5006) in the
+    /// response `headers` it sent for `request`: prefetched as a player's hint is.
+    pub(super) fn prefetch_origin_hint(
+        self: &Rc<Self>,
+        request: &FetchRequest,
+        headers: &[Header],
+    ) {
+        let Some(cmsd) = find(headers, "cmsd-static").and_then(|v| live::Cmcd::of_field(v)) else {
+            return;
+        };
+        let next = next_in_stream(&self.config(), &request.key, &cmsd.next_objects());
+        self.prefetch_next(request, &next);
+    }
+
+    fn prefetch_next(self: &Rc<Self>, request: &FetchRequest, next: &[CacheKey]) {
         let config = self.config();
-        if request.hinted.is_empty() || !config.live.prefetch {
+        if next.is_empty() || !config.live.prefetch {
             return;
         }
         let now = self.now();
@@ -125,10 +159,10 @@ impl Shard {
         let stream = StreamKey::of(&request.key, config.stream_key);
         if !self.may_prefetch(now, &stream) {
             let skipped = &self.my_stats().live.prefetch_skipped;
-            ShardStats::add(skipped, request.hinted.len() as u64);
+            ShardStats::add(skipped, next.len() as u64);
             return;
         }
-        for key in &request.hinted {
+        for key in next {
             let deadline = now + HINT_HORIZON;
             self.prefetch_one(key.clone(), &request.upstream_headers, &stream, deadline);
         }
