@@ -24,6 +24,7 @@ mod guards;
 mod labels;
 mod latency;
 mod live;
+pub mod parents;
 pub mod streams;
 pub use guards::{Guard, Guards};
 pub use labels::{
@@ -231,6 +232,8 @@ pub struct Stats {
     /// before the latest one is never served (`shard::replicas`).
     pub invalidations: AtomicU64,
     readiness: AtomicU8,
+    /// Per parent shield: requests, errors, failovers, health.
+    pub parents: parents::ParentRegistry,
 }
 
 /// A merged reading across shards.
@@ -263,6 +266,7 @@ impl Stats {
             reload_failures: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             readiness: AtomicU8::new(Readiness::Starting as u8),
+            parents: parents::ParentRegistry::default(),
         })
     }
 

@@ -13,6 +13,7 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 use common::{eventually, get_with, Setup};
+use livecache::metrics::parents::ParentCounters;
 
 /// A loopback port free now (bound and let go), for a node that must know its own address
 /// before it starts.
@@ -89,3 +90,87 @@ with_shards!(a_request_that_loops_back_is_answered_508, |shards| {
     let counted = eventually(Duration::from_secs(5), || node.stats().bad_requests == 2);
     assert!(counted, "{} loops counted", node.stats().bad_requests);
 });
+
+/// The shield (`shield-a` or `shield-b`) whose entry comes first in a response's
+/// `Cache-Status`.
+fn shield_of(response: &common::Response) -> String {
+    values(&response.headers, "cache-status")[0]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Two shields, and `parent` text naming them (`a`, `b`) in the given order.
+fn shields(shards: usize) -> (Setup, Setup) {
+    (
+        Setup::with(shards, &[("name", "shield-a")]),
+        Setup::with(shards, &[("name", "shield-b")]),
+    )
+}
+
+with_shards!(
+    every_edge_sends_a_stream_to_the_same_shield_and_fails_over,
+    |shards| {
+        let (a, b) = shields(shards);
+        let list = format!("a={};b={}", a.addr, b.addr);
+        let reversed = format!("b={};a={}", b.addr, a.addr);
+        let edge1 = Setup::with(shards, &[("name", "edge-1"), ("parent", &list)]);
+        let edge2 = Setup::with(shards, &[("name", "edge-2"), ("parent", &reversed)]);
+        let streams = 24;
+        let mut chosen = Vec::new();
+        for i in 0..streams {
+            let target = format!("/tiers/p{i}/seg.bin?size=100");
+            let one = edge1.get(&target);
+            let two = edge2.get(&target);
+            assert_eq!((one.status, two.status), (200, 200));
+            // Whatever order an edge lists its parents in: one shield per stream, one fetch.
+            assert_eq!(shield_of(&one), shield_of(&two), "{target}");
+            chosen.push(shield_of(&one));
+        }
+        let on_a = chosen.iter().filter(|s| *s == "shield-a").count();
+        assert!(
+            on_a > 0 && on_a < streams,
+            "{on_a} of {streams} streams on shield-a"
+        );
+        assert_eq!(a.origin.total() + b.origin.total(), streams as u64);
+        // shield-a dies: its streams move to shield-b, and no viewer sees an error.
+        let a_streams: Vec<usize> = (0..streams).filter(|&i| chosen[i] == "shield-a").collect();
+        drop(a);
+        for &i in &a_streams {
+            let moved = edge1.get(&format!("/tiers/p{i}/next.bin?size=100"));
+            assert_eq!(moved.status, 200);
+            assert_eq!(shield_of(&moved), "shield-b");
+        }
+        // Each request failed over until its shard had seen three failures; then shield-a was
+        // passed over (ejected) and its streams went to shield-b at once.
+        let parents = edge1.running().stats.parents.all();
+        let (_, a_counters) = parents.iter().find(|(id, _)| id == "a").unwrap();
+        let failovers = ParentCounters::get(&a_counters.failovers);
+        assert!(
+            failovers >= 1 && failovers <= a_streams.len() as u64,
+            "{failovers}"
+        );
+        let ejected = ParentCounters::get(&a_counters.down_on) > 0;
+        assert!(ejected || failovers == a_streams.len() as u64);
+        // The other streams never moved.
+        for i in (0..streams).filter(|i| !a_streams.contains(i)) {
+            let stayed = edge1.get(&format!("/tiers/p{i}/next.bin?size=100"));
+            assert_eq!(shield_of(&stayed), "shield-b");
+        }
+    }
+);
+
+with_shards!(
+    with_every_parent_down_only_go_direct_reaches_the_origin,
+    |shards| {
+        let gone = format!("a=127.0.0.1:{};b=127.0.0.1:{}", free_port(), free_port());
+        let stuck = Setup::with(shards, &[("parent", &gone)]);
+        assert_eq!(stuck.get("/tiers/d0/a.bin?size=10").status, 502);
+        assert_eq!(stuck.origin.total(), 0);
+        let direct = Setup::with(shards, &[("parent", &gone), ("go_direct", "on")]);
+        let answered = direct.get("/tiers/d0/a.bin?size=10");
+        assert_eq!(answered.status, 200);
+        assert_eq!(direct.origin.total(), 1);
+    }
+);

@@ -60,6 +60,18 @@ pub const KNOBS: &[Knob] = &[
         help: "Origin (or parent shield) base URL, e.g. http://10.0.0.5:9000",
     },
     Knob {
+        key: "parent",
+        default: "",
+        applies: Applies::Reload,
+        help: "A parent shield, ID=HOST:PORT[,WEIGHT][,admin=HOST:PORT]; repeat the flag (or separate entries with `;`) for several, or use [[parent]] tables in TOML. Each stream goes to the parents in the order weighted rendezvous hashing of its stream key gives, so every edge sends one stream to the same shield; empty: straight to the origin",
+    },
+    Knob {
+        key: "go_direct",
+        default: "off",
+        applies: Applies::Reload,
+        help: "With parents: go to the origin when every parent tried failed before answering (connect error or timeout); off: answer 502/504",
+    },
+    Knob {
         key: "name",
         default: "auto",
         applies: Applies::Reload,

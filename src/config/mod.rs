@@ -8,6 +8,7 @@ pub mod forwarding;
 pub mod knobs;
 pub mod live;
 pub mod node;
+pub mod parents;
 mod render;
 mod sources;
 pub mod units;
@@ -60,6 +61,10 @@ pub struct Config {
     pub shards: usize,
     /// This node's name in `Cache-Status`, `Via` and `CDN-Loop`.
     pub node: node::Node,
+    /// Parent shields, tried per stream in rendezvous order (empty: the origin only).
+    pub parents: Vec<parents::Parent>,
+    /// With parents: the origin is tried when every parent failed before answering.
+    pub go_direct: bool,
     pub cache_size: u64,
     pub max_object_size: u64,
     pub max_connections: usize,
@@ -183,11 +188,16 @@ impl Config {
             Ok(n)
         };
 
+        let listen = typed("listen", text("listen"), |s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| "expected IP:PORT, e.g. 0.0.0.0:8080".to_string())
+        })?;
         let config = Config {
-            listen: typed("listen", text("listen"), |s| {
-                s.parse::<SocketAddr>()
-                    .map_err(|_| "expected IP:PORT, e.g. 0.0.0.0:8080".to_string())
+            listen,
+            parents: typed("parent", text("parent"), |s| {
+                parents::parse_parents(s, listen)
             })?,
+            go_direct: switch("go_direct")?,
             origin: parse_origin(text("origin"))?,
             shards: match text("shards").trim() {
                 "auto" => crate::startup::allowed_cpus().len().max(1),

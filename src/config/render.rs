@@ -40,6 +40,11 @@ impl Config {
             ("listen", quote(&self.listen.to_string())),
             ("origin", quote(&self.origin.url)),
             ("name", quote(self.node.name())),
+            ("parent", quote(&super::parents::render(&self.parents))),
+            (
+                "go_direct",
+                quote(if self.go_direct { "on" } else { "off" }),
+            ),
             ("shards", self.shards.to_string()),
             ("cache_size", quote(&units::format_size(self.cache_size))),
             (

@@ -41,13 +41,15 @@ impl Cli {
                     .help("Validate the configuration, print the effective values and exit"),
             );
         for knob in KNOBS {
-            command = command.arg(
-                Arg::new(knob.key)
-                    .long(knob.flag())
-                    .env(knob.env())
-                    .value_name("VALUE")
-                    .help(knob.help),
-            );
+            let mut arg = Arg::new(knob.key)
+                .long(knob.flag())
+                .env(knob.env())
+                .value_name("VALUE")
+                .help(knob.help);
+            if REPEATABLE.contains(&knob.key) {
+                arg = arg.action(ArgAction::Append);
+            }
+            command = command.arg(arg);
         }
         command
     }
@@ -69,7 +71,11 @@ impl Cli {
 
     fn from_matches(matches: &clap::ArgMatches) -> Cli {
         let values = keys()
-            .filter_map(|key| matches.get_one::<String>(key).map(|v| (key, v.clone())))
+            .filter_map(|key| {
+                let given: Vec<&String> = matches.get_many::<String>(key)?.collect();
+                let joined = given.iter().map(|v| v.as_str()).collect::<Vec<_>>();
+                Some((key, joined.join(";")))
+            })
             .collect();
         Cli {
             config: matches.get_one::<String>("config").map(PathBuf::from),
@@ -83,6 +89,9 @@ impl Cli {
         self.values.get(key).map(String::as_str)
     }
 }
+
+/// Keys whose flag may be given several times: the values are joined with `;`.
+const REPEATABLE: &[&str] = &["parent"];
 
 /// Where an effective value came from, for `--check-config` and error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +138,7 @@ pub fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Array(items) if key == "parent" => parent_tables(items)?,
             toml::Value::Array(items) => {
                 let mut parts = Vec::with_capacity(items.len());
                 for item in items {
@@ -152,9 +162,77 @@ pub fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(values)
 }
 
+/// `[[parent]]` tables (`id`, `address`, optional `weight` and `admin`) as the `parent` key's
+/// text; a plain string item is taken as written.
+fn parent_tables(items: &[toml::Value]) -> Result<String, ConfigError> {
+    let mut entries = Vec::with_capacity(items.len());
+    for item in items {
+        let bad = |reason: &str| ConfigError {
+            key: "parent".into(),
+            value: item.to_string(),
+            reason: reason.into(),
+        };
+        let entry = match item {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Table(t) => {
+                let text = |name: &str| t.get(name).and_then(toml::Value::as_str);
+                let id = text("id").ok_or_else(|| bad("a [[parent]] needs an `id`"))?;
+                let address =
+                    text("address").ok_or_else(|| bad("a [[parent]] needs an `address`"))?;
+                let mut entry = format!("{id}={address}");
+                match t.get("weight") {
+                    Some(toml::Value::Integer(w)) => entry.push_str(&format!(",{w}")),
+                    Some(_) => return Err(bad("`weight` must be a whole number")),
+                    None => {}
+                }
+                if let Some(admin) = text("admin") {
+                    entry.push_str(&format!(",admin={admin}"));
+                }
+                if let Some(unknown) = t
+                    .keys()
+                    .find(|k| !["id", "address", "weight", "admin"].contains(&k.as_str()))
+                {
+                    return Err(bad(&format!("unknown [[parent]] key `{unknown}`")));
+                }
+                entry
+            }
+            _ => return Err(bad("expected [[parent]] tables or ID=HOST:PORT strings")),
+        };
+        entries.push(entry);
+    }
+    Ok(entries.join(";"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parent_tables_and_repeated_flags_become_one_list() {
+        let values = parse_file(
+            "[[parent]]\nid = \"s1\"\naddress = \"10.0.0.1:8080\"\nweight = 2\n\n\
+             [[parent]]\nid = \"s2\"\naddress = \"10.0.0.2:8080\"\nadmin = \"10.0.0.2:9901\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            values["parent"],
+            "s1=10.0.0.1:8080,2;s2=10.0.0.2:8080,admin=10.0.0.2:9901"
+        );
+        let bad = parse_file("[[parent]]\nid = \"s1\"\n").unwrap_err();
+        assert!(bad.reason.contains("address"), "{bad:?}");
+        let cli = Cli::try_parse_from([
+            "livecache",
+            "--parent",
+            "s1=10.0.0.1:8080",
+            "--parent",
+            "s2=10.0.0.2:8080,3",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.value("parent"),
+            Some("s1=10.0.0.1:8080;s2=10.0.0.2:8080,3")
+        );
+    }
 
     #[test]
     fn file_values_become_text_per_key() {

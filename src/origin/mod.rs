@@ -5,6 +5,7 @@
 
 mod client;
 mod pool;
+pub mod rendezvous;
 
 pub use client::{
     fetch, BodyFraming, BodySource, NoBody, Timeouts, UpstreamRequest, UpstreamResponse, MAX_CHUNK,
@@ -44,6 +45,17 @@ impl UpstreamError {
             UpstreamError::Protocol(_) => OriginErrorKind::Protocol,
             UpstreamError::Io(_) | UpstreamError::ClientBody => OriginErrorKind::Io,
         }
+    }
+
+    /// Failed before any response byte (nothing connected, or nothing answered in time): an
+    /// idempotent request may go to another upstream instead.
+    pub fn before_response(&self) -> bool {
+        matches!(
+            self,
+            UpstreamError::Connect(_)
+                | UpstreamError::ConnectTimeout
+                | UpstreamError::FirstByteTimeout
+        )
     }
 
     /// The failure this is for a client whose response it ends before any head was sent.

@@ -15,7 +15,7 @@ use super::forward;
 use super::pace::Pace;
 use super::respond::{write_failure, write_response, Exchange, Replies};
 use crate::cache::CacheStatus;
-use crate::cache::{CacheKey, CachedHead};
+use crate::cache::{CacheKey, CachedHead, StreamKey};
 use crate::http::headers::{end_to_end, find, parse_content_length, trim_ows};
 use crate::http::request::{Method, RequestBody, RequestHead};
 use crate::http::response::ResponseBody;
@@ -103,6 +103,7 @@ pub async fn forward(
         idempotent: !matches!(head.method, Method::Post | Method::Patch | Method::Other(_)),
         is_head: head.method == Method::Head,
     };
+    let stream = StreamKey::of(&conn.cache_key(head), config.stream_key);
     if framing != BodyFraming::None {
         body::continue_if_expected(&mut conn.stream, head).await?;
     }
@@ -133,15 +134,23 @@ pub async fn forward(
     let mut keep_interim = |head: &crate::http::response::ResponseHead| {
         interim.extend(crate::shard::interim_head(head));
     };
-    let pool = shard.pool();
+    // A passed request goes to its stream's first choice only: its body cannot be sent twice.
+    let upstreams = shard.upstreams();
+    let candidates = upstreams.candidates(stream.as_bytes(), shard.now());
+    let candidate = &candidates[0];
+    upstreams.sent(candidate);
     let fetched = origin::fetch(
-        &pool,
+        &candidate.pool,
         &request,
         &mut source,
         shard.timeouts(),
         &mut keep_interim,
     )
     .await;
+    match &fetched {
+        Ok(_) => upstreams.answered(candidate),
+        Err(e) => upstreams.failed(candidate, e.before_response(), false, shard.now()),
+    }
     let client_failed = source.failed;
     // Unless the whole body was read, what is left of it on the connection is no request.
     let body_done = source.reader.is_done();

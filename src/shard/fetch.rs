@@ -18,11 +18,11 @@ use super::revalidate;
 use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
-use crate::cache::{Arrival, CachedHead, InFlight, StoredObject};
+use crate::cache::{Arrival, CachedHead, InFlight, StoredObject, StreamKey};
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::http::Failure;
 use crate::metrics::ShardStats;
-use crate::origin::{self, BodyFraming, NoBody, UpstreamRequest, UpstreamResponse};
+use crate::origin::{self, BodyFraming, NoBody, UpstreamError, UpstreamRequest, UpstreamResponse};
 
 /// What a fetch is for.
 pub(super) struct FetchPlan {
@@ -110,15 +110,33 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                 flight.publish_interim(head);
             }
         };
-        let pool = shard.pool();
-        let fetched = origin::fetch(
-            &pool,
-            &upstream,
-            &mut NoBody,
-            shard.timeouts_for(&leader.request.key),
-            &mut forward_interim,
-        )
-        .await;
+        let upstreams = shard.upstreams();
+        let stream = StreamKey::of(&leader.request.key, config.stream_key);
+        let candidates = upstreams.candidates(stream.as_bytes(), shard.now());
+        let mut fetched = Err(UpstreamError::Connect("no upstream".into()));
+        for (i, candidate) in candidates.iter().enumerate() {
+            upstreams.sent(candidate);
+            let timeouts = shard.timeouts_for(&leader.request.key);
+            fetched = origin::fetch(
+                &candidate.pool,
+                &upstream,
+                &mut NoBody,
+                timeouts,
+                &mut forward_interim,
+            )
+            .await;
+            let Err(e) = &fetched else {
+                upstreams.answered(candidate);
+                break;
+            };
+            // A parent that failed before answering: the next candidate, if one is left.
+            let moving_on = e.before_response() && i + 1 < candidates.len();
+            upstreams.failed(candidate, e.before_response(), moving_on, shard.now());
+            if !moving_on {
+                break;
+            }
+            shard.upstream_failed(leader.request.key.target(), e);
+        }
         let response = match fetched {
             Ok(response) => {
                 shard.record_origin(sent.elapsed());

@@ -24,6 +24,7 @@ mod revalidate;
 pub mod route;
 mod seed;
 mod stored;
+mod upstreams;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -53,6 +54,7 @@ pub use mesh::{Mesh, MeshMessage};
 pub use prefetch::next_in_stream;
 pub use route::{owner, Route};
 pub use stored::interim_head;
+pub use upstreams::{Candidate, Upstreams};
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
@@ -104,7 +106,8 @@ pub struct Shard {
     pass_through: Rc<PassThroughBudget>,
     /// Bytes reserved for request bodies this shard's connections are relaying.
     request_bodies: Cell<u64>,
-    pool: RefCell<Rc<Pool>>,
+    /// The origin and the parent shields, under the configuration in force.
+    upstreams: RefCell<Rc<upstreams::Upstreams>>,
     pub mesh: Mesh,
     /// This shard's access log buffer and file descriptor.
     pub access_log: ShardLog,
@@ -152,7 +155,7 @@ impl Shard {
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
             pass_through: Rc::new(PassThroughBudget::new(config.shard_pass_through_memory())),
             request_bodies: Cell::new(0),
-            pool: RefCell::new(Rc::new(pool_for(&config, &stats, id))),
+            upstreams: RefCell::new(Rc::new(upstreams::Upstreams::new(&config, &stats, id))),
             mesh,
             version: Cell::new(source.version()),
             source,
@@ -188,9 +191,9 @@ impl Shard {
         self.version.get()
     }
 
-    /// The origin connection pool for the configuration in force.
-    pub fn pool(&self) -> Rc<Pool> {
-        Rc::clone(&self.pool.borrow())
+    /// The origin and parents for the configuration in force.
+    pub fn upstreams(&self) -> Rc<upstreams::Upstreams> {
+        Rc::clone(&self.upstreams.borrow())
     }
 
     /// Adopts a reloaded configuration if one was published: limits, timeouts and the cache
@@ -203,11 +206,15 @@ impl Shard {
             return;
         }
         let next = Rc::new((*self.source.current()).clone());
-        if next.origin != self.config().origin
-            || next.upstream_connect_timeout != self.config().upstream_connect_timeout
-            || next.upstream_max_idle != self.config().upstream_max_idle
+        let current = self.config();
+        if next.origin != current.origin
+            || next.parents != current.parents
+            || next.go_direct != current.go_direct
+            || next.upstream_connect_timeout != current.upstream_connect_timeout
+            || next.upstream_max_idle != current.upstream_max_idle
         {
-            *self.pool.borrow_mut() = Rc::new(pool_for(&next, &self.stats, self.id));
+            *self.upstreams.borrow_mut() =
+                Rc::new(upstreams::Upstreams::new(&next, &self.stats, self.id));
         }
         if next.cache_size != self.config().cache_size {
             self.adopt_budget(&next);

@@ -1,0 +1,65 @@
+//! Figures per parent shield (issue "Origin-shield tiers", item 7): requests sent to it,
+//! errors by whether they happened before any response byte (connect error or timeout, the
+//! ones that move a request to the next candidate) or after, failovers away from it, and how
+//! many shards consider it down now. Counters are created the first time a parent id is seen
+//! and kept for the life of the process, so a reload that drops and re-adds a parent does not
+//! make its counters go backwards; shards take their `Arc`s once per configuration, so the
+//! data path touches only atomics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+
+// Control plane: locked when a shard adopts a configuration and by scrapes, never per request.
+#[allow(clippy::disallowed_types)]
+type Registered = std::sync::Mutex<Vec<(String, Arc<ParentCounters>)>>;
+
+/// One parent's counters, shared by every shard.
+#[derive(Debug, Default)]
+pub struct ParentCounters {
+    pub requests: AtomicU64,
+    /// Failed before any response byte: tried elsewhere if a candidate was left.
+    pub errors_before_response: AtomicU64,
+    /// Failed once the response had begun (cut, broken, silent).
+    pub errors_during_response: AtomicU64,
+    /// Requests moved from this parent to the next candidate.
+    pub failovers: AtomicU64,
+    /// Shards that consider it down now (passive ejection).
+    pub down_on: AtomicU64,
+}
+
+impl ParentCounters {
+    pub fn incr(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// Every parent id seen, with its counters, in the order first seen.
+#[derive(Debug, Default)]
+pub struct ParentRegistry {
+    parents: Registered,
+}
+
+impl ParentRegistry {
+    /// The counters of parent `id`, made on first use.
+    pub fn counters(&self, id: &str) -> Arc<ParentCounters> {
+        let mut parents = self.parents.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, counters)) = parents.iter().find(|(known, _)| known == id) {
+            return Arc::clone(counters);
+        }
+        let counters = Arc::new(ParentCounters::default());
+        parents.push((id.to_string(), Arc::clone(&counters)));
+        counters
+    }
+
+    /// A reading of every parent's counters, for a scrape.
+    pub fn all(&self) -> Vec<(String, Arc<ParentCounters>)> {
+        self.parents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
