@@ -146,29 +146,45 @@ with_shards!(
     the_next_object_an_origin_names_is_fetched_before_anyone_asks,
     |shards| {
         // CMSD-Static `nor` on the origin's response (CTA-5006): the same prefetch as a player's
-        // hint, kept to the response's stream.
+        // hint, kept to the response's stream. The next object's own response names a third
+        // one: that hint is not followed (one hop).
         let setup = Setup::new(shards);
-        let next = "/cmsd/s5/seg-2.m4s?size=3000";
-        let cmsd = "CMSD-Static:ot=v,nor=\"seg-2.m4s?size=3000\"";
+        let third = format!(
+            "CMSD-Static:nor=\"{}\"",
+            percent_encode("seg-3.m4s?size=10")
+        );
+        let next = format!(
+            "/cmsd/s5/seg-2.m4s?size=3000&hdr={}",
+            percent_encode(&third)
+        );
+        let cmsd = format!(
+            "CMSD-Static:ot=v,nor=\"{}\"",
+            percent_encode(next.trim_start_matches("/cmsd/s5/"))
+        );
         let elsewhere = "CMSD-Static:nor=\"../other/seg-9.m4s\"";
         let target = format!(
             "/cmsd/s5/seg-1.m4s?size=3000&hdr={}&hdr={}",
-            percent_encode(cmsd),
+            percent_encode(&cmsd),
             percent_encode(elsewhere)
         );
         assert_eq!(setup.get(&target).status, 200);
         assert!(eventually(Duration::from_secs(5), || setup
             .origin
-            .hits(next)
+            .hits(&next)
             == 1));
-        let asked = setup.get(next);
+        let asked = setup.get(&next);
         assert!(
             asked.cache_status().contains("hit"),
             "{}",
             asked.cache_status()
         );
-        assert_eq!(setup.origin.hits(next), 1);
+        assert_eq!(setup.origin.hits(&next), 1);
         assert_eq!(setup.origin.path_hits("/cmsd/other/seg-9.m4s"), 0);
+        assert_eq!(
+            setup.origin.path_hits("/cmsd/s5/seg-3.m4s"),
+            0,
+            "one hop only"
+        );
     }
 );
 

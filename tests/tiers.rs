@@ -12,7 +12,7 @@ mod common;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{eventually, get_with, Setup};
+use common::{eventually, get_with, Conn, Setup};
 use livecache::metrics::parents::ParentCounters;
 
 /// A loopback port free now (bound and let go), for a node that must know its own address
@@ -86,8 +86,23 @@ with_shards!(a_request_that_loops_back_is_answered_508, |shards| {
         &[("CDN-Loop", "other-cdn; v=1, EDGE-1")],
     );
     assert_eq!(told.status, 508);
+    // A looped request's body is never read as a request: the connection closes.
+    let mut conn = Conn::open(node.addr);
+    let smuggled = "GET /tiers/s1/smuggled.bin HTTP/1.1\r\nHost: test.local\r\n\r\n";
+    conn.send(
+        format!(
+            "POST /tiers/s1/c HTTP/1.1\r\nHost: test.local\r\nCDN-Loop: edge-1\r\n\
+             Content-Length: {}\r\n\r\n{smuggled}",
+            smuggled.len()
+        )
+        .as_bytes(),
+    );
+    let rest = String::from_utf8_lossy(&conn.read_to_close()).into_owned();
+    assert!(rest.starts_with("HTTP/1.1 508 Loop Detected"), "{rest}");
+    assert_eq!(rest.matches("HTTP/1.1").count(), 1, "{rest}");
+    assert_eq!(node.origin.total(), 0);
     // Counted when each exchange is finished, just after its answer left.
-    let counted = eventually(Duration::from_secs(5), || node.stats().bad_requests == 2);
+    let counted = eventually(Duration::from_secs(5), || node.stats().bad_requests == 3);
     assert!(counted, "{} loops counted", node.stats().bad_requests);
 });
 

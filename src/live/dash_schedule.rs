@@ -76,11 +76,12 @@ impl SegmentSchedule {
         segment.checked_sub(offset).filter(|c| !c.is_zero())
     }
 
-    /// The longest silence accepted between two bytes of a segment: two chunk durations,
-    /// at least two seconds (LIVE.md F12); a longer gap is a failed origin.
-    pub fn gap_limit(&self) -> Duration {
+    /// The longest silence accepted between two bytes of a segment delivered in chunks: two
+    /// chunk durations, at least two seconds (LIVE.md F12); a longer gap is a failed origin.
+    /// `None` for a segment requested whole (the configured limit applies).
+    pub fn gap_limit(&self) -> Option<Duration> {
         self.chunk_duration()
-            .map_or(MIN_GAP, |chunk| (chunk * 2).max(MIN_GAP))
+            .map(|chunk| chunk.saturating_mul(2).max(MIN_GAP))
     }
 }
 

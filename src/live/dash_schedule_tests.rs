@@ -66,7 +66,7 @@ fn availability_follows_the_offset_and_chunks_bound_the_gap() {
     assert_eq!(s.available_at(9), Some(at(14.5)));
     assert_eq!(s.available_at(6), None);
     assert_eq!(s.chunk_duration(), Some(Duration::from_millis(500)));
-    assert_eq!(s.gap_limit(), Duration::from_secs(2));
+    assert_eq!(s.gap_limit(), Some(Duration::from_secs(2)));
 }
 
 #[test]
@@ -88,4 +88,17 @@ fn what_cannot_be_scheduled_is_left_out() {
     );
     let s = segment_schedules(&absolute_here, "edge.test", "/m.mpd", 10);
     assert_eq!(s[0].target_of(1), "/x/1");
+}
+
+#[test]
+fn absurd_durations_saturate_instead_of_overflowing() {
+    let text = r#"<MPD type="dynamic" availabilityStartTime="2023-11-14T22:13:20Z">
+  <Period><AdaptationSet>
+    <SegmentTemplate timescale="1" duration="18446744073709551615" availabilityTimeOffset="1" media="$Number$.m4s"/>
+    <Representation id="v" bandwidth="1"/>
+  </AdaptationSet></Period></MPD>"#;
+    let m = Mpd::parse(text).unwrap();
+    let s = &segment_schedules(&m, "edge.test", "/m.mpd", 10)[0];
+    assert_eq!(s.gap_limit(), Some(Duration::MAX));
+    assert_eq!(s.available_at(u64::MAX), None);
 }

@@ -95,7 +95,7 @@ pub struct UpstreamResponse {
     pool: Rc<Pool>,
     buf: BytesMut,
     remaining: u64,
-    chunked: ChunkedDecoder,
+    chunked: JoinedChunks,
     done: bool,
 }
 
@@ -237,7 +237,9 @@ async fn exchange(
                     pool: Rc::clone(pool),
                     buf,
                     remaining,
-                    chunked: ChunkedDecoder::keeping_chunks_up_to(WHOLE_CHUNK as u64),
+                    chunked: JoinedChunks::new(ChunkedDecoder::keeping_chunks_up_to(
+                        WHOLE_CHUNK as u64,
+                    )),
                     done,
                 };
                 if done {
@@ -340,7 +342,7 @@ impl UpstreamResponse {
                 }
                 Ok(Some(chunk))
             }
-            ResponseBody::Chunked => match decode_joined(&mut self.chunked, &mut self.buf) {
+            ResponseBody::Chunked => match self.chunked.next(&mut self.buf) {
                 Ok(Decoded::Data(chunk)) => Ok(Some(chunk)),
                 Ok(Decoded::NeedMore) => Ok(None),
                 Ok(Decoded::Done) => {
@@ -380,24 +382,49 @@ impl UpstreamResponse {
     }
 }
 
-/// The next piece of a chunked body, with a tiny chunk joined to the chunks already buffered
-/// behind it (up to about `MAX_CHUNK`): every piece published costs each reader a write and the
-/// object a slot, so an origin sending tiny chunks must not multiply them. Other chunks pass
-/// through uncopied, one piece each; the end of the body is reported at the next call.
-fn decode_joined(decoder: &mut ChunkedDecoder, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
-    let small = match decoder.decode(buf)? {
-        Decoded::Data(chunk) if chunk.len() < COALESCE_BELOW => chunk,
-        other => return Ok(other),
-    };
-    let mut joined = BytesMut::with_capacity(MAX_CHUNK);
-    joined.extend_from_slice(&small);
-    while joined.len() < MAX_CHUNK {
-        match decoder.decode(buf)? {
-            Decoded::Data(more) => joined.extend_from_slice(&more),
-            Decoded::NeedMore | Decoded::Done => break,
+/// A chunked body's pieces: one per upstream chunk, except that tiny chunks buffered one
+/// behind another are joined (up to about `MAX_CHUNK`): every piece published costs each
+/// reader a write and the object a slot, so an origin sending tiny chunks must not multiply
+/// them. A chunk that is not tiny is never joined to them: it waits in `stash` and goes as
+/// its own piece, so the packager's boundaries stay wherever they matter.
+struct JoinedChunks {
+    decoder: ChunkedDecoder,
+    stash: Option<Bytes>,
+}
+
+impl JoinedChunks {
+    fn new(decoder: ChunkedDecoder) -> JoinedChunks {
+        JoinedChunks {
+            decoder,
+            stash: None,
         }
     }
-    Ok(Decoded::Data(joined.freeze()))
+
+    /// The next piece; the end of the body is reported at the call after its last piece.
+    fn next(&mut self, buf: &mut BytesMut) -> Result<Decoded, ChunkError> {
+        if let Some(piece) = self.stash.take() {
+            return Ok(Decoded::Data(piece));
+        }
+        let small = match self.decoder.decode(buf)? {
+            Decoded::Data(chunk) if chunk.len() < COALESCE_BELOW => chunk,
+            other => return Ok(other),
+        };
+        let mut joined = BytesMut::with_capacity(MAX_CHUNK);
+        joined.extend_from_slice(&small);
+        while joined.len() < MAX_CHUNK {
+            match self.decoder.decode(buf)? {
+                Decoded::Data(more) if more.len() < COALESCE_BELOW => {
+                    joined.extend_from_slice(&more)
+                }
+                Decoded::Data(whole) => {
+                    self.stash = Some(whole);
+                    break;
+                }
+                Decoded::NeedMore | Decoded::Done => break,
+            }
+        }
+        Ok(Decoded::Data(joined.freeze()))
+    }
 }
 
 #[cfg(test)]
@@ -422,13 +449,13 @@ mod tests {
         let bytes: Vec<[u8; 1]> = (0..1000u32).map(|i| [b'a' + (i % 26) as u8]).collect();
         let pieces: Vec<&[u8]> = bytes.iter().map(|b| &b[..]).collect();
         let mut wire = chunked(&pieces, true);
-        let mut decoder = ChunkedDecoder::new();
+        let mut decoder = JoinedChunks::new(ChunkedDecoder::new());
         let expected: Vec<u8> = bytes.iter().map(|b| b[0]).collect();
         assert_eq!(
-            decode_joined(&mut decoder, &mut wire),
+            decoder.next(&mut wire),
             Ok(Decoded::Data(Bytes::from(expected)))
         );
-        assert_eq!(decode_joined(&mut decoder, &mut wire), Ok(Decoded::Done));
+        assert_eq!(decoder.next(&mut wire), Ok(Decoded::Done));
         assert!(wire.is_empty());
     }
 
@@ -439,50 +466,53 @@ mod tests {
         let mut pieces: Vec<&[u8]> = vec![&large];
         pieces.extend(std::iter::repeat_n(&small[..], 1000));
         let mut wire = chunked(&pieces, false);
-        let mut decoder = ChunkedDecoder::new();
+        let mut decoder = JoinedChunks::new(ChunkedDecoder::new());
         assert_eq!(
-            decode_joined(&mut decoder, &mut wire),
+            decoder.next(&mut wire),
             Ok(Decoded::Data(Bytes::from(large)))
         );
-        let Ok(Decoded::Data(first)) = decode_joined(&mut decoder, &mut wire) else {
+        let Ok(Decoded::Data(first)) = decoder.next(&mut wire) else {
             panic!("joined data expected");
         };
         assert_eq!(first.len(), MAX_CHUNK.div_ceil(100) * 100);
-        let Ok(Decoded::Data(rest)) = decode_joined(&mut decoder, &mut wire) else {
+        let Ok(Decoded::Data(rest)) = decoder.next(&mut wire) else {
             panic!("the rest expected");
         };
         assert_eq!(first.len() + rest.len(), 1000 * 100);
-        assert_eq!(
-            decode_joined(&mut decoder, &mut wire),
-            Ok(Decoded::NeedMore)
-        );
+        assert_eq!(decoder.next(&mut wire), Ok(Decoded::NeedMore));
     }
 
     #[test]
     fn chunks_of_a_packager_keep_their_boundaries() {
-        // CMAF chunks of a low-latency stream: each its own piece, even buffered together.
-        let sizes = [COALESCE_BELOW, 30_000, 700, WHOLE_CHUNK];
+        // CMAF chunks of a low-latency stream, buffered together: a tiny one (audio) and the
+        // tiny ones right behind it are joined, every other chunk is its own piece.
+        let sizes = [100, 30_000, 300, 200, 700, WHOLE_CHUNK];
         let bodies: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![n as u8; n]).collect();
         let pieces: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
         let mut wire = chunked(&pieces, true);
-        let mut decoder = ChunkedDecoder::keeping_chunks_up_to(WHOLE_CHUNK as u64);
-        for body in &bodies {
+        let mut decoder =
+            JoinedChunks::new(ChunkedDecoder::keeping_chunks_up_to(WHOLE_CHUNK as u64));
+        let expected = [
+            bodies[0].clone(),
+            bodies[1].clone(),
+            [bodies[2].clone(), bodies[3].clone()].concat(),
+            bodies[4].clone(),
+            bodies[5].clone(),
+        ];
+        for body in expected {
             assert_eq!(
-                decode_joined(&mut decoder, &mut wire),
-                Ok(Decoded::Data(Bytes::from(body.clone())))
+                decoder.next(&mut wire),
+                Ok(Decoded::Data(Bytes::from(body)))
             );
         }
-        assert_eq!(decode_joined(&mut decoder, &mut wire), Ok(Decoded::Done));
+        assert_eq!(decoder.next(&mut wire), Ok(Decoded::Done));
     }
 
     #[test]
     fn bad_framing_behind_small_chunks_is_an_error() {
         let mut wire = chunked(&[b"abc"], false);
         wire.extend_from_slice(b"zz\r\n");
-        let mut decoder = ChunkedDecoder::new();
-        assert_eq!(
-            decode_joined(&mut decoder, &mut wire),
-            Err(ChunkError::InvalidSize)
-        );
+        let mut decoder = JoinedChunks::new(ChunkedDecoder::new());
+        assert_eq!(decoder.next(&mut wire), Err(ChunkError::InvalidSize));
     }
 }

@@ -169,10 +169,10 @@ impl Connection {
             urgent,
         };
         if loops_through(find_all(&head.headers, "cdn-loop"), &config.node) {
-            // This node already passed the request on: a tier loop (RFC 8586).
-            let version = keep_alive.then_some(exchange.version);
-            write_failure(&mut self.stream, meter, Failure::Loop, version).await?;
-            return Ok(keep_alive);
+            // This node already passed the request on: a tier loop (RFC 8586). Answered and
+            // closed before any body is read: what follows on the connection is no request.
+            write_failure(&mut self.stream, meter, Failure::Loop, None).await?;
+            return Ok(false);
         }
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;

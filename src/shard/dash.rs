@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use super::mesh::{MeshMessage, Scheduled};
 use super::route::stream_owner;
@@ -30,6 +30,8 @@ use crate::metrics::ShardStats;
 const MAX_MPD_LIFETIME: Duration = Duration::from_secs(2);
 /// Representations scheduled from one MPD at most.
 const MAX_PER_MPD: usize = 64;
+/// Distinct schedules kept per stream at most.
+const MAX_PER_STREAM: usize = 16;
 /// Schedules kept per shard at most.
 const MAX_SCHEDULES: usize = 4096;
 /// An unchanged schedule is sent again this often (keeping it from being forgotten).
@@ -107,6 +109,7 @@ impl Shard {
         }
         shards.sort_unstable();
         shards.dedup();
+        let mut all_sent = true;
         for shard in shards {
             let mine: Vec<Scheduled> = schedules
                 .iter()
@@ -123,13 +126,17 @@ impl Shard {
                 // A full queue loses this copy; the next MPD refresh sends it again.
                 if senders.try_send_to(shard, message).is_ok() {
                     ShardStats::incr(&self.my_stats().mesh_messages);
+                } else {
+                    all_sent = false;
                 }
             }
         }
-        self.dash
-            .sent
-            .borrow_mut()
-            .insert(key.clone(), (now, schedules));
+        let mut sent = self.dash.sent.borrow_mut();
+        if all_sent {
+            sent.insert(key.clone(), (now, schedules));
+        } else {
+            sent.remove(key);
+        }
     }
 
     /// Keeps the schedules the MPD at `mpd` gives this shard's streams, replacing what it
@@ -146,10 +153,12 @@ impl Shard {
         }
         let mut by_stream = self.dash.by_stream.borrow_mut();
         for (stream, schedule) in &schedules {
-            by_stream
-                .entry(stream.clone())
-                .or_default()
-                .push(Arc::clone(schedule));
+            let list = by_stream.entry(stream.clone()).or_default();
+            // The same representation named by several MPD URLs (query variants) is one
+            // schedule; a stream keeps a bounded number.
+            if list.len() < MAX_PER_STREAM && !list.iter().any(|s| **s == **schedule) {
+                list.push(Arc::clone(schedule));
+            }
         }
         self.publish_schedule_count(kept + schedules.len());
         by_mpd.insert(mpd, (self.now(), schedules));
@@ -208,9 +217,10 @@ impl Shard {
         self.scheduled(key).is_some()
     }
 
-    /// When a request for `key` that comes early should look up: the segment's availability,
-    /// if that is at most `dash_hold_early` away (and nothing of it is stored yet).
-    pub(super) fn dash_hold_until(&self, key: &CacheKey) -> Option<SystemTime> {
+    /// When a request for `key` that comes early should look up (by the shard's clock): the
+    /// segment's availability, if that is at most `dash_hold_early` away (and nothing of it
+    /// is stored yet).
+    pub(super) fn dash_hold_until(&self, key: &CacheKey) -> Option<Instant> {
         let early = self.config().live.dash_hold_early;
         if early.is_zero() {
             return None;
@@ -222,17 +232,19 @@ impl Shard {
             return None;
         }
         ShardStats::incr(&self.my_stats().live.dash_early_holds);
-        Some(available)
+        // A deadline on the monotonic clock: a wall-clock step cannot stretch the hold.
+        Some(self.now() + wait)
     }
 
-    /// Waits, by the shard's clock, until `until` (wall time) has come.
-    pub(super) async fn wait_for_wall(&self, until: SystemTime) {
-        while let Ok(left) = until.duration_since(self.clock.wall()) {
+    /// Waits until the shard's clock reaches `deadline`.
+    pub(super) async fn wait_until(&self, deadline: Instant) {
+        loop {
+            let left = deadline.saturating_duration_since(self.now());
             if left.is_zero() {
                 break;
             }
-            // Short naps, so a test that moves the clock is seen promptly.
-            glommio::timer::sleep(left.min(Duration::from_millis(20))).await;
+            // Naps of at most 50 ms, so a test that moves the clock is seen promptly.
+            glommio::timer::sleep(left.min(Duration::from_millis(50))).await;
         }
     }
 
@@ -240,8 +252,11 @@ impl Shard {
     /// one, or less for a live DASH segment (two chunk durations, at least 2 s).
     pub(super) fn between_bytes_limit(&self, key: &CacheKey) -> Duration {
         let configured = self.config().upstream_between_bytes_timeout;
-        match self.scheduled(key) {
-            Some((schedule, _)) => configured.min(schedule.gap_limit()),
+        match self
+            .scheduled(key)
+            .and_then(|(schedule, _)| schedule.gap_limit())
+        {
+            Some(gap) => configured.min(gap),
             None => configured,
         }
     }

@@ -142,6 +142,11 @@ impl Shard {
         request: &FetchRequest,
         headers: &[Header],
     ) {
+        // One hop only: a prefetch's own hint is not followed, or an origin that names the
+        // next object on every one would be crawled end to end.
+        if self.prefetches.followed.borrow().contains_key(&request.key) {
+            return;
+        }
         let Some(cmsd) = find(headers, "cmsd-static").and_then(|v| live::Cmcd::of_field(v)) else {
             return;
         };

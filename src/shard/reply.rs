@@ -59,7 +59,7 @@ enum Source {
     /// A live DASH segment asked for a little before it appears: looked up at that time
     /// (`dash`).
     Early {
-        until: std::time::SystemTime,
+        until: Instant,
     },
     /// A blocking playlist reload waiting for a later version (`holds`), to be answered in
     /// `form`.
@@ -157,7 +157,7 @@ impl OwnerStream {
             match &mut self.source {
                 Source::Refused(failure) => return Reply::Failed(*failure),
                 Source::Early { until } => {
-                    self.shard.wait_for_wall(*until).await;
+                    self.shard.wait_until(*until).await;
                     let lookup = self.shard.lookup(&self.request);
                     self.source = Self::source(lookup);
                 }
