@@ -227,6 +227,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 let id = mesh.shard_id();
                 let shard = Shard::new(id, source, stats, mesh, reopen, clock, lending);
                 spawn_heartbeat(&shard);
+                crate::shard::probes::spawn_probes(&shard);
                 spawn_access_log_flusher(&shard);
                 if let Some(receivers) = receivers {
                     mesh::serve_peers(&shard, receivers);

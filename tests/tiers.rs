@@ -189,3 +189,36 @@ with_shards!(
         assert_eq!(direct.origin.total(), 1);
     }
 );
+
+with_shards!(a_draining_parent_is_passed_over_before_it_stops, |shards| {
+    // shield-a starts draining (as on SIGTERM): its /readyz says 503 while it still serves,
+    // the probes mark it down, and its streams go to shield-b without a failed try.
+    let a = Setup::with(shards, &[("name", "shield-a"), ("admin", "127.0.0.1:0")]);
+    let b = Setup::with(shards, &[("name", "shield-b")]);
+    let parents = format!("a={},1,admin={};b={}", a.addr, a.admin_addr(), b.addr);
+    let edge = Setup::with(
+        shards,
+        &[
+            ("name", "edge-1"),
+            ("parent", &parents),
+            ("parent_probe_interval", "50ms"),
+            ("parent_probe_timeout", "200ms"),
+        ],
+    );
+    let stats = &edge.running().stats;
+    let a_counters = || {
+        let all = stats.parents.all();
+        let found = all.iter().find(|(id, _)| id == "a").map(|(_, c)| c.clone());
+        found.expect("parent a is known")
+    };
+    let stream = (0..64)
+        .find(|i| shield_of(&edge.get(&format!("/tiers/q{i}/a.bin?size=10"))) == "shield-a")
+        .expect("some stream goes to shield-a");
+    assert!(a_counters().is_up());
+    a.running().stats.set_draining();
+    assert!(eventually(Duration::from_secs(5), || !a_counters().is_up()));
+    let moved = edge.get(&format!("/tiers/q{stream}/b.bin?size=10"));
+    assert_eq!(shield_of(&moved), "shield-b");
+    assert_eq!(ParentCounters::get(&a_counters().failovers), 0);
+    assert_eq!(a.origin.path_hits(&format!("/tiers/q{stream}/b.bin")), 0);
+});

@@ -44,12 +44,12 @@ pub(super) fn families(stats: &Stats) -> Vec<Family> {
         },
         Family {
             name: "livecache_parent_up",
-            help: "1 while no shard has the parent ejected (three failures before a response in a row eject it for 10 s), else 0",
+            help: "1 while the parent's /readyz probes pass and no shard has it ejected (three failures before a response in a row eject it for 10 s), else 0",
             samples: Samples::Gauge(
                 parents
                     .iter()
                     .map(|(id, c)| {
-                        let up = u64::from(ParentCounters::get(&c.down_on) == 0);
+                        let up = u64::from(c.is_up());
                         (label(id), Value::Int(up))
                     })
                     .collect(),

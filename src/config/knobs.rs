@@ -72,6 +72,18 @@ pub const KNOBS: &[Knob] = &[
         help: "With parents: go to the origin when every parent tried failed before answering (connect error or timeout); off: answer 502/504",
     },
     Knob {
+        key: "parent_probe_interval",
+        default: "1s",
+        applies: Applies::Reload,
+        help: "How often each parent with an admin address is asked for its /readyz; three failures in a row mark it down, two successes bring it back",
+    },
+    Knob {
+        key: "parent_probe_timeout",
+        default: "500ms",
+        applies: Applies::Reload,
+        help: "How long one /readyz probe of a parent may take before it counts as failed",
+    },
+    Knob {
         key: "name",
         default: "auto",
         applies: Applies::Reload,

@@ -65,6 +65,9 @@ pub struct Config {
     pub parents: Vec<parents::Parent>,
     /// With parents: the origin is tried when every parent failed before answering.
     pub go_direct: bool,
+    /// How often, and within how long, each parent's `/readyz` is probed.
+    pub parent_probe_interval: Duration,
+    pub parent_probe_timeout: Duration,
     pub cache_size: u64,
     pub max_object_size: u64,
     pub max_connections: usize,
@@ -198,6 +201,8 @@ impl Config {
                 parents::parse_parents(s, listen)
             })?,
             go_direct: switch("go_direct")?,
+            parent_probe_interval: duration("parent_probe_interval")?,
+            parent_probe_timeout: duration("parent_probe_timeout")?,
             origin: parse_origin(text("origin"))?,
             shards: match text("shards").trim() {
                 "auto" => crate::startup::allowed_cpus().len().max(1),

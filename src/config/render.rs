@@ -45,6 +45,14 @@ impl Config {
                 "go_direct",
                 quote(if self.go_direct { "on" } else { "off" }),
             ),
+            (
+                "parent_probe_interval",
+                quote(&units::format_duration(self.parent_probe_interval)),
+            ),
+            (
+                "parent_probe_timeout",
+                quote(&units::format_duration(self.parent_probe_timeout)),
+            ),
             ("shards", self.shards.to_string()),
             ("cache_size", quote(&units::format_size(self.cache_size))),
             (

@@ -6,7 +6,7 @@
 //! make its counters go backwards; shards take their `Arc`s once per configuration, so the
 //! data path touches only atomics.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
 // Control plane: locked when a shard adopts a configuration and by scrapes, never per request.
@@ -25,6 +25,18 @@ pub struct ParentCounters {
     pub failovers: AtomicU64,
     /// Shards that consider it down now (passive ejection).
     pub down_on: AtomicU64,
+    /// Its `/readyz` failed three probes in a row (active health, `shard::probes`).
+    pub probed_down: AtomicBool,
+    /// Probes in a row that failed, and that passed.
+    pub probe_failures: AtomicU64,
+    pub probe_successes: AtomicU64,
+}
+
+impl ParentCounters {
+    /// Whether no shard has it ejected and its probes do not say it is down.
+    pub fn is_up(&self) -> bool {
+        self.down_on.load(Ordering::Relaxed) == 0 && !self.probed_down.load(Ordering::Relaxed)
+    }
 }
 
 impl ParentCounters {

@@ -15,6 +15,7 @@ mod long_poll;
 mod lookup;
 pub mod mesh;
 mod prefetch;
+pub mod probes;
 mod quota;
 mod refresh_ahead;
 mod rendition;

@@ -6,12 +6,14 @@
 //! byte (connect error, connect or first-byte timeout). `go_direct` adds the origin after
 //! them, so an edge whose parents are all down still answers.
 //!
-//! Health is passive and per shard: three failures before a response in a row eject a
-//! parent for `EJECTED_FOR`; while ejected it is tried only when no healthy one is left (its
-//! streams go to their next choice meanwhile), and one success brings it back.
+//! Health: a parent whose `/readyz` probes fail (`probes`, for every shard) is down; and,
+//! passively and per shard, three failures before a response in a row eject a parent for
+//! `EJECTED_FOR`, one success bringing it back. A parent down either way is tried only when
+//! no healthy one is left; its streams go to their next choice meanwhile.
 
 use std::cell::Cell;
 use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -98,10 +100,9 @@ impl Upstreams {
             self.parents.iter().map(|p| (p.id.as_str(), p.weight)),
         );
         let healthy = |i: &usize| {
-            self.parents[*i]
-                .ejected_until
-                .get()
-                .is_none_or(|t| now >= t)
+            let link = &self.parents[*i];
+            let probed_down = link.counters.probed_down.load(Relaxed);
+            !probed_down && link.ejected_until.get().is_none_or(|t| now >= t)
         };
         let parent = |i: usize| Candidate {
             pool: Rc::clone(&self.parents[i].pool),
