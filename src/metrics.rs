@@ -24,8 +24,8 @@ mod guards;
 mod labels;
 mod latency;
 mod live;
-pub mod parents;
 pub mod streams;
+pub mod upstreams;
 pub use guards::{Guard, Guards};
 pub use labels::{
     method_index, status_class_index, CacheResult, OriginErrorKind, BAD_STATUSES, METHODS,
@@ -233,7 +233,7 @@ pub struct Stats {
     pub invalidations: AtomicU64,
     readiness: AtomicU8,
     /// Per parent shield: requests, errors, failovers, health.
-    pub parents: parents::ParentRegistry,
+    pub upstreams: upstreams::UpstreamRegistry,
 }
 
 /// A merged reading across shards.
@@ -266,7 +266,7 @@ impl Stats {
             reload_failures: AtomicU64::new(0),
             invalidations: AtomicU64::new(0),
             readiness: AtomicU8::new(Readiness::Starting as u8),
-            parents: parents::ParentRegistry::default(),
+            upstreams: upstreams::UpstreamRegistry::default(),
         })
     }
 

@@ -12,8 +12,8 @@ mod common;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use common::{eventually, get_with, Conn, Setup};
-use livecache::metrics::parents::ParentCounters;
+use common::{eventually, get_with, Conn, MockOrigin, Setup};
+use livecache::metrics::upstreams::UpstreamCounters;
 
 /// A loopback port free now (bound and let go), for a node that must know its own address
 /// before it starts.
@@ -159,14 +159,14 @@ with_shards!(
         }
         // Each request failed over until its shard had seen three failures; then shield-a was
         // passed over (ejected) and its streams went to shield-b at once.
-        let parents = edge1.running().stats.parents.all();
+        let parents = edge1.running().stats.upstreams.all();
         let (_, a_counters) = parents.iter().find(|(id, _)| id == "a").unwrap();
-        let failovers = ParentCounters::get(&a_counters.failovers);
+        let failovers = UpstreamCounters::get(&a_counters.failovers);
         assert!(
             failovers >= 1 && failovers <= a_streams.len() as u64,
             "{failovers}"
         );
-        let ejected = ParentCounters::get(&a_counters.down_on) > 0;
+        let ejected = UpstreamCounters::get(&a_counters.down_on) > 0;
         assert!(ejected || failovers == a_streams.len() as u64);
         // The other streams never moved.
         for i in (0..streams).filter(|i| !a_streams.contains(i)) {
@@ -207,7 +207,7 @@ with_shards!(a_draining_parent_is_passed_over_before_it_stops, |shards| {
     );
     let stats = &edge.running().stats;
     let a_counters = || {
-        let all = stats.parents.all();
+        let all = stats.upstreams.all();
         let found = all.iter().find(|(id, _)| id == "a").map(|(_, c)| c.clone());
         found.expect("parent a is known")
     };
@@ -219,6 +219,47 @@ with_shards!(a_draining_parent_is_passed_over_before_it_stops, |shards| {
     assert!(eventually(Duration::from_secs(5), || !a_counters().is_up()));
     let moved = edge.get(&format!("/tiers/q{stream}/b.bin?size=10"));
     assert_eq!(shield_of(&moved), "shield-b");
-    assert_eq!(ParentCounters::get(&a_counters().failovers), 0);
+    assert_eq!(UpstreamCounters::get(&a_counters().failovers), 0);
     assert_eq!(a.origin.path_hits(&format!("/tiers/q{stream}/b.bin")), 0);
+});
+
+with_shards!(backup_origins_answer_while_the_primary_fails, |shards| {
+    // `origin` as a list: the primary first. A refused connection or a 5xx moves the request
+    // to the backup; the primary rests for 60 s (moved on the clock), then is asked first.
+    let primary = MockOrigin::start("127.0.0.1:0").expect("primary starts");
+    let backup = MockOrigin::start("127.0.0.1:0").expect("backup starts");
+    let list = format!("{}, {}", primary.url(), backup.url());
+    let edge = Setup::in_front_of(primary, shards, &[("origin", &list)]);
+    let primary = &edge.origin;
+    primary.refuse_connections().unwrap();
+    assert_eq!(edge.get("/tiers/o0/a.bin?size=10").status, 200);
+    assert_eq!(backup.path_hits("/tiers/o0/a.bin"), 1);
+    primary.accept_connections().unwrap();
+    // Resting: the next request goes straight to the backup.
+    assert_eq!(edge.get("/tiers/o0/b.bin?size=10").status, 200);
+    assert_eq!(
+        (primary.total(), backup.path_hits("/tiers/o0/b.bin")),
+        (0, 1)
+    );
+    // 60 s later the primary is first again; a 5xx from it moves the request on.
+    edge.advance(Duration::from_secs(61));
+    assert_eq!(edge.get("/tiers/o0/c.bin?size=10").status, 200);
+    assert_eq!(primary.path_hits("/tiers/o0/c.bin"), 1);
+    edge.advance(Duration::from_secs(61));
+    let failing = "/tiers/o0/d.bin?size=10&status=503&cc=no-store";
+    let answered = edge.get(failing);
+    assert_eq!(
+        answered.status, 503,
+        "both answer 503 here: the backup's answer is the one"
+    );
+    assert_eq!((primary.hits(failing), backup.hits(failing)), (1, 1));
+    let stats = &edge.running().stats;
+    let all = stats.upstreams.all();
+    let (_, counters) = all
+        .iter()
+        .find(|(id, _)| {
+            id.starts_with("origin:") && id.ends_with(&primary.addr().port().to_string())
+        })
+        .expect("the primary is counted");
+    assert_eq!(UpstreamCounters::get(&counters.failovers), 2);
 });

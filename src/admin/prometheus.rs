@@ -60,8 +60,8 @@ impl Buckets {
 
 #[path = "prometheus_live.rs"]
 mod live;
-#[path = "prometheus_parents.rs"]
-mod parents;
+#[path = "prometheus_upstreams.rs"]
+mod upstreams;
 
 /// A gauge's value: whole numbers are written as such.
 #[derive(Clone, Copy, Debug)]
@@ -426,7 +426,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
     ]
     .into_iter()
     .chain(live::families(stats, latency))
-    .chain(parents::families(stats))
+    .chain(upstreams::families(stats))
     .collect()
 }
 

@@ -57,7 +57,7 @@ pub const KNOBS: &[Knob] = &[
         key: "origin",
         default: "http://127.0.0.1:9000",
         applies: Applies::Reload,
-        help: "Origin (or parent shield) base URL, e.g. http://10.0.0.5:9000",
+        help: "Origin base URL, e.g. http://10.0.0.5:9000; a comma-separated list names backups, tried in order when the one before fails before answering or answers 5xx",
     },
     Knob {
         key: "parent",

@@ -57,7 +57,10 @@ pub use crate::cache::key::StreamKeyRule;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub listen: SocketAddr,
+    /// The primary origin (its authority is the `Host` of a request that sent none).
     pub origin: Origin,
+    /// Origins tried after the primary, in order (`origin` given as a list).
+    pub backup_origins: Vec<Origin>,
     pub shards: usize,
     /// This node's name in `Cache-Status`, `Via` and `CDN-Loop`.
     pub node: node::Node,
@@ -122,6 +125,21 @@ pub const PASS_THROUGH_FLOOR: u64 = 2 << 20;
 pub const REQUEST_BODY_RESERVATION: u64 = 64 << 10;
 /// The least `request_body_memory` per shard: one body in transit.
 const REQUEST_BODY_FLOOR: u64 = REQUEST_BODY_RESERVATION;
+
+/// The first of the URLs `origin` lists (commas or whitespace between them).
+fn first_origin(text: &str) -> &str {
+    origin_urls(text).next().unwrap_or_default()
+}
+
+/// The origins `origin` lists after the first.
+fn backup_origins(text: &str) -> Result<Vec<Origin>, ConfigError> {
+    origin_urls(text).skip(1).map(parse_origin).collect()
+}
+
+fn origin_urls(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|u| !u.is_empty())
+}
 
 impl Config {
     /// Builds the configuration from the parsed command line (flags and environment), the file
@@ -203,7 +221,8 @@ impl Config {
             go_direct: switch("go_direct")?,
             parent_probe_interval: duration("parent_probe_interval")?,
             parent_probe_timeout: duration("parent_probe_timeout")?,
-            origin: parse_origin(text("origin"))?,
+            origin: parse_origin(first_origin(text("origin")))?,
+            backup_origins: backup_origins(text("origin"))?,
             shards: match text("shards").trim() {
                 "auto" => crate::startup::allowed_cpus().len().max(1),
                 _ => positive("shards")?,

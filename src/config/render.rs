@@ -38,7 +38,16 @@ impl Config {
     fn rendered_values(&self) -> Vec<(&'static str, String)> {
         let values: Vec<(&'static str, String)> = vec![
             ("listen", quote(&self.listen.to_string())),
-            ("origin", quote(&self.origin.url)),
+            (
+                "origin",
+                quote(
+                    &std::iter::once(&self.origin)
+                        .chain(&self.backup_origins)
+                        .map(|o| o.url.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+            ),
             ("name", quote(self.node.name())),
             ("parent", quote(&super::parents::render(&self.parents))),
             (

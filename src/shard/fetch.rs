@@ -125,12 +125,21 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                 &mut forward_interim,
             )
             .await;
-            let Err(e) = &fetched else {
-                upstreams.answered(candidate);
-                break;
+            let last = i + 1 == candidates.len();
+            let e = match &fetched {
+                // An origin's 5xx moves an idempotent request to the next origin.
+                Ok(response) if response.head.status >= 500 && candidate.is_origin() && !last => {
+                    upstreams.failed(candidate, true, true, shard.now());
+                    continue;
+                }
+                Ok(_) => {
+                    upstreams.answered(candidate);
+                    break;
+                }
+                Err(e) => e,
             };
             // A parent that failed before answering: the next candidate, if one is left.
-            let moving_on = e.before_response() && i + 1 < candidates.len();
+            let moving_on = e.before_response() && !last;
             upstreams.failed(candidate, e.before_response(), moving_on, shard.now());
             if !moving_on {
                 break;

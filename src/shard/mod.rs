@@ -47,7 +47,7 @@ use crate::http::headers::Header;
 use crate::log::access::{Reopen, ShardLog};
 use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
 use crate::metrics::{Latency, Meter, ShardStats, Stats};
-use crate::origin::{Pool, Timeouts, UpstreamError};
+use crate::origin::{Timeouts, UpstreamError};
 use crate::reload::ConfigSource;
 
 pub use lookup::Lookup;
@@ -60,16 +60,6 @@ pub use upstreams::{Candidate, Upstreams};
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
 pub use reply::{OwnerStream, Reply};
-
-fn pool_for(config: &Config, stats: &Arc<Stats>, shard: usize) -> Pool {
-    Pool::new(
-        config.origin.addrs.clone(),
-        config.upstream_connect_timeout,
-        config.upstream_max_idle,
-        Arc::clone(stats),
-        shard,
-    )
-}
 
 /// A cacheable read (GET or HEAD) as the owner shard needs it. `Send`: it crosses shards.
 #[derive(Debug)]
@@ -209,6 +199,7 @@ impl Shard {
         let next = Rc::new((*self.source.current()).clone());
         let current = self.config();
         if next.origin != current.origin
+            || next.backup_origins != current.backup_origins
             || next.parents != current.parents
             || next.go_direct != current.go_direct
             || next.upstream_connect_timeout != current.upstream_connect_timeout

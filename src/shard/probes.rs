@@ -4,7 +4,7 @@
 //! every shard (its streams go to their next choice without a failed try), two successes in a
 //! row bring it back. A draining livecache answers 503 there before it stops, so edges move
 //! its streams off while it still finishes what it serves. The verdict lives in the parent's
-//! shared counters (`metrics::parents`): one writer, every shard reads an atomic.
+//! shared counters (`metrics::upstreams`): one writer, every shard reads an atomic.
 
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -16,7 +16,7 @@ use glommio::net::TcpStream;
 
 use super::Shard;
 use crate::io::read_some;
-use crate::metrics::parents::ParentCounters;
+use crate::metrics::upstreams::UpstreamCounters;
 
 /// Failed probes in a row that mark a parent down.
 const DOWN_AFTER: u64 = 3;
@@ -39,7 +39,7 @@ pub fn spawn_probes(shard: &Rc<Shard>) {
             let probes: Vec<_> = config
                 .parents
                 .iter()
-                .filter_map(|p| Some((p.admin?, shard.stats.parents.counters(&p.id))))
+                .filter_map(|p| Some((p.admin?, shard.stats.upstreams.counters(&p.id))))
                 .map(|(admin, counters)| {
                     glommio::spawn_local(async move {
                         note(&counters, probe(admin, timeout).await);
@@ -55,7 +55,7 @@ pub fn spawn_probes(shard: &Rc<Shard>) {
 }
 
 /// One probe's verdict, counted (see the module for the thresholds).
-pub fn note(counters: &ParentCounters, ready: bool) {
+pub fn note(counters: &UpstreamCounters, ready: bool) {
     if ready {
         counters.probe_failures.store(0, Relaxed);
         let passed = counters.probe_successes.fetch_add(1, Relaxed) + 1;
@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn three_failures_mark_down_and_two_successes_bring_back() {
-        let c = ParentCounters::default();
-        let down = |c: &ParentCounters| c.probed_down.load(Relaxed);
+        let c = UpstreamCounters::default();
+        let down = |c: &UpstreamCounters| c.probed_down.load(Relaxed);
         note(&c, false);
         note(&c, false);
         assert!(!down(&c));

@@ -1,15 +1,20 @@
-//! Where one shard's fetches go (issue "Origin-shield tiers", item 2): the origin, or, with
-//! parents configured, the parent shields in the order weighted rendezvous hashing of the
+//! Where one shard's fetches go (issue "Origin-shield tiers", items 2 and 4): the origins, or,
+//! with parents configured, the parent shields in the order weighted rendezvous hashing of the
 //! stream key gives (`origin::rendezvous`), so every edge sends one stream to the same shield
-//! and a shield's death moves only its streams, each to its second choice. A request is tried
-//! on at most two parents: it moves on only when the one before failed without a response
-//! byte (connect error, connect or first-byte timeout). `go_direct` adds the origin after
-//! them, so an edge whose parents are all down still answers.
+//! and a shield's death moves only its streams, each to its second choice.
+//!
+//! A request is tried on at most two parents: it moves on only when the one before failed
+//! without a response byte (connect error, connect or first-byte timeout). `go_direct` adds
+//! the origin after them, so an edge whose parents are all down still answers. Without
+//! parents, the origins (`origin` as a list: primary first) are tried the same way, and a 5xx
+//! from one also moves the request to the next.
 //!
 //! Health: a parent whose `/readyz` probes fail (`probes`, for every shard) is down; and,
 //! passively and per shard, three failures before a response in a row eject a parent for
-//! `EJECTED_FOR`, one success bringing it back. A parent down either way is tried only when
-//! no healthy one is left; its streams go to their next choice meanwhile.
+//! `EJECTED_FOR`, one success bringing it back. An origin that failed (before a response, or
+//! with a 5xx) is passed over for `ORIGIN_RESTS_FOR`: the backups serve meanwhile, and the
+//! primary is asked first again only after that long without a failure. Anything down is
+//! still tried when nothing healthy is left.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -17,133 +22,164 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::pool_for;
 use crate::config::Config;
-use crate::metrics::parents::ParentCounters;
+use crate::metrics::upstreams::UpstreamCounters;
 use crate::metrics::Stats;
 use crate::origin::{rendezvous, Pool};
 
-/// Candidates a request is tried on at most.
+/// Parents (or origins) a request is tried on at most.
 const MAX_TRIES: usize = 2;
 /// Failures before a response in a row that eject a parent.
 const EJECT_AFTER: u32 = 3;
 /// How long an ejected parent is passed over.
 const EJECTED_FOR: Duration = Duration::from_secs(10);
+/// How long an origin that failed is passed over (LIVE.md F9: back to the primary after it is
+/// healthy for 60 s).
+const ORIGIN_RESTS_FOR: Duration = Duration::from_secs(60);
 
-/// One parent as this shard sees it.
-struct ParentLink {
+/// One parent or origin as this shard sees it.
+struct Link {
+    /// What rendezvous hashing scores (a parent's id) and the metrics label.
     id: String,
     weight: u32,
     pool: Rc<Pool>,
-    counters: Arc<ParentCounters>,
+    counters: Arc<UpstreamCounters>,
     failures: Cell<u32>,
-    ejected_until: Cell<Option<Instant>>,
+    resting_until: Cell<Option<Instant>>,
+}
+
+impl Link {
+    fn new(id: &str, weight: u32, pool: Pool, stats: &Stats) -> Link {
+        Link {
+            id: id.to_string(),
+            weight,
+            pool: Rc::new(pool),
+            counters: stats.upstreams.counters(id),
+            failures: Cell::new(0),
+            resting_until: Cell::new(None),
+        }
+    }
+
+    fn healthy(&self, now: Instant) -> bool {
+        !self.counters.probed_down.load(Relaxed)
+            && self.resting_until.get().is_none_or(|t| now >= t)
+    }
+
+    fn rest(&self, until: Instant) {
+        if self.resting_until.replace(Some(until)).is_none() {
+            UpstreamCounters::incr(&self.counters.down_on);
+        }
+    }
+}
+
+/// Which link a candidate is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Which {
+    Parent(usize),
+    Origin(usize),
 }
 
 /// One place a request may be sent.
 pub struct Candidate {
     pub pool: Rc<Pool>,
-    /// Which parent (index into the configured list); `None`: the origin.
-    parent: Option<usize>,
+    which: Which,
+}
+
+impl Candidate {
+    /// An origin, whose 5xx may move a request on (a parent's 5xx is its origin's answer).
+    pub fn is_origin(&self) -> bool {
+        matches!(self.which, Which::Origin(_))
+    }
 }
 
 /// The shard's upstreams under one configuration.
 pub struct Upstreams {
-    origin: Rc<Pool>,
-    parents: Vec<ParentLink>,
+    origins: Vec<Link>,
+    parents: Vec<Link>,
     go_direct: bool,
 }
 
 impl Upstreams {
     pub fn new(config: &Config, stats: &Arc<Stats>, shard: usize) -> Upstreams {
+        let pool = |addrs| {
+            Pool::new(
+                addrs,
+                config.upstream_connect_timeout,
+                config.upstream_max_idle,
+                Arc::clone(stats),
+                shard,
+            )
+        };
+        let origins = std::iter::once(&config.origin)
+            .chain(&config.backup_origins)
+            .map(|o| {
+                Link::new(
+                    &format!("origin:{}", o.authority),
+                    1,
+                    pool(o.addrs.clone()),
+                    stats,
+                )
+            })
+            .collect();
         let parents = config
             .parents
             .iter()
-            .map(|p| ParentLink {
-                id: p.id.clone(),
-                weight: p.weight,
-                pool: Rc::new(Pool::new(
-                    vec![p.address],
-                    config.upstream_connect_timeout,
-                    config.upstream_max_idle,
-                    Arc::clone(stats),
-                    shard,
-                )),
-                counters: stats.parents.counters(&p.id),
-                failures: Cell::new(0),
-                ejected_until: Cell::new(None),
-            })
+            .map(|p| Link::new(&p.id, p.weight, pool(vec![p.address]), stats))
             .collect();
         Upstreams {
-            origin: Rc::new(pool_for(config, stats, shard)),
+            origins,
             parents,
             go_direct: config.go_direct,
         }
     }
 
-    /// The origin's pool (requests that never go through a parent: none today).
-    pub fn origin(&self) -> Rc<Pool> {
-        Rc::clone(&self.origin)
-    }
-
-    /// Where a request for `stream` is tried, in order: at most `MAX_TRIES` parents, then the
-    /// origin with `go_direct` (or the origin alone without parents).
+    /// Where a request for `stream` is tried, in order: at most `MAX_TRIES` parents, then an
+    /// origin with `go_direct`; without parents, at most `MAX_TRIES` origins. Healthy ones
+    /// first, in their order; the others as a last resort.
     pub fn candidates(&self, stream: &[u8], now: Instant) -> Vec<Candidate> {
+        let origins = by_health(&self.origins, 0..self.origins.len(), now);
+        let origin = |i: usize| Candidate {
+            pool: Rc::clone(&self.origins[i].pool),
+            which: Which::Origin(i),
+        };
         if self.parents.is_empty() {
-            return vec![Candidate {
-                pool: self.origin(),
-                parent: None,
-            }];
+            return origins.into_iter().take(MAX_TRIES).map(origin).collect();
         }
         let order = rendezvous::ranked(
             stream,
             self.parents.iter().map(|p| (p.id.as_str(), p.weight)),
         );
-        let healthy = |i: &usize| {
-            let link = &self.parents[*i];
-            let probed_down = link.counters.probed_down.load(Relaxed);
-            !probed_down && link.ejected_until.get().is_none_or(|t| now >= t)
-        };
-        let parent = |i: usize| Candidate {
-            pool: Rc::clone(&self.parents[i].pool),
-            parent: Some(i),
-        };
-        // Healthy parents in rendezvous order, the ejected ones as a last resort; two tries
-        // among them, then the origin with `go_direct`.
-        let mut candidates: Vec<Candidate> =
-            order.iter().copied().filter(healthy).map(parent).collect();
-        candidates.extend(order.iter().copied().filter(|i| !healthy(i)).map(parent));
-        candidates.truncate(MAX_TRIES);
+        let mut candidates: Vec<Candidate> = by_health(&self.parents, order, now)
+            .into_iter()
+            .take(MAX_TRIES)
+            .map(|i| Candidate {
+                pool: Rc::clone(&self.parents[i].pool),
+                which: Which::Parent(i),
+            })
+            .collect();
         if self.go_direct {
-            candidates.push(Candidate {
-                pool: self.origin(),
-                parent: None,
-            });
+            candidates.extend(origins.into_iter().take(1).map(origin));
         }
         candidates
     }
 
     /// A request is sent to `candidate`.
     pub fn sent(&self, candidate: &Candidate) {
-        if let Some(link) = self.link(candidate) {
-            ParentCounters::incr(&link.counters.requests);
-        }
+        UpstreamCounters::incr(&self.link(candidate).counters.requests);
     }
 
     /// `candidate` answered (a response head arrived): its failure count starts again.
     pub fn answered(&self, candidate: &Candidate) {
-        if let Some(link) = self.link(candidate) {
-            link.failures.set(0);
-            if link.ejected_until.take().is_some() {
-                link.counters
-                    .down_on
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            }
+        let link = self.link(candidate);
+        link.failures.set(0);
+        // A parent comes back at once; an origin rests its full time (see the module).
+        if !candidate.is_origin() && link.resting_until.take().is_some() {
+            link.counters.down_on.fetch_sub(1, Relaxed);
         }
     }
 
-    /// `candidate` failed; `before_response`: no response byte came (the request may move
-    /// on), `moving_on`: it does.
+    /// `candidate` failed; `before_response`: no response byte came, or (an origin) it
+    /// answered 5xx; `moving_on`: the request goes to the next candidate.
     pub fn failed(
         &self,
         candidate: &Candidate,
@@ -151,45 +187,50 @@ impl Upstreams {
         moving_on: bool,
         now: Instant,
     ) {
-        let Some(link) = self.link(candidate) else {
-            return;
-        };
+        let link = self.link(candidate);
         let counters = &link.counters;
         if !before_response {
-            ParentCounters::incr(&counters.errors_during_response);
+            UpstreamCounters::incr(&counters.errors_during_response);
             return;
         }
-        ParentCounters::incr(&counters.errors_before_response);
+        UpstreamCounters::incr(&counters.errors_before_response);
         if moving_on {
-            ParentCounters::incr(&counters.failovers);
+            UpstreamCounters::incr(&counters.failovers);
+        }
+        if candidate.is_origin() {
+            link.rest(now + ORIGIN_RESTS_FOR);
+            return;
         }
         let failures = link.failures.get() + 1;
         link.failures.set(failures);
         if failures >= EJECT_AFTER {
-            if link
-                .ejected_until
-                .replace(Some(now + EJECTED_FOR))
-                .is_none()
-            {
-                ParentCounters::incr(&counters.down_on);
-            }
+            link.rest(now + EJECTED_FOR);
             link.failures.set(0);
         }
     }
 
-    fn link(&self, candidate: &Candidate) -> Option<&ParentLink> {
-        candidate.parent.map(|i| &self.parents[i])
+    fn link(&self, candidate: &Candidate) -> &Link {
+        match candidate.which {
+            Which::Parent(i) => &self.parents[i],
+            Which::Origin(i) => &self.origins[i],
+        }
     }
+}
+
+/// `order` with the healthy links first, each group kept in order.
+fn by_health(links: &[Link], order: impl IntoIterator<Item = usize>, now: Instant) -> Vec<usize> {
+    let (mut healthy, resting): (Vec<usize>, Vec<usize>) =
+        order.into_iter().partition(|&i| links[i].healthy(now));
+    healthy.extend(resting);
+    healthy
 }
 
 impl Drop for Upstreams {
     /// A configuration that goes takes its ejections with it.
     fn drop(&mut self) {
-        for link in &self.parents {
-            if link.ejected_until.get().is_some() {
-                link.counters
-                    .down_on
-                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        for link in self.parents.iter().chain(&self.origins) {
+            if link.resting_until.get().is_some() {
+                link.counters.down_on.fetch_sub(1, Relaxed);
             }
         }
     }

@@ -1,21 +1,22 @@
-//! Figures per parent shield (issue "Origin-shield tiers", item 7): requests sent to it,
-//! errors by whether they happened before any response byte (connect error or timeout, the
-//! ones that move a request to the next candidate) or after, failovers away from it, and how
-//! many shards consider it down now. Counters are created the first time a parent id is seen
-//! and kept for the life of the process, so a reload that drops and re-adds a parent does not
-//! make its counters go backwards; shards take their `Arc`s once per configuration, so the
-//! data path touches only atomics.
+//! Figures per upstream (issue "Origin-shield tiers", item 7): each parent shield (by its id)
+//! and each origin (`origin:HOST:PORT`). Requests sent to it, errors by whether they happened
+//! before any response byte (connect error or timeout, the ones that move a request to the
+//! next candidate) or after, failovers away from it, how many shards consider it down now,
+//! and what its health probes say. Counters are created the first time an id is seen and kept
+//! for the life of the process, so a reload that drops and re-adds one does not make its
+//! counters go backwards; shards take their `Arc`s once per configuration, so the data path
+//! touches only atomics.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 
 // Control plane: locked when a shard adopts a configuration and by scrapes, never per request.
 #[allow(clippy::disallowed_types)]
-type Registered = std::sync::Mutex<Vec<(String, Arc<ParentCounters>)>>;
+type Registered = std::sync::Mutex<Vec<(String, Arc<UpstreamCounters>)>>;
 
 /// One parent's counters, shared by every shard.
 #[derive(Debug, Default)]
-pub struct ParentCounters {
+pub struct UpstreamCounters {
     pub requests: AtomicU64,
     /// Failed before any response byte: tried elsewhere if a candidate was left.
     pub errors_before_response: AtomicU64,
@@ -32,14 +33,14 @@ pub struct ParentCounters {
     pub probe_successes: AtomicU64,
 }
 
-impl ParentCounters {
+impl UpstreamCounters {
     /// Whether no shard has it ejected and its probes do not say it is down.
     pub fn is_up(&self) -> bool {
         self.down_on.load(Ordering::Relaxed) == 0 && !self.probed_down.load(Ordering::Relaxed)
     }
 }
 
-impl ParentCounters {
+impl UpstreamCounters {
     pub fn incr(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -51,24 +52,24 @@ impl ParentCounters {
 
 /// Every parent id seen, with its counters, in the order first seen.
 #[derive(Debug, Default)]
-pub struct ParentRegistry {
+pub struct UpstreamRegistry {
     parents: Registered,
 }
 
-impl ParentRegistry {
+impl UpstreamRegistry {
     /// The counters of parent `id`, made on first use.
-    pub fn counters(&self, id: &str) -> Arc<ParentCounters> {
+    pub fn counters(&self, id: &str) -> Arc<UpstreamCounters> {
         let mut parents = self.parents.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((_, counters)) = parents.iter().find(|(known, _)| known == id) {
             return Arc::clone(counters);
         }
-        let counters = Arc::new(ParentCounters::default());
+        let counters = Arc::new(UpstreamCounters::default());
         parents.push((id.to_string(), Arc::clone(&counters)));
         counters
     }
 
     /// A reading of every parent's counters, for a scrape.
-    pub fn all(&self) -> Vec<(String, Arc<ParentCounters>)> {
+    pub fn all(&self) -> Vec<(String, Arc<UpstreamCounters>)> {
         self.parents
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

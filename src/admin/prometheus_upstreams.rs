@@ -1,0 +1,60 @@
+//! The upstream families of a scrape (issue "Origin-shield tiers", item 7), one sample per
+//! parent shield (by its id) and per origin (`origin:HOST:PORT`) ever configured: requests
+//! sent, errors before and during a response, failovers to the next candidate, and whether
+//! it is up.
+
+use super::{Family, Labels, Samples, Value};
+use crate::metrics::upstreams::UpstreamCounters;
+use crate::metrics::Stats;
+
+pub(super) fn families(stats: &Stats) -> Vec<Family> {
+    let parents = stats.upstreams.all();
+    let label = |id: &str| -> Labels { vec![("upstream", id.to_string())] };
+    let each = |f: fn(&UpstreamCounters) -> u64| {
+        Samples::Counter(parents.iter().map(|(id, c)| (label(id), f(c))).collect())
+    };
+    let errors = parents
+        .iter()
+        .flat_map(|(id, c)| {
+            [
+                ("before_response", &c.errors_before_response),
+                ("during_response", &c.errors_during_response),
+            ]
+            .map(|(when, counter)| {
+                let mut labels = label(id);
+                labels.push(("when", when.to_string()));
+                (labels, UpstreamCounters::get(counter))
+            })
+        })
+        .collect();
+    vec![
+        Family {
+            name: "livecache_upstream_requests",
+            help: "Requests sent to each parent shield and origin",
+            samples: each(|c| UpstreamCounters::get(&c.requests)),
+        },
+        Family {
+            name: "livecache_upstream_errors",
+            help: "Failed exchanges with each upstream: before any response byte (connect error or timeout, or an origin's 5xx; the request may move on) or during the response",
+            samples: Samples::Counter(errors),
+        },
+        Family {
+            name: "livecache_upstream_failovers",
+            help: "Requests moved from each upstream to the next candidate after it failed before answering",
+            samples: each(|c| UpstreamCounters::get(&c.failovers)),
+        },
+        Family {
+            name: "livecache_upstream_up",
+            help: "1 while the upstream is in use: a parent whose /readyz probes pass and that no shard ejected (three failures before a response in a row, 10 s), an origin that did not fail in the last 60 s; else 0",
+            samples: Samples::Gauge(
+                parents
+                    .iter()
+                    .map(|(id, c)| {
+                        let up = u64::from(c.is_up());
+                        (label(id), Value::Int(up))
+                    })
+                    .collect(),
+            ),
+        },
+    ]
+}
