@@ -85,6 +85,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             "Responses written ahead of others on their core because the player said it was starting up or starved (CMCD su, bs)",
             load(|l| &l.cmcd_urgent),
         ),
+        counter(
+            "livecache_origin_failovers",
+            "Streams moved to the next origin because their playlist stopped advancing (no new segment for 1.5 target durations)",
+            load(|l| &l.origin_failovers),
+        ),
         int_gauge(
             "livecache_dash_schedules",
             "Live DASH representations whose segment availability is known from their MPD",

@@ -96,6 +96,8 @@ pub struct LiveStats {
     /// Responses written ahead of others because the player said it was starting up or
     /// starved (CMCD `su`, `bs`; F5).
     pub cmcd_urgent: AtomicU64,
+    /// Streams moved to the next origin because their playlist stopped advancing (F9).
+    pub origin_failovers: AtomicU64,
     /// Live DASH representations whose segment schedule this shard knows (F12).
     pub dash_schedules: AtomicU64,
     /// Requests for a live DASH segment held until its availability (F12).

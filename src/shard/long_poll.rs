@@ -422,10 +422,18 @@ pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant)
     }
     shard.count_stream_staleness(&rendition.stream, stale);
     if stale {
+        // LIVE.md F9: the stream's next requests go to the backup origin, if there is one.
+        let moved = shard
+            .upstreams()
+            .move_stream(rendition.stream.as_bytes(), now);
+        if moved {
+            ShardStats::incr(&shard.my_stats().live.origin_failovers);
+        }
         tracing::warn!(
             shard = shard.id,
             playlist = %String::from_utf8_lossy(rendition.upstream.key.target()),
             since_segment_ms = since_segment.as_millis() as u64,
+            moved_to_backup = moved,
             "playlist stopped advancing"
         );
     }

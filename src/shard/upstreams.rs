@@ -14,9 +14,13 @@
 //! `EJECTED_FOR`, one success bringing it back. An origin that failed (before a response, or
 //! with a 5xx) is passed over for `ORIGIN_RESTS_FOR`: the backups serve meanwhile, and the
 //! primary is asked first again only after that long without a failure. Anything down is
-//! still tried when nothing healthy is left.
+//! still tried when nothing healthy is left. A stream whose playlist stops advancing (LIVE.md
+//! F9) is moved to the next origin the same way, for itself alone (`move_stream`): its
+//! playlist, segments and parts come from there for `ORIGIN_RESTS_FOR`, then from the
+//! primary again; a version that would take any viewer backwards is refused on the way.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -33,6 +37,8 @@ const MAX_TRIES: usize = 2;
 const EJECT_AFTER: u32 = 3;
 /// How long an ejected parent is passed over.
 const EJECTED_FOR: Duration = Duration::from_secs(10);
+/// Streams moved to another origin at once per shard at most.
+const MAX_MOVED: usize = 10_000;
 /// How long an origin that failed is passed over (LIVE.md F9: back to the primary after it is
 /// healthy for 60 s).
 const ORIGIN_RESTS_FOR: Duration = Duration::from_secs(60);
@@ -97,6 +103,9 @@ pub struct Upstreams {
     origins: Vec<Link>,
     parents: Vec<Link>,
     go_direct: bool,
+    /// Streams moved to another origin because their playlist stopped advancing (LIVE.md F9):
+    /// the origin they use first, and since when.
+    moved: RefCell<HashMap<Vec<u8>, (usize, Instant)>>,
 }
 
 impl Upstreams {
@@ -130,6 +139,37 @@ impl Upstreams {
             origins,
             parents,
             go_direct: config.go_direct,
+            moved: RefCell::default(),
+        }
+    }
+
+    /// `stream`'s playlist stopped advancing (or regressed) on the origin it uses: it moves to
+    /// the next origin, for `ORIGIN_RESTS_FOR`. Returns whether it moved (there is another).
+    pub fn move_stream(&self, stream: &[u8], now: Instant) -> bool {
+        let count = self.origins.len();
+        if count < 2 {
+            return false;
+        }
+        let mut moved = self.moved.borrow_mut();
+        if moved.len() >= MAX_MOVED && !moved.contains_key(stream) {
+            return false;
+        }
+        let current = moved.get(stream).map_or(0, |&(i, _)| i);
+        moved.insert(stream.to_vec(), ((current + 1) % count, now));
+        true
+    }
+
+    /// The origin `stream` uses first now: the one it was moved to, for `ORIGIN_RESTS_FOR`;
+    /// after that it is asked of the primary again.
+    fn first_origin(&self, stream: &[u8], now: Instant) -> usize {
+        let mut moved = self.moved.borrow_mut();
+        match moved.get(stream) {
+            Some(&(i, since)) if now.saturating_duration_since(since) < ORIGIN_RESTS_FOR => i,
+            Some(_) => {
+                moved.remove(stream);
+                0
+            }
+            None => 0,
         }
     }
 
@@ -137,7 +177,9 @@ impl Upstreams {
     /// origin with `go_direct`; without parents, at most `MAX_TRIES` origins. Healthy ones
     /// first, in their order; the others as a last resort.
     pub fn candidates(&self, stream: &[u8], now: Instant) -> Vec<Candidate> {
-        let origins = by_health(&self.origins, 0..self.origins.len(), now);
+        let first = self.first_origin(stream, now);
+        let count = self.origins.len();
+        let origins = by_health(&self.origins, (0..count).map(|i| (first + i) % count), now);
         let origin = |i: usize| Candidate {
             pool: Rc::clone(&self.origins[i].pool),
             which: Which::Origin(i),

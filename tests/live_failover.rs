@@ -1,0 +1,69 @@
+//! Failover to the backup origin on a stale live playlist (LIVE.md F9, T9.1; issue "Origin-shield
+//! tiers", item 4): with `origin` a list of packagers that share media sequence numbers and
+//! URIs (aligned, like redundant pipelines), a primary whose playlist stops advancing for 1.5
+//! target durations has its stream moved to the backup: the playlist advances again, its
+//! segments come from the backup, and no viewer ever gets a media sequence lower than one it
+//! got before.
+//!
+//! Two mock origins on one timeline (1 s segments, started 5 s before the test); the primary's
+//! publishing is paused.
+
+// Test threads wait with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{eventually, playlist, MockOrigin, Setup};
+use mock_origin::LiveConfig;
+
+const PLAYLIST: &str = "/live/s0/r0/index.m3u8";
+
+/// The newest media sequence number a playlist lists.
+fn newest(response: &common::Response) -> u64 {
+    let p = playlist(response);
+    p.media_sequence + p.segments.len() as u64 - 1
+}
+
+with_shards!(a_frozen_primary_moves_its_stream_to_the_backup, |shards| {
+    let live = LiveConfig {
+        segment_duration: Duration::from_secs(1),
+        part_duration: Duration::from_secs(1),
+        low_latency: false,
+        start: Instant::now().checked_sub(Duration::from_secs(5)),
+        ..LiveConfig::default()
+    };
+    let primary = MockOrigin::start_with("127.0.0.1:0", live.clone()).expect("primary starts");
+    let backup = MockOrigin::start_with("127.0.0.1:0", live).expect("backup starts");
+    let list = format!("{}, {}", primary.url(), backup.url());
+    let setup = Setup::in_front_of(primary, shards, &[("origin", &list)]);
+    // Viewers watch: the rendition is tracked and polled.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(newest(&setup.get(PLAYLIST)));
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    setup.origin.pause_publishing();
+    let frozen = *seen.last().unwrap();
+    // Within 1.5 target durations (and a poll) the stream moves; generous slack here, the
+    // bound is what the staleness rule says, not a timing this test measures.
+    let moved = eventually(Duration::from_secs(8), || {
+        seen.push(newest(&setup.get(PLAYLIST)));
+        *seen.last().unwrap() > frozen + 1
+    });
+    assert!(moved, "the playlist stayed at {frozen}: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[1] >= w[0]),
+        "a viewer went backwards: {seen:?}"
+    );
+    let stats = &setup.running().stats;
+    assert!(stats.sum(|s| &s.live.origin_failovers) >= 1);
+    // The moved stream's segments come from the backup.
+    let current = playlist(&setup.get(PLAYLIST));
+    let uri = &current.segments.last().unwrap().uri;
+    let segment = format!("/live/s0/r0/{uri}");
+    assert_eq!(setup.get(&segment).status, 200);
+    assert_eq!(backup.path_hits(&segment), 1);
+    assert_eq!(setup.origin.path_hits(&segment), 0);
+});
