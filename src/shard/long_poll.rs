@@ -112,8 +112,11 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                 break;
             }
         };
-        // A stalled origin answers nothing new (or only errors): noted after every answer.
-        note_staleness(&shard, &rendition, shard.now());
+        // A stalled origin answers nothing new (or only errors): noted after every answer. A
+        // stream just moved to the backup origin is asked again at once, there.
+        if note_staleness(&shard, &rendition, shard.now()) {
+            continue;
+        }
         let left = wait.saturating_sub(started.elapsed());
         if !left.is_zero() {
             glommio::timer::sleep(left).await;
@@ -409,21 +412,23 @@ fn with_default_lifetime(head: Arc<CachedHead>, playlist: &MediaPlaylist) -> Arc
     Arc::new(head)
 }
 
-/// Flags the rendition stale (or no longer) by how long its playlist has not advanced.
-pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant) {
+/// Flags the rendition stale (or no longer) by how long its playlist has not advanced, and
+/// moves a stream that just went stale to the next origin; `true` when it moved.
+pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant) -> bool {
     let Some(latest) = rendition.latest.borrow().clone() else {
-        return;
+        return false;
     };
     let since_segment = now.saturating_duration_since(rendition.segment_seen.get());
     let since_part = now.saturating_duration_since(rendition.part_seen.get());
     let stale = live::is_stale(&latest.playlist, since_segment, since_part);
     if stale == rendition.stale.replace(stale) {
-        return;
+        return false;
     }
     shard.count_stream_staleness(&rendition.stream, stale);
+    let mut moved = false;
     if stale {
         // LIVE.md F9: the stream's next requests go to the backup origin, if there is one.
-        let moved = shard
+        moved = shard
             .upstreams()
             .move_stream(rendition.stream.as_bytes(), now);
         if moved {
@@ -438,4 +443,5 @@ pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant)
         );
     }
     shard.publish_stale();
+    moved
 }

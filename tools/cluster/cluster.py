@@ -12,9 +12,9 @@ and checks:
   3. no viewer request failed while a shield died and came back;
   4. the dead shield's streams moved to another shield within 3 probe intervals, and came
      back after its restart;
-  5. a request that loops (CDN-Loop naming the node) gets 508 after one hop.
-
-Not checked yet: failover to the backup origin on a frozen playlist (LIVE.md F9 is not built).
+  5. a request that loops (CDN-Loop naming the node) gets 508 after one hop;
+  6. when the primary origin freezes its playlists (POST /__publishing?pause), every stream
+     advances again from the backup (LIVE.md F9) and no viewer's media sequence goes back.
 
 Run as root from the repo root, after `cargo build --release --workspace`:
     sudo python3 tools/cluster/cluster.py [--seconds 40] [--streams 6] [--viewers 20]
@@ -184,6 +184,22 @@ def origin_segment_counts():
     return counts
 
 
+def newest_msn(node, stream):
+    """The newest media sequence number stream `stream`'s playlist lists at `node` (an edge: a
+    viewer that stays on it; a shield: what it took from the origins), with the Host viewers
+    use, or None."""
+    request = urllib.request.Request(f"http://{ip_of(node)}:8080/live/s{stream}/r0/index.m3u8",
+                                     headers={"Host": ip_of("lb")})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    sequence = next((int(l.split(":", 1)[1]) for l in text.splitlines()
+                     if l.startswith("#EXT-X-MEDIA-SEQUENCE:")), 0)
+    return sequence + sum(1 for l in text.splitlines() if l.startswith("#EXTINF")) - 1
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=40)
@@ -258,6 +274,43 @@ def main():
             time.sleep(0.05)
         checks.append((f"{victim}'s streams came back {back_s if back_s is None else round(back_s, 2)} s after its restart",
                        back_s is not None))
+        # 6. The primary origin freezes its playlists (a stuck packager): each stream moves to
+        # the backup, and the newest media sequence a viewer sees never goes back.
+        post = urllib.request.Request(f"http://{ip_of('origin-a')}:9000/__publishing?pause", data=b"", method="POST")
+        urllib.request.urlopen(post, timeout=5).read()
+        frozen_at = time.time()
+        # Viewers pinned to each edge, and each stream's shield (where the failover happens).
+        viewers = [(e, i) for e in ("edge-0", "edge-1") for i in range(args.streams)]
+        viewers += [(owners[i], i) for i in range(args.streams) if owners[i]]
+        frozen = {v: newest_msn(*v) for v in viewers}
+        seen = {v: [frozen[v]] for v in viewers}
+        advanced_after = {}
+        round_s = 0.0  # how long one round of probes takes: the resolution of these times
+        while time.time() - frozen_at < 8 and len(advanced_after) < len(viewers):
+            round_start = time.time()
+            for v in viewers:
+                msn = newest_msn(*v)
+                if msn is not None:
+                    seen[v].append(msn)
+                if v not in advanced_after and None not in (msn, frozen[v]) and msn > frozen[v]:
+                    advanced_after[v] = time.time() - frozen_at
+            time.sleep(0.05)
+            round_s = max(round_s, time.time() - round_start)
+        done = len(advanced_after) == len(viewers)
+        at_shields = [t for (node, _), t in advanced_after.items() if node.startswith("shield")]
+        at_edges = [t for (node, _), t in advanced_after.items() if node.startswith("edge")]
+        shields_s = round(max(at_shields), 2) if done and at_shields else None
+        edges_s = round(max(at_edges), 2) if done and at_edges else None
+        backwards = [v for v, s in seen.items() if any(b < a for a, b in zip(s, s[1:]) if a and b)]
+        # The bound: 1.5 x TD + 1 s (LIVE.md F9), plus TD/2 for the prefetch hold-back (a plain
+        # viewer gets a new version once its new segment is fetched: prefetch_wait), plus the
+        # probes' own resolution.
+        checks.append((f"primary frozen: every shield served the backup's playlist within {shields_s} s "
+                       f"(bound 1.5 x TD + 1 s + TD/2 hold-back = 3 s; probes every {round(round_s, 2)} s)",
+                       shields_s is not None and shields_s <= 3.0 + round_s))
+        checks.append((f"primary frozen: viewers on the edges saw it advance within {edges_s} s "
+                       f"(one more tier: its poll and prefetch hold-back); a media sequence went "
+                       f"back: {backwards or 'never'}", edges_s is not None and not backwards))
         audience.wait()
         with open(out) as f:
             report = json.load(f)

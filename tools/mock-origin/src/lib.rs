@@ -107,6 +107,7 @@
 //! | [`MockOrigin::pause_publishing`] | the timeline stops: no new segment or part appears in any media playlist or the MPD, and blocking playlist requests and hinted-part requests keep waiting (503 at the hold limit, counted from their arrival) |
 //! | [`MockOrigin::resume_publishing`] | the timeline runs on from where it stopped (the paused time is skipped: the next part appears at most one part duration later) |
 //! | [`MockOrigin::rewind_publishing`]`(n)` | the timeline jumps back `n` segment durations (not before the start) and runs on: a lower `EXT-X-MEDIA-SEQUENCE` and last media sequence number than before, as a broken packager serves |
+//! | `POST /__publishing?pause` / `?resume` | the same as the two calls above, for an origin run as a process (not counted) |
 //! | [`MockOrigin::end_stream`] | for good: every media playlist ends with `EXT-X-ENDLIST` and has no preload hint; blocking requests, waiting ones included, get it at once (directives ignored); a hinted part that will not come is a 404; later controls do nothing |
 //!
 //! [`MockOrigin::published_at`] tells when a segment or part became

@@ -28,7 +28,8 @@ Serves deterministic bodies; each request picks its behaviour by query:
   after=N with then_status=S then_delay_ms=M then_cc=VALUE|none then_etag=V
     (from request N+1 to the same target on)
 GET /__stats returns request, injected-fault and media playlist counts
-(blocking, plain, _HLS_skip) as JSON.
+(blocking, plain, _HLS_skip) as JSON. POST /__publishing?pause (or ?resume)
+stops (or runs on) the live timeline: playlists freeze, as a stuck packager's.
 
 Live streams (HLS, LL-HLS, DASH) under /live/s{i}/:
   master.m3u8, manifest.mpd,

@@ -27,6 +27,7 @@ use std::time::Duration;
 use crate::behavior::{split_target, Behavior};
 use crate::conditional;
 use crate::entity::{self, Entity};
+use crate::live::Control;
 use crate::live::{Fault, Live};
 use crate::request::{read_request, ReadError, Reader, Request};
 use crate::response::{self, After, Ctx};
@@ -34,6 +35,9 @@ use crate::stats::{RecordedRequest, Stats};
 
 /// Path of the statistics endpoint (any query); never counted or logged.
 pub const STATS_PATH: &str = "/__stats";
+/// `POST` here with `?pause` or `?resume` applies the publishing control to the live
+/// timeline, for a test that runs the origin as a process; never counted or logged.
+pub const PUBLISHING_PATH: &str = "/__publishing";
 
 /// State shared by the accept thread, connection threads and `MockOrigin`.
 pub(crate) struct Shared {
@@ -195,6 +199,26 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
             head,
             !keep_alive,
         )?;
+        return Ok(if keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        });
+    }
+    if path == PUBLISHING_PATH && request.method == "POST" {
+        let control = match query {
+            "pause" => Some(Control::Pause),
+            "resume" => Some(Control::Resume),
+            _ => None,
+        };
+        let status = match control {
+            Some(control) => {
+                shared.live.publishing.apply(control);
+                200
+            }
+            None => 400,
+        };
+        response::write_simple(stream, status, "text/plain", b"", false, !keep_alive)?;
         return Ok(if keep_alive {
             After::KeepAlive
         } else {

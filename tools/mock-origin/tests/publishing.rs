@@ -174,3 +174,31 @@ fn rewind_regresses_the_media_sequence() {
         origin.live().segment_available_at(last2)
     );
 }
+
+#[test]
+fn a_process_is_paused_and_resumed_over_http() {
+    // `POST /__publishing?pause|resume`: the same controls for an origin run as a process
+    // (tools/cluster/cluster.py freezes its primary this way).
+    let origin = origin();
+    let mut client = Client::connect(&origin);
+    let paused = client
+        .try_request("POST", "/__publishing?pause", "Content-Length: 0\r\n")
+        .unwrap();
+    assert_eq!(paused.status, 200);
+    let before = media_playlist(&origin, "");
+    thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        media_playlist(&origin, ""),
+        before,
+        "the playlist is frozen"
+    );
+    let resumed = client
+        .try_request("POST", "/__publishing?resume", "Content-Length: 0\r\n")
+        .unwrap();
+    assert_eq!(resumed.status, 200);
+    let wrong = client
+        .try_request("POST", "/__publishing?rewind", "Content-Length: 0\r\n")
+        .unwrap();
+    assert_eq!(wrong.status, 400);
+    assert_eq!(origin.total(), 2, "controls are not counted as requests");
+}
