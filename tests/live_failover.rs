@@ -26,7 +26,10 @@ fn newest(response: &common::Response) -> u64 {
     p.media_sequence + p.segments.len() as u64 - 1
 }
 
-with_shards!(a_frozen_primary_moves_its_stream_to_the_backup, |shards| {
+/// A daemon in front of a primary and a backup packager on one timeline (1 s classic
+/// segments, started 5 s ago), viewers watching stream 0 for a moment; returns the daemon (its
+/// `origin` is the primary), the backup, and the newest media sequences the viewer saw.
+fn watched(shards: usize) -> (Setup, MockOrigin, Vec<u64>) {
     let live = LiveConfig {
         segment_duration: Duration::from_secs(1),
         part_duration: Duration::from_secs(1),
@@ -44,6 +47,11 @@ with_shards!(a_frozen_primary_moves_its_stream_to_the_backup, |shards| {
         seen.push(newest(&setup.get(PLAYLIST)));
         std::thread::sleep(Duration::from_millis(300));
     }
+    (setup, backup, seen)
+}
+
+with_shards!(a_frozen_primary_moves_its_stream_to_the_backup, |shards| {
+    let (setup, backup, mut seen) = watched(shards);
     setup.origin.pause_publishing();
     let frozen = *seen.last().unwrap();
     // Within 1.5 target durations (and a poll) the stream moves; generous slack here, the
@@ -67,3 +75,27 @@ with_shards!(a_frozen_primary_moves_its_stream_to_the_backup, |shards| {
     assert_eq!(backup.path_hits(&segment), 1);
     assert_eq!(setup.origin.path_hits(&segment), 0);
 });
+
+with_shards!(
+    a_primary_that_goes_back_moves_its_stream_to_the_backup,
+    |shards| {
+        // The primary rewinds three segments (a restarted packager): its version is refused and
+        // the stream moves to the backup at once, so viewers keep advancing instead of waiting
+        // three target durations on the last good version.
+        let (setup, _backup, mut seen) = watched(shards);
+        setup.origin.rewind_publishing(3);
+        let before = *seen.last().unwrap();
+        // For 2.5 s: on the primary alone, viewers would wait at most one segment past
+        // `before` until its rewound timeline caught up; from the backup they keep the pace.
+        let end = Instant::now() + Duration::from_millis(2500);
+        while Instant::now() < end {
+            seen.push(newest(&setup.get(PLAYLIST)));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(*seen.last().unwrap() >= before + 2, "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[1] >= w[0]), "{seen:?}");
+        let stats = &setup.running().stats;
+        assert!(stats.sum(|s| &s.live.origin_failovers) >= 1);
+        assert_eq!(stats.sum(|s| &s.live.restarts), 0, "not taken as a restart");
+    }
+);

@@ -334,6 +334,16 @@ pub(super) fn install(
         served = None;
     }
     if let (Some(why), false) = (refusal, restarted) {
+        // LIVE.md F9: the first refusal moves the stream to the backup origin, if there is
+        // one (its version must still not take a viewer backwards to be taken).
+        let first = rendition.refused_since.get().is_none();
+        if first
+            && shard
+                .upstreams()
+                .move_stream(rendition.stream.as_bytes(), now)
+        {
+            ShardStats::incr(&shard.my_stats().live.origin_failovers);
+        }
         rendition
             .refused_since
             .set(rendition.refused_since.get().or(Some(now)));
