@@ -263,3 +263,50 @@ with_shards!(backup_origins_answer_while_the_primary_fails, |shards| {
         .expect("the primary is counted");
     assert_eq!(UpstreamCounters::get(&counters.failovers), 2);
 });
+
+with_shards!(
+    a_reload_moves_only_the_streams_an_added_parent_gains,
+    |shards| {
+        let (a, b) = shields(shards);
+        let c = Setup::with(shards, &[("name", "shield-c")]);
+        let edge = Setup::with(
+            shards,
+            &[
+                ("name", "edge-1"),
+                ("parent", &format!("a={};b={}", a.addr, b.addr)),
+            ],
+        );
+        let owners = |object: &str| -> Vec<String> {
+            (0..32)
+                .map(|i| shield_of(&edge.get(&format!("/tiers/r{i}/{object}?size=10"))))
+                .collect()
+        };
+        let before = owners("a.bin");
+        // A reload adds shield-c: rendezvous hashing moves to it only the streams it now wins.
+        let running = edge.running();
+        let mut next = (*running.config.current()).clone();
+        let three = format!("a={};b={};c={}", a.addr, b.addr, c.addr);
+        next.parents = livecache::config::parents::parse_parents(&three, next.listen).unwrap();
+        running
+            .config
+            .publish(next)
+            .expect("parents change at a reload");
+        let adopted = eventually(Duration::from_secs(5), || {
+            running
+                .stats
+                .config_version
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 2
+        });
+        assert!(adopted, "every shard runs the new parents");
+        let after = owners("b.bin");
+        let moved: Vec<usize> = (0..32).filter(|&i| before[i] != after[i]).collect();
+        assert!(!moved.is_empty(), "shield-c got some streams: {after:?}");
+        for &i in &moved {
+            assert_eq!(
+                after[i], "shield-c",
+                "stream r{i} moved elsewhere: {before:?} {after:?}"
+            );
+        }
+    }
+);
