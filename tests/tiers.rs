@@ -225,15 +225,19 @@ with_shards!(a_draining_parent_is_passed_over_before_it_stops, |shards| {
 
 with_shards!(backup_origins_answer_while_the_primary_fails, |shards| {
     // `origin` as a list: the primary first. A refused connection or a 5xx moves the request
-    // to the backup; the primary rests for 60 s (moved on the clock), then is asked first.
+    // to the backup; three such failures in a row rest the primary for 60 s (moved on the
+    // clock), then it is asked first again.
     let primary = MockOrigin::start("127.0.0.1:0").expect("primary starts");
     let backup = MockOrigin::start("127.0.0.1:0").expect("backup starts");
     let list = format!("{}, {}", primary.url(), backup.url());
     let edge = Setup::in_front_of(primary, shards, &[("origin", &list)]);
     let primary = &edge.origin;
     primary.refuse_connections().unwrap();
-    assert_eq!(edge.get("/tiers/o0/a.bin?size=10").status, 200);
-    assert_eq!(backup.path_hits("/tiers/o0/a.bin"), 1);
+    for object in ["a0", "a1", "a2"] {
+        let target = format!("/tiers/o0/{object}.bin?size=10");
+        assert_eq!(edge.get(&target).status, 200);
+        assert_eq!(backup.hits(&target), 1);
+    }
     primary.accept_connections().unwrap();
     // Resting: the next request goes straight to the backup.
     assert_eq!(edge.get("/tiers/o0/b.bin?size=10").status, 200);
@@ -261,7 +265,7 @@ with_shards!(backup_origins_answer_while_the_primary_fails, |shards| {
             id.starts_with("origin:") && id.ends_with(&primary.addr().port().to_string())
         })
         .expect("the primary is counted");
-    assert_eq!(UpstreamCounters::get(&counters.failovers), 2);
+    assert_eq!(UpstreamCounters::get(&counters.failovers), 4);
 });
 
 with_shards!(

@@ -336,13 +336,8 @@ pub(super) fn install(
     if let (Some(why), false) = (refusal, restarted) {
         // LIVE.md F9: the first refusal moves the stream to the backup origin, if there is
         // one (its version must still not take a viewer backwards to be taken).
-        let first = rendition.refused_since.get().is_none();
-        if first
-            && shard
-                .upstreams()
-                .move_stream(rendition.stream.as_bytes(), now)
-        {
-            ShardStats::incr(&shard.my_stats().live.origin_failovers);
+        if rendition.refused_since.get().is_none() {
+            move_to_backup(shard, rendition, now);
         }
         rendition
             .refused_since
@@ -422,6 +417,17 @@ fn with_default_lifetime(head: Arc<CachedHead>, playlist: &MediaPlaylist) -> Arc
     Arc::new(head)
 }
 
+/// Moves `rendition`'s stream to the next origin (see `Upstreams::move_stream`), counted.
+fn move_to_backup(shard: &Shard, rendition: &Rendition, now: Instant) -> bool {
+    let moved = shard
+        .upstreams()
+        .move_stream(rendition.stream.as_bytes(), now);
+    if moved {
+        ShardStats::incr(&shard.my_stats().live.origin_failovers);
+    }
+    moved
+}
+
 /// Flags the rendition stale (or no longer) by how long its playlist has not advanced, and
 /// moves a stream that just went stale to the next origin; `true` when it moved.
 pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant) -> bool {
@@ -431,19 +437,14 @@ pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant)
     let since_segment = now.saturating_duration_since(rendition.segment_seen.get());
     let since_part = now.saturating_duration_since(rendition.part_seen.get());
     let stale = live::is_stale(&latest.playlist, since_segment, since_part);
+    // LIVE.md F9: a stale stream's next requests go to the next origin, if there is one (at
+    // most every `MIN_STAY`, so one still stale there moves on again later).
+    let moved = stale && move_to_backup(shard, rendition, now);
     if stale == rendition.stale.replace(stale) {
-        return false;
+        return moved;
     }
     shard.count_stream_staleness(&rendition.stream, stale);
-    let mut moved = false;
     if stale {
-        // LIVE.md F9: the stream's next requests go to the backup origin, if there is one.
-        moved = shard
-            .upstreams()
-            .move_stream(rendition.stream.as_bytes(), now);
-        if moved {
-            ShardStats::incr(&shard.my_stats().live.origin_failovers);
-        }
         tracing::warn!(
             shard = shard.id,
             playlist = %String::from_utf8_lossy(rendition.upstream.key.target()),

@@ -36,16 +36,23 @@ pub fn spawn_probes(shard: &Rc<Shard>) {
             let interval = config.parent_probe_interval.max(Duration::from_millis(10));
             glommio::timer::sleep(interval).await;
             let timeout = config.parent_probe_timeout;
-            let probes: Vec<_> = config
-                .parents
-                .iter()
-                .filter_map(|p| Some((p.admin?, shard.stats.upstreams.counters(&p.id))))
-                .map(|(admin, counters)| {
-                    glommio::spawn_local(async move {
-                        note(&counters, probe(admin, timeout).await);
-                    })
-                })
-                .collect();
+            let mut probes = Vec::new();
+            for parent in &config.parents {
+                let counters = shard.stats.upstreams.counters(&parent.id);
+                let Some(admin) = parent.admin else {
+                    // Not probed (any more): no verdict of an earlier configuration stays.
+                    counters.probed_down.store(false, Relaxed);
+                    continue;
+                };
+                probes.push(glommio::spawn_local(async move {
+                    // The whole probe, however the peer trickles its answer.
+                    let ready =
+                        glommio::timer::timeout(timeout, async { Ok(probe(admin, timeout).await) })
+                            .await
+                            .unwrap_or(false);
+                    note(&counters, ready);
+                }));
+            }
             for probe in probes {
                 probe.await;
             }

@@ -37,6 +37,8 @@ const MAX_TRIES: usize = 2;
 const EJECT_AFTER: u32 = 3;
 /// How long an ejected parent is passed over.
 const EJECTED_FOR: Duration = Duration::from_secs(10);
+/// A stream moved to another origin is not moved again within this long.
+const MIN_STAY: Duration = Duration::from_secs(10);
 /// Streams moved to another origin at once per shard at most.
 const MAX_MOVED: usize = 10_000;
 /// How long an origin that failed is passed over (LIVE.md F9: back to the primary after it is
@@ -67,8 +69,12 @@ impl Link {
     }
 
     fn healthy(&self, now: Instant) -> bool {
-        !self.counters.probed_down.load(Relaxed)
-            && self.resting_until.get().is_none_or(|t| now >= t)
+        if self.resting_until.get().is_some_and(|t| now >= t) {
+            // Rested long enough: counted up again.
+            self.resting_until.set(None);
+            self.counters.down_on.fetch_sub(1, Relaxed);
+        }
+        !self.counters.probed_down.load(Relaxed) && self.resting_until.get().is_none()
     }
 
     fn rest(&self, until: Instant) {
@@ -144,17 +150,28 @@ impl Upstreams {
     }
 
     /// `stream`'s playlist stopped advancing (or regressed) on the origin it uses: it moves to
-    /// the next origin, for `ORIGIN_RESTS_FOR`. Returns whether it moved (there is another).
+    /// the next origin, for `ORIGIN_RESTS_FOR`. Not again within `MIN_STAY` (its other
+    /// renditions, going stale at the same moment, must not move it on twice; one still stale
+    /// there after that tries the next origin), and not with parents (the shields choose the
+    /// origins). Returns whether it moved.
     pub fn move_stream(&self, stream: &[u8], now: Instant) -> bool {
         let count = self.origins.len();
-        if count < 2 {
+        if count < 2 || !self.parents.is_empty() {
             return false;
         }
         let mut moved = self.moved.borrow_mut();
-        if moved.len() >= MAX_MOVED && !moved.contains_key(stream) {
-            return false;
+        let recent = |since: Instant| now.saturating_duration_since(since) < MIN_STAY;
+        let current = match moved.get(stream) {
+            Some(&(_, since)) if recent(since) => return false,
+            Some(&(i, since)) if now.saturating_duration_since(since) < ORIGIN_RESTS_FOR => i,
+            _ => 0,
+        };
+        if moved.len() >= MAX_MOVED {
+            moved.retain(|_, (_, since)| now.saturating_duration_since(*since) < ORIGIN_RESTS_FOR);
+            if moved.len() >= MAX_MOVED {
+                return false;
+            }
         }
-        let current = moved.get(stream).map_or(0, |&(i, _)| i);
         moved.insert(stream.to_vec(), ((current + 1) % count, now));
         true
     }
@@ -239,14 +256,15 @@ impl Upstreams {
         if moving_on {
             UpstreamCounters::incr(&counters.failovers);
         }
-        if candidate.is_origin() {
-            link.rest(now + ORIGIN_RESTS_FOR);
-            return;
-        }
         let failures = link.failures.get() + 1;
         link.failures.set(failures);
         if failures >= EJECT_AFTER {
-            link.rest(now + EJECTED_FOR);
+            let rest = if candidate.is_origin() {
+                ORIGIN_RESTS_FOR
+            } else {
+                EJECTED_FOR
+            };
+            link.rest(now + rest);
             link.failures.set(0);
         }
     }

@@ -145,12 +145,18 @@ backend edges
     def stop_all(self):
         for proc in self.procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         for proc in self.procs.values():
             try:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
                 proc.wait()
 
 
@@ -161,6 +167,8 @@ def get(url, headers=None):
             return r.status, r.headers.get_all("Cache-Status") or []
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get_all("Cache-Status") or []
+    except OSError:
+        return None, []
 
 
 def shield_serving(edge, stream, tag):
@@ -215,11 +223,13 @@ def main():
     if not (shutil.which("haproxy") or os.path.exists("/usr/sbin/haproxy")):
         subprocess.run([os.path.join(ROOT, "tools", "debian-packages.sh"), "cluster", "haproxy=/usr/sbin/haproxy"], check=True)
     workdir = tempfile.mkdtemp(prefix="livecache-cluster-")
-    remove_network()
-    make_network()
+    # A CI timeout's SIGTERM still runs the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     cluster = Cluster(workdir, args.streams)
     checks = []
     try:
+        remove_network()
+        make_network()
         cluster.start_origins()
         for shield in ("shield-0", "shield-1", "shield-2"):
             cluster.start_shield(shield)
@@ -240,7 +250,9 @@ def main():
                                      "--streams", str(args.streams), "--viewers", str(args.viewers),
                                      "--rendition", "r0", "--duration", f"{args.seconds}s",
                                      "--json", out, "--quiet"], stdout=subprocess.DEVNULL,
-                                    stderr=open(os.path.join(workdir, "loadgen.log"), "w"))
+                                    stderr=open(os.path.join(workdir, "loadgen.log"), "w"),
+                                    start_new_session=True)
+        cluster.procs["loadgen"] = audience
         victim = owners.get(0) or "shield-0"
         moved = [i for i, s in owners.items() if s == victim]
         time.sleep(args.seconds / 3)
@@ -311,7 +323,7 @@ def main():
         checks.append((f"primary frozen: viewers on the edges saw it advance within {edges_s} s "
                        f"(one more tier: its poll and prefetch hold-back); a media sequence went "
                        f"back: {backwards or 'never'}", edges_s is not None and not backwards))
-        audience.wait()
+        audience.wait(args.seconds + 60)
         with open(out) as f:
             report = json.load(f)
         failed = report["errors"] + report["bad_status"]
