@@ -266,6 +266,14 @@ with_shards!(backup_origins_answer_while_the_primary_fails, |shards| {
         })
         .expect("the primary is counted");
     assert_eq!(UpstreamCounters::get(&counters.failovers), 4);
+    // One answer from the primary counted in its response-time histogram (c.bin; its 503 for
+    // d.bin was a failure that moved the request on).
+    let timed: u64 = counters
+        .response_buckets
+        .iter()
+        .map(UpstreamCounters::get)
+        .sum();
+    assert_eq!(timed, 1);
 });
 
 with_shards!(

@@ -3,8 +3,8 @@
 //! sent, errors before and during a response, failovers to the next candidate, and whether
 //! it is up.
 
-use super::{Family, Labels, Samples, Value};
-use crate::metrics::upstreams::UpstreamCounters;
+use super::{Buckets, Family, Labels, Samples, Value};
+use crate::metrics::upstreams::{UpstreamCounters, RESPONSE_BOUNDS};
 use crate::metrics::Stats;
 
 pub(super) fn families(stats: &Stats) -> Vec<Family> {
@@ -27,7 +27,27 @@ pub(super) fn families(stats: &Stats) -> Vec<Family> {
             })
         })
         .collect();
+    let response_times = parents
+        .iter()
+        .map(|(id, c)| {
+            let counts = c.response_buckets.iter().map(UpstreamCounters::get);
+            let bounds = RESPONSE_BOUNDS.iter().copied().chain([f64::INFINITY]);
+            let buckets: Vec<(f64, u64)> = bounds.zip(counts).collect();
+            let count = buckets.iter().map(|(_, n)| n).sum();
+            let histogram = Buckets {
+                buckets,
+                sum_seconds: UpstreamCounters::get(&c.response_sum_us) as f64 / 1e6,
+                count,
+            };
+            (label(id), histogram)
+        })
+        .collect();
     vec![
+        Family {
+            name: "livecache_upstream_response_seconds",
+            help: "From a request sent to each upstream to its response head",
+            samples: Samples::Histogram(response_times),
+        },
         Family {
             name: "livecache_upstream_requests",
             help: "Requests sent to each parent shield and origin",

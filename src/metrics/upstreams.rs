@@ -31,9 +31,29 @@ pub struct UpstreamCounters {
     /// Probes in a row that failed, and that passed.
     pub probe_failures: AtomicU64,
     pub probe_successes: AtomicU64,
+    /// From a request sent to its response head, per bucket of `RESPONSE_BOUNDS` (not
+    /// cumulative, `+Inf` last), and their sum in microseconds.
+    pub response_buckets: [AtomicU64; RESPONSE_BOUNDS.len() + 1],
+    pub response_sum_us: AtomicU64,
 }
 
+/// Upper bounds of the per-upstream response-time histogram, in seconds: a shield's hit, a
+/// LAN origin, a far origin, a slow one, and the timeouts' range.
+pub const RESPONSE_BOUNDS: [f64; 8] = [0.001, 0.005, 0.02, 0.05, 0.1, 0.5, 2.0, 10.0];
+
 impl UpstreamCounters {
+    /// Records one response head that came `elapsed` after its request was sent.
+    pub fn answered_in(&self, elapsed: std::time::Duration) {
+        let seconds = elapsed.as_secs_f64();
+        let bucket = RESPONSE_BOUNDS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(RESPONSE_BOUNDS.len());
+        Self::incr(&self.response_buckets[bucket]);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        self.response_sum_us.fetch_add(micros, Ordering::Relaxed);
+    }
+
     /// Whether no shard has it ejected and its probes do not say it is down.
     pub fn is_up(&self) -> bool {
         self.down_on.load(Ordering::Relaxed) == 0 && !self.probed_down.load(Ordering::Relaxed)

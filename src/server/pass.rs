@@ -148,7 +148,7 @@ pub async fn forward(
     )
     .await;
     match &fetched {
-        Ok(_) => upstreams.answered(candidate),
+        Ok(_) => upstreams.answered(candidate, sent.elapsed()),
         Err(e) => upstreams.failed(candidate, e.before_response(), false, shard.now()),
     }
     let client_failed = source.failed;

@@ -117,6 +117,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
         for (i, candidate) in candidates.iter().enumerate() {
             upstreams.sent(candidate);
             let timeouts = shard.timeouts_for(&leader.request.key);
+            let asked = Instant::now();
             fetched = origin::fetch(
                 &candidate.pool,
                 &upstream,
@@ -133,7 +134,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                     continue;
                 }
                 Ok(_) => {
-                    upstreams.answered(candidate);
+                    upstreams.answered(candidate, asked.elapsed());
                     break;
                 }
                 Err(e) => e,

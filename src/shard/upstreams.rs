@@ -227,9 +227,11 @@ impl Upstreams {
         UpstreamCounters::incr(&self.link(candidate).counters.requests);
     }
 
-    /// `candidate` answered (a response head arrived): its failure count starts again.
-    pub fn answered(&self, candidate: &Candidate) {
+    /// `candidate` answered (a response head arrived `elapsed` after the request was sent):
+    /// its failure count starts again.
+    pub fn answered(&self, candidate: &Candidate, elapsed: Duration) {
         let link = self.link(candidate);
+        link.counters.answered_in(elapsed);
         link.failures.set(0);
         // A parent comes back at once; an origin rests its full time (see the module).
         if !candidate.is_origin() && link.resting_until.take().is_some() {
