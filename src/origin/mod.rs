@@ -4,12 +4,14 @@
 //! connection or a malformed response, 504 for a timeout.
 
 mod client;
+mod pieces;
 mod pool;
 pub mod rendezvous;
 
 pub use client::{
-    fetch, BodyFraming, BodySource, NoBody, Timeouts, UpstreamRequest, UpstreamResponse, MAX_CHUNK,
+    fetch, BodyFraming, BodySource, NoBody, Timeouts, UpstreamRequest, UpstreamResponse,
 };
+pub use pieces::MAX_CHUNK;
 pub use pool::Pool;
 
 use std::fmt;
