@@ -5,7 +5,7 @@
 //! without talking. Pure: no I/O, no runtime.
 
 use bytes::{BufMut, Bytes, BytesMut};
-use url::Url;
+use url::{Position, Url};
 
 /// How a request path maps to the stream it belongs to; the stream decides the owner shard.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,11 +64,8 @@ impl CacheKey {
         if !same_origin {
             return None;
         }
-        let mut target = resolved.path().to_owned();
-        if let Some(query) = resolved.query() {
-            target.push('?');
-            target.push_str(query);
-        }
+        // Path and query, without the fragment.
+        let target = &resolved[Position::BeforePath..Position::AfterQuery];
         Some(CacheKey::new(&base.host, target.as_bytes(), strip_params))
     }
 

@@ -14,7 +14,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use url::Url;
+use url::{Position, Url};
 
 use super::mpd::Mpd;
 use super::segment_template::{expand_template, SegmentTemplate, TemplateValues};
@@ -155,11 +155,7 @@ fn split_at_marker(base: &Url, media: &str, document: &Url) -> Option<(String, S
     if !same_host {
         return None;
     }
-    let mut target = resolved.path().to_owned();
-    if let Some(query) = resolved.query() {
-        target.push('?');
-        target.push_str(query);
-    }
+    let target = &resolved[Position::BeforePath..Position::AfterQuery];
     let marker = MARKER.to_string();
     let at = target.find(&marker)?;
     let (prefix, rest) = target.split_at(at);
