@@ -426,7 +426,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
     ]
     .into_iter()
     .chain(live::families(stats, latency))
-    .chain(upstreams::families(stats))
+    .chain(upstreams::families(stats, &latency.active_origins))
     .collect()
 }
 

@@ -1,13 +1,14 @@
 //! The upstream families of a scrape (issue "Origin-shield tiers", item 7), one sample per
 //! parent shield (by its id) and per origin (`origin:HOST:PORT`) ever configured: requests
 //! sent, errors before and during a response, failovers to the next candidate, and whether
-//! it is up.
+//! it is up; and the streams a stale playlist moved off the primary origin, with the origin
+//! each uses now (LIVE.md F9).
 
 use super::{Buckets, Family, Labels, Samples, Value};
-use crate::metrics::upstreams::{UpstreamCounters, RESPONSE_BOUNDS};
+use crate::metrics::upstreams::{ActiveOrigins, UpstreamCounters, RESPONSE_BOUNDS};
 use crate::metrics::Stats;
 
-pub(super) fn families(stats: &Stats) -> Vec<Family> {
+pub(super) fn families(stats: &Stats, active: &ActiveOrigins) -> Vec<Family> {
     let parents = stats.upstreams.all();
     let label = |id: &str| -> Labels { vec![("upstream", id.to_string())] };
     let each = |f: fn(&UpstreamCounters) -> u64| {
@@ -75,6 +76,25 @@ pub(super) fn families(stats: &Stats) -> Vec<Family> {
                     })
                     .collect(),
             ),
+        },
+        Family {
+            name: "livecache_stream_active_origin",
+            help: "1 for each stream whose playlist moved it off the primary origin (stopped advancing or went back), labelled with the origin it uses now; the first 100 by name",
+            samples: Samples::Gauge(
+                active
+                    .streams
+                    .iter()
+                    .map(|(stream, origin)| {
+                        let labels = vec![("stream", stream.clone()), ("origin", origin.clone())];
+                        (labels, Value::Int(1))
+                    })
+                    .collect(),
+            ),
+        },
+        Family {
+            name: "livecache_streams_off_primary_origin",
+            help: "Streams that use another origin than the primary now, because their playlist stopped advancing or went back there",
+            samples: Samples::Gauge(vec![(Vec::new(), Value::Int(active.total))]),
         },
     ]
 }

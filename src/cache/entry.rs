@@ -61,6 +61,9 @@ pub struct Arrival {
     /// Remaining freshness of a stored response served after upstream failed (negative:
     /// stale), for `Cache-Status: ttl` when nothing is being stored.
     pub served_ttl: Option<i64>,
+    /// Which of the configured origins answered (0: the primary; LIVE.md F9 tells a backup's
+    /// playlist by it); `None` from a parent, or not known.
+    pub from_origin: Option<usize>,
 }
 
 impl CachedHead {

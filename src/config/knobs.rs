@@ -60,6 +60,12 @@ pub const KNOBS: &[Knob] = &[
         help: "Origin base URL, e.g. http://10.0.0.5:9000; a comma-separated list names backups, tried in order when the one before fails before answering or answers 5xx",
     },
     Knob {
+        key: "origin_failover",
+        default: "aligned",
+        applies: Applies::Reload,
+        help: "How a live stream whose playlist stops advancing moves to the next origin in `origin`: aligned (packagers share sequence numbers and URIs: moved after 1.5 target durations or a refused version, a segment's 404 asked of the next origin too) or independent (moved after 3 target durations without progress, the backup's playlist taken when its sequence is no lower than the one served)",
+    },
+    Knob {
         key: "parent",
         default: "",
         applies: Applies::Reload,

@@ -4,6 +4,7 @@
 //! bad value. Nothing outside this module sees clap or TOML.
 
 pub mod caching;
+pub mod failover;
 pub mod forwarding;
 pub mod knobs;
 pub mod live;
@@ -61,6 +62,8 @@ pub struct Config {
     pub origin: Origin,
     /// Origins tried after the primary, in order (`origin` given as a list).
     pub backup_origins: Vec<Origin>,
+    /// How a stream with a stale playlist moves between them (LIVE.md F9).
+    pub origin_failover: failover::FailoverMode,
     pub shards: usize,
     /// This node's name in `Cache-Status`, `Via` and `CDN-Loop`.
     pub node: node::Node,
@@ -223,6 +226,11 @@ impl Config {
             parent_probe_timeout: duration("parent_probe_timeout")?,
             origin: parse_origin(first_origin(text("origin")))?,
             backup_origins: backup_origins(text("origin"))?,
+            origin_failover: typed(
+                "origin_failover",
+                text("origin_failover"),
+                failover::parse_failover_mode,
+            )?,
             shards: match text("shards").trim() {
                 "auto" => crate::startup::allowed_cpus().len().max(1),
                 _ => positive("shards")?,

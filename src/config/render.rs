@@ -48,6 +48,7 @@ impl Config {
                         .join(", "),
                 ),
             ),
+            ("origin_failover", quote(self.origin_failover.label())),
             ("name", quote(self.node.name())),
             ("parent", quote(&super::parents::render(&self.parents))),
             (

@@ -65,8 +65,8 @@ pub use multivariant::{
 };
 pub use prefetch::{newly_listed, MediaKind, Wanted};
 pub use rendition::{
-    check_successor, current_for, decide, hold_limit, is_stale, progress, HoldDecision, Progress,
-    Rejection,
+    check_successor, check_switch, current_for, decide, hold_limit, is_stale, progress, switch_due,
+    HoldDecision, Progress, Rejection,
 };
 pub use segment_tags::{ByteRange, DateRange, Key, Map};
 pub use segment_template::{

@@ -96,6 +96,18 @@ impl Rejection {
 /// Whether `next` may replace `served` (RFC 8216bis 6.2.2: sequence numbers never decrease,
 /// a media sequence number keeps its URI, the target duration never changes).
 pub fn check_successor(served: &MediaPlaylist, next: &MediaPlaylist) -> Result<(), Rejection> {
+    check(served, next, true)
+}
+
+/// Whether `next`, the first version from another packager that numbers and names its
+/// segments its own way (LIVE.md F9, independent mode), may replace `served`: as a successor,
+/// except that a media sequence number may name another URI (and the sequence may jump
+/// forward). No viewer goes backwards: its media sequence and newest segment are no lower.
+pub fn check_switch(served: &MediaPlaylist, next: &MediaPlaylist) -> Result<(), Rejection> {
+    check(served, next, false)
+}
+
+fn check(served: &MediaPlaylist, next: &MediaPlaylist, same_uris: bool) -> Result<(), Rejection> {
     if next.media_sequence < served.media_sequence || behind(served, next) {
         return Err(Rejection::SequenceBackwards);
     }
@@ -108,11 +120,12 @@ pub fn check_successor(served: &MediaPlaylist, next: &MediaPlaylist) -> Result<(
     if next.playlist_type != served.playlist_type && served.is_live() {
         return Err(Rejection::TypeChanged);
     }
-    let changed = next.segments.iter().any(|s| {
-        served
-            .segment(s.msn)
-            .is_some_and(|old| old.uri != s.uri || old.byte_range != s.byte_range)
-    });
+    let changed = same_uris
+        && next.segments.iter().any(|s| {
+            served
+                .segment(s.msn)
+                .is_some_and(|old| old.uri != s.uri || old.byte_range != s.byte_range)
+        });
     if changed {
         return Err(Rejection::UriChanged);
     }
@@ -156,6 +169,14 @@ pub fn is_stale(playlist: &MediaPlaylist, since_segment: Duration, since_part: D
     let segment_limit = playlist.target_duration.saturating_mul(3) / 2;
     let part_limit = playlist.part_target.map(|p| p.saturating_mul(3));
     since_segment > segment_limit || part_limit.is_some_and(|limit| since_part > limit)
+}
+
+/// Whether a live playlist that last advanced (a segment or a part) `since_progress` ago has
+/// been stale long enough to move to a packager with its own timeline (LIVE.md F9,
+/// independent mode): three target durations, twice the staleness bound, as a switch costs
+/// its viewers a jump in the timeline.
+pub fn switch_due(playlist: &MediaPlaylist, since_progress: Duration) -> bool {
+    playlist.is_live() && since_progress > playlist.target_duration.saturating_mul(3)
 }
 
 #[cfg(test)]

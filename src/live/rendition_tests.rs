@@ -139,3 +139,33 @@ fn progress_and_staleness() {
     assert!(is_stale(&a, ms(3001), ms(0)));
     assert!(is_stale(&a, ms(0), ms(1501)));
 }
+
+#[test]
+fn another_packagers_first_version_may_rename_but_not_go_back() {
+    // LIVE.md F9, independent mode: the backup numbers and names its segments its own way.
+    let served = parse(&mock_llhls(10, 2, 2));
+    let renamed = parse(&mock_llhls(10, 2, 2).replace("seg-11.m4s\n", "other-11.m4s\n"));
+    assert_eq!(check_switch(&served, &renamed), Ok(()));
+    assert_eq!(
+        check_switch(&served, &parse(&mock_llhls(500, 2, 0))),
+        Ok(())
+    );
+    let back = Err(Rejection::SequenceBackwards);
+    assert_eq!(check_switch(&served, &parse(&mock_llhls(9, 2, 2))), back);
+    assert_eq!(check_switch(&served, &parse(&mock_llhls(10, 1, 3))), back);
+    let longer = mock_llhls(10, 2, 3).replace("TARGETDURATION:2", "TARGETDURATION:3");
+    assert_eq!(
+        check_switch(&served, &parse(&longer)),
+        Err(Rejection::TargetDurationChanged)
+    );
+}
+
+#[test]
+fn an_independent_switch_waits_three_target_durations() {
+    // TD 2 s: stale after 3 s without a segment, moved to an independent packager after 6 s.
+    let live = parse(&mock_llhls(10, 2, 2));
+    assert!(!switch_due(&live, ms(6000)));
+    assert!(switch_due(&live, ms(6001)));
+    let ended = parse(&format!("{}#EXT-X-ENDLIST\n", mock_llhls(10, 2, 0)));
+    assert!(!switch_due(&ended, ms(60_000)));
+}

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use hdrhistogram::Histogram;
 
 use super::streams::{ObjectKind, StreamResponse, StreamTable};
+use super::upstreams::ActiveOrigins;
 use super::{request_cell, status_class_index, CacheResult, ShardStats};
 use crate::http::Failure;
 
@@ -90,6 +91,8 @@ pub struct Latency {
     pub prefetch_lead: Timing,
     /// Per-stream figures: they travel with the histograms, kept and merged the same way.
     pub streams: StreamTable,
+    /// Streams off the primary origin; filled in when a scrape takes the copy.
+    pub active_origins: ActiveOrigins,
 }
 
 impl Latency {
@@ -105,6 +108,7 @@ impl Latency {
         self.hold_release.merge(&other.hold_release);
         self.prefetch_lead.merge(&other.prefetch_lead);
         self.streams.merge(&other.streams);
+        self.active_origins.merge(&other.active_origins);
     }
 }
 

@@ -5,7 +5,8 @@
 //! and what its health probes say. Counters are created the first time an id is seen and kept
 //! for the life of the process, so a reload that drops and re-adds one does not make its
 //! counters go backwards; shards take their `Arc`s once per configuration, so the data path
-//! touches only atomics.
+//! touches only atomics. [`ActiveOrigins`] says which streams left the primary origin (LIVE.md
+//! F9) and where they are now; each shard lists its own at a scrape.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
@@ -94,5 +95,47 @@ impl UpstreamRegistry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+}
+
+/// Streams a scrape names with their active origin at most (the rest are only counted).
+pub const ACTIVE_ORIGIN_LABELS: usize = 100;
+
+/// Streams whose playlist moved them off the primary origin (LIVE.md F9), with the origin
+/// they use now (its id), as a scrape gathers them from the shards: at most
+/// [`ACTIVE_ORIGIN_LABELS`] by name, first by name, and how many there are in all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActiveOrigins {
+    pub streams: Vec<(String, String)>,
+    pub total: u64,
+}
+
+impl ActiveOrigins {
+    pub fn merge(&mut self, other: &ActiveOrigins) {
+        self.streams.extend(other.streams.iter().cloned());
+        self.streams.sort();
+        self.streams.truncate(ACTIVE_ORIGIN_LABELS);
+        self.total += other.total;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn active_origins_merge_by_name_within_the_label_limit() {
+        let named = |from: usize| ActiveOrigins {
+            streams: (from..from + ACTIVE_ORIGIN_LABELS)
+                .map(|i| (format!("s{i:04}"), "origin:b".to_string()))
+                .collect(),
+            total: 150,
+        };
+        let mut merged = named(100);
+        merged.merge(&named(0));
+        assert_eq!(merged.total, 300);
+        assert_eq!(merged.streams.len(), ACTIVE_ORIGIN_LABELS);
+        assert_eq!(merged.streams[0].0, "s0000");
+        assert_eq!(merged.streams.last().unwrap().0, "s0099");
     }
 }

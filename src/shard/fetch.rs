@@ -19,6 +19,7 @@ use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject, StreamKey};
+use crate::config::failover::FailoverMode;
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::http::Failure;
 use crate::metrics::ShardStats;
@@ -54,23 +55,10 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
     } = plan;
     let mut leader = Leader::new(shard, request, flight, flight_key);
     // `None`: the readers were answered already (a 304 refresh, a stale fallback, a failure).
-    let Some(Fetched {
-        response,
-        request_time,
-        stale,
-    }) = ask(&mut leader, stale).await
-    else {
+    let Some(fetched) = ask(&mut leader, stale).await else {
         return;
     };
-    deliver(
-        &mut leader,
-        response,
-        request_time,
-        stale,
-        registered && store,
-        registered,
-    )
-    .await;
+    deliver(&mut leader, fetched, registered && store, registered).await;
 }
 
 /// A response from upstream to deliver, with the stored one it replaces (if any).
@@ -78,6 +66,8 @@ struct Fetched {
     response: UpstreamResponse,
     request_time: SystemTime,
     stale: Option<Rc<StoredObject>>,
+    /// Which configured origin answered (`None`: a parent).
+    from_origin: Option<usize>,
 }
 
 /// Sends the request (conditional when revalidating `stale`) and settles what needs no body
@@ -114,6 +104,8 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
         let stream = StreamKey::of(&leader.request.key, config.stream_key);
         let candidates = upstreams.candidates(stream.as_bytes(), shard.now());
         let mut fetched = Err(UpstreamError::Connect("no upstream".into()));
+        let mut from_origin = None;
+        let aligned = config.origin_failover == FailoverMode::Aligned;
         for (i, candidate) in candidates.iter().enumerate() {
             upstreams.sent(candidate);
             let timeouts = shard.timeouts_for(&leader.request.key);
@@ -133,8 +125,18 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                     upstreams.failed(candidate, true, true, shard.now());
                     continue;
                 }
+                // Aligned packagers publish the same objects: what one has not (yet), the
+                // next may have (LIVE.md F9). The origin answered, so it is not a failure.
+                Ok(response)
+                    if response.head.status == 404 && aligned && candidate.is_origin() && !last =>
+                {
+                    upstreams.answered(candidate, asked.elapsed());
+                    upstreams.passed_on(candidate);
+                    continue;
+                }
                 Ok(_) => {
                     upstreams.answered(candidate, asked.elapsed());
+                    from_origin = candidate.origin_index();
                     break;
                 }
                 Err(e) => e,
@@ -183,6 +185,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             response,
             request_time,
             stale,
+            from_origin,
         });
     }
 }
@@ -203,14 +206,13 @@ enum Keeping {
 /// and came complete. `joinable`: registered for followers, so its chunks are kept while it
 /// may still be stored; otherwise (and once it outgrows the object limit or the budget) it
 /// passes through.
-async fn deliver(
-    leader: &mut Leader,
-    mut response: UpstreamResponse,
-    request_time: SystemTime,
-    stale: Option<Rc<StoredObject>>,
-    store: bool,
-    joinable: bool,
-) {
+async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: bool) {
+    let Fetched {
+        mut response,
+        request_time,
+        stale,
+        from_origin,
+    } = fetched;
     let shard = Rc::clone(&leader.shard);
     let config = shard.config();
     let status = response.head.status;
@@ -275,6 +277,7 @@ async fn deliver(
                     _ if live_miss => Some("live-edge"),
                     _ => policy.reason(),
                 },
+                from_origin,
                 ..Arrival::default()
             },
             vary: vary.clone(),

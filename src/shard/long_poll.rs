@@ -26,6 +26,7 @@ use super::stored::withhold;
 use super::{FetchRequest, Shard};
 use crate::cache::freshness::{self, Policy};
 use crate::cache::{CacheKey, CachedHead, Event};
+use crate::config::failover::FailoverMode;
 use crate::http::headers::{find, Header};
 use crate::live::{self, MediaPlaylist, Playlist};
 use crate::metrics::ShardStats;
@@ -313,14 +314,32 @@ pub(super) fn install(
     arrival: Arrival,
 ) -> Installed {
     let now = shard.now();
+    let mode = shard.config().origin_failover;
     let mut served = rendition.latest.borrow().clone();
-    let refusal = served
-        .as_ref()
-        .and_then(|served| live::check_successor(&served.playlist, &playlist).err());
+    // From another origin than the version served (LIVE.md F9).
+    let switched = served.as_ref().and_then(|served| {
+        let (old, new) = (served.head.arrival.from_origin, head.arrival.from_origin);
+        old.zip(new).filter(|(old, new)| old != new)
+    });
+    let refusal = served.as_ref().and_then(|served| {
+        let check = match (switched, mode) {
+            (Some(_), FailoverMode::Independent) => live::check_switch,
+            _ => live::check_successor,
+        };
+        check(&served.playlist, &playlist).err()
+    });
+    if let (Some(_), Some((served_from, 0))) = (refusal, switched) {
+        // Back at the primary after its rest, which would take the viewers backwards: they
+        // stay where they are.
+        let stream = rendition.stream.as_bytes();
+        shard.upstreams().keep_stream_on(stream, served_from, now);
+    }
     // An origin that has sent nothing acceptable for three target durations restarted (a
     // packager that began its sequence again): its new timeline is the only one there is,
-    // so it becomes the state, rather than freeze the viewers at the last good version.
+    // so it becomes the state, rather than freeze the viewers at the last good version. Not
+    // so for another origin's (a backup behind the one served is only behind).
     let restarted = refusal.is_some()
+        && switched.is_none()
         && rendition.refused_since.get().is_some_and(|since| {
             now.saturating_duration_since(since) >= playlist.target_duration.saturating_mul(3)
         });
@@ -335,8 +354,9 @@ pub(super) fn install(
     }
     if let (Some(why), false) = (refusal, restarted) {
         // LIVE.md F9: the first refusal moves the stream to the backup origin, if there is
-        // one (its version must still not take a viewer backwards to be taken).
-        if rendition.refused_since.get().is_none() {
+        // one (its version must still not take a viewer backwards to be taken). Independent
+        // packagers wait for the staleness rule instead.
+        if rendition.refused_since.get().is_none() && mode == FailoverMode::Aligned {
             move_to_backup(shard, rendition, now);
         }
         rendition
@@ -438,8 +458,15 @@ pub(super) fn note_staleness(shard: &Shard, rendition: &Rendition, now: Instant)
     let since_part = now.saturating_duration_since(rendition.part_seen.get());
     let stale = live::is_stale(&latest.playlist, since_segment, since_part);
     // LIVE.md F9: a stale stream's next requests go to the next origin, if there is one (at
-    // most every `MIN_STAY`, so one still stale there moves on again later).
-    let moved = stale && move_to_backup(shard, rendition, now);
+    // most every `MIN_STAY`, so one still stale there moves on again later); to independent
+    // packagers only after three target durations without progress.
+    let due = match shard.config().origin_failover {
+        FailoverMode::Aligned => stale,
+        FailoverMode::Independent => {
+            live::switch_due(&latest.playlist, since_segment.min(since_part))
+        }
+    };
+    let moved = due && move_to_backup(shard, rendition, now);
     if stale == rendition.stale.replace(stale) {
         return moved;
     }

@@ -259,9 +259,12 @@ impl Shard {
         self.latency.borrow_mut().origin.record(elapsed);
     }
 
-    /// A copy of this shard's latency histograms, for a scrape.
+    /// A copy of this shard's latency histograms, for a scrape, with the streams it moved off
+    /// the primary origin.
     pub fn latency(&self) -> Latency {
-        self.latency.borrow().clone()
+        let mut latency = self.latency.borrow().clone();
+        latency.active_origins = self.upstreams().active_origins(self.now());
+        latency
     }
 
     /// An upstream exchange failed: counted by kind, and logged (at most one warning per

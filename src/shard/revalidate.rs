@@ -67,6 +67,7 @@ pub fn serve_stale(leader: &mut Leader, stale: &StoredObject, fwd_status: Option
             fwd_status,
             detail: Some("stale-if-error"),
             served_ttl: Some(stale.freshness.ttl_secs(now)),
+            from_origin: stale.head.arrival.from_origin,
         },
         ..(*stale.head).clone()
     });
@@ -122,6 +123,7 @@ pub fn refresh(
             fwd_status: Some(304),
             detail: policy.reason(),
             served_ttl: None,
+            from_origin: stale.head.arrival.from_origin,
         },
         vary,
         variant: variant.clone(),

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::metrics::upstreams::UpstreamCounters;
+use crate::metrics::upstreams::{ActiveOrigins, UpstreamCounters, ACTIVE_ORIGIN_LABELS};
 use crate::metrics::Stats;
 use crate::origin::{rendezvous, Pool};
 
@@ -102,6 +102,14 @@ impl Candidate {
     pub fn is_origin(&self) -> bool {
         matches!(self.which, Which::Origin(_))
     }
+
+    /// Which configured origin it is (0: the primary); `None` for a parent.
+    pub fn origin_index(&self) -> Option<usize> {
+        match self.which {
+            Which::Origin(i) => Some(i),
+            Which::Parent(_) => None,
+        }
+    }
 }
 
 /// The shard's upstreams under one configuration.
@@ -159,20 +167,51 @@ impl Upstreams {
         if count < 2 || !self.parents.is_empty() {
             return false;
         }
-        let mut moved = self.moved.borrow_mut();
-        let recent = |since: Instant| now.saturating_duration_since(since) < MIN_STAY;
-        let current = match moved.get(stream) {
-            Some(&(_, since)) if recent(since) => return false,
+        let current = match self.moved.borrow().get(stream) {
+            Some(&(_, since)) if now.saturating_duration_since(since) < MIN_STAY => return false,
             Some(&(i, since)) if now.saturating_duration_since(since) < ORIGIN_RESTS_FOR => i,
             _ => 0,
         };
-        if moved.len() >= MAX_MOVED {
+        self.send_stream(stream, (current + 1) % count, now)
+    }
+
+    /// The primary's playlist for `stream`, asked again after `ORIGIN_RESTS_FOR`, would take
+    /// its viewers backwards: the stream stays on `origin`, where they are, for another
+    /// `ORIGIN_RESTS_FOR` (LIVE.md F9: back to the primary once its sequence is no lower).
+    pub fn keep_stream_on(&self, stream: &[u8], origin: usize, now: Instant) -> bool {
+        if origin == 0 || origin >= self.origins.len() || !self.parents.is_empty() {
+            return false;
+        }
+        self.send_stream(stream, origin, now)
+    }
+
+    /// The streams that left the primary and the origin each uses now (at most
+    /// `ACTIVE_ORIGIN_LABELS` by name, all of them counted).
+    pub fn active_origins(&self, now: Instant) -> ActiveOrigins {
+        let moved = self.moved.borrow();
+        let mut active = ActiveOrigins::default();
+        for (stream, &(i, since)) in moved.iter() {
+            if i == 0 || now.saturating_duration_since(since) >= ORIGIN_RESTS_FOR {
+                continue;
+            }
+            active.total += 1;
+            let name = String::from_utf8_lossy(stream).into_owned();
+            active.streams.push((name, self.origins[i].id.clone()));
+        }
+        active.streams.sort();
+        active.streams.truncate(ACTIVE_ORIGIN_LABELS);
+        active
+    }
+
+    fn send_stream(&self, stream: &[u8], origin: usize, now: Instant) -> bool {
+        let mut moved = self.moved.borrow_mut();
+        if moved.len() >= MAX_MOVED && !moved.contains_key(stream) {
             moved.retain(|_, (_, since)| now.saturating_duration_since(*since) < ORIGIN_RESTS_FOR);
             if moved.len() >= MAX_MOVED {
                 return false;
             }
         }
-        moved.insert(stream.to_vec(), ((current + 1) % count, now));
+        moved.insert(stream.to_vec(), (origin, now));
         true
     }
 
@@ -239,6 +278,12 @@ impl Upstreams {
         }
     }
 
+    /// `candidate` answered, but the request goes on to the next one all the same (an aligned
+    /// origin's 404): counted as a failover, not as a failure.
+    pub fn passed_on(&self, candidate: &Candidate) {
+        UpstreamCounters::incr(&self.link(candidate).counters.failovers);
+    }
+
     /// `candidate` failed; `before_response`: no response byte came, or (an origin) it
     /// answered 5xx; `moving_on`: the request goes to the next candidate.
     pub fn failed(
@@ -295,5 +340,47 @@ impl Drop for Upstreams {
                 link.counters.down_on.fetch_sub(1, Relaxed);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstreams() -> Upstreams {
+        let origins = "http://127.0.0.1:9001, http://127.0.0.1:9002";
+        let config = Config::from_pairs(&[("origin", origins)]).unwrap();
+        Upstreams::new(&config, &Stats::new(1), 0)
+    }
+
+    fn first(upstreams: &Upstreams, now: Instant) -> Option<usize> {
+        upstreams.candidates(b"s0", now)[0].origin_index()
+    }
+
+    #[test]
+    fn a_moved_stream_returns_to_the_primary_unless_kept_where_its_viewers_are() {
+        let upstreams = upstreams();
+        let t0 = Instant::now();
+        assert_eq!(first(&upstreams, t0), Some(0));
+        assert!(upstreams.move_stream(b"s0", t0));
+        assert_eq!(first(&upstreams, t0), Some(1));
+        assert_eq!(upstreams.candidates(b"s1", t0)[0].origin_index(), Some(0));
+        // Its other renditions going stale at once do not move it on again.
+        assert!(!upstreams.move_stream(b"s0", t0 + Duration::from_secs(1)));
+        let active = upstreams.active_origins(t0);
+        assert_eq!(active.total, 1);
+        assert_eq!(active.streams[0].1, "origin:127.0.0.1:9002");
+        // After its rest the primary is asked again...
+        let later = t0 + ORIGIN_RESTS_FOR;
+        assert_eq!(first(&upstreams, later), Some(0));
+        assert_eq!(upstreams.active_origins(later).total, 0);
+        // ...and when its playlist would take the viewers back, the stream stays on the
+        // backup for another rest.
+        assert!(upstreams.keep_stream_on(b"s0", 1, later));
+        assert_eq!(first(&upstreams, later + ORIGIN_RESTS_FOR / 2), Some(1));
+        assert!(
+            !upstreams.keep_stream_on(b"s0", 0, later),
+            "the primary is no move"
+        );
     }
 }
