@@ -322,3 +322,54 @@ with_shards!(
         }
     }
 );
+
+/// A parent that answers its first connection with garbage, closes its second without a
+/// byte, and then answers `hello` (cacheable) to each; it stops after `connections`.
+fn broken_then_good_parent(connections: usize) -> (u16, std::thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let serving = std::thread::spawn(move || {
+        for n in 0..connections {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut request = [0u8; 4096];
+            let _ = conn.read(&mut request);
+            let answer: &[u8] = match n {
+                0 => b"SURPRISE \x00\x01 not http\r\n\r\n",
+                1 => b"",
+                _ => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nCache-Control: max-age=60\r\n\r\nhello",
+            };
+            let _ = conn.write_all(answer);
+        }
+    });
+    (port, serving)
+}
+
+with_shards!(
+    a_parent_that_answers_garbage_or_closes_fails_the_request_and_poisons_nothing,
+    |shards| {
+        let (port, serving) = broken_then_good_parent(3);
+        let parent = format!("bad=127.0.0.1:{port}");
+        let edge = Setup::with(shards, &[("parent", &parent)]);
+        let target = "/tiers/g0/a.bin";
+        // Garbage, then a close without a byte: each fails its request, nothing is kept.
+        assert_eq!(edge.get(target).status, 502);
+        assert_eq!(edge.get(target).status, 502);
+        let stats = &edge.running().stats;
+        let all = stats.upstreams.all();
+        let (_, bad) = all.iter().find(|(id, _)| id == "bad").expect("counted");
+        let errors = UpstreamCounters::get(&bad.errors_before_response)
+            + UpstreamCounters::get(&bad.errors_during_response);
+        assert_eq!(errors, 2);
+        // The parent recovers: its answer is the one stored and served, not the garbage.
+        let good = edge.get(target);
+        assert_eq!((good.status, good.body.as_slice()), (200, &b"hello"[..]));
+        let hit = edge.get(target);
+        assert_eq!((hit.status, hit.body.as_slice()), (200, &b"hello"[..]));
+        assert_eq!(edge.origin.total(), 0);
+        serving.join().unwrap();
+    }
+);
