@@ -12,6 +12,8 @@ use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 use socket2::SockRef;
 
+/// Parts of one gather write kept on the stack (more go through a `Vec`).
+const STACK_PARTS: usize = 8;
 /// Below this much spare room a read starts a new buffer instead of a sliver of the old one.
 const MIN_READ: usize = 4 * 1024;
 
@@ -70,14 +72,24 @@ impl AsFd for SocketOf<'_> {
 /// returns how many bytes went. Never waits (`MSG_DONTWAIT`), and a closed peer is an error,
 /// not a SIGPIPE (`MSG_NOSIGNAL`).
 pub fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
-    let slices: Vec<IoSlice<'_>> = parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| IoSlice::new(p))
-        .collect();
+    // A response is a head and a chunk or a few: their slices stay on the stack.
+    let mut on_stack = [IoSlice::new(&[]); STACK_PARTS];
+    let on_heap: Vec<IoSlice<'_>>;
+    let nonempty = parts.iter().filter(|p| !p.is_empty());
+    let slices: &[IoSlice<'_>] = if parts.len() <= STACK_PARTS {
+        let mut n = 0;
+        for part in nonempty {
+            on_stack[n] = IoSlice::new(part);
+            n += 1;
+        }
+        &on_stack[..n]
+    } else {
+        on_heap = nonempty.map(|p| IoSlice::new(p)).collect();
+        &on_heap
+    };
     let sent = SocketOf(stream)
         .sock()
-        .send_vectored_with_flags(&slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
+        .send_vectored_with_flags(slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
     match sent {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
         other => other,

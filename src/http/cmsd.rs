@@ -37,15 +37,23 @@ pub fn kind_of(content_type: Option<&[u8]>) -> (&'static str, Option<&'static st
         return ("o", None);
     };
     let essence = value.split(|&b| b == b';').next().unwrap_or_default();
-    let essence = essence.trim_ascii().to_ascii_lowercase();
-    match essence.as_slice() {
-        b"application/vnd.apple.mpegurl" | b"application/x-mpegurl" | b"audio/mpegurl" => {
-            ("m", Some("h"))
-        }
-        b"application/dash+xml" => ("m", Some("d")),
-        t if t.starts_with(b"video/") => ("v", None),
-        t if t.starts_with(b"audio/") => ("a", None),
-        _ => ("o", None),
+    let essence = essence.trim_ascii();
+    // Compared without a lowercased copy: this runs on every response.
+    let is = |name: &[u8]| essence.eq_ignore_ascii_case(name);
+    let starts = |prefix: &[u8]| {
+        essence.len() >= prefix.len() && essence[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    if is(b"application/vnd.apple.mpegurl") || is(b"application/x-mpegurl") || is(b"audio/mpegurl")
+    {
+        ("m", Some("h"))
+    } else if is(b"application/dash+xml") {
+        ("m", Some("d"))
+    } else if starts(b"video/") {
+        ("v", None)
+    } else if starts(b"audio/") {
+        ("a", None)
+    } else {
+        ("o", None)
     }
 }
 
@@ -58,15 +66,20 @@ pub fn write_static(
     held_ms: Option<u64>,
 ) {
     let (ot, sf) = kind_of(content_type);
-    let _ = write!(out, "ot={ot}");
+    // Pieces and digits written directly: `write!` costs its formatting machinery on every
+    // response.
+    let _ = out.write_str("ot=");
+    let _ = out.write_str(ot);
     if let Some(sf) = sf {
-        let _ = write!(out, ",sf={sf}");
+        let _ = out.write_str(",sf=");
+        let _ = out.write_str(sf);
     }
     if live {
         let _ = out.write_str(",st=l");
     }
     if let Some(held) = held_ms {
-        let _ = write!(out, ",ht={held}");
+        let _ = out.write_str(",ht=");
+        write_decimal(out, held);
     }
 }
 
@@ -78,17 +91,30 @@ pub fn write_dynamic(
     rd_ms: u64,
     duress: bool,
 ) {
-    let _ = write!(out, "\"{node}\"");
+    let _ = out.write_str("\"");
+    let _ = out.write_str(node);
+    let _ = out.write_str("\"");
     if let Some(tcp) = tcp {
         if let Some(etp) = tcp.throughput_kbps() {
-            let _ = write!(out, ";etp={etp}");
+            let _ = out.write_str(";etp=");
+            write_decimal(out, etp);
         }
-        let _ = write!(out, ";rtt={}", tcp.rtt_us.div_ceil(1000));
+        let _ = out.write_str(";rtt=");
+        write_decimal(out, u64::from(tcp.rtt_us.div_ceil(1000)));
     }
-    let _ = write!(out, ";rd={rd_ms}");
+    let _ = out.write_str(";rd=");
+    write_decimal(out, rd_ms);
     if duress {
         let _ = out.write_str(";du");
     }
+}
+
+/// `n` in decimal, without the formatting machinery.
+fn write_decimal(out: &mut impl Write, n: u64) {
+    let mut digits = [0u8; 20];
+    let digits = super::encode::decimal(n, &mut digits);
+    // ASCII digits only.
+    let _ = out.write_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 #[cfg(test)]

@@ -65,18 +65,23 @@ pub fn request_line(dst: &mut BytesMut, method: &[u8], target: &[u8]) {
 
 /// Appends `n` in decimal using a stack buffer (no `fmt` machinery, no
 /// allocation): used for status codes and Content-Length on every response.
-pub fn put_decimal(dst: &mut BytesMut, mut n: u64) {
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
+pub fn put_decimal(dst: &mut BytesMut, n: u64) {
+    let mut digits = [0u8; 20];
+    dst.extend_from_slice(decimal(n, &mut digits));
+}
+
+/// `n` in decimal ASCII digits, written at the end of `digits` and returned.
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
+    let mut i = digits.len();
     loop {
         i -= 1;
-        tmp[i] = b'0' + (n % 10) as u8;
+        digits[i] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
             break;
         }
     }
-    dst.extend_from_slice(&tmp[i..]);
+    &digits[i..]
 }
 
 /// canonical phrases for the common codes, "Unknown" otherwise

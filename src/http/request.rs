@@ -175,8 +175,9 @@ impl fmt::Display for RequestError {
 
 impl std::error::Error for RequestError {}
 
-/// Header slots kept on the stack; larger `max_headers` falls back to one Vec.
-const STACK_SLOTS: usize = 64;
+/// Header slots kept on the stack (4 KiB), above the default `max_headers` (100) so a request
+/// head is tokenised without an allocation; a larger limit falls back to one Vec.
+const STACK_SLOTS: usize = 128;
 
 /// Parse one request head from the front of `buf`. Ok(None): incomplete,
 /// read more (and buf.len() is still within max_head_bytes — if the buffer

@@ -194,6 +194,11 @@ impl Meter {
         self.failure
     }
 
+    /// When the request's head was parsed (the start of everything timed for it).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
     /// `bytes` of the response were written.
     pub fn wrote(&mut self, bytes: usize) {
         if bytes > 0 && self.first_byte.is_none() {

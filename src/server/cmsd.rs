@@ -27,12 +27,13 @@ pub struct ServerData {
 }
 
 impl ServerData {
-    /// For a request that just arrived on `stream`; `None` when `cmsd` is off. `tcp` keeps
-    /// the connection's last `TCP_INFO` reading, taken again when a second old.
+    /// For a request that arrived on `stream` at `received`; `None` when `cmsd` is off. `tcp`
+    /// keeps the connection's last `TCP_INFO` reading, taken again when a second old.
     pub fn of(
         stream: &TcpStream,
         shard: &Shard,
         tcp: &mut Option<(Instant, TcpFigures)>,
+        received: Instant,
     ) -> Option<ServerData> {
         let config = shard.config();
         if !config.live.cmsd {
@@ -49,7 +50,6 @@ impl ServerData {
         let usage = shard.store_usage();
         let duress = open * 10 >= config.max_connections as u64 * 9
             || usage.inflight_bytes > usage.budget / 2;
-        let received = Instant::now();
         let fresh = tcp.filter(|(at, _)| received.duration_since(*at) < TCP_INFO_EVERY);
         let figures = match fresh {
             Some((_, figures)) => Some(figures),

@@ -27,7 +27,9 @@ use crate::metrics::streams::ObjectKind;
 use crate::metrics::{self, Guard, Meter, ShardStats};
 use crate::shard::{route, FetchRequest};
 
-const READ_SIZE: usize = 16 * 1024;
+/// One read of a request head: most heads are far smaller, and every read zero-fills its
+/// room first (a bigger head takes more reads).
+const READ_SIZE: usize = 4 * 1024;
 
 enum NextRequest {
     Request(RequestHead),
@@ -125,12 +127,10 @@ impl Connection {
             if let Ok(n) = read {
                 self.note_received(n);
             }
-            match read {
-                Ok(0) | Err(_) => return NextRequest::Done,
-                Ok(_) if deadline.is_none() => {
-                    deadline = Some(Instant::now() + config.client_header_timeout);
-                }
-                Ok(_) => {}
+            // A head still incomplete after this read starts its header deadline on the next
+            // turn (a complete one, the usual case, needs no clock reading).
+            if let Ok(0) | Err(_) = read {
+                return NextRequest::Done;
             }
         }
     }
@@ -164,7 +164,12 @@ impl Connection {
                 self.shard.config().client_header_timeout,
                 self.shard.config().client_min_rate,
             ),
-            server_data: super::cmsd::ServerData::of(&self.stream, &self.shard, &mut self.tcp),
+            server_data: super::cmsd::ServerData::of(
+                &self.stream,
+                &self.shard,
+                &mut self.tcp,
+                meter.started(),
+            ),
             node: &config.node,
             urgent,
         };

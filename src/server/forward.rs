@@ -44,12 +44,14 @@ pub fn shared_fetch_fields(
     // The allowlist never names a hop-by-hop field, but `Connection` may name a listed one.
     let hop =
         |name: &[u8]| list_items(&head.headers, "connection").any(|t| name.eq_ignore_ascii_case(t));
-    let mut fields: Vec<Header> = head
-        .headers
-        .iter()
-        .filter(|h| forwarding.forwards(&h.name) && !hop(&h.name))
-        .cloned()
-        .collect();
+    // Room for livecache's four fields too: built on every cached read, grown never.
+    let mut fields: Vec<Header> = Vec::with_capacity(head.headers.len() + 4);
+    fields.extend(
+        head.headers
+            .iter()
+            .filter(|h| forwarding.forwards(&h.name) && !hop(&h.name))
+            .cloned(),
+    );
     let ua_forwarded = fields.iter().any(|h| h.is("user-agent"));
     push_host_and_via(&mut fields, head, default_host, node);
     if !ua_forwarded {

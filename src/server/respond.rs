@@ -79,7 +79,6 @@ pub async fn write_response(
     exchange: Exchange<'_>,
     meter: &mut Meter,
 ) -> io::Result<bool> {
-    let asked = std::time::Instant::now();
     let _turn = UrgentTurn::begin(exchange.urgent);
     let mut client = ClientOut {
         stream,
@@ -103,7 +102,7 @@ pub async fn write_response(
             in_hand,
         } => (head, age_secs, status, body_len, in_hand),
         Reply::Failed(failure) => {
-            meter.upstream(asked.elapsed());
+            meter.upstream(meter.started().elapsed());
             let keep_alive = exchange.keep_alive.then_some(exchange.version);
             write_failure(client.stream, meter, failure, keep_alive).await?;
             return Ok(exchange.keep_alive);
@@ -115,7 +114,7 @@ pub async fn write_response(
     };
     // A pass measured its own origin exchange; a hit had no upstream to wait for.
     if !status.is_hit() && !status.is_pass() {
-        meter.upstream(asked.elapsed());
+        meter.upstream(meter.started().elapsed());
     }
     let plan = Plan::of(&head, &status, body_len, exchange);
     meter.head(plan.sent, CacheResult::of(&status));
