@@ -126,13 +126,13 @@ class Server:
         self.log.close()
 
 
-def start_livecache(workdir, origin_port, shards=1, extra=(), cache_size="1GiB"):
+def start_livecache(workdir, origin_port, shards=1, extra=(), cache_size="1GiB", binary=None, name="livecache"):
     port, admin = free_port(), free_port()
-    argv = [os.path.join(BIN, "livecache"), "--listen", f"127.0.0.1:{port}", "--origin",
+    argv = [binary or os.path.join(BIN, "livecache"), "--listen", f"127.0.0.1:{port}", "--origin",
             f"http://127.0.0.1:{origin_port}", "--shards", str(shards), "--cache-size", cache_size,
             "--admin", f"127.0.0.1:{admin}", *extra]
     # One shard shares CPU 1 with the origin; more spread over every CPU.
-    server = Server("livecache", pinned(1, argv) if shards == 1 else argv, port, workdir)
+    server = Server(name, pinned(1, argv) if shards == 1 else argv, port, workdir)
     server.admin_port = admin
     return server
 

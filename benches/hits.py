@@ -22,6 +22,7 @@ the run is slow, only the counts matter) and prints system calls per request.
 
 Run from the repo root: python3 benches/hits.py [--rounds 5] [--seconds 10] [--only ws64,ws1m]
     [--servers reference,livecache,nginx,varnish] [--syscalls] [--json FILE]
+    [--baseline OTHER_LIVECACHE_BINARY --servers reference,livecache,livecache-base]
 It builds the release binaries, installs nginx and varnish if missing (as root), starts
 everything on free loopback ports and stops (by PID) what it started.
 """
@@ -164,6 +165,9 @@ def main():
     ap.add_argument("--servers", default="reference,livecache,nginx,varnish")
     ap.add_argument("--syscalls", action="store_true", help="count system calls per request (strace -c)")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--baseline", metavar="BINARY",
+                    help="another livecache build to run beside this one, as server livecache-base "
+                         "(add it to --servers), e.g. one built from an earlier commit")
     ap.add_argument("--json", default=os.path.join(ROOT, "target", "hits.json"))
     args = ap.parse_args()
     os.chdir(ROOT)
@@ -190,6 +194,9 @@ def main():
                 servers.append(start_reference(workdir))
             elif name == "livecache":
                 servers.append(compare.start_livecache(workdir, origin_port, cache_size="1GiB"))
+            elif name == "livecache-base" and args.baseline:
+                servers.append(compare.start_livecache(workdir, origin_port, binary=args.baseline,
+                                                       name="livecache-base"))
             elif name == "nginx":
                 servers.append(compare.start_nginx(workdir, origin_port, static))
             elif name == "varnish":

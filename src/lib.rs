@@ -25,6 +25,7 @@
 #![deny(clippy::await_holding_refcell_ref)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod access;
 pub mod admin;
 pub mod cache;
 pub mod clock;

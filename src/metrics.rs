@@ -91,6 +91,10 @@ pub struct ShardStats {
     pub guards: Guards,
     /// Live-video holds, long-polls and playlist versions.
     pub live: LiveStats,
+    /// Signed-URL requests refused, by `access::Denial`.
+    pub access_denied: [AtomicU64; crate::access::Denial::ALL.len()],
+    /// Signed-URL requests let through: [verified now, covered by the connection's grant].
+    pub access_granted: [AtomicU64; 2],
 }
 
 impl Default for ShardStats {
@@ -128,6 +132,8 @@ impl Default for ShardStats {
             config_version: AtomicU64::new(1),
             guards: Guards::default(),
             live: LiveStats::default(),
+            access_denied: std::array::from_fn(|_| AtomicU64::new(0)),
+            access_granted: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }

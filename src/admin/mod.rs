@@ -143,12 +143,13 @@ pub fn spawn(shard: &Rc<Shard>, listener: AdminListener, shutdown: Shutdown) {
     .detach();
 }
 
-/// A response to write: status, content type, body, and for a 405 the methods allowed.
+/// A response to write: status, content type, body, and one more field (a 405's `Allow`, a
+/// 401's `WWW-Authenticate`).
 struct Answer {
     status: u16,
     content_type: &'static str,
     body: Vec<u8>,
-    allow: Option<&'static str>,
+    field: Option<(&'static str, &'static str)>,
 }
 
 impl Answer {
@@ -157,7 +158,7 @@ impl Answer {
             status,
             content_type: "text/plain; charset=utf-8",
             body: format!("{body}\n").into_bytes(),
-            allow: None,
+            field: None,
         }
     }
 
@@ -166,13 +167,13 @@ impl Answer {
             status: 200,
             content_type: "application/json",
             body: body.into_bytes(),
-            allow: None,
+            field: None,
         }
     }
 
     fn not_allowed(allow: &'static str) -> Answer {
         Answer {
-            allow: Some(allow),
+            field: Some(("Allow", allow)),
             ..Answer::text(405, "method not allowed")
         }
     }
@@ -188,14 +189,23 @@ async fn serve(shard: &Rc<Shard>, mut stream: TcpStream) -> io::Result<()> {
         Ok(Head::Closed)
     })
     .await?;
-    let (method, target) = match head {
-        Head::Request(method, target) => (method, target),
+    let (method, target, authorization) = match head {
+        Head::Request(method, target, authorization) => (method, target, authorization),
         Head::Closed => return Ok(()),
         Head::Bad => return write(&mut stream, &Answer::text(400, "bad request"), false).await,
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let head_only = method == "HEAD";
+    // Purges and the status page may ask for the admin token; metrics and health stay open.
+    let guarded = matches!(path, "/purge" | "/status");
     let answer = match (path, method.as_str()) {
+        _ if guarded && !shard.config().access.admits(authorization.as_deref()) => Answer {
+            field: Some(("WWW-Authenticate", "Bearer")),
+            ..Answer::text(
+                401,
+                "the admin token is required: Authorization: Bearer TOKEN",
+            )
+        },
         ("/purge", "POST") => purge(shard, query).await,
         ("/purge", _) => Answer::not_allowed("POST"),
         ("/metrics" | "/healthz" | "/readyz" | "/status", "GET" | "HEAD") => {
@@ -208,7 +218,8 @@ async fn serve(shard: &Rc<Shard>, mut stream: TcpStream) -> io::Result<()> {
 }
 
 enum Head {
-    Request(String, String),
+    /// Method, target and the `Authorization` field's value.
+    Request(String, String, Option<Vec<u8>>),
     Closed,
     Bad,
 }
@@ -229,7 +240,12 @@ async fn read_head(stream: &mut TcpStream) -> io::Result<Head> {
             Ok(httparse::Status::Complete(_)) => {
                 let method = request.method.unwrap_or("").to_string();
                 let path = request.path.unwrap_or("").to_string();
-                return Ok(Head::Request(method, path));
+                let authorization = request
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                    .map(|h| h.value.to_vec());
+                return Ok(Head::Request(method, path, authorization));
             }
             Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
             _ => return Ok(Head::Bad),
@@ -246,7 +262,7 @@ async fn answer(shard: &Rc<Shard>, path: &str) -> Answer {
                 status: 200,
                 content_type: CONTENT_TYPE,
                 body: render(stats, &latency, merged).into_bytes(),
-                allow: None,
+                field: None,
             }
         }
         "/healthz" => Answer::text(200, "ok"),
@@ -390,8 +406,8 @@ pub fn status_json(stats: &Stats) -> String {
 async fn write(stream: &mut TcpStream, answer: &Answer, head_only: bool) -> io::Result<()> {
     let reason = crate::http::encode::status_reason(answer.status);
     let allow = answer
-        .allow
-        .map(|methods| format!("Allow: {methods}\r\n"))
+        .field
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
         .unwrap_or_default();
     let mut out = format!(
         "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{allow}Cache-Control: no-store\r\nConnection: close\r\n\r\n",

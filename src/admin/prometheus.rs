@@ -58,6 +58,8 @@ impl Buckets {
     }
 }
 
+#[path = "prometheus_access.rs"]
+mod access;
 #[path = "prometheus_live.rs"]
 mod live;
 #[path = "prometheus_upstreams.rs"]
@@ -427,6 +429,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
     .into_iter()
     .chain(live::families(stats, latency))
     .chain(upstreams::families(stats, &latency.active_origins))
+    .chain(access::families(stats))
     .collect()
 }
 

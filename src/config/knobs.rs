@@ -90,6 +90,24 @@ pub const KNOBS: &[Knob] = &[
         help: "How long one /readyz probe of a parent may take before it counts as failed",
     },
     Knob {
+        key: "access",
+        default: "",
+        applies: Applies::Reload,
+        help: "Paths that need a signed URL, checked before the cache (403 and no origin request otherwise): PREFIX=SCHEME,keys=FILE[,param=NAME], SCHEME edgeauth (EdgeAuth HMAC-SHA256 token, st/exp/acl/ip) or uri_signing (RFC 9246 JWT, HS256), FILE one hex key per line (several for rotation), NAME the query parameter, cookie or header carrying the token (default __token__ / URISigningPackage); repeat the flag, separate entries with `;`, or use [[access]] tables in TOML. The token never reaches the cache key or the origin",
+    },
+    Knob {
+        key: "origin_credential",
+        default: "",
+        applies: Applies::Reload,
+        help: "What every request to an origin carries to prove it comes from this edge: `NAME: VALUE` (a field) or `?NAME=VALUE` (a query parameter); a client's field of that name is dropped; empty: none",
+    },
+    Knob {
+        key: "admin_token_file",
+        default: "",
+        applies: Applies::Reload,
+        help: "A file holding the bearer token the admin listener asks of purges and /status (Authorization: Bearer TOKEN; /metrics, /healthz and /readyz stay open); empty: no token asked",
+    },
+    Knob {
         key: "name",
         default: "auto",
         applies: Applies::Reload,

@@ -3,6 +3,7 @@
 //! later source wins). Every value is parsed here, once, and every error names the key and the
 //! bad value. Nothing outside this module sees clap or TOML.
 
+pub mod access_control;
 pub mod caching;
 pub mod failover;
 pub mod forwarding;
@@ -113,6 +114,8 @@ pub struct Config {
     pub forwarding: Forwarding,
     /// The live-video layer's keys.
     pub live: live::Live,
+    /// Signed-URL routes, the origin credential, the admin token.
+    pub access: access_control::AccessControl,
     /// Where each key's value came from, for `--check-config`.
     pub sources: BTreeMap<&'static str, Source>,
     /// Tests only, never a knob: shard 0 alone accepts and the others own every stream, so
@@ -334,10 +337,18 @@ impl Config {
                 pass_paths: live::parse_list(text("pass_paths")),
                 queryless_paths: live::parse_list(text("queryless_paths")),
             },
+            access: access_control::AccessControl::load(text)?,
             sources,
             cross_mesh_for_tests: false,
         };
         let mut config = config;
+        // Tokens are never part of a cache key nor sent upstream.
+        let token_params: Vec<String> = config.access.token_params().map(String::from).collect();
+        for param in token_params {
+            if !config.strip_query_params.contains(&param) {
+                config.strip_query_params.push(param);
+            }
+        }
         // The default object limit follows the budget down; an explicit one must fit.
         if config.sources["max_object_size"] == Source::Default {
             config.max_object_size = config.max_object_size.min(config.shard_cache_size() / 4);

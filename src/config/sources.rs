@@ -91,7 +91,7 @@ impl Cli {
 }
 
 /// Keys whose flag may be given several times: the values are joined with `;`.
-const REPEATABLE: &[&str] = &["parent"];
+const REPEATABLE: &[&str] = &["parent", "access"];
 
 /// Where an effective value came from, for `--check-config` and error messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +139,7 @@ pub fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Array(items) if key == "parent" => parent_tables(items)?,
+            toml::Value::Array(items) if key == "access" => access_tables(items)?,
             toml::Value::Array(items) => {
                 let mut parts = Vec::with_capacity(items.len());
                 for item in items {
@@ -162,50 +163,98 @@ pub fn parse_file(text: &str) -> Result<BTreeMap<String, String>, ConfigError> {
     Ok(values)
 }
 
-/// `[[parent]]` tables (`id`, `address`, optional `weight` and `admin`) as the `parent` key's
-/// text; a plain string item is taken as written.
-fn parent_tables(items: &[toml::Value]) -> Result<String, ConfigError> {
+/// A list of tables (`[[access]]`, `[[parent]]`) as its key's text: each table written as one
+/// entry by `entry` (given the table and a way to name what is wrong), entries joined by `;`;
+/// a plain string item is taken as written.
+fn tables(
+    key: &'static str,
+    items: &[toml::Value],
+    entry: impl Fn(&toml::Table, &dyn Fn(&str) -> ConfigError) -> Result<String, ConfigError>,
+) -> Result<String, ConfigError> {
     let mut entries = Vec::with_capacity(items.len());
     for item in items {
         let bad = |reason: &str| ConfigError {
-            key: "parent".into(),
+            key: key.into(),
             value: item.to_string(),
             reason: reason.into(),
         };
-        let entry = match item {
+        entries.push(match item {
             toml::Value::String(s) => s.clone(),
-            toml::Value::Table(t) => {
-                let text = |name: &str| t.get(name).and_then(toml::Value::as_str);
-                let id = text("id").ok_or_else(|| bad("a [[parent]] needs an `id`"))?;
-                let address =
-                    text("address").ok_or_else(|| bad("a [[parent]] needs an `address`"))?;
-                let mut entry = format!("{id}={address}");
-                match t.get("weight") {
-                    Some(toml::Value::Integer(w)) => entry.push_str(&format!(",{w}")),
-                    Some(_) => return Err(bad("`weight` must be a whole number")),
-                    None => {}
-                }
-                if let Some(admin) = text("admin") {
-                    entry.push_str(&format!(",admin={admin}"));
-                }
-                if let Some(unknown) = t
-                    .keys()
-                    .find(|k| !["id", "address", "weight", "admin"].contains(&k.as_str()))
-                {
-                    return Err(bad(&format!("unknown [[parent]] key `{unknown}`")));
-                }
-                entry
-            }
-            _ => return Err(bad("expected [[parent]] tables or ID=HOST:PORT strings")),
-        };
-        entries.push(entry);
+            toml::Value::Table(t) => entry(t, &bad)?,
+            _ => return Err(bad(&format!("expected [[{key}]] tables or strings"))),
+        });
     }
     Ok(entries.join(";"))
+}
+
+/// The first key of `table` not in `known`.
+fn unknown_key<'a>(table: &'a toml::Table, known: &[&str]) -> Option<&'a String> {
+    table.keys().find(|k| !known.contains(&k.as_str()))
+}
+
+/// `[[access]]` tables (`prefix`, `scheme`, `keys`, optional `param`) as the `access` key's
+/// text: `PREFIX=SCHEME,keys=FILE[,param=NAME]` entries.
+fn access_tables(items: &[toml::Value]) -> Result<String, ConfigError> {
+    tables("access", items, |t, bad| {
+        let text = |name: &str| t.get(name).and_then(toml::Value::as_str);
+        let need =
+            |name: &str| text(name).ok_or_else(|| bad(&format!("an [[access]] needs a `{name}`")));
+        let (prefix, scheme, keys) = (need("prefix")?, need("scheme")?, need("keys")?);
+        let mut entry = format!("{prefix}={scheme},keys={keys}");
+        if let Some(param) = text("param") {
+            entry.push_str(&format!(",param={param}"));
+        }
+        if let Some(unknown) = unknown_key(t, &["prefix", "scheme", "keys", "param"]) {
+            return Err(bad(&format!("unknown [[access]] key `{unknown}`")));
+        }
+        Ok(entry)
+    })
+}
+
+/// `[[parent]]` tables (`id`, `address`, optional `weight` and `admin`) as the `parent` key's
+/// text.
+fn parent_tables(items: &[toml::Value]) -> Result<String, ConfigError> {
+    tables("parent", items, |t, bad| {
+        let text = |name: &str| t.get(name).and_then(toml::Value::as_str);
+        let id = text("id").ok_or_else(|| bad("a [[parent]] needs an `id`"))?;
+        let address = text("address").ok_or_else(|| bad("a [[parent]] needs an `address`"))?;
+        let mut entry = format!("{id}={address}");
+        match t.get("weight") {
+            Some(toml::Value::Integer(w)) => entry.push_str(&format!(",{w}")),
+            Some(_) => return Err(bad("`weight` must be a whole number")),
+            None => {}
+        }
+        if let Some(admin) = text("admin") {
+            entry.push_str(&format!(",admin={admin}"));
+        }
+        if let Some(unknown) = unknown_key(t, &["id", "address", "weight", "admin"]) {
+            return Err(bad(&format!("unknown [[parent]] key `{unknown}`")));
+        }
+        Ok(entry)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn access_tables_become_the_access_text() {
+        let values = parse_file(
+            "[[access]]\nprefix = \"/live/\"\nscheme = \"edgeauth\"\nkeys = \"/k\"\n\n\
+             [[access]]\nprefix = \"/vod/\"\nscheme = \"uri_signing\"\nkeys = \"/j\"\nparam = \"sig\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            values["access"],
+            "/live/=edgeauth,keys=/k;/vod/=uri_signing,keys=/j,param=sig"
+        );
+        let bad = parse_file("[[access]]\nprefix = \"/a/\"\nscheme = \"edgeauth\"\n").unwrap_err();
+        assert!(bad.reason.contains("keys"), "{bad:?}");
+        let odd =
+            parse_file("[[access]]\nprefix = \"/a/\"\nscheme = \"x\"\nkeys = \"/k\"\nmode = 1\n");
+        assert!(odd.unwrap_err().reason.contains("mode"));
+    }
 
     #[test]
     fn parent_tables_and_repeated_flags_become_one_list() {

@@ -63,10 +63,12 @@ pub enum Failure {
     HoldExpired,
     /// The request's `CDN-Loop` already names this node: the tiers loop (508, RFC 8586).
     Loop,
+    /// Its path needs a signed URL and its token is missing or does not hold (403).
+    Forbidden,
 }
 
 impl Failure {
-    pub const ALL: [Failure; 17] = [
+    pub const ALL: [Failure; 18] = [
         Failure::Malformed,
         Failure::BodyTooLarge,
         Failure::UriTooLong,
@@ -84,6 +86,7 @@ impl Failure {
         Failure::Internal,
         Failure::HoldExpired,
         Failure::Loop,
+        Failure::Forbidden,
     ];
 
     pub fn side(self) -> Side {
@@ -97,7 +100,8 @@ impl Failure {
             | Failure::NotCached
             | Failure::BadDirective
             | Failure::TooFarAhead
-            | Failure::Loop => Side::Client,
+            | Failure::Loop
+            | Failure::Forbidden => Side::Client,
             Failure::Unreachable
             | Failure::UpstreamTimeout
             | Failure::UpstreamBroken
@@ -119,6 +123,7 @@ impl Failure {
             Failure::Unreachable | Failure::UpstreamBroken | Failure::Internal => 502,
             Failure::Overloaded | Failure::MemoryFull | Failure::HoldExpired => 503,
             Failure::Loop => 508,
+            Failure::Forbidden => 403,
         }
     }
 
@@ -147,6 +152,7 @@ impl Failure {
             Failure::Internal => "internal",
             Failure::HoldExpired => "hold_expired",
             Failure::Loop => "loop",
+            Failure::Forbidden => "forbidden",
         }
     }
 

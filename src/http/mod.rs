@@ -14,6 +14,7 @@
 pub mod chunked;
 pub mod cmsd;
 pub mod conditional;
+pub mod credential;
 pub mod encode;
 pub mod failure;
 mod head;

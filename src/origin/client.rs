@@ -17,6 +17,7 @@ use glommio::net::TcpStream;
 use super::pieces::{JoinedChunks, MAX_CHUNK};
 use super::{Pool, UpstreamError};
 use crate::http::chunked::{write_chunk_size_line, Decoded, LAST_CHUNK};
+use crate::http::credential::Credential;
 use crate::http::encode;
 use crate::http::headers::Header;
 use crate::http::response::{parse_response, ResponseBody, ResponseHead};
@@ -97,7 +98,7 @@ pub async fn fetch(
     timeouts: Timeouts,
     interim: &mut dyn FnMut(&ResponseHead),
 ) -> Result<UpstreamResponse, UpstreamError> {
-    let wire = encode_head(request);
+    let wire = encode_head(request, pool.credential());
     // A POST or PATCH never rides a reused connection: the origin may have closed it while
     // idle, and the request could not be sent again.
     let reusable = if request.idempotent {
@@ -126,11 +127,23 @@ enum Attempt {
     During(UpstreamError),
 }
 
-fn encode_head(request: &UpstreamRequest) -> BytesMut {
+fn encode_head(request: &UpstreamRequest, credential: Option<&Credential>) -> BytesMut {
     let mut wire = BytesMut::with_capacity(512);
-    encode::request_line(&mut wire, &request.method, &request.target);
+    let target = match credential {
+        Some(credential) => credential.target(&request.target),
+        None => std::borrow::Cow::Borrowed(&request.target[..]),
+    };
+    encode::request_line(&mut wire, &request.method, &target);
+    let ours = credential.and_then(Credential::field);
     for h in &request.headers {
+        // A client's field of the credential's name never travels beside livecache's own.
+        if ours.is_some_and(|(name, _)| h.name.eq_ignore_ascii_case(name)) {
+            continue;
+        }
         encode::header(&mut wire, &h.name, &h.value);
+    }
+    if let Some((name, value)) = ours {
+        encode::header(&mut wire, name, value);
     }
     match request.body {
         // Every request but a bodiless GET or HEAD declares its length, even when it is zero.

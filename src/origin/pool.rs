@@ -9,6 +9,7 @@
 //! parent); those bytes would otherwise be read as the response to the next request on the
 //! connection, for whatever URL that is, and stored for every viewer.
 
+use crate::http::credential::Credential;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -29,6 +30,9 @@ pub struct Pool {
     /// Where dropped dirty connections are counted: the owning shard's block.
     stats: Arc<Stats>,
     shard: usize,
+    /// What every request to this upstream carries to prove it comes from livecache (an
+    /// origin's `origin_credential`; parents have none).
+    credential: Option<Credential>,
 }
 
 impl Pool {
@@ -46,7 +50,17 @@ impl Pool {
             idle: RefCell::new(Vec::new()),
             stats,
             shard,
+            credential: None,
         }
+    }
+
+    /// The same pool, its requests carrying `credential`.
+    pub fn with_credential(self, credential: Option<Credential>) -> Pool {
+        Pool { credential, ..self }
+    }
+
+    pub fn credential(&self) -> Option<&Credential> {
+        self.credential.as_ref()
     }
 
     /// An idle connection that is still clean, if one is kept; dirty ones are dropped.

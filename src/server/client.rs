@@ -29,6 +29,8 @@ pub struct Connection {
     /// The connection's `TCP_INFO` figures for CMSD, and when they were read (a syscall:
     /// read again at most once a second).
     pub tcp: Option<(std::time::Instant, crate::http::cmsd::TcpFigures)>,
+    /// The last signed-URL grant this connection's requests were verified with.
+    pub grant: Option<crate::access::KeptGrant>,
 }
 
 impl Connection {
@@ -106,7 +108,7 @@ impl Connection {
 }
 
 /// The path of a request target (before any `?`).
-fn path_of(target: &[u8]) -> &[u8] {
+pub(super) fn path_of(target: &[u8]) -> &[u8] {
     let end = target
         .iter()
         .position(|&b| b == b'?')

@@ -18,7 +18,7 @@ use crate::cache::StreamKey;
 use crate::config::node::loops_through;
 use crate::config::RequestDirectives as RequestDirectivesRule;
 use crate::http::headers::{find, find_all};
-use crate::http::request::{parse_request, Method, RequestHead, RequestLimits};
+use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
 use crate::http::Failure;
 use crate::io::read_some;
 use crate::live::Cmcd;
@@ -181,6 +181,14 @@ impl Connection {
         }
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;
+        }
+        if self.check_access(head).is_err() {
+            // Refused before any lookup or upstream request. A body that was not read leaves
+            // nothing on the connection that could be trusted as the next request.
+            let alive = exchange.keep_alive && head.body == RequestBody::None;
+            let version = alive.then_some(head.version);
+            write_failure(&mut self.stream, meter, Failure::Forbidden, version).await?;
+            return Ok(alive);
         }
         let cacheable = head.method.is_cacheable_read()
             && find(&head.headers, "authorization").is_none()

@@ -2,6 +2,7 @@
 //! connection limit, and the connection tasks. A connection stays on the shard that accepted
 //! it for its whole life; what it asks for may be owned elsewhere (see `shard::mesh`).
 
+mod access;
 mod body;
 mod client;
 mod client_out;
@@ -89,6 +90,7 @@ pub async fn serve(
             drain: Rc::clone(&drain),
             peer: None,
             tcp: None,
+            grant: None,
         };
         glommio::spawn_local(async move {
             let _guard = guard;

@@ -172,6 +172,11 @@ impl Shard {
         self.clock.now()
     }
 
+    /// Wall time by the shard's clock (what token expiry is judged by).
+    pub fn wall(&self) -> std::time::SystemTime {
+        self.clock.wall()
+    }
+
     /// The configuration this shard runs now.
     pub fn config(&self) -> Rc<Config> {
         Rc::clone(&self.config.borrow())
@@ -202,6 +207,7 @@ impl Shard {
             || next.backup_origins != current.backup_origins
             || next.parents != current.parents
             || next.go_direct != current.go_direct
+            || next.access.origin_credential != current.access.origin_credential
             || next.upstream_connect_timeout != current.upstream_connect_timeout
             || next.upstream_max_idle != current.upstream_max_idle
         {

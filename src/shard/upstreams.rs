@@ -136,12 +136,9 @@ impl Upstreams {
         let origins = std::iter::once(&config.origin)
             .chain(&config.backup_origins)
             .map(|o| {
-                Link::new(
-                    &format!("origin:{}", o.authority),
-                    1,
-                    pool(o.addrs.clone()),
-                    stats,
-                )
+                let pool =
+                    pool(o.addrs.clone()).with_credential(config.access.origin_credential.clone());
+                Link::new(&format!("origin:{}", o.authority), 1, pool, stats)
             })
             .collect();
         let parents = config

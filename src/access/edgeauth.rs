@@ -1,0 +1,95 @@
+//! EdgeAuth-style tokens (the field format of Akamai's Edge Authorization tokens):
+//! `[ip=ADDR~]st=START~exp=END~acl=PATTERN[!PATTERN...][~id=..][~data=..]~hmac=HEX`, or with
+//! no `acl`, a token for one URL, whose HMAC also covers `~url=PATH` (the path is not in the
+//! token: the request brings it). The HMAC is SHA-256 over every field before `~hmac=`, as the
+//! token was issued (escaped characters stay escaped), under one of the route's keys (several
+//! for rotation); its hex value may be either case. `exp` is required; `st` and `ip` bind it
+//! further. An `acl` pattern's `*` matches any run of characters, `/` included, so
+//! `acl=/live/ch1/*` covers every playlist and segment of the stream.
+
+use super::keys::{decode_hex, hex_digit};
+use super::{hmac_matches, Denial, Grant, Key, Scope};
+
+/// The grant of an EdgeAuth `token` for a request of `path`, if one of `keys` signed it.
+pub fn verify(keys: &[Key], token: &str, path: &str) -> Result<Grant, Denial> {
+    let Some(signed_end) = token.rfind("~hmac=") else {
+        return Err(Denial::Malformed);
+    };
+    let (signed, mac_hex) = (&token[..signed_end], &token[signed_end + "~hmac=".len()..]);
+    let mac = decode_hex(mac_hex).ok_or(Denial::Malformed)?;
+    let mut fields = Fields::default();
+    for field in signed.split('~') {
+        let (name, value) = field.split_once('=').ok_or(Denial::Malformed)?;
+        let slot = match name {
+            "ip" => &mut fields.ip,
+            "st" => &mut fields.start,
+            "exp" => &mut fields.expires,
+            "acl" => &mut fields.acl,
+            "url" => return Err(Denial::Malformed), // never carried: the request brings it
+            "id" | "data" => continue,
+            _ => return Err(Denial::Malformed),
+        };
+        if slot.replace(value).is_some() {
+            return Err(Denial::Malformed);
+        }
+    }
+    let number = |v: Option<&str>| v.map(|v| v.parse::<u64>().map_err(|_| Denial::Malformed));
+    let expires = number(fields.expires).ok_or(Denial::Malformed)??;
+    let not_before = number(fields.start).transpose()?.unwrap_or(0);
+    let client = match fields.ip {
+        Some(ip) => Some(ip.parse().map_err(|_| Denial::Malformed)?),
+        None => None,
+    };
+    // A token for one URL signs its path as a last field.
+    let message = match fields.acl {
+        Some(_) => signed.to_string(),
+        None => format!("{signed}~url={path}"),
+    };
+    if !keys
+        .iter()
+        .any(|key| hmac_matches(&key.secret, message.as_bytes(), &mac))
+    {
+        return Err(Denial::BadSignature);
+    }
+    let scope = match fields.acl {
+        Some(acl) => Scope::Paths(acl.split('!').map(percent_decoded).collect()),
+        None => Scope::Path(path.to_string()),
+    };
+    Ok(Grant {
+        not_before,
+        expires,
+        scope,
+        client,
+    })
+}
+
+#[derive(Default)]
+struct Fields<'a> {
+    ip: Option<&'a str>,
+    start: Option<&'a str>,
+    expires: Option<&'a str>,
+    acl: Option<&'a str>,
+}
+
+/// `text` with its `%XX` escapes decoded (an issuer may escape the `acl` it signs).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| Some(hex_digit(bytes[i + 1])? << 4 | hex_digit(bytes[i + 2])?))
+            .flatten();
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -1,0 +1,100 @@
+//! Signed URLs on the client side (issue "Access control", item 1 and 3): a request whose path
+//! falls under an `access` route must carry a token (in the route's query parameter, cookie or
+//! header) that `crate::access` verifies, or it is answered 403 before any lookup, without an
+//! origin request, counted by reason. A connection keeps its last grant until the token
+//! expires: a player asking segment after segment with one token pays one HMAC, then a
+//! comparison per request. The grant is dropped when a reload changes the route's keys, so a
+//! retired key stops working at once.
+
+use std::time::UNIX_EPOCH;
+
+use super::client::{path_of, Connection};
+use crate::access::{self, cookie_value, query_value, Denial, KeptGrant, Route, Scheme};
+use crate::cache::CacheKey;
+use crate::http::headers::{find, find_all};
+use crate::http::request::RequestHead;
+use crate::metrics::ShardStats;
+
+impl Connection {
+    /// Whether `head` may be answered: `Err` with why not, counted, when its route wants a
+    /// token it lacks or that does not hold.
+    pub(super) fn check_access(&mut self, head: &RequestHead) -> Result<(), Denial> {
+        let config = self.shard.config();
+        let path = path_of(&head.target);
+        let Some(route) = access::route_of(&config.access.routes, path) else {
+            return Ok(());
+        };
+        let result = self.verify(route, head, path);
+        let stats = self.shard.my_stats();
+        match result {
+            Ok(verified) => ShardStats::incr(&stats.access_granted[usize::from(!verified)]),
+            Err(denial) => ShardStats::incr(&stats.access_denied[denial as usize]),
+        }
+        result.map(|_| ())
+    }
+
+    /// Ok(true): verified now; Ok(false): the kept grant covered it.
+    fn verify(&mut self, route: &Route, head: &RequestHead, path: &[u8]) -> Result<bool, Denial> {
+        let token = token_of(head, &route.param).ok_or(Denial::Missing)?;
+        let path = std::str::from_utf8(path).map_err(|_| Denial::Malformed)?;
+        let uri = match route.scheme {
+            Scheme::UriSigning => {
+                signed_uri(head, &route.param, &self.shard.config().origin.authority)
+            }
+            Scheme::EdgeAuth => String::new(),
+        };
+        let now = self
+            .shard
+            .wall()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let request = access::Request {
+            path,
+            uri: &uri,
+            client: self.peer().map(|p| p.ip().to_canonical()),
+            now,
+        };
+        if let Some(kept) = self.grant.as_ref().filter(|k| k.is_for(token, route)) {
+            return kept.grant.allows(&request).map(|_| false);
+        }
+        let token_text = std::str::from_utf8(token).map_err(|_| Denial::Malformed)?;
+        let grant = access::verify(route, token_text, &request)?;
+        self.grant = Some(KeptGrant::new(token, route, grant));
+        Ok(true)
+    }
+}
+
+/// The token `head` carries under `name`: its query parameter, else its cookie, else its
+/// field.
+fn token_of<'a>(head: &'a RequestHead, name: &str) -> Option<&'a [u8]> {
+    let name = name.as_bytes();
+    let query = head
+        .target
+        .iter()
+        .position(|&b| b == b'?')
+        .map(|q| &head.target[q + 1..]);
+    if let Some(token) = query.and_then(|q| query_value(q, name)) {
+        return Some(token);
+    }
+    let cookie = find_all(&head.headers, "cookie").find_map(|c| cookie_value(c, name));
+    if cookie.is_some() {
+        return cookie;
+    }
+    let field = std::str::from_utf8(name).ok()?;
+    find(&head.headers, field).map(|v| &v[..])
+}
+
+/// The URI an RFC 9246 container is matched against: `http://HOST` and the target without
+/// the token's parameter.
+fn signed_uri(head: &RequestHead, param: &str, default_host: &str) -> String {
+    let host = head
+        .host()
+        .map(|h| &h[..])
+        .unwrap_or(default_host.as_bytes());
+    let key = CacheKey::new(host, &head.target, &[param.to_string()]);
+    format!(
+        "http://{}{}",
+        String::from_utf8_lossy(key.host()),
+        String::from_utf8_lossy(key.target())
+    )
+}

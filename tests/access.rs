@@ -1,0 +1,230 @@
+//! Access control at the edge (issue "Access control", items 1 to 4; LIVE.md F10): signed URLs
+//! checked before the cache, answered 403 without an origin request when they fail, counted
+//! by reason; tokens never in the cache key nor upstream; an origin credential on every origin
+//! request; the admin token on purges and status. Tokens are minted here with the test's own
+//! formatting (the HMAC from `livecache::access`, whose vectors come from
+//! `tools/access/mint-token.py`).
+
+mod common;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use common::{get, get_with, send_with, Conn, Setup};
+use livecache::access::hmac_sha256;
+
+const KEY: [u8; 32] = [7; 32];
+
+/// A key file holding `KEY` (in a directory of its own per test).
+fn key_file(test: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("livecache-access-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("keys");
+    let hex: String = KEY.iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(&file, format!("# test key\n{hex}\n")).unwrap();
+    file.display().to_string()
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// An EdgeAuth token for `acl`, valid for `secs` from now, told apart by `id`.
+fn edgeauth(acl: &str, secs: u64, id: u64) -> String {
+    let signed = format!("exp={}~acl={acl}~id={id}", now() + secs);
+    let mac: String = hmac_sha256(&KEY, signed.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{signed}~hmac={mac}")
+}
+
+fn denied(setup: &Setup, reason: livecache::access::Denial) -> u64 {
+    setup
+        .running()
+        .stats
+        .sum(|s| &s.access_denied[reason as usize])
+}
+
+with_shards!(
+    a_missing_bad_or_expired_token_gets_403_and_no_origin_request,
+    |shards| {
+        let keys = key_file(&format!("deny{shards}"));
+        let setup = Setup::with(
+            shards,
+            &[("access", &format!("/secure/=edgeauth,keys={keys}"))],
+        );
+        use livecache::access::Denial;
+        assert_eq!(setup.get("/secure/a.bin?size=10").status, 403);
+        // The last hex digit of its HMAC changed.
+        let mut bad = edgeauth("/secure/*", 300, 1);
+        let last = if bad.ends_with('0') { "1" } else { "0" };
+        bad.replace_range(bad.len() - 1.., last);
+        let forged = format!("/secure/a.bin?size=10&__token__={bad}");
+        assert_eq!(setup.get(&forged).status, 403);
+        let other = format!("/secure/a.bin?__token__={}", edgeauth("/other/*", 300, 2));
+        assert_eq!(setup.get(&other).status, 403);
+        let token = edgeauth("/secure/*", 60, 3);
+        setup.advance(Duration::from_secs(61));
+        let late = format!("/secure/a.bin?size=10&__token__={token}");
+        let refused = setup.get(&late);
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.header("cache-control"), Some("no-store"));
+        assert_eq!(setup.origin.total(), 0, "nothing reached the origin");
+        assert_eq!(denied(&setup, Denial::Missing), 1);
+        assert_eq!(denied(&setup, Denial::BadSignature), 1);
+        assert_eq!(
+            denied(&setup, Denial::WrongPath),
+            1,
+            "signed for another acl"
+        );
+        assert_eq!(denied(&setup, Denial::Expired), 1);
+        let malformed = "/secure/a.bin?__token__=exp=1~hmac=0";
+        assert_eq!(setup.get(malformed).status, 403);
+        assert_eq!(denied(&setup, Denial::Malformed), 1);
+        // Paths outside every route need nothing.
+        assert_eq!(setup.get("/open/a.bin?size=10").status, 200);
+    }
+);
+
+with_shards!(
+    one_acl_token_covers_the_stream_and_never_reaches_the_key_or_origin,
+    |shards| {
+        let keys = key_file(&format!("acl{shards}"));
+        let setup = Setup::with(
+            shards,
+            &[("access", &format!("/secure/=edgeauth,keys={keys}"))],
+        );
+        let token = edgeauth("/secure/ch1/*", 300, 1);
+        let mut conn = Conn::open(setup.addr);
+        for object in ["index.m3u8", "720p/seg-1.m4s", "720p/seg-2.m4s"] {
+            let target = format!("/secure/ch1/{object}?size=10&__token__={token}");
+            assert_eq!(
+                send_with(&mut conn, "GET", &target, &[]).status,
+                200,
+                "{object}"
+            );
+            assert_eq!(
+                setup.origin.hits(&format!("/secure/ch1/{object}?size=10")),
+                1
+            );
+        }
+        let stats = &setup.running().stats;
+        // One HMAC for the connection; its other requests were covered by the kept grant.
+        assert_eq!(stats.sum(|s| &s.access_granted[0]), 1);
+        assert_eq!(stats.sum(|s| &s.access_granted[1]), 2);
+        // In a cookie or a field, the same token works; and another viewer's token is a hit.
+        let cookie = format!("__token__={}", edgeauth("/secure/ch1/*", 300, 2));
+        let hit = get_with(
+            setup.addr,
+            "/secure/ch1/index.m3u8?size=10",
+            &[("Cookie", &cookie)],
+        );
+        assert_eq!(hit.status, 200);
+        assert!(hit.cache_status().contains("hit"), "{}", hit.cache_status());
+        let field = edgeauth("/secure/ch1/*", 300, 3);
+        let hit = get_with(
+            setup.addr,
+            "/secure/ch1/index.m3u8?size=10",
+            &[("__token__", &field)],
+        );
+        assert_eq!(hit.status, 200);
+        assert_eq!(setup.origin.total(), 3);
+    }
+);
+
+with_shards!(
+    ten_thousand_viewers_with_their_own_tokens_cost_one_origin_request,
+    |shards| {
+        let keys = key_file(&format!("many{shards}"));
+        let setup = Setup::with(
+            shards,
+            &[("access", &format!("/secure/=edgeauth,keys={keys}"))],
+        );
+        let mut conns: Vec<Conn> = (0..8).map(|_| Conn::open(setup.addr)).collect();
+        for viewer in 0..10_000u64 {
+            let token = edgeauth("/secure/ch1/*", 300, viewer);
+            let target = format!("/secure/ch1/seg-1.m4s?size=1000&__token__={token}");
+            let conn = &mut conns[viewer as usize % 8];
+            assert_eq!(send_with(conn, "GET", &target, &[]).status, 200);
+        }
+        assert_eq!(setup.origin.total(), 1);
+        assert_eq!(setup.running().stats.sum(|s| &s.access_granted[0]), 10_000);
+    }
+);
+
+with_shards!(uri_signing_tokens_are_checked_against_the_uri, |shards| {
+    let keys = key_file(&format!("jwt{shards}"));
+    let setup = Setup::with(
+        shards,
+        &[("access", &format!("/vod/=uri_signing,keys={keys}"))],
+    );
+    let jwt = |claims: &str| {
+        let signed = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims)
+        );
+        let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&KEY, signed.as_bytes()));
+        format!("{signed}.{mac}")
+    };
+    let exp = now() + 300;
+    let token = jwt(&format!(
+        r#"{{"exp":{exp},"cdniuc":"regex:http://test\\.local/vod/a/.*"}}"#
+    ));
+    let ok = format!("/vod/a/1.bin?size=10&URISigningPackage={token}");
+    assert_eq!(setup.get(&ok).status, 200);
+    let elsewhere = format!("/vod/b/1.bin?size=10&URISigningPackage={token}");
+    assert_eq!(setup.get(&elsewhere).status, 403);
+    assert_eq!(setup.origin.hits("/vod/a/1.bin?size=10"), 1);
+    assert_eq!(setup.origin.total(), 1);
+});
+
+with_shards!(
+    the_origin_sees_the_edges_credential_and_not_the_clients,
+    |shards| {
+        let setup = Setup::with(shards, &[("origin_credential", "X-Edge-Secret: s3cr3t")]);
+        let target = "/c/a.bin?size=10&echo=X-Edge-Secret";
+        let answered = get_with(setup.addr, target, &[("X-Edge-Secret", "guess")]);
+        assert_eq!(answered.header("x-echo-x-edge-secret"), Some("s3cr3t"));
+        let query = Setup::with(shards, &[("origin_credential", "?edge=s3cr3t")]);
+        assert_eq!(query.get("/c/b.bin?size=10").status, 200);
+        assert_eq!(query.origin.hits("/c/b.bin?size=10&edge=s3cr3t"), 1);
+    }
+);
+
+with_shards!(
+    the_admin_listener_asks_purges_and_status_for_its_token,
+    |shards| {
+        let dir =
+            std::env::temp_dir().join(format!("livecache-admin-{shards}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "an-admin-token-0123456789\n").unwrap();
+        let file = file.display().to_string();
+        let setup = Setup::with(
+            shards,
+            &[("admin", "127.0.0.1:0"), ("admin_token_file", &file)],
+        );
+        let admin = setup.admin_addr();
+        assert_eq!(get(admin, "/metrics").status, 200);
+        assert_eq!(get(admin, "/healthz").status, 200);
+        let refused = get(admin, "/status");
+        assert_eq!(refused.status, 401);
+        assert_eq!(refused.header("www-authenticate"), Some("Bearer"));
+        let bearer = [("Authorization", "Bearer an-admin-token-0123456789")];
+        assert_eq!(get_with(admin, "/status", &bearer).status, 200);
+        let wrong = [("Authorization", "Bearer an-admin-token-0123456788")];
+        assert_eq!(get_with(admin, "/status", &wrong).status, 401);
+        let purge = |fields: &[(&str, &str)]| {
+            let raw = common::request_text("POST", "/purge?prefix=/x/", fields);
+            common::request(admin, &raw, false).status
+        };
+        assert_eq!(purge(&[]), 401);
+        assert_eq!(purge(&bearer), 200);
+    }
+);
