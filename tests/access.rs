@@ -86,6 +86,16 @@ with_shards!(
         let malformed = "/secure/a.bin?__token__=exp=1~hmac=0";
         assert_eq!(setup.get(malformed).status, 403);
         assert_eq!(denied(&setup, Denial::Malformed), 1);
+        // Spellings an origin resolves to a protected path are protected too.
+        for sneaky in [
+            "/%73ecure/a.bin",
+            "//secure/a.bin",
+            "/open/../secure/a.bin",
+            "/secure%zz",
+        ] {
+            assert_eq!(setup.get(sneaky).status, 403, "{sneaky}");
+        }
+        assert_eq!(setup.origin.total(), 0);
         // Paths outside every route need nothing.
         assert_eq!(setup.get("/open/a.bin?size=10").status, 200);
     }
@@ -181,7 +191,13 @@ with_shards!(uri_signing_tokens_are_checked_against_the_uri, |shards| {
     let elsewhere = format!("/vod/b/1.bin?size=10&URISigningPackage={token}");
     assert_eq!(setup.get(&elsewhere).status, 403);
     assert_eq!(setup.origin.hits("/vod/a/1.bin?size=10"), 1);
-    assert_eq!(setup.origin.total(), 1);
+    // A pass (a POST) under the route needs the token too, and it is not forwarded.
+    let raw = common::request_text("POST", &ok, &[("Content-Length", "0")]);
+    assert_eq!(common::request(setup.addr, &raw, false).status, 200);
+    assert_eq!(setup.origin_count("POST", "/vod/a/1.bin?size=10"), 1);
+    let unsigned = common::request_text("POST", "/vod/a/1.bin", &[("Content-Length", "0")]);
+    assert_eq!(common::request(setup.addr, &unsigned, false).status, 403);
+    assert_eq!(setup.origin.total(), 2);
 });
 
 with_shards!(

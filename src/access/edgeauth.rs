@@ -7,8 +7,9 @@
 //! further. An `acl` pattern's `*` matches any run of characters, `/` included, so
 //! `acl=/live/ch1/*` covers every playlist and segment of the stream.
 
-use super::keys::{decode_hex, hex_digit};
+use super::keys::decode_hex;
 use super::{hmac_matches, Denial, Grant, Key, Scope};
+use crate::http::percent::percent_decode;
 
 /// The grant of an EdgeAuth `token` for a request of `path`, if one of `keys` signed it.
 pub fn verify(keys: &[Key], token: &str, path: &str) -> Result<Grant, Denial> {
@@ -71,25 +72,11 @@ struct Fields<'a> {
     acl: Option<&'a str>,
 }
 
-/// `text` with its `%XX` escapes decoded (an issuer may escape the `acl` it signs).
+/// `text` with its `%XX` escapes decoded (an issuer may escape the `acl` it signs); a
+/// malformed escape is kept as written.
 fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| Some(hex_digit(bytes[i + 1])? << 4 | hex_digit(bytes[i + 2])?))
-            .flatten();
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
+    match percent_decode(text.as_bytes()) {
+        Some(decoded) => String::from_utf8_lossy(&decoded).into_owned(),
+        None => text.to_string(),
     }
-    String::from_utf8_lossy(&out).into_owned()
 }

@@ -18,6 +18,8 @@ pub mod uri_signing;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::http::percent::percent_decode;
+
 pub use keys::Key;
 pub use routes::{parse_routes, render_routes, route_of, Route, Scheme};
 
@@ -168,6 +170,35 @@ pub fn verify(route: &Route, token: &str, request: &Request) -> Result<Grant, De
     };
     grant.allows(request)?;
     Ok(grant)
+}
+
+/// `path` as an origin would resolve it: escapes decoded, runs of `/` merged, `.` and `..`
+/// segments resolved (RFC 3986 5.2.4). Routes and ACLs are matched against it, so `/%6Cive/`,
+/// `//live/` or `/x/../live/` cannot slip past a `/live/` route. `None` for a malformed escape
+/// or a path that is not UTF-8 once decoded.
+pub fn normalized_path(path: &[u8]) -> Option<String> {
+    let decoded = String::from_utf8(percent_decode(path)?).ok()?;
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/').skip(1) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            other => segments.push(other),
+        }
+    }
+    let mut out = String::with_capacity(decoded.len());
+    for segment in &segments {
+        out.push('/');
+        out.push_str(segment);
+    }
+    // A directory stays one: `/live/` and `/live/./` keep their trailing slash.
+    let trailing = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    if out.is_empty() || trailing {
+        out.push('/');
+    }
+    Some(out)
 }
 
 /// Whether `text` matches `pattern`, where `*` matches any run of characters.

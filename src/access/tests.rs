@@ -221,3 +221,17 @@ fn routes_parse_with_their_keys_and_refuse_mistakes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn paths_are_matched_as_an_origin_resolves_them() {
+    let n = |p: &[u8]| normalized_path(p);
+    assert_eq!(n(b"/live/ch1/a.m4s").as_deref(), Some("/live/ch1/a.m4s"));
+    assert_eq!(n(b"/%6Cive/ch1/").as_deref(), Some("/live/ch1/"));
+    assert_eq!(n(b"//live//ch1").as_deref(), Some("/live/ch1"));
+    assert_eq!(n(b"/x/../live/./a").as_deref(), Some("/live/a"));
+    assert_eq!(n(b"/../../live/a").as_deref(), Some("/live/a"));
+    assert_eq!(n(b"/live/ch1/..").as_deref(), Some("/live/"));
+    assert_eq!(n(b"/").as_deref(), Some("/"));
+    assert_eq!(n(b"/a%zz"), None);
+    assert_eq!(n(b"/a%ff"), None, "not UTF-8 once decoded");
+}

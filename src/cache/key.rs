@@ -145,7 +145,7 @@ fn normalise_host(host: &[u8]) -> Bytes {
 
 /// Removes query parameters whose name is listed; keeps the order of the rest, and the
 /// target byte-for-byte when nothing is removed (the common case allocates only the copy).
-fn strip_query(target: &[u8], strip_params: &[String]) -> Bytes {
+pub fn strip_query(target: &[u8], strip_params: &[String]) -> Bytes {
     let Some(q) = target.iter().position(|&b| b == b'?') else {
         return Bytes::copy_from_slice(target);
     };

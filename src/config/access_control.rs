@@ -66,8 +66,8 @@ impl AccessControl {
     }
 
     /// The query parameters that carry tokens: removed from cache keys and upstream requests.
-    pub fn token_params(&self) -> impl Iterator<Item = &str> {
-        self.routes.iter().map(|r| r.param.as_str())
+    pub fn token_params(&self) -> Vec<String> {
+        self.routes.iter().map(|r| r.param.clone()).collect()
     }
 
     /// Whether `authorization` (a request's field value) carries the admin token; true when

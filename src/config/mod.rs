@@ -343,8 +343,7 @@ impl Config {
         };
         let mut config = config;
         // Tokens are never part of a cache key nor sent upstream.
-        let token_params: Vec<String> = config.access.token_params().map(String::from).collect();
-        for param in token_params {
+        for param in config.access.token_params() {
             if !config.strip_query_params.contains(&param) {
                 config.strip_query_params.push(param);
             }

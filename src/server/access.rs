@@ -20,23 +20,43 @@ impl Connection {
     /// token it lacks or that does not hold.
     pub(super) fn check_access(&mut self, head: &RequestHead) -> Result<(), Denial> {
         let config = self.shard.config();
-        let path = path_of(&head.target);
-        let Some(route) = access::route_of(&config.access.routes, path) else {
+        let routes = &config.access.routes;
+        if routes.is_empty() {
             return Ok(());
+        }
+        let raw = path_of(&head.target);
+        let normal = access::normalized_path(raw);
+        // The route of the path as sent or as an origin resolves it, whichever has one.
+        let by_normal = normal
+            .as_deref()
+            .and_then(|n| access::route_of(routes, n.as_bytes()));
+        let Some(route) = by_normal.or_else(|| access::route_of(routes, raw)) else {
+            // A path no origin could resolve is refused rather than guessed at.
+            return match normal {
+                Some(_) => Ok(()),
+                None => Err(self.count_denial(Denial::Malformed)),
+            };
         };
-        let result = self.verify(route, head, path);
+        let result = match normal {
+            Some(path) => self.verify(route, head, &path),
+            None => Err(Denial::Malformed),
+        };
         let stats = self.shard.my_stats();
         match result {
             Ok(verified) => ShardStats::incr(&stats.access_granted[usize::from(!verified)]),
-            Err(denial) => ShardStats::incr(&stats.access_denied[denial as usize]),
+            Err(denial) => return Err(self.count_denial(denial)),
         }
-        result.map(|_| ())
+        Ok(())
     }
 
-    /// Ok(true): verified now; Ok(false): the kept grant covered it.
-    fn verify(&mut self, route: &Route, head: &RequestHead, path: &[u8]) -> Result<bool, Denial> {
+    fn count_denial(&self, denial: Denial) -> Denial {
+        ShardStats::incr(&self.shard.my_stats().access_denied[denial as usize]);
+        denial
+    }
+
+    /// Ok(true): verified now; Ok(false): the kept grant covered it. `path` is normalised.
+    fn verify(&mut self, route: &Route, head: &RequestHead, path: &str) -> Result<bool, Denial> {
         let token = token_of(head, &route.param).ok_or(Denial::Missing)?;
-        let path = std::str::from_utf8(path).map_err(|_| Denial::Malformed)?;
         let uri = match route.scheme {
             Scheme::UriSigning => {
                 signed_uri(head, &route.param, &self.shard.config().origin.authority)

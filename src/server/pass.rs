@@ -96,7 +96,11 @@ pub async fn forward(
     let unsafe_method = !matches!(head.method, Method::Get | Method::Head | Method::Options);
     let request = UpstreamRequest {
         method: Bytes::copy_from_slice(head.method.as_bytes()),
-        target: head.target.clone(),
+        // A signed URL's token is for livecache, never for the origin.
+        target: match config.access.routes.is_empty() {
+            true => head.target.clone(),
+            false => crate::cache::key::strip_query(&head.target, &config.access.token_params()),
+        },
         headers: forward::passed_fields(head, &config.origin.authority, conn.peer(), &config.node),
         body: framing,
         // A POST or PATCH must not be sent twice: it never rides a reused connection.
