@@ -27,6 +27,9 @@ pub struct ResponseDirectives {
     pub proxy_revalidate: bool,
     pub immutable: bool,
     pub no_transform: bool,
+    /// `must-understand` (RFC 9111 5.2.2.3): store only a status this cache implements, and
+    /// then despite `no-store`.
+    pub must_understand: bool,
     /// Fields named by a qualified `no-cache="..."` or `private="..."`, lower-cased: the rest
     /// of the response may be stored and shared, these fields may not.
     pub withheld_fields: Vec<Bytes>,
@@ -45,16 +48,18 @@ pub enum PolicySource {
 
 impl ResponseDirectives {
     /// The directives that govern this cache: the first of `targeted` (the configured field
-    /// name, lower-case) and `CDN-Cache-Control` with a valid non-empty value, else
-    /// `Cache-Control`.
+    /// name, lower-case) and `CDN-Cache-Control` that is a valid non-empty RFC 8941
+    /// dictionary, else `Cache-Control`.
     pub fn select(
         headers: &[Header],
         targeted: Option<&str>,
     ) -> (ResponseDirectives, PolicySource) {
         for name in targeted.into_iter().chain(["cdn-cache-control"]) {
-            let mut items = directive_items(headers, name).peekable();
-            if items.peek().is_some() {
-                return (Self::from_items(items), PolicySource::Targeted);
+            if is_valid_dictionary(headers, name) {
+                return (
+                    Self::from_items(directive_items(headers, name)),
+                    PolicySource::Targeted,
+                );
             }
         }
         (
@@ -96,6 +101,8 @@ impl ResponseDirectives {
                 }
             } else if is("public") {
                 d.public = true;
+            } else if is("must-understand") {
+                d.must_understand = true;
             } else if is("must-revalidate") {
                 d.must_revalidate = true;
             } else if is("proxy-revalidate") {
@@ -163,6 +170,18 @@ impl RequestDirectives {
     pub fn is_empty(&self) -> bool {
         *self == RequestDirectives::default()
     }
+}
+
+/// Whether the fields called `name` together make a non-empty RFC 8941 dictionary, as a
+/// targeted cache-control field must (RFC 9213 2.1): one that does not is ignored whole.
+fn is_valid_dictionary(headers: &[Header], name: &str) -> bool {
+    let values: Vec<String> = find_all(headers, name)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect();
+    if values.is_empty() {
+        return false;
+    }
+    crate::http::structured::parse(&values.join(", ")).is_some_and(|members| !members.is_empty())
 }
 
 /// `name[=value]` items of every field called `name`, split on commas outside quoted

@@ -93,7 +93,14 @@ pub fn evaluate(
         withheld_fields: cc.withheld_fields.clone(),
         vary: vary.clone(),
     };
-    if cc.no_store {
+    // RFC 9111 5.2.2.3: with `must-understand`, a status this cache implements may be
+    // stored whatever `no-store` says, and any other status must not be.
+    if cc.must_understand && !UNDERSTOOD.contains(&status) {
+        return decide(Policy::Private {
+            reason: "must-understand",
+        });
+    }
+    if cc.no_store && !cc.must_understand {
         return decide(Policy::Private { reason: "no-store" });
     }
     if cc.private {
@@ -202,6 +209,28 @@ fn freshness_lifetime(
 /// The resolution of an HTTP date.
 const DATE_RESOLUTION: Duration = Duration::from_secs(1);
 
+/// The statuses whose semantics this cache implements, so a `must-understand` response with
+/// one may be stored (RFC 9111 5.2.2.3).
+const UNDERSTOOD: [u16; 16] = [
+    200, 203, 204, 206, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 451, 501,
+];
+
+/// The largest age stated (RFC 9111 1.2.2: 2^31 seconds, sent when an age is larger).
+const MAX_AGE_SECS: u64 = 1 << 31;
+
+/// The response's `Age` in seconds (`None` when absent); `Err` when it is present but not one
+/// delta-seconds value in one field.
+fn age_field(headers: &[Header]) -> Result<Option<u64>, ()> {
+    let mut ages = crate::http::headers::find_all(headers, "age");
+    let Some(first) = ages.next() else {
+        return Ok(None);
+    };
+    if ages.next().is_some() {
+        return Err(());
+    }
+    parse_delta_seconds(first.trim_ascii()).map(Some).ok_or(())
+}
+
 /// corrected_initial_age of RFC 9111 4.2.3: the larger of the apparent age (our clock minus
 /// the origin's `Date`) and the upstream `Age` plus the time the response took to arrive.
 ///
@@ -216,10 +245,12 @@ fn initial_age(
     request_time: SystemTime,
     response_time: SystemTime,
 ) -> Duration {
-    let age_value = find(headers, "age")
-        .and_then(|v| parse_delta_seconds(v.trim_ascii()))
-        .map(Duration::from_secs)
-        .unwrap_or(Duration::ZERO);
+    let age_value = match age_field(headers) {
+        Ok(age) => Duration::from_secs(age.unwrap_or(0)),
+        // RFC 9111 5.1: an invalid Age (a list, a suffix, a parameter) makes the response
+        // stale: it is as old as an age can be said to be (1.2.2's cap).
+        Err(()) => return Duration::from_secs(MAX_AGE_SECS),
+    };
     let apparent_age = find(headers, "date")
         .and_then(|v| http_date(v))
         .and_then(|date| response_time.duration_since(date).ok())

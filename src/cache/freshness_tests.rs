@@ -284,3 +284,71 @@ fn age_grows_with_residence_and_stale_windows_follow() {
     assert!(!plain.may_serve_on_error(later(9), Duration::ZERO));
     assert!(plain.may_serve_on_error(later(9), Duration::from_secs(60)));
 }
+
+#[test]
+fn an_invalid_age_makes_the_response_stale() {
+    // RFC 9111 5.1: a list, a suffix or a parameter is no Age; such a response is stale.
+    for age in ["5, 10", "5s", "5;x", "-1", ""] {
+        let hs = [
+            h("Cache-Control", "max-age=60"),
+            h("Date", &date(0)),
+            h("Age", age),
+        ];
+        let p = policy(200, &hs, at(0), at(0));
+        assert!(p.initial_age() >= Duration::from_secs(60), "{age:?}: {p:?}");
+    }
+    let twice = [
+        h("Cache-Control", "max-age=60"),
+        h("Age", "5"),
+        h("Age", "5"),
+    ];
+    assert!(policy(200, &twice, at(0), at(0)).initial_age() >= Duration::from_secs(60));
+    let valid = [
+        h("Cache-Control", "max-age=60"),
+        h("Date", &date(0)),
+        h("Age", "5"),
+    ];
+    assert_eq!(
+        policy(200, &valid, at(0), at(0)).initial_age(),
+        Duration::from_secs(5)
+    );
+}
+
+#[test]
+fn must_understand_stores_a_known_status_despite_no_store() {
+    // RFC 9111 5.2.2.3.
+    let hs = [h("Cache-Control", "no-store, must-understand, max-age=60")];
+    assert_eq!(lifetime(&policy(200, &hs, at(0), at(0))), Some(60));
+    assert!(matches!(
+        policy(299, &hs, at(0), at(0)),
+        Policy::Private { .. }
+    ));
+    let plain = [h("Cache-Control", "no-store, max-age=60")];
+    assert!(matches!(
+        policy(200, &plain, at(0), at(0)),
+        Policy::Private { .. }
+    ));
+}
+
+#[test]
+fn an_invalid_targeted_field_is_ignored_whole() {
+    // RFC 9213 2.1 with RFC 8941: CDN-Cache-Control is a dictionary; one that does not parse
+    // (an upper-case key, a bad value, a trailing comma) is ignored, Cache-Control applies.
+    for bad in [
+        "Max-Age=30",
+        "max-age=30, no-store=",
+        "max-age=30,",
+        "max-age=30 private",
+    ] {
+        let hs = [
+            h("Cache-Control", "max-age=10"),
+            h("CDN-Cache-Control", bad),
+        ];
+        assert_eq!(lifetime(&policy(200, &hs, at(0), at(0))), Some(10), "{bad}");
+    }
+    let good = [
+        h("Cache-Control", "max-age=10"),
+        h("CDN-Cache-Control", "max-age=30, private=\"set-cookie\""),
+    ];
+    assert_eq!(lifetime(&policy(200, &good, at(0), at(0))), Some(30));
+}

@@ -90,7 +90,8 @@ pub enum Verdict {
 /// Only GET and HEAD can be answered `304`; any other method gets `Send` (a failed
 /// `If-None-Match` on those would be a `412`, which is the origin's call). `If-Modified-Since`
 /// is ignored when `If-None-Match` is present (RFC 9110 13.1.3), when it appears more than
-/// once, or when it is not a valid HTTP-date. An `If-None-Match` that does not parse matches
+/// once, or when it is not a valid HTTP-date; without `Last-Modified` the response's `Date`
+/// stands for it. An `If-None-Match` that does not parse matches
 /// nothing, so the full response is sent: the safe reading of a field we cannot understand.
 pub fn evaluate(method: &Method, request: &[Header], response: &[Header]) -> Verdict {
     if !method.is_cacheable_read() {
@@ -107,7 +108,10 @@ pub fn evaluate(method: &Method, request: &[Header], response: &[Header]) -> Ver
     let Some(since) = single(request, "if-modified-since").and_then(http_date) else {
         return Verdict::Send;
     };
-    match find(response, "last-modified").and_then(|v| http_date(v)) {
+    // A stored response without `Last-Modified` was not modified after its `Date` (RFC 9111
+    // 4.3.2: a cache may use it as the modification date; RFC 9110 13.1.3).
+    let modified = find(response, "last-modified").or_else(|| find(response, "date"));
+    match modified.and_then(|v| http_date(v)) {
         Some(modified) if modified <= since => Verdict::NotModified,
         _ => Verdict::Send,
     }
@@ -169,10 +173,34 @@ fn single<'a>(headers: &'a [Header], name: &'a str) -> Option<&'a [u8]> {
 }
 
 /// Parses an HTTP-date (IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient
-/// must accept, RFC 9110 5.6.7). `None` for anything else.
+/// must accept, RFC 9110 5.6.7), whatever the case of its names (`sun, 06 nov 1994 ... gmt`
+/// is read as the date it obviously is). `None` for anything else.
 pub fn http_date(value: &[u8]) -> Option<SystemTime> {
     let text = std::str::from_utf8(trim_ows(value)).ok()?;
-    httpdate::parse_http_date(text).ok()
+    if let Ok(date) = httpdate::parse_http_date(text) {
+        return Some(date);
+    }
+    httpdate::parse_http_date(&canonical_case(text)).ok()
+}
+
+/// `text` with each run of letters as the date formats spell them: `GMT` in capitals, day and
+/// month names capitalised.
+fn canonical_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word_start = true;
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            out.push(match word_start {
+                true => c.to_ascii_uppercase(),
+                false => c.to_ascii_lowercase(),
+            });
+            word_start = false;
+        } else {
+            out.push(c);
+            word_start = true;
+        }
+    }
+    out.replace("Gmt", "GMT")
 }
 
 /// Representation metadata and framing a `304` must not carry (RFC 9110 15.4.5): the client
@@ -328,6 +356,36 @@ mod tests {
             verdict(&[("If-Modified-Since", "Thu Jan  1 00:00:00 2015")]),
             Verdict::NotModified
         );
+    }
+
+    #[test]
+    fn http_dates_in_any_of_the_three_forms_and_any_case() {
+        // RFC 9110 5.6.7: a recipient MUST accept all three formats.
+        let day = http_date(b"Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        for spelling in [
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "sun, 06 nov 1994 08:49:37 gmt",
+            "SUNDAY, 06-NOV-94 08:49:37 GMT",
+            "sun nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(http_date(spelling.as_bytes()), Some(day), "{spelling}");
+        }
+        assert_eq!(http_date(b"yesterday"), None);
+    }
+
+    #[test]
+    fn if_modified_since_falls_back_to_date_without_last_modified() {
+        // RFC 9110 13.1.3 with RFC 9111 4.3.2: the stored Date stands for Last-Modified.
+        let stored = hs(&[("Date", LM), ("ETag", "\"v1\"")]);
+        let ask = |since: &'static str| {
+            evaluate(&Method::Get, &hs(&[("If-Modified-Since", since)]), &stored)
+        };
+        assert_eq!(ask(LM), Verdict::NotModified);
+        assert_eq!(ask("Wed, 31 Dec 2014 23:59:59 GMT"), Verdict::Send);
+        let undated = hs(&[("ETag", "\"v1\"")]);
+        let since = hs(&[("If-Modified-Since", LM)]);
+        assert_eq!(evaluate(&Method::Get, &since, &undated), Verdict::Send);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod percent;
 pub mod range;
 pub mod request;
 pub mod response;
+pub mod structured;
 
 pub use self::chunked::{
     chunk_size_line, write_chunk_size_line, ChunkError, ChunkedDecoder, Decoded, LAST_CHUNK,
