@@ -58,7 +58,8 @@ def pattern(server, scenario):
     count, size = SETS[scenario]
     if server.name == "reference":
         return f"{server.base()}/{scenario}/{{0..{count - 1}}}.bin"
-    return f"{server.base()}/bench/{scenario}/{{0..{count - 1}}}.bin?size={size}"
+    # A day's freshness: no revalidation (the origin's default is 60 s) during the rounds.
+    return f"{server.base()}/bench/{scenario}/{{0..{count - 1}}}.bin?size={size}&cc=public,%20max-age%3D86400"
 
 
 def loadgen(args, workdir, label):
