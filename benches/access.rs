@@ -36,6 +36,7 @@ fn edgeauth_token() -> String {
 fn request(now: u64) -> Request<'static> {
     Request {
         path: "/live/ch1/720p/seg-1234.m4s",
+        raw_path: "/live/ch1/720p/seg-1234.m4s",
         uri: "",
         client: None,
         now,

@@ -188,6 +188,9 @@ with_shards!(uri_signing_tokens_are_checked_against_the_uri, |shards| {
     ));
     let ok = format!("/vod/a/1.bin?size=10&URISigningPackage={token}");
     assert_eq!(setup.get(&ok).status, 200);
+    // The container is matched against the path as an origin resolves it.
+    let walk = format!("/vod/a/%2e%2e/b/1.bin?size=10&URISigningPackage={token}");
+    assert_eq!(setup.get(&walk).status, 403);
     let elsewhere = format!("/vod/b/1.bin?size=10&URISigningPackage={token}");
     assert_eq!(setup.get(&elsewhere).status, 403);
     assert_eq!(setup.origin.hits("/vod/a/1.bin?size=10"), 1);
@@ -207,6 +210,9 @@ with_shards!(
         let target = "/c/a.bin?size=10&echo=X-Edge-Secret";
         let answered = get_with(setup.addr, target, &[("X-Edge-Secret", "guess")]);
         assert_eq!(answered.header("x-echo-x-edge-secret"), Some("s3cr3t"));
+        // TRACE would echo the credential back: refused.
+        let raw = common::request_text("TRACE", "/c/a.bin", &[]);
+        assert_eq!(common::request(setup.addr, &raw, false).status, 403);
         let query = Setup::with(shards, &[("origin_credential", "?edge=s3cr3t")]);
         assert_eq!(query.get("/c/b.bin?size=10").status, 200);
         assert_eq!(query.origin.hits("/c/b.bin?size=10&edge=s3cr3t"), 1);
@@ -244,3 +250,48 @@ with_shards!(
         assert_eq!(purge(&bearer), 200);
     }
 );
+
+with_shards!(tokens_stay_out_of_passes_logs_and_dot_segments, |shards| {
+    let keys = key_file(&format!("leak{shards}"));
+    let dir = std::env::temp_dir().join(format!(
+        "livecache-access-log-{shards}-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("access.log");
+    let _ = std::fs::remove_file(&log);
+    let setup = Setup::with(
+        shards,
+        &[
+            ("access", &format!("/secure/=edgeauth,keys={keys}")),
+            ("access_log", log.to_str().unwrap()),
+        ],
+    );
+    let token = edgeauth("/secure/a/*", 300, 1);
+    // A pass (POST) with the token in a cookie and a field: neither reaches the origin.
+    let cookie = format!("__token__={token}; keep=1");
+    let raw = common::request_text(
+        "POST",
+        "/secure/a/p?echo=Cookie&echo=__token__",
+        &[
+            ("Cookie", &cookie),
+            ("__token__", &token),
+            ("Content-Length", "0"),
+        ],
+    );
+    let passed = common::request(setup.addr, &raw, false);
+    assert_eq!(passed.status, 200);
+    assert_eq!(passed.header("x-echo-cookie"), Some("keep=1"));
+    assert_eq!(passed.header("x-echo-__token__"), Some("-"));
+    // A dot segment cannot walk an ACL token out of its directory.
+    let walk = format!("/secure/a/%2e%2e/b/x.bin?__token__={token}");
+    assert_eq!(setup.get(&walk).status, 403);
+    // The access log never holds the token.
+    let logged = |text: &str| text.lines().count() >= 2;
+    assert!(common::eventually(Duration::from_secs(10), || {
+        std::fs::read_to_string(&log).is_ok_and(|t| logged(&t))
+    }));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("hmac="), "{text}");
+    assert!(text.contains("/secure/a/p?echo=Cookie"), "{text}");
+});

@@ -74,10 +74,13 @@ impl Denial {
 /// The request a token is checked against.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
-    /// The path, as sent (no query).
+    /// The path as an origin resolves it (`normalized_path`): what ACLs are matched against.
     pub path: &'a str,
-    /// `http://HOST` + path + query without the token parameter: what an RFC 9246 URI
-    /// container is matched against.
+    /// The path as sent (no query): what a one-URL token signs, as its issuer wrote it.
+    pub raw_path: &'a str,
+    /// `http://HOST` + the normalised path + the query without the token parameter: what an
+    /// RFC 9246 URI container is matched against (normalised, so `a/%2e%2e/b` cannot walk a
+    /// `regex:` token out of its directory).
     pub uri: &'a str,
     pub client: Option<IpAddr>,
     /// Wall time, whole seconds since the Unix epoch.
@@ -125,7 +128,7 @@ impl Grant {
         }
         let covered = match &self.scope {
             Scope::Paths(patterns) => patterns.iter().any(|p| wildcard_match(p, request.path)),
-            Scope::Path(path) => path == request.path,
+            Scope::Path(path) => path == request.raw_path,
             Scope::UriHash(hash) => sha256(request.uri.as_bytes()) == *hash,
             Scope::UriRegex(regex) => regex.is_match(request.uri),
             Scope::Route => true,
@@ -165,7 +168,7 @@ impl KeptGrant {
 /// request already.
 pub fn verify(route: &Route, token: &str, request: &Request) -> Result<Grant, Denial> {
     let grant = match route.scheme {
-        Scheme::EdgeAuth => edgeauth::verify(&route.keys, token, request.path)?,
+        Scheme::EdgeAuth => edgeauth::verify(&route.keys, token, request.raw_path)?,
         Scheme::UriSigning => uri_signing::verify(&route.keys, token)?,
     };
     grant.allows(request)?;

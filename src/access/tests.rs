@@ -33,6 +33,7 @@ fn route(scheme: Scheme, key_lines: &str) -> Route {
 fn request<'a>(path: &'a str, uri: &'a str, now: u64) -> Request<'a> {
     Request {
         path,
+        raw_path: path,
         uri,
         client: None,
         now,

@@ -16,11 +16,9 @@ use super::{hmac_matches, Denial, Grant, Key, Scope};
 /// holds, but a mistake should not cost the shard megabytes).
 const REGEX_SIZE_LIMIT: usize = 256 << 10;
 
-/// Claims livecache understands (so a `cdnicrit` naming them is met).
-const KNOWN: &[&str] = &[
-    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "cdniv", "cdnicrit", "cdniip", "cdniuc",
-    "cdniets", "cdnistt", "cdnistd",
-];
+/// Claims livecache enforces, so a `cdnicrit` naming them is met; one naming any other
+/// (`aud`, `jti`, renewal...) refuses the token, as nothing here would honour it.
+const KNOWN: &[&str] = &["exp", "nbf", "cdniv", "cdnicrit", "cdniip", "cdniuc"];
 
 /// The grant of a URI Signing `token`, if one of `keys` signed it.
 pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {

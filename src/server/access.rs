@@ -11,7 +11,9 @@ use std::time::UNIX_EPOCH;
 use super::client::{path_of, Connection};
 use crate::access::{self, cookie_value, query_value, Denial, KeptGrant, Route, Scheme};
 use crate::cache::CacheKey;
-use crate::http::headers::{find, find_all};
+use bytes::Bytes;
+
+use crate::http::headers::{find, find_all, Header};
 use crate::http::request::RequestHead;
 use crate::metrics::ShardStats;
 
@@ -37,9 +39,9 @@ impl Connection {
                 None => Err(self.count_denial(Denial::Malformed)),
             };
         };
-        let result = match normal {
-            Some(path) => self.verify(route, head, &path),
-            None => Err(Denial::Malformed),
+        let result = match (normal, std::str::from_utf8(raw)) {
+            (Some(path), Ok(raw)) => self.verify(route, head, &path, raw),
+            _ => Err(Denial::Malformed),
         };
         let stats = self.shard.my_stats();
         match result {
@@ -55,12 +57,21 @@ impl Connection {
     }
 
     /// Ok(true): verified now; Ok(false): the kept grant covered it. `path` is normalised.
-    fn verify(&mut self, route: &Route, head: &RequestHead, path: &str) -> Result<bool, Denial> {
+    fn verify(
+        &mut self,
+        route: &Route,
+        head: &RequestHead,
+        path: &str,
+        raw_path: &str,
+    ) -> Result<bool, Denial> {
         let token = token_of(head, &route.param).ok_or(Denial::Missing)?;
         let uri = match route.scheme {
-            Scheme::UriSigning => {
-                signed_uri(head, &route.param, &self.shard.config().origin.authority)
-            }
+            Scheme::UriSigning => signed_uri(
+                head,
+                path,
+                &route.param,
+                &self.shard.config().origin.authority,
+            ),
             Scheme::EdgeAuth => String::new(),
         };
         let now = self
@@ -70,6 +81,7 @@ impl Connection {
             .map_or(0, |d| d.as_secs());
         let request = access::Request {
             path,
+            raw_path,
             uri: &uri,
             client: self.peer().map(|p| p.ip().to_canonical()),
             now,
@@ -104,17 +116,43 @@ fn token_of<'a>(head: &'a RequestHead, name: &str) -> Option<&'a [u8]> {
     find(&head.headers, field).map(|v| &v[..])
 }
 
-/// The URI an RFC 9246 container is matched against: `http://HOST` and the target without
-/// the token's parameter.
-fn signed_uri(head: &RequestHead, param: &str, default_host: &str) -> String {
+/// The URI an RFC 9246 container is matched against: `http://HOST`, the normalised `path` and
+/// the query without the token's parameter.
+fn signed_uri(head: &RequestHead, path: &str, param: &str, default_host: &str) -> String {
     let host = head
         .host()
         .map(|h| &h[..])
         .unwrap_or(default_host.as_bytes());
-    let key = CacheKey::new(host, &head.target, &[param.to_string()]);
+    let query = head.target.iter().position(|&b| b == b'?');
+    let mut target = path.as_bytes().to_vec();
+    target.extend_from_slice(query.map_or(&[][..], |q| &head.target[q..]));
+    let key = CacheKey::new(host, &target, &[param.to_string()]);
     format!(
         "http://{}{}",
         String::from_utf8_lossy(key.host()),
         String::from_utf8_lossy(key.target())
     )
+}
+
+/// A passed request's fields without the tokens of `params`: no field of such a name, and no
+/// such cookie in `Cookie` (a shared fetch never carries either; a pass forwards the client's
+/// end-to-end fields, which must not include what only livecache may read).
+pub(super) fn strip_token_fields(fields: &mut Vec<Header>, params: &[String]) {
+    fields.retain(|h| !params.iter().any(|p| h.is(p)));
+    for field in fields.iter_mut().filter(|h| h.is("cookie")) {
+        let kept: Vec<&[u8]> = field
+            .value
+            .split(|&b| b == b';')
+            .filter(|pair| {
+                let name = pair
+                    .trim_ascii()
+                    .split(|&b| b == b'=')
+                    .next()
+                    .unwrap_or_default();
+                !params.iter().any(|p| p.as_bytes() == name)
+            })
+            .collect();
+        field.value = Bytes::from(kept.join(&b';'));
+    }
+    fields.retain(|h| !h.is("cookie") || !h.value.trim_ascii().is_empty());
 }

@@ -142,6 +142,21 @@ impl Connection {
             return;
         }
         let peer = self.peer();
+        // A signed URL's token is a credential: it is not written to the log.
+        let config = self.shard.config();
+        let stripped;
+        let head = match head {
+            Some(h) if !config.access.routes.is_empty() => {
+                let target =
+                    crate::cache::key::strip_query(&h.target, &config.access.token_params());
+                stripped = RequestHead {
+                    target,
+                    ..h.clone()
+                };
+                Some(&stripped)
+            }
+            other => other,
+        };
         self.shard
             .access_log
             .record(&Entry::new(peer, head, meter, self.shard.id));
@@ -182,7 +197,10 @@ impl Connection {
         if purge::is_purge(&head.method) {
             return purge::serve(self, head, exchange, meter).await;
         }
-        if self.check_access(head).is_err() {
+        // TRACE echoes the request as the origin received it: with livecache's own credential
+        // added, that would hand the secret to any client (nginx refuses TRACE likewise).
+        let trace = matches!(&head.method, Method::Other(m) if m.eq_ignore_ascii_case(b"TRACE"));
+        if self.check_access(head).is_err() || trace {
             // Refused before any lookup or upstream request. A body that was not read leaves
             // nothing on the connection that could be trusted as the next request.
             let alive = exchange.keep_alive && head.body == RequestBody::None;

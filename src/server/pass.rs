@@ -101,7 +101,14 @@ pub async fn forward(
             true => head.target.clone(),
             false => crate::cache::key::strip_query(&head.target, &config.access.token_params()),
         },
-        headers: forward::passed_fields(head, &config.origin.authority, conn.peer(), &config.node),
+        headers: {
+            let mut fields =
+                forward::passed_fields(head, &config.origin.authority, conn.peer(), &config.node);
+            if !config.access.routes.is_empty() {
+                super::access::strip_token_fields(&mut fields, &config.access.token_params());
+            }
+            fields
+        },
         body: framing,
         // A POST or PATCH must not be sent twice: it never rides a reused connection.
         idempotent: !matches!(head.method, Method::Post | Method::Patch | Method::Other(_)),
