@@ -96,6 +96,34 @@ with_shards!(variants_are_stored_separately, |shards| {
     );
 });
 
+with_shards!(accept_language_weights_and_order_are_normalised, |shards| {
+    // One preference list however it is spelled: weights canonical, items by weight, equal
+    // weights in the client's order (kept apart: an origin may break ties by it).
+    let setup = Setup::new(shards);
+    let target = lang_target("/vary/weights/1/seg.m4s");
+    let first = get_lang(&setup, &target, Some("en-US,en;q=0.9,fr;q=0.8"));
+    assert_eq!(first.status, 200);
+    for equivalent in [
+        "fr;q=0.800, en;q=0.9, EN-us",
+        "en-us;q=1.0,  en;q=0.90, fr;q=0.8",
+    ] {
+        let r = get_lang(&setup, &target, Some(equivalent));
+        assert!(
+            r.cache_status().contains("hit"),
+            "{equivalent}: {}",
+            r.cache_status()
+        );
+    }
+    assert_eq!(setup.origin.hits(&target), 1);
+    let other = get_lang(&setup, &target, Some("fr,en"));
+    assert!(
+        other.cache_status().contains("fwd=vary-miss"),
+        "{}",
+        other.cache_status()
+    );
+    assert_eq!(setup.origin.hits(&target), 2);
+});
+
 with_shards!(accept_field_values_are_normalised, |shards| {
     let setup = Setup::new(shards);
     let target = lang_target("/vary/norm/1/seg.m4s");

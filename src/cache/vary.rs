@@ -91,6 +91,19 @@ pub fn secondary_key(names: &[Bytes], request: &[Header]) -> Bytes {
         let text = std::str::from_utf8(name).unwrap_or_default();
         key.put_slice(name);
         let fold = CASE_INSENSITIVE.contains(&name.as_ref());
+        if name.as_ref() == b"accept-language" {
+            let values: Vec<&[u8]> = find_all(request, text).map(|v| &v[..]).collect();
+            // An absent field stays apart from an empty one (below).
+            let normal = (!values.is_empty())
+                .then(|| language_preferences(&values.join(&b',')))
+                .flatten();
+            if let Some(normal) = normal {
+                key.put_u8(b':');
+                key.put_slice(&normal);
+                key.put_u8(b'\n');
+                continue;
+            }
+        }
         let mut first = true;
         for value in find_all(request, text) {
             key.put_u8(if first { b':' } else { b',' });
@@ -100,6 +113,75 @@ pub fn secondary_key(names: &[Bytes], request: &[Header]) -> Bytes {
         key.put_u8(b'\n');
     }
     key.freeze()
+}
+
+/// An `Accept-Language` value as the preferences it states (RFC 9110 12.5.4), so spellings of
+/// one preference list share a variant: tags lower-cased, `q` written canonically (omitted when
+/// 1), items ordered by `q`, highest first, keeping the client's order among equal weights (an
+/// origin that breaks ties by order sees the same list). `None` when anything is not a plain
+/// `tag[;q=weight]` item: then only case and whitespace are folded, as for other fields.
+fn language_preferences(value: &[u8]) -> Option<Vec<u8>> {
+    let mut items: Vec<(Vec<u8>, u16)> = Vec::new();
+    for item in value.split(|&b| b == b',') {
+        let item = item.trim_ascii();
+        if item.is_empty() {
+            continue;
+        }
+        let mut parts = item.split(|&b| b == b';');
+        let tag = parts.next()?.trim_ascii();
+        let plain = |b: &u8| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'*';
+        if tag.is_empty() || !tag.iter().all(plain) {
+            return None;
+        }
+        let weight = match parts.next() {
+            None => 1000,
+            Some(param) => {
+                let param = param.trim_ascii();
+                let q = param
+                    .strip_prefix(b"q=")
+                    .or_else(|| param.strip_prefix(b"Q="))?;
+                qvalue(q)?
+            }
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        items.push((tag.to_ascii_lowercase(), weight));
+    }
+    // Stable: equal weights keep the client's order.
+    items.sort_by(|a, b| b.1.cmp(&a.1));
+    let mut out = Vec::with_capacity(value.len());
+    for (i, (tag, weight)) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(tag);
+        if *weight != 1000 {
+            out.extend_from_slice(format!(";q={}", *weight as f64 / 1000.0).as_bytes());
+        }
+    }
+    Some(out)
+}
+
+/// An RFC 9110 12.4.2 qvalue in thousandths: `0[.ddd]` or `1[.000]`.
+fn qvalue(text: &[u8]) -> Option<u16> {
+    let (whole, fraction) = match text.iter().position(|&b| b == b'.') {
+        Some(dot) => (&text[..dot], &text[dot + 1..]),
+        None => (text, &[][..]),
+    };
+    if fraction.len() > 3 || !fraction.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let thousandths = fraction
+        .iter()
+        .chain(std::iter::repeat(&b'0'))
+        .take(3)
+        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    match whole {
+        b"0" => Some(thousandths),
+        b"1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
 }
 
 /// Appends `value` with list commas tight, whitespace runs folded to one space, and case
@@ -127,6 +209,29 @@ fn normalise_into(out: &mut BytesMut, value: &[u8], fold: bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn language_preferences_are_compared_as_preferences() {
+        let key =
+            |v: &str| language_preferences(v.as_bytes()).map(|k| String::from_utf8(k).unwrap());
+        let a = key("en-US,en;q=0.9,fr;q=0.8");
+        assert_eq!(a.as_deref(), Some("en-us,en;q=0.9,fr;q=0.8"));
+        assert_eq!(key("fr;q=0.800, EN-us , en;Q=0.9"), a);
+        assert_eq!(key("en-US;q=1.0,en;q=0.9,,fr;q=0.8"), a);
+        // Equal weights keep their order: an origin may break ties by it.
+        assert_ne!(key("fr,en"), key("en,fr"));
+        assert_eq!(
+            key("da, en-gb;q=0.8, en;q=0.7").as_deref(),
+            Some("da,en-gb;q=0.8,en;q=0.7")
+        );
+        for unsafe_value in ["en;q=2", "en;q=0.1234", "en;level=1", "en_US", "en;q"] {
+            assert_eq!(key(unsafe_value), None, "{unsafe_value}");
+        }
+        assert_eq!(qvalue(b"0"), Some(0));
+        assert_eq!(qvalue(b"0.5"), Some(500));
+        assert_eq!(qvalue(b"1.000"), Some(1000));
+        assert_eq!(qvalue(b"1.001"), None);
+    }
 
     #[test]
     fn too_many_vary_fields_count_as_star() {
