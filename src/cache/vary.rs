@@ -149,7 +149,7 @@ fn language_preferences(value: &[u8]) -> Option<Vec<u8>> {
         items.push((tag.to_ascii_lowercase(), weight));
     }
     // Stable: equal weights keep the client's order.
-    items.sort_by(|a, b| b.1.cmp(&a.1));
+    items.sort_by_key(|item| std::cmp::Reverse(item.1));
     let mut out = Vec::with_capacity(value.len());
     for (i, (tag, weight)) in items.iter().enumerate() {
         if i > 0 {
