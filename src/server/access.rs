@@ -8,11 +8,11 @@
 
 use std::time::UNIX_EPOCH;
 
+use bytes::Bytes;
+
 use super::client::{path_of, Connection};
 use crate::access::{self, cookie_value, query_value, Denial, KeptGrant, Route, Scheme};
 use crate::cache::CacheKey;
-use bytes::Bytes;
-
 use crate::http::headers::{find, find_all, Header};
 use crate::http::request::RequestHead;
 use crate::metrics::ShardStats;
