@@ -15,7 +15,8 @@ Every cache is warmed (each object fetched once) before its first measured run. 
 every scenario on every server, the servers' order rotating from round to round, so a noisy
 neighbour hits them alike; the summary gives per scenario and server the median and the range
 of req/s and of server CPU us per request (utime + stime of all its processes, /proc), and the
-median over the rounds of each round's figure over the reference's in that round.
+median over the rounds of each round's figure over the reference's in that round, and the
+medians of user and system CPU us per request apart (a server's own logic shows in user time).
 
 --syscalls adds, after the rounds, one run per server under `strace -c -f` (5,000 requests;
 the run is slow, only the counts matter) and prints system calls per request.
@@ -75,19 +76,38 @@ def warm(server, scenario, workdir):
                            f"{report['bad_status']} bad statuses")
 
 
+def cpu_split(pid):
+    """(user, system) CPU seconds of pid and its descendants, from /proc."""
+    user = system = 0
+    for p in compare.process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            user, system = user + int(fields[11]), system + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
 def measure(server, scenario, seconds, workdir, label):
-    before = compare.cpu_seconds(server.proc.pid)
+    user0, sys0 = cpu_split(server.proc.pid)
     report = loadgen(["urls", "--connections", CONNECTIONS, "--duration", f"{seconds}s",
                       "--url-pattern", pattern(server, scenario)], workdir, label)
-    cpu = compare.cpu_seconds(server.proc.pid) - before
+    user1, sys1 = cpu_split(server.proc.pid)
     url = report["kinds"].get("url") or {}
+    per = lambda seconds_used: 1e6 * seconds_used / max(report["requests"], 1)
     return {
         "scenario": scenario,
         "server": server.name,
         "requests": report["requests"],
         "requests_per_s": report["requests_per_s"],
         "errors": report["errors"] + report["bad_status"],
-        "cpu_us_per_request": 1e6 * cpu / max(report["requests"], 1),
+        "cpu_us_per_request": per(user1 - user0 + sys1 - sys0),
+        # User space is where a server's own logic shows; system time is the kernel's share
+        # (the sockets), alike for servers that make the same calls.
+        "user_us_per_request": per(user1 - user0),
+        "sys_us_per_request": per(sys1 - sys0),
         "total_p99_ms": url.get("total_ms", {}).get("p99"),
     }
 
@@ -129,6 +149,8 @@ def summary(rows, scenarios, servers):
             rps = [r["requests_per_s"] for r in mine]
             line = {
                 "scenario": scenario, "server": server, "rounds": len(mine),
+                "user_median": statistics.median(r["user_us_per_request"] for r in mine),
+                "sys_median": statistics.median(r["sys_us_per_request"] for r in mine),
                 "cpu_median": statistics.median(cpu), "cpu_min": min(cpu), "cpu_max": max(cpu),
                 "rps_median": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps),
                 "errors": sum(r["errors"] for r in mine),
@@ -148,14 +170,16 @@ def summary(rows, scenarios, servers):
 
 def print_summary(lines, syscalls):
     print(f"\n{'scenario':<7} {'server':<10} {'rounds':>6} {'CPU us/req median':>17} {'range':>13} "
-          f"{'x ref':>6} {'req/s median':>12} {'range':>15} {'x ref':>6} {'errors':>6} {'syscalls/req':>12}")
+          f"{'x ref':>6} {'req/s median':>12} {'range':>15} {'x ref':>6} {'errors':>6} {'syscalls/req':>12}"
+          f" {'user us':>8} {'sys us':>7}")
     for s in lines:
         fmt = lambda v: "-" if v is None else f"{v:.2f}"
         calls = syscalls.get(f"{s['scenario']}/{s['server']}")
         print(f"{s['scenario']:<7} {s['server']:<10} {s['rounds']:>6} {s['cpu_median']:>17.1f} "
               f"{s['cpu_min']:>6.1f}-{s['cpu_max']:<6.1f} {fmt(s.get('cpu_over_reference')):>6} "
               f"{s['rps_median']:>12.0f} {s['rps_min']:>7.0f}-{s['rps_max']:<7.0f} "
-              f"{fmt(s.get('rps_over_reference')):>6} {s['errors']:>6} {fmt(calls):>12}")
+              f"{fmt(s.get('rps_over_reference')):>6} {s['errors']:>6} {fmt(calls):>12}"
+              f" {s['user_median']:>8.1f} {s['sys_median']:>7.1f}")
 
 
 def main():
