@@ -77,16 +77,22 @@ def process_tree(pid):
     return pids
 
 
-def cpu_seconds(pid):
-    total = 0
+def cpu_split(pid):
+    """(user, system) CPU seconds of pid and its descendants, from /proc."""
+    user = system = 0
     for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
+            user, system = user + int(fields[11]), system + int(fields[12])
         except (OSError, IndexError, ValueError):
             pass
-    return total / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return user / tick, system / tick
+
+
+def cpu_seconds(pid):
+    return sum(cpu_split(pid))
 
 
 def ensure_peers():

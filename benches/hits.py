@@ -63,38 +63,20 @@ def pattern(server, scenario):
     return f"{server.base()}/bench/{scenario}/{{0..{count - 1}}}.bin?size={size}&cc=public,%20max-age%3D86400"
 
 
-def loadgen(args, workdir, label):
-    return compare.loadgen(args, workdir, label)
-
-
 def warm(server, scenario, workdir):
     count, _ = SETS[scenario]
-    report = loadgen(["urls", "--connections", "8", "--requests", str(count),
+    report = compare.loadgen(["urls", "--connections", "8", "--requests", str(count),
                       "--url-pattern", pattern(server, scenario)], workdir, f"warm-{scenario}-{server.name}")
     if report["errors"] or report["bad_status"]:
         raise RuntimeError(f"warming {scenario} on {server.name}: {report['errors']} errors, "
                            f"{report['bad_status']} bad statuses")
 
 
-def cpu_split(pid):
-    """(user, system) CPU seconds of pid and its descendants, from /proc."""
-    user = system = 0
-    for p in compare.process_tree(pid):
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            user, system = user + int(fields[11]), system + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    tick = os.sysconf("SC_CLK_TCK")
-    return user / tick, system / tick
-
-
 def measure(server, scenario, seconds, workdir, label):
-    user0, sys0 = cpu_split(server.proc.pid)
-    report = loadgen(["urls", "--connections", CONNECTIONS, "--duration", f"{seconds}s",
+    user0, sys0 = compare.cpu_split(server.proc.pid)
+    report = compare.loadgen(["urls", "--connections", CONNECTIONS, "--duration", f"{seconds}s",
                       "--url-pattern", pattern(server, scenario)], workdir, label)
-    user1, sys1 = cpu_split(server.proc.pid)
+    user1, sys1 = compare.cpu_split(server.proc.pid)
     url = report["kinds"].get("url") or {}
     per = lambda seconds_used: 1e6 * seconds_used / max(report["requests"], 1)
     return {
@@ -123,7 +105,7 @@ def syscalls_per_request(server, scenario, workdir):
     tracer = subprocess.Popen(argv, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached
     requests = 5000
-    loadgen(["urls", "--connections", CONNECTIONS, "--requests", str(requests),
+    compare.loadgen(["urls", "--connections", CONNECTIONS, "--requests", str(requests),
              "--url-pattern", pattern(server, scenario)], workdir, f"strace-{scenario}-{server.name}")
     tracer.send_signal(2)
     tracer.wait(30)
@@ -140,7 +122,6 @@ def summary(rows, scenarios, servers):
     out = []
     for scenario in scenarios:
         ref = [r for r in rows if r["scenario"] == scenario and r["server"] == "reference"]
-        ref_cpu = bool(ref)
         for server in servers:
             mine = [r for r in rows if r["scenario"] == scenario and r["server"] == server]
             if not mine:
@@ -155,7 +136,7 @@ def summary(rows, scenarios, servers):
                 "rps_median": statistics.median(rps), "rps_min": min(rps), "rps_max": max(rps),
                 "errors": sum(r["errors"] for r in mine),
             }
-            if ref_cpu:
+            if ref:
                 # Each round's figure over the reference's in the same round, then the median:
                 # a noisy neighbour slows both within a round, so the ratio is steadier.
                 by_round = {r["round"]: r for r in ref}

@@ -26,6 +26,16 @@ fn key_file(test: &str) -> String {
     file.display().to_string()
 }
 
+/// A daemon whose `route` (`PREFIX=SCHEME`) is signed with `KEY`, with `extra` settings; `test`
+/// names its key file's directory.
+fn guarded(shards: usize, test: &str, route: &str, extra: &[(&str, &str)]) -> Setup {
+    let keys = key_file(&format!("{test}{shards}"));
+    let access = format!("{route},keys={keys}");
+    let mut settings = vec![("access", access.as_str())];
+    settings.extend_from_slice(extra);
+    Setup::with(shards, &settings)
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -53,11 +63,7 @@ fn denied(setup: &Setup, reason: livecache::access::Denial) -> u64 {
 with_shards!(
     a_missing_bad_or_expired_token_gets_403_and_no_origin_request,
     |shards| {
-        let keys = key_file(&format!("deny{shards}"));
-        let setup = Setup::with(
-            shards,
-            &[("access", &format!("/secure/=edgeauth,keys={keys}"))],
-        );
+        let setup = guarded(shards, "deny", "/secure/=edgeauth", &[]);
         use livecache::access::Denial;
         assert_eq!(setup.get("/secure/a.bin?size=10").status, 403);
         // The last hex digit of its HMAC changed.
@@ -104,11 +110,7 @@ with_shards!(
 with_shards!(
     one_acl_token_covers_the_stream_and_never_reaches_the_key_or_origin,
     |shards| {
-        let keys = key_file(&format!("acl{shards}"));
-        let setup = Setup::with(
-            shards,
-            &[("access", &format!("/secure/=edgeauth,keys={keys}"))],
-        );
+        let setup = guarded(shards, "acl", "/secure/=edgeauth", &[]);
         let token = edgeauth("/secure/ch1/*", 300, 1);
         let mut conn = Conn::open(setup.addr);
         for object in ["index.m3u8", "720p/seg-1.m4s", "720p/seg-2.m4s"] {
@@ -150,11 +152,7 @@ with_shards!(
 with_shards!(
     ten_thousand_viewers_with_their_own_tokens_cost_one_origin_request,
     |shards| {
-        let keys = key_file(&format!("many{shards}"));
-        let setup = Setup::with(
-            shards,
-            &[("access", &format!("/secure/=edgeauth,keys={keys}"))],
-        );
+        let setup = guarded(shards, "many", "/secure/=edgeauth", &[]);
         let mut conns: Vec<Conn> = (0..8).map(|_| Conn::open(setup.addr)).collect();
         for viewer in 0..10_000u64 {
             let token = edgeauth("/secure/ch1/*", 300, viewer);
@@ -168,11 +166,7 @@ with_shards!(
 );
 
 with_shards!(uri_signing_tokens_are_checked_against_the_uri, |shards| {
-    let keys = key_file(&format!("jwt{shards}"));
-    let setup = Setup::with(
-        shards,
-        &[("access", &format!("/vod/=uri_signing,keys={keys}"))],
-    );
+    let setup = guarded(shards, "jwt", "/vod/=uri_signing", &[]);
     let jwt = |claims: &str| {
         let signed = format!(
             "{}.{}",
@@ -252,7 +246,6 @@ with_shards!(
 );
 
 with_shards!(tokens_stay_out_of_passes_logs_and_dot_segments, |shards| {
-    let keys = key_file(&format!("leak{shards}"));
     let dir = std::env::temp_dir().join(format!(
         "livecache-access-log-{shards}-{}",
         std::process::id()
@@ -260,12 +253,12 @@ with_shards!(tokens_stay_out_of_passes_logs_and_dot_segments, |shards| {
     std::fs::create_dir_all(&dir).unwrap();
     let log = dir.join("access.log");
     let _ = std::fs::remove_file(&log);
-    let setup = Setup::with(
+    let log_path = log.to_str().unwrap();
+    let setup = guarded(
         shards,
-        &[
-            ("access", &format!("/secure/=edgeauth,keys={keys}")),
-            ("access_log", log.to_str().unwrap()),
-        ],
+        "leak",
+        "/secure/=edgeauth",
+        &[("access_log", log_path)],
     );
     let token = edgeauth("/secure/a/*", 300, 1);
     // A pass (POST) with the token in a cookie and a field: neither reaches the origin.

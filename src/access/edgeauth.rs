@@ -7,9 +7,8 @@
 //! further. An `acl` pattern's `*` matches any run of characters, `/` included, so
 //! `acl=/live/ch1/*` covers every playlist and segment of the stream.
 
-use super::keys::decode_hex;
 use super::{hmac_matches, Denial, Grant, Key, Scope};
-use crate::http::percent::percent_decode;
+use crate::http::percent::{decode_hex, percent_decode};
 
 /// The grant of an EdgeAuth `token` for a request of `path`, if one of `keys` signed it.
 pub fn verify(keys: &[Key], token: &str, path: &str) -> Result<Grant, Denial> {
@@ -17,7 +16,7 @@ pub fn verify(keys: &[Key], token: &str, path: &str) -> Result<Grant, Denial> {
         return Err(Denial::Malformed);
     };
     let (signed, mac_hex) = (&token[..signed_end], &token[signed_end + "~hmac=".len()..]);
-    let mac = decode_hex(mac_hex).ok_or(Denial::Malformed)?;
+    let mac = decode_hex(mac_hex.as_bytes()).ok_or(Denial::Malformed)?;
     let mut fields = Fields::default();
     for field in signed.split('~') {
         let (name, value) = field.split_once('=').ok_or(Denial::Malformed)?;

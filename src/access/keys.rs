@@ -4,6 +4,8 @@
 //! rotates by adding the new key, moving the issuers to it, then removing the old). Blank
 //! lines and `#` comments are skipped. A key is at least 16 bytes.
 
+use crate::http::percent::decode_hex;
+
 /// Shortest key accepted, in bytes.
 const MIN_KEY: usize = 16;
 
@@ -32,7 +34,8 @@ pub fn parse_keys(text: &str) -> Result<Vec<Key>, String> {
             Some((id, hex)) => (Some(id.trim().to_string()), hex.trim()),
             None => (None, line),
         };
-        let secret = decode_hex(hex).ok_or_else(|| format!("line {}: not a hex key", n + 1))?;
+        let secret =
+            decode_hex(hex.as_bytes()).ok_or_else(|| format!("line {}: not a hex key", n + 1))?;
         if secret.len() < MIN_KEY {
             return Err(format!(
                 "line {}: a key of {} bytes is too short (at least {MIN_KEY})",
@@ -46,19 +49,4 @@ pub fn parse_keys(text: &str) -> Result<Vec<Key>, String> {
         return Err("no key in the file".into());
     }
     Ok(keys)
-}
-
-/// Bytes of an even-length hex string (either case).
-pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    let text = text.as_bytes();
-    if text.is_empty() || !text.len().is_multiple_of(2) {
-        return None;
-    }
-    text.chunks(2)
-        .map(|pair| Some(hex_digit(pair[0])? << 4 | hex_digit(pair[1])?))
-        .collect()
-}
-
-pub fn hex_digit(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }

@@ -15,6 +15,7 @@ pub mod keys;
 mod routes;
 pub mod uri_signing;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -178,8 +179,18 @@ pub fn verify(route: &Route, token: &str, request: &Request) -> Result<Grant, De
 /// `path` as an origin would resolve it: escapes decoded, runs of `/` merged, `.` and `..`
 /// segments resolved (RFC 3986 5.2.4). Routes and ACLs are matched against it, so `/%6Cive/`,
 /// `//live/` or `/x/../live/` cannot slip past a `/live/` route. `None` for a malformed escape
-/// or a path that is not UTF-8 once decoded.
-pub fn normalized_path(path: &[u8]) -> Option<String> {
+/// or a path that is not UTF-8 once decoded. A path already in that form (the usual one) is
+/// returned as it is, without a copy: this runs on every request under a route.
+pub fn normalized_path(path: &[u8]) -> Option<Cow<'_, str>> {
+    let text = std::str::from_utf8(path).ok()?;
+    let resolved = text.starts_with('/')
+        && !text.contains('%')
+        && !["//", "/./", "/../"].iter().any(|s| text.contains(s))
+        && !text.ends_with("/.")
+        && !text.ends_with("/..");
+    if resolved {
+        return Some(Cow::Borrowed(text));
+    }
     let decoded = String::from_utf8(percent_decode(path)?).ok()?;
     let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/').skip(1) {
@@ -201,7 +212,7 @@ pub fn normalized_path(path: &[u8]) -> Option<String> {
     if out.is_empty() || trailing {
         out.push('/');
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// Whether `text` matches `pattern`, where `*` matches any run of characters.
@@ -243,23 +254,12 @@ pub fn hmac_matches(key: &[u8], message: &[u8], mac: &[u8]) -> bool {
     hmac.verify_slice(mac).is_ok()
 }
 
-/// HMAC-SHA256 of `message` under `key` (for tests and the token tool's checks).
+/// HMAC-SHA256 of `message` under `key` (what tests and benchmarks sign their tokens with).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     use hmac::Mac;
     let mut hmac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
     hmac.update(message);
     hmac.finalize().into_bytes().into()
-}
-
-/// The value of a token named `name` in `query` (the part after `?`), as sent.
-pub fn query_value<'a>(query: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    query.split(|&b| b == b'&').find_map(|pair| {
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &[][..]),
-        };
-        (key == name).then_some(value)
-    })
 }
 
 /// The value of the cookie `name` in a `Cookie` field value.

@@ -173,14 +173,12 @@ fn uri_signing_refuses_what_it_cannot_honour() {
 }
 
 #[test]
-fn wildcards_tokens_in_queries_and_cookies() {
+fn wildcards_and_tokens_in_cookies() {
     assert!(wildcard_match("/live/ch1/*", "/live/ch1/a/b.m4s"));
     assert!(wildcard_match("*.m3u8", "/a/b.m3u8"));
     assert!(wildcard_match("/a/*/x*", "/a/b/c/xyz"));
     assert!(!wildcard_match("/live/ch1/*", "/live/ch10"));
     assert!(!wildcard_match("/a", "/a/b"));
-    assert_eq!(query_value(b"a=1&t=x=y~z&b", b"t"), Some(&b"x=y~z"[..]));
-    assert_eq!(query_value(b"tt=1", b"t"), None);
     assert_eq!(cookie_value(b"a=1; t=tok; b=2", b"t"), Some(&b"tok"[..]));
     assert_eq!(cookie_value(b"at=1", b"t"), None);
 }
@@ -225,8 +223,12 @@ fn routes_parse_with_their_keys_and_refuse_mistakes() {
 
 #[test]
 fn paths_are_matched_as_an_origin_resolves_them() {
-    let n = |p: &[u8]| normalized_path(p);
+    let n = |p: &'static [u8]| normalized_path(p);
     assert_eq!(n(b"/live/ch1/a.m4s").as_deref(), Some("/live/ch1/a.m4s"));
+    assert!(
+        matches!(n(b"/live/ch1/a.m4s"), Some(std::borrow::Cow::Borrowed(_))),
+        "a normal path is not copied"
+    );
     assert_eq!(n(b"/%6Cive/ch1/").as_deref(), Some("/live/ch1/"));
     assert_eq!(n(b"//live//ch1").as_deref(), Some("/live/ch1"));
     assert_eq!(n(b"/x/../live/./a").as_deref(), Some("/live/a"));

@@ -12,7 +12,7 @@ use super::directives::{parse_delta_seconds, PolicySource, ResponseDirectives};
 use super::rules::{ResponseRules, SetCookie};
 use super::vary::Vary;
 use crate::http::conditional::http_date;
-use crate::http::headers::{find, Header};
+use crate::http::headers::{find, find_all, Header};
 
 /// What a stored response allows once it is stale, and what its reuse needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -221,7 +221,7 @@ const MAX_AGE_SECS: u64 = 1 << 31;
 /// The response's `Age` in seconds (`None` when absent); `Err` when it is present but not one
 /// delta-seconds value in one field.
 fn age_field(headers: &[Header]) -> Result<Option<u64>, ()> {
-    let mut ages = crate::http::headers::find_all(headers, "age");
+    let mut ages = find_all(headers, "age");
     let Some(first) = ages.next() else {
         return Ok(None);
     };

@@ -157,7 +157,11 @@ fn language_preferences(value: &[u8]) -> Option<Vec<u8>> {
         }
         out.extend_from_slice(tag);
         if *weight != 1000 {
-            out.extend_from_slice(format!(";q={}", *weight as f64 / 1000.0).as_bytes());
+            // `;q=0.` and the thousandths without trailing zeros (0.900 is 0.9).
+            out.extend_from_slice(b";q=0.");
+            let digits = [weight / 100, weight / 10 % 10, weight % 10].map(|d| b'0' + d as u8);
+            let significant = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+            out.extend_from_slice(&digits[..significant]);
         }
     }
     Some(out)

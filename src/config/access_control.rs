@@ -14,6 +14,9 @@ use super::{error, typed, ConfigError};
 #[derive(Clone, Debug, Default)]
 pub struct AccessControl {
     pub routes: Vec<Route>,
+    /// The names that carry tokens (each route's `param`, once): removed from cache keys,
+    /// upstream requests and the access log.
+    pub token_params: Vec<String>,
     pub origin_credential: Option<Credential>,
     /// The admin listener's bearer token, and the file it was read from.
     pub admin_token: Option<AdminToken>,
@@ -54,8 +57,13 @@ impl AccessControl {
                 })
             }
         };
+        let routes = typed("access", text("access"), parse_routes)?;
+        let mut token_params: Vec<String> = routes.iter().map(|r| r.param.clone()).collect();
+        token_params.sort();
+        token_params.dedup();
         Ok(AccessControl {
-            routes: typed("access", text("access"), parse_routes)?,
+            routes,
+            token_params,
             origin_credential: typed(
                 "origin_credential",
                 text("origin_credential"),
@@ -63,11 +71,6 @@ impl AccessControl {
             )?,
             admin_token,
         })
-    }
-
-    /// The query parameters that carry tokens: removed from cache keys and upstream requests.
-    pub fn token_params(&self) -> Vec<String> {
-        self.routes.iter().map(|r| r.param.clone()).collect()
     }
 
     /// Whether `authorization` (a request's field value) carries the admin token; true when
@@ -82,23 +85,19 @@ impl AccessControl {
         constant_time_eq(given, admin.token.as_bytes())
     }
 
-    /// The keys' values as `--check-config` prints them (never a secret).
-    pub fn rendered(&self) -> [(&'static str, String); 3] {
-        [
-            ("access", render_routes(&self.routes)),
+    /// The keys' values as TOML text, as `--check-config` prints them (never a secret).
+    pub fn toml_values(&self) -> Vec<(&'static str, String)> {
+        let credential = self.origin_credential.as_ref().map(Credential::redacted);
+        let token_file = self.admin_token.as_ref().map(|t| t.file.as_str());
+        vec![
+            ("access", format!("{:?}", render_routes(&self.routes))),
             (
                 "origin_credential",
-                self.origin_credential
-                    .as_ref()
-                    .map(Credential::redacted)
-                    .unwrap_or_default(),
+                format!("{:?}", credential.unwrap_or_default()),
             ),
             (
                 "admin_token_file",
-                self.admin_token
-                    .as_ref()
-                    .map(|t| t.file.clone())
-                    .unwrap_or_default(),
+                format!("{:?}", token_file.unwrap_or_default()),
             ),
         ]
     }

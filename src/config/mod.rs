@@ -343,9 +343,9 @@ impl Config {
         };
         let mut config = config;
         // Tokens are never part of a cache key nor sent upstream.
-        for param in config.access.token_params() {
-            if !config.strip_query_params.contains(&param) {
-                config.strip_query_params.push(param);
+        for param in &config.access.token_params {
+            if !config.strip_query_params.contains(param) {
+                config.strip_query_params.push(param.clone());
             }
         }
         // The default object limit follows the budget down; an explicit one must fit.

@@ -50,9 +50,6 @@ impl Config {
             ),
             ("origin_failover", quote(self.origin_failover.label())),
             ("name", quote(self.node.name())),
-            ("access", quote(&self.access.rendered()[0].1)),
-            ("origin_credential", quote(&self.access.rendered()[1].1)),
-            ("admin_token_file", quote(&self.access.rendered()[2].1)),
             ("parent", quote(&super::parents::render(&self.parents))),
             (
                 "go_direct",
@@ -177,6 +174,7 @@ impl Config {
         values.extend(self.caching.toml_values());
         values.extend(self.forwarding.toml_values());
         values.extend(self.live.toml_values());
+        values.extend(self.access.toml_values());
         values
     }
 }

@@ -11,6 +11,8 @@
 
 use std::fmt::Write;
 
+use super::headers::starts_with_ignore_case;
+
 /// What the kernel says of one client connection (`TCP_INFO`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TcpFigures {
@@ -40,9 +42,7 @@ pub fn kind_of(content_type: Option<&[u8]>) -> (&'static str, Option<&'static st
     let essence = essence.trim_ascii();
     // Compared without a lowercased copy: this runs on every response.
     let is = |name: &[u8]| essence.eq_ignore_ascii_case(name);
-    let starts = |prefix: &[u8]| {
-        essence.len() >= prefix.len() && essence[..prefix.len()].eq_ignore_ascii_case(prefix)
-    };
+    let starts = |prefix: &[u8]| starts_with_ignore_case(essence, prefix);
     if is(b"application/vnd.apple.mpegurl") || is(b"application/x-mpegurl") || is(b"audio/mpegurl")
     {
         ("m", Some("h"))

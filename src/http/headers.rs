@@ -125,6 +125,11 @@ pub fn parse_content_length(s: &[u8]) -> Option<u64> {
 }
 
 /// Fields from `(name, value)` pairs, for the unit tests of the HTTP modules.
+/// Whether `s` starts with `prefix`, ASCII case ignored (schemes, media types).
+pub fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
 #[cfg(test)]
 pub(crate) fn hs(pairs: &[(&'static str, &'static str)]) -> Vec<Header> {
     pairs

@@ -20,6 +20,7 @@ pub mod failure;
 mod head;
 pub mod headers;
 pub mod percent;
+pub mod query;
 pub mod range;
 pub mod request;
 pub mod response;

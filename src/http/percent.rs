@@ -1,6 +1,7 @@
 //! Percent-decoding (RFC 3986 2.1) of a query value or a path, shared by whatever reads one
-//! (the admin listener's purge parameters, a player's CMCD). `+` stays a `+`: it is legal in
-//! paths, and the form encoding that turns it into a space is not HTTP's.
+//! (the admin listener's purge parameters, a player's CMCD, signed-URL paths). `+` stays a
+//! `+`: it is legal in paths, and the form encoding that turns it into a space is not HTTP's.
+//! Also the hex digits both this and other readers decode (key files, HLS hex sequences).
 
 /// Decodes `%XX` escapes; `None` for a malformed one (not two hex digits).
 pub fn percent_decode(value: &[u8]) -> Option<Vec<u8>> {
@@ -9,11 +10,7 @@ pub fn percent_decode(value: &[u8]) -> Option<Vec<u8>> {
     while i < value.len() {
         if value[i] == b'%' {
             let hex = value.get(i + 1..i + 3)?;
-            if !hex.iter().all(u8::is_ascii_hexdigit) {
-                return None;
-            }
-            let hex = std::str::from_utf8(hex).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            out.push(hex_digit(hex[0])? << 4 | hex_digit(hex[1])?);
             i += 3;
         } else {
             out.push(value[i]);
@@ -21,6 +18,23 @@ pub fn percent_decode(value: &[u8]) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+/// The value of one hex digit, either case.
+pub fn hex_digit(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// The bytes of an even-length run of hex digits (either case); `None` for anything else,
+/// the empty run included.
+pub fn decode_hex(digits: &[u8]) -> Option<Vec<u8>> {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    digits
+        .chunks(2)
+        .map(|pair| Some(hex_digit(pair[0])? << 4 | hex_digit(pair[1])?))
+        .collect()
 }
 
 #[cfg(test)]

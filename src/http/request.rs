@@ -13,7 +13,7 @@ use std::mem::MaybeUninit;
 use bytes::{Bytes, BytesMut};
 
 use super::head::{self, Codings, ScanError};
-use super::headers::{self, Header};
+use super::headers::{self, starts_with_ignore_case, Header};
 use super::Version;
 
 /// Request method. Known methods are matched case-sensitively (RFC 9110 9.1).
@@ -322,10 +322,6 @@ fn split_target(method: &Method, raw: Bytes) -> Result<(Bytes, Option<Bytes>), R
         None => Bytes::from_static(b"/"),
     };
     Ok((target, Some(authority)))
-}
-
-fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
-    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 /// Host must look like `uri-host [":" port]`. Delimiters that could make the

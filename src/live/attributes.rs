@@ -12,6 +12,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::http::percent::{decode_hex, hex_digit};
+
 /// A parsed attribute list, borrowing the tag's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributeList<'a> {
@@ -261,18 +263,13 @@ pub fn resolution(s: &str) -> Option<Resolution> {
 /// A hexadecimal-sequence: `0x` or `0X` and at least one hex digit.
 pub fn hex(s: &str) -> Option<Vec<u8>> {
     let digits = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
-    if digits.is_empty() {
+    // An odd count: the first digit is a byte of its own.
+    let (head, tail) = digits.as_bytes().split_at(digits.len() % 2);
+    let mut out: Vec<u8> = head.iter().map(|&b| hex_digit(b)).collect::<Option<_>>()?;
+    if !tail.is_empty() {
+        out.extend(decode_hex(tail)?);
+    } else if out.is_empty() {
         return None;
-    }
-    let nibble = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(digits.len().div_ceil(2));
-    let bytes = digits.as_bytes();
-    let (head, tail) = bytes.split_at(bytes.len() % 2);
-    if let Some(&b) = head.first() {
-        out.push(nibble(b)?);
-    }
-    for pair in tail.chunks(2) {
-        out.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
     }
     Some(out)
 }

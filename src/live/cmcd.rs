@@ -10,6 +10,7 @@
 
 use crate::http::headers::Header;
 use crate::http::percent::percent_decode;
+use crate::http::query::query_param;
 
 use crate::http::structured::render;
 pub use crate::http::structured::{parse, Value};
@@ -33,7 +34,7 @@ impl Cmcd {
     pub fn of_request(target: &[u8], headers: &[Header]) -> Option<Cmcd> {
         let mut cmcd = Cmcd::default();
         let mut found = false;
-        if let Some(value) = query_value(target, b"CMCD") {
+        if let Some(value) = query_param(target, b"CMCD") {
             let text = decoded_text(value)?;
             cmcd.members.extend(parse(&text)?);
             found = true;
@@ -108,15 +109,6 @@ impl Cmcd {
         }
         out
     }
-}
-
-/// The raw value of the first query parameter named `name` (exact case), if any.
-fn query_value<'a>(target: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let query = &target[target.iter().position(|&b| b == b'?')? + 1..];
-    query.split(|&b| b == b'&').find_map(|pair| {
-        let eq = pair.iter().position(|&b| b == b'=')?;
-        (&pair[..eq] == name).then(|| &pair[eq + 1..])
-    })
 }
 
 /// Percent-decodes a value into text; `None` for a bad escape or bytes that are not UTF-8.

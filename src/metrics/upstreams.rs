@@ -111,11 +111,17 @@ pub struct ActiveOrigins {
 }
 
 impl ActiveOrigins {
+    /// `streams` (of `total` in all) kept to the first `ACTIVE_ORIGIN_LABELS` by name.
+    pub fn new(mut streams: Vec<(String, String)>, total: u64) -> ActiveOrigins {
+        streams.sort();
+        streams.truncate(ACTIVE_ORIGIN_LABELS);
+        ActiveOrigins { streams, total }
+    }
+
     pub fn merge(&mut self, other: &ActiveOrigins) {
-        self.streams.extend(other.streams.iter().cloned());
-        self.streams.sort();
-        self.streams.truncate(ACTIVE_ORIGIN_LABELS);
-        self.total += other.total;
+        let mut streams = std::mem::take(&mut self.streams);
+        streams.extend(other.streams.iter().cloned());
+        *self = ActiveOrigins::new(streams, self.total + other.total);
     }
 }
 

@@ -10,10 +10,11 @@ use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 
-use super::client::{path_of, Connection};
-use crate::access::{self, cookie_value, query_value, Denial, KeptGrant, Route, Scheme};
+use super::client::Connection;
+use crate::access::{self, cookie_value, Denial, KeptGrant, Route, Scheme};
 use crate::cache::CacheKey;
 use crate::http::headers::{find, find_all, Header};
+use crate::http::query::{path_of, query_param};
 use crate::http::request::RequestHead;
 use crate::metrics::ShardStats;
 
@@ -100,12 +101,7 @@ impl Connection {
 /// field.
 fn token_of<'a>(head: &'a RequestHead, name: &str) -> Option<&'a [u8]> {
     let name = name.as_bytes();
-    let query = head
-        .target
-        .iter()
-        .position(|&b| b == b'?')
-        .map(|q| &head.target[q + 1..]);
-    if let Some(token) = query.and_then(|q| query_value(q, name)) {
+    if let Some(token) = query_param(&head.target, name) {
         return Some(token);
     }
     let cookie = find_all(&head.headers, "cookie").find_map(|c| cookie_value(c, name));
@@ -139,18 +135,17 @@ fn signed_uri(head: &RequestHead, path: &str, param: &str, default_host: &str) -
 /// end-to-end fields, which must not include what only livecache may read).
 pub(super) fn strip_token_fields(fields: &mut Vec<Header>, params: &[String]) {
     fields.retain(|h| !params.iter().any(|p| h.is(p)));
-    for field in fields.iter_mut().filter(|h| h.is("cookie")) {
+    let is_token = |pair: &[u8]| {
+        let name = pair.trim_ascii().split(|&b| b == b'=').next();
+        params.iter().any(|p| Some(p.as_bytes()) == name)
+    };
+    // Only a `Cookie` that holds a token is rewritten.
+    let holds_token = |h: &Header| h.is("cookie") && h.value.split(|&b| b == b';').any(is_token);
+    for field in fields.iter_mut().filter(|h| holds_token(h)) {
         let kept: Vec<&[u8]> = field
             .value
             .split(|&b| b == b';')
-            .filter(|pair| {
-                let name = pair
-                    .trim_ascii()
-                    .split(|&b| b == b'=')
-                    .next()
-                    .unwrap_or_default();
-                !params.iter().any(|p| p.as_bytes() == name)
-            })
+            .filter(|p| !is_token(p))
             .collect();
         field.value = Bytes::from(kept.join(&b';'));
     }

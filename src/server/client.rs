@@ -13,6 +13,7 @@ use super::body::{self, BodyError, BodyReader};
 use super::drain::Drain;
 use super::pace::Pace;
 use crate::cache::CacheKey;
+use crate::http::query::path_of;
 use crate::http::request::{RequestBody, RequestHead};
 use crate::http::Failure;
 use crate::live::Cmcd;
@@ -105,13 +106,4 @@ impl Connection {
             e.failure()
         })
     }
-}
-
-/// The path of a request target (before any `?`).
-pub(super) fn path_of(target: &[u8]) -> &[u8] {
-    let end = target
-        .iter()
-        .position(|&b| b == b'?')
-        .unwrap_or(target.len());
-    &target[..end]
 }

@@ -142,24 +142,16 @@ impl Connection {
             return;
         }
         let peer = self.peer();
-        // A signed URL's token is a credential: it is not written to the log.
         let config = self.shard.config();
         let stripped;
-        let head = match head {
-            Some(h) if !config.access.routes.is_empty() => {
-                let target =
-                    crate::cache::key::strip_query(&h.target, &config.access.token_params());
-                stripped = RequestHead {
-                    target,
-                    ..h.clone()
-                };
-                Some(&stripped)
-            }
-            other => other,
-        };
-        self.shard
-            .access_log
-            .record(&Entry::new(peer, head, meter, self.shard.id));
+        let mut entry = Entry::new(peer, head, meter, self.shard.id);
+        // A signed URL's token is a credential: it is not written to the log.
+        let params = &config.access.token_params;
+        if let Some(line) = entry.request.as_mut().filter(|_| !params.is_empty()) {
+            stripped = crate::cache::key::strip_query(line.target, params);
+            line.target = &stripped;
+        }
+        self.shard.access_log.record(&entry);
     }
 
     async fn respond(&mut self, head: &RequestHead, meter: &mut Meter) -> io::Result<bool> {

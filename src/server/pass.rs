@@ -99,13 +99,13 @@ pub async fn forward(
         // A signed URL's token is for livecache, never for the origin.
         target: match config.access.routes.is_empty() {
             true => head.target.clone(),
-            false => crate::cache::key::strip_query(&head.target, &config.access.token_params()),
+            false => crate::cache::key::strip_query(&head.target, &config.access.token_params),
         },
         headers: {
             let mut fields =
                 forward::passed_fields(head, &config.origin.authority, conn.peer(), &config.node);
             if !config.access.routes.is_empty() {
-                super::access::strip_token_fields(&mut fields, &config.access.token_params());
+                super::access::strip_token_fields(&mut fields, &config.access.token_params);
             }
             fields
         },

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
-use crate::metrics::upstreams::{ActiveOrigins, UpstreamCounters, ACTIVE_ORIGIN_LABELS};
+use crate::metrics::upstreams::{ActiveOrigins, UpstreamCounters};
 use crate::metrics::Stats;
 use crate::origin::{rendezvous, Pool};
 
@@ -186,18 +186,18 @@ impl Upstreams {
     /// `ACTIVE_ORIGIN_LABELS` by name, all of them counted).
     pub fn active_origins(&self, now: Instant) -> ActiveOrigins {
         let moved = self.moved.borrow();
-        let mut active = ActiveOrigins::default();
-        for (stream, &(i, since)) in moved.iter() {
-            if i == 0 || now.saturating_duration_since(since) >= ORIGIN_RESTS_FOR {
-                continue;
-            }
-            active.total += 1;
-            let name = String::from_utf8_lossy(stream).into_owned();
-            active.streams.push((name, self.origins[i].id.clone()));
-        }
-        active.streams.sort();
-        active.streams.truncate(ACTIVE_ORIGIN_LABELS);
-        active
+        let streams: Vec<(String, String)> = moved
+            .iter()
+            .filter(|(_, &(i, since))| {
+                i != 0 && now.saturating_duration_since(since) < ORIGIN_RESTS_FOR
+            })
+            .map(|(stream, &(i, _))| {
+                let name = String::from_utf8_lossy(stream).into_owned();
+                (name, self.origins[i].id.clone())
+            })
+            .collect();
+        let total = streams.len() as u64;
+        ActiveOrigins::new(streams, total)
     }
 
     fn send_stream(&self, stream: &[u8], origin: usize, now: Instant) -> bool {
