@@ -147,8 +147,10 @@ with_shards!(other_methods_pass_through_and_invalidate, |shards| {
 });
 
 with_shards!(requests_with_authorization_are_not_shared, |shards| {
+    // Without `public`, `s-maxage` or `must-revalidate` (RFC 9111 3.5; tests/authorization.rs
+    // has the rest).
     let setup = Setup::new(shards);
-    let target = "/live/auth/1/seg.m4s?size=100";
+    let target = "/live/auth/1/seg.m4s?size=100&cc=max-age%3D60";
     for _ in 0..2 {
         let r = request(
             setup.addr,

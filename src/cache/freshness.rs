@@ -75,6 +75,9 @@ pub struct Decision {
     /// Fields a qualified `no-cache`/`private` withholds from storage and other requesters.
     pub withheld_fields: Vec<Bytes>,
     pub vary: Vary,
+    /// `public`, `s-maxage` or `must-revalidate`: the response to a request with
+    /// `Authorization` may be stored and reused by a shared cache (RFC 9111 3.5).
+    pub shared_despite_authorization: bool,
 }
 
 /// Decides the policy for a response to a GET that this cache fetched. `request_time` is when
@@ -92,6 +95,7 @@ pub fn evaluate(
         policy,
         withheld_fields: cc.withheld_fields.clone(),
         vary: vary.clone(),
+        shared_despite_authorization: cc.public || cc.s_maxage.is_some() || cc.must_revalidate,
     };
     // RFC 9111 5.2.2.3: with `must-understand`, a status this cache implements may be
     // stored whatever `no-store` says, and any other status must not be.

@@ -211,6 +211,13 @@ impl InFlight {
             .then(|| state.chunks.iter().cloned().collect())
     }
 
+    /// Every chunk received so far, when all were retained (what an incomplete response that
+    /// may be kept holds, RFC 9111 3.3).
+    pub fn retained(&self) -> Option<Vec<Bytes>> {
+        let state = self.state.borrow();
+        (state.pass_through.is_none()).then(|| state.chunks.iter().cloned().collect())
+    }
+
     /// The leader stored the complete object: readers that get the head from now on may say so.
     pub fn mark_stored(&self) {
         self.state.borrow_mut().stored = true;

@@ -217,6 +217,23 @@ pub fn indeterminate(request: &[Header], fields: &[Header]) -> Option<ByteRange>
     }
 }
 
+/// The last byte a request's range needs, when that is known before any response: one
+/// `Range` field with one `first-last` spec, and no `If-Range` (whose verdict needs the
+/// response's validators). An incomplete stored response holding that byte can answer it.
+pub fn closed_end(request: &[Header]) -> Option<u64> {
+    if find(request, "if-range").is_some() {
+        return None;
+    }
+    let mut ranges = find_all(request, "range");
+    let (Some(range), None) = (ranges.next(), ranges.next()) else {
+        return None;
+    };
+    match parse(range)? {
+        RangeSpec::FromTo(_, last) => Some(last),
+        RangeSpec::From(_) | RangeSpec::Suffix(_) => None,
+    }
+}
+
 /// The one `Range` of a request that may apply: exactly one field, at most one `If-Range`
 /// and it holds, and a value that parses.
 fn applicable(request: &[Header], fields: &[Header]) -> Option<RangeSpec> {

@@ -17,7 +17,7 @@ use crate::cache::directives::RequestDirectives;
 use crate::cache::StreamKey;
 use crate::config::node::loops_through;
 use crate::config::RequestDirectives as RequestDirectivesRule;
-use crate::http::headers::{find, find_all};
+use crate::http::headers::find_all;
 use crate::http::request::{parse_request, Method, RequestBody, RequestHead, RequestLimits};
 use crate::http::Failure;
 use crate::io::read_some;
@@ -200,10 +200,7 @@ impl Connection {
             write_failure(&mut self.stream, meter, Failure::Forbidden, version).await?;
             return Ok(alive);
         }
-        let cacheable = head.method.is_cacheable_read()
-            && find(&head.headers, "authorization").is_none()
-            && !self.is_personal(head);
-        if !cacheable {
+        if !head.method.is_cacheable_read() || self.is_personal(head) {
             return pass::forward(self, head, exchange, meter).await;
         }
         if let Err(failure) = self.discard_body(head).await {
@@ -211,7 +208,12 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(head);
-        let hinted = self.hinted_objects(cmcd.as_ref(), &key);
+        let authorized =
+            forward::carries_credentials(head, &self.shard.config().access.token_params);
+        let hinted = match authorized {
+            false => self.hinted_objects(cmcd.as_ref(), &key),
+            true => Vec::new(),
+        };
         let stream = StreamKey::of(&key, self.shard.config().stream_key);
         let owner = route::stream_owner(&self.shard.config(), &stream);
         meter.for_stream(stream.into_bytes(), ObjectKind::of(key.target()));
@@ -219,16 +221,22 @@ impl Connection {
             RequestDirectivesRule::Honor => RequestDirectives::parse(&head.headers),
             RequestDirectivesRule::Ignore => RequestDirectives::default(),
         };
+        let mut upstream_headers = forward::shared_fetch_fields(
+            head,
+            &self.shard.config().forwarding,
+            &self.shard.config().origin.authority,
+            &config.node,
+        );
+        if authorized {
+            forward::add_credentials(&mut upstream_headers, head);
+        }
         let request = Arc::new(FetchRequest {
-            upstream_headers: forward::shared_fetch_fields(
-                head,
-                &self.shard.config().forwarding,
-                &self.shard.config().origin.authority,
-                &config.node,
-            ),
+            upstream_headers,
             key,
             directives,
             hinted,
+            authorized,
+            range_end: crate::http::range::closed_end(&head.headers),
         });
         match route::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,

@@ -2,8 +2,9 @@
 //! cache, whose response may be stored or handed to other viewers) speaks for every viewer,
 //! so it carries only the allowlist of `forward_fields` and `key_fields`: whatever else a
 //! client sends (`X-Forwarded-Host`, `X-Original-URL`, `Cookie`, ...) could steer the origin
-//! into a response that every viewer then gets. A passed request (other methods, reads with
-//! `Authorization`) answers one client only and carries its end-to-end fields. Either way
+//! into a response that every viewer then gets; a client's `Authorization` goes only on that
+//! request's own fetch (RFC 9111 3.5). A passed request (other methods, `pass_paths`) answers
+//! one client only and carries its end-to-end fields. Either way
 //! `Host` and `Via` are livecache's, and the forwarding fields (`X-Forwarded-For`,
 //! `X-Forwarded-Proto`, `Forwarded`) are set from what livecache knows, never copied: a shared
 //! fetch sends none (no single client is behind it), a passed one names its client's address.
@@ -14,7 +15,7 @@ use bytes::Bytes;
 
 use crate::config::node::Node;
 use crate::config::Forwarding;
-use crate::http::headers::{end_to_end, list_items, Header};
+use crate::http::headers::{end_to_end, find, list_items, Header};
 use crate::http::request::RequestHead;
 
 /// Sent on shared fetches unless `User-Agent` is itself forwarded.
@@ -61,6 +62,26 @@ pub fn shared_fetch_fields(
         ));
     }
     fields
+}
+
+/// Whether `head` carries credentials for the origin: an `Authorization` field that is not
+/// itself the edge's access token (`token_params` names the token fields, which never go
+/// upstream).
+pub fn carries_credentials(head: &RequestHead, token_params: &[String]) -> bool {
+    find(&head.headers, "authorization").is_some()
+        && !token_params
+            .iter()
+            .any(|p| p.eq_ignore_ascii_case("authorization"))
+}
+
+/// Adds the client's `Authorization` to a shared fetch's fields (RFC 9111 3.5: the fetch is
+/// then its own, see `Shard::lookup`), unless `forward_fields` already sends it.
+pub fn add_credentials(fields: &mut Vec<Header>, head: &RequestHead) {
+    if fields.iter().any(|h| h.is("authorization")) {
+        return;
+    }
+    let credentials = head.headers.iter().filter(|h| h.is("authorization"));
+    fields.extend(credentials.cloned());
 }
 
 /// The fields of a passed request: the client's end-to-end fields but the framing and the

@@ -1,5 +1,5 @@
-//! Requests the cache does not serve: methods other than GET/HEAD, and reads carrying
-//! `Authorization` (RFC 9111 3.5). They go to the origin from the connection's own shard,
+//! Requests the cache does not serve: methods other than GET/HEAD, and reads of
+//! `pass_paths`. They go to the origin from the connection's own shard,
 //! uncached and uncoalesced, with their body. A successful unsafe method then invalidates the
 //! cached object for its URL, and for same-origin `Location` / `Content-Location` URLs, on
 //! their owner shards (RFC 9111 4.4).

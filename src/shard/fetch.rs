@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 
 use super::leader::Leader;
+use super::partials::{self, Partial};
 use super::revalidate;
 use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
@@ -35,6 +36,11 @@ pub(super) struct FetchPlan {
     pub registered: bool,
     /// Whether the response may be stored (false for a request with `no-store`).
     pub store: bool,
+    /// Sent with a client's `Authorization`: registered only so that a purge still reaches
+    /// it, never joined, stored only where the response allows it (RFC 9111 3.5).
+    pub credentials: bool,
+    /// The incomplete response this fetch completes (RFC 9111 3.4).
+    pub resume: Option<Rc<Partial>>,
 }
 
 pub(super) fn spawn_leader(
@@ -52,13 +58,30 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         stale,
         registered,
         store,
+        credentials,
+        resume,
     } = plan;
     let mut leader = Leader::new(shard, request, flight, flight_key);
     // `None`: the readers were answered already (a 304 refresh, a stale fallback, a failure).
-    let Some(fetched) = ask(&mut leader, stale).await else {
+    let Some(fetched) = ask(&mut leader, stale, resume).await else {
         return;
     };
-    deliver(&mut leader, fetched, registered && store, registered).await;
+    let keep = Keep {
+        store: registered && store,
+        joinable: registered && !credentials,
+        credentials,
+    };
+    deliver(&mut leader, fetched, keep).await;
+}
+
+/// What `deliver` may do with a response.
+struct Keep {
+    /// Store it, if it may be stored and comes complete.
+    store: bool,
+    /// Others may join the fetch: its chunks are kept while it may still be stored.
+    joinable: bool,
+    /// The request carried `Authorization`.
+    credentials: bool,
 }
 
 /// A response from upstream to deliver, with the stored one it replaces (if any).
@@ -68,12 +91,20 @@ struct Fetched {
     stale: Option<Rc<StoredObject>>,
     /// Which configured origin answered (`None`: a parent).
     from_origin: Option<usize>,
+    /// The incomplete response whose rest this is: `response` is its `206`, its head made the
+    /// whole `200`'s.
+    resumed: Option<Rc<Partial>>,
 }
 
 /// Sends the request (conditional when revalidating `stale`) and settles what needs no body
 /// from upstream: a 304 that refreshes the stored response, an error answered stale, a
-/// failure. A 304 that validates another representation is dropped and asked again whole.
-async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option<Fetched> {
+/// failure. A 304 that validates another representation is dropped and asked again whole,
+/// and so is an answer to `resume` that is neither its rest nor a whole `200`.
+async fn ask(
+    leader: &mut Leader,
+    mut stale: Option<Rc<StoredObject>>,
+    mut resume: Option<Rc<Partial>>,
+) -> Option<Fetched> {
     let shard = Rc::clone(&leader.shard);
     let config = shard.config();
     let stats = shard.my_stats();
@@ -83,6 +114,9 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
         let mut headers = leader.request.upstream_headers.clone();
         if let Some(stale) = &stale {
             revalidate::add_validators(&mut headers, &stale.head);
+        }
+        if let Some(partial) = &resume {
+            headers.extend(partial.resume_fields());
         }
         let upstream = UpstreamRequest {
             method: Bytes::from_static(b"GET"),
@@ -156,6 +190,9 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             }
             Err(e) => {
                 shard.upstream_failed(leader.request.key.target(), &e);
+                if let Some(partial) = resume {
+                    shard.restore_partial(&leader.request.key, partial);
+                }
                 match stale.filter(|s| revalidate::usable_on_error(s, shard.now(), &config)) {
                     Some(stale) => revalidate::serve_stale(leader, &stale, None),
                     None => leader.flight.fail(e.failure()),
@@ -163,6 +200,17 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
                 return None;
             }
         };
+        let mut response = response;
+        let mut resumed = None;
+        if let Some(partial) = resume.take() {
+            if partial.completed_by(&mut response.head) {
+                resumed = Some(partial);
+            } else if response.head.status == 206 {
+                // Not the rest asked for (another range, another tag): asked again, whole.
+                continue;
+            }
+            // Any other answer (a 200: the representation changed) replaces the kept bytes.
+        }
         let status = response.head.status;
         if let Some(old) = stale.as_ref() {
             if status >= 500 && revalidate::usable_on_error(old, shard.now(), &config) {
@@ -186,6 +234,7 @@ async fn ask(leader: &mut Leader, mut stale: Option<Rc<StoredObject>>) -> Option
             request_time,
             stale,
             from_origin,
+            resumed,
         });
     }
 }
@@ -202,16 +251,16 @@ enum Keeping {
     PassingThrough,
 }
 
-/// Publishes the response to every reader as it arrives and stores it if it may be (`store`)
-/// and came complete. `joinable`: registered for followers, so its chunks are kept while it
-/// may still be stored; otherwise (and once it outgrows the object limit or the budget) it
-/// passes through.
-async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: bool) {
+/// Publishes the response to every reader as it arrives and stores it if it may be
+/// (`keep.store`) and came complete. A fetch that is neither joinable nor storing (and one
+/// that outgrows the object limit or the budget) passes through.
+async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
     let Fetched {
         mut response,
         request_time,
         stale,
         from_origin,
+        resumed,
     } = fetched;
     let shard = Rc::clone(&leader.shard);
     let config = shard.config();
@@ -228,8 +277,9 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: b
     let policy = decision.policy;
     let vary = decision.vary.with_key_fields(&config.forwarding.key);
     let max_object = config.max_object_size;
-    let content_length = match response.framing {
-        ResponseBody::Length(n) => Some(n),
+    let content_length = match (&resumed, response.framing) {
+        (Some(partial), _) => Some(partial.total),
+        (None, ResponseBody::Length(n)) => Some(n),
         _ => None,
     };
     let shared = !matches!(policy, Policy::Private { .. });
@@ -238,12 +288,19 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: b
     let live_miss = matches!(status, 404 | 410)
         && (shard.in_live_rendition(&leader.request.key)
             || shard.is_scheduled_segment(&leader.request.key));
-    let mut keeping = if !shared || !joinable || content_length.is_some_and(|n| n > max_object) {
+    // Another client's credentials may get another answer: stored only if the origin says
+    // a shared cache may keep it (RFC 9111 3.5).
+    let credentials_bar = keep.credentials && !decision.shared_despite_authorization;
+    let storable =
+        keep.store && matches!(policy, Policy::Store { .. }) && !live_miss && !credentials_bar;
+    let mut keeping = if !shared || content_length.is_some_and(|n| n > max_object) {
         Keeping::PassingThrough
-    } else if store && matches!(policy, Policy::Store { .. }) && !live_miss {
+    } else if storable {
         Keeping::Storing
-    } else {
+    } else if keep.joinable {
         Keeping::Sharing
+    } else {
+        Keeping::PassingThrough
     };
     let initial_age = policy.initial_age();
     let stored_ttl = match policy {
@@ -275,7 +332,9 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: b
                 detail: match keeping {
                     Keeping::Storing => None,
                     _ if live_miss => Some("live-edge"),
-                    _ => policy.reason(),
+                    _ => policy
+                        .reason()
+                        .or(credentials_bar.then_some("authorization")),
                 },
                 from_origin,
                 ..Arrival::default()
@@ -289,7 +348,8 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: b
         // Withheld fields still reach the request whose fetch brought them.
         leader.flight.set_leader_head(make_head(full_fields));
     }
-    if !shared {
+    // A private answer to one client's credentials says nothing of anyone else's requests.
+    if !shared && !keep.credentials {
         shard.hold_unshareable(&leader.request.key);
     }
     if keeping != Keeping::PassingThrough && !leader.reserve(head.cost()) {
@@ -308,10 +368,32 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: b
     if (200..300).contains(&status) {
         shard.prefetch_origin_hint(&leader.request, &response.head.headers);
     }
-    let Some((keeping, body_len)) =
-        stream_body(leader, &mut response, keeping, content_length, max_object).await
-    else {
-        return; // the Leader guard cuts every reader and cleans up
+    let prefix = resumed.map_or_else(|| Arc::from([]), |partial| Arc::clone(&partial.chunks));
+    let body = Body {
+        prefix: &prefix,
+        content_length,
+        max_object,
+    };
+    let (keeping, body_len) = match stream_body(leader, &mut response, keeping, body).await {
+        Ok(done) => done,
+        Err(Cut::Upstream(Keeping::Storing)) => {
+            if let Policy::Store {
+                lifetime,
+                initial_age,
+                reuse,
+            } = policy
+            {
+                let freshness = Freshness {
+                    lifetime,
+                    initial_age,
+                    stored_at: arrived,
+                    reuse,
+                };
+                partials::keep_incomplete(leader, head, freshness);
+            }
+            return;
+        }
+        Err(_) => return, // the Leader guard cuts every reader and cleans up
     };
 
     let chunks = leader.flight.complete();
@@ -352,41 +434,59 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, store: bool, joinable: b
     }
 }
 
+/// The body a fetch publishes: `prefix` (kept bytes it completes), then the response's.
+struct Body<'a> {
+    prefix: &'a [Bytes],
+    content_length: Option<u64>,
+    max_object: u64,
+}
+
+/// Why a body ended early.
+enum Cut {
+    /// The upstream failed; how the body was being kept by then.
+    Upstream(Keeping),
+    /// Its readers went, or there was no room to pass it through.
+    Early,
+}
+
 /// Publishes the body as it arrives. A kept object that outgrows `max_object` or the budget
-/// passes through from then on. Returns how it was kept and its length once complete; `None`
-/// when the fetch ended early (its readers gone, the upstream failed, no room to pass through).
+/// passes through from then on. Returns how it was kept and its length once complete.
 async fn stream_body(
     leader: &mut Leader,
     response: &mut UpstreamResponse,
     mut keeping: Keeping,
-    content_length: Option<u64>,
-    max_object: u64,
-) -> Option<(Keeping, u64)> {
+    body: Body<'_>,
+) -> Result<(Keeping, u64), Cut> {
     let mut body_len = 0u64;
+    let mut prefix = body.prefix.iter().cloned();
     loop {
         // Nobody new can join a pass-through fetch: its fastest reader sets the pace, so a
         // large object is never pulled in whole, and it ends when its last reader has gone.
         if keeping == Keeping::PassingThrough && !leader.flight.wait_for_room().await {
-            return None;
+            return Err(Cut::Early);
         }
-        match response.next_chunk().await {
+        let next = match prefix.next() {
+            Some(chunk) => Ok(Some(chunk)),
+            None => response.next_chunk().await,
+        };
+        match next {
             Ok(Some(chunk)) => {
                 let len = chunk.len() as u64;
                 let kept = keeping != Keeping::PassingThrough;
-                if kept && (body_len + len > max_object || !leader.reserve(len)) {
+                if kept && (body_len + len > body.max_object || !leader.reserve(len)) {
                     keeping = Keeping::PassingThrough;
                     // What is still to come includes this chunk, not yet published.
-                    let rest = content_length.map(|n| n.saturating_sub(body_len));
-                    leader.pass_through(rest).ok()?;
+                    let rest = body.content_length.map(|n| n.saturating_sub(body_len));
+                    leader.pass_through(rest).map_err(|_| Cut::Early)?;
                 }
                 body_len += len;
                 leader.publish_chunk(chunk);
             }
-            Ok(None) => return Some((keeping, body_len)),
+            Ok(None) => return Ok((keeping, body_len)),
             Err(e) => {
                 let shard = Rc::clone(&leader.shard);
                 shard.upstream_failed(leader.request.key.target(), &e);
-                return None;
+                return Err(Cut::Upstream(keeping));
             }
         }
     }

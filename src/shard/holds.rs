@@ -226,6 +226,8 @@ impl Shard {
                 upstream_headers,
                 directives: Default::default(),
                 hinted: Vec::new(),
+                authorized: false,
+                range_end: None,
             }),
             latest: RefCell::new(None),
             waiters: RefCell::new(Vec::new()),

@@ -154,6 +154,8 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
         upstream_headers: rendition.upstream.upstream_headers.clone(),
         directives: Default::default(),
         hinted: Vec::new(),
+        authorized: false,
+        range_end: None,
     });
     ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;

@@ -12,6 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::fetch::{self, FetchPlan};
+use super::partials::Partial;
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::store::Found;
@@ -23,6 +24,12 @@ use crate::metrics::ShardStats;
 pub enum Lookup {
     /// Served from the store without going upstream.
     Hit {
+        object: Rc<StoredObject>,
+        status: CacheStatus,
+    },
+    /// Served from an incomplete stored response, whose bytes hold the range asked (RFC
+    /// 9111 3.3). Never replicated: it is not the object.
+    Incomplete {
         object: Rc<StoredObject>,
         status: CacheStatus,
     },
@@ -41,6 +48,9 @@ impl Shard {
         let now = self.now();
         self.note_prefetch_asked(key, now);
         let found = self.store.borrow_mut().get(key, &request.upstream_headers);
+        if request.authorized {
+            return self.lookup_with_credentials(request, found, now);
+        }
         let (fwd, stale, vary) = match found {
             Found::Object(object) => {
                 if let Some(detail) = reusable(&object.freshness, &wants, now) {
@@ -64,6 +74,9 @@ impl Shard {
                 (fwd, Some(object), vary)
             }
             Found::OtherVariants(vary) => (Fwd::VaryMiss, None, vary),
+            Found::Nothing if let Some(lookup) = self.lookup_partial(request, now) => {
+                return lookup;
+            }
             Found::Nothing => (
                 Fwd::UriMiss,
                 None,
@@ -108,9 +121,101 @@ impl Shard {
             stale: None,
             registered: false,
             store: false,
+            credentials: false,
+            resume: None,
         };
         fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
         reader
+    }
+
+    /// A request with `Authorization` (RFC 9111 3.5). What is stored was stored because a
+    /// shared cache may hand it to anyone, so a fresh one serves it; but it starts no shared
+    /// refresh or revalidation, whose answer its credentials would choose for everyone, and
+    /// joins no fetch (another client's credentials may get another answer). Otherwise its
+    /// own fetch carries its credentials, and the response is stored only where the origin
+    /// allows it (`public`, `s-maxage`, `must-revalidate`).
+    fn lookup_with_credentials(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        found: Found,
+        now: Instant,
+    ) -> Lookup {
+        let fwd = match found {
+            Found::Object(object) => match reusable(&object.freshness, &request.directives, now) {
+                Some(detail) => return self.hit(object, now, detail),
+                None if object.freshness.is_fresh(now) => Fwd::Request,
+                None => Fwd::Stale,
+            },
+            Found::OtherVariants(_) => Fwd::VaryMiss,
+            Found::Nothing => Fwd::UriMiss,
+        };
+        if request.directives.only_if_cached {
+            return Lookup::Refuse(Failure::NotCached);
+        }
+        ShardStats::incr(&self.my_stats().misses);
+        let flight = InFlight::new();
+        let reader = flight.reader();
+        // Registered under a key no lookup makes (no field value holds a NUL): nobody joins,
+        // and a purge meanwhile still keeps its response out of the store.
+        let marker = format!("\0credentials {:p}", Rc::as_ptr(&flight));
+        let flight_key = (request.key.clone(), Bytes::from(marker));
+        self.inflight
+            .borrow_mut()
+            .insert(flight_key.clone(), Rc::clone(&flight));
+        let plan = FetchPlan {
+            flight_key,
+            stale: None,
+            registered: true,
+            store: !request.directives.no_store,
+            credentials: true,
+            resume: None,
+        };
+        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
+        Lookup::Follow {
+            reader,
+            status: CacheStatus::forwarded(fwd),
+        }
+    }
+
+    /// For a request of a URL with nothing stored: the answer from a kept incomplete response
+    /// (its range lies inside it), or the fetch that completes it (joined by everyone else
+    /// until it ends); `None` when nothing usable is kept.
+    fn lookup_partial(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        now: Instant,
+    ) -> Option<Lookup> {
+        let partial = self.partial_for(&request.key)?;
+        let inside = request.range_end.is_some_and(|end| end < partial.len);
+        let reuse = reusable(&partial.freshness, &request.directives, now);
+        if let (true, Some(detail)) = (inside, reuse) {
+            ShardStats::incr(&self.my_stats().hits);
+            let object = Rc::new(StoredObject {
+                head: Arc::clone(&partial.head),
+                body: Arc::clone(&partial.chunks),
+                body_len: partial.total,
+                freshness: partial.freshness,
+            });
+            let status = CacheStatus {
+                detail: detail.or(Some("incomplete")),
+                ..CacheStatus::hit(partial.freshness.ttl_secs(now))
+            };
+            return Some(Lookup::Incomplete { object, status });
+        }
+        if request.directives.only_if_cached {
+            return Some(Lookup::Refuse(Failure::NotCached));
+        }
+        let flight_key = (request.key.clone(), Bytes::new());
+        if self.inflight.borrow().contains_key(&flight_key) {
+            return None; // the completion already runs: joined the usual way
+        }
+        let partial = self.take_partial(&request.key)?;
+        ShardStats::incr(&self.my_stats().misses);
+        let flight = self.start_resuming(request, flight_key, partial);
+        Some(Lookup::Follow {
+            reader: flight.reader(),
+            status: CacheStatus::forwarded(Fwd::UriMiss),
+        })
     }
 
     fn follow_private(self: &Rc<Self>, request: &Arc<FetchRequest>, status: CacheStatus) -> Lookup {
@@ -167,6 +272,27 @@ impl Shard {
         stale: Option<Rc<StoredObject>>,
         requested: bool,
     ) -> Rc<InFlight> {
+        self.start_fetch(request, flight_key, stale, requested, None)
+    }
+
+    /// Starts the fetch that completes `partial` (RFC 9111 3.4), registered like any other.
+    pub(super) fn start_resuming(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        flight_key: FlightKey,
+        partial: Rc<Partial>,
+    ) -> Rc<InFlight> {
+        self.start_fetch(request, flight_key, None, true, Some(partial))
+    }
+
+    fn start_fetch(
+        self: &Rc<Self>,
+        request: &Arc<FetchRequest>,
+        flight_key: FlightKey,
+        stale: Option<Rc<StoredObject>>,
+        requested: bool,
+        resume: Option<Rc<Partial>>,
+    ) -> Rc<InFlight> {
         let flight = InFlight::new();
         if !requested {
             flight.without_leader();
@@ -181,6 +307,8 @@ impl Shard {
             // `no-store` on the request: the fetch is still shared (one origin request per
             // variant) but nothing of this exchange is stored.
             store: !request.directives.no_store,
+            credentials: false,
+            resume,
         };
         fetch::spawn_leader(
             Rc::clone(self),

@@ -14,6 +14,7 @@ mod live_window;
 mod long_poll;
 mod lookup;
 pub mod mesh;
+mod partials;
 mod prefetch;
 pub mod probes;
 mod quota;
@@ -73,6 +74,11 @@ pub struct FetchRequest {
     /// Objects of the same stream the client says it will ask for next (CMCD `nor`, at most
     /// two): the owner prefetches them.
     pub hinted: Vec<CacheKey>,
+    /// The client sent `Authorization`, which `upstream_headers` carries (RFC 9111 3.5).
+    pub authorized: bool,
+    /// The last byte of the one closed range the client asks (`Range: bytes=a-b`, no
+    /// `If-Range`): an incomplete stored response that holds it can answer.
+    pub range_end: Option<u64>,
 }
 
 /// A fetch in flight is found by URL and by the secondary key of the variant it is expected
@@ -93,6 +99,8 @@ pub struct Shard {
     inflight: RefCell<HashMap<FlightKey, Rc<InFlight>>>,
     /// URLs whose last response could not be shared: requests for them skip the wait.
     unshareable: RefCell<Unshareable>,
+    /// Incomplete responses kept for completion (RFC 9111 3.3).
+    partials: RefCell<partials::Partials>,
     /// Room for this shard's pass-through fetches (`pass_through_memory`).
     pass_through: Rc<PassThroughBudget>,
     /// Bytes reserved for request bodies this shard's connections are relaying.
@@ -144,6 +152,7 @@ impl Shard {
             lending,
             inflight: RefCell::new(HashMap::new()),
             unshareable: RefCell::new(Unshareable::new(config.uncacheable_hold, MAX_UNSHAREABLE)),
+            partials: RefCell::default(),
             pass_through: Rc::new(PassThroughBudget::new(config.shard_pass_through_memory())),
             request_bodies: Cell::new(0),
             upstreams: RefCell::new(Rc::new(upstreams::Upstreams::new(&config, &stats, id))),
@@ -303,6 +312,7 @@ impl Shard {
         self.void_replicas();
         let removed = self.store.borrow_mut().remove(key);
         self.inflight.borrow_mut().retain(|(k, _), _| k != key);
+        self.drop_partials(&|k| k == key);
         self.publish_store();
         removed
     }
@@ -322,6 +332,7 @@ impl Shard {
         self.void_replicas();
         let removed = self.store.borrow_mut().remove_where(matches);
         self.inflight.borrow_mut().retain(|(k, _), _| !matches(k));
+        self.drop_partials(matches);
         self.publish_store();
         removed
     }

@@ -213,6 +213,8 @@ impl Shard {
             upstream_headers: fields.to_vec(),
             directives: Default::default(),
             hinted: Vec::new(),
+            authorized: false,
+            range_end: None,
         });
         // Its reader is the fetch's leader, so it sees the status of any answer, one that
         // may not be shared included (viewers who join get told to fetch for themselves).

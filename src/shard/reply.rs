@@ -105,7 +105,13 @@ impl OwnerStream {
     /// Looks the request up on its owner shard (which must be the current one).
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {
         shard.note_request_heat(&request.key);
-        let source = match shard.blocking_reload(&request) {
+        // Live state is built from and shared by everyone's requests: one client's credentials
+        // neither hold nor steer it, they only read what is stored (RFC 9111 3.5).
+        let blocking = match request.authorized {
+            true => Blocking::Ordinary,
+            false => shard.blocking_reload(&request),
+        };
+        let source = match blocking {
             Blocking::Ordinary if let Some(until) = shard.dash_hold_until(&request.key) => {
                 Source::Early { until }
             }
@@ -142,11 +148,13 @@ impl OwnerStream {
 
     fn source(lookup: Lookup) -> Source {
         match lookup {
-            Lookup::Hit { object, status } => Source::Stored {
-                object,
-                status,
-                next: 0,
-            },
+            Lookup::Hit { object, status } | Lookup::Incomplete { object, status } => {
+                Source::Stored {
+                    object,
+                    status,
+                    next: 0,
+                }
+            }
             Lookup::Follow { reader, status } => Source::Flight { reader, status },
             Lookup::Refuse(failure) => Source::Refused(failure),
         }

@@ -104,7 +104,7 @@ pub struct Behavior {
     pub pause_after: Option<usize>,
     /// `te=chunked|close|length`.
     pub framing: Framing,
-    /// `fail_after=B`: reset the connection after B body bytes.
+    /// `fail_after=B`: reset the connection after B body bytes (of a whole `200` body).
     pub fail_after: Option<usize>,
     /// `bad=...`: a deliberately broken response.
     pub bad: Option<Bad>,

@@ -37,7 +37,7 @@
 //! | `chunk=N`, `pause_ms=M` | write the body in N-byte pieces, flushed, M ms apart |
 //! | `pause_after=B`, `pause_ms=M` | write head + B bytes, pause M ms, then the rest |
 //! | `te=chunked` / `te=close` | chunked framing (one chunk per piece) / close-delimited |
-//! | `fail_after=B` | head + B body bytes, then a TCP reset |
+//! | `fail_after=B` | head + B body bytes, then a TCP reset (whole `200` bodies only, not a `206`) |
 //! | `bad=garbage\|long\|short\|cl-te\|dup-cl\|bad-chunk\|hang` | broken responses |
 //! | `hdr=Name:Value` | extra response header (percent-decoded, repeatable) |
 //!

@@ -261,6 +261,11 @@ fn handle(shared: &Shared, id: u64, stream: &TcpStream, request: &Request) -> io
         None if failing => entity::failure(&b),
         None => entity::entity_for(request, path, &b),
     };
+    // `fail_after` cuts whole bodies only, like a drawn reset: the `206` that completes what
+    // a cut left is the origin recovering.
+    if !conditional::sends_whole_body(request, &entity, b.ranges) {
+        b.fail_after = None;
+    }
     let ctx = Ctx {
         conn_id: id,
         request_count,
