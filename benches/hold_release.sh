@@ -5,13 +5,14 @@
 # release latency (loadgen) and the server's own livecache_hls_hold_release_seconds histogram,
 # as shares of held answers released within each bound.
 #
-# usage: benches/hold_release.sh [SECONDS]   (default 40)
+# usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 on 127.0.0.1; stops what it started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/target/release"
 seconds="${1:-40}"
+viewers="${2:-500}"
 renditions="$(seq -s, 0 9 | sed 's/\([0-9]\+\)/r\1/g')"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
@@ -26,11 +27,11 @@ taskset -c 1 "$bin/livecache" --listen 127.0.0.1:9322 --origin http://127.0.0.1:
   --shards 1 --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
 pids+=($!)
 sleep 1
-taskset -c 0 "$bin/loadgen" llhls --base http://127.0.0.1:9322 --viewers 500 \
+taskset -c 0 "$bin/loadgen" llhls --base http://127.0.0.1:9322 --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats http://127.0.0.1:9321/__stats --cpus 0 --quiet | grep -E "release|lacking|origin:"
 curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }
-  END { for (i = 1; i <= k; i++) if (order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
+  END { for (i = 1; i <= k; i++) if (order[i] == "0.0025" || order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
           printf "server: %.0f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i] }'

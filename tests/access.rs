@@ -53,6 +53,17 @@ fn edgeauth(acl: &str, secs: u64, id: u64) -> String {
     format!("{signed}~hmac={mac}")
 }
 
+/// A URI Signing token (HS256 under `KEY`) with these claims (JSON).
+fn jwt(claims: &str) -> String {
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&KEY, signed.as_bytes()));
+    format!("{signed}.{mac}")
+}
+
 fn denied(setup: &Setup, reason: livecache::access::Denial) -> u64 {
     setup
         .running()
@@ -167,15 +178,6 @@ with_shards!(
 
 with_shards!(uri_signing_tokens_are_checked_against_the_uri, |shards| {
     let setup = guarded(shards, "jwt", "/vod/=uri_signing", &[]);
-    let jwt = |claims: &str| {
-        let signed = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
-            URL_SAFE_NO_PAD.encode(claims)
-        );
-        let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&KEY, signed.as_bytes()));
-        format!("{signed}.{mac}")
-    };
     let exp = now() + 300;
     let token = jwt(&format!(
         r#"{{"exp":{exp},"cdniuc":"regex:http://test\\.local/vod/a/.*"}}"#
@@ -288,3 +290,56 @@ with_shards!(tokens_stay_out_of_passes_logs_and_dot_segments, |shards| {
     assert!(!text.contains("hmac="), "{text}");
     assert!(text.contains("/secure/a/p?echo=Cookie"), "{text}");
 });
+
+with_shards!(
+    a_token_asking_for_renewal_gets_its_successor_by_cookie,
+    |shards| {
+        // RFC 9246 4.4 with cdnistt 1 (cookie): the same claims, exp = now + cdniets.
+        let setup = guarded(shards, "renew", "/live/=uri_signing", &[]);
+        let scope = r#""cdniuc":"regex:http://test\\.local/live/.*""#;
+        let first = jwt(&format!(
+            r#"{{"exp":{},"cdniets":120,"cdnistt":1,{scope}}}"#,
+            now() + 30
+        ));
+        let answered = setup.get(&format!("/live/ch/1.bin?size=10&URISigningPackage={first}"));
+        assert_eq!(answered.status, 200);
+        let cookie = answered
+            .header("set-cookie")
+            .expect("a renewal cookie")
+            .to_string();
+        let (pair, attributes) = cookie.split_once("; ").unwrap();
+        assert_eq!(attributes, "Max-Age=120; Path=/live/; HttpOnly");
+        let next = pair.strip_prefix("URISigningPackage=").unwrap().to_string();
+        let parts: Vec<&str> = next.split('.').collect();
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&KEY, signed.as_bytes()));
+        assert_eq!(parts[2], mac, "signed with the key that verified the first");
+        let claims: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+        let exp = claims["exp"].as_u64().unwrap();
+        assert!((now() + 118..=now() + 122).contains(&exp), "exp {exp}");
+        assert_eq!(claims["cdniuc"], "regex:http://test\\.local/live/.*");
+        // A minute on, the first token has expired; its successor, as a cookie, still holds.
+        setup.advance(Duration::from_secs(60));
+        let late = format!("/live/ch/2.bin?size=10&URISigningPackage={first}");
+        assert_eq!(setup.get(&late).status, 403);
+        let renewed = get_with(setup.addr, "/live/ch/2.bin?size=10", &[("Cookie", pair)]);
+        assert_eq!(renewed.status, 200);
+        assert!(renewed.header("set-cookie").is_some(), "renewed again");
+        // The query-string transport is not offered: honoured without renewal, refused when
+        // critical; cdnistt without cdniets is malformed.
+        let exp = now() + 300;
+        let query = jwt(&format!(r#"{{"exp":{exp},"cdniets":60,"cdnistt":2}}"#));
+        let plain = setup.get(&format!("/live/ch/3.bin?size=10&URISigningPackage={query}"));
+        assert_eq!(plain.status, 200);
+        assert!(plain.header("set-cookie").is_none());
+        let insisting = jwt(&format!(
+            r#"{{"exp":{exp},"cdniets":60,"cdnistt":2,"cdnicrit":["cdnistt"]}}"#
+        ));
+        let refused = setup.get(&format!("/live/ch/3.bin?URISigningPackage={insisting}"));
+        assert_eq!(refused.status, 403);
+        let lacking = jwt(&format!(r#"{{"exp":{exp},"cdnistt":1}}"#));
+        let malformed = setup.get(&format!("/live/ch/3.bin?URISigningPackage={lacking}"));
+        assert_eq!(malformed.status, 403);
+    }
+);

@@ -60,6 +60,7 @@ pub fn verify(keys: &[Key], token: &str, path: &str) -> Result<Grant, Denial> {
         expires,
         scope,
         client,
+        renewal: None,
     })
 }
 

@@ -12,6 +12,7 @@
 
 pub mod edgeauth;
 pub mod keys;
+pub mod renewal;
 mod routes;
 pub mod uri_signing;
 
@@ -97,6 +98,8 @@ pub struct Grant {
     pub scope: Scope,
     /// The only client address it is valid for, if it names one.
     pub client: Option<IpAddr>,
+    /// The next token to hand the player, by cookie (RFC 9246 4.4), if the token asks.
+    pub renewal: Option<Arc<renewal::Renewal>>,
 }
 
 /// The requests a grant covers.
@@ -148,6 +151,8 @@ pub struct KeptGrant {
     token: Vec<u8>,
     keys: Arc<[Key]>,
     pub grant: Grant,
+    /// The renewal cookie last issued, and the second it was issued in.
+    renewed: Option<(u64, Arc<str>)>,
 }
 
 impl KeptGrant {
@@ -156,6 +161,21 @@ impl KeptGrant {
             token: token.to_vec(),
             keys: Arc::clone(&route.keys),
             grant,
+            renewed: None,
+        }
+    }
+
+    /// The `Set-Cookie` value renewing the token (RFC 9246 4.4), if it asks for renewal:
+    /// signed at most once a second per connection, whatever the requests on it.
+    pub fn renewal_cookie(&mut self, route: &Route, now: u64) -> Option<Arc<str>> {
+        let renewal = self.grant.renewal.as_ref()?;
+        match &self.renewed {
+            Some((issued, cookie)) if *issued == now => Some(Arc::clone(cookie)),
+            _ => {
+                let cookie: Arc<str> = renewal.cookie(&route.param, &route.prefix, now).into();
+                self.renewed = Some((now, Arc::clone(&cookie)));
+                Some(cookie)
+            }
         }
     }
 

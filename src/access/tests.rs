@@ -238,3 +238,39 @@ fn paths_are_matched_as_an_origin_resolves_them() {
     assert_eq!(n(b"/a%zz"), None);
     assert_eq!(n(b"/a%ff"), None, "not UTF-8 once decoded");
 }
+
+/// `mint-token.py uri_signing --kid k1 --uri-regex 'http://cdn\.example/live/ch1/.*'
+/// --start 1700000000 --end 1700000300 --renew 60`
+const RENEWABLE_JWT: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJjZG5pZXRzIjo2MCwiY2RuaXN0dCI6MSwiY2RuaXVjIjoicmVnZXg6aHR0cDovL2NkblxcLmV4YW1wbGUvbGl2ZS9jaDEvLioiLCJjZG5pdiI6MSwiZXhwIjoxNzAwMDAwMzAwLCJuYmYiOjE3MDAwMDAwMDB9.mUuuAkldYl-86IN0k0yG867YmagaYAhPaJbba6-joBM";
+
+#[test]
+fn a_renewable_token_begets_a_successor_that_verifies() {
+    let named = route(Scheme::UriSigning, &format!("k1={KEY}"));
+    let uri = "http://cdn.example/live/ch1/a.m4s";
+    let grant = verify(&named, RENEWABLE_JWT, &request("/live/ch1/a.m4s", uri, T)).unwrap();
+    let renewal = grant.renewal.expect("cdniets 60 with cdnistt 1");
+    let successor = renewal.token(T);
+    let late = request("/live/ch1/a.m4s", uri, 1_700_000_150);
+    let renewed = verify(&named, &successor, &late).expect("signed with k1, living 60 s");
+    assert_eq!(
+        (renewed.expires, renewed.not_before),
+        (T + 60, 1_700_000_000)
+    );
+    assert!(renewed.renewal.is_some(), "and renewable again");
+    assert_eq!(
+        verify(
+            &named,
+            &successor,
+            &request("/live/ch2/a", "http://cdn.example/live/ch2/a", T)
+        )
+        .map(|_| ()),
+        Err(Denial::WrongPath),
+        "the same container"
+    );
+    let cookie = renewal.cookie("t", "/live/", T);
+    assert!(cookie.starts_with("t=ey") && cookie.ends_with("; Max-Age=60; Path=/live/; HttpOnly"));
+    // EdgeAuth has no renewal.
+    let edge = route(Scheme::EdgeAuth, KEY);
+    let grant = verify(&edge, ACL_TOKEN, &request("/live/ch1/x", "", T)).unwrap();
+    assert!(grant.renewal.is_none());
+}

@@ -4,12 +4,13 @@
 //! if present, is 1; `cdniip` binds it to a client address; `cdniuc` is the URI container it
 //! covers, `hash:` (base64url SHA-256 of the URI) or `regex:` (a pattern the whole URI must
 //! match); without `cdniuc` it covers every request of the route. A `cdnicrit` naming a claim
-//! livecache does not know refuses the token (RFC 9246 2.1.11). Token renewal
-//! (`cdniets`/`cdnistt`) is not issued: a player renews with its issuer.
+//! livecache does not know refuses the token (RFC 9246 2.1.11). `cdniets` with `cdnistt: 1`
+//! asks for renewal by cookie (`renewal`); `cdnistt` without `cdniets` is malformed.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::renewal::{Renewal, COOKIE_TRANSPORT};
 use super::{hmac_matches, Denial, Grant, Key, Scope};
 
 /// Compiled size a `regex:` container may take (the issuer is trusted once the signature
@@ -18,7 +19,9 @@ const REGEX_SIZE_LIMIT: usize = 256 << 10;
 
 /// Claims livecache enforces, so a `cdnicrit` naming them is met; one naming any other
 /// (`aud`, `jti`, renewal...) refuses the token, as nothing here would honour it.
-const KNOWN: &[&str] = &["exp", "nbf", "cdniv", "cdnicrit", "cdniip", "cdniuc"];
+const KNOWN: &[&str] = &[
+    "exp", "nbf", "cdniv", "cdnicrit", "cdniip", "cdniuc", "cdniets", "cdnistt",
+];
 
 /// The grant of a URI Signing `token`, if one of `keys` signed it.
 pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
@@ -42,15 +45,11 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
     let kid = header.get("kid").and_then(|k| k.as_str());
     let signed = &token[..token.len() - signature.len() - 1];
     let signature = decode(signature)?;
-    let candidates = keys
+    let key = keys
         .iter()
-        .filter(|k| kid.is_none() || k.id.as_deref() == kid);
-    if !candidates
-        .into_iter()
-        .any(|key| hmac_matches(&key.secret, signed.as_bytes(), &signature))
-    {
-        return Err(Denial::BadSignature);
-    }
+        .filter(|k| kid.is_none() || k.id.as_deref() == kid)
+        .find(|key| hmac_matches(&key.secret, signed.as_bytes(), &signature))
+        .ok_or(Denial::BadSignature)?;
     let claims = json(decode(claims)?)?;
     let number = |name: &str| match claims.get(name) {
         None => Ok(None),
@@ -63,13 +62,28 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
     if number("cdniv")?.is_some_and(|v| v != 1) {
         return Err(Denial::Unsupported);
     }
-    if let Some(critical) = claims.get("cdnicrit") {
-        let names = critical.as_array().ok_or(Denial::Malformed)?;
-        let known = |n: &serde_json::Value| n.as_str().is_some_and(|n| KNOWN.contains(&n));
-        if !names.iter().all(known) {
-            return Err(Denial::Unsupported);
-        }
+    let critical = match claims.get("cdnicrit") {
+        None => Vec::new(),
+        Some(names) => names.as_array().ok_or(Denial::Malformed)?.clone(),
+    };
+    let known = |n: &serde_json::Value| n.as_str().is_some_and(|n| KNOWN.contains(&n));
+    if !critical.iter().all(known) {
+        return Err(Denial::Unsupported);
     }
+    let renewal = match (number("cdnistt")?, number("cdniets")?) {
+        (None, _) => None,
+        (Some(_), None) => return Err(Denial::Malformed),
+        (Some(COOKIE_TRANSPORT), Some(lifetime)) => Some(std::sync::Arc::new(Renewal::new(
+            claims.clone(),
+            key,
+            lifetime,
+        ))),
+        // Another transport is not offered; a token that insists on it is refused.
+        (Some(_), Some(_)) if critical.iter().any(|n| n == "cdnistt") => {
+            return Err(Denial::Unsupported)
+        }
+        (Some(_), Some(_)) => None,
+    };
     let client = match text("cdniip")? {
         Some(ip) => Some(ip.parse().map_err(|_| Denial::Malformed)?),
         None => None,
@@ -99,5 +113,6 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
         expires: number("exp")?.unwrap_or(u64::MAX),
         scope,
         client,
+        renewal,
     })
 }

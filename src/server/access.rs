@@ -6,6 +6,7 @@
 //! comparison per request. The grant is dropped when a reload changes the route's keys, so a
 //! retired key stops working at once.
 
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
@@ -20,12 +21,13 @@ use crate::metrics::ShardStats;
 
 impl Connection {
     /// Whether `head` may be answered: `Err` with why not, counted, when its route wants a
-    /// token it lacks or that does not hold.
-    pub(super) fn check_access(&mut self, head: &RequestHead) -> Result<(), Denial> {
+    /// token it lacks or that does not hold; `Ok` with the `Set-Cookie` value that renews the
+    /// token, when it asks for renewal.
+    pub(super) fn check_access(&mut self, head: &RequestHead) -> Result<Option<Arc<str>>, Denial> {
         let config = self.shard.config();
         let routes = &config.access.routes;
         if routes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let raw = path_of(&head.target);
         let normal = access::normalized_path(raw);
@@ -36,7 +38,7 @@ impl Connection {
         let Some(route) = by_normal.or_else(|| access::route_of(routes, raw)) else {
             // A path no origin could resolve is refused rather than guessed at.
             return match normal {
-                Some(_) => Ok(()),
+                Some(_) => Ok(None),
                 None => Err(self.count_denial(Denial::Malformed)),
             };
         };
@@ -49,7 +51,16 @@ impl Connection {
             Ok(verified) => ShardStats::incr(&stats.access_granted[usize::from(!verified)]),
             Err(denial) => return Err(self.count_denial(denial)),
         }
-        Ok(())
+        let now = self.wall_secs();
+        Ok(self
+            .grant
+            .as_mut()
+            .and_then(|kept| kept.renewal_cookie(route, now)))
+    }
+
+    fn wall_secs(&self) -> u64 {
+        let since_epoch = self.shard.wall().duration_since(UNIX_EPOCH);
+        since_epoch.map_or(0, |d| d.as_secs())
     }
 
     fn count_denial(&self, denial: Denial) -> Denial {
@@ -75,11 +86,7 @@ impl Connection {
             ),
             Scheme::EdgeAuth => String::new(),
         };
-        let now = self
-            .shard
-            .wall()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = self.wall_secs();
         let request = access::Request {
             path,
             raw_path,

@@ -179,6 +179,7 @@ impl Connection {
             ),
             node: &config.node,
             urgent,
+            set_cookie: None,
         };
         if loops_through(find_all(&head.headers, "cdn-loop"), &config.node) {
             // This node already passed the request on: a tier loop (RFC 8586). Answered and
@@ -192,14 +193,21 @@ impl Connection {
         // TRACE echoes the request as the origin received it: with livecache's own credential
         // added, that would hand the secret to any client (nginx refuses TRACE likewise).
         let trace = matches!(&head.method, Method::Other(m) if m.eq_ignore_ascii_case(b"TRACE"));
-        if self.check_access(head).is_err() || trace {
-            // Refused before any lookup or upstream request. A body that was not read leaves
-            // nothing on the connection that could be trusted as the next request.
-            let alive = exchange.keep_alive && head.body == RequestBody::None;
-            let version = alive.then_some(head.version);
-            write_failure(&mut self.stream, meter, Failure::Forbidden, version).await?;
-            return Ok(alive);
-        }
+        let renewal = match self.check_access(head) {
+            Ok(renewal) if !trace => renewal,
+            _ => {
+                // Refused before any lookup or upstream request. A body that was not read
+                // leaves nothing on the connection that could be trusted as the next request.
+                let alive = exchange.keep_alive && head.body == RequestBody::None;
+                let version = alive.then_some(head.version);
+                write_failure(&mut self.stream, meter, Failure::Forbidden, version).await?;
+                return Ok(alive);
+            }
+        };
+        let exchange = Exchange {
+            set_cookie: renewal.as_deref(),
+            ..exchange
+        };
         if !head.method.is_cacheable_read() || self.is_personal(head) {
             return pass::forward(self, head, exchange, meter).await;
         }

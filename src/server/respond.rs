@@ -49,6 +49,8 @@ pub struct Exchange<'a> {
     /// The player is starting up or starved (CMCD `su`, `bs`): written ahead of others on
     /// this core (`priority`).
     pub urgent: bool,
+    /// A renewed access token for the player (RFC 9246 4.4), as a `Set-Cookie` value.
+    pub set_cookie: Option<&'a str>,
 }
 
 /// Anything that yields a response as `Reply`s.
@@ -273,6 +275,9 @@ fn head_bytes(
         }
         Framing::Chunked => encode::header(&mut out, b"Transfer-Encoding", b"chunked"),
         Framing::Close => {}
+    }
+    if let Some(cookie) = exchange.set_cookie {
+        encode::header(&mut out, b"Set-Cookie", cookie.as_bytes());
     }
     if let Some(data) = &exchange.server_data {
         data.write(&mut out, head, status, exchange.node.name());
