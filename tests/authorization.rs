@@ -13,6 +13,16 @@ use common::{get_with, Setup};
 const ALICE: (&str, &str) = ("Authorization", "Basic YWxpY2U6YQ==");
 const BOB: (&str, &str) = ("Authorization", "Basic Ym9iOmI=");
 
+fn percent_encode(text: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    (text.bytes())
+        .map(|b| match plain(b) {
+            true => char::from(b).to_string(),
+            false => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// What the origin saw of the request's `Authorization` (mock-origin `echo=`; `-`: none).
 fn echoed(response: &common::Response) -> Option<&str> {
     response
@@ -137,6 +147,33 @@ with_shards!(
         );
         assert_eq!(echoed(&alice), None);
         assert_eq!(setup.origin.hits(target), 1);
+    }
+);
+
+with_shards!(
+    credentials_never_ride_on_a_prefetch_the_origin_hints,
+    |shards| {
+        // The origin names the next segment (CMSD-Static nor) on a private answer to Alice:
+        // livecache fetches hinted objects for everyone, so never with her credentials.
+        let setup = Setup::new(shards);
+        let next = "/auth/hint/seg-2.m4s?size=100&cc=max-age%3D60&echo=Authorization";
+        // The field is `nor="<URL, percent-encoded>"`, itself percent-encoded into `hdr=`.
+        let nor = format!("nor=\"{}\"", percent_encode(&next["/auth/hint/".len()..]));
+        let first = format!(
+            "/auth/hint/seg-1.m4s?size=100&cc=private&echo=Authorization&hdr=CMSD-Static:{}",
+            percent_encode(&nor)
+        );
+        assert_eq!(
+            echoed(&get_with(setup.addr, &first, &[ALICE])),
+            Some(ALICE.1)
+        );
+        let anonymous = setup.get(next);
+        assert_eq!(anonymous.status, 200);
+        assert_eq!(
+            echoed(&anonymous),
+            None,
+            "nobody gets the answer to Alice's credentials"
+        );
     }
 );
 

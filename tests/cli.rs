@@ -107,6 +107,28 @@ fn check_config_refuses_a_forwarded_field_outside_the_key() {
     );
 }
 
+#[test]
+fn check_config_refuses_forwarding_an_access_tokens_field() {
+    let keys = std::env::temp_dir().join(format!("lc-cli-keys-{}", std::process::id()));
+    std::fs::write(&keys, format!("{}\n", "07".repeat(32))).unwrap();
+    let route = format!("/g/=edgeauth,keys={},param=Authorization", keys.display());
+    let forward = ["--forward-fields", "Accept, Authorization:safe"];
+    let out = check_config(&[&["--access", &route][..], &forward[..]].concat(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("forward_fields") && err.contains("access token"),
+        "{err}"
+    );
+    let out = check_config(&["--access", &route], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(keys).ok();
+}
+
 /// Starts the binary through `sh -c` (for ulimit and setpriv) and returns it with its address.
 fn spawn(shell: &str) -> (Child, Option<String>, String) {
     let mut child = Command::new("sh")

@@ -112,3 +112,39 @@ with_shards!(a_weak_tag_or_a_purge_leaves_nothing_to_complete, |shards| {
         "a whole fetch, not a completion"
     );
 });
+
+with_shards!(
+    a_purge_during_a_completion_that_fails_keeps_nothing,
+    |shards| {
+        // The completion's origin is slower than the first-byte timeout; a purge arrives while
+        // it waits. The kept bytes went with the purge and do not come back when it fails.
+        let setup = Setup::with(
+            shards,
+            &[
+                ("purge_allow", "127.0.0.1/32"),
+                ("upstream_first_byte_timeout", "1s"),
+            ],
+        );
+        let target = target("/pc/seg-5.m4s", "&after=1&then_delay_ms=2000");
+        assert!(!setup.get(&target).complete);
+        let addr = setup.addr;
+        let whole = {
+            let target = target.clone();
+            std::thread::spawn(move || get_with(addr, &target, &[]))
+        };
+        assert!(common::eventually(
+            std::time::Duration::from_secs(5),
+            || { origin_requests_for(&setup, "GET", &target).len() == 2 }
+        ));
+        let purge =
+            format!("PURGE {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n");
+        assert_eq!(request(setup.addr, &purge, false).status, 200);
+        assert_eq!(whole.join().unwrap().status, 504);
+        let r = get_with(setup.addr, &target, &[("Range", "bytes=0-99")]);
+        assert!(
+            !r.cache_status().contains("incomplete"),
+            "{}",
+            r.cache_status()
+        );
+    }
+);

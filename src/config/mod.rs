@@ -344,6 +344,13 @@ impl Config {
         let mut config = config;
         // Tokens are never part of a cache key nor sent upstream.
         for param in &config.access.token_params {
+            if config
+                .forwarding
+                .forwards(param.to_ascii_lowercase().as_bytes())
+            {
+                let why = "names an access token's field, which must never reach the origin";
+                return Err(error("forward_fields", param, why));
+            }
             if !config.strip_query_params.contains(param) {
                 config.strip_query_params.push(param.clone());
             }

@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 
 use super::leader::Leader;
-use super::partials::{self, Partial};
+use super::partials::{self, Answer, Partial};
 use super::revalidate;
 use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
@@ -190,7 +190,8 @@ async fn ask(
             }
             Err(e) => {
                 shard.upstream_failed(leader.request.key.target(), &e);
-                if let Some(partial) = resume {
+                // Unless a purge came meanwhile: then the kept bytes are gone with the object.
+                if let (Some(partial), true) = (resume, leader.still_wanted()) {
                     shard.restore_partial(&leader.request.key, partial);
                 }
                 match stale.filter(|s| revalidate::usable_on_error(s, shard.now(), &config)) {
@@ -203,13 +204,11 @@ async fn ask(
         let mut response = response;
         let mut resumed = None;
         if let Some(partial) = resume.take() {
-            if partial.completed_by(&mut response.head) {
-                resumed = Some(partial);
-            } else if response.head.status == 206 {
-                // Not the rest asked for (another range, another tag): asked again, whole.
-                continue;
+            match partial.judge(&mut response.head, response.framing) {
+                Answer::Completes => resumed = Some(partial),
+                Answer::Replaces => {}
+                Answer::AskAgain => continue,
             }
-            // Any other answer (a 200: the representation changed) replaces the kept bytes.
         }
         let status = response.head.status;
         if let Some(old) = stale.as_ref() {

@@ -205,6 +205,9 @@ impl Shard {
         if request.directives.only_if_cached {
             return Some(Lookup::Refuse(Failure::NotCached));
         }
+        if request.directives.no_store {
+            return None; // its fetch may store nothing: the kept bytes wait for another
+        }
         let flight_key = (request.key.clone(), Bytes::new());
         if self.inflight.borrow().contains_key(&flight_key) {
             return None; // the completion already runs: joined the usual way

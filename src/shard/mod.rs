@@ -356,6 +356,8 @@ impl Shard {
     fn store_object(&self, key: &CacheKey, secondary: Bytes, object: Rc<StoredObject>) -> bool {
         let vary = object.head.vary.clone();
         let max_variants = self.config().caching.max_variants;
+        // The whole object makes bytes kept to complete it useless.
+        self.drop_partials(&|k| k == key);
         self.make_quota_room(object.cost());
         let stored = self
             .store

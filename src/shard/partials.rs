@@ -21,7 +21,7 @@ use crate::cache::{CacheKey, CachedHead, Freshness};
 use crate::http::conditional::EntityTag;
 use crate::http::encode::put_decimal;
 use crate::http::headers::{find, Header};
-use crate::http::response::ResponseHead;
+use crate::http::response::{ResponseBody, ResponseHead};
 
 /// Incomplete responses kept per shard at most.
 const MAX_KEPT: usize = 64;
@@ -77,9 +77,23 @@ impl Partial {
         ]
     }
 
+    /// What the answer to the completion request is; its head becomes the whole `200`'s when
+    /// it completes this response.
+    pub fn judge(&self, head: &mut ResponseHead, framing: ResponseBody) -> Answer {
+        let rest = self.total - self.len;
+        let status = head.status;
+        match status {
+            206 if framing == ResponseBody::Length(rest) && self.completed_by(head) => {
+                Answer::Completes
+            }
+            200 => Answer::Replaces,
+            _ => Answer::AskAgain,
+        }
+    }
+
     /// Whether `head` is the `206` that completes this response (exactly the rest, under the
     /// same strong tag: RFC 9111 3.4); if so, it becomes the whole `200`'s head.
-    pub fn completed_by(&self, head: &mut ResponseHead) -> bool {
+    fn completed_by(&self, head: &mut ResponseHead) -> bool {
         let mut expected = BytesMut::from(&b"bytes "[..]);
         put_decimal(&mut expected, self.len);
         expected.extend_from_slice(b"-");
@@ -121,6 +135,18 @@ pub(super) fn keep_incomplete(leader: &mut Leader, head: Arc<CachedHead>, freshn
     }
 }
 
+/// What the answer to a completion request is.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// The exact rest, under the same strong tag, of the announced length.
+    Completes,
+    /// A whole `200`: the representation changed, and this answer replaces the kept bytes.
+    Replaces,
+    /// Anything else (another range, a `416`, an error): the whole object is asked for again,
+    /// unconditionally, so no follower gets the answer to a `Range` it never sent.
+    AskAgain,
+}
+
 /// A shard's kept incomplete responses, by URL.
 #[derive(Default)]
 pub(super) struct Partials {
@@ -160,12 +186,15 @@ impl Shard {
         self.drop_partials_where(|key, _| matches(key));
     }
 
-    fn drop_unusable_partials(&self) {
+    pub(super) fn drop_unusable_partials(&self) {
         let now = self.now();
         self.drop_partials_where(|_, partial| !partial.usable(now));
     }
 
     fn drop_partials_where(&self, gone: impl Fn(&CacheKey, &Partial) -> bool) {
+        if self.partials.borrow().kept.is_empty() {
+            return;
+        }
         let dropped: Vec<_> = {
             let mut partials = self.partials.borrow_mut();
             let keys: Vec<_> = (partials.kept.iter())
@@ -268,16 +297,27 @@ mod tests {
             ("Content-Range", "bytes 40-99/100"),
             ("Content-Length", "60"),
         ];
+        let exact = ResponseBody::Length(60);
+        let mut chunked = answer(206, &rest);
+        let judged = partial.judge(&mut chunked, ResponseBody::Chunked);
+        assert_eq!(judged, Answer::AskAgain, "a length it does not announce");
+        let mut short = answer(206, &rest);
+        assert_eq!(
+            partial.judge(&mut short, ResponseBody::Length(59)),
+            Answer::AskAgain
+        );
         let mut head = answer(206, &rest);
-        assert!(partial.completed_by(&mut head));
+        assert_eq!(partial.judge(&mut head, exact), Answer::Completes);
         assert_eq!(head.status, 200);
         assert_eq!(
             find(&head.headers, "content-length").map(|v| &v[..]),
             Some(&b"100"[..])
         );
         assert!(find(&head.headers, "content-range").is_none());
+        let mut whole = answer(200, &[("ETag", "\"b\"")]);
+        assert_eq!(partial.judge(&mut whole, exact), Answer::Replaces);
         for wrong in [
-            answer(200, &[("ETag", "\"a\"")]),
+            answer(416, &[("Content-Range", "bytes */30")]),
             answer(
                 206,
                 &[("ETag", "\"b\""), ("Content-Range", "bytes 40-99/100")],
@@ -297,7 +337,11 @@ mod tests {
             ),
         ] {
             let mut head = wrong.clone();
-            assert!(!partial.completed_by(&mut head), "{wrong:?}");
+            assert_eq!(
+                partial.judge(&mut head, exact),
+                Answer::AskAgain,
+                "{wrong:?}"
+            );
             assert_eq!(head.status, wrong.status, "left as it came");
         }
     }

@@ -156,7 +156,8 @@ impl Shard {
 
     fn prefetch_next(self: &Rc<Self>, request: &FetchRequest, next: &[CacheKey]) {
         let config = self.config();
-        if next.is_empty() || !config.live.prefetch {
+        // A prefetch is everyone's fetch: never with one client's credentials.
+        if next.is_empty() || !config.live.prefetch || request.authorized {
             return;
         }
         let now = self.now();

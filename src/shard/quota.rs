@@ -51,6 +51,8 @@ impl Shard {
     /// as they wait for (evicting as it must, never below the even share). Otherwise the
     /// quota keeps what the store uses and one step more, and the rest goes to the pool.
     pub fn balance_quota(&self) {
+        // Kept incomplete responses past their time leave the books first.
+        self.drop_unusable_partials();
         let even = self.config().shard_cache_size();
         let step = even / STEP_DIVISOR;
         let usage = self.store.borrow().usage();
