@@ -6,6 +6,7 @@
 # as shares of held answers released within each bound.
 #
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
+# LIVECACHE=path/to/binary runs another livecache build (an A/B against a baseline).
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 on 127.0.0.1; stops what it started.
 set -euo pipefail
@@ -23,7 +24,7 @@ taskset -c 1 "$bin/mock-origin" --listen 127.0.0.1:9321 --streams 1 \
   --part-duration 500ms --first-byte-delay 50ms --window 10 --can-skip-until 24s >/dev/null 2>&1 &
 pids+=($!)
 sleep 5  # the first segment must be complete for playlists to carry dates
-taskset -c 1 "$bin/livecache" --listen 127.0.0.1:9322 --origin http://127.0.0.1:9321 \
+taskset -c 1 "${LIVECACHE:-$bin/livecache}" --listen 127.0.0.1:9322 --origin http://127.0.0.1:9321 \
   --shards 1 --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
 pids+=($!)
 sleep 1

@@ -155,6 +155,8 @@ impl Connection {
     }
 
     async fn respond(&mut self, head: &RequestHead, meter: &mut Meter) -> io::Result<bool> {
+        // Held playlist answers just released go before a new request is worked on.
+        self.shard.let_releases_pass().await;
         let keep_alive = head.keep_alive && !self.drain.is_draining();
         let config = self.shard.config();
         let cmcd = Cmcd::of_request(&head.target, &head.headers);
