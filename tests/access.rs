@@ -343,3 +343,51 @@ with_shards!(
         assert_eq!(malformed.status, 403);
     }
 );
+
+with_shards!(
+    behind_a_trusted_proxy_tokens_bind_to_the_forwarded_client_and_scheme,
+    |shards| {
+        // A TLS terminator at 127.0.0.1 forwards for 203.0.113.7 over https: the token is
+        // signed for that viewer and that https URI (RFC 9246 cdniip, cdniuc hash).
+        let trusted = [("trusted_proxies", "127.0.0.1/32")];
+        let setup = guarded(shards, "proxy", "/vod/=uri_signing", &trusted);
+        let signed_for = |target: &str| {
+            let uri = format!("https://test.local{target}");
+            let hash = URL_SAFE_NO_PAD.encode(livecache::access::sha256(uri.as_bytes()));
+            let token = jwt(&format!(
+                r#"{{"exp":{},"cdniip":"203.0.113.7","cdniuc":"hash:{hash}"}}"#,
+                now() + 300
+            ));
+            format!("{target}&URISigningPackage={token}")
+        };
+        let target = signed_for("/vod/p/1.bin?size=10");
+        let viewer = [
+            ("X-Forwarded-For", "203.0.113.7"),
+            ("X-Forwarded-Proto", "https"),
+        ];
+        assert_eq!(get_with(setup.addr, &target, &viewer).status, 200);
+        let someone_else = [
+            ("X-Forwarded-For", "198.51.100.9"),
+            ("X-Forwarded-Proto", "https"),
+        ];
+        assert_eq!(get_with(setup.addr, &target, &someone_else).status, 403);
+        let plain_http = [("X-Forwarded-For", "203.0.113.7")];
+        assert_eq!(get_with(setup.addr, &target, &plain_http).status, 403);
+        // A pass names the viewer and the scheme upstream, not the proxy.
+        let post = signed_for("/vod/p/1.bin?echo=X-Forwarded-For&echo=X-Forwarded-Proto");
+        let mut fields = viewer.to_vec();
+        fields.push(("Content-Length", "0"));
+        let raw = common::request_text("POST", &post, &fields);
+        let passed = common::request(setup.addr, &raw, false);
+        assert_eq!(passed.header("x-echo-x-forwarded-for"), Some("203.0.113.7"));
+        assert_eq!(passed.header("x-echo-x-forwarded-proto"), Some("https"));
+        // Without trusted proxies the same fields are a client's claims, and ignored.
+        let open = guarded(shards, "noproxy", "/vod/=uri_signing", &[]);
+        assert_eq!(get_with(open.addr, &target, &viewer).status, 403);
+        use livecache::access::Denial;
+        assert_eq!(
+            denied(&open, Denial::WrongAddress) + denied(&open, Denial::WrongPath),
+            1
+        );
+    }
+);

@@ -1,10 +1,13 @@
 //! The access-control keys (issue "Access control"): `access` (signed-URL routes, see
 //! `crate::access`), `origin_credential` (what livecache shows its origins,
 //! `http::credential`) and `admin_token_file` (the bearer token the admin listener asks of
-//! purges and status; `/metrics`, `/healthz` and `/readyz` stay open). Key and token files are
+//! purges and status; `/metrics`, `/healthz` and `/readyz` stay open) and `trusted_proxies`
+//! (whose forwarding fields name the client, `http::client_address`). Key and token files are
 //! read when the configuration is loaded, and again on reload.
 
 use std::sync::Arc;
+
+use ipnet::IpNet;
 
 use crate::access::{parse_routes, render_routes, Route};
 use crate::http::credential::{parse_credential, Credential};
@@ -20,6 +23,9 @@ pub struct AccessControl {
     pub origin_credential: Option<Credential>,
     /// The admin listener's bearer token, and the file it was read from.
     pub admin_token: Option<AdminToken>,
+    /// Proxies whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed
+    /// (`http::client_address`).
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -36,7 +42,7 @@ impl std::fmt::Debug for AdminToken {
 }
 
 impl AccessControl {
-    /// Reads the three keys through `text` (a key's text, as `Config::load` resolves it).
+    /// Reads the four keys through `text` (a key's text, as `Config::load` resolves it).
     pub fn load<'a>(text: impl Fn(&str) -> &'a str) -> Result<AccessControl, ConfigError> {
         let admin_token = match text("admin_token_file").trim() {
             "" | "off" => None,
@@ -70,6 +76,11 @@ impl AccessControl {
                 parse_credential,
             )?,
             admin_token,
+            trusted_proxies: typed(
+                "trusted_proxies",
+                text("trusted_proxies"),
+                super::caching::parse_addr_blocks,
+            )?,
         })
     }
 
@@ -89,6 +100,7 @@ impl AccessControl {
     pub fn toml_values(&self) -> Vec<(&'static str, String)> {
         let credential = self.origin_credential.as_ref().map(Credential::redacted);
         let token_file = self.admin_token.as_ref().map(|t| t.file.as_str());
+        let blocks: Vec<String> = self.trusted_proxies.iter().map(IpNet::to_string).collect();
         vec![
             ("access", format!("{:?}", render_routes(&self.routes))),
             (
@@ -99,6 +111,7 @@ impl AccessControl {
                 "admin_token_file",
                 format!("{:?}", token_file.unwrap_or_default()),
             ),
+            ("trusted_proxies", format!("{:?}", blocks.join(", "))),
         ]
     }
 }

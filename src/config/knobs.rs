@@ -102,6 +102,12 @@ pub const KNOBS: &[Knob] = &[
         help: "What every request to an origin carries to prove it comes from this edge: `NAME: VALUE` (a field) or `?NAME=VALUE` (a query parameter); a client's field of that name is dropped; empty: none",
     },
     Knob {
+        key: "trusted_proxies",
+        default: "",
+        applies: Applies::Reload,
+        help: "Addresses (CIDR) of the TLS terminators or load balancers in front: from them, the client is the rightmost X-Forwarded-For address outside this list and the scheme is X-Forwarded-Proto (signed-URL address binding, URI Signing containers, a passed request's forwarding fields); empty (default): the TCP peer, http",
+    },
+    Knob {
         key: "admin_token_file",
         default: "",
         applies: Applies::Reload,

@@ -12,6 +12,7 @@
 //! rules are where request smuggling and cache poisoning live.
 
 pub mod chunked;
+pub mod client_address;
 pub mod cmsd;
 pub mod conditional;
 pub mod credential;

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::client::Connection;
 use crate::access::{self, cookie_value, Denial, KeptGrant, Route, Scheme};
 use crate::cache::CacheKey;
+use crate::http::client_address::Scheme as ClientScheme;
 use crate::http::headers::{find, find_all, Header};
 use crate::http::query::{path_of, query_param};
 use crate::http::request::RequestHead;
@@ -77,12 +78,16 @@ impl Connection {
         raw_path: &str,
     ) -> Result<bool, Denial> {
         let token = token_of(head, &route.param).ok_or(Denial::Missing)?;
+        let client = self.client_of(head);
         let uri = match route.scheme {
             Scheme::UriSigning => signed_uri(
                 head,
                 path,
                 &route.param,
-                &self.shard.config().origin.authority,
+                (
+                    &self.shard.config().origin.authority,
+                    client.map(|(_, s)| s),
+                ),
             ),
             Scheme::EdgeAuth => String::new(),
         };
@@ -91,7 +96,7 @@ impl Connection {
             path,
             raw_path,
             uri: &uri,
-            client: self.peer().map(|p| p.ip().to_canonical()),
+            client: client.map(|(ip, _)| ip),
             now,
         };
         if let Some(kept) = self.grant.as_ref().filter(|k| k.is_for(token, route)) {
@@ -119,9 +124,15 @@ fn token_of<'a>(head: &'a RequestHead, name: &str) -> Option<&'a [u8]> {
     find(&head.headers, field).map(|v| &v[..])
 }
 
-/// The URI an RFC 9246 container is matched against: `http://HOST`, the normalised `path` and
-/// the query without the token's parameter.
-fn signed_uri(head: &RequestHead, path: &str, param: &str, default_host: &str) -> String {
+/// The URI an RFC 9246 container is matched against: `SCHEME://HOST` (the scheme the client
+/// used, `http` unless a trusted proxy says otherwise), the normalised `path` and the query
+/// without the token's parameter.
+fn signed_uri(
+    head: &RequestHead,
+    path: &str,
+    param: &str,
+    (default_host, scheme): (&str, Option<ClientScheme>),
+) -> String {
     let host = head
         .host()
         .map(|h| &h[..])
@@ -131,7 +142,8 @@ fn signed_uri(head: &RequestHead, path: &str, param: &str, default_host: &str) -
     target.extend_from_slice(query.map_or(&[][..], |q| &head.target[q..]));
     let key = CacheKey::new(host, &target, &[param.to_string()]);
     format!(
-        "http://{}{}",
+        "{}://{}{}",
+        scheme.unwrap_or(ClientScheme::Http).as_str(),
         String::from_utf8_lossy(key.host()),
         String::from_utf8_lossy(key.target())
     )

@@ -4,6 +4,7 @@
 //! connection loop (`connection`) and the request kinds it dispatches to (`pass`, `purge`)
 //! share it; none of them owns another.
 
+use std::net::IpAddr;
 use std::rc::Rc;
 
 use bytes::BytesMut;
@@ -13,6 +14,7 @@ use super::body::{self, BodyError, BodyReader};
 use super::drain::Drain;
 use super::pace::Pace;
 use crate::cache::CacheKey;
+use crate::http::client_address::{self, Scheme};
 use crate::http::query::path_of;
 use crate::http::request::{RequestBody, RequestHead};
 use crate::http::Failure;
@@ -71,6 +73,14 @@ impl Connection {
             self.peer = self.stream.peer_addr().ok();
         }
         self.peer
+    }
+
+    /// The client behind this request and the scheme it used: the TCP peer and `http`, or
+    /// what a trusted proxy says (`trusted_proxies`, `http::client_address`).
+    pub fn client_of(&mut self, head: &RequestHead) -> Option<(IpAddr, Scheme)> {
+        let peer = self.peer()?.ip();
+        let trusted = &self.shard.config().access.trusted_proxies;
+        Some(client_address::client_of(peer, &head.headers, trusted))
     }
 
     /// Reads a body that means nothing here (a GET's, a PURGE's) and throws it away as it

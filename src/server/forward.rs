@@ -9,12 +9,13 @@
 //! `X-Forwarded-Proto`, `Forwarded`) are set from what livecache knows, never copied: a shared
 //! fetch sends none (no single client is behind it), a passed one names its client's address.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use bytes::Bytes;
 
 use crate::config::node::Node;
 use crate::config::Forwarding;
+use crate::http::client_address::Scheme;
 use crate::http::headers::{end_to_end, find, list_items, Header};
 use crate::http::request::RequestHead;
 
@@ -85,29 +86,33 @@ pub fn add_credentials(fields: &mut Vec<Header>, head: &RequestHead) {
 }
 
 /// The fields of a passed request: the client's end-to-end fields but the framing and the
-/// forwarding ones, then `Host`, `Via`, `CDN-Loop` and the forwarding fields naming `peer`.
+/// forwarding ones, then `Host`, `Via`, `CDN-Loop` and the forwarding fields naming `client`
+/// and the scheme it used (`http::client_address`).
 pub fn passed_fields(
     head: &RequestHead,
     default_host: &str,
-    peer: Option<SocketAddr>,
+    client: Option<(IpAddr, Scheme)>,
     node: &Node,
 ) -> Vec<Header> {
     let mut fields = end_to_end(&head.headers);
     fields.retain(|h| !NOT_PASSED.iter().any(|name| h.is(name)));
     push_host_and_via(&mut fields, head, default_host, node);
-    if let Some(peer) = peer {
-        let ip = peer.ip().to_canonical();
+    let scheme = client.map_or(Scheme::Http, |(_, scheme)| scheme).as_str();
+    if let Some((ip, _)) = client {
         fields.push(Header::new("X-Forwarded-For", ip.to_string()));
         let node = match ip {
-            std::net::IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V4(v4) => v4.to_string(),
             // RFC 7239 6: an IPv6 address is bracketed and the value quoted.
-            std::net::IpAddr::V6(v6) => format!("\"[{v6}]\""),
+            IpAddr::V6(v6) => format!("\"[{v6}]\""),
         };
-        fields.push(Header::new("Forwarded", format!("for={node};proto=http")));
+        fields.push(Header::new(
+            "Forwarded",
+            format!("for={node};proto={scheme}"),
+        ));
     }
     fields.push(Header::new(
         "X-Forwarded-Proto",
-        Bytes::from_static(b"http"),
+        Bytes::from_static(scheme.as_bytes()),
     ));
     fields
 }
@@ -215,11 +220,11 @@ mod tests {
             "POST /api HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nCookie: s=1\r\n\
              X-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\nX-Forwarded-Proto: https\r\n\r\n",
         );
-        let peer: SocketAddr = "[::ffff:192.0.2.7]:5000".parse().unwrap();
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
         let fields = names(&passed_fields(
             &request,
             "o",
-            Some(peer),
+            Some((peer, Scheme::Http)),
             &Node::named("livecache"),
         ));
         assert_eq!(
@@ -234,13 +239,14 @@ mod tests {
                 "X-Forwarded-Proto: http",
             ]
         );
-        let v6: SocketAddr = "[2001:db8::1]:1".parse().unwrap();
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
         let fields = names(&passed_fields(
             &request,
             "o",
-            Some(v6),
+            Some((v6, Scheme::Https)),
             &Node::named("livecache"),
         ));
-        assert!(fields.contains(&"Forwarded: for=\"[2001:db8::1]\";proto=http".to_string()));
+        assert!(fields.contains(&"Forwarded: for=\"[2001:db8::1]\";proto=https".to_string()));
+        assert!(fields.contains(&"X-Forwarded-Proto: https".to_string()));
     }
 }

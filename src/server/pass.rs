@@ -102,8 +102,12 @@ pub async fn forward(
             false => crate::cache::key::strip_query(&head.target, &config.access.token_params),
         },
         headers: {
-            let mut fields =
-                forward::passed_fields(head, &config.origin.authority, conn.peer(), &config.node);
+            let mut fields = forward::passed_fields(
+                head,
+                &config.origin.authority,
+                conn.client_of(head),
+                &config.node,
+            );
             if !config.access.routes.is_empty() {
                 super::access::strip_token_fields(&mut fields, &config.access.token_params);
             }
