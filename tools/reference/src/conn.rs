@@ -26,15 +26,18 @@ struct Unsent<'a> {
 
 pub struct Conn<'a> {
     fd: RawFd,
+    /// Bodies go with `MSG_ZEROCOPY` (`crate::zerocopy`).
+    zerocopy: bool,
     buf: Box<[u8; HEAD_ROOM]>,
     filled: usize,
     unsent: Option<Unsent<'a>>,
 }
 
 impl<'a> Conn<'a> {
-    pub fn new(fd: RawFd) -> Conn<'a> {
+    pub fn new(fd: RawFd, zerocopy: bool) -> Conn<'a> {
         Conn {
             fd,
+            zerocopy,
             buf: Box::new([0; HEAD_ROOM]),
             filled: 0,
             unsent: None,
@@ -120,8 +123,14 @@ impl<'a> Conn<'a> {
                     iov_len: body.len(),
                 },
             ];
-            // SAFETY: both slices outlive the call; the kernel only reads them.
-            let n = unsafe { libc::writev(self.fd, iov.as_ptr(), 2) };
+            // SAFETY: both slices outlive the call and never change (the objects are built
+            // once): the kernel only reads them, now or, zero-copy, until it reports done.
+            let n = unsafe {
+                match self.zerocopy {
+                    true => crate::zerocopy::send(self.fd, &iov),
+                    false => libc::writev(self.fd, iov.as_ptr(), 2),
+                }
+            };
             if n < 0 {
                 return if would_block() {
                     Progress::Writing

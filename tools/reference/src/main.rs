@@ -7,9 +7,10 @@
 //!
 //! `reference --listen 127.0.0.1:PORT --set ws64:2000:65536 --set hot64:1:65536` serves
 //! `/ws64/0.bin` .. `/ws64/1999.bin` (64 KiB each) and `/hot64/0.bin`. Anything else is a 404.
-//! It runs until killed.
+//! It runs until killed. `--zerocopy on` sends bodies with `MSG_ZEROCOPY` (`zerocopy`).
 
 mod conn;
+mod zerocopy;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -74,20 +75,22 @@ fn parse_set(text: &str) -> Result<Set, String> {
 /// One set of objects: `/NAME/0.bin` .. `/NAME/{COUNT-1}.bin`, each `SIZE` bytes.
 type Set = (String, usize, usize);
 
-fn args() -> Result<(SocketAddr, Vec<Set>), String> {
+fn args() -> Result<(SocketAddr, Vec<Set>, bool), String> {
     let mut listen = None;
     let mut sets = Vec::new();
+    let mut zerocopy = false;
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--listen" => listen = Some(value.parse().map_err(|_| format!("--listen {value:?}"))?),
             "--set" => sets.push(parse_set(&value)?),
+            "--zerocopy" => zerocopy = value == "on",
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     let listen = listen.ok_or("--listen ADDR is required")?;
-    Ok((listen, sets))
+    Ok((listen, sets, zerocopy))
 }
 
 fn check(result: libc::c_int, what: &str) -> RawFd {
@@ -99,7 +102,7 @@ fn check(result: libc::c_int, what: &str) -> RawFd {
 }
 
 fn main() {
-    let (listen, sets) = args().unwrap_or_else(|e| {
+    let (listen, sets, zerocopy) = args().unwrap_or_else(|e| {
         eprintln!("reference: {e}");
         std::process::exit(2);
     });
@@ -127,7 +130,7 @@ fn main() {
             for event in &events[..n as usize] {
                 let fd = event.u64 as RawFd;
                 if fd == listen_fd {
-                    accept_all(epoll, listen_fd, &mut conns);
+                    accept_all(epoll, listen_fd, &mut conns, zerocopy);
                     continue;
                 }
                 let Some(conn) = conns.get_mut(&fd) else {
@@ -169,7 +172,12 @@ unsafe fn modify(epoll: RawFd, fd: RawFd, events: u32) {
     libc::epoll_ctl(epoll, libc::EPOLL_CTL_MOD, fd, &mut event);
 }
 
-unsafe fn accept_all(epoll: RawFd, listen_fd: RawFd, conns: &mut HashMap<RawFd, Conn>) {
+unsafe fn accept_all(
+    epoll: RawFd,
+    listen_fd: RawFd,
+    conns: &mut HashMap<RawFd, Conn>,
+    zerocopy: bool,
+) {
     loop {
         let fd = libc::accept4(
             listen_fd,
@@ -188,7 +196,10 @@ unsafe fn accept_all(epoll: RawFd, listen_fd: RawFd, conns: &mut HashMap<RawFd, 
             (&one as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as u32,
         );
+        if zerocopy {
+            zerocopy::enable(fd);
+        }
         add(epoll, fd, libc::EPOLLIN as u32);
-        conns.insert(fd, Conn::new(fd));
+        conns.insert(fd, Conn::new(fd, zerocopy));
     }
 }
