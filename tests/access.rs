@@ -309,6 +309,12 @@ with_shards!(
             .to_string();
         let (pair, attributes) = cookie.split_once("; ").unwrap();
         assert_eq!(attributes, "Max-Age=120; Path=/live/; HttpOnly");
+        // A shared cache in front keeps the response, never the viewer's token.
+        let cc: Vec<&str> = (answered.headers.iter())
+            .filter(|(n, _)| n.eq_ignore_ascii_case("cache-control"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert!(cc.contains(&"no-cache=\"Set-Cookie\""), "{cc:?}");
         let next = pair.strip_prefix("URISigningPackage=").unwrap().to_string();
         let parts: Vec<&str> = next.split('.').collect();
         let signed = format!("{}.{}", parts[0], parts[1]);
@@ -326,6 +332,9 @@ with_shards!(
         let renewed = get_with(setup.addr, "/live/ch/2.bin?size=10", &[("Cookie", pair)]);
         assert_eq!(renewed.status, 200);
         assert!(renewed.header("set-cookie").is_some(), "renewed again");
+        // A manifest URL that still carries the expired first token: the cookie beside it holds.
+        let both = get_with(setup.addr, &late, &[("Cookie", pair)]);
+        assert_eq!(both.status, 200);
         // The query-string transport is not offered: honoured without renewal, refused when
         // critical; cdnistt without cdniets is malformed.
         let exp = now() + 300;

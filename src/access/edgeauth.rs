@@ -37,7 +37,7 @@ pub fn verify(keys: &[Key], token: &str, path: &str) -> Result<Grant, Denial> {
     let expires = number(fields.expires).ok_or(Denial::Malformed)??;
     let not_before = number(fields.start).transpose()?.unwrap_or(0);
     let client = match fields.ip {
-        Some(ip) => Some(ip.parse().map_err(|_| Denial::Malformed)?),
+        Some(ip) => Some(super::parse_ip(ip)?),
         None => None,
     };
     // A token for one URL signs its path as a last field.

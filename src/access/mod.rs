@@ -151,8 +151,15 @@ pub struct KeptGrant {
     token: Vec<u8>,
     keys: Arc<[Key]>,
     pub grant: Grant,
-    /// The renewal cookie last issued, and the second it was issued in.
-    renewed: Option<(u64, Arc<str>)>,
+    /// The successor last issued (RFC 9246 4.4).
+    renewed: Option<Successor>,
+}
+
+/// A renewed token handed to the player, kept so that its return costs a comparison.
+struct Successor {
+    issued: u64,
+    token: String,
+    expires: u64,
 }
 
 impl KeptGrant {
@@ -165,23 +172,49 @@ impl KeptGrant {
         }
     }
 
-    /// The `Set-Cookie` value renewing the token (RFC 9246 4.4), if it asks for renewal:
-    /// signed at most once a second per connection, whatever the requests on it.
-    pub fn renewal_cookie(&mut self, route: &Route, now: u64) -> Option<Arc<str>> {
+    /// The `Set-Cookie` value renewing the token (RFC 9246 4.4), if it asks for renewal
+    /// (`secure`: the viewer came over https). One successor serves until half its life is
+    /// gone, so a player sends the same token back for a while and each connection signs one
+    /// now and then, not per request.
+    pub fn renewal_cookie(&mut self, route: &Route, now: u64, secure: bool) -> Option<String> {
         let renewal = self.grant.renewal.as_ref()?;
-        match &self.renewed {
-            Some((issued, cookie)) if *issued == now => Some(Arc::clone(cookie)),
-            _ => {
-                let cookie: Arc<str> = renewal.cookie(&route.param, &route.prefix, now).into();
-                self.renewed = Some((now, Arc::clone(&cookie)));
-                Some(cookie)
-            }
+        let fresh = |s: &Successor| now < s.issued + (renewal.lifetime / 2).max(1);
+        if !self.renewed.as_ref().is_some_and(fresh) {
+            self.renewed = Some(Successor {
+                issued: now,
+                token: renewal.token(now),
+                expires: now.saturating_add(renewal.lifetime),
+            });
         }
+        let successor = self.renewed.as_ref()?;
+        let max_age = successor.expires.saturating_sub(now);
+        let cookie = renewal::cookie(
+            &route.param,
+            &successor.token,
+            &route.prefix,
+            max_age,
+            secure,
+        );
+        Some(cookie)
     }
 
-    /// Whether it was granted for `token` under `route`'s current keys.
-    pub fn is_for(&self, token: &[u8], route: &Route) -> bool {
-        self.token == token && Arc::ptr_eq(&self.keys, &route.keys)
+    /// Whether it was granted for `token` under `route`'s current keys, or `token` is the
+    /// successor it issued (which it then stands for, until that one expires).
+    pub fn covers(&mut self, token: &[u8], route: &Route) -> bool {
+        if !Arc::ptr_eq(&self.keys, &route.keys) {
+            return false;
+        }
+        if self.token == token {
+            return true;
+        }
+        match &self.renewed {
+            Some(successor) if successor.token.as_bytes() == token => {
+                self.token = token.to_vec();
+                self.grant.expires = successor.expires;
+                true
+            }
+            _ => false,
+        }
     }
 }
 
@@ -233,6 +266,13 @@ pub fn normalized_path(path: &[u8]) -> Option<Cow<'_, str>> {
         out.push('/');
     }
     Some(Cow::Owned(out))
+}
+
+/// A token's client address, canonical (`::ffff:a.b.c.d` is the IPv4 client it names, as the
+/// request's address is).
+pub fn parse_ip(text: &str) -> Result<IpAddr, Denial> {
+    let ip: IpAddr = text.parse().map_err(|_| Denial::Malformed)?;
+    Ok(ip.to_canonical())
 }
 
 /// Whether `text` matches `pattern`, where `*` matches any run of characters.

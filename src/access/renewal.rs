@@ -54,14 +54,17 @@ impl Renewal {
         let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&self.key.secret, signed.as_bytes()));
         format!("{signed}.{mac}")
     }
+}
 
-    /// The `Set-Cookie` value that hands the next token over as the cookie `name`, sent back
-    /// on requests under `path` for as long as the token lives.
-    pub fn cookie(&self, name: &str, path: &str, now: u64) -> String {
-        format!(
-            "{name}={}; Max-Age={}; Path={path}; HttpOnly",
-            self.token(now),
-            self.lifetime
-        )
-    }
+/// The `Set-Cookie` value that hands `token` over as the cookie `name`, sent back on requests
+/// under `path` for the `max_age` seconds it still lives. Over https it is `Secure` and
+/// `SameSite=None`, so a player on another site's page (the usual web player) sends it too;
+/// over plain http a browser would refuse `SameSite=None`, and the cookie stays same-site.
+pub fn cookie(name: &str, token: &str, path: &str, max_age: u64, secure: bool) -> String {
+    let cross_site = if secure {
+        "; Secure; SameSite=None"
+    } else {
+        ""
+    };
+    format!("{name}={token}; Max-Age={max_age}; Path={path}; HttpOnly{cross_site}")
 }

@@ -267,10 +267,55 @@ fn a_renewable_token_begets_a_successor_that_verifies() {
         Err(Denial::WrongPath),
         "the same container"
     );
-    let cookie = renewal.cookie("t", "/live/", T);
-    assert!(cookie.starts_with("t=ey") && cookie.ends_with("; Max-Age=60; Path=/live/; HttpOnly"));
+    let cookie = renewal::cookie("t", &successor, "/live/", 60, false);
+    assert_eq!(
+        cookie,
+        format!("t={successor}; Max-Age=60; Path=/live/; HttpOnly")
+    );
+    let secure = renewal::cookie("t", &successor, "/live/", 59, true);
+    assert!(secure.ends_with("; Max-Age=59; Path=/live/; HttpOnly; Secure; SameSite=None"));
     // EdgeAuth has no renewal.
     let edge = route(Scheme::EdgeAuth, KEY);
     let grant = verify(&edge, ACL_TOKEN, &request("/live/ch1/x", "", T)).unwrap();
     assert!(grant.renewal.is_none());
+}
+
+/// `mint-token.py uri_signing --kid k1 --end 1700000300 --renew 0`
+const EXPIRING_SUCCESSOR_JWT: &str = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImsxIiwidHlwIjoiSldUIn0.eyJjZG5pZXRzIjowLCJjZG5pc3R0IjoxLCJjZG5pdiI6MSwiZXhwIjoxNzAwMDAwMzAwfQ.BMDOz8oeNSuMAMPC87hH4giuY_u8iz-azbN3XiizJCw";
+
+#[test]
+fn a_kept_grant_hands_out_one_successor_and_stands_for_it() {
+    let named = route(Scheme::UriSigning, &format!("k1={KEY}"));
+    let uri = "http://cdn.example/live/ch1/a.m4s";
+    let grant = verify(&named, RENEWABLE_JWT, &request("/live/ch1/a.m4s", uri, T)).unwrap();
+    let mut kept = KeptGrant::new(RENEWABLE_JWT.as_bytes(), &named, grant);
+    let pair = |cookie: String| cookie.split(';').next().unwrap().to_string();
+    let first = kept.renewal_cookie(&named, T, false).unwrap();
+    let successor = pair(first.clone()).strip_prefix("t=").unwrap().to_string();
+    // The same successor until half its life (60 s) is gone, its Max-Age counting down.
+    let later = kept.renewal_cookie(&named, T + 29, false).unwrap();
+    assert_eq!(pair(later.clone()), pair(first));
+    assert!(later.contains("Max-Age=31"), "{later}");
+    // Sent back, it is covered by the kept grant, which now ends when it does.
+    assert!(kept.covers(successor.as_bytes(), &named));
+    assert_eq!(kept.grant.expires, T + 60);
+    assert!(!kept.covers(b"another", &named));
+    let renewed = kept.renewal_cookie(&named, T + 30, false).unwrap();
+    assert_ne!(pair(renewed), format!("t={successor}"));
+    // A successor that would expire as it is issued is refused up front.
+    let at = request("/live/ch1/a.m4s", uri, T);
+    assert_eq!(
+        verify(&named, EXPIRING_SUCCESSOR_JWT, &at).map(|_| ()),
+        Err(Denial::Malformed)
+    );
+}
+
+#[test]
+fn an_ipv4_mapped_binding_names_the_ipv4_client() {
+    assert_eq!(
+        parse_ip("::ffff:192.0.2.7"),
+        Ok("192.0.2.7".parse().unwrap())
+    );
+    assert_eq!(parse_ip("2001:db8::7"), Ok("2001:db8::7".parse().unwrap()));
+    assert_eq!(parse_ip("192.0.2"), Err(Denial::Malformed));
 }

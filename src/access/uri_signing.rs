@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::renewal::{Renewal, COOKIE_TRANSPORT};
-use super::{hmac_matches, Denial, Grant, Key, Scope};
+use super::{hmac_matches, parse_ip, Denial, Grant, Key, Scope};
 
 /// Compiled size a `regex:` container may take (the issuer is trusted once the signature
 /// holds, but a mistake should not cost the shard megabytes).
@@ -72,7 +72,8 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
     }
     let renewal = match (number("cdnistt")?, number("cdniets")?) {
         (None, _) => None,
-        (Some(_), None) => return Err(Denial::Malformed),
+        // A successor that expires as it is issued would only delete the player's cookie.
+        (Some(_), None) | (_, Some(0)) => return Err(Denial::Malformed),
         (Some(COOKIE_TRANSPORT), Some(lifetime)) => Some(std::sync::Arc::new(Renewal::new(
             claims.clone(),
             key,
@@ -85,7 +86,7 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
         (Some(_), Some(_)) => None,
     };
     let client = match text("cdniip")? {
-        Some(ip) => Some(ip.parse().map_err(|_| Denial::Malformed)?),
+        Some(ip) => Some(parse_ip(ip)?),
         None => None,
     };
     let scope = match text("cdniuc")? {

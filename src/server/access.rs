@@ -6,7 +6,6 @@
 //! comparison per request. The grant is dropped when a reload changes the route's keys, so a
 //! retired key stops working at once.
 
-use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
@@ -24,7 +23,7 @@ impl Connection {
     /// Whether `head` may be answered: `Err` with why not, counted, when its route wants a
     /// token it lacks or that does not hold; `Ok` with the `Set-Cookie` value that renews the
     /// token, when it asks for renewal.
-    pub(super) fn check_access(&mut self, head: &RequestHead) -> Result<Option<Arc<str>>, Denial> {
+    pub(super) fn check_access(&mut self, head: &RequestHead) -> Result<Option<String>, Denial> {
         let config = self.shard.config();
         let routes = &config.access.routes;
         if routes.is_empty() {
@@ -53,10 +52,9 @@ impl Connection {
             Err(denial) => return Err(self.count_denial(denial)),
         }
         let now = self.wall_secs();
-        Ok(self
-            .grant
-            .as_mut()
-            .and_then(|kept| kept.renewal_cookie(route, now)))
+        let secure = self.client_of(head).map(|(_, scheme)| scheme) == Some(ClientScheme::Https);
+        let kept = self.grant.as_mut();
+        Ok(kept.and_then(|kept| kept.renewal_cookie(route, now, secure)))
     }
 
     fn wall_secs(&self) -> u64 {
@@ -77,7 +75,6 @@ impl Connection {
         path: &str,
         raw_path: &str,
     ) -> Result<bool, Denial> {
-        let token = token_of(head, &route.param).ok_or(Denial::Missing)?;
         let client = self.client_of(head);
         let uri = match route.scheme {
             Scheme::UriSigning => signed_uri(
@@ -99,29 +96,49 @@ impl Connection {
             client: client.map(|(ip, _)| ip),
             now,
         };
-        if let Some(kept) = self.grant.as_ref().filter(|k| k.is_for(token, route)) {
-            return kept.grant.allows(&request).map(|_| false);
+        // The query's token first; when it fails, the cookie's or the field's may hold (a
+        // renewed cookie beside the expired token a manifest URL still carries).
+        let mut refused = None;
+        for token in tokens_of(head, &route.param).into_iter().flatten() {
+            match self.verify_token(token, route, &request) {
+                Ok(fresh) => return Ok(fresh),
+                Err(denial) => {
+                    refused.get_or_insert(denial);
+                }
+            }
+        }
+        Err(refused.unwrap_or(Denial::Missing))
+    }
+
+    /// Ok(true): verified now; Ok(false): the kept grant covered it.
+    fn verify_token(
+        &mut self,
+        token: &[u8],
+        route: &Route,
+        request: &access::Request,
+    ) -> Result<bool, Denial> {
+        if let Some(kept) = self.grant.as_mut() {
+            if kept.covers(token, route) {
+                return kept.grant.allows(request).map(|_| false);
+            }
         }
         let token_text = std::str::from_utf8(token).map_err(|_| Denial::Malformed)?;
-        let grant = access::verify(route, token_text, &request)?;
+        let grant = access::verify(route, token_text, request)?;
         self.grant = Some(KeptGrant::new(token, route, grant));
         Ok(true)
     }
 }
 
-/// The token `head` carries under `name`: its query parameter, else its cookie, else its
-/// field.
-fn token_of<'a>(head: &'a RequestHead, name: &str) -> Option<&'a [u8]> {
-    let name = name.as_bytes();
-    if let Some(token) = query_param(&head.target, name) {
-        return Some(token);
-    }
-    let cookie = find_all(&head.headers, "cookie").find_map(|c| cookie_value(c, name));
-    if cookie.is_some() {
-        return cookie;
-    }
-    let field = std::str::from_utf8(name).ok()?;
-    find(&head.headers, field).map(|v| &v[..])
+/// The tokens `head` carries under `name`: its query parameter's, its cookie's and its field's,
+/// in that order (one of each at most, a repeat of an earlier one left out).
+fn tokens_of<'a>(head: &'a RequestHead, name: &str) -> [Option<&'a [u8]>; 3] {
+    let key = name.as_bytes();
+    let query = query_param(&head.target, key);
+    let cookie = find_all(&head.headers, "cookie").find_map(|c| cookie_value(c, key));
+    let field = find(&head.headers, name).map(|v| &v[..]);
+    let cookie = cookie.filter(|c| Some(*c) != query);
+    let field = field.filter(|f| Some(*f) != query && Some(*f) != cookie);
+    [query, cookie, field]
 }
 
 /// The URI an RFC 9246 container is matched against: `SCHEME://HOST` (the scheme the client

@@ -145,6 +145,10 @@ impl Connection {
         let config = self.shard.config();
         let stripped;
         let mut entry = Entry::new(peer, head, meter, self.shard.id);
+        // Behind a trusted proxy, the client it forwarded for (as nginx's realip logs it).
+        if let Some((client, _)) = head.and_then(|head| self.client_of(head)) {
+            entry.client = Some(client);
+        }
         // A signed URL's token is a credential: it is not written to the log.
         let params = &config.access.token_params;
         if let Some(line) = entry.request.as_mut().filter(|_| !params.is_empty()) {

@@ -277,7 +277,9 @@ fn head_bytes(
         Framing::Close => {}
     }
     if let Some(cookie) = exchange.set_cookie {
+        // The viewer's own token: a shared cache in front may keep the response, not this.
         encode::header(&mut out, b"Set-Cookie", cookie.as_bytes());
+        encode::header(&mut out, b"Cache-Control", b"no-cache=\"Set-Cookie\"");
     }
     if let Some(data) = &exchange.server_data {
         data.write(&mut out, head, status, exchange.node.name());
