@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::rendition::{Held, Rendition};
+use super::rendition::{Held, Rendition, Waiter};
 use super::{long_poll, Shard};
 use crate::cache::{CacheKey, StreamKey};
 use crate::config::StreamKeyRule;
@@ -114,21 +114,23 @@ impl Shard {
                 .map_or(UNKNOWN_HOLD_LIMIT, |v| {
                     live::hold_limit(&v.playlist, max_hold)
                 });
-            let mut expired = 0;
-            let mut gone = 0;
-            let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
-            let mut keep = Vec::with_capacity(waiters.len());
-            for w in waiters {
+            let (mut expired, mut gone) = (0, 0);
+            // In place: a sweep that finds nothing to answer (the usual one) moves nothing.
+            let leaving: Vec<_> = {
+                let mut waiters = rendition.waiters.borrow_mut();
+                let done = |w: &mut Waiter| {
+                    w.wake.is_canceled() || now.saturating_duration_since(w.since) >= limit
+                };
+                waiters.extract_if(.., done).collect()
+            };
+            for w in leaving {
                 if w.wake.is_canceled() {
                     gone += 1;
-                } else if now.saturating_duration_since(w.since) < limit {
-                    keep.push(w);
                 } else {
                     expired += 1;
                     let _ = w.wake.send(Held::Expired);
                 }
             }
-            *rendition.waiters.borrow_mut() = keep;
             self.hold_results(&rendition.stream, HoldResult::Expired, expired);
             self.count_holds(&rendition.stream, 0, expired + gone);
             long_poll::note_staleness(self, &rendition, now);
