@@ -1,7 +1,9 @@
 //! Micro-benchmarks of signed-URL checks (issue "Access control", item 3: at most 2 us per
 //! request on a hit): what a request costs when its token is verified (an HMAC-SHA256 over the
 //! token's fields, an ACL match), and when the connection's kept grant covers it (expiry,
-//! address and path checks only). Tokens from `tools/access/mint-token.py`'s formats.
+//! address and path checks only), and a URI Signing token that asks for renewal: its
+//! verification and the `Set-Cookie` each response then carries. Tokens from
+//! `tools/access/mint-token.py`'s formats.
 //!
 //! Run: `cargo bench --bench access` (add `-- --quick` for a fast, noisier pass). Figures are
 //! in the README's "Access control" section with the machine and date.
@@ -33,6 +35,20 @@ fn edgeauth_token() -> String {
     format!("{signed}~hmac={mac}")
 }
 
+fn renewable_token() -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let key = keys::parse_keys(KEY_HEX).unwrap()[0].secret.clone();
+    let claims = r#"{"cdniets":120,"cdnistt":1,"exp":4000000000}"#;
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims)
+    );
+    let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&key, signed.as_bytes()));
+    format!("{signed}.{mac}")
+}
+
 fn request(now: u64) -> Request<'static> {
     Request {
         path: "/live/ch1/720p/seg-1234.m4s",
@@ -54,6 +70,22 @@ fn bench_access(c: &mut Criterion) {
     let grant = access::verify(&route, &token, &request(now)).unwrap();
     group.bench_function("kept_grant", |b| {
         b.iter(|| grant.allows(black_box(&request(now))).unwrap())
+    });
+    // A URI Signing token asking for renewal by cookie (cdniets 120, cdnistt 1): verifying it,
+    // and the Set-Cookie a response carries while its successor is current (RFC 9246 4.4).
+    let signing = Route {
+        param: "URISigningPackage".into(),
+        ..self::route(Scheme::UriSigning)
+    };
+    let renewable = renewable_token();
+    group.bench_function("uri_signing_verify_renewable", |b| {
+        b.iter(|| access::verify(&signing, black_box(&renewable), &request(now)).unwrap())
+    });
+    let grant = access::verify(&signing, &renewable, &request(now)).unwrap();
+    let mut kept = access::KeptGrant::new(renewable.as_bytes(), &signing, grant);
+    kept.renewal_cookie(&signing, now, true);
+    group.bench_function("renewal_cookie", |b| {
+        b.iter(|| kept.renewal_cookie(&signing, black_box(now), true).unwrap())
     });
     group.finish();
 }
