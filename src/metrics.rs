@@ -95,6 +95,8 @@ pub struct ShardStats {
     pub access_denied: [AtomicU64; crate::access::Denial::ALL.len()],
     /// Signed-URL requests let through: [verified now, covered by the connection's grant].
     pub access_granted: [AtomicU64; 2],
+    /// Incomplete responses (RFC 9111 3.3): [kept, ranges answered from them, completed].
+    pub incomplete: [AtomicU64; 3],
 }
 
 impl Default for ShardStats {
@@ -134,6 +136,7 @@ impl Default for ShardStats {
             live: LiveStats::default(),
             access_denied: std::array::from_fn(|_| AtomicU64::new(0)),
             access_granted: std::array::from_fn(|_| AtomicU64::new(0)),
+            incomplete: std::array::from_fn(|_| AtomicU64::new(0)),
         }
     }
 }

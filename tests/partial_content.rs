@@ -47,6 +47,12 @@ with_shards!(
             inside.cache_status()
         );
         assert_eq!(setup.origin.hits(&target), 1, "no origin request for it");
+        let counted = |slot: usize| setup.running().stats.sum(|s| &s.incomplete[slot]);
+        assert_eq!(
+            (counted(0), counted(1), counted(2)),
+            (1, 1, 0),
+            "kept, served, completed"
+        );
         // RFC 9111 3.4: the rest is asked for, and the two make the whole object.
         let whole = setup.get(&target);
         assert_eq!(whole.status, 200);
@@ -58,6 +64,7 @@ with_shards!(
         assert_eq!(header(&asked[1], "range"), Some("bytes=40000-"));
         let tag = cut.header("etag").expect("a strong ETag");
         assert_eq!(header(&asked[1], "if-range"), Some(tag));
+        assert_eq!(counted(2), 1, "completed once");
         // Stored whole: the next request is a hit.
         let again = setup.get(&target);
         assert!(

@@ -1,5 +1,6 @@
-//! The access-control families of a scrape (issue "Access control"): signed-URL requests
-//! refused by reason, and those let through, verified or covered by their connection's grant.
+//! The families of the issue "Access control" in a scrape: signed-URL requests refused by
+//! reason, and those let through, verified or covered by their connection's grant; incomplete
+//! responses kept, answering ranges, and completed (RFC 9111 3.3, 3.4).
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -30,6 +31,17 @@ pub(super) fn families(stats: &Stats) -> Vec<Family> {
             &[0usize, 1],
             |i| ["verified", "kept"][i],
             |s, i| s.access_granted[i].load(Relaxed),
+        ),
+        by_kind(
+            stats,
+            (
+                "livecache_incomplete_responses",
+                "Responses whose origin failed mid-body (RFC 9111 3.3): their bytes kept for completion, ranges answered from kept bytes, and kept bytes completed by one ranged fetch into the stored object",
+                "event",
+            ),
+            &[0usize, 1, 2],
+            |i| ["kept", "served", "completed"][i],
+            |s, i| s.incomplete[i].load(Relaxed),
         ),
     ]
 }

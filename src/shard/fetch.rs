@@ -205,7 +205,10 @@ async fn ask(
         let mut resumed = None;
         if let Some(partial) = resume.take() {
             match partial.judge(&mut response.head, response.framing) {
-                Answer::Completes => resumed = Some(partial),
+                Answer::Completes => {
+                    ShardStats::incr(&stats.incomplete[partials::COMPLETED]);
+                    resumed = Some(partial);
+                }
                 Answer::Replaces => {}
                 Answer::AskAgain => continue,
             }

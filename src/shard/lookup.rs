@@ -12,7 +12,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::fetch::{self, FetchPlan};
-use super::partials::Partial;
+use super::partials::{self, Partial};
 use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::store::Found;
@@ -190,6 +190,7 @@ impl Shard {
         let reuse = reusable(&partial.freshness, &request.directives, now);
         if let (true, Some(detail)) = (inside, reuse) {
             ShardStats::incr(&self.my_stats().hits);
+            ShardStats::incr(&self.my_stats().incomplete[partials::SERVED]);
             let object = Rc::new(StoredObject {
                 head: Arc::clone(&partial.head),
                 body: Arc::clone(&partial.chunks),

@@ -22,6 +22,12 @@ use crate::http::conditional::EntityTag;
 use crate::http::encode::put_decimal;
 use crate::http::headers::{find, Header};
 use crate::http::response::{ResponseBody, ResponseHead};
+use crate::metrics::ShardStats;
+
+/// `ShardStats::incomplete` slots.
+pub(super) const KEPT: usize = 0;
+pub(super) const SERVED: usize = 1;
+pub(super) const COMPLETED: usize = 2;
 
 /// Incomplete responses kept per shard at most.
 const MAX_KEPT: usize = 64;
@@ -173,6 +179,7 @@ impl Shard {
         self.publish_store();
         let kept = Rc::new(partial);
         self.partials.borrow_mut().kept.insert(key.clone(), kept);
+        ShardStats::incr(&self.my_stats().incomplete[KEPT]);
     }
 
     /// Puts back a kept response whose completion never got an answer.
