@@ -31,7 +31,7 @@ cd "$(dirname "$0")"
 
 per_target=${1:-20}
 shift || true
-all_targets=(request_head chunked response_head cache_control header_fields playlist)
+all_targets=(request_head chunked response_head cache_control header_fields playlist signed_url)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=("${all_targets[@]}")
