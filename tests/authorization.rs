@@ -222,3 +222,48 @@ fn mint_edgeauth(acl: &str) -> String {
     let mac = livecache::access::hmac_sha256(&KEY, fields.as_bytes());
     format!("{fields}~hmac={}", hex(&mac))
 }
+
+with_shards!(
+    credentialed_head_range_and_conditional_reads_go_to_the_origin_as_sent,
+    |shards| {
+        // Its own fetch would take the whole body from the origin to cut a part of it, or to
+        // decide a 304: these go as they are, with the client's fields, as passes always did.
+        let setup = Setup::new(shards);
+        let target = "/auth/as-sent.bin?size=1000&ranges=1&cc=max-age%3D60&echo=Cookie";
+        let ranged = get_with(
+            setup.addr,
+            target,
+            &[ALICE, ("Range", "bytes=0-9"), ("Cookie", "s=1")],
+        );
+        assert_eq!(ranged.status, 206);
+        assert_eq!(ranged.header("x-echo-cookie"), Some("s=1"));
+        let asked = common::origin_requests_for(&setup, "GET", target);
+        let range = asked[0]
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("range"));
+        assert_eq!(range.map(|(_, v)| v.as_str()), Some("bytes=0-9"));
+        let raw = common::request_text("HEAD", target, &[ALICE]);
+        assert_eq!(common::request(setup.addr, &raw, true).status, 200);
+        assert_eq!(setup.origin_count("HEAD", target), 1, "a HEAD stays a HEAD");
+    }
+);
+
+with_shards!(
+    a_credentialed_requester_keeps_its_own_set_cookie,
+    |shards| {
+        // `set_cookie = strip` takes Set-Cookie from what is stored and shared, not from the
+        // answer to the client whose credentials fetched it (a login's session).
+        let setup = Setup::with(shards, &[("set_cookie", "strip")]);
+        let target = "/auth/login.bin?size=10&cc=public,%20max-age%3D60&hdr=Set-Cookie:sid%3D1";
+        let alice = get_with(setup.addr, target, &[ALICE]);
+        assert_eq!(alice.header("set-cookie"), Some("sid=1"));
+        let anonymous = setup.get(target);
+        assert!(
+            anonymous.cache_status().contains("hit"),
+            "{}",
+            anonymous.cache_status()
+        );
+        assert_eq!(anonymous.header("set-cookie"), None);
+    }
+);

@@ -155,3 +155,19 @@ with_shards!(
         );
     }
 );
+
+with_shards!(an_answer_not_to_be_shared_drops_the_kept_bytes, |shards| {
+    // The URL's next answer is private: what was kept from the public one before is not
+    // served to anyone any more.
+    let setup = Setup::new(shards);
+    let target = target("/pc/seg-6.m4s", "&after=1&then_cc=private");
+    assert!(!setup.get(&target).complete);
+    let fresh = get_with(setup.addr, &target, &[("Cache-Control", "no-store")]);
+    assert!(!fresh.complete, "the private answer was cut too");
+    let r = get_with(setup.addr, &target, &[("Range", "bytes=0-99")]);
+    assert!(
+        !r.cache_status().contains("incomplete"),
+        "{}",
+        r.cache_status()
+    );
+});

@@ -51,6 +51,14 @@ impl Connection {
             Ok(verified) => ShardStats::incr(&stats.access_granted[usize::from(!verified)]),
             Err(denial) => return Err(self.count_denial(denial)),
         }
+        // Only a token that asks for renewal needs the time and the scheme again.
+        if self
+            .grant
+            .as_ref()
+            .is_none_or(|k| k.grant.renewal.is_none())
+        {
+            return Ok(None);
+        }
         let now = self.wall_secs();
         let secure = self.client_of(head).map(|(_, scheme)| scheme) == Some(ClientScheme::Https);
         let kept = self.grant.as_mut();
@@ -97,9 +105,26 @@ impl Connection {
             now,
         };
         // The query's token first; when it fails, the cookie's or the field's may hold (a
-        // renewed cookie beside the expired token a manifest URL still carries).
+        // renewed cookie beside the expired token a manifest URL still carries). What the
+        // connection's grant covers is a comparison; only then is anything verified.
+        let tokens = Tokens {
+            head,
+            name: &route.param,
+        };
+        let mut seen: [Option<&[u8]>; 3] = [None; 3];
+        for (i, slot) in seen.iter_mut().enumerate() {
+            let Some(token) = tokens.get(i).filter(|t| !tokens.repeats(i, t)) else {
+                continue;
+            };
+            *slot = Some(token);
+            if let Some(kept) = self.grant.as_mut() {
+                if kept.covers(token, route) && kept.grant.allows(&request).is_ok() {
+                    return Ok(false);
+                }
+            }
+        }
         let mut refused = None;
-        for token in tokens_of(head, &route.param).into_iter().flatten() {
+        for token in seen.into_iter().flatten() {
             match self.verify_token(token, route, &request) {
                 Ok(fresh) => return Ok(fresh),
                 Err(denial) => {
@@ -129,16 +154,27 @@ impl Connection {
     }
 }
 
-/// The tokens `head` carries under `name`: its query parameter's, its cookie's and its field's,
-/// in that order (one of each at most, a repeat of an earlier one left out).
-fn tokens_of<'a>(head: &'a RequestHead, name: &str) -> [Option<&'a [u8]>; 3] {
-    let key = name.as_bytes();
-    let query = query_param(&head.target, key);
-    let cookie = find_all(&head.headers, "cookie").find_map(|c| cookie_value(c, key));
-    let field = find(&head.headers, name).map(|v| &v[..]);
-    let cookie = cookie.filter(|c| Some(*c) != query);
-    let field = field.filter(|f| Some(*f) != query && Some(*f) != cookie);
-    [query, cookie, field]
+/// Where a request carries a token named `name`: its query parameter (0), its cookie (1), its
+/// field (2), each looked up only when asked for.
+struct Tokens<'a> {
+    head: &'a RequestHead,
+    name: &'a str,
+}
+
+impl<'a> Tokens<'a> {
+    fn get(&self, i: usize) -> Option<&'a [u8]> {
+        let key = self.name.as_bytes();
+        match i {
+            0 => query_param(&self.head.target, key),
+            1 => find_all(&self.head.headers, "cookie").find_map(|c| cookie_value(c, key)),
+            _ => find(&self.head.headers, self.name).map(|v| &v[..]),
+        }
+    }
+
+    /// Whether `token` (found at `i`) was found at an earlier place already.
+    fn repeats(&self, i: usize, token: &[u8]) -> bool {
+        (0..i).any(|j| self.get(j) == Some(token))
+    }
 }
 
 /// The URI an RFC 9246 container is matched against: `SCHEME://HOST` (the scheme the client

@@ -214,7 +214,13 @@ impl Connection {
             set_cookie: renewal.as_deref(),
             ..exchange
         };
-        if !head.method.is_cacheable_read() || self.is_personal(head) {
+        let authorized =
+            forward::carries_credentials(head, &self.shard.config().access.token_params);
+        // A credentialed HEAD, range or conditional read goes to the origin as it is, as it
+        // always did: its own fetch would take the whole body from the origin to cut a part
+        // of it, or to decide a 304, here (plain credentialed GETs: RFC 9111 3.5, below).
+        let passed_as_sent = authorized && (exchange.head_only || exchange.conditions.is_some());
+        if !head.method.is_cacheable_read() || self.is_personal(head) || passed_as_sent {
             return pass::forward(self, head, exchange, meter).await;
         }
         if let Err(failure) = self.discard_body(head).await {
@@ -222,8 +228,6 @@ impl Connection {
             return Ok(false);
         }
         let key = self.cache_key(head);
-        let authorized =
-            forward::carries_credentials(head, &self.shard.config().access.token_params);
         let hinted = match authorized {
             false => self.hinted_objects(cmcd.as_ref(), &key),
             true => Vec::new(),
@@ -250,7 +254,10 @@ impl Connection {
             directives,
             hinted,
             authorized,
-            range_end: crate::http::range::closed_end(&head.headers),
+            // Only a request with range or conditional fields has a range to look for.
+            range_end: exchange
+                .conditions
+                .and_then(|_| crate::http::range::closed_end(&head.headers)),
         });
         match route::route(&self.shard, owner, request) {
             Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,

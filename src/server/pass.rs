@@ -1,8 +1,8 @@
-//! Requests the cache does not serve: methods other than GET/HEAD, and reads of
-//! `pass_paths`. They go to the origin from the connection's own shard,
-//! uncached and uncoalesced, with their body. A successful unsafe method then invalidates the
-//! cached object for its URL, and for same-origin `Location` / `Content-Location` URLs, on
-//! their owner shards (RFC 9111 4.4).
+//! Requests the cache does not serve: methods other than GET/HEAD, reads of `pass_paths`,
+//! and credentialed (`Authorization`) HEAD, range and conditional reads. They go to the origin
+//! from the connection's own shard, uncached and uncoalesced, with their body. A successful
+//! unsafe method then invalidates the cached object for its URL, and for same-origin
+//! `Location` / `Content-Location` URLs, on their owner shards (RFC 9111 4.4).
 
 use std::io;
 use std::sync::Arc;

@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 
+use super::fetch_body::{stream_body, Body, Cut, Keeping};
 use super::leader::Leader;
 use super::partials::{self, Answer, Partial};
 use super::revalidate;
@@ -21,6 +22,7 @@ use super::{FetchRequest, FlightKey, Shard};
 use crate::cache::freshness::{self, Freshness, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject, StreamKey};
 use crate::config::failover::FailoverMode;
+use crate::config::SetCookie;
 use crate::http::response::{ResponseBody, ResponseHead};
 use crate::http::Failure;
 use crate::metrics::ShardStats;
@@ -241,18 +243,6 @@ async fn ask(
     }
 }
 
-/// What becomes of a response's body as it arrives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Keeping {
-    /// Every chunk is kept, and the object stored once complete (if still wanted).
-    Storing,
-    /// Every chunk is kept for the requests that join, but nothing is stored (no freshness,
-    /// a request's `no-store`, an error status...).
-    Sharing,
-    /// Chunks go as the readers pass them: too large, private, over budget, or not joinable.
-    PassingThrough,
-}
-
 /// Publishes the response to every reader as it arrives and stores it if it may be
 /// (`keep.store`) and came complete. A fetch that is neither joinable nor storing (and one
 /// that outgrows the object limit or the budget) passes through.
@@ -315,12 +305,17 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
         // The stored response is outdated by this one, which cannot replace it.
         shard.forget(&leader.request.key, stale);
     }
-    let full_fields = stored_fields(
-        &response.head.headers,
-        response_time,
-        config.caching.response.set_cookie,
-    );
-    let shared_fields = withhold(&full_fields, &decision.withheld_fields);
+    // A credentialed requester keeps its own `Set-Cookie` (a login's session) where
+    // `set_cookie = strip` takes it from what is shared.
+    let rule = config.caching.response.set_cookie;
+    let mine = if keep.credentials {
+        SetCookie::Private
+    } else {
+        rule
+    };
+    let full_fields = stored_fields(&response.head.headers, response_time, mine);
+    let mut shared_fields = withhold(&full_fields, &decision.withheld_fields);
+    shared_fields.retain(|h| rule != SetCookie::Strip || !h.is("set-cookie"));
     let variant = vary.secondary_key(&leader.request.upstream_headers);
     let make_head = |headers| {
         Arc::new(CachedHead {
@@ -378,7 +373,8 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
     };
     let (keeping, body_len) = match stream_body(leader, &mut response, keeping, body).await {
         Ok(done) => done,
-        Err(Cut::Upstream(Keeping::Storing)) => {
+        // (A cut revalidation leaves the stored copy in place, which its bytes cannot follow.)
+        Err(Cut::Upstream(Keeping::Storing)) if stale.is_none() => {
             if let Policy::Store {
                 lifetime,
                 initial_age,
@@ -432,64 +428,6 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
         };
         if shard.store_object(&leader.request.key, variant, Rc::new(object)) {
             leader.flight.mark_stored();
-        }
-    }
-}
-
-/// The body a fetch publishes: `prefix` (kept bytes it completes), then the response's.
-struct Body<'a> {
-    prefix: &'a [Bytes],
-    content_length: Option<u64>,
-    max_object: u64,
-}
-
-/// Why a body ended early.
-enum Cut {
-    /// The upstream failed; how the body was being kept by then.
-    Upstream(Keeping),
-    /// Its readers went, or there was no room to pass it through.
-    Early,
-}
-
-/// Publishes the body as it arrives. A kept object that outgrows `max_object` or the budget
-/// passes through from then on. Returns how it was kept and its length once complete.
-async fn stream_body(
-    leader: &mut Leader,
-    response: &mut UpstreamResponse,
-    mut keeping: Keeping,
-    body: Body<'_>,
-) -> Result<(Keeping, u64), Cut> {
-    let mut body_len = 0u64;
-    let mut prefix = body.prefix.iter().cloned();
-    loop {
-        // Nobody new can join a pass-through fetch: its fastest reader sets the pace, so a
-        // large object is never pulled in whole, and it ends when its last reader has gone.
-        if keeping == Keeping::PassingThrough && !leader.flight.wait_for_room().await {
-            return Err(Cut::Early);
-        }
-        let next = match prefix.next() {
-            Some(chunk) => Ok(Some(chunk)),
-            None => response.next_chunk().await,
-        };
-        match next {
-            Ok(Some(chunk)) => {
-                let len = chunk.len() as u64;
-                let kept = keeping != Keeping::PassingThrough;
-                if kept && (body_len + len > body.max_object || !leader.reserve(len)) {
-                    keeping = Keeping::PassingThrough;
-                    // What is still to come includes this chunk, not yet published.
-                    let rest = body.content_length.map(|n| n.saturating_sub(body_len));
-                    leader.pass_through(rest).map_err(|_| Cut::Early)?;
-                }
-                body_len += len;
-                leader.publish_chunk(chunk);
-            }
-            Ok(None) => return Ok((keeping, body_len)),
-            Err(e) => {
-                let shard = Rc::clone(&leader.shard);
-                shard.upstream_failed(leader.request.key.target(), &e);
-                return Err(Cut::Upstream(keeping));
-            }
         }
     }
 }

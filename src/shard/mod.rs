@@ -7,6 +7,7 @@
 pub mod broadcast;
 mod dash;
 mod fetch;
+mod fetch_body;
 mod hold_upkeep;
 mod holds;
 mod leader;
@@ -384,6 +385,8 @@ impl Shard {
     }
 
     fn hold_unshareable(&self, key: &CacheKey) {
+        // What the URL answers now is not to be shared: nor are bytes kept from before.
+        self.drop_partials(&|k| k == key);
         self.unshareable.borrow_mut().hold(key, self.now());
     }
 
