@@ -36,17 +36,8 @@ fn edgeauth_token() -> String {
 }
 
 fn renewable_token() -> String {
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine;
-    let key = keys::parse_keys(KEY_HEX).unwrap()[0].secret.clone();
-    let claims = r#"{"cdniets":120,"cdnistt":1,"exp":4000000000}"#;
-    let signed = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&key, signed.as_bytes()));
-    format!("{signed}.{mac}")
+    let key = &keys::parse_keys(KEY_HEX).unwrap()[0];
+    access::uri_signing::sign(br#"{"cdniets":120,"cdnistt":1,"exp":4000000000}"#, key)
 }
 
 fn request(now: u64) -> Request<'static> {

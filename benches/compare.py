@@ -130,6 +130,9 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        # Varnish's and nginx's cache directories go with their server.
+        if getattr(self, "cache_dir", None):
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
 
 
 def start_livecache(workdir, origin_port, shards=1, extra=(), cache_size="1GiB", binary=None, name="livecache"):
@@ -371,8 +374,6 @@ def main():
     finally:
         for server in reversed(started):
             server.stop()
-            if getattr(server, "cache_dir", None):
-                shutil.rmtree(server.cache_dir, ignore_errors=True)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "quick": args.quick,
             "command": " ".join(sys.argv)}
     with open(args.json, "w") as f:

@@ -207,6 +207,8 @@ def main():
                 servers.append(compare.start_nginx(workdir, origin_port, static))
             elif name == "varnish":
                 servers.append(compare.start_varnish(workdir, origin_port))
+            else:
+                sys.exit(f"unknown server {name} (livecache-base needs --baseline)")
             started.append(servers[-1])
         for server in servers:
             for scenario in scenarios:
@@ -227,8 +229,6 @@ def main():
     finally:
         for server in reversed(started):
             server.stop()
-            if getattr(server, "cache_dir", None):
-                shutil.rmtree(server.cache_dir, ignore_errors=True)
     lines = summary(rows, scenarios, wanted)
     print_summary(lines, syscalls)
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "command": " ".join(sys.argv),

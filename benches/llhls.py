@@ -38,7 +38,6 @@ everything it started. Results: --json (default target/llhls.json) and the logs 
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -120,8 +119,6 @@ def run_one(name, rnd, origin_port, workdir, args):
             raise RuntimeError(f"{name} exited during the run ({server.proc.returncode})")
     finally:
         server.stop()
-        if getattr(server, "cache_dir", None):
-            shutil.rmtree(server.cache_dir, ignore_errors=True)
     with open(os.path.join(sub, "loadgen.txt"), "w") as f:
         f.write(table)
     ll = report["llhls"]

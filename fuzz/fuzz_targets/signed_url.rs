@@ -15,11 +15,9 @@
 
 use std::net::IpAddr;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use livecache::access::{self, hmac_sha256, keys, Denial, Request, Route, Scheme};
+use livecache::access::{self, keys, Denial, Request, Route, Scheme};
 use livecache::http::client_address::client_of;
 use livecache_fuzz::{fields, within_budget};
 
@@ -48,14 +46,7 @@ fn request(now: u64) -> Request<'static> {
 
 /// A URI Signing token carrying `claims` as they are, signed with the route's key.
 fn signed(claims: &[u8]) -> String {
-    let secret = keys::parse_keys(KEY_HEX).unwrap()[0].secret.clone();
-    let signed = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
-        URL_SAFE_NO_PAD.encode(claims)
-    );
-    let mac = URL_SAFE_NO_PAD.encode(hmac_sha256(&secret, signed.as_bytes()));
-    format!("{signed}.{mac}")
+    access::uri_signing::sign(claims, &keys::parse_keys(KEY_HEX).unwrap()[0])
 }
 
 fn check_tokens(input: &[u8]) {

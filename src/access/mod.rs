@@ -304,17 +304,18 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(data).into()
 }
 
-/// HMAC-SHA256 of `message` under `key` equals `mac` (compared in constant time).
-pub fn hmac_matches(key: &[u8], message: &[u8], mac: &[u8]) -> bool {
+/// HMAC-SHA256 of the message made of `parts` under `key` equals `mac` (compared in constant
+/// time); the parts are hashed in turn, never joined.
+pub fn hmac_matches(key: &[u8], parts: &[&[u8]], mac: &[u8]) -> bool {
     use hmac::Mac;
     let Ok(mut hmac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(key) else {
         return false;
     };
-    hmac.update(message);
+    parts.iter().for_each(|part| hmac.update(part));
     hmac.verify_slice(mac).is_ok()
 }
 
-/// HMAC-SHA256 of `message` under `key` (what tests and benchmarks sign their tokens with).
+/// HMAC-SHA256 of `message` under `key` (what renewal, tests and benchmarks sign tokens with).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     use hmac::Mac;
     let mut hmac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");

@@ -10,6 +10,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+pub use super::renewal::sign;
 use super::renewal::{Renewal, COOKIE_TRANSPORT};
 use super::{hmac_matches, parse_ip, Denial, Grant, Key, Scope};
 
@@ -48,7 +49,7 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
     let key = keys
         .iter()
         .filter(|k| kid.is_none() || k.id.as_deref() == kid)
-        .find(|key| hmac_matches(&key.secret, signed.as_bytes(), &signature))
+        .find(|key| hmac_matches(&key.secret, &[signed.as_bytes()], &signature))
         .ok_or(Denial::BadSignature)?;
     let claims = json(decode(claims)?)?;
     let number = |name: &str| match claims.get(name) {
@@ -62,9 +63,9 @@ pub fn verify(keys: &[Key], token: &str) -> Result<Grant, Denial> {
     if number("cdniv")?.is_some_and(|v| v != 1) {
         return Err(Denial::Unsupported);
     }
-    let critical = match claims.get("cdnicrit") {
-        None => Vec::new(),
-        Some(names) => names.as_array().ok_or(Denial::Malformed)?.clone(),
+    let critical: &[serde_json::Value] = match claims.get("cdnicrit") {
+        None => &[],
+        Some(names) => names.as_array().ok_or(Denial::Malformed)?,
     };
     let known = |n: &serde_json::Value| n.as_str().is_some_and(|n| KNOWN.contains(&n));
     if !critical.iter().all(known) {

@@ -175,13 +175,16 @@ impl RequestDirectives {
 /// Whether the fields called `name` together make a non-empty RFC 8941 dictionary, as a
 /// targeted cache-control field must (RFC 9213 2.1): one that does not is ignored whole.
 fn is_valid_dictionary(headers: &[Header], name: &str) -> bool {
-    let values: Vec<String> = find_all(headers, name)
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect();
+    let values: Vec<&[u8]> = find_all(headers, name).map(|v| &v[..]).collect();
     if values.is_empty() {
         return false;
     }
-    crate::http::structured::parse(&values.join(", ")).is_some_and(|members| !members.is_empty())
+    // Not UTF-8 is not a dictionary (RFC 8941 is ASCII): no lossy copy needed to say so.
+    let joined = values.join(&b", "[..]);
+    std::str::from_utf8(&joined)
+        .ok()
+        .and_then(crate::http::structured::parse)
+        .is_some_and(|members| !members.is_empty())
 }
 
 /// `name[=value]` items of every field called `name`, split on commas outside quoted

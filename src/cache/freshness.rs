@@ -59,6 +59,24 @@ impl Policy {
         }
     }
 
+    /// The age clock of a response stored (or kept) under this policy at `stored_at`; `None`
+    /// for one that may not be stored.
+    pub fn freshness(&self, stored_at: Instant) -> Option<Freshness> {
+        match *self {
+            Policy::Store {
+                lifetime,
+                initial_age,
+                reuse,
+            } => Some(Freshness {
+                lifetime,
+                initial_age,
+                stored_at,
+                reuse,
+            }),
+            _ => None,
+        }
+    }
+
     /// Why the response is not stored, for `Cache-Status: detail`.
     pub fn reason(&self) -> Option<&'static str> {
         match self {

@@ -131,7 +131,7 @@ pub fn parse_field_name(text: &str) -> Result<Option<String>, String> {
     if text.is_empty() || text == "off" {
         return Ok(None);
     }
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let token = crate::http::headers::is_tchar;
     if !text.bytes().all(token) {
         return Err("expected a header field name, e.g. Livecache-Cache-Control".into());
     }

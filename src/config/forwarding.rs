@@ -142,7 +142,7 @@ fn items(text: &str) -> impl Iterator<Item = &str> {
 /// A lower-cased field name that livecache does not set or handle itself.
 fn field_name(text: &str) -> Result<Bytes, String> {
     let text = text.trim();
-    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+    let token = crate::http::headers::is_tchar;
     if text.is_empty() || !text.bytes().all(token) {
         return Err(format!("`{text}`: expected a header field name"));
     }

@@ -66,11 +66,7 @@ pub fn parse_credential(text: &str) -> Result<Option<Credential>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let token = |s: &str| {
-        !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
-    };
+    let token = |s: &str| !s.is_empty() && s.bytes().all(crate::http::headers::is_tchar);
     if let Some(pair) = text.strip_prefix('?') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
         let plain = |s: &str| {

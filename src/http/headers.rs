@@ -124,12 +124,17 @@ pub fn parse_content_length(s: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// Fields from `(name, value)` pairs, for the unit tests of the HTTP modules.
+/// Whether `b` may appear in a token (RFC 9110 5.6.2 `tchar`): field names, parameter names.
+pub fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// Whether `s` starts with `prefix`, ASCII case ignored (schemes, media types).
 pub fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
     s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
+/// Fields from `(name, value)` pairs, for the unit tests of the HTTP modules.
 #[cfg(test)]
 pub(crate) fn hs(pairs: &[(&'static str, &'static str)]) -> Vec<Header> {
     pairs

@@ -1,15 +1,6 @@
-//! The parts of a request target (RFC 9112 3.2, origin-form): its path and its query, and
-//! one query parameter's raw value. Shared by whatever reads them (the cache key's route
-//! classes, CMCD, signed-URL tokens) so every reader splits a target the same way.
-
-/// The path of a request target (before any `?`).
-pub fn path_of(target: &[u8]) -> &[u8] {
-    let end = target
-        .iter()
-        .position(|&b| b == b'?')
-        .unwrap_or(target.len());
-    &target[..end]
-}
+//! One query parameter's raw value in a request target (RFC 9112 3.2, origin-form), shared by
+//! whatever reads one (CMCD, signed-URL tokens) so every reader splits a target the same way
+//! (the path is `RequestHead::path`).
 
 /// The raw value (not decoded) of the first query parameter named `name` (exact case), if
 /// any; a parameter without `=` has no value and is not found.
@@ -26,9 +17,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_and_parameters() {
-        assert_eq!(path_of(b"/a/b?c=1"), b"/a/b");
-        assert_eq!(path_of(b"/a/b"), b"/a/b");
+    fn parameters() {
         let target = b"/s?a=1&t=x=y~z&b&tt=2";
         assert_eq!(query_param(target, b"t"), Some(&b"x=y~z"[..]));
         assert_eq!(query_param(target, b"a"), Some(&b"1"[..]));

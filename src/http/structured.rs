@@ -156,7 +156,7 @@ impl Input<'_> {
             b'-' | b'0'..=b'9' => self.number(),
             b if b.is_ascii_alphabetic() || b == b'*' => {
                 let token = self
-                    .take_while(|b| b.is_ascii_alphanumeric() || b":/!#$%&'*+-.^_`|~".contains(&b));
+                    .take_while(|b| crate::http::headers::is_tchar(b) || b == b':' || b == b'/');
                 Some(Value::Token(token.to_string()))
             }
             _ => None,

@@ -15,7 +15,7 @@ use crate::access::{self, cookie_value, Denial, KeptGrant, Route, Scheme};
 use crate::cache::CacheKey;
 use crate::http::client_address::Scheme as ClientScheme;
 use crate::http::headers::{find, find_all, Header};
-use crate::http::query::{path_of, query_param};
+use crate::http::query::query_param;
 use crate::http::request::RequestHead;
 use crate::metrics::ShardStats;
 
@@ -29,7 +29,7 @@ impl Connection {
         if routes.is_empty() {
             return Ok(None);
         }
-        let raw = path_of(&head.target);
+        let raw = head.path();
         let normal = access::normalized_path(raw);
         // The route of the path as sent or as an origin resolves it, whichever has one.
         let by_normal = normal
@@ -106,27 +106,36 @@ impl Connection {
         };
         // The query's token first; when it fails, the cookie's or the field's may hold (a
         // renewed cookie beside the expired token a manifest URL still carries). What the
-        // connection's grant covers is a comparison; only then is anything verified.
-        let tokens = Tokens {
-            head,
-            name: &route.param,
-        };
-        let mut seen: [Option<&[u8]>; 3] = [None; 3];
-        for (i, slot) in seen.iter_mut().enumerate() {
-            let Some(token) = tokens.get(i).filter(|t| !tokens.repeats(i, t)) else {
+        // connection's grant covers is a comparison; only the others are verified, after.
+        let mut found: [Option<&[u8]>; 3] = [None; 3];
+        let mut refused = None;
+        for i in 0..found.len() {
+            let Some(token) = token_at(head, &route.param, i) else {
                 continue;
             };
-            *slot = Some(token);
-            if let Some(kept) = self.grant.as_mut() {
-                if kept.covers(token, route) && kept.grant.allows(&request).is_ok() {
-                    return Ok(false);
-                }
+            if found[..i].contains(&Some(token)) {
+                continue;
+            }
+            let kept = self.grant.as_mut();
+            match kept.and_then(|k| k.covers(token, route).then_some(&k.grant)) {
+                Some(grant) => match grant.allows(&request) {
+                    Ok(()) => return Ok(false),
+                    Err(denial) => {
+                        refused.get_or_insert(denial);
+                    }
+                },
+                None => found[i] = Some(token),
             }
         }
-        let mut refused = None;
-        for token in seen.into_iter().flatten() {
-            match self.verify_token(token, route, &request) {
-                Ok(fresh) => return Ok(fresh),
+        for token in found.into_iter().flatten() {
+            let verified = std::str::from_utf8(token)
+                .map_err(|_| Denial::Malformed)
+                .and_then(|text| access::verify(route, text, &request));
+            match verified {
+                Ok(grant) => {
+                    self.grant = Some(KeptGrant::new(token, route, grant));
+                    return Ok(true);
+                }
                 Err(denial) => {
                     refused.get_or_insert(denial);
                 }
@@ -134,46 +143,16 @@ impl Connection {
         }
         Err(refused.unwrap_or(Denial::Missing))
     }
-
-    /// Ok(true): verified now; Ok(false): the kept grant covered it.
-    fn verify_token(
-        &mut self,
-        token: &[u8],
-        route: &Route,
-        request: &access::Request,
-    ) -> Result<bool, Denial> {
-        if let Some(kept) = self.grant.as_mut() {
-            if kept.covers(token, route) {
-                return kept.grant.allows(request).map(|_| false);
-            }
-        }
-        let token_text = std::str::from_utf8(token).map_err(|_| Denial::Malformed)?;
-        let grant = access::verify(route, token_text, request)?;
-        self.grant = Some(KeptGrant::new(token, route, grant));
-        Ok(true)
-    }
 }
 
-/// Where a request carries a token named `name`: its query parameter (0), its cookie (1), its
-/// field (2), each looked up only when asked for.
-struct Tokens<'a> {
-    head: &'a RequestHead,
-    name: &'a str,
-}
-
-impl<'a> Tokens<'a> {
-    fn get(&self, i: usize) -> Option<&'a [u8]> {
-        let key = self.name.as_bytes();
-        match i {
-            0 => query_param(&self.head.target, key),
-            1 => find_all(&self.head.headers, "cookie").find_map(|c| cookie_value(c, key)),
-            _ => find(&self.head.headers, self.name).map(|v| &v[..]),
-        }
-    }
-
-    /// Whether `token` (found at `i`) was found at an earlier place already.
-    fn repeats(&self, i: usize, token: &[u8]) -> bool {
-        (0..i).any(|j| self.get(j) == Some(token))
+/// The token named `name` that `head` carries at place `i`: its query parameter (0), its
+/// cookie (1), its field (2).
+fn token_at<'a>(head: &'a RequestHead, name: &str, i: usize) -> Option<&'a [u8]> {
+    let key = name.as_bytes();
+    match i {
+        0 => query_param(&head.target, key),
+        1 => find_all(&head.headers, "cookie").find_map(|c| cookie_value(c, key)),
+        _ => find(&head.headers, name).map(|v| &v[..]),
     }
 }
 

@@ -15,7 +15,6 @@ use super::drain::Drain;
 use super::pace::Pace;
 use crate::cache::CacheKey;
 use crate::http::client_address::{self, Scheme};
-use crate::http::query::path_of;
 use crate::http::request::{RequestBody, RequestHead};
 use crate::http::Failure;
 use crate::live::Cmcd;
@@ -43,7 +42,7 @@ impl Connection {
             .host()
             .map(|h| h.as_ref())
             .unwrap_or(config.origin.authority.as_bytes());
-        let path = path_of(&head.target);
+        let path = head.path();
         // A queryless route class: per-session tracking parameters make no other object.
         let target = match config.live.is_queryless_path(path) {
             true => path,
@@ -54,7 +53,7 @@ impl Connection {
 
     /// Whether `head` asks for a personalised object (`pass_paths`): never stored or shared.
     pub fn is_personal(&self, head: &RequestHead) -> bool {
-        self.shard.config().live.is_pass_path(path_of(&head.target))
+        self.shard.config().live.is_pass_path(head.path())
     }
 
     /// What the client says it will ask for next (CMCD `nor`), resolved against `key`, kept

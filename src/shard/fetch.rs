@@ -19,7 +19,7 @@ use super::partials::{self, Answer, Partial};
 use super::revalidate;
 use super::stored::{contiguous, interim_head, stored_fields, withhold};
 use super::{FetchRequest, FlightKey, Shard};
-use crate::cache::freshness::{self, Freshness, Policy};
+use crate::cache::freshness::{self, Policy};
 use crate::cache::{Arrival, CachedHead, InFlight, StoredObject, StreamKey};
 use crate::config::failover::FailoverMode;
 use crate::config::SetCookie;
@@ -38,9 +38,6 @@ pub(super) struct FetchPlan {
     pub registered: bool,
     /// Whether the response may be stored (false for a request with `no-store`).
     pub store: bool,
-    /// Sent with a client's `Authorization`: registered only so that a purge still reaches
-    /// it, never joined, stored only where the response allows it (RFC 9111 3.5).
-    pub credentials: bool,
     /// The incomplete response this fetch completes (RFC 9111 3.4).
     pub resume: Option<Rc<Partial>>,
 }
@@ -60,9 +57,11 @@ async fn lead(shard: Rc<Shard>, request: Arc<FetchRequest>, flight: Rc<InFlight>
         stale,
         registered,
         store,
-        credentials,
         resume,
     } = plan;
+    // Sent with a client's `Authorization`: registered only so that a purge still reaches it,
+    // never joined, stored only where the response allows it (RFC 9111 3.5).
+    let credentials = request.authorized;
     let mut leader = Leader::new(shard, request, flight, flight_key);
     // `None`: the readers were answered already (a 304 refresh, a stale fallback, a failure).
     let Some(fetched) = ask(&mut leader, stale, resume).await else {
@@ -315,7 +314,9 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
     };
     let full_fields = stored_fields(&response.head.headers, response_time, mine);
     let mut shared_fields = withhold(&full_fields, &decision.withheld_fields);
-    shared_fields.retain(|h| rule != SetCookie::Strip || !h.is("set-cookie"));
+    if keep.credentials && rule == SetCookie::Strip {
+        shared_fields.retain(|h| !h.is("set-cookie"));
+    }
     let variant = vary.secondary_key(&leader.request.upstream_headers);
     let make_head = |headers| {
         Arc::new(CachedHead {
@@ -365,9 +366,10 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
     if (200..300).contains(&status) {
         shard.prefetch_origin_hint(&leader.request, &response.head.headers);
     }
-    let prefix = resumed.map_or_else(|| Arc::from([]), |partial| Arc::clone(&partial.chunks));
     let body = Body {
-        prefix: &prefix,
+        prefix: resumed
+            .as_deref()
+            .map_or(&[], |partial| &partial.chunks[..]),
         content_length,
         max_object,
     };
@@ -375,18 +377,7 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
         Ok(done) => done,
         // (A cut revalidation leaves the stored copy in place, which its bytes cannot follow.)
         Err(Cut::Upstream(Keeping::Storing)) if stale.is_none() => {
-            if let Policy::Store {
-                lifetime,
-                initial_age,
-                reuse,
-            } = policy
-            {
-                let freshness = Freshness {
-                    lifetime,
-                    initial_age,
-                    stored_at: arrived,
-                    reuse,
-                };
+            if let Some(freshness) = policy.freshness(arrived) {
                 partials::keep_incomplete(leader, head, freshness);
             }
             return;
@@ -398,33 +389,18 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
     let still_wanted = leader.still_wanted();
     leader.release();
     shard.unregister(&leader.flight_key, &leader.flight);
-    if let (
-        Keeping::Storing,
-        true,
-        Some(chunks),
-        Policy::Store {
-            lifetime,
-            initial_age,
-            reuse,
-        },
-    ) = (keeping, still_wanted, chunks, policy)
-    {
+    let stored = (keeping, still_wanted, chunks, policy.freshness(arrived));
+    if let (Keeping::Storing, true, Some(chunks), Some(mut freshness)) = stored {
         let body = contiguous(chunks, body_len);
         // A live MPD lives no longer than its update period (and 2 s): `dash`.
-        let lifetime = match shard.learn_mpd(&leader.request.key, &head, &body[0]) {
-            Some(limit) => lifetime.min(limit),
-            None => lifetime,
-        };
+        if let Some(limit) = shard.learn_mpd(&leader.request.key, &head, &body[0]) {
+            freshness.lifetime = freshness.lifetime.min(limit);
+        }
         let object = StoredObject {
             head,
             body,
             body_len,
-            freshness: Freshness {
-                lifetime,
-                initial_age,
-                stored_at: arrived,
-                reuse,
-            },
+            freshness,
         };
         if shard.store_object(&leader.request.key, variant, Rc::new(object)) {
             leader.flight.mark_stored();

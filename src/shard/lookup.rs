@@ -121,7 +121,6 @@ impl Shard {
             stale: None,
             registered: false,
             store: false,
-            credentials: false,
             resume: None,
         };
         fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
@@ -153,26 +152,14 @@ impl Shard {
             return Lookup::Refuse(Failure::NotCached);
         }
         ShardStats::incr(&self.my_stats().misses);
-        let flight = InFlight::new();
-        let reader = flight.reader();
-        // Registered under a key no lookup makes (no field value holds a NUL): nobody joins,
-        // and a purge meanwhile still keeps its response out of the store.
-        let marker = format!("\0credentials {:p}", Rc::as_ptr(&flight));
+        // Registered under a key no lookup makes (no field value holds a NUL, and the request
+        // lives as long as its fetch): nobody joins, and a purge still reaches it.
+        let marker = format!("\0credentials {:p}", Arc::as_ptr(request));
         let flight_key = (request.key.clone(), Bytes::from(marker));
-        self.inflight
-            .borrow_mut()
-            .insert(flight_key.clone(), Rc::clone(&flight));
-        let plan = FetchPlan {
-            flight_key,
-            stale: None,
-            registered: true,
-            store: !request.directives.no_store,
-            credentials: true,
-            resume: None,
-        };
-        fetch::spawn_leader(Rc::clone(self), Arc::clone(request), flight, plan);
         Lookup::Follow {
-            reader,
+            reader: self
+                .start_fetch(request, flight_key, None, true, None)
+                .reader(),
             status: CacheStatus::forwarded(fwd),
         }
     }
@@ -311,7 +298,6 @@ impl Shard {
             // `no-store` on the request: the fetch is still shared (one origin request per
             // variant) but nothing of this exchange is stored.
             store: !request.directives.no_store,
-            credentials: false,
             resume,
         };
         fetch::spawn_leader(

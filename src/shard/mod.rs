@@ -313,7 +313,7 @@ impl Shard {
         self.void_replicas();
         let removed = self.store.borrow_mut().remove(key);
         self.inflight.borrow_mut().retain(|(k, _), _| k != key);
-        self.drop_partials(&|k| k == key);
+        self.take_partial(key);
         self.publish_store();
         removed
     }
@@ -358,7 +358,7 @@ impl Shard {
         let vary = object.head.vary.clone();
         let max_variants = self.config().caching.max_variants;
         // The whole object makes bytes kept to complete it useless.
-        self.drop_partials(&|k| k == key);
+        self.take_partial(key);
         self.make_quota_room(object.cost());
         let stored = self
             .store
@@ -386,7 +386,7 @@ impl Shard {
 
     fn hold_unshareable(&self, key: &CacheKey) {
         // What the URL answers now is not to be shared: nor are bytes kept from before.
-        self.drop_partials(&|k| k == key);
+        self.take_partial(key);
         self.unshareable.borrow_mut().hold(key, self.now());
     }
 

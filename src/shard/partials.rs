@@ -202,17 +202,10 @@ impl Shard {
         if self.partials.borrow().kept.is_empty() {
             return;
         }
-        let dropped: Vec<_> = {
-            let mut partials = self.partials.borrow_mut();
-            let keys: Vec<_> = (partials.kept.iter())
-                .filter(|(key, partial)| gone(key, partial))
-                .map(|(key, _)| key.clone())
-                .collect();
-            keys.iter()
-                .filter_map(|k| partials.kept.remove(k))
-                .collect()
-        };
-        dropped.iter().for_each(|p| self.release_partial(p));
+        let mut partials = self.partials.borrow_mut();
+        let dropped: Vec<_> = partials.kept.extract_if(|k, p| gone(k, p)).collect();
+        drop(partials);
+        dropped.iter().for_each(|(_, p)| self.release_partial(p));
     }
 
     fn release_partial(&self, partial: &Partial) {
@@ -229,7 +222,8 @@ impl Shard {
         self.partials.borrow().kept.get(key).cloned()
     }
 
-    /// Takes the response kept for `key` out, for the fetch that completes it.
+    /// Takes the response kept for `key` out (for the fetch that completes it, or to drop it:
+    /// the object was purged, stored whole, or became unshareable).
     pub(super) fn take_partial(&self, key: &CacheKey) -> Option<Rc<Partial>> {
         let partial = self.partials.borrow_mut().kept.remove(key)?;
         self.release_partial(&partial);
