@@ -189,6 +189,7 @@ fn segment_head() -> Arc<CachedHead> {
         arrival: Default::default(),
         vary: livecache::cache::Vary::None,
         variant: Bytes::new(),
+        encoded: Default::default(),
     })
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::encoded::{EncodedFields, EncodedSlot};
 use super::freshness::Freshness;
 use super::vary::Vary;
 use crate::http::headers::Header;
@@ -24,6 +25,8 @@ pub struct CachedHead {
     pub vary: Vary,
     /// The secondary key of the request that brought it, under `vary`.
     pub variant: Bytes,
+    /// `headers` as a hit sends them, encoded on first use (`fields`).
+    pub encoded: EncodedSlot,
 }
 
 impl CachedHead {
@@ -42,6 +45,7 @@ impl CachedHead {
             arrival: Arrival::default(),
             vary: Vary::None,
             variant: Bytes::new(),
+            encoded: EncodedSlot::default(),
         }
     }
 }
@@ -67,8 +71,15 @@ pub struct Arrival {
 }
 
 impl CachedHead {
-    /// Bytes this head costs in the budget: its fields plus a fixed allowance for the
-    /// structures around them, so many tiny objects cannot hide from the accounting.
+    /// The stored fields encoded as a hit sends them, and what they say (`cache::encoded`).
+    /// The fields of a shared head never change, so the block never goes stale.
+    pub fn fields(&self) -> &EncodedFields {
+        self.encoded.get_or_encode(&self.headers)
+    }
+
+    /// Bytes this head costs in the budget: its fields (and their encoded block, counted
+    /// whether or not a hit built it yet) plus a fixed allowance for the structures around
+    /// them, so many tiny objects cannot hide from the accounting.
     pub fn cost(&self) -> u64 {
         let fields: usize = self
             .headers
@@ -77,7 +88,8 @@ impl CachedHead {
             .sum();
         let vary: usize = self.vary.fields().iter().map(|n| n.len() + 48).sum();
         // The secondary key holds request field values (Vary: Cookie, User-Agent...).
-        (fields + vary + self.reason.len() + self.variant.len() + 256) as u64
+        let encoded = EncodedFields::cost_of(&self.headers);
+        (fields + encoded + vary + self.reason.len() + self.variant.len() + 256) as u64
     }
 }
 

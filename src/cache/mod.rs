@@ -3,6 +3,7 @@
 //! these to the network; everything here is unit-tested in isolation.
 
 pub mod directives;
+pub mod encoded;
 pub mod entry;
 pub mod freshness;
 pub mod inflight;

@@ -57,15 +57,15 @@ pub fn kind_of(content_type: Option<&[u8]>) -> (&'static str, Option<&'static st
     }
 }
 
-/// Writes a `CMSD-Static` value for an object the origin described not: its type and format,
-/// `st=l` when it is a live playlist, `ht` when its answer was held.
+/// Writes a `CMSD-Static` value for an object the origin described not: its type and format
+/// (`kind_of` its content type), `st=l` when it is a live playlist, `ht` when its answer was
+/// held.
 pub fn write_static(
     out: &mut impl Write,
-    content_type: Option<&[u8]>,
+    (ot, sf): (&str, Option<&str>),
     live: bool,
     held_ms: Option<u64>,
 ) {
-    let (ot, sf) = kind_of(content_type);
     // Pieces and digits written directly: `write!` costs its formatting machinery on every
     // response.
     let _ = out.write_str("ot=");
@@ -123,7 +123,7 @@ mod tests {
 
     fn static_value(content_type: Option<&[u8]>, live: bool, held_ms: Option<u64>) -> String {
         let mut out = String::new();
-        write_static(&mut out, content_type, live, held_ms);
+        write_static(&mut out, kind_of(content_type), live, held_ms);
         out
     }
 

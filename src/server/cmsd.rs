@@ -13,7 +13,6 @@ use glommio::net::TcpStream;
 
 use crate::cache::{CacheStatus, CachedHead};
 use crate::http::cmsd::{write_dynamic, write_static, TcpFigures};
-use crate::http::headers::find;
 use crate::shard::Shard;
 
 /// How long a connection's `TCP_INFO` reading is used before it is taken again.
@@ -69,13 +68,13 @@ impl ServerData {
     /// Appends the CMSD fields of a response with `head` and `status` from the node `node`.
     pub fn write(&self, out: &mut BytesMut, head: &CachedHead, status: &CacheStatus, node: &str) {
         let elapsed = self.received.elapsed();
-        if find(&head.headers, "cmsd-static").is_none() {
-            let content_type = find(&head.headers, "content-type").map(|v| &v[..]);
+        let fields = head.fields();
+        if !fields.has_cmsd_static {
             let live = matches!(status.detail, Some("live-state" | "held"));
             let held = (status.detail == Some("held")).then_some(elapsed.as_millis() as u64);
             // Written straight into the head: no value is allocated per response.
             out.extend_from_slice(b"CMSD-Static: ");
-            write_static(out, content_type, live, held);
+            write_static(out, fields.kind, live, held);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"CMSD-Dynamic: ");

@@ -126,13 +126,9 @@ impl Selection {
     /// Writes the response's fields this selection keeps, and those it adds (`Accept-Ranges`,
     /// `Content-Range`). Framing fields are the caller's.
     pub fn write_fields(&self, out: &mut BytesMut, head: &CachedHead) {
-        let ranged = |out: &mut BytesMut| {
-            // Ours replaces whatever the origin said: the range is cut here, not there.
-            for h in head.headers.iter().filter(|h| !h.is("accept-ranges")) {
-                encode::header(out, &h.name, &h.value);
-            }
-            encode::header(out, b"Accept-Ranges", b"bytes");
-        };
+        // Ours replaces whatever `Accept-Ranges` the origin said: the range is cut here, not
+        // there. Encoded once per stored head (`cache::encoded`).
+        let ranged = |out: &mut BytesMut| out.extend_from_slice(&head.fields().ranged);
         match self {
             Selection::Whole { ranges: false } => encode::write_headers(out, &head.headers),
             Selection::Whole { ranges: true } => ranged(out),

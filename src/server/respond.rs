@@ -18,7 +18,6 @@ use crate::cache::{CacheStatus, CachedHead};
 use crate::config::node::Node;
 use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
-use crate::http::headers::{find, list_items};
 use crate::http::Failure;
 use crate::http::Version;
 
@@ -226,12 +225,6 @@ impl Plan {
     }
 }
 
-/// Whether the stored head already exposes `Age` to cross-origin scripts (by name or `*`).
-fn exposes_age(head: &CachedHead) -> bool {
-    list_items(&head.headers, "access-control-expose-headers")
-        .any(|name| name.eq_ignore_ascii_case(b"age") || name == b"*")
-}
-
 /// The response head as it goes out: the stored fields the selection carries, `Age`,
 /// `Cache-Status`, `Via`, a `Date` when there is none, framing and `Connection`.
 fn head_bytes(
@@ -252,7 +245,7 @@ fn head_bytes(
         out.extend_from_slice(b"\r\n");
         // A cross-origin player (hls.js reads Age to place itself at the live edge) sees
         // only the fields exposed to it; the origin could not know the cache adds `Age`.
-        if find(&head.headers, "access-control-allow-origin").is_some() && !exposes_age(head) {
+        if head.fields().hides_age {
             encode::header(&mut out, b"Access-Control-Expose-Headers", b"Age");
         }
     }
@@ -260,7 +253,7 @@ fn head_bytes(
     status.write_value(&exchange.node.name, &mut out);
     out.extend_from_slice(b"\r\n");
     encode::header(&mut out, b"Via", &exchange.node.via);
-    if !stored_fields || find(&head.headers, "date").is_none() {
+    if !stored_fields || !head.fields().has_date {
         encode::header(
             &mut out,
             b"Date",

@@ -339,6 +339,7 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
             },
             vary: vary.clone(),
             variant: variant.clone(),
+            encoded: Default::default(),
         })
     };
     let head = make_head(shared_fields.clone());

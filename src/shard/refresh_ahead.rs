@@ -130,7 +130,9 @@ fn is_manifest(request: &FetchRequest, object: &StoredObject) -> bool {
     if crate::live::is_media_path(request.key.path()) {
         return false;
     }
-    let path = std::str::from_utf8(request.key.path()).unwrap_or_default();
-    let content_type = crate::http::headers::find(&object.head.headers, "content-type");
-    crate::live::is_manifest(path, content_type.map(|v| &v[..]))
+    // The content type's verdict was taken once, with the head's encoded fields.
+    let path = request.key.path();
+    object.head.fields().is_manifest_type()
+        || crate::live::is_playlist_path_bytes(path)
+        || crate::live::is_mpd_path(path)
 }

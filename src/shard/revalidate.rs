@@ -127,6 +127,7 @@ pub fn refresh(
         },
         vary,
         variant: variant.clone(),
+        encoded: Default::default(),
     });
     let shared = !matches!(policy, Policy::Private { .. });
     match policy {
