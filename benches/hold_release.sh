@@ -7,8 +7,13 @@
 #
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
 # LIVECACHE=path/to/binary runs another livecache build (an A/B against a baseline).
+# TWO_HOSTS=1 (as root) puts the viewers in a network namespace of their own behind a veth
+# pair, each end's receive work steered (RPS) to its own side's CPU, as two hosts with NICs
+# would have it: on loopback the kernel runs each viewer's TCP receive and wake-up in the
+# sending server's context, on the server's core. It makes and removes namespace lchr.
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
-# CPU 1, loadgen on CPU 0, ports 9321-9323 on 127.0.0.1; stops what it started.
+# CPU 1, loadgen on CPU 0, ports 9321-9323 (127.0.0.1, or 10.98.0.1 with TWO_HOSTS); stops what
+# it started.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/target/release"
@@ -16,21 +21,44 @@ seconds="${1:-40}"
 viewers="${2:-500}"
 renditions="$(seq -s, 0 9 | sed 's/\([0-9]\+\)/r\1/g')"
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+host=127.0.0.1
+viewer_side=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "${TWO_HOSTS:-}" ]; then
+    ip netns del lchr 2>/dev/null || true
+    ip link del lchr0 2>/dev/null || true
+  fi
+}
 trap cleanup EXIT
+if [ -n "${TWO_HOSTS:-}" ]; then
+  host=10.98.0.1
+  viewer_side=(ip netns exec lchr)
+  ip netns add lchr
+  ip link add lchr0 type veth peer name lchr1
+  ip link set lchr1 netns lchr
+  ip addr add 10.98.0.1/24 dev lchr0
+  ip link set lchr0 up
+  ip netns exec lchr ip addr add 10.98.0.2/24 dev lchr1
+  ip netns exec lchr ip link set lchr1 up
+  ip netns exec lchr ip link set lo up
+  # Receive work where each host would do it: the server's side on CPU 1, the viewers' on 0.
+  echo 2 >/sys/class/net/lchr0/queues/rx-0/rps_cpus
+  ip netns exec lchr sh -c 'echo 1 >/sys/class/net/lchr1/queues/rx-0/rps_cpus'
+fi
 
-taskset -c 1 "$bin/mock-origin" --listen 127.0.0.1:9321 --streams 1 \
+taskset -c 1 "$bin/mock-origin" --listen "$host:9321" --streams 1 \
   --renditions 300,400,500,600,700,800,900,1000,1100,1200 --segment-duration 4s \
   --part-duration 500ms --first-byte-delay 50ms --window 10 --can-skip-until 24s >/dev/null 2>&1 &
 pids+=($!)
 sleep 5  # the first segment must be complete for playlists to carry dates
-taskset -c 1 "${LIVECACHE:-$bin/livecache}" --listen 127.0.0.1:9322 --origin http://127.0.0.1:9321 \
+taskset -c 1 "${LIVECACHE:-$bin/livecache}" --listen "$host:9322" --origin "http://$host:9321" \
   --shards 1 --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
 pids+=($!)
 sleep 1
-taskset -c 0 "$bin/loadgen" llhls --base http://127.0.0.1:9322 --viewers "$viewers" \
+"${viewer_side[@]}" taskset -c 0 "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
-  --origin-stats http://127.0.0.1:9321/__stats --cpus 0 --quiet | grep -E "release|lacking|origin:"
+  --origin-stats "http://$host:9321/__stats" --cpus 0 --quiet | grep -E "release|lacking|origin:"
 curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }
