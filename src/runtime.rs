@@ -26,7 +26,7 @@ use crate::server::{self, drain::Drain};
 use crate::shard::{mesh, Mesh, MeshMessage, Shard};
 use crate::shutdown::Shutdown;
 pub use crate::startup::StartError;
-use crate::startup::{allowed_cpus, check_io_uring, check_memlock};
+use crate::startup::{allowed_cpus, check_io_uring, check_memlock, ring_depth};
 
 mod progress;
 use progress::{StartProgress, StartStep};
@@ -35,13 +35,6 @@ use progress::{StartProgress, StartStep};
 /// log is written with plain buffered `write`s), so the minimum:
 /// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
 const IO_MEMORY: usize = 64 * 1024;
-/// Submission entries per io_uring ring (glommio's default is 128). The kernel sizes the table
-/// it finds armed polls in from the ring (ilog2 of the completion entries, less 5: 8 buckets
-/// at 128, 64 at 1024), and glommio cancels a timer on every turn of its reactor, which walks
-/// one bucket of every connection's armed read poll first. With 1,000 connections that walk
-/// took 2.6-2.9% of a shard's CPU (`perf record`, benches/hold_release.sh, 500 viewers); 0.6%
-/// with 256 buckets. Costs about 0.25 MiB per shard.
-const RING_DEPTH: usize = 1024;
 
 /// The socket systemd passed (`LISTEN_FDS`, socket activation), if any, duplicated once per
 /// shard: every shard accepts from the same listening socket, and `listen` is not bound.
@@ -164,6 +157,7 @@ impl Running {
 pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> {
     check_io_uring()?;
     check_memlock()?;
+    let ring_depth = ring_depth();
     if let Some(path) = &config.access_log {
         // Every shard opens its own descriptor; a path that cannot be opened is a start error.
         access::open(path).map_err(|e| StartError::AccessLog(path.clone(), e))?;
@@ -218,7 +212,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
-            .ring_depth(RING_DEPTH)
+            .ring_depth(ring_depth)
             .spawn(move || async move {
                 progress.reached(index, StartStep::Running);
                 let (mesh, receivers) = match mesh {

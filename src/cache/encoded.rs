@@ -4,9 +4,10 @@
 //! object no longer has in the CPU cache), and decides `Date`, `Age` exposure, CMSD and
 //! manifest handling from a few flags.
 //!
-//! Built the first time a response needs it and kept with the head, which is read-only once
-//! shared (`Arc<CachedHead>`). A head that is cloned to be changed (a delta playlist's, a
-//! non-blocking answer's) starts without it, so it is never stale. Pure.
+//! Each is made the first time a response needs it and kept with the head, which is read-only
+//! once shared (`Arc<CachedHead>`; nothing in the crate mutates a shared head). A head that is
+//! cloned to be changed (a delta playlist's, a non-blocking answer's) starts without them, so
+//! they are never stale. Pure.
 
 use std::sync::OnceLock;
 
@@ -16,12 +17,10 @@ use crate::http::cmsd::kind_of;
 use crate::http::encode;
 use crate::http::headers::{find, list_items, Header};
 
-/// What the stored fields say, encoded and decided once.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EncodedFields {
-    /// Every field but `Accept-Ranges`, then `Accept-Ranges: bytes`, as lines: what a
-    /// cacheable `200` of known length (or a `206` of it) carries of the stored head.
-    pub ranged: Bytes,
+/// What the stored fields say, decided once: the flags every response with stored fields
+/// reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldFacts {
     /// The origin sent `Date`.
     pub has_date: bool,
     /// A cross-origin response (`Access-Control-Allow-Origin`) that does not expose `Age` to
@@ -33,21 +32,11 @@ pub struct EncodedFields {
     pub kind: (&'static str, Option<&'static str>),
 }
 
-impl EncodedFields {
-    pub fn of(headers: &[Header]) -> EncodedFields {
-        let size: usize = headers
-            .iter()
-            .map(|h| h.name.len() + h.value.len() + 4)
-            .sum();
-        let mut ranged = BytesMut::with_capacity(size + 24);
-        for h in headers.iter().filter(|h| !h.is("accept-ranges")) {
-            encode::header(&mut ranged, &h.name, &h.value);
-        }
-        encode::header(&mut ranged, b"Accept-Ranges", b"bytes");
+impl FieldFacts {
+    pub fn of(headers: &[Header]) -> FieldFacts {
         let exposes_age = list_items(headers, "access-control-expose-headers")
             .any(|name| name.eq_ignore_ascii_case(b"age") || name == b"*");
-        EncodedFields {
-            ranged: ranged.freeze(),
+        FieldFacts {
             has_date: find(headers, "date").is_some(),
             hides_age: find(headers, "access-control-allow-origin").is_some() && !exposes_age,
             has_cmsd_static: find(headers, "cmsd-static").is_some(),
@@ -59,26 +48,49 @@ impl EncodedFields {
     pub fn is_manifest_type(&self) -> bool {
         self.kind.0 == "m"
     }
-
-    /// Bytes the encoded block adds to its head's cost.
-    pub fn cost_of(headers: &[Header]) -> usize {
-        headers
-            .iter()
-            .map(|h| h.name.len() + h.value.len() + 4)
-            .sum::<usize>()
-            + 24
-    }
 }
 
-/// The slot a head keeps its `EncodedFields` in. A clone starts empty: a head is cloned to
-/// be changed, and the copy's fields are encoded from what they become.
+/// Every field but `Accept-Ranges`, then `Accept-Ranges: bytes`, as lines: what a cacheable
+/// `200` of known length (or a `206` of it) carries of the stored head.
+pub fn ranged_block(headers: &[Header]) -> Bytes {
+    let mut ranged = BytesMut::with_capacity(block_cost(headers));
+    for h in headers.iter().filter(|h| !h.is("accept-ranges")) {
+        encode::header(&mut ranged, &h.name, &h.value);
+    }
+    encode::header(&mut ranged, b"Accept-Ranges", b"bytes");
+    ranged.freeze()
+}
+
+/// Bytes the encoded block costs at most, counted in its head's cost whether or not it was
+/// built.
+pub fn block_cost(headers: &[Header]) -> usize {
+    // Each line adds ": " and CRLF; ours is 23 bytes.
+    headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len() + 4)
+        .sum::<usize>()
+        + 24
+}
+
+/// Where a head keeps what is decided and encoded from its fields, each part made on first
+/// use: the facts by any response with stored fields, the block only by the responses that
+/// send it (a pass-through or error head never builds it). A clone starts empty: a head is
+/// cloned to be changed, and the copy's are made from what its fields become.
 #[derive(Debug, Default)]
-pub struct EncodedSlot(OnceLock<EncodedFields>);
+pub struct EncodedSlot {
+    facts: OnceLock<FieldFacts>,
+    ranged: OnceLock<Bytes>,
+}
 
 impl EncodedSlot {
-    /// The fields of `headers`, encoded on the first call.
-    pub fn get_or_encode(&self, headers: &[Header]) -> &EncodedFields {
-        self.0.get_or_init(|| EncodedFields::of(headers))
+    /// The facts of `headers`, decided on the first call.
+    pub fn facts(&self, headers: &[Header]) -> &FieldFacts {
+        self.facts.get_or_init(|| FieldFacts::of(headers))
+    }
+
+    /// The ranged block of `headers`, encoded on the first call.
+    pub fn ranged(&self, headers: &[Header]) -> &Bytes {
+        self.ranged.get_or_init(|| ranged_block(headers))
     }
 }
 
@@ -105,14 +117,15 @@ mod tests {
             ("Accept-Ranges", "none"),
             ("ETag", "\"a\""),
         ]);
-        let encoded = EncodedFields::of(&headers);
+        let ranged = ranged_block(&headers);
         assert_eq!(
-            &encoded.ranged[..],
+            &ranged[..],
             b"Content-Type: video/mp4\r\nETag: \"a\"\r\nAccept-Ranges: bytes\r\n"
         );
-        assert_eq!(encoded.kind, ("v", None));
-        assert!(!encoded.has_date && !encoded.hides_age && !encoded.has_cmsd_static);
-        assert!(EncodedFields::cost_of(&headers) >= encoded.ranged.len());
+        assert!(block_cost(&headers) >= ranged.len());
+        let facts = FieldFacts::of(&headers);
+        assert_eq!(facts.kind, ("v", None));
+        assert!(!facts.has_date && !facts.hides_age && !facts.has_cmsd_static);
     }
 
     #[test]
@@ -123,29 +136,31 @@ mod tests {
             ("Content-Type", "application/vnd.apple.mpegurl"),
             ("CMSD-Static", "ot=m"),
         ]);
-        let encoded = EncodedFields::of(&cors);
-        assert!(encoded.has_date && encoded.hides_age && encoded.has_cmsd_static);
-        assert!(encoded.is_manifest_type());
+        let facts = FieldFacts::of(&cors);
+        assert!(facts.has_date && facts.hides_age && facts.has_cmsd_static);
+        assert!(facts.is_manifest_type());
         let exposed = fields(&[
             ("Access-Control-Allow-Origin", "*"),
             ("Access-Control-Expose-Headers", "Content-Length, age"),
         ]);
-        assert!(!EncodedFields::of(&exposed).hides_age);
+        assert!(!FieldFacts::of(&exposed).hides_age);
         let all = fields(&[
             ("Access-Control-Allow-Origin", "*"),
             ("Access-Control-Expose-Headers", "*"),
         ]);
-        assert!(!EncodedFields::of(&all).hides_age);
+        assert!(!FieldFacts::of(&all).hides_age);
     }
 
     #[test]
     fn a_cloned_slot_is_encoded_again_from_its_own_fields() {
         let slot = EncodedSlot::default();
         let before = fields(&[("Content-Type", "video/mp4")]);
-        assert_eq!(slot.get_or_encode(&before).kind, ("v", None));
+        assert_eq!(slot.facts(&before).kind, ("v", None));
+        assert!(slot.ranged(&before).starts_with(b"Content-Type: video/mp4"));
         let copy = slot.clone();
         let after = fields(&[("Content-Type", "audio/aac")]);
-        assert_eq!(copy.get_or_encode(&after).kind, ("a", None));
-        assert_eq!(slot.get_or_encode(&after).kind, ("v", None));
+        assert_eq!(copy.facts(&after).kind, ("a", None));
+        assert!(copy.ranged(&after).starts_with(b"Content-Type: audio/aac"));
+        assert_eq!(slot.facts(&after).kind, ("v", None));
     }
 }

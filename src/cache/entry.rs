@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::encoded::{EncodedFields, EncodedSlot};
+use super::encoded::{block_cost, EncodedSlot, FieldFacts};
 use super::freshness::Freshness;
 use super::vary::Vary;
 use crate::http::headers::Header;
@@ -25,7 +25,8 @@ pub struct CachedHead {
     pub vary: Vary,
     /// The secondary key of the request that brought it, under `vary`.
     pub variant: Bytes,
-    /// `headers` as a hit sends them, encoded on first use (`fields`).
+    /// What `headers` say and their encoded block, made on first use (`facts`,
+    /// `ranged_fields`).
     pub encoded: EncodedSlot,
 }
 
@@ -71,10 +72,16 @@ pub struct Arrival {
 }
 
 impl CachedHead {
-    /// The stored fields encoded as a hit sends them, and what they say (`cache::encoded`).
-    /// The fields of a shared head never change, so the block never goes stale.
-    pub fn fields(&self) -> &EncodedFields {
-        self.encoded.get_or_encode(&self.headers)
+    /// What the stored fields say (`cache::encoded`). The fields of a shared head never
+    /// change, so this never goes stale.
+    pub fn facts(&self) -> &FieldFacts {
+        self.encoded.facts(&self.headers)
+    }
+
+    /// The stored fields as a cacheable `200` of known length or its `206` sends them, with
+    /// our `Accept-Ranges` (`cache::encoded`).
+    pub fn ranged_fields(&self) -> &Bytes {
+        self.encoded.ranged(&self.headers)
     }
 
     /// Bytes this head costs in the budget: its fields (and their encoded block, counted
@@ -88,7 +95,7 @@ impl CachedHead {
             .sum();
         let vary: usize = self.vary.fields().iter().map(|n| n.len() + 48).sum();
         // The secondary key holds request field values (Vary: Cookie, User-Agent...).
-        let encoded = EncodedFields::cost_of(&self.headers);
+        let encoded = block_cost(&self.headers);
         (fields + encoded + vary + self.reason.len() + self.variant.len() + 256) as u64
     }
 }

@@ -68,13 +68,13 @@ impl ServerData {
     /// Appends the CMSD fields of a response with `head` and `status` from the node `node`.
     pub fn write(&self, out: &mut BytesMut, head: &CachedHead, status: &CacheStatus, node: &str) {
         let elapsed = self.received.elapsed();
-        let fields = head.fields();
-        if !fields.has_cmsd_static {
+        let facts = head.facts();
+        if !facts.has_cmsd_static {
             let live = matches!(status.detail, Some("live-state" | "held"));
             let held = (status.detail == Some("held")).then_some(elapsed.as_millis() as u64);
             // Written straight into the head: no value is allocated per response.
             out.extend_from_slice(b"CMSD-Static: ");
-            write_static(out, fields.kind, live, held);
+            write_static(out, facts.kind, live, held);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"CMSD-Dynamic: ");

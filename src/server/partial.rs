@@ -128,7 +128,7 @@ impl Selection {
     pub fn write_fields(&self, out: &mut BytesMut, head: &CachedHead) {
         // Ours replaces whatever `Accept-Ranges` the origin said: the range is cut here, not
         // there. Encoded once per stored head (`cache::encoded`).
-        let ranged = |out: &mut BytesMut| out.extend_from_slice(&head.fields().ranged);
+        let ranged = |out: &mut BytesMut| out.extend_from_slice(head.ranged_fields());
         match self {
             Selection::Whole { ranges: false } => encode::write_headers(out, &head.headers),
             Selection::Whole { ranges: true } => ranged(out),

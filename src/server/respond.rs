@@ -245,7 +245,7 @@ fn head_bytes(
         out.extend_from_slice(b"\r\n");
         // A cross-origin player (hls.js reads Age to place itself at the live edge) sees
         // only the fields exposed to it; the origin could not know the cache adds `Age`.
-        if head.fields().hides_age {
+        if head.facts().hides_age {
             encode::header(&mut out, b"Access-Control-Expose-Headers", b"Age");
         }
     }
@@ -253,7 +253,7 @@ fn head_bytes(
     status.write_value(&exchange.node.name, &mut out);
     out.extend_from_slice(b"\r\n");
     encode::header(&mut out, b"Via", &exchange.node.via);
-    if !stored_fields || !head.fields().has_date {
+    if !stored_fields || !head.facts().has_date {
         encode::header(
             &mut out,
             b"Date",
