@@ -12,7 +12,8 @@
 # memory, shared budget, CMCD, replicas). The idle run does not cancel heartbeat work done
 # over the longer busy run, and ef202cd's heartbeat does more every 100 ms (quota balance,
 # live-window and prefetch sweeps, replica reports): part of that rise may not be per hit.
-# 25,970 at f027492 and 19,223 at bfa3907 (encoded head fields, LTO, 1 KiB first head read).
+# 25,970 at f027492 and 19,223 at bfa3907 (encoded head fields, LTO, 1 KiB first head read),
+# 18,930 at 0e05f33.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/target/release/livecache}"
