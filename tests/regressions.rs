@@ -67,3 +67,36 @@ with_shards!(
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 );
+
+with_shards!(
+    request_heads_small_large_and_pipelined_are_read_whole_on_one_connection,
+    |shards| {
+        // 2026-12-06: a head's first read takes 1 KiB, a larger head the rest in more reads,
+        // and a client whose heads were large gets 4 KiB first reads. Small and large heads
+        // alternate on one kept-alive connection, then two large ones arrive in one write.
+        let setup = Setup::new(shards);
+        let mut conn = Conn::open(setup.addr);
+        let path = |i: usize| format!("/reg/heads/{i}/seg.ts");
+        for (i, pad) in [10, 3000, 900, 6000, 10, 1500, 1020]
+            .into_iter()
+            .enumerate()
+        {
+            let pad = "p".repeat(pad);
+            let target = format!("{}?size=700", path(i));
+            let response = send_with(&mut conn, "GET", &target, &[("X-Pad", &pad)]);
+            assert_eq!(response.status, 200, "head {i}: {response:?}");
+            assert_eq!(response.body, expected_body(&path(i), 700), "head {i}");
+        }
+        let pad = "q".repeat(2500);
+        let pipelined: String = [10, 11]
+            .iter()
+            .map(|&i| request_text("GET", &format!("{}?size=700", path(i)), &[("X-Pad", &pad)]))
+            .collect();
+        conn.send(pipelined.as_bytes());
+        for i in [10, 11] {
+            let response = conn.read_response(false).expect("a response");
+            assert_eq!(response.status, 200, "pipelined head {i}: {response:?}");
+            assert_eq!(response.body, expected_body(&path(i), 700), "pipelined {i}");
+        }
+    }
+);

@@ -25,6 +25,9 @@ pub struct Connection {
     pub shard: Rc<Shard>,
     pub stream: TcpStream,
     pub buf: BytesMut,
+    /// How much the first read of the next request head asks for: more once this client's
+    /// heads have been larger than a small read (`connection::FIRST_READ`).
+    pub head_room: usize,
     pub drain: Rc<Drain>,
     /// The client's address, looked up the first time the access log needs it.
     pub peer: Option<std::net::SocketAddr>,

@@ -87,6 +87,7 @@ pub async fn serve(
             shard: Rc::clone(&shard),
             stream,
             buf: BytesMut::with_capacity(4 * 1024),
+            head_room: connection::FIRST_READ,
             drain: Rc::clone(&drain),
             peer: None,
             tcp: None,
