@@ -4,7 +4,8 @@
 # 64 KiB object N times (loadgen, 4 connections), and once 0 times; the difference over N is the
 # cost of one hit, start-up and shutdown cancelled out.
 #
-# usage: benches/hit_instructions.sh [BINARY] [N]   (default target/release/livecache, 3000)
+# usage: benches/hit_instructions.sh [BINARY] [N] [SIZE]   (default target/release/livecache,
+# 3000, 65536: the object's body bytes)
 # Needs valgrind and `cargo build --release -p livecache -p mock-origin -p loadgen`. Compare two
 # commits by building the other into its own target dir (git worktree) and passing its binary.
 # Measured 2026-12-06: 29,555 at 9de9b61, 30,539 at 91db25e (the live layer's per-stream
@@ -18,7 +19,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/target/release/livecache}"
 n="${2:-3000}"
-object="/hot/seg-1.m4s?size=65536"
+size="${3:-65536}"
+object="/hot/seg-1.m4s?size=$size"
 
 run() {
   local requests=$1 out mo lc
@@ -44,4 +46,4 @@ run() {
 
 idle=$(run 0)
 busy=$(run "$n")
-echo "instructions per hit: $(( (busy - idle) / n )) ($bin, $n hits of a 64 KiB object)"
+echo "instructions per hit: $(( (busy - idle) / n )) ($bin, $n hits of a $size-byte object)"

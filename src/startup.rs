@@ -15,7 +15,8 @@ const GLOMMIO_MIN_MEMLOCK: u64 = 512 * 1024;
 /// cancels a timer on every turn of its reactor, which walks one bucket of every connection's
 /// armed read poll first. With 1,000 connections that walk took 2.6-2.9% of a shard's CPU
 /// (`perf record`, benches/hold_release.sh, 500 viewers); 0.8% at 1,024. About 0.25 MiB more
-/// resident memory per shard, and 0.4 MiB more kernel ring memory.
+/// resident memory per shard (VmRSS of a 2-shard start, 7,428 -> 7,904 kB), and by the ring
+/// sizes (not measured) about 0.4 MiB more kernel ring memory.
 const RING_DEPTH: usize = 1024;
 /// Before Linux 5.12 ring memory counts against `RLIMIT_MEMLOCK`: glommio's default keeps many
 /// shards within an unprivileged user's 8 MiB there.

@@ -159,6 +159,8 @@ mod tests {
             "ot=m,sf=d"
         );
         assert_eq!(static_value(Some(b"Video/MP4"), false, None), "ot=v");
+        let mixed_case = Some(&b"Application/X-MpegURL"[..]);
+        assert_eq!(static_value(mixed_case, false, None), "ot=m,sf=h");
         assert_eq!(static_value(Some(b"audio/aac"), false, None), "ot=a");
         assert_eq!(static_value(None, false, None), "ot=o");
     }

@@ -51,7 +51,7 @@ pub use cmcd::{Cmcd, Value as CmcdValue, MAX_NEXT as MAX_NEXT_OBJECTS};
 pub use dash_schedule::{segment_schedules, SegmentSchedule};
 pub use delta::delta_update;
 pub use directives::{
-    blocking_target, is_manifest, is_media_path, is_mpd, is_mpd_path, is_playlist_path,
+    blocking_target, is_manifest_path, is_media_path, is_mpd, is_mpd_path, is_playlist_path,
     is_playlist_path_bytes, parse_directives, DirectiveError, Directives, SkipRequest,
 };
 pub use error::{ErrorKind, ParseError};

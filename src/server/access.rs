@@ -6,6 +6,7 @@
 //! comparison per request. The grant is dropped when a reload changes the route's keys, so a
 //! retired key stops working at once.
 
+use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
@@ -42,8 +43,11 @@ impl Connection {
                 None => Err(self.count_denial(Denial::Malformed)),
             };
         };
+        // Read once: what verification and renewal both need.
+        let client = self.client_of(head);
+        let now = self.wall_secs();
         let result = match (normal, std::str::from_utf8(raw)) {
-            (Some(path), Ok(raw)) => self.verify(route, head, &path, raw),
+            (Some(path), Ok(raw)) => self.verify(route, head, (&path, raw), client, now),
             _ => Err(Denial::Malformed),
         };
         let stats = self.shard.my_stats();
@@ -51,16 +55,7 @@ impl Connection {
             Ok(verified) => ShardStats::incr(&stats.access_granted[usize::from(!verified)]),
             Err(denial) => return Err(self.count_denial(denial)),
         }
-        // Only a token that asks for renewal needs the time and the scheme again.
-        if self
-            .grant
-            .as_ref()
-            .is_none_or(|k| k.grant.renewal.is_none())
-        {
-            return Ok(None);
-        }
-        let now = self.wall_secs();
-        let secure = self.client_of(head).map(|(_, scheme)| scheme) == Some(ClientScheme::Https);
+        let secure = client.map(|(_, scheme)| scheme) == Some(ClientScheme::Https);
         let kept = self.grant.as_mut();
         Ok(kept.and_then(|kept| kept.renewal_cookie(route, now, secure)))
     }
@@ -75,15 +70,16 @@ impl Connection {
         denial
     }
 
-    /// Ok(true): verified now; Ok(false): the kept grant covered it. `path` is normalised.
+    /// Ok(true): verified now; Ok(false): the kept grant covered it. `path` is normalised;
+    /// `client` is who sent `head` and how (`client_of`), `now` the wall clock's second.
     fn verify(
         &mut self,
         route: &Route,
         head: &RequestHead,
-        path: &str,
-        raw_path: &str,
+        (path, raw_path): (&str, &str),
+        client: Option<(IpAddr, ClientScheme)>,
+        now: u64,
     ) -> Result<bool, Denial> {
-        let client = self.client_of(head);
         let uri = match route.scheme {
             Scheme::UriSigning => signed_uri(
                 head,
@@ -96,7 +92,6 @@ impl Connection {
             ),
             Scheme::EdgeAuth => String::new(),
         };
-        let now = self.wall_secs();
         let request = access::Request {
             path,
             raw_path,

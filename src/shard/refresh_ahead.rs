@@ -131,8 +131,5 @@ fn is_manifest(request: &FetchRequest, object: &StoredObject) -> bool {
         return false;
     }
     // The content type's verdict was taken once, with the head's encoded fields.
-    let path = request.key.path();
-    object.head.facts().is_manifest_type()
-        || crate::live::is_playlist_path_bytes(path)
-        || crate::live::is_mpd_path(path)
+    crate::live::is_manifest_path(request.key.path()) || object.head.facts().is_manifest_type()
 }

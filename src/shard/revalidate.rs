@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 
 use super::leader::Leader;
 use super::stored::{stored_fields, withhold};
-use crate::cache::freshness::{self, Freshness, Policy};
+use crate::cache::freshness::{self, Policy};
 use crate::cache::{Arrival, CachedHead, StoredObject};
 use crate::config::Config;
 use crate::http::conditional::EntityTag;
@@ -130,28 +130,17 @@ pub fn refresh(
         encoded: Default::default(),
     });
     let shared = !matches!(policy, Policy::Private { .. });
-    match policy {
-        Policy::Store {
-            lifetime,
-            initial_age,
-            reuse,
-        } if leader.still_wanted() => {
-            let lifetime = match stale.body.first() {
-                Some(body) => shard
-                    .learn_mpd(&leader.request.key, &head, body)
-                    .map_or(lifetime, |limit| lifetime.min(limit)),
-                None => lifetime,
-            };
+    match policy.freshness(arrived) {
+        Some(mut freshness) if leader.still_wanted() => {
+            let body = stale.body.first();
+            if let Some(limit) = body.and_then(|b| shard.learn_mpd(&leader.request.key, &head, b)) {
+                freshness.lifetime = freshness.lifetime.min(limit);
+            }
             let object = StoredObject {
                 head: Arc::clone(&head),
                 body: Arc::clone(&stale.body),
                 body_len: stale.body_len,
-                freshness: Freshness {
-                    lifetime,
-                    initial_age,
-                    stored_at: arrived,
-                    reuse,
-                },
+                freshness,
             };
             shard.forget(&leader.request.key, stale);
             if shard.store_object(&leader.request.key, variant, Rc::new(object)) {
