@@ -5,7 +5,8 @@
 # cost of one hit, start-up and shutdown cancelled out.
 #
 # usage: benches/hit_instructions.sh [BINARY] [N] [SIZE]   (default target/release/livecache,
-# 3000, 65536: the object's body bytes)
+# 3000, 65536: the object's body bytes). CALLGRIND_OUT=FILE keeps the busy run's profile
+# (callgrind_annotate --inclusive=yes FILE).
 # Needs valgrind and `cargo build --release -p livecache -p mock-origin -p loadgen`. Compare two
 # commits by building the other into its own target dir (git worktree) and passing its binary.
 # Measured 2026-12-06: 29,555 at 9de9b61, 30,539 at 91db25e (the live layer's per-stream
@@ -15,20 +16,31 @@
 # live-window and prefetch sweeps, replica reports): part of that rise may not be per hit.
 # 25,970 at f027492 and 19,223 at bfa3907 (encoded head fields, LTO, 1 KiB first head read),
 # 18,930 at 0e05f33.
+# Passing target/release/reference counts the zero-logic reference on livecache's runtime
+# (`reference --runtime glommio`, no origin): the runtime's floor under a hit.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/target/release/livecache}"
 n="${2:-3000}"
 size="${3:-65536}"
 object="/hot/seg-1.m4s?size=$size"
+server=(--origin http://127.0.0.1:9331 --shards 1)
+origin=yes
+if [ "$(basename "$bin")" = reference ]; then
+  object="/hot/0.bin"
+  server=(--runtime glommio --set "hot:1:$size")
+  origin=
+fi
 
 run() {
-  local requests=$1 out mo lc
+  local requests=$1 out mo= lc
   out="$(mktemp)"
-  taskset -c 1 "$root/target/release/mock-origin" --listen 127.0.0.1:9331 >/dev/null 2>&1 &
-  mo=$!
+  if [ -n "$origin" ]; then
+    taskset -c 1 "$root/target/release/mock-origin" --listen 127.0.0.1:9331 >/dev/null 2>&1 &
+    mo=$!
+  fi
   taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" \
-    --listen 127.0.0.1:9332 --origin http://127.0.0.1:9331 --shards 1 >/dev/null 2>&1 &
+    --listen 127.0.0.1:9332 "${server[@]}" >/dev/null 2>&1 &
   lc=$!
   for _ in $(seq 100); do
     curl -s -o /dev/null "http://127.0.0.1:9332$object" && break
@@ -39,9 +51,13 @@ run() {
       --quiet "http://127.0.0.1:9332$object" >/dev/null
   fi
   kill -TERM "$lc"; wait "$lc" || true
-  kill "$mo"; wait "$mo" 2>/dev/null || true
+  if [ -n "$mo" ]; then kill "$mo"; wait "$mo" 2>/dev/null || true; fi
   grep -E '^summary' "$out" | awk '{print $2}'
-  rm -f "$out"
+  if [ "$requests" -gt 0 ] && [ -n "${CALLGRIND_OUT:-}" ]; then
+    mv "$out" "$CALLGRIND_OUT"
+  else
+    rm -f "$out"
+  fi
 }
 
 idle=$(run 0)

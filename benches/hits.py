@@ -24,6 +24,7 @@ the run is slow, only the counts matter) and prints system calls per request.
 Run from the repo root: python3 benches/hits.py [--rounds 5] [--seconds 10] [--only ws64,ws1m]
     [--servers reference,livecache,nginx,varnish] [--syscalls] [--json FILE]
     [--baseline OTHER_LIVECACHE_BINARY --servers reference,livecache,livecache-base]
+    [--servers reference,reference-glommio,livecache]
 It builds the release binaries, installs nginx and varnish if missing (as root), starts
 everything on free loopback ports and stops (by PID) what it started.
 """
@@ -47,17 +48,20 @@ SETS = {"ws64": (2000, 65536), "ws1m": (200, 1 << 20), "hot64": (1, 65536), "hot
 CONNECTIONS = "64"
 
 
-def start_reference(workdir):
+def start_reference(workdir, runtime="epoll"):
+    """The zero-logic reference; on glommio (server `reference-glommio`) it runs on livecache's
+    runtime and socket layer, so the gap between the two is the runtime's share of a hit."""
     port = compare.free_port()
-    argv = [os.path.join(BIN, "reference"), "--listen", f"127.0.0.1:{port}"]
+    argv = [os.path.join(BIN, "reference"), "--listen", f"127.0.0.1:{port}", "--runtime", runtime]
     for name, (count, size) in SETS.items():
         argv += ["--set", f"{name}:{count}:{size}"]
-    return compare.Server("reference", compare.pinned(1, argv), port, workdir)
+    name = "reference" if runtime == "epoll" else f"reference-{runtime}"
+    return compare.Server(name, compare.pinned(1, argv), port, workdir)
 
 
 def pattern(server, scenario):
     count, size = SETS[scenario]
-    if server.name == "reference":
+    if server.name.startswith("reference"):
         return f"{server.base()}/{scenario}/{{0..{count - 1}}}.bin"
     # A day's freshness: no revalidation (the origin's default is 60 s) during the rounds.
     return f"{server.base()}/bench/{scenario}/{{0..{count - 1}}}.bin?size={size}&cc=public,%20max-age%3D86400"
@@ -198,6 +202,8 @@ def main():
         for name in wanted:
             if name == "reference":
                 servers.append(start_reference(workdir))
+            elif name == "reference-glommio":
+                servers.append(start_reference(workdir, "glommio"))
             elif name == "livecache":
                 servers.append(compare.start_livecache(workdir, origin_port, cache_size="1GiB"))
             elif name == "livecache-base" and args.baseline:

@@ -7,8 +7,8 @@ use std::os::fd::RawFd;
 use crate::Objects;
 
 /// Request heads longer than this close the connection.
-const HEAD_ROOM: usize = 8 * 1024;
-const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+pub(crate) const HEAD_ROOM: usize = 8 * 1024;
+pub(crate) const NOT_FOUND: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
 
 /// What the connection waits for next.
 pub enum Progress {
@@ -159,12 +159,12 @@ fn would_block() -> bool {
 }
 
 /// Where the first request head in `buf` ends (after its blank line).
-fn head_end(buf: &[u8]) -> Option<usize> {
+pub(crate) fn head_end(buf: &[u8]) -> Option<usize> {
     buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
 }
 
 /// The path of a `GET` or `HEAD` request line, without its query.
-fn request_path(head: &[u8]) -> Option<&[u8]> {
+pub(crate) fn request_path(head: &[u8]) -> Option<&[u8]> {
     let line = head.split(|&b| b == b'\r').next()?;
     let mut words = line.split(|&b| b == b' ');
     let _method = words.next()?;

@@ -8,8 +8,11 @@
 //! `reference --listen 127.0.0.1:PORT --set ws64:2000:65536 --set hot64:1:65536` serves
 //! `/ws64/0.bin` .. `/ws64/1999.bin` (64 KiB each) and `/hot64/0.bin`. Anything else is a 404.
 //! It runs until killed. `--zerocopy on` sends bodies with `MSG_ZEROCOPY` (`zerocopy`).
+//! `--runtime glommio` serves the same objects on livecache's runtime and socket layer instead
+//! of the epoll loop (`on_glommio`): the runtime's share of a hit, apart from livecache's logic.
 
 mod conn;
+mod on_glommio;
 mod zerocopy;
 
 use std::collections::HashMap;
@@ -75,10 +78,20 @@ fn parse_set(text: &str) -> Result<Set, String> {
 /// One set of objects: `/NAME/0.bin` .. `/NAME/{COUNT-1}.bin`, each `SIZE` bytes.
 type Set = (String, usize, usize);
 
-fn args() -> Result<(SocketAddr, Vec<Set>, bool), String> {
+/// What the command line asks for.
+struct Args {
+    listen: SocketAddr,
+    sets: Vec<Set>,
+    zerocopy: bool,
+    /// Serve on livecache's glommio runtime instead of the epoll loop.
+    glommio: bool,
+}
+
+fn args() -> Result<Args, String> {
     let mut listen = None;
     let mut sets = Vec::new();
     let mut zerocopy = false;
+    let mut glommio = false;
     let mut argv = std::env::args().skip(1);
     while let Some(flag) = argv.next() {
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -86,11 +99,24 @@ fn args() -> Result<(SocketAddr, Vec<Set>, bool), String> {
             "--listen" => listen = Some(value.parse().map_err(|_| format!("--listen {value:?}"))?),
             "--set" => sets.push(parse_set(&value)?),
             "--zerocopy" => zerocopy = value == "on",
+            "--runtime" => match value.as_str() {
+                "epoll" => glommio = false,
+                "glommio" => glommio = true,
+                _ => return Err(format!("--runtime {value:?}: epoll or glommio")),
+            },
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
     let listen = listen.ok_or("--listen ADDR is required")?;
-    Ok((listen, sets, zerocopy))
+    if zerocopy && glommio {
+        return Err("--zerocopy is for the epoll loop".into());
+    }
+    Ok(Args {
+        listen,
+        sets,
+        zerocopy,
+        glommio,
+    })
 }
 
 fn check(result: libc::c_int, what: &str) -> RawFd {
@@ -102,11 +128,23 @@ fn check(result: libc::c_int, what: &str) -> RawFd {
 }
 
 fn main() {
-    let (listen, sets, zerocopy) = args().unwrap_or_else(|e| {
+    let Args {
+        listen,
+        sets,
+        zerocopy,
+        glommio,
+    } = args().unwrap_or_else(|e| {
         eprintln!("reference: {e}");
         std::process::exit(2);
     });
     let objects = Objects::new(&sets);
+    if glommio {
+        if let Err(e) = on_glommio::serve(listen, objects) {
+            eprintln!("reference: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let listener = TcpListener::bind(listen).unwrap_or_else(|e| {
         eprintln!("reference: listen on {listen}: {e}");
         std::process::exit(1);
