@@ -11,6 +11,8 @@
 # pair, each end's receive work steered (RPS) to its own side's CPU, as two hosts with NICs
 # would have it: on loopback the kernel runs each viewer's TCP receive and wake-up in the
 # sending server's context, on the server's core. It makes and removes namespace lchr.
+# PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks)
+# and splits the first 12 ms of its release bursts by what they do (benches/release_profile.py).
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 (127.0.0.1, or 10.98.0.1 with TWO_HOSTS); stops what
 # it started.
@@ -54,8 +56,16 @@ pids+=($!)
 sleep 5  # the first segment must be complete for playlists to carry dates
 taskset -c 1 "${LIVECACHE:-$bin/livecache}" --listen "$host:9322" --origin "http://$host:9321" \
   --shards 1 --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
-pids+=($!)
+server=$!
+pids+=("$server")
 sleep 1
+profile_dir=
+if [ -n "${PROFILE:-}" ]; then
+  profile_dir="$(mktemp -d)"
+  (sleep $((seconds / 2)); perf record -e cpu-clock -F 10000 --call-graph dwarf,16384 -p "$server" \
+    -o "$profile_dir/perf.data" -- sleep 2 >/dev/null 2>&1) &
+  pids+=($!)
+fi
 "${viewer_side[@]}" taskset -c 0 "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats "http://$host:9321/__stats" --cpus 0 --quiet | grep -E "release|lacking|origin:"
@@ -64,3 +74,9 @@ curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }
   END { for (i = 1; i <= k; i++) if (order[i] == "0.0025" || order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
           printf "server: %.0f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i] }'
+if [ -n "$profile_dir" ]; then
+  wait "${pids[-1]}" || true
+  perf script -i "$profile_dir/perf.data" -F tid,time,ip,sym,dso >"$profile_dir/perf.txt" 2>/dev/null
+  python3 "$root/benches/release_profile.py" "$profile_dir/perf.txt"
+  rm -rf "$profile_dir"
+fi

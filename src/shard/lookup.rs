@@ -329,11 +329,13 @@ fn reusable(
     if wants.no_cache || f.reuse.revalidate_always {
         return None;
     }
-    let age = f.age(now).as_secs();
-    let fresh = f.is_fresh(now);
+    // The age once: each reading is a clock subtraction, and this runs on every hit.
+    let age = f.age(now);
+    let fresh = f.lifetime > age;
     // `immutable`: a reload's max-age=0 does not make a fresh response unusable (RFC 8246).
-    let too_old = wants.max_age.is_some_and(|max| age > max) && !(fresh && f.reuse.immutable);
-    let remaining = f.lifetime.saturating_sub(f.age(now)).as_secs();
+    let too_old =
+        wants.max_age.is_some_and(|max| age.as_secs() > max) && !(fresh && f.reuse.immutable);
+    let remaining = f.lifetime.saturating_sub(age).as_secs();
     let not_fresh_enough = wants.min_fresh.is_some_and(|min| remaining < min);
     if too_old || not_fresh_enough {
         return None;
@@ -341,10 +343,11 @@ fn reusable(
     if fresh {
         return Some(None);
     }
+    let staleness = age.saturating_sub(f.lifetime);
     let stale_ok = !f.reuse.no_stale
         && wants
             .max_stale
-            .is_some_and(|max| f.staleness(now).as_secs() <= max);
+            .is_some_and(|max| staleness.as_secs() <= max);
     stale_ok.then_some(Some("max-stale"))
 }
 

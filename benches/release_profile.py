@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Where a shard's time goes while it releases held LL-HLS answers (issue "Live video I").
+
+Reads `perf script -F tid,time,ip,sym,dso` output of a `perf record -e cpu-clock --call-graph dwarf`
+of livecache taken during `benches/hold_release.sh` (which does both with PROFILE=1), finds the
+release bursts (every part instant the shard turns from idle to busy for tens of milliseconds:
+the new playlist versions wake their held requests, then the parts' bodies follow), and splits
+the samples of the first WINDOW ms of each burst (where the held answers go out) by what the
+stack shows:
+
+  viewer delivery   the kernel delivering the server's packets to the viewers' sockets in the
+                    server's context (loopback or a veth without RPS: `process_backlog`), of
+                    which waking the viewers (`sock_def_readable`) is shown apart
+  IPIs              inter-processor interrupts sent or taken (RPS kicks, wake-ups, function
+                    calls): a VM exit each on a virtual machine
+  own TCP send      the rest of the server's `sendmsg`
+  other kernel      reads, io_uring, page faults, timers
+  user              livecache, glommio and libc
+
+then the user-space functions with the most samples (inclusive). On one host, the first two
+are the viewers' cost charged to the server; two real hosts with NICs would not charge them.
+
+usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--window-ms 12] [--top 25]
+"""
+import argparse
+import collections
+import re
+
+KERNEL = "[kernel]"
+# Frames on every stack (the executor's loop, std's wrappers): they say nothing of the work.
+PLUMBING = ("std::", "core::", "alloc::", "<std::", "<core::", "<alloc::", "<usize", "scoped_tls::",
+            "glommio::executor::", "glommio::task::task_impl::", "livecache::server::serve::")
+
+
+def samples(path):
+    """(time, [frames innermost first]) per sample; kernel frames end with KERNEL."""
+    out, current = [], None
+    with open(path, errors="replace") as f:
+        for line in f:
+            if not line.strip():
+                if current:
+                    out.append(current)
+                current = None
+                continue
+            head = re.match(r"\s*\d+\s+([\d.]+):\s*$", line)
+            if head:
+                current = (float(head.group(1)), [])
+                continue
+            if current is not None:
+                parts = line.strip().split(None, 1)
+                frame = parts[1] if len(parts) > 1 else "?"
+                kernel = frame.endswith("([kernel.kallsyms])")
+                frame = re.sub(r"\s*\([^()]*\)$", "", frame)  # the binary
+                frame = re.sub(r"\+0x[0-9a-f]+$", "", frame)
+                frame = re.sub(r"::h[0-9a-f]{16}", "", frame)
+                frame = frame.replace(" (inlined)", "")
+                current[1].append(frame + (KERNEL if kernel else ""))
+    if current:
+        out.append(current)
+    out.sort(key=lambda s: s[0])
+    return out
+
+
+def burst_starts(all_samples, dense=15, within=0.002, apart=0.2):
+    """Times where the shard turns busy: `dense` samples within `within` s, after an idle gap
+    (the first sample up to 3 ms before), at least `apart` s after the previous start."""
+    times = [t for t, _ in all_samples]
+    starts, j = [], 0
+    for i, t in enumerate(times):
+        while j < len(times) and times[j] < t + within:
+            j += 1
+        if j - i >= dense and (not starts or t - starts[-1] > apart):
+            k = i
+            while k > 0 and times[k - 1] > t - 0.003:
+                k -= 1
+            starts.append(times[k])
+    return starts
+
+
+def category(stack):
+    text = " ".join(stack).replace(KERNEL, "")
+    if any(s in text for s in ("net_rps_send_ipi", "smp_call_function", "sysvec_call_function",
+                                "sysvec_reschedule", "x2apic_send_IPI")):
+        return "IPIs"
+    if "sock_def_readable" in text and "process_backlog" in text:
+        return "viewer delivery: waking the viewers"
+    if "process_backlog" in text or "__netif_receive_skb" in text:
+        return "viewer delivery: TCP receive"
+    if "sendmsg" in text and "tcp_sendmsg" in text:
+        return "own TCP send"
+    if stack and stack[0].endswith(KERNEL):
+        return "other kernel"
+    return "user"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("perf_script")
+    ap.add_argument("--window-ms", type=float, default=12.0)
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    all_samples = samples(args.perf_script)
+    starts = burst_starts(all_samples)
+    window = args.window_ms / 1000
+    inside = [stack for t, stack in all_samples if any(s <= t < s + window for s in starts)]
+    if not inside:
+        print("no release bursts found (was the audience running?)")
+        return
+    shares = collections.Counter(category(stack) for stack in inside)
+    print(f"{len(starts)} bursts, {len(inside)} samples in their first {args.window_ms:g} ms")
+    for name, count in sorted(shares.items()):
+        print(f"  {100 * count / len(inside):5.1f}%  {name}")
+    user = collections.Counter()
+    for stack in inside:
+        if category(stack) != "user":
+            continue
+        for frame in set(stack):
+            if "::" in frame and not frame.startswith(PLUMBING):
+                user[frame] += 1
+    print("user-space functions (inclusive, % of the window's samples):")
+    for frame, count in user.most_common(args.top):
+        print(f"  {100 * count / len(inside):5.1f}%  {frame[:110]}")
+
+
+if __name__ == "__main__":
+    main()
