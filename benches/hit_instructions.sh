@@ -15,7 +15,11 @@
 # over the longer busy run, and ef202cd's heartbeat does more every 100 ms (quota balance,
 # live-window and prefetch sweeps, replica reports): part of that rise may not be per hit.
 # 25,970 at f027492 and 19,223 at bfa3907 (encoded head fields, LTO, 1 KiB first head read),
-# 18,930 at 0e05f33.
+# 18,930 at 0e05f33. The whole count moves by about 3% between runs of one build (18,618 to
+# 19,248 for 97994a9 on 2026-12-07: how many reactor turns and heartbeats the run takes), as
+# much as the guard's 3% per feature; the second line it prints, the connection's answer to a
+# request (Connection::respond, inclusive), is the same in every run of a build: 8,716 at
+# 97994a9, 8,581 at a041f76 (the reuse check reads the age once).
 # Passing target/release/reference counts the zero-logic reference on livecache's runtime
 # (`reference --runtime glommio`, no origin): the runtime's floor under a hit.
 set -euo pipefail
@@ -53,6 +57,13 @@ run() {
   kill -TERM "$lc"; wait "$lc" || true
   if [ -n "$mo" ]; then kill "$mo"; wait "$mo" 2>/dev/null || true; fi
   grep -E '^summary' "$out" | awk '{print $2}'
+  if [ "$requests" -gt 0 ] && [ -n "$origin" ] && [ -n "${OUT_RESPOND:-}" ]; then
+    # The connection's answer to each request, inclusive: deterministic per hit, unlike the
+    # whole count, which the reactor's turns and the heartbeat's timing move by a few %.
+    callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
+      grep -m1 -E 'connection\.rs:livecache::server::connection::<impl .*Connection>::respond::\{\{closure\}\} \[' |
+      awk '{gsub(",", "", $1); print $1}' >"$OUT_RESPOND"
+  fi
   if [ "$requests" -gt 0 ] && [ -n "${CALLGRIND_OUT:-}" ]; then
     mv "$out" "$CALLGRIND_OUT"
   else
@@ -60,6 +71,11 @@ run() {
   fi
 }
 
+respond_file="$(mktemp)"
 idle=$(run 0)
-busy=$(run "$n")
+busy=$(OUT_RESPOND="$respond_file" run "$n")
 echo "instructions per hit: $(( (busy - idle) / n )) ($bin, $n hits of a $size-byte object)"
+if [ -s "$respond_file" ]; then
+  echo "of which answering it (Connection::respond, inclusive; the stable figure): $(( $(cat "$respond_file") / (n + 1) ))"
+fi
+rm -f "$respond_file"
