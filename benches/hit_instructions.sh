@@ -7,8 +7,9 @@
 # usage: benches/hit_instructions.sh [BINARY] [N] [SIZE]   (default target/release/livecache,
 # 3000, 65536: the object's body bytes). CALLGRIND_OUT=FILE keeps the busy run's profile
 # (callgrind_annotate --inclusive=yes FILE).
-# Needs valgrind and `cargo build --release -p livecache -p mock-origin -p loadgen`. Compare two
-# commits by building the other into its own target dir (git worktree) and passing its binary.
+# Needs valgrind and `cargo build --release -p livecache -p mock-origin -p loadgen` (and
+# `-p reference` to count the reference). Compare two commits by building the other into its
+# own target dir (git worktree) and passing its binary.
 # Measured 2026-12-06: 29,555 at 9de9b61, 30,539 at 91db25e (the live layer's per-stream
 # accounting and checks); 30,242 at b4af0b9 and 31,321 at ef202cd (prefetch, live-window
 # memory, shared budget, CMCD, replicas). The idle run does not cancel heartbeat work done
@@ -77,5 +78,7 @@ busy=$(OUT_RESPOND="$respond_file" run "$n")
 echo "instructions per hit: $(( (busy - idle) / n )) ($bin, $n hits of a $size-byte object)"
 if [ -s "$respond_file" ]; then
   echo "of which answering it (Connection::respond, inclusive; the stable figure): $(( $(cat "$respond_file") / (n + 1) ))"
+elif [ -n "$origin" ]; then
+  echo "(Connection::respond not found in callgrind_annotate's output: renamed, or another valgrind?)"
 fi
 rm -f "$respond_file"

@@ -154,13 +154,13 @@ def summary(rows, scenarios, servers):
 
 
 def print_summary(lines, syscalls):
-    print(f"\n{'scenario':<7} {'server':<10} {'rounds':>6} {'CPU us/req median':>17} {'range':>13} "
+    print(f"\n{'scenario':<7} {'server':<17} {'rounds':>6} {'CPU us/req median':>17} {'range':>13} "
           f"{'x ref':>6} {'req/s median':>12} {'range':>15} {'x ref':>6} {'errors':>6} {'syscalls/req':>12}"
           f" {'user us':>8} {'sys us':>7}")
     for s in lines:
         fmt = lambda v: "-" if v is None else f"{v:.2f}"
         calls = syscalls.get(f"{s['scenario']}/{s['server']}")
-        print(f"{s['scenario']:<7} {s['server']:<10} {s['rounds']:>6} {s['cpu_median']:>17.1f} "
+        print(f"{s['scenario']:<7} {s['server']:<17} {s['rounds']:>6} {s['cpu_median']:>17.1f} "
               f"{s['cpu_min']:>6.1f}-{s['cpu_max']:<6.1f} {fmt(s.get('cpu_over_reference')):>6} "
               f"{s['rps_median']:>12.0f} {s['rps_min']:>7.0f}-{s['rps_max']:<7.0f} "
               f"{fmt(s.get('rps_over_reference')):>6} {s['errors']:>6} {fmt(calls):>12}"
@@ -226,7 +226,7 @@ def main():
                     row = measure(server, scenario, args.seconds, workdir, f"{scenario}-{server.name}-{r}")
                     row["round"] = r
                     rows.append(row)
-                    print(f"round {r} {scenario:<6} {server.name:<10} {row['requests_per_s']:>9.0f} req/s "
+                    print(f"round {r} {scenario:<6} {server.name:<17} {row['requests_per_s']:>9.0f} req/s "
                           f"{row['cpu_us_per_request']:>7.1f} us/req  errors {row['errors']}", flush=True)
         if args.syscalls:
             for scenario in scenarios:

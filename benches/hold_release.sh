@@ -11,8 +11,10 @@
 # pair, each end's receive work steered (RPS) to its own side's CPU, as two hosts with NICs
 # would have it: on loopback the kernel runs each viewer's TCP receive and wake-up in the
 # sending server's context, on the server's core. It makes and removes namespace lchr.
-# PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks)
-# and splits the first 12 ms of its release bursts by what they do (benches/release_profile.py).
+# PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks; as
+# root) and splits the first 12 ms of its release bursts by what they do
+# (benches/release_profile.py). perf's own work shares the machine then, so the release shares
+# printed by a profiled run are not comparable with an unprofiled one's.
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 (127.0.0.1, or 10.98.0.1 with TWO_HOSTS); stops what
 # it started.
@@ -23,10 +25,12 @@ seconds="${1:-40}"
 viewers="${2:-500}"
 renditions="$(seq -s, 0 9 | sed 's/\([0-9]\+\)/r\1/g')"
 pids=()
+profile_dir=
 host=127.0.0.1
 viewer_side=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  if [ -n "$profile_dir" ]; then rm -rf "$profile_dir"; fi
   if [ -n "${TWO_HOSTS:-}" ]; then
     ip netns del lchr 2>/dev/null || true
     ip link del lchr0 2>/dev/null || true
@@ -59,12 +63,12 @@ taskset -c 1 "${LIVECACHE:-$bin/livecache}" --listen "$host:9322" --origin "http
 server=$!
 pids+=("$server")
 sleep 1
-profile_dir=
+profiler=
 if [ -n "${PROFILE:-}" ]; then
   profile_dir="$(mktemp -d)"
-  (sleep $((seconds / 2)); perf record -e cpu-clock -F 10000 --call-graph dwarf,16384 -p "$server" \
-    -o "$profile_dir/perf.data" -- sleep 2 >/dev/null 2>&1) &
-  pids+=($!)
+  (sleep $((seconds / 2)); perf record -q -e cpu-clock -F 10000 --call-graph dwarf,16384 \
+    -p "$server" -o "$profile_dir/perf.data" -- sleep 2 >/dev/null) &
+  profiler=$!
 fi
 "${viewer_side[@]}" taskset -c 0 "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
@@ -74,9 +78,12 @@ curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }
   END { for (i = 1; i <= k; i++) if (order[i] == "0.0025" || order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
           printf "server: %.0f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i] }'
-if [ -n "$profile_dir" ]; then
-  wait "${pids[-1]}" || true
+if [ -n "$profiler" ]; then
+  wait "$profiler" || true
+  if [ ! -s "$profile_dir/perf.data" ]; then
+    echo "PROFILE: perf recorded nothing (run as root, or lower kernel.perf_event_paranoid)" >&2
+    exit 1
+  fi
   perf script -i "$profile_dir/perf.data" -F tid,time,ip,sym,dso >"$profile_dir/perf.txt" 2>/dev/null
   python3 "$root/benches/release_profile.py" "$profile_dir/perf.txt"
-  rm -rf "$profile_dir"
 fi

@@ -8,17 +8,21 @@ the new playlist versions wake their held requests, then the parts' bodies follo
 the samples of the first WINDOW ms of each burst (where the held answers go out) by what the
 stack shows:
 
-  viewer delivery   the kernel delivering the server's packets to the viewers' sockets in the
-                    server's context (loopback or a veth without RPS: `process_backlog`), of
-                    which waking the viewers (`sock_def_readable`) is shown apart
-  IPIs              inter-processor interrupts sent or taken (RPS kicks, wake-ups, function
-                    calls): a VM exit each on a virtual machine
-  own TCP send      the rest of the server's `sendmsg`
-  other kernel      reads, io_uring, page faults, timers
-  user              livecache, glommio and libc
+  IPIs                inter-processor interrupts sent or taken (RPS kicks, wake-ups, function
+                      calls): a VM exit each on a virtual machine
+  receive: waking     packets received in the server's context that wake their reader
+                      (`sock_def_readable`); on loopback the kernel delivers what the server
+                      sends in the sender's context, so this is mostly waking the viewers
+  receive: TCP        the rest of that receive (`process_backlog`): on loopback mostly the
+                      viewers' side of the answers; with TWO_HOSTS the server's own requests
+                      and ACKs
+  own TCP send        the rest of the server's `sendmsg`
+  other kernel        reads, io_uring, page faults, timers
+  user                livecache, glommio and libc
 
 then the user-space functions with the most samples (inclusive). On one host, the first two
-are the viewers' cost charged to the server; two real hosts with NICs would not charge them.
+(on loopback) or the IPIs (with TWO_HOSTS, receive steered to the other CPU) are the viewers'
+cost charged to the server; two real hosts with NICs would not charge them.
 
 usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--window-ms 12] [--top 25]
 """
@@ -27,6 +31,10 @@ import collections
 import re
 
 KERNEL = "[kernel]"
+# Where an IPI is sent or taken.
+IPI_FRAMES = ("net_rps_send_ipi", "smp_call_function", "sysvec_call_function", "sysvec_reschedule",
+              "x2apic_send_IPI", "send_call_function_single_ipi", "native_send_call_func",
+              "kvm_send_ipi", "smp_send_reschedule", "native_smp_send_reschedule")
 # Frames on every stack (the executor's loop, std's wrappers): they say nothing of the work.
 PLUMBING = ("std::", "core::", "alloc::", "<std::", "<core::", "<alloc::", "<usize", "scoped_tls::",
             "glommio::executor::", "glommio::task::task_impl::", "livecache::server::serve::")
@@ -49,7 +57,8 @@ def samples(path):
             if current is not None:
                 parts = line.strip().split(None, 1)
                 frame = parts[1] if len(parts) > 1 else "?"
-                kernel = frame.endswith("([kernel.kallsyms])")
+                # The kernel and its modules (`[veth]`, `[virtio_net]`) print as `([name])`.
+                kernel = re.search(r"\(\[[^()]*\]\)$", frame) is not None
                 frame = re.sub(r"\s*\([^()]*\)$", "", frame)  # the binary
                 frame = re.sub(r"\+0x[0-9a-f]+$", "", frame)
                 frame = re.sub(r"::h[0-9a-f]{16}", "", frame)
@@ -61,10 +70,16 @@ def samples(path):
     return out
 
 
-def burst_starts(all_samples, dense=15, within=0.002, apart=0.2):
-    """Times where the shard turns busy: `dense` samples within `within` s, after an idle gap
-    (the first sample up to 3 ms before), at least `apart` s after the previous start."""
+def burst_starts(all_samples, within=0.002, apart=0.2):
+    """Times where the shard turns busy: at least 3/4 of the samples the rate allows within
+    `within` s (the rate is the median gap between samples: perf may lower it), starting from
+    the first sample up to 3 ms before, at least `apart` s after the previous start."""
     times = [t for t, _ in all_samples]
+    if len(times) < 2:
+        return []
+    gaps = sorted(b - a for a, b in zip(times, times[1:]) if b > a)
+    gap = gaps[len(gaps) // 2] if gaps else within
+    dense = max(3, int(0.75 * within / gap))
     starts, j = [], 0
     for i, t in enumerate(times):
         while j < len(times) and times[j] < t + within:
@@ -79,13 +94,12 @@ def burst_starts(all_samples, dense=15, within=0.002, apart=0.2):
 
 def category(stack):
     text = " ".join(stack).replace(KERNEL, "")
-    if any(s in text for s in ("net_rps_send_ipi", "smp_call_function", "sysvec_call_function",
-                                "sysvec_reschedule", "x2apic_send_IPI")):
+    if any(s in text for s in IPI_FRAMES):
         return "IPIs"
     if "sock_def_readable" in text and "process_backlog" in text:
-        return "viewer delivery: waking the viewers"
+        return "receive: waking"
     if "process_backlog" in text or "__netif_receive_skb" in text:
-        return "viewer delivery: TCP receive"
+        return "receive: TCP"
     if "sendmsg" in text and "tcp_sendmsg" in text:
         return "own TCP send"
     if stack and stack[0].endswith(KERNEL):

@@ -3,9 +3,12 @@
 //! executor built as a livecache shard's is (its ring depth and I/O memory), one task per
 //! connection, `livecache::io::read_some` for request heads (a 1 KiB first read, as a shard's),
 //! and `livecache::io::send_now` for one gather write of head and body, the rest through
-//! glommio when the socket does not take it all. No parsing beyond the request line, no
-//! lookup beyond a hash map, no clock, no metrics: whatever this costs per request over the
-//! epoll loop is the runtime's floor, and whatever livecache costs over this is its own.
+//! glommio when the socket does not take it all, and a read timeout on every read (a server
+//! must bound a client's silence; a shard sets one before each read, which glommio arms with
+//! the read). No parsing beyond the request line, no lookup beyond a hash map, no clock, no
+//! metrics, no drain: whatever this costs per request over the epoll loop is the runtime's
+//! floor, and whatever livecache costs over this is its own logic or its other uses of the
+//! runtime.
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,6 +29,12 @@ use crate::Objects;
 const FIRST_READ: usize = 1024;
 /// A shard's executor I/O memory (`runtime`'s `IO_MEMORY`).
 const IO_MEMORY: usize = 64 * 1024;
+/// A shard connection's first buffer (`server`'s accept loop).
+const BUFFER: usize = 4 * 1024;
+/// How long a client may stay silent (`client_idle_timeout`'s order of magnitude).
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The pause after a failed accept (out of descriptors, say), so it does not spin.
+const ACCEPT_RETRY: Duration = Duration::from_millis(10);
 
 /// Serves `objects` on `listen` until killed; returns only if the executor cannot start.
 pub fn serve(listen: SocketAddr, objects: Objects) -> io::Result<()> {
@@ -43,9 +52,11 @@ pub fn serve(listen: SocketAddr, objects: Objects) -> io::Result<()> {
             glommio::spawn_local(exit_when_stopped()).detach();
             loop {
                 let Ok(stream) = listener.accept().await else {
+                    glommio::timer::sleep(ACCEPT_RETRY).await;
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
+                let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
                 glommio::spawn_local(connection(stream, Rc::clone(&objects))).detach();
             }
         })
@@ -88,7 +99,7 @@ async fn exit_when_stopped() {
 
 /// One keep-alive connection: answers each complete head in order, reads when none is left.
 async fn connection(mut stream: TcpStream, objects: Rc<Objects>) -> io::Result<()> {
-    let mut buf = BytesMut::with_capacity(HEAD_ROOM);
+    let mut buf = BytesMut::with_capacity(BUFFER);
     loop {
         while let Some(end) = head_end(&buf) {
             let head = buf.split_to(end);

@@ -18,8 +18,18 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn spawn(runtime: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_reference"))
+/// The reference process; killed and reaped when dropped, so a failed assertion leaves none.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(runtime: &str, port: u16) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_reference"))
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -28,21 +38,21 @@ fn spawn(runtime: &str, port: u16) -> Child {
         ])
         .args(["--set", &format!("obj:3:{SIZE}")])
         .spawn()
-        .expect("reference starts")
+        .expect("reference starts");
+    Running(child)
 }
 
-/// Waits until `child` takes connections on `port`; kills it and fails if it never does.
-fn connect(child: &mut Child, port: u16, runtime: &str) -> TcpStream {
+/// Waits until the reference takes connections on `port`.
+fn connect(port: u16, runtime: &str) -> TcpStream {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
             return stream;
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("reference --runtime {runtime} never listened");
-        }
+        assert!(
+            Instant::now() < deadline,
+            "reference --runtime {runtime} never listened"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -61,8 +71,8 @@ fn expected_body(index: usize) -> Vec<u8> {
 
 fn check(runtime: &str) {
     let port = free_port();
-    let mut child = spawn(runtime, port);
-    let mut stream = connect(&mut child, port, runtime);
+    let mut running = spawn(runtime, port);
+    let mut stream = connect(port, runtime);
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -84,10 +94,10 @@ fn check(runtime: &str) {
     }
     let not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
     assert_eq!(read_n(&mut stream, not_found.len()), not_found, "{runtime}");
-    // SAFETY: a signal to the child this test started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // SAFETY: a signal to the child this test started (and has not reaped).
+    unsafe { libc::kill(running.0.id() as i32, libc::SIGTERM) };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().unwrap().is_none() {
+    while running.0.try_wait().unwrap().is_none() {
         assert!(
             Instant::now() < deadline,
             "reference --runtime {runtime} ignored SIGTERM"
