@@ -19,8 +19,9 @@
 # 18,930 at 0e05f33. The whole count moves by about 3% between runs of one build (18,618 to
 # 19,248 for 97994a9 on 2026-12-07: how many reactor turns and heartbeats the run takes), as
 # much as the guard's 3% per feature; the second line it prints, the connection's answer to a
-# request (Connection::respond, inclusive), is the same in every run of a build: 8,716 at
-# 97994a9, 8,581 at a041f76 (the reuse check reads the age once).
+# request (Connection::respond, inclusive), stays within 0.1% between runs of a build (hash
+# seeds differ per process): 8,716 at 97994a9, 8,581 and 8,577 at a041f76 (the reuse check
+# reads the age once).
 # Passing target/release/reference counts the zero-logic reference on livecache's runtime
 # (`reference --runtime glommio`, no origin): the runtime's floor under a hit.
 set -euo pipefail
@@ -59,7 +60,7 @@ run() {
   if [ -n "$mo" ]; then kill "$mo"; wait "$mo" 2>/dev/null || true; fi
   grep -E '^summary' "$out" | awk '{print $2}'
   if [ "$requests" -gt 0 ] && [ -n "$origin" ] && [ -n "${OUT_RESPOND:-}" ]; then
-    # The connection's answer to each request, inclusive: deterministic per hit, unlike the
+    # The connection's answer to each request, inclusive: steady to 0.1% per hit, unlike the
     # whole count, which the reactor's turns and the heartbeat's timing move by a few %.
     callgrind_annotate --inclusive=yes "$out" 2>/dev/null |
       grep -m1 -E 'connection\.rs:livecache::server::connection::<impl .*Connection>::respond::\{\{closure\}\} \[' |
@@ -77,7 +78,7 @@ idle=$(run 0)
 busy=$(OUT_RESPOND="$respond_file" run "$n")
 echo "instructions per hit: $(( (busy - idle) / n )) ($bin, $n hits of a $size-byte object)"
 if [ -s "$respond_file" ]; then
-  echo "of which answering it (Connection::respond, inclusive; the stable figure): $(( $(cat "$respond_file") / (n + 1) ))"
+  echo "of which answering it (Connection::respond, inclusive; the steady figure): $(( $(cat "$respond_file") / (n + 1) ))"
 elif [ -n "$origin" ]; then
   echo "(Connection::respond not found in callgrind_annotate's output: renamed, or another valgrind?)"
 fi
