@@ -17,7 +17,9 @@
 # printed by a profiled run are not comparable with an unprofiled one's.
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 (127.0.0.1, or 10.98.0.1 with TWO_HOSTS); stops what
-# it started.
+# it started. On a larger machine: SHARDS=N SERVER_CPUS=a,b,... (the server's shards and the
+# origin share them) LOADGEN_CPUS=c,d,... (one loadgen thread per CPU), comma-separated lists;
+# e.g. SHARDS=4 SERVER_CPUS=0,1,2,3 LOADGEN_CPUS=8,9,10,11 for a 500-viewer release on 4 cores.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/target/release"
@@ -25,6 +27,17 @@ seconds="${1:-40}"
 viewers="${2:-500}"
 renditions="$(seq -s, 0 9 | sed 's/\([0-9]\+\)/r\1/g')"
 pids=()
+shards="${SHARDS:-1}"
+server_cpus="${SERVER_CPUS:-1}"
+loadgen_cpus="${LOADGEN_CPUS:-0}"
+IFS=, read -ra loadgen_list <<<"$loadgen_cpus"
+# An RPS mask (hex) for a comma-separated CPU list.
+mask_of() {
+  local mask=0 cpu list
+  IFS=, read -ra list <<<"$1"
+  for cpu in "${list[@]}"; do mask=$((mask | 1 << cpu)); done
+  printf '%x' "$mask"
+}
 profile_dir=
 host=127.0.0.1
 viewer_side=()
@@ -48,18 +61,18 @@ if [ -n "${TWO_HOSTS:-}" ]; then
   ip netns exec lchr ip addr add 10.98.0.2/24 dev lchr1
   ip netns exec lchr ip link set lchr1 up
   ip netns exec lchr ip link set lo up
-  # Receive work where each host would do it: the server's side on CPU 1, the viewers' on 0.
-  echo 2 >/sys/class/net/lchr0/queues/rx-0/rps_cpus
-  ip netns exec lchr sh -c 'echo 1 >/sys/class/net/lchr1/queues/rx-0/rps_cpus'
+  # Receive work where each host would do it: the server's side on its CPUs, the viewers' on theirs.
+  mask_of "$server_cpus" >/sys/class/net/lchr0/queues/rx-0/rps_cpus
+  ip netns exec lchr sh -c "echo $(mask_of "$loadgen_cpus") >/sys/class/net/lchr1/queues/rx-0/rps_cpus"
 fi
 
-taskset -c 1 "$bin/mock-origin" --listen "$host:9321" --streams 1 \
+taskset -c "$server_cpus" "$bin/mock-origin" --listen "$host:9321" --streams 1 \
   --renditions 300,400,500,600,700,800,900,1000,1100,1200 --segment-duration 4s \
   --part-duration 500ms --first-byte-delay 50ms --window 10 --can-skip-until 24s >/dev/null 2>&1 &
 pids+=($!)
 sleep 5  # the first segment must be complete for playlists to carry dates
-taskset -c 1 "${LIVECACHE:-$bin/livecache}" --listen "$host:9322" --origin "http://$host:9321" \
-  --shards 1 --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
+taskset -c "$server_cpus" "${LIVECACHE:-$bin/livecache}" --listen "$host:9322" \
+  --origin "http://$host:9321" --shards "$shards" --cache-size 1GiB --admin 127.0.0.1:9323 >/dev/null 2>&1 &
 server=$!
 pids+=("$server")
 sleep 1
@@ -70,9 +83,9 @@ if [ -n "${PROFILE:-}" ]; then
     -p "$server" -o "$profile_dir/perf.data" -- sleep 2 >/dev/null) &
   profiler=$!
 fi
-"${viewer_side[@]}" taskset -c 0 "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
+"${viewer_side[@]}" taskset -c "$loadgen_cpus" "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
-  --origin-stats "http://$host:9321/__stats" --cpus 0 --quiet | grep -E "release|lacking|origin:"
+  --origin-stats "http://$host:9321/__stats" --threads "${#loadgen_list[@]}" --cpus "$loadgen_cpus" --quiet | grep -E "release|lacking|origin:"
 curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }

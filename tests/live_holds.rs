@@ -45,6 +45,18 @@ fn stream_sample(setup: &Setup, name: &str) -> Option<u64> {
     line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
 }
 
+/// Held answers whose release was timed (`livecache_hls_hold_release_seconds_count`), over
+/// every shard: each is counted by the shard that wrote it.
+fn releases_timed(setup: &Setup) -> u64 {
+    let metrics = get(setup.admin_addr(), "/metrics");
+    let text = String::from_utf8(metrics.body).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("livecache_hls_hold_release_seconds_count"));
+    line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
 /// Upstream requests carrying delivery directives, by target.
 fn blocking_targets(setup: &Setup) -> Vec<String> {
     let requests = setup.origin.requests();
@@ -90,7 +102,7 @@ with_shards!(
 /// a playlist that has its part, and the origin sees each part asked once, in the canonical
 /// spelling. `query` is the rendition's own query (`cc=no-cache`: the origin forbids caching).
 fn one_long_poll_per_rendition(shards: usize, query: &str) {
-    let setup = Setup::live(shards, &[]);
+    let setup = Setup::live(shards, &[("admin", "127.0.0.1:0")]);
     let base = format!("{RENDITION}{query}");
     let joiner = if query.is_empty() { '?' } else { '&' };
     let state = playlist(&setup.get(&format!("{base}{joiner}_HLS_msn=0")));
@@ -116,6 +128,16 @@ fn one_long_poll_per_rendition(shards: usize, query: &str) {
             spellings[i % 5]
         );
     }
+    // Every answer released from a hold is timed once, by whichever shard wrote it (with 4
+    // shards most clients are on another shard than the rendition's owner).
+    let satisfied = results(&setup, HoldResult::Satisfied);
+    assert!(satisfied > 0, "some of the clients were held");
+    assert!(
+        eventually(Duration::from_secs(5), || releases_timed(&setup)
+            == satisfied),
+        "releases timed {} for {satisfied} held answers",
+        releases_timed(&setup)
+    );
     // Answered at once from the edge's state: with its age (App. C tune-in reads it).
     let immediate = get(setup.addr, &spellings[0]);
     assert!(playlist(&immediate).satisfies(m, Some(n)));

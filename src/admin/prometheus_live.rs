@@ -37,7 +37,7 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
         },
         Family {
             name: "livecache_hls_hold_release_seconds",
-            help: "From a playlist version's arrival from upstream to a held request's answer leaving its owner shard",
+            help: "From a playlist version's arrival from upstream to a held request's answer going out on the client's shard",
             samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold_release))]),
         },
         int_gauge(

@@ -3,6 +3,8 @@
 //! another's fetch, whether the object is stored, its remaining freshness and a detail. One
 //! value per response, written straight into the head buffer. Pure: no I/O.
 
+use std::time::Instant;
+
 /// Why a request went upstream (RFC 9211 `fwd`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fwd {
@@ -46,6 +48,9 @@ pub struct CacheStatus {
     /// Remaining freshness in seconds (negative: stale); `None` when not stored.
     pub ttl: Option<i64>,
     pub detail: Option<&'static str>,
+    /// A held answer's playlist version arrived from upstream then: the shard that writes the
+    /// answer, which may not be the one that held it, times the release from it.
+    pub version_arrived: Option<Instant>,
 }
 
 impl CacheStatus {
@@ -57,6 +62,7 @@ impl CacheStatus {
             collapsed: false,
             ttl: Some(ttl),
             detail: None,
+            version_arrived: None,
         }
     }
 
@@ -68,6 +74,7 @@ impl CacheStatus {
             collapsed: false,
             ttl: None,
             detail: None,
+            version_arrived: None,
         }
     }
 

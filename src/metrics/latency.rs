@@ -84,7 +84,8 @@ pub struct Latency {
     pub origin: Timing,
     /// How long blocking playlist reloads were held before their answer (or 503).
     pub hold: Timing,
-    /// From a playlist version's arrival to a held request's answer starting on its way.
+    /// From a playlist version's arrival to a held request's answer starting on its way: its
+    /// first bytes handed to the client's socket, on the shard that holds the connection.
     pub hold_release: Timing,
     /// From a prefetch's completion to the first viewer's request for it (zero when the
     /// viewer joined it in flight).
@@ -126,6 +127,8 @@ pub struct Meter {
     failure: Option<Failure>,
     /// The stream and object kind, for the per-stream figures (cacheable reads only).
     stream: Option<(Bytes, ObjectKind)>,
+    /// A held answer: when the playlist version it carries arrived (`hold_release`).
+    version_arrived: Option<Instant>,
 }
 
 impl Meter {
@@ -140,6 +143,7 @@ impl Meter {
             upstream: None,
             failure: None,
             stream: None,
+            version_arrived: None,
         }
     }
 
@@ -199,6 +203,11 @@ impl Meter {
         self.started
     }
 
+    /// The response answers a held request with a playlist version that arrived at `at`.
+    pub fn released(&mut self, at: Instant) {
+        self.version_arrived = Some(at);
+    }
+
     /// `bytes` of the response were written.
     pub fn wrote(&mut self, bytes: usize) {
         if bytes > 0 && self.first_byte.is_none() {
@@ -222,6 +231,12 @@ impl Meter {
         let index = self.cache as usize;
         latency.first_byte[index].record(first_byte);
         latency.total[index].record(total);
+        if let Some(arrived) = self.version_arrived {
+            let written = self.first_byte.unwrap_or(now);
+            latency
+                .hold_release
+                .record(written.saturating_duration_since(arrived));
+        }
         if let Some((stream, kind)) = &self.stream {
             let response = StreamResponse {
                 kind: *kind,

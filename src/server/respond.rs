@@ -119,6 +119,9 @@ pub async fn write_response(
     }
     let plan = Plan::of(&head, &status, body_len, exchange);
     meter.head(plan.sent, CacheResult::of(&status));
+    if let Some(arrived) = status.version_arrived {
+        meter.released(arrived);
+    }
     let out = head_bytes(&head, age_secs, &status, &plan, &exchange);
     if plan.framing == Framing::NoBody {
         meter.wrote(client.send(&[&out]).await?);

@@ -203,16 +203,17 @@ impl OwnerStream {
                     let mut latency = self.shard.latency.borrow_mut();
                     latency.hold.record(held);
                     latency.streams.held(stream.as_bytes(), held);
-                    if let Ok(Held::Ready(version)) = &woken {
-                        latency.hold_release.record(version.arrived.elapsed());
+                    if let Ok(Held::Ready(_)) = &woken {
                         self.shard.released_one();
                     }
                     drop(latency);
                     self.source = match woken {
                         Ok(Held::Ready(version)) => {
+                            // The release is timed where the answer is written (`Meter`).
                             let status = CacheStatus {
                                 collapsed: true,
                                 detail: Some("held"),
+                                version_arrived: Some(version.arrived),
                                 ..CacheStatus::forwarded(Fwd::Miss)
                             };
                             Source::version(version, form, status)
