@@ -34,7 +34,7 @@ use progress::{StartProgress, StartStep};
 /// Registered I/O buffer memory per executor. livecache does no glommio file I/O (the access
 /// log is written with plain buffered `write`s), so the minimum:
 /// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
-const IO_MEMORY: usize = 64 * 1024;
+pub const IO_MEMORY: usize = 64 * 1024;
 
 /// The socket systemd passed (`LISTEN_FDS`, socket activation), if any, duplicated once per
 /// shard: every shard accepts from the same listening socket, and `listen` is not bound.

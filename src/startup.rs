@@ -112,13 +112,9 @@ pub fn ring_depth() -> usize {
     if unsafe { libc::uname(&mut names) } != 0 {
         return RING_DEPTH_LOCKED;
     }
-    let release: Vec<u8> = names
-        .release
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    match kernel_at_least(&String::from_utf8_lossy(&release), (5, 12)) {
+    // SAFETY: uname succeeded, so `release` is a NUL-terminated string inside the struct.
+    let release = unsafe { std::ffi::CStr::from_ptr(names.release.as_ptr()) };
+    match kernel_at_least(&release.to_string_lossy(), (5, 12)) {
         true => RING_DEPTH,
         false => RING_DEPTH_LOCKED,
     }

@@ -299,7 +299,12 @@ impl Freshness {
     }
 
     pub fn is_fresh(&self, now: Instant) -> bool {
-        self.lifetime > self.age(now)
+        self.fresh_at(self.age(now))
+    }
+
+    /// Whether a response of this `age` is fresh (for callers that read the age once).
+    pub fn fresh_at(&self, age: Duration) -> bool {
+        self.lifetime > age
     }
 
     /// When half the freshness it had left on arrival is spent: a refresh started then lands
@@ -310,7 +315,12 @@ impl Freshness {
 
     /// How long past its freshness the response is (zero while fresh).
     pub fn staleness(&self, now: Instant) -> Duration {
-        self.age(now).saturating_sub(self.lifetime)
+        self.staleness_at(self.age(now))
+    }
+
+    /// How long past its freshness a response of this `age` is (zero while fresh).
+    pub fn staleness_at(&self, age: Duration) -> Duration {
+        age.saturating_sub(self.lifetime)
     }
 
     /// Within its `stale-while-revalidate` window (and allowed to be stale at all).

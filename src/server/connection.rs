@@ -27,14 +27,10 @@ use crate::metrics::streams::ObjectKind;
 use crate::metrics::{self, Guard, Meter, ShardStats};
 use crate::shard::{route, FetchRequest};
 
-/// The first read of a request head: players' heads are a few hundred bytes, and every read
-/// zero-fills its room first. The room comes out of the buffer's spare capacity, so one 4 KiB
-/// allocation serves many small heads; a 4 KiB room every time made each request allocate a
-/// new buffer and zero all of it (16% of a hit's instructions under callgrind). A client
-/// whose heads are larger (cookies, long signed-URL tokens) gets `READ_SIZE` first reads after
-/// its first such head, so its heads keep taking one read.
-pub(super) const FIRST_READ: usize = 1024;
-/// A read for the rest of a head the first did not hold.
+/// The first read of a request head (`io::FIRST_HEAD_READ`, which says why it is small).
+pub(super) const FIRST_READ: usize = crate::io::FIRST_HEAD_READ;
+/// A read for the rest of a head the first did not hold, and every first read for a client
+/// whose last head was larger than `FIRST_READ`.
 const READ_SIZE: usize = 4 * 1024;
 
 enum NextRequest {

@@ -86,7 +86,7 @@ pub async fn serve(
         let connection = Connection {
             shard: Rc::clone(&shard),
             stream,
-            buf: BytesMut::with_capacity(4 * 1024),
+            buf: BytesMut::with_capacity(crate::io::CLIENT_BUFFER),
             head_room: connection::FIRST_READ,
             drain: Rc::clone(&drain),
             peer: None,

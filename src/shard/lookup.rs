@@ -331,7 +331,7 @@ fn reusable(
     }
     // The age once: each reading is a clock subtraction, and this runs on every hit.
     let age = f.age(now);
-    let fresh = f.lifetime > age;
+    let fresh = f.fresh_at(age);
     // `immutable`: a reload's max-age=0 does not make a fresh response unusable (RFC 8246).
     let too_old =
         wants.max_age.is_some_and(|max| age.as_secs() > max) && !(fresh && f.reuse.immutable);
@@ -343,7 +343,7 @@ fn reusable(
     if fresh {
         return Some(None);
     }
-    let staleness = age.saturating_sub(f.lifetime);
+    let staleness = f.staleness_at(age);
     let stale_ok = !f.reuse.no_stale
         && wants
             .max_stale

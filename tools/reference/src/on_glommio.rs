@@ -1,14 +1,14 @@
 //! `reference --runtime glommio`: the same zero-logic server on livecache's runtime and socket
 //! layer, to split what a hit costs between the runtime and livecache's own logic. A glommio
 //! executor built as a livecache shard's is (its ring depth and I/O memory), one task per
-//! connection, `livecache::io::read_some` for request heads (a 1 KiB first read, as a shard's),
-//! and `livecache::io::send_now` for one gather write of head and body, the rest through
-//! glommio when the socket does not take it all, and a read timeout on every read (a server
-//! must bound a client's silence; a shard sets one before each read, which glommio arms with
-//! the read). No parsing beyond the request line, no lookup beyond a hash map, no clock, no
-//! metrics, no drain: whatever this costs per request over the epoll loop is the runtime's
-//! floor, and whatever livecache costs over this is its own logic or its other uses of the
-//! runtime.
+//! connection with a shard's first buffer, `livecache::io::read_some` for request heads (a
+//! shard's first read, `FIRST_HEAD_READ`), and `livecache::io::send_now` for one gather write
+//! of head and body, the rest through glommio when the socket does not take it all, and a
+//! read timeout on every read (a server must bound a client's silence; a shard sets one
+//! before each read, which glommio arms with the read). No parsing beyond the request line,
+//! no lookup beyond a hash map, no clock, no metrics, no drain: whatever this costs per
+//! request over the epoll loop is the runtime's floor, and whatever livecache costs over this
+//! is its own logic or its other uses of the runtime.
 
 use std::io;
 use std::net::SocketAddr;
@@ -20,17 +20,12 @@ use bytes::BytesMut;
 use futures_lite::AsyncWriteExt;
 use glommio::net::{TcpListener, TcpStream};
 use glommio::{LocalExecutorBuilder, Placement};
-use livecache::io::{read_some, send_now};
+use livecache::io::{read_some, send_now, CLIENT_BUFFER, FIRST_HEAD_READ};
+use livecache::runtime::IO_MEMORY;
 
 use crate::conn::{head_end, request_path, HEAD_ROOM, NOT_FOUND};
 use crate::Objects;
 
-/// A shard's first read of a request head (`server::connection`'s `FIRST_READ`).
-const FIRST_READ: usize = 1024;
-/// A shard's executor I/O memory (`runtime`'s `IO_MEMORY`).
-const IO_MEMORY: usize = 64 * 1024;
-/// A shard connection's first buffer (`server`'s accept loop).
-const BUFFER: usize = 4 * 1024;
 /// How long a client may stay silent (`client_idle_timeout`'s order of magnitude).
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// The pause after a failed accept (out of descriptors, say), so it does not spin.
@@ -99,7 +94,7 @@ async fn exit_when_stopped() {
 
 /// One keep-alive connection: answers each complete head in order, reads when none is left.
 async fn connection(mut stream: TcpStream, objects: Rc<Objects>) -> io::Result<()> {
-    let mut buf = BytesMut::with_capacity(BUFFER);
+    let mut buf = BytesMut::with_capacity(CLIENT_BUFFER);
     loop {
         while let Some(end) = head_end(&buf) {
             let head = buf.split_to(end);
@@ -109,7 +104,7 @@ async fn connection(mut stream: TcpStream, objects: Rc<Objects>) -> io::Result<(
             let (response_head, body) = objects.get(path).unwrap_or((NOT_FOUND, &[]));
             send_all(&mut stream, &[response_head, body]).await?;
         }
-        if buf.len() >= HEAD_ROOM || read_some(&mut stream, &mut buf, FIRST_READ).await? == 0 {
+        if buf.len() >= HEAD_ROOM || read_some(&mut stream, &mut buf, FIRST_HEAD_READ).await? == 0 {
             return Ok(());
         }
     }
