@@ -8,9 +8,13 @@
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
 # LIVECACHE=path/to/binary runs another livecache build (an A/B against a baseline).
 # TWO_HOSTS=1 (as root) puts the viewers in a network namespace of their own behind a veth
-# pair, each end's receive work steered (RPS) to its own side's CPU, as two hosts with NICs
-# would have it: on loopback the kernel runs each viewer's TCP receive and wake-up in the
-# sending server's context, on the server's core. It makes and removes namespace lchr.
+# pair whose ends receive as two hosts' NICs would: on loopback (or a plain veth) the kernel
+# runs each viewer's TCP receive and wake-up in the sending server's context, on the server's
+# core; here each end's receive runs in a NAPI thread pinned to its own side's CPUs. (Steering
+# it there with RPS instead costs the sender an IPI per answer, a VM exit on a VM.) veth only
+# takes that path for packets it need not segment, so both ends have TSO off and a 64 KiB MTU:
+# one packet per send, as a NIC with TSO takes one descriptor. Needs ethtool (installed with
+# apt-get when missing); makes and removes namespace lchr.
 # PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks; as
 # root) and splits the first 12 ms of its release bursts by what they do
 # (benches/release_profile.py). perf's own work shares the machine then, so the release shares
@@ -31,13 +35,6 @@ shards="${SHARDS:-1}"
 server_cpus="${SERVER_CPUS:-1}"
 loadgen_cpus="${LOADGEN_CPUS:-0}"
 IFS=, read -ra loadgen_list <<<"$loadgen_cpus"
-# An RPS mask (hex) for a comma-separated CPU list.
-mask_of() {
-  local mask=0 cpu list
-  IFS=, read -ra list <<<"$1"
-  for cpu in "${list[@]}"; do mask=$((mask | 1 << cpu)); done
-  printf '%x' "$mask"
-}
 profile_dir=
 host=127.0.0.1
 viewer_side=()
@@ -61,9 +58,23 @@ if [ -n "${TWO_HOSTS:-}" ]; then
   ip netns exec lchr ip addr add 10.98.0.2/24 dev lchr1
   ip netns exec lchr ip link set lchr1 up
   ip netns exec lchr ip link set lo up
-  # Receive work where each host would do it: the server's side on its CPUs, the viewers' on theirs.
-  mask_of "$server_cpus" >/sys/class/net/lchr0/queues/rx-0/rps_cpus
-  ip netns exec lchr sh -c "echo $(mask_of "$loadgen_cpus") >/sys/class/net/lchr1/queues/rx-0/rps_cpus"
+  # Receive work where each host would do it: the server's side on its CPUs, the viewers' on
+  # theirs, each end's in its own NAPI thread.
+  command -v ethtool >/dev/null || apt-get install -y ethtool >/dev/null
+  for side in "lchr0 $server_cpus" "lchr1 $loadgen_cpus"; do
+    read -r dev cpus <<<"$side"
+    in_ns=()
+    if [ "$dev" = lchr1 ]; then in_ns=(ip netns exec lchr); fi
+    "${in_ns[@]}" ip link set "$dev" mtu 65535
+    "${in_ns[@]}" ethtool -K "$dev" gro on tso off >/dev/null
+    "${in_ns[@]}" sh -c "echo 1 >/sys/class/net/$dev/threaded"
+    threads="$(pgrep "^napi/$dev-" || true)"
+    if [ -z "$threads" ]; then
+      echo "TWO_HOSTS: no NAPI thread for $dev (kernel without threaded NAPI?)" >&2
+      exit 1
+    fi
+    for thread in $threads; do taskset -pc "$cpus" "$thread" >/dev/null; done
+  done
 fi
 
 taskset -c "$server_cpus" "$bin/mock-origin" --listen "$host:9321" --streams 1 \

@@ -20,9 +20,11 @@ stack shows:
   other kernel        reads, io_uring, page faults, timers
   user                livecache, glommio and libc
 
-then the user-space functions with the most samples (inclusive). On one host, the first two
-(on loopback) or the IPIs (with TWO_HOSTS, receive steered to the other CPU) are the viewers'
-cost charged to the server; two real hosts with NICs would not charge them.
+then the user-space functions with the most samples (inclusive). On loopback the two
+"receive" shares are mostly the viewers' cost charged to the server, which two real hosts with
+NICs would not charge; with TWO_HOSTS each side's receive runs on its own CPUs and they are
+about the server's own requests (waking the veth peer's NAPI thread, as a NIC's doorbell, counts
+as the server's own send).
 
 usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--window-ms 12] [--top 25]
 """

@@ -39,7 +39,8 @@ const PASS_FOR: Duration = Duration::from_secs(2);
 
 /// What one upstream request brought.
 enum Polled {
-    Playlist(Arc<CachedHead>, Bytes, Box<MediaPlaylist>),
+    /// The head, the body, its playlist, and when the head reached this shard.
+    Playlist(Arc<CachedHead>, Bytes, Box<MediaPlaylist>, Instant),
     /// Try again (5xx, timeout, cut): the waiters keep waiting.
     Retry,
     /// Another status (a 4xx, a redirect): for a blocking reload, perhaps the origin is
@@ -73,11 +74,12 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
         let known = latest.as_deref().map(|v| &v.playlist);
         let (target, pace) = next_target(&rendition, known.filter(|_| !plain));
         let wait = match poll(&shard, &rendition, &target).await {
-            Polled::Playlist(head, body, playlist) => {
+            Polled::Playlist(head, body, playlist, head_read) => {
                 plain = false;
                 let arrival = Arrival {
                     at: shard.now(),
                     upstream_age: head.arrival.initial_age_secs,
+                    head_read,
                 };
                 let started = start_prefetch(&shard, &rendition, latest.as_deref(), &playlist);
                 let target_duration = playlist.target_duration;
@@ -90,10 +92,8 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                     };
                     hold_back(&shard, &rendition, held);
                     shard.publish_plain(&rendition);
-                    // The answers this version released go out before the next long-poll
-                    // is sent: that part is a part duration away, and sending its request
-                    // first took ~5% of the shard's time in a 500-viewer release burst
-                    // (`PROFILE=1 benches/hold_release.sh`).
+                    // Its released answers go out before the next long-poll (a part away):
+                    // sending that first took ~5% of a 500-viewer release burst.
                     shard.let_releases_pass().await;
                 }
                 match (installed, pace) {
@@ -165,9 +165,9 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;
     let mut reader = shard.fetch_private(&request);
-    let head = loop {
+    let (head, head_read) = loop {
         match reader.next().await {
-            Event::Head(head) => break head,
+            Event::Head(head) => break (head, Instant::now()),
             Event::Interim(_) => continue,
             _ => return Polled::Retry,
         }
@@ -212,7 +212,9 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
         }
     }
     match Playlist::from_bytes(&body) {
-        Ok(Playlist::Media(playlist)) => Polled::Playlist(head, body.freeze(), Box::new(playlist)),
+        Ok(Playlist::Media(playlist)) => {
+            Polled::Playlist(head, body.freeze(), Box::new(playlist), head_read)
+        }
         _ => Polled::Unusable,
     }
 }
@@ -304,10 +306,13 @@ pub(super) enum Installed {
     NoRoom,
 }
 
-/// When a version arrived (by the shard's clock) and how old it was then, in seconds.
+/// When a version arrived (by the shard's clock) and how old it was then, in seconds; and
+/// when its response head was read (by the real clock), which its held requests' release is
+/// timed from: reading the body, parsing and checking it are part of their wait.
 pub(super) struct Arrival {
     pub at: Instant,
     pub upstream_age: u64,
+    pub head_read: Instant,
 }
 
 /// Makes `playlist` the rendition's state unless it may not follow the one served; wakes
@@ -410,7 +415,7 @@ pub(super) fn install(
         body,
         playlist,
         received_at: arrival.at,
-        arrived: Instant::now(),
+        arrived: arrival.head_read,
         delta: Default::default(),
         plain_heads: Default::default(),
     });
