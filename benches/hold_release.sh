@@ -94,6 +94,13 @@ if [ -n "${PROFILE:-}" ]; then
     -p "$server" -o "$profile_dir/perf.data" -- sleep 2 >/dev/null) &
   profiler=$!
 fi
+# CPU time (clock ticks) of each of the server's threads, one "name ticks" line each.
+thread_ticks() {
+  for task in /proc/"$server"/task/*; do
+    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$task/stat" | sed "s/^/$(cat "$task/comm") /"
+  done
+}
+ticks_before="$(thread_ticks)"
 "${viewer_side[@]}" taskset -c "$loadgen_cpus" "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats "http://$host:9321/__stats" --threads "${#loadgen_list[@]}" --cpus "$loadgen_cpus" --quiet | grep -E "release|lacking|origin:"
@@ -102,6 +109,16 @@ curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }
   END { for (i = 1; i <= k; i++) if (order[i] == "0.0025" || order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
           printf "server: %.0f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i] }'
+# The server's CPU per held answer, with everything else each viewer brings per part (its
+# part's body, its next requests), by shard: what a burst costs each core, wherever it runs.
+held="$(curl -s http://127.0.0.1:9323/metrics | awk '/^livecache_hls_hold_release_seconds_count/ { print $2 }')"
+{ echo "$ticks_before" | sed 's/^/before /'; thread_ticks | sed 's/^/after /'; } | awk -v held="$held" -v hz="$(getconf CLK_TCK)" '
+  { name = $2; sub(/^livecache-/, "", name); sub(/-[0-9]+$/, "", name); t[$1, name] += $3; names[name] = 1 }
+  END {
+    line = ""; total = 0
+    for (name in names) { us = (t["after", name] - t["before", name]) * 1e6 / hz / held; total += us
+                          if (us >= 0.05) line = line sprintf(" %s %.1f", name, us) }
+    printf "server: CPU %.1f us per held answer (by thread:%s)\n", total, line }'
 if [ -n "$profiler" ]; then
   wait "$profiler" || true
   if [ ! -s "$profile_dir/perf.data" ]; then

@@ -160,15 +160,49 @@ with_shards!(
         );
         let stats = &setup.running().stats;
         assert_eq!(stats.sum(|s| &s.live.dash_early_holds), VIEWERS as u64);
-        let expected = expected_body(&path, size);
-        for r in &responses {
-            assert_eq!(r.status, 200, "{}", r.head);
-            assert!(r.complete, "{}", r.head);
-            assert_eq!(r.body(), expected);
-            // The packager's four chunks, each its own HTTP chunk (T12.1).
-            let sizes: Vec<usize> = r.chunks.iter().map(Vec::len).collect();
-            assert_eq!(sizes, vec![size / 4; 4], "{}", r.head);
-        }
+        assert_every_chunk_as_sent(&responses, &path, size);
+    }
+);
+
+/// Each response is the whole segment, in the packager's four chunks, each its own HTTP chunk
+/// (T12.1).
+fn assert_every_chunk_as_sent(responses: &[Framed], path: &str, size: usize) {
+    let expected = expected_body(path, size);
+    for r in responses {
+        assert_eq!(r.status, 200, "{}", r.head);
+        assert!(r.complete, "{}", r.head);
+        assert_eq!(r.body(), expected);
+        let sizes: Vec<usize> = r.chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![size / 4; 4], "{}", r.head);
+    }
+}
+
+with_shards!(
+    a_viewer_joining_mid_segment_gets_the_chunks_it_missed_each_as_sent,
+    |shards| {
+        // A viewer that joins the fetch after two of the four chunks arrived is sent both in
+        // one write: each must still be its own HTTP chunk, and the rest follow as they come.
+        let (setup, live) = setup(shards, &[("dash_hold_early", "3s")]);
+        learn_schedule(&setup);
+        let (n, available) = next_segment(&live);
+        let path = format!("/live/s0/r2/seg-{n}.m4s");
+        let size = live.segment_size(live.renditions[2]);
+        let addr = setup.addr;
+        let (first, late) = std::thread::scope(|scope| {
+            let first = scope.spawn(|| get_framed(addr, &path));
+            // Chunks are written every part duration from the segment's start; `available`
+            // is the first one's.
+            let two_out = available + live.part_duration + live.part_duration / 2;
+            std::thread::sleep(two_out.saturating_duration_since(Instant::now()));
+            let late = get_framed(addr, &path);
+            (first.join().unwrap(), late)
+        });
+        assert_eq!(
+            setup.origin.hits(&path),
+            1,
+            "the late viewer joined the fetch"
+        );
+        assert_every_chunk_as_sent(&[first, late], &path, size);
     }
 );
 

@@ -23,6 +23,10 @@ use super::entry::CachedHead;
 use super::pass_through::Reservation;
 use crate::http::Failure;
 
+#[path = "inflight_reader.rs"]
+mod reader;
+pub use reader::Reader;
+
 /// What a reader sees, in order: `Head`, then `Chunk`s, then `End` or `Aborted`; or, before
 /// any head, `Failed` (the failure to answer with) or `NotShared`.
 #[derive(Clone, Debug)]
@@ -342,24 +346,47 @@ impl InFlight {
                 None => None,
             }
         };
-        let slot = state.slots[slot].as_mut().expect("reader slot");
         match event {
             Some(event) => {
-                if let Event::Head(_) | Event::Chunk(_) = &event {
-                    slot.next += 1;
-                    if let Event::Chunk(chunk) = &event {
-                        slot.consumed += chunk.len() as u64;
-                    }
-                    if state.pass_through.is_some() {
-                        release_consumed(&mut state);
-                    }
-                }
+                take(&mut state, slot, &event);
                 Poll::Ready(event)
             }
             None => {
-                slot.waker = Some(cx.waker().clone());
+                state.slots[slot].as_mut().expect("reader slot").waker = Some(cx.waker().clone());
                 Poll::Pending
             }
+        }
+    }
+
+    /// The reader's next body chunk, or the body's end, when it is here already; `None` when
+    /// it would have to wait or what comes next is not body (a head, a failure, a cut), which
+    /// `poll_event` answers.
+    fn ready_body(&self, slot: usize) -> Option<Event> {
+        let mut state = self.state.borrow_mut();
+        let next = state.slots[slot].as_ref().filter(|s| !s.cut)?.next;
+        if next == 0 || !matches!(state.phase, Phase::Receiving | Phase::Complete) {
+            return None;
+        }
+        let event = match state.chunks.get(next - 1 - state.first_chunk) {
+            Some(chunk) => Event::Chunk(chunk.clone()),
+            None if state.phase == Phase::Complete => Event::End,
+            None => return None,
+        };
+        take(&mut state, slot, &event);
+        Some(event)
+    }
+}
+
+/// Moves `slot` past `event` when it is a head or a chunk, releasing what every reader passed.
+fn take(state: &mut State, slot: usize, event: &Event) {
+    if let Event::Head(_) | Event::Chunk(_) = event {
+        let slot = state.slots[slot].as_mut().expect("reader slot");
+        slot.next += 1;
+        if let Event::Chunk(chunk) = event {
+            slot.consumed += chunk.len() as u64;
+        }
+        if state.pass_through.is_some() {
+            release_consumed(state);
         }
     }
 }
@@ -429,43 +456,6 @@ fn release_consumed(state: &mut State) {
 fn drop_chunks(state: &mut State) {
     state.chunks.clear();
     state.held = 0;
-}
-
-/// One request's view of an in-flight object.
-pub struct Reader {
-    flight: Rc<InFlight>,
-    slot: usize,
-    leader: bool,
-}
-
-impl Reader {
-    /// The next event; waits until it exists.
-    pub async fn next(&mut self) -> Event {
-        poll_fn(|cx| self.flight.poll_event(self.slot, self.leader, cx)).await
-    }
-
-    /// Whether this reader belongs to the request that started the fetch.
-    pub fn is_leader(&self) -> bool {
-        self.leader
-    }
-
-    /// Whether the object this reader follows is complete and stored.
-    pub fn is_stored(&self) -> bool {
-        self.flight.is_stored()
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        let mut state = self.flight.state.borrow_mut();
-        state.slots[self.slot] = None;
-        state.free_slots.push(self.slot);
-        if state.pass_through.is_some() {
-            release_consumed(&mut state);
-        } else if let Some(waker) = state.leader_waker.take() {
-            waker.wake();
-        }
-    }
 }
 
 #[cfg(test)]

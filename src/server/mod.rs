@@ -16,6 +16,7 @@ mod pass;
 mod priority;
 mod purge;
 mod respond;
+mod respond_body;
 
 use std::os::fd::RawFd;
 use std::rc::Rc;

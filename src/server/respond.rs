@@ -10,13 +10,12 @@
 
 use std::io;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
 use crate::cache::{CacheStatus, CachedHead};
 use crate::config::node::Node;
-use crate::http::chunked::{write_chunk_size_line, LAST_CHUNK};
 use crate::http::encode;
 use crate::http::Failure;
 use crate::http::Version;
@@ -29,6 +28,7 @@ use super::pace::Pace;
 pub use super::partial::Conditions;
 use super::partial::{self, Selection};
 use super::priority::UrgentTurn;
+use super::respond_body::{write_body, write_slice, Ended, Framing, Replies, Slice};
 
 /// What the response must respect of the request it answers.
 #[derive(Clone, Copy, Debug)]
@@ -50,26 +50,6 @@ pub struct Exchange<'a> {
     pub urgent: bool,
     /// A renewed access token for the player (RFC 9246 4.4), as a `Set-Cookie` value.
     pub set_cookie: Option<&'a str>,
-}
-
-/// Anything that yields a response as `Reply`s.
-pub(crate) trait Replies {
-    async fn next(&mut self) -> Reply;
-}
-
-impl Replies for crate::shard::Route {
-    async fn next(&mut self) -> Reply {
-        crate::shard::Route::next(self).await
-    }
-}
-
-/// How the body is delimited on this connection.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    NoBody,
-    Length,
-    Chunked,
-    Close,
 }
 
 /// Writes a whole response from `replies`. Ok(true): the connection may carry another request.
@@ -166,14 +146,6 @@ pub async fn write_response(
             Ok(false)
         }
     }
-}
-
-/// How a response body ended.
-enum Ended {
-    /// Every byte the head promised went out.
-    Complete,
-    /// The upstream failed first: the response must be cut.
-    Cut,
 }
 
 /// What goes out for one response head: the status sent, which part of the body, and how it
@@ -292,114 +264,6 @@ fn interim_bytes(interim: &CachedHead) -> BytesMut {
     encode::write_headers(&mut out, &interim.headers);
     encode::end_head(&mut out);
     out
-}
-
-/// Writes the body's chunks as they arrive, framed as `framing` says, then its end.
-async fn write_body(
-    client: &mut ClientOut<'_>,
-    replies: &mut impl Replies,
-    pending: &mut Option<BytesMut>,
-    framing: Framing,
-    meter: &mut Meter,
-) -> io::Result<Ended> {
-    loop {
-        match replies.next().await {
-            Reply::Chunk(chunk) => meter.wrote(write_chunk(client, pending, chunk, framing).await?),
-            Reply::End => return finish_body(client, pending, framing, meter).await,
-            Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
-                return Ok(Ended::Cut)
-            }
-        }
-    }
-}
-
-/// Writes whatever is pending and, when chunked, the last chunk: the body is complete.
-async fn finish_body(
-    client: &mut ClientOut<'_>,
-    pending: &mut Option<BytesMut>,
-    framing: Framing,
-    meter: &mut Meter,
-) -> io::Result<Ended> {
-    let mut tail = pending.take().unwrap_or_default();
-    if framing == Framing::Chunked {
-        tail.extend_from_slice(LAST_CHUNK);
-    }
-    if !tail.is_empty() {
-        meter.wrote(client.send(&[&tail]).await?);
-    }
-    Ok(Ended::Complete)
-}
-
-/// The part of a body a `206` carries: from `first` to `end` (exclusive), or to the body's
-/// end when `None` (RFC 8673), delimited by `framing`.
-#[derive(Clone, Copy)]
-struct Slice {
-    first: u64,
-    end: Option<u64>,
-    framing: Framing,
-}
-
-/// Writes `slice` of the body as its chunks arrive: each chunk is cut (a refcount, not a
-/// copy) to its part of the slice, chunks before it are skipped, and the replies after a
-/// bounded slice are never read. `Complete` once the slice is written; `Cut` when the body
-/// ended or failed first, or (for an open slice) ended before its first byte.
-async fn write_slice(
-    client: &mut ClientOut<'_>,
-    replies: &mut impl Replies,
-    pending: &mut Option<BytesMut>,
-    slice: Slice,
-    meter: &mut Meter,
-) -> io::Result<Ended> {
-    // Body offset of the next chunk's first byte.
-    let mut offset = 0u64;
-    loop {
-        let chunk = match replies.next().await {
-            Reply::Chunk(chunk) => chunk,
-            Reply::End if slice.end.is_none() && offset > slice.first => {
-                return finish_body(client, pending, slice.framing, meter).await;
-            }
-            _ => return Ok(Ended::Cut),
-        };
-        let start = offset;
-        offset += chunk.len() as u64;
-        if offset <= slice.first {
-            continue;
-        }
-        let from = slice.first.saturating_sub(start) as usize;
-        let to = slice
-            .end
-            .map_or(chunk.len(), |end| (end.min(offset) - start) as usize);
-        let part = chunk.slice(from..to);
-        meter.wrote(write_chunk(client, pending, part, slice.framing).await?);
-        if slice.end.is_some_and(|end| offset >= end) {
-            return Ok(Ended::Complete);
-        }
-    }
-}
-
-/// Writes one body chunk (after whatever is pending); returns the bytes written.
-async fn write_chunk(
-    client: &mut ClientOut<'_>,
-    pending: &mut Option<BytesMut>,
-    chunk: Bytes,
-    framing: Framing,
-) -> io::Result<usize> {
-    if chunk.is_empty() {
-        return Ok(0);
-    }
-    let mut prefix = pending.take().unwrap_or_default();
-    if framing == Framing::Chunked {
-        write_chunk_size_line(&mut prefix, chunk.len());
-    }
-    // One gather write, whatever the chunk's size: copying a small chunk next to its prefix
-    // saved a syscall before writes were gathered, and now only costs a larger allocation and
-    // the copy (every held playlist answer took that path).
-    let suffix: &[u8] = if framing == Framing::Chunked {
-        b"\r\n"
-    } else {
-        b""
-    };
-    client.send(&[&prefix, &chunk, suffix]).await
 }
 
 fn no_body_status(status: u16) -> bool {

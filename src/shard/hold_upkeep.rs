@@ -230,6 +230,11 @@ impl Shard {
         self.holds.releasing.set(left);
     }
 
+    /// Whether held requests woken by a new version have yet to start their answers.
+    pub(super) fn releases_pending(&self) -> bool {
+        self.holds.releasing.get() > 0
+    }
+
     /// Lets the held requests woken by a new version answer before a media body goes on, or a
     /// new request is worked on: yields while any is still waiting to run (a few times at
     /// most, so a chunk is never held back for long). Measured (`benches/hold_release.sh`) on

@@ -160,6 +160,21 @@ impl OwnerStream {
         }
     }
 
+    /// A fetch's next chunk, or its end, when it is here already and no released playlist
+    /// answer is waiting to go first (`next` yields to those); `None` otherwise.
+    pub fn ready(&mut self) -> Option<Reply> {
+        let Source::Flight { reader, .. } = &mut self.source else {
+            return None;
+        };
+        if self.shard.releases_pending() {
+            return None;
+        }
+        match reader.ready_body()? {
+            Event::Chunk(chunk) => Some(Reply::Chunk(chunk)),
+            _ => Some(Reply::End),
+        }
+    }
+
     pub async fn next(&mut self) -> Reply {
         loop {
             match &mut self.source {

@@ -49,6 +49,16 @@ impl Route {
             Route::Replica(replies) => replies.next(),
         }
     }
+
+    /// The next reply when it is here already (a chunk a slow writer has not sent yet), so
+    /// the writer can send several in one write; `None` when it would have to wait.
+    pub fn ready(&mut self) -> Option<Reply> {
+        match self {
+            Route::Local(stream) => stream.ready(),
+            Route::Remote(rx) => rx.try_recv().ok(),
+            Route::Replica(_) => None,
+        }
+    }
 }
 
 /// The replies of a replica: its head (aged by the shared clock) with the body in hand, the

@@ -1,0 +1,51 @@
+//! A request's view of an in-flight object (`InFlight`): its reader slot, the events it
+//! takes in order (waiting for each, or taking what is already there), and giving the slot
+//! back when the request goes, which may let the leader read on.
+
+use std::future::poll_fn;
+use std::rc::Rc;
+
+use super::{release_consumed, Event, InFlight};
+
+/// One request's view of an in-flight object.
+pub struct Reader {
+    pub(super) flight: Rc<InFlight>,
+    pub(super) slot: usize,
+    pub(super) leader: bool,
+}
+
+impl Reader {
+    /// The next event; waits until it exists.
+    pub async fn next(&mut self) -> Event {
+        poll_fn(|cx| self.flight.poll_event(self.slot, self.leader, cx)).await
+    }
+
+    /// The next chunk or the end of the body when it is here already, without waiting: a
+    /// writer that fell behind sends what it missed in one write.
+    pub fn ready_body(&mut self) -> Option<Event> {
+        self.flight.ready_body(self.slot)
+    }
+
+    /// Whether this reader belongs to the request that started the fetch.
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    /// Whether the object this reader follows is complete and stored.
+    pub fn is_stored(&self) -> bool {
+        self.flight.is_stored()
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        let mut state = self.flight.state.borrow_mut();
+        state.slots[self.slot] = None;
+        state.free_slots.push(self.slot);
+        if state.pass_through.is_some() {
+            release_consumed(&mut state);
+        } else if let Some(waker) = state.leader_waker.take() {
+            waker.wake();
+        }
+    }
+}
