@@ -3,7 +3,8 @@
 # benches/llhls.py (500 hls.js-like viewers over 10 renditions, TD 4 s, PT 0.5 s, a 50 ms origin
 # first-byte delay, 20% swapped and 20% _HLS_skip spellings) for a while, then the viewers'
 # release latency (loadgen) and the server's own livecache_hls_hold_release_seconds histogram,
-# as shares of held answers released within each bound.
+# as shares of held answers released within each bound, and the server's CPU time per held
+# answer (with everything else its viewer costs per part: the part's body, the next requests).
 #
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
 # LIVECACHE=path/to/binary runs another livecache build (an A/B against a baseline).
