@@ -51,6 +51,12 @@ trap cleanup EXIT
 if [ -n "${TWO_HOSTS:-}" ]; then
   host=10.98.0.1
   viewer_side=(ip netns exec lchr)
+  if ip netns list | grep -qw lchr; then
+    echo "TWO_HOSTS: namespace lchr exists (another run, or one left over: ip netns del lchr)" >&2
+    trap - EXIT
+    cleanup
+    exit 1
+  fi
   ip netns add lchr
   ip link add lchr0 type veth peer name lchr1
   ip link set lchr1 netns lchr
@@ -61,7 +67,7 @@ if [ -n "${TWO_HOSTS:-}" ]; then
   ip netns exec lchr ip link set lo up
   # Receive work where each host would do it: the server's side on its CPUs, the viewers' on
   # theirs, each end's in its own NAPI thread.
-  command -v ethtool >/dev/null || apt-get install -y ethtool >/dev/null
+  command -v ethtool >/dev/null || { apt-get update >/dev/null && apt-get install -y ethtool >/dev/null; }
   for side in "lchr0 $server_cpus" "lchr1 $loadgen_cpus"; do
     read -r dev cpus <<<"$side"
     in_ns=()
@@ -95,10 +101,15 @@ if [ -n "${PROFILE:-}" ]; then
     -p "$server" -o "$profile_dir/perf.data" -- sleep 2 >/dev/null) &
   profiler=$!
 fi
-# CPU time (clock ticks) of each of the server's threads, one "name ticks" line each.
+# CPU time (clock ticks) of each of the server's threads, one "tid name ticks" line each.
 thread_ticks() {
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "livecache (pid $server) is not running" >&2
+    exit 1
+  fi
   for task in /proc/"$server"/task/*; do
-    awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "$task/stat" | sed "s/^/$(cat "$task/comm") /"
+    awk -v tid="${task##*/}" -v name="$(tr -c 'A-Za-z0-9_\n-' _ <"$task/comm")" \
+      '{ sub(/^.*\) /, ""); print tid, name, $12 + $13 }' "$task/stat"
   done
 }
 ticks_before="$(thread_ticks)"
@@ -113,13 +124,22 @@ curl -s http://127.0.0.1:9323/metrics | awk '
 # The server's CPU per held answer, with everything else each viewer brings per part (its
 # part's body, its next requests), by shard: what a burst costs each core, wherever it runs.
 held="$(curl -s http://127.0.0.1:9323/metrics | awk '/^livecache_hls_hold_release_seconds_count/ { print $2 }')"
-{ echo "$ticks_before" | sed 's/^/before /'; thread_ticks | sed 's/^/after /'; } | awk -v held="$held" -v hz="$(getconf CLK_TCK)" '
-  { name = $2; sub(/^livecache-/, "", name); sub(/-[0-9]+$/, "", name); t[$1, name] += $3; names[name] = 1 }
-  END {
-    line = ""; total = 0
-    for (name in names) { us = (t["after", name] - t["before", name]) * 1e6 / hz / held; total += us
-                          if (us >= 0.05) line = line sprintf(" %s %.1f", name, us) }
-    printf "server: CPU %.1f us per held answer (by thread:%s)\n", total, line }'
+if [ "${held:-0}" -gt 0 ]; then
+  # By thread name (a shard's threads share theirs); a thread started during the run counts
+  # from zero, one that ended is left out.
+  { echo "$ticks_before" | sed 's/^/before /'; thread_ticks | sed 's/^/after /'; } |
+    awk -v held="$held" -v hz="$(getconf CLK_TCK)" '
+    $1 == "before" { before[$2] = $4; next }
+    { name = $3; sub(/^livecache-/, "", name); sub(/-[0-9]+$/, "", name)
+      t[name] += $4 - ($2 in before ? before[$2] : 0) }
+    END {
+      line = ""; total = 0
+      for (name in t) { us = t[name] * 1e6 / hz / held; total += us
+                        if (us >= 0.05) line = line sprintf(" %s %.1f", name, us) }
+      printf "server: CPU %.1f us per held answer (by thread:%s)\n", total, line }'
+else
+  echo "server: no held answers released (is the audience running?)"
+fi
 if [ -n "$profiler" ]; then
   wait "$profiler" || true
   if [ ! -s "$profile_dir/perf.data" ]; then

@@ -116,17 +116,19 @@ fn parse_framed(raw: &[u8]) -> Framed {
     }
 }
 
-/// Asks for the MPD (so the cache knows the schedule) and waits until the segments' owner
-/// has it.
-fn learn_schedule(setup: &Setup) {
+/// Asks for the MPD (so the cache knows the schedule) and waits until the owners of every
+/// rendition's segments have it (with several shards, one shard learning it is not enough:
+/// the segment asked for may be another's).
+fn learn_schedule(setup: &Setup, live: &LiveConfig) {
     let mpd = setup.get(MPD);
     assert_eq!(mpd.status, 200);
     let stats = &setup.running().stats;
+    let renditions = live.renditions.len() as u64;
     assert!(
         eventually(Duration::from_secs(5), || stats
             .sum(|s| &s.live.dash_schedules)
-            > 0),
-        "no shard learned the MPD's segment schedule"
+            >= renditions),
+        "not every rendition's owner learned the MPD's segment schedule"
     );
 }
 
@@ -145,7 +147,7 @@ with_shards!(
     viewers_asking_early_share_one_fetch_and_get_every_chunk_as_sent,
     |shards| {
         let (setup, live) = setup(shards, &[("dash_hold_early", "3s")]);
-        learn_schedule(&setup);
+        learn_schedule(&setup, &live);
         let (n, available) = next_segment(&live);
         // The top rendition: chunks of 156 KB, each more than one socket read.
         let path = format!("/live/s0/r2/seg-{n}.m4s");
@@ -183,10 +185,11 @@ with_shards!(
         // A viewer that joins the fetch after two of the four chunks arrived is sent both in
         // one write: each must still be its own HTTP chunk, and the rest follow as they come.
         let (setup, live) = setup(shards, &[("dash_hold_early", "3s")]);
-        learn_schedule(&setup);
+        learn_schedule(&setup, &live);
         let (n, available) = next_segment(&live);
-        let path = format!("/live/s0/r2/seg-{n}.m4s");
-        let size = live.segment_size(live.renditions[2]);
+        // The lowest rendition: chunks of 25 KB, two of which fit one gathered write.
+        let path = format!("/live/s0/r0/seg-{n}.m4s");
+        let size = live.segment_size(live.renditions[0]);
         let addr = setup.addr;
         let (first, late) = std::thread::scope(|scope| {
             let first = scope.spawn(|| get_framed(addr, &path));
@@ -197,6 +200,12 @@ with_shards!(
             let late = get_framed(addr, &path);
             (first.join().unwrap(), late)
         });
+        let stats = &setup.running().stats;
+        assert_eq!(
+            stats.sum(|s| &s.live.dash_early_holds),
+            1,
+            "the first viewer was held to the segment's availability"
+        );
         assert_eq!(
             setup.origin.hits(&path),
             1,
@@ -213,7 +222,7 @@ with_shards!(
         // waiting. The origin (on real time) still says 404 then: that reaches the viewers who
         // waited, in one origin request, and is not stored.
         let (setup, live) = setup(shards, &[("dash_hold_early", "60s")]);
-        learn_schedule(&setup);
+        learn_schedule(&setup, &live);
         let (n, _) = next_segment(&live);
         let path = format!("/live/s0/r0/seg-{}.m4s", n + 30);
         let addr = setup.addr;
@@ -252,7 +261,7 @@ fn viewers_while(
     live: &LiveConfig,
     upset: impl Fn(&MockOrigin),
 ) -> (String, Vec<Framed>) {
-    learn_schedule(setup);
+    learn_schedule(setup, live);
     let (n, available) = next_segment(live);
     let path = format!("/live/s0/r0/seg-{n}.m4s");
     std::thread::sleep(available.saturating_duration_since(Instant::now()));

@@ -53,10 +53,11 @@ pub(super) enum Ended {
     Cut,
 }
 
-/// The most chunks, and about the most bytes, one write gathers of those already there: no
-/// more than one upstream read may bring (64 KiB), so gathering only joins the pieces reads
-/// left and never makes a larger write than a follower keeping up would. (With 256 KiB the
-/// 1 MiB herd's CPU per request was no better and the writes were larger than ever before.)
+/// The most chunks, and the most bytes, one write gathers of those already there: no more
+/// than one upstream read may bring (64 KiB), so gathering only joins the small pieces reads
+/// left and never makes a write larger than a follower keeping up would (a larger chunk goes
+/// alone, as before). Gathering up to 256 KiB was tried: 42% fewer sends in a 1 MiB herd, but
+/// writes larger than ever before and no CPU gain to show for them.
 const GATHER_CHUNKS: usize = 32;
 const GATHER_BYTES: usize = 64 * 1024;
 
@@ -64,9 +65,8 @@ const GATHER_BYTES: usize = 64 * 1024;
 /// already there when one arrives go with it in one write: in a fan-out the followers run
 /// after the leader has read on, and a write per upstream read cost every follower a syscall
 /// each. Measured with `perf stat -a -e syscalls:sys_enter_sendmsg` (2-core VM, 2026-12-07):
-/// 24% fewer sends under `TWO_HOSTS=1 benches/hold_release.sh 16 500`, 42% fewer for a 1 MiB
-/// herd (`HERD_SIZE=1048576 HERD_CLIENTS=200 cargo bench --bench herd`); CPU per request and
-/// latency moved within this VM's noise, either way.
+/// 19% fewer sends under `TWO_HOSTS=1 benches/hold_release.sh 16 500` (parts of 19-75 KB
+/// arrive in a few reads); none fewer in a 1 MiB herd, whose reads are whole 64 KiB pieces.
 pub(super) async fn write_body(
     client: &mut ClientOut<'_>,
     replies: &mut impl Replies,
@@ -83,17 +83,22 @@ pub(super) async fn write_body(
         };
         match reply {
             // The common case (a hit, a follower keeping up) neither gathers nor allocates.
-            Reply::Chunk(chunk) => match replies.ready() {
-                Some(Reply::Chunk(next)) => {
-                    let mut chunks = vec![chunk, next];
-                    taken = gather_ready(replies, &mut chunks);
-                    meter.wrote(write_chunks(client, pending, &chunks, framing).await?);
+            Reply::Chunk(chunk) => {
+                let next = (chunk.len() < GATHER_BYTES)
+                    .then(|| replies.ready())
+                    .flatten();
+                match next {
+                    Some(Reply::Chunk(next)) if chunk.len() + next.len() <= GATHER_BYTES => {
+                        let mut chunks = vec![chunk, next];
+                        taken = gather_ready(replies, &mut chunks);
+                        meter.wrote(write_chunks(client, pending, &chunks, framing).await?);
+                    }
+                    other => {
+                        taken = other;
+                        meter.wrote(write_chunk(client, pending, chunk, framing).await?);
+                    }
                 }
-                other => {
-                    taken = other;
-                    meter.wrote(write_chunk(client, pending, chunk, framing).await?);
-                }
-            },
+            }
             Reply::End => return finish_body(client, pending, framing, meter).await,
             Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
                 return Ok(Ended::Cut)
@@ -102,13 +107,14 @@ pub(super) async fn write_body(
     }
 }
 
-/// Adds the chunks already there to `chunks`, up to `GATHER_CHUNKS` and about
-/// `GATHER_BYTES`; returns what came instead of a chunk (the end, a failure), if anything did.
+/// Adds the chunks already there to `chunks`, up to `GATHER_CHUNKS` and `GATHER_BYTES`;
+/// returns a reply taken that is not part of this write (the end, a failure, or a chunk that
+/// would take it past `GATHER_BYTES`: that one starts the next write).
 fn gather_ready(replies: &mut impl Replies, chunks: &mut Vec<Bytes>) -> Option<Reply> {
     let mut bytes: usize = chunks.iter().map(Bytes::len).sum();
     while chunks.len() < GATHER_CHUNKS && bytes < GATHER_BYTES {
         match replies.ready()? {
-            Reply::Chunk(chunk) => {
+            Reply::Chunk(chunk) if bytes + chunk.len() <= GATHER_BYTES => {
                 bytes += chunk.len();
                 chunks.push(chunk);
             }

@@ -51,7 +51,9 @@ impl Route {
     }
 
     /// The next reply when it is here already (a chunk a slow writer has not sent yet), so
-    /// the writer can send several in one write; `None` when it would have to wait.
+    /// the writer can send several in one write; `None` when it would have to wait. A remote
+    /// owner's queued replies are taken as queued: this shard's released playlist answers are
+    /// not waited for there, as `next` never did between them.
     pub fn ready(&mut self) -> Option<Reply> {
         match self {
             Route::Local(stream) => stream.ready(),

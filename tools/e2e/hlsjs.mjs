@@ -26,8 +26,8 @@
 //     end of the warm-up each player jumps to hls.js's live sync position inside its buffer (a
 //     "go live"; the startup latency is printed; --resync no turns it off);
 //   * every blocking playlist answer (`_HLS_msn=M&_HLS_part=N`) lists the part asked for, and no
-//     player request gets a 4xx/5xx or fails (one hls.js timed out and aborted itself during
-//     the warm-up is printed, not counted);
+//     player request gets a 4xx/5xx or fails (one per player that hls.js timed out and aborted
+//     itself during the warm-up is printed, not counted);
 //   * fan-in: with all players on one rendition, the origin sees at most 1.25 blocking playlist
 //     requests per published part (mock `/__stats`), and livecache's
 //     `livecache_hls_upstream_polls_total` grows by 0.75 to 1.25 per part (the players, in sync,
@@ -194,7 +194,10 @@ async function main() {
       log(`startup latency per player: ${players.map((p) => `${f3(p.resync.before)} s (jumped ${f3(p.resync.jumped)} s)`).join(', ')}`);
     }
     await sleep(settle * 1000);
+    // The measured window starts here, before the figures below are fetched.
+    const measuredFrom = Date.now();
     const before = {
+      measuredFrom,
       origin: await originCounts(cfg),
       metrics: await metrics(cfg),
       part: await originPartIndex(cfg),
@@ -243,7 +246,8 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // A request hls.js itself gave up on during the warm-up: it reported a non-fatal load timeout
 // for that URL and aborted it. Seen once when three Chromiums starting on two cores starved
 // the mock origin (its part published ~600 ms late); a slow release through livecache in the
-// measured window still fails the run.
+// measured window still fails the run, and so does a second such abort in one player's
+// warm-up (a hold that never releases at startup is livecache's fault).
 function abortedAfterItsTimeout(bad, player, measuredFrom) {
   return bad.at < measuredFrom && String(bad.status).endsWith('net::ERR_ABORTED')
     && player.state.errors.some((e) => !e.fatal && /TimeOut$/.test(e.details) && e.url === bad.url);
@@ -334,10 +338,13 @@ function report({ before, after, idle, players, badStatus, badPlaylists, pageErr
   // In sync, the players ask for the same URLs, which plain request collapsing alone would
   // also send upstream once each; the long-poll counter shows the holds did the work.
   if (!(pollsPerPart >= 0.75)) failures.push(`livecache upstream polls per part ${pollsPerPart.toFixed(2)} < 0.75: blocking reloads were not held at the edge`);
+  const excused = new Set();
   for (const b of badStatus) {
     const line = `player ${b.player}: ${b.url} -> ${b.status} ${JSON.stringify(b.headers || {})} ${JSON.stringify(b.body || '')}`;
-    if (abortedAfterItsTimeout(b, players[b.player], before.at)) log(`warm-up, not counted: ${line} (hls.js timed it out first)`);
-    else failures.push(line);
+    if (!excused.has(b.player) && abortedAfterItsTimeout(b, players[b.player], before.measuredFrom)) {
+      excused.add(b.player);
+      log(`warm-up, not counted: ${line} (hls.js timed it out first)`);
+    } else failures.push(line);
   }
   for (const b of badPlaylists.slice(0, 5)) {
     failures.push(`player ${b.player}: blocking answer lacks the requested part: GET ${b.url} -> ${b.status} ${JSON.stringify(b.headers)}\n${b.body}`);
