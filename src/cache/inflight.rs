@@ -16,6 +16,7 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -66,6 +67,8 @@ struct Slot {
 
 struct State {
     head: Option<Arc<CachedHead>>,
+    /// When the whole response was in, by the real clock.
+    complete_at: Option<Instant>,
     /// The head the leader's reader gets when it differs (fields withheld from others).
     leader_head: Option<Arc<CachedHead>>,
     /// Informational (1xx) heads, in arrival order, for readers still before the head.
@@ -99,6 +102,7 @@ impl InFlight {
         Rc::new(InFlight {
             state: RefCell::new(State {
                 head: None,
+                complete_at: None,
                 leader_head: None,
                 interim: Vec::new(),
                 shared: true,
@@ -208,6 +212,7 @@ impl InFlight {
     pub fn complete(&self) -> Option<Vec<Bytes>> {
         let mut state = self.state.borrow_mut();
         state.phase = Phase::Complete;
+        state.complete_at = Some(Instant::now());
         wake_all(&mut state);
         state
             .pass_through

@@ -4,6 +4,7 @@
 
 use std::future::poll_fn;
 use std::rc::Rc;
+use std::time::Instant;
 
 use super::{release_consumed, Event, InFlight};
 
@@ -24,6 +25,11 @@ impl Reader {
     /// writer that fell behind sends what it missed in one write.
     pub fn ready_body(&mut self) -> Option<Event> {
         self.flight.ready_body(self.slot)
+    }
+
+    /// When the leader had the whole response (it had just read its last byte), if it has.
+    pub fn completed_at(&self) -> Option<Instant> {
+        self.flight.state.borrow().complete_at
     }
 
     /// Whether this reader belongs to the request that started the fetch.

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 
+use super::hold_back::{hold_back, Hold};
 use super::prefetch::Started;
 use super::rendition::{Rendition, Version};
 use super::stored::withhold;
@@ -39,7 +40,7 @@ const PASS_FOR: Duration = Duration::from_secs(2);
 
 /// What one upstream request brought.
 enum Polled {
-    /// The head, the body, its playlist, and when the head reached this shard.
+    /// The head, the body, its playlist, and when the whole response was in.
     Playlist(Arc<CachedHead>, Bytes, Box<MediaPlaylist>, Instant),
     /// Try again (5xx, timeout, cut): the waiters keep waiting.
     Retry,
@@ -74,12 +75,12 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
         let known = latest.as_deref().map(|v| &v.playlist);
         let (target, pace) = next_target(&rendition, known.filter(|_| !plain));
         let wait = match poll(&shard, &rendition, &target).await {
-            Polled::Playlist(head, body, playlist, head_read) => {
+            Polled::Playlist(head, body, playlist, received) => {
                 plain = false;
                 let arrival = Arrival {
                     at: shard.now(),
                     upstream_age: head.arrival.initial_age_secs,
-                    head_read,
+                    complete_at: received,
                 };
                 let started = start_prefetch(&shard, &rendition, latest.as_deref(), &playlist);
                 let target_duration = playlist.target_duration;
@@ -165,9 +166,9 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;
     let mut reader = shard.fetch_private(&request);
-    let (head, head_read) = loop {
+    let head = loop {
         match reader.next().await {
-            Event::Head(head) => break (head, Instant::now()),
+            Event::Head(head) => break head,
             Event::Interim(_) => continue,
             _ => return Polled::Retry,
         }
@@ -211,9 +212,10 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
             _ => return Polled::Retry,
         }
     }
+    let received = reader.completed_at().unwrap_or_else(Instant::now);
     match Playlist::from_bytes(&body) {
         Ok(Playlist::Media(playlist)) => {
-            Polled::Playlist(head, body.freeze(), Box::new(playlist), head_read)
+            Polled::Playlist(head, body.freeze(), Box::new(playlist), received)
         }
         _ => Polled::Unusable,
     }
@@ -235,66 +237,6 @@ fn start_prefetch(
     }
 }
 
-/// A version just installed, and what its viewers without `_HLS_msn` wait for.
-struct Hold {
-    /// The version before it: what they get meanwhile.
-    previous: Option<Rc<Version>>,
-    /// Its prefetches.
-    started: Started,
-    target_duration: Duration,
-}
-
-/// While the prefetches for the version just installed run, requests without `_HLS_msn` keep
-/// getting the version before it (`prefetch_wait`, and half a target duration at most), so
-/// the viewers who see the new version find its media cached; it is no older for it than a
-/// classic poll's interval makes it anyway. Blocking reloads get the new version at once:
-/// their viewers ask for the hinted part while they wait. Holds may overlap (a version per
-/// part): the one that ends while a newer runs shows its own version, not the newest.
-fn hold_back(shard: &Rc<Shard>, rendition: &Rc<Rendition>, hold: Hold) {
-    let Hold {
-        previous,
-        started,
-        target_duration,
-    } = hold;
-    let wait = shard.config().live.prefetch_wait.min(target_duration / 2);
-    let Some(previous) = previous.filter(|_| !started.is_empty() && !wait.is_zero()) else {
-        return;
-    };
-    let Some(installed) = rendition.latest.borrow().clone() else {
-        return;
-    };
-    let number = rendition.holds_started.get() + 1;
-    rendition.holds_started.set(number);
-    // An older hold still running keeps its own version (its media is not ready either).
-    if rendition.held_back.borrow().is_none() {
-        *rendition.held_back.borrow_mut() = Some(previous);
-    }
-    let rendition = Rc::clone(rendition);
-    let shard = Rc::clone(shard);
-    glommio::spawn_local(async move {
-        let deadline = Instant::now() + wait;
-        for ended in started {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ended = async {
-                let _ = ended.await;
-            };
-            futures_lite::future::or(ended, glommio::timer::sleep(left)).await;
-        }
-        let mut held = rendition.held_back.borrow_mut();
-        if rendition.holds_started.get() == number {
-            *held = None;
-        } else if held
-            .as_ref()
-            .is_some_and(|shown| shown.received_at < installed.received_at)
-        {
-            *held = Some(installed);
-        }
-        drop(held);
-        shard.publish_plain(&rendition);
-    })
-    .detach();
-}
-
 /// What became of an upstream (or stored) playlist.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Installed {
@@ -307,12 +249,13 @@ pub(super) enum Installed {
 }
 
 /// When a version arrived (by the shard's clock) and how old it was then, in seconds; and
-/// when its response head was read (by the real clock), which its held requests' release is
-/// timed from: reading the body, parsing and checking it are part of their wait.
+/// when the fetch had read its whole response (by the real clock), which its held requests'
+/// release is timed from: the long-poll's turn to run, parsing and checking it are part of
+/// their wait, an origin slow to send the rest of the body is not.
 pub(super) struct Arrival {
     pub at: Instant,
     pub upstream_age: u64,
-    pub head_read: Instant,
+    pub complete_at: Instant,
 }
 
 /// Makes `playlist` the rendition's state unless it may not follow the one served; wakes
@@ -415,7 +358,7 @@ pub(super) fn install(
         body,
         playlist,
         received_at: arrival.at,
-        arrived: arrival.head_read,
+        arrived: arrival.complete_at,
         delta: Default::default(),
         plain_heads: Default::default(),
     });

@@ -28,7 +28,7 @@ pub struct Version {
     pub playlist: MediaPlaylist,
     /// When it arrived, by the shard's clock.
     pub received_at: Instant,
-    /// When its response head was read, by the real clock: held requests measure their release
+    /// When its whole response was in, by the real clock: held requests measure their release
     /// from it.
     pub arrived: std::time::Instant,
     /// Its age when it arrived (the upstream `Age`, corrected).

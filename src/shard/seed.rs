@@ -76,7 +76,7 @@ impl Shard {
         let arrival = long_poll::Arrival {
             at: object.freshness.stored_at,
             upstream_age: object.freshness.initial_age.as_secs(),
-            head_read: Instant::now(),
+            complete_at: Instant::now(),
         };
         let head = Arc::clone(&object.head);
         let installed = long_poll::install(self, &rendition, head, body, playlist, arrival);
