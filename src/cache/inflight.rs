@@ -10,7 +10,7 @@
 //! the *fastest* reader by at most a window, and a reader that falls more than a window behind
 //! the fastest is cut, so one client that stops reading never holds up another.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -69,6 +69,9 @@ struct State {
     head: Option<Arc<CachedHead>>,
     /// When the whole response was in, by the real clock.
     complete_at: Option<Instant>,
+    /// Counted up when the response completes (`signal_completion_to`), and whether it was.
+    completion_signal: Option<Rc<Cell<u64>>>,
+    signalled: bool,
     /// The head the leader's reader gets when it differs (fields withheld from others).
     leader_head: Option<Arc<CachedHead>>,
     /// Informational (1xx) heads, in arrival order, for readers still before the head.
@@ -103,6 +106,8 @@ impl InFlight {
             state: RefCell::new(State {
                 head: None,
                 complete_at: None,
+                completion_signal: None,
+                signalled: false,
                 leader_head: None,
                 interim: Vec::new(),
                 shared: true,
@@ -213,6 +218,10 @@ impl InFlight {
         let mut state = self.state.borrow_mut();
         state.phase = Phase::Complete;
         state.complete_at = Some(Instant::now());
+        if let Some(count) = state.completion_signal.take() {
+            count.set(count.get() + 1);
+            state.signalled = true;
+        }
         wake_all(&mut state);
         state
             .pass_through

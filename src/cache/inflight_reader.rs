@@ -2,6 +2,7 @@
 //! takes in order (waiting for each, or taking what is already there), and giving the slot
 //! back when the request goes, which may let the leader read on.
 
+use std::cell::Cell;
 use std::future::poll_fn;
 use std::rc::Rc;
 use std::time::Instant;
@@ -30,6 +31,19 @@ impl Reader {
     /// When the leader had the whole response (it had just read its last byte), if it has.
     pub fn completed_at(&self) -> Option<Instant> {
         self.flight.state.borrow().complete_at
+    }
+
+    /// Has the response's completion counted up `count` (once), until `stop_signal`: the
+    /// shard learns that work is coming before the task reading it gets its turn.
+    pub fn signal_completion_to(&mut self, count: Rc<Cell<u64>>) {
+        self.flight.state.borrow_mut().completion_signal = Some(count);
+    }
+
+    /// Stops the signal; `true` when the completion had counted up already.
+    pub fn stop_signal(&mut self) -> bool {
+        let mut state = self.flight.state.borrow_mut();
+        state.completion_signal = None;
+        std::mem::take(&mut state.signalled)
     }
 
     /// Whether this reader belongs to the request that started the fetch.

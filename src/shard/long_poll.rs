@@ -26,7 +26,7 @@ use super::rendition::{Rendition, Version};
 use super::stored::withhold;
 use super::{FetchRequest, Shard};
 use crate::cache::freshness::{self, Policy};
-use crate::cache::{CacheKey, CachedHead, Event};
+use crate::cache::{CacheKey, CachedHead, Event, Reader};
 use crate::config::failover::FailoverMode;
 use crate::http::headers::{find, Header};
 use crate::live::{self, MediaPlaylist, Playlist};
@@ -166,6 +166,19 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;
     let mut reader = shard.fetch_private(&request);
+    // Media work yields from the moment the answer is in (`let_releases_pass`), not only once
+    // this task has had its turn and installed it.
+    reader.signal_completion_to(Rc::clone(&shard.holds.versions_incoming));
+    let polled = read_answer(shard, &mut reader, max).await;
+    if reader.stop_signal() {
+        shard.version_read();
+    }
+    polled
+}
+
+/// The answer `reader` brings: its head checked, its body read whole (up to `max` bytes)
+/// and parsed.
+async fn read_answer(shard: &Rc<Shard>, reader: &mut Reader, max: u64) -> Polled {
     let head = loop {
         match reader.next().await {
             Event::Head(head) => break head,

@@ -276,6 +276,9 @@ impl OwnerStream {
                             self.vary_retried = true;
                             continue;
                         }
+                        // A fetch's head goes out alone, at once, to every follower: playlist
+                        // answers just released (or about to be) go first.
+                        self.shard.let_releases_pass().await;
                         let arrival = head.arrival;
                         let status = CacheStatus {
                             // Only what is stored already, not what will be (RFC 9211 2.7).
