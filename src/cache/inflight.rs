@@ -69,7 +69,8 @@ struct State {
     head: Option<Arc<CachedHead>>,
     /// When the whole response was in, by the real clock.
     complete_at: Option<Instant>,
-    /// Counted up when the response completes (`signal_completion_to`), and whether it was.
+    /// Counted up once when the response completes, and down when the reader that asked for
+    /// it goes (`Reader::signal_completion_to`); whether it is counted up now.
     completion_signal: Option<Rc<Cell<u64>>>,
     signalled: bool,
     /// The head the leader's reader gets when it differs (fields withheld from others).
@@ -218,7 +219,7 @@ impl InFlight {
         let mut state = self.state.borrow_mut();
         state.phase = Phase::Complete;
         state.complete_at = Some(Instant::now());
-        if let Some(count) = state.completion_signal.take() {
+        if let Some(count) = state.completion_signal.clone() {
             count.set(count.get() + 1);
             state.signalled = true;
         }

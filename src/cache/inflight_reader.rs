@@ -33,17 +33,11 @@ impl Reader {
         self.flight.state.borrow().complete_at
     }
 
-    /// Has the response's completion counted up `count` (once), until `stop_signal`: the
-    /// shard learns that work is coming before the task reading it gets its turn.
+    /// Has the response's completion count `count` up by one until this reader goes: the
+    /// shard learns that a complete answer waits for this reader's task before the task gets
+    /// its turn. For a fetch with this one reader (a private fetch).
     pub fn signal_completion_to(&mut self, count: Rc<Cell<u64>>) {
         self.flight.state.borrow_mut().completion_signal = Some(count);
-    }
-
-    /// Stops the signal; `true` when the completion had counted up already.
-    pub fn stop_signal(&mut self) -> bool {
-        let mut state = self.flight.state.borrow_mut();
-        state.completion_signal = None;
-        std::mem::take(&mut state.signalled)
     }
 
     /// Whether this reader belongs to the request that started the fetch.
@@ -60,6 +54,13 @@ impl Reader {
 impl Drop for Reader {
     fn drop(&mut self) {
         let mut state = self.flight.state.borrow_mut();
+        // The answer this reader was signalled for has had its turn: the count goes back, and
+        // a completion after this counts nothing.
+        if let Some(count) = state.completion_signal.take() {
+            if std::mem::take(&mut state.signalled) {
+                count.set(count.get().saturating_sub(1));
+            }
+        }
         state.slots[self.slot] = None;
         state.free_slots.push(self.slot);
         if state.pass_through.is_some() {

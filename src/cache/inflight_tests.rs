@@ -1,6 +1,6 @@
 //! Unit tests of `inflight`: fan-out order, wake-ups, failures, private responses, and the
 //! pass-through window (pacing by the fastest reader, cutting the laggards, the held-bytes
-//! ledger).
+//! ledger), and the completion signal a long-poll asks for.
 
 use super::*;
 use crate::cache::pass_through::{PassThroughBudget, RESERVATION_STEP};
@@ -324,4 +324,45 @@ fn a_stored_object_says_so_once_complete() {
     flight.complete();
     flight.mark_stored();
     assert!(reader.is_stored());
+}
+
+#[test]
+fn a_completion_is_signalled_once_until_its_reader_goes() {
+    let count = Rc::new(Cell::new(0));
+    let flight = InFlight::new();
+    let mut reader = flight.reader();
+    reader.signal_completion_to(Rc::clone(&count));
+    flight.publish_head(head(), true);
+    flight.publish_chunk(Bytes::from_static(b"x"));
+    assert_eq!(count.get(), 0, "nothing until the response is whole");
+    flight.complete();
+    assert_eq!(count.get(), 1);
+    assert!(reader.completed_at().is_some());
+    drop(reader);
+    assert_eq!(count.get(), 0, "the reader's going takes it back");
+}
+
+#[test]
+fn a_reader_gone_before_the_completion_leaves_no_count() {
+    let count = Rc::new(Cell::new(0));
+    let flight = InFlight::new();
+    let mut reader = flight.reader();
+    reader.signal_completion_to(Rc::clone(&count));
+    flight.publish_head(head(), true);
+    drop(reader);
+    flight.complete();
+    assert_eq!(count.get(), 0);
+}
+
+#[test]
+fn a_failed_fetch_signals_nothing() {
+    let count = Rc::new(Cell::new(0));
+    let flight = InFlight::new();
+    let mut reader = flight.reader();
+    reader.signal_completion_to(Rc::clone(&count));
+    flight.fail(Failure::UpstreamBroken);
+    assert_eq!(count.get(), 0);
+    assert!(reader.completed_at().is_none());
+    drop(reader);
+    assert_eq!(count.get(), 0);
 }

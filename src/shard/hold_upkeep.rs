@@ -2,7 +2,8 @@
 //! directories they live in, the count of held requests and its cap, the memory their
 //! versions take and the forgetting of idle ones, the sweeper that answers expired holds on
 //! the shard's clock, the per-stream and global counts, the release of every hold when the
-//! node drains, and the turn given to playlist answers just released before media bodies.
+//! node drains, and the turn given to playlist answers just released (or about to be) before
+//! media bodies, fetch heads and new requests.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -43,7 +44,9 @@ pub struct Holds {
     pub(super) draining: Cell<bool>,
     /// Held requests woken with a version whose answer has not started yet.
     pub(super) releasing: Cell<u64>,
-    /// Long-poll answers read whole whose task has not had its turn yet: a release is coming.
+    /// Long-poll responses read whole whose task has not had its turn yet: each may release
+    /// held requests (a new version), or not (an error, nothing new); exact, as each fetch's
+    /// reader takes its count back when it goes.
     pub(super) versions_incoming: Rc<Cell<u64>>,
     /// The directories (host and path up to the last `/`) of the tracked renditions, with how
     /// many renditions each holds: where a part or segment belongs to a live stream.
@@ -239,12 +242,6 @@ impl Shard {
         self.holds.releasing.get() > 0 || self.holds.versions_incoming.get() > 0
     }
 
-    /// A long-poll task took the answer it was signalled for (`versions_incoming`).
-    pub(super) fn version_read(&self) {
-        let left = self.holds.versions_incoming.get().saturating_sub(1);
-        self.holds.versions_incoming.set(left);
-    }
-
     /// Lets the held requests woken by a new version answer before a media body or a fetch's
     /// head goes on, or a new request is worked on: yields while any is still waiting to run,
     /// or a long-poll answer is in and its task has not installed it yet (a few times at most,
@@ -262,9 +259,8 @@ impl Shard {
             futures_lite::future::yield_now().await;
         }
         // Those releases had their turns; a count left over (a request dropped between its
-        // wake and its turn) must not slow every later chunk.
+        // wake and its turn) must not slow every later chunk. `versions_incoming` is exact.
         self.holds.releasing.set(0);
-        self.holds.versions_incoming.set(0);
     }
 
     /// Counts how a blocking reload for `key` was answered, overall and for its stream.

@@ -167,13 +167,10 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     let max = shard.config().live.max_playlist_size;
     let mut reader = shard.fetch_private(&request);
     // Media work yields from the moment the answer is in (`let_releases_pass`), not only once
-    // this task has had its turn and installed it.
+    // this task has had its turn and installed it. The reader takes its count back when it
+    // goes, at this function's end: in the same turn as the install that follows.
     reader.signal_completion_to(Rc::clone(&shard.holds.versions_incoming));
-    let polled = read_answer(shard, &mut reader, max).await;
-    if reader.stop_signal() {
-        shard.version_read();
-    }
-    polled
+    read_answer(shard, &mut reader, max).await
 }
 
 /// The answer `reader` brings: its head checked, its body read whole (up to `max` bytes)
@@ -225,6 +222,8 @@ async fn read_answer(shard: &Rc<Shard>, reader: &mut Reader, max: u64) -> Polled
             _ => return Polled::Retry,
         }
     }
+    // `End` comes only once the fetch completed, which stamps it.
+    debug_assert!(reader.completed_at().is_some());
     let received = reader.completed_at().unwrap_or_else(Instant::now);
     match Playlist::from_bytes(&body) {
         Ok(Playlist::Media(playlist)) => {
@@ -264,7 +263,8 @@ pub(super) enum Installed {
 /// When a version arrived (by the shard's clock) and how old it was then, in seconds; and
 /// when the fetch had read its whole response (by the real clock), which its held requests'
 /// release is timed from: the long-poll's turn to run, parsing and checking it are part of
-/// their wait, an origin slow to send the rest of the body is not.
+/// their wait, an origin slow to send the rest of the body is not. (A version seeded from the
+/// cache is stamped when seeded: its rendition is new and has nobody to release.)
 pub(super) struct Arrival {
     pub at: Instant,
     pub upstream_age: u64,

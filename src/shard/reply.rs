@@ -33,7 +33,8 @@ pub enum Reply {
         /// origin declared it.
         body_len: Option<u64>,
         /// The whole body is in hand (a stored object, a playlist version): it goes out with
-        /// the head in one write. A fetch's head instead goes out alone, at once.
+        /// the head in one write. A fetch's head instead goes out alone, as soon as released
+        /// playlist answers have had their turn.
         in_hand: bool,
     },
     Chunk(Bytes),
@@ -160,8 +161,8 @@ impl OwnerStream {
         }
     }
 
-    /// A fetch's next chunk, or its end, when it is here already and no released playlist
-    /// answer is waiting to go first (`next` yields to those); `None` otherwise.
+    /// A fetch's next chunk, or its end, when it is here already and no playlist answer is
+    /// waiting to go first, released or about to be (`next` yields to those); `None` otherwise.
     pub fn ready(&mut self) -> Option<Reply> {
         let Source::Flight { reader, .. } = &mut self.source else {
             return None;
@@ -175,6 +176,8 @@ impl OwnerStream {
         }
     }
 
+    /// The next reply. Not cancel-safe: a head or chunk taken from the fetch is returned after
+    /// yielding to released playlist answers, so the future must be awaited to the end.
     pub async fn next(&mut self) -> Reply {
         loop {
             match &mut self.source {
