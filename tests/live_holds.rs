@@ -35,26 +35,29 @@ fn holds_active(setup: &Setup) -> u64 {
     stats.sum(|s| &s.live.holds_active)
 }
 
-/// The value of `name`'s sample for the stream of `RENDITION` in a scrape.
-fn stream_sample(setup: &Setup, name: &str) -> Option<u64> {
+/// The value of the first sample in a scrape whose line `matches`.
+fn sample(setup: &Setup, matches: impl Fn(&str) -> bool) -> Option<u64> {
     let metrics = get(setup.admin_addr(), "/metrics");
     let text = String::from_utf8(metrics.body).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("/live/s0/r0\""));
+    let line = text.lines().find(|l| matches(l));
     line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+}
+
+/// The value of `name`'s sample for the stream of `RENDITION` in a scrape.
+fn stream_sample(setup: &Setup, name: &str) -> Option<u64> {
+    let prefix = format!("{name}{{");
+    sample(setup, |l| {
+        l.starts_with(&prefix) && l.contains("/live/s0/r0\"")
+    })
 }
 
 /// Held answers whose release was timed (`livecache_hls_hold_release_seconds_count`), over
 /// every shard: each is counted by the shard that wrote it.
 fn releases_timed(setup: &Setup) -> u64 {
-    let metrics = get(setup.admin_addr(), "/metrics");
-    let text = String::from_utf8(metrics.body).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("livecache_hls_hold_release_seconds_count"));
-    line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .unwrap_or(0)
+    sample(setup, |l| {
+        l.starts_with("livecache_hls_hold_release_seconds_count")
+    })
+    .unwrap_or(0)
 }
 
 /// Upstream requests carrying delivery directives, by target.

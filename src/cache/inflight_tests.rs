@@ -326,12 +326,18 @@ fn a_stored_object_says_so_once_complete() {
     assert!(reader.is_stored());
 }
 
-#[test]
-fn a_completion_is_signalled_once_until_its_reader_goes() {
+/// A private fetch whose reader asked to be signalled on completion, and the count.
+fn signalled() -> (Rc<Cell<u64>>, Rc<InFlight>, Reader) {
     let count = Rc::new(Cell::new(0));
     let flight = InFlight::new();
     let mut reader = flight.reader();
     reader.signal_completion_to(Rc::clone(&count));
+    (count, flight, reader)
+}
+
+#[test]
+fn a_completion_is_signalled_once_until_its_reader_goes() {
+    let (count, flight, reader) = signalled();
     flight.publish_head(head(), true);
     flight.publish_chunk(Bytes::from_static(b"x"));
     assert_eq!(count.get(), 0, "nothing until the response is whole");
@@ -344,10 +350,7 @@ fn a_completion_is_signalled_once_until_its_reader_goes() {
 
 #[test]
 fn a_reader_gone_before_the_completion_leaves_no_count() {
-    let count = Rc::new(Cell::new(0));
-    let flight = InFlight::new();
-    let mut reader = flight.reader();
-    reader.signal_completion_to(Rc::clone(&count));
+    let (count, flight, reader) = signalled();
     flight.publish_head(head(), true);
     drop(reader);
     flight.complete();
@@ -356,10 +359,7 @@ fn a_reader_gone_before_the_completion_leaves_no_count() {
 
 #[test]
 fn a_failed_fetch_signals_nothing() {
-    let count = Rc::new(Cell::new(0));
-    let flight = InFlight::new();
-    let mut reader = flight.reader();
-    reader.signal_completion_to(Rc::clone(&count));
+    let (count, flight, reader) = signalled();
     flight.fail(Failure::UpstreamBroken);
     assert_eq!(count.get(), 0);
     assert!(reader.completed_at().is_none());

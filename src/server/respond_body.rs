@@ -133,29 +133,30 @@ async fn write_chunks(
     chunks: &[Bytes],
     framing: Framing,
 ) -> io::Result<usize> {
-    let chunks: Vec<&Bytes> = chunks.iter().filter(|c| !c.is_empty()).collect();
+    // An empty chunk is no body; chunked, its size line would end the body early.
+    let nonempty = || chunks.iter().filter(|c| !c.is_empty());
     let mut framed = pending.take().unwrap_or_default();
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * chunks.len() + 1);
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * GATHER_CHUNKS + 1);
     if framing != Framing::Chunked {
         parts.push(&framed);
-        parts.extend(chunks.iter().map(|c| &c[..]));
+        parts.extend(nonempty().map(|c| &c[..]));
         return client.send(&parts).await;
     }
     // Every size line and the CRLF closing each chunk, in one buffer: `ends[i]` is where the
     // framing before chunk i ends.
-    let mut ends = Vec::with_capacity(chunks.len());
-    for (i, chunk) in chunks.iter().enumerate() {
+    let mut ends = Vec::with_capacity(GATHER_CHUNKS);
+    for (i, chunk) in nonempty().enumerate() {
         if i > 0 {
             framed.extend_from_slice(b"\r\n");
         }
         write_chunk_size_line(&mut framed, chunk.len());
         ends.push(framed.len());
     }
-    if !chunks.is_empty() {
+    if !ends.is_empty() {
         framed.extend_from_slice(b"\r\n");
     }
     let mut start = 0;
-    for (chunk, end) in chunks.iter().zip(ends) {
+    for (chunk, end) in nonempty().zip(ends) {
         parts.push(&framed[start..end]);
         parts.push(chunk);
         start = end;

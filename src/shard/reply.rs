@@ -172,7 +172,8 @@ impl OwnerStream {
         }
         match reader.ready_body()? {
             Event::Chunk(chunk) => Some(Reply::Chunk(chunk)),
-            _ => Some(Reply::End),
+            Event::End => Some(Reply::End),
+            _ => None,
         }
     }
 
