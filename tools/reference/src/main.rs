@@ -7,7 +7,8 @@
 //!
 //! `reference --listen 127.0.0.1:PORT --set ws64:2000:65536 --set hot64:1:65536` serves
 //! `/ws64/0.bin` .. `/ws64/1999.bin` (64 KiB each) and `/hot64/0.bin`. Anything else is a 404.
-//! It runs until killed. `--zerocopy on` sends bodies with `MSG_ZEROCOPY` (`zerocopy`).
+//! Port 0 takes a free port; either way it reports `reference: listening on http://ADDR` on
+//! stderr once it takes connections. It runs until killed. `--zerocopy on` sends bodies with `MSG_ZEROCOPY` (`zerocopy`).
 //! `--runtime glommio` serves the same objects on livecache's runtime and socket layer instead
 //! of the epoll loop (`on_glommio`): the runtime's share of a hit, apart from livecache's logic.
 
@@ -149,6 +150,7 @@ fn main() {
         eprintln!("reference: listen on {listen}: {e}");
         std::process::exit(1);
     });
+    report_listening(listener.local_addr());
     listener
         .set_nonblocking(true)
         .expect("nonblocking listener");
@@ -188,6 +190,17 @@ fn main() {
                 }
             }
         }
+    }
+}
+
+/// Says where connections are taken, once they are: a caller that asked for port 0 learns
+/// which port it got, and one that polled a port it picked itself could connect to its own
+/// socket (a TCP self-connect, when the kernel hands that port out as the source) before the
+/// reference binds it.
+pub(crate) fn report_listening<E: std::fmt::Display>(addr: Result<SocketAddr, E>) {
+    match addr {
+        Ok(addr) => eprintln!("reference: listening on http://{addr}"),
+        Err(e) => eprintln!("reference: listening, at an address it cannot read: {e}"),
     }
 }
 

@@ -43,6 +43,7 @@ pub fn serve(listen: SocketAddr, objects: Objects) -> io::Result<()> {
                 eprintln!("reference: listen on {listen}: {e}");
                 std::process::exit(1);
             });
+            crate::report_listening(listener.local_addr());
             let objects = Rc::new(objects);
             glommio::spawn_local(exit_when_stopped()).detach();
             loop {

@@ -4,19 +4,13 @@
 // A test harness thread, not an executor: it polls a child process with short sleeps.
 #![allow(clippy::disallowed_methods)]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const SIZE: usize = 3000;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// The reference process; killed and reaped when dropped, so a failed assertion leaves none.
 struct Running(Child);
@@ -28,33 +22,39 @@ impl Drop for Running {
     }
 }
 
-fn spawn(runtime: &str, port: u16) -> Running {
-    let child = Command::new(env!("CARGO_BIN_EXE_reference"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--runtime",
-            runtime,
-        ])
+/// Starts the reference on a port of its own choosing and connects once it says where it
+/// listens. A port picked here and polled until it answers can be answered by the polling
+/// socket itself (a TCP self-connect, when the kernel hands the freed port out as the source),
+/// which made this test fail about one run in twenty while another test ran beside it.
+fn start(runtime: &str) -> (Running, TcpStream) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reference"))
+        .args(["--listen", "127.0.0.1:0", "--runtime", runtime])
         .args(["--set", &format!("obj:3:{SIZE}")])
+        .stderr(Stdio::piped())
         .spawn()
         .expect("reference starts");
-    Running(child)
-}
-
-/// Waits until the reference takes connections on `port`.
-fn connect(port: u16, runtime: &str) -> TcpStream {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
-            return stream;
+    let stderr = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let running = Running(child);
+    // Read on a thread, so a reference that never says where it listens fails the test
+    // instead of hanging it.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
         }
-        assert!(
-            Instant::now() < deadline,
-            "reference --runtime {runtime} never listened"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let addr: SocketAddr = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("reference --runtime {runtime} never listened"));
+        if let Some(addr) = line.strip_prefix("reference: listening on http://") {
+            break addr.parse().expect("a socket address");
+        }
+    };
+    let stream = TcpStream::connect(addr).expect("the reference takes the connection");
+    (running, stream)
 }
 
 /// Reads exactly `n` bytes.
@@ -70,9 +70,7 @@ fn expected_body(index: usize) -> Vec<u8> {
 }
 
 fn check(runtime: &str) {
-    let port = free_port();
-    let mut running = spawn(runtime, port);
-    let mut stream = connect(port, runtime);
+    let (mut running, mut stream) = start(runtime);
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
