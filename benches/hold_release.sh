@@ -19,7 +19,8 @@
 # PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks; as
 # root) and splits the first 12 ms of its release bursts by what they do
 # (benches/release_profile.py). perf's own work shares the machine then, so the release shares
-# printed by a profiled run are not comparable with an unprofiled one's.
+# printed by a profiled run are not comparable with an unprofiled one's. PROFILE_OUT=FILE keeps
+# the `perf script` text there (for `benches/release_profile.py FILE --leaves` and the like).
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 (127.0.0.1, or 10.98.0.1 with TWO_HOSTS); stops what
 # it started. On a larger machine: SHARDS=N SERVER_CPUS=a,b,... (the server's shards and the
@@ -148,4 +149,5 @@ if [ -n "$profiler" ]; then
   fi
   perf script -i "$profile_dir/perf.data" -F tid,time,ip,sym,dso >"$profile_dir/perf.txt" 2>/dev/null
   python3 "$root/benches/release_profile.py" "$profile_dir/perf.txt"
+  if [ -n "${PROFILE_OUT:-}" ]; then cp "$profile_dir/perf.txt" "$PROFILE_OUT"; fi
 fi

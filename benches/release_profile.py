@@ -26,7 +26,10 @@ NICs would not charge; with TWO_HOSTS each side's receive runs on its own CPUs a
 about the server's own requests (waking the veth peer's NAPI thread, as a NIC's doorbell, counts
 as the server's own send).
 
-usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--window-ms 12] [--top 25]
+then, with --leaves, the functions the samples were taken in (self time, kernel and user alike):
+where a cut would save the most.
+
+usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--window-ms 12] [--top 25] [--leaves]
 """
 import argparse
 import collections
@@ -114,6 +117,7 @@ def main():
     ap.add_argument("perf_script")
     ap.add_argument("--window-ms", type=float, default=12.0)
     ap.add_argument("--top", type=int, default=25)
+    ap.add_argument("--leaves", action="store_true", help="also the self time by function")
     args = ap.parse_args()
     all_samples = samples(args.perf_script)
     starts = burst_starts(all_samples)
@@ -136,6 +140,11 @@ def main():
     print("user-space functions (inclusive, % of the window's samples):")
     for frame, count in user.most_common(args.top):
         print(f"  {100 * count / len(inside):5.1f}%  {frame[:110]}")
+    if args.leaves:
+        leaves = collections.Counter(stack[0] if stack else "?" for stack in inside)
+        print("functions sampled in (self, % of the window's samples; [kernel] marks the kernel's):")
+        for frame, count in leaves.most_common(args.top):
+            print(f"  {100 * count / len(inside):5.1f}%  {frame[:110]}")
 
 
 if __name__ == "__main__":
