@@ -387,6 +387,12 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
     };
 
     let chunks = leader.flight.complete();
+    if keeping == Keeping::Storing {
+        // Its readers have the whole body; the copy into the store waits for playlist answers
+        // just released (a part and its playlist arrive together). Still registered meanwhile:
+        // a request for it joins this fetch rather than start another.
+        shard.let_releases_pass().await;
+    }
     let still_wanted = leader.still_wanted();
     leader.release();
     shard.unregister(&leader.flight_key, &leader.flight);

@@ -1,6 +1,10 @@
 //! Holding a new playlist version back from plain requests (no `_HLS_msn`) while the media it
 //! newly lists is prefetched (`prefetch_wait`, half a target duration at most), so the viewers
 //! who see it find that media cached. Blocking reloads get the new version at once.
+//!
+//! A hold begins as the version is installed (`begin`), before its held answers go out, and
+//! is settled once the prefetches are started (`Begun::settle`): the answers are not kept
+//! waiting for the prefetch's work, and no plain request sees the version in between.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -9,13 +13,11 @@ use super::prefetch::Started;
 use super::rendition::{Rendition, Version};
 use super::Shard;
 
-/// A version just installed, and what its viewers without `_HLS_msn` wait for.
-pub(super) struct Hold {
-    /// The version before it: what they get meanwhile.
-    pub previous: Option<Rc<Version>>,
-    /// Its prefetches.
-    pub started: Started,
-    pub target_duration: Duration,
+/// A hold begun for the version just installed: plain requests get `previous` meanwhile.
+pub(super) struct Begun {
+    number: u64,
+    installed: Rc<Version>,
+    wait: Duration,
 }
 
 /// While the prefetches for the version just installed run, requests without `_HLS_msn` keep
@@ -24,47 +26,72 @@ pub(super) struct Hold {
 /// classic poll's interval makes it anyway. Blocking reloads get the new version at once:
 /// their viewers ask for the hinted part while they wait. Holds may overlap (a version per
 /// part): the one that ends while a newer runs shows its own version, not the newest.
-pub(super) fn hold_back(shard: &Rc<Shard>, rendition: &Rc<Rendition>, hold: Hold) {
-    let Hold {
-        previous,
-        started,
-        target_duration,
-    } = hold;
-    let wait = shard.config().live.prefetch_wait.min(target_duration / 2);
-    let Some(previous) = previous.filter(|_| !started.is_empty() && !wait.is_zero()) else {
-        return;
-    };
-    let Some(installed) = rendition.latest.borrow().clone() else {
-        return;
-    };
+///
+/// `None` when nothing is held: prefetching off, no wait, or no version before it.
+pub(super) fn begin(
+    shard: &Shard,
+    rendition: &Rendition,
+    previous: Option<Rc<Version>>,
+    target_duration: Duration,
+) -> Option<Begun> {
+    let config = shard.config();
+    let wait = config.live.prefetch_wait.min(target_duration / 2);
+    if !config.live.prefetch || wait.is_zero() {
+        return None;
+    }
+    let previous = previous?;
+    let installed = rendition.latest.borrow().clone()?;
     let number = rendition.holds_started.get() + 1;
     rendition.holds_started.set(number);
     // An older hold still running keeps its own version (its media is not ready either).
     if rendition.held_back.borrow().is_none() {
         *rendition.held_back.borrow_mut() = Some(previous);
     }
-    let rendition = Rc::clone(rendition);
-    let shard = Rc::clone(shard);
-    glommio::spawn_local(async move {
-        let deadline = Instant::now() + wait;
-        for ended in started {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let ended = async {
-                let _ = ended.await;
-            };
-            futures_lite::future::or(ended, glommio::timer::sleep(left)).await;
+    Some(Begun {
+        number,
+        installed,
+        wait,
+    })
+}
+
+impl Begun {
+    /// Holds on until `started` (the prefetches of the new version's media) ended, or the wait
+    /// is over. When none started it ends at once, and with it any older hold still running:
+    /// plain requests see the newest version. (Before holds began ahead of the release, a
+    /// version that prefetched nothing started no hold and left an older one running.)
+    pub(super) fn settle(self, shard: &Rc<Shard>, rendition: &Rc<Rendition>, started: Started) {
+        if started.is_empty() {
+            self.end(shard, rendition);
+            return;
         }
+        let rendition = Rc::clone(rendition);
+        let shard = Rc::clone(shard);
+        glommio::spawn_local(async move {
+            let deadline = Instant::now() + self.wait;
+            for ended in started {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let ended = async {
+                    let _ = ended.await;
+                };
+                futures_lite::future::or(ended, glommio::timer::sleep(left)).await;
+            }
+            self.end(&shard, &rendition);
+        })
+        .detach();
+    }
+
+    /// Plain requests see the newest version again, or, while a newer hold runs, this one's.
+    fn end(self, shard: &Shard, rendition: &Rendition) {
         let mut held = rendition.held_back.borrow_mut();
-        if rendition.holds_started.get() == number {
+        if rendition.holds_started.get() == self.number {
             *held = None;
         } else if held
             .as_ref()
-            .is_some_and(|shown| shown.received_at < installed.received_at)
+            .is_some_and(|shown| shown.received_at < self.installed.received_at)
         {
-            *held = Some(installed);
+            *held = Some(self.installed);
         }
         drop(held);
-        shard.publish_plain(&rendition);
-    })
-    .detach();
+        shard.publish_plain(rendition);
+    }
 }

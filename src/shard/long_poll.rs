@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 
-use super::hold_back::{hold_back, Hold};
+use super::hold_back;
 use super::prefetch::Started;
 use super::rendition::{Rendition, Version};
 use super::stored::withhold;
@@ -82,20 +82,30 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                     upstream_age: head.arrival.initial_age_secs,
                     complete_at: received,
                 };
-                let started = start_prefetch(&shard, &rendition, latest.as_deref(), &playlist);
                 let target_duration = playlist.target_duration;
-                let installed = install(&shard, &rendition, head, body, *playlist, arrival);
+                let outcome = install(&shard, &rendition, head, body, *playlist, arrival);
+                let installed = outcome.installed;
                 if installed == Installed::News {
-                    let held = Hold {
-                        previous: latest,
-                        started,
-                        target_duration,
-                    };
-                    hold_back(&shard, &rendition, held);
-                    shard.publish_plain(&rendition);
-                    // Its released answers go out before the next long-poll (a part away):
-                    // sending that first took ~5% of a 500-viewer release burst.
+                    let hold =
+                        hold_back::begin(&shard, &rendition, latest.clone(), target_duration);
+                    // Its released answers go out before anything else this version calls
+                    // for: its media's prefetch, the window, the next long-poll (sending that
+                    // first took ~5% of a 500-viewer release burst). Plain requests keep the
+                    // version before it meanwhile (`hold`).
                     shard.let_releases_pass().await;
+                    outcome.follow_window(&shard, &rendition);
+                    let started = match &outcome.version {
+                        Some(version) => {
+                            start_prefetch(&shard, &rendition, latest.as_deref(), &version.playlist)
+                        }
+                        None => Started::new(),
+                    };
+                    match hold {
+                        Some(hold) => hold.settle(&shard, &rendition, started),
+                        None => shard.publish_plain(&rendition),
+                    }
+                } else {
+                    outcome.follow_window(&shard, &rendition);
                 }
                 match (installed, pace) {
                     (Installed::News, None) => Duration::ZERO,
@@ -271,8 +281,40 @@ pub(super) struct Arrival {
     pub complete_at: Instant,
 }
 
+/// What `install` did, and the bookkeeping it leaves to its caller, which a long-poll does only
+/// once the answers it released went out.
+pub(super) struct Outcome {
+    pub installed: Installed,
+    /// The version installed (whether news or not).
+    pub version: Option<Rc<Version>>,
+    /// The version it followed: the live window moves from that one's to the new one's.
+    followed: Option<Rc<Version>>,
+}
+
+impl Outcome {
+    fn nothing(installed: Installed) -> Outcome {
+        Outcome {
+            installed,
+            version: None,
+            followed: None,
+        }
+    }
+
+    /// Lets go of what the new version no longer lists (`live_window`).
+    pub(super) fn follow_window(&self, shard: &Shard, rendition: &Rendition) {
+        if let (Some(followed), Some(version)) = (&self.followed, &self.version) {
+            shard.follow_window(
+                rendition,
+                &followed.playlist,
+                &version.playlist,
+                shard.now(),
+            );
+        }
+    }
+}
+
 /// Makes `playlist` the rendition's state unless it may not follow the one served; wakes
-/// what it satisfies.
+/// what it satisfies. The caller then moves the live window (`Outcome::follow_window`).
 pub(super) fn install(
     shard: &Shard,
     rendition: &Rendition,
@@ -280,7 +322,7 @@ pub(super) fn install(
     body: Bytes,
     playlist: MediaPlaylist,
     arrival: Arrival,
-) -> Installed {
+) -> Outcome {
     let now = shard.now();
     let mode = shard.config().origin_failover;
     let mut served = rendition.latest.borrow().clone();
@@ -341,12 +383,12 @@ pub(super) fn install(
                 "upstream playlist refused; the last good version is served"
             );
         }
-        return Installed::Nothing;
+        return Outcome::nothing(Installed::Nothing);
     }
     rendition.refused_since.set(None);
     let old_cost = rendition.state_cost();
     if !shard.reserve_state(old_cost, Version::cost_of(&body)) {
-        return Installed::NoRoom;
+        return Outcome::nothing(Installed::NoRoom);
     }
     let news = match &served {
         Some(served) => {
@@ -376,16 +418,16 @@ pub(super) fn install(
         plain_heads: Default::default(),
     });
     *rendition.latest.borrow_mut() = Some(Rc::clone(&version));
-    if let Some(served) = &served {
-        shard.follow_window(rendition, &served.playlist, &version.playlist, now);
-    }
     ShardStats::incr(&shard.my_stats().live.versions);
     shard.wake_satisfied(rendition, &version);
     note_staleness(shard, rendition, now);
-    if news {
-        Installed::News
-    } else {
-        Installed::Nothing
+    Outcome {
+        installed: match news {
+            true => Installed::News,
+            false => Installed::Nothing,
+        },
+        version: Some(version),
+        followed: served,
     }
 }
 

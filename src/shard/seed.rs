@@ -79,8 +79,9 @@ impl Shard {
             complete_at: Instant::now(),
         };
         let head = Arc::clone(&object.head);
-        let installed = long_poll::install(self, &rendition, head, body, playlist, arrival);
-        if installed != long_poll::Installed::News {
+        let outcome = long_poll::install(self, &rendition, head, body, playlist, arrival);
+        outcome.follow_window(self, &rendition);
+        if outcome.installed != long_poll::Installed::News {
             return false;
         }
         ShardStats::incr(&self.my_stats().live.seeded);
