@@ -46,6 +46,31 @@ fn malformed_lists() {
 }
 
 #[test]
+fn the_repeated_name_reported_is_the_first_in_sorted_order_short_list_or_long() {
+    // Short lists are compared pairwise, long ones sorted: both name the same attribute.
+    for count in [3, 16, 17, 40] {
+        let mut names: Vec<String> = (0..count).map(|i| format!("N{i:02}")).collect();
+        names.extend([
+            "Z".to_string(),
+            "B".to_string(),
+            "Z".to_string(),
+            "B".to_string(),
+        ]);
+        let text: Vec<String> = names.iter().map(|n| format!("{n}=1")).collect();
+        assert_eq!(
+            AttributeList::parse(&text.join(",")),
+            Err(AttrError::Duplicate("B".into())),
+            "{count} names"
+        );
+    }
+    assert!(AttributeList::parse("A=1,B=\"2\",C=3,").is_ok());
+    assert_eq!(
+        AttributeList::parse("A=\"x\"B=1"),
+        Err(AttrError::Syntax("text after a quoted-string"))
+    );
+}
+
+#[test]
 fn types_are_checked_when_read() {
     let a = AttributeList::parse("N=12x,Q=\"3\",E=3,R=1920x1080,H=0x0aFf,D=YES,X=maybe").unwrap();
     let err = |name, expected| AttrError::WrongType { name, expected };

@@ -143,7 +143,10 @@ impl Builder {
                 self.pl.skip = Some(ll::skip(value)?);
             }
             "EXTINF" => {
-                let (secs, title) = value.split_once(',').unwrap_or((value, ""));
+                let (secs, title) = match value.bytes().position(|b| b == b',') {
+                    Some(comma) => (&value[..comma], &value[comma + 1..]),
+                    None => (value, ""),
+                };
                 let duration = decimal_seconds(secs)
                     .ok_or(bad("EXTINF", "a decimal-floating-point duration"))?;
                 self.pending.extinf = Some((duration, title.to_string(), n));
