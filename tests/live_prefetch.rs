@@ -14,7 +14,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{playlist, Response, Setup};
+use common::{playlist, MockOrigin, Response, Setup};
 use livecache::live::MediaPlaylist;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
@@ -171,5 +171,34 @@ with_shards!(
             "{status}"
         );
         assert_eq!(setup.origin.path_hits(&path), 1);
+    }
+);
+
+with_shards!(
+    classic_viewers_of_a_low_latency_stream_get_each_new_segment_as_a_hit,
+    |shards| {
+        // A version per part (blocking reloads upstream), viewers without `_HLS_msn`: only
+        // whole segments are prefetched, so the versions between two segments prefetch
+        // nothing. Each segment takes ~0.5 s to arrive (400 kB/s), two parts' time: the hold
+        // of the version that lists it must outlast those part versions, or the viewers see
+        // the segment before it is cached.
+        let live = mock_origin::LiveConfig {
+            segment_duration: Duration::from_secs(2),
+            part_duration: Duration::from_millis(250),
+            renditions: vec![800],
+            throughput: Some(400_000),
+            start: Instant::now().checked_sub(Duration::from_secs(5)),
+            ..mock_origin::LiveConfig::default()
+        };
+        let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("origin starts");
+        let setup = Setup::in_front_of(origin, shards, &[]);
+        for (path, response) in first_requests_of_new_segments(&setup, 3) {
+            assert_eq!(response.status, 200, "{path}");
+            assert!(
+                response.cache_status().contains("hit"),
+                "{path}: {response:?}"
+            );
+            assert_eq!(setup.origin.path_hits(&path), 1, "{path}");
+        }
     }
 );

@@ -15,7 +15,6 @@ use super::Shard;
 
 /// A hold begun for the version just installed: plain requests get `previous` meanwhile.
 pub(super) struct Begun {
-    number: u64,
     installed: Rc<Version>,
     wait: Duration,
 }
@@ -25,7 +24,8 @@ pub(super) struct Begun {
 /// the viewers who see the new version find its media cached; it is no older for it than a
 /// classic poll's interval makes it anyway. Blocking reloads get the new version at once:
 /// their viewers ask for the hinted part while they wait. Holds may overlap (a version per
-/// part): the one that ends while a newer runs shows its own version, not the newest.
+/// part): one that ends while others run shows its own version (if newer than the one shown),
+/// not the newest; the last to end lets plain requests see the latest.
 ///
 /// `None` when nothing is held: prefetching off, no wait, or no version before it.
 pub(super) fn begin(
@@ -41,27 +41,23 @@ pub(super) fn begin(
     }
     let previous = previous?;
     let installed = rendition.latest.borrow().clone()?;
-    let number = rendition.holds_started.get() + 1;
-    rendition.holds_started.set(number);
+    rendition
+        .holds_running
+        .set(rendition.holds_running.get() + 1);
     // An older hold still running keeps its own version (its media is not ready either).
     if rendition.held_back.borrow().is_none() {
         *rendition.held_back.borrow_mut() = Some(previous);
     }
-    Some(Begun {
-        number,
-        installed,
-        wait,
-    })
+    Some(Begun { installed, wait })
 }
 
 impl Begun {
     /// Holds on until `started` (the prefetches of the new version's media) ended, or the wait
-    /// is over. When none started it ends at once, and with it any older hold still running:
-    /// plain requests see the newest version. (Before holds began ahead of the release, a
-    /// version that prefetched nothing started no hold and left an older one running.)
+    /// is over. A hold with nothing to prefetch ends at once and protects nothing: older holds
+    /// still running keep the version they show.
     pub(super) fn settle(self, shard: &Rc<Shard>, rendition: &Rc<Rendition>, started: Started) {
         if started.is_empty() {
-            self.end(shard, rendition);
+            self.end(shard, rendition, false);
             return;
         }
         let rendition = Rc::clone(rendition);
@@ -75,19 +71,23 @@ impl Begun {
                 };
                 futures_lite::future::or(ended, glommio::timer::sleep(left)).await;
             }
-            self.end(&shard, &rendition);
+            self.end(&shard, &rendition, true);
         })
         .detach();
     }
 
-    /// Plain requests see the newest version again, or, while a newer hold runs, this one's.
-    fn end(self, shard: &Shard, rendition: &Rendition) {
+    /// The last hold to end lets plain requests see the latest version; one that ends while
+    /// others run shows its own version when `cached` (its media is) and that is newer.
+    fn end(self, shard: &Shard, rendition: &Rendition, cached: bool) {
+        let running = rendition.holds_running.get().saturating_sub(1);
+        rendition.holds_running.set(running);
         let mut held = rendition.held_back.borrow_mut();
-        if rendition.holds_started.get() == self.number {
+        if running == 0 {
             *held = None;
-        } else if held
-            .as_ref()
-            .is_some_and(|shown| shown.received_at < self.installed.received_at)
+        } else if cached
+            && held
+                .as_ref()
+                .is_some_and(|shown| shown.received_at < self.installed.received_at)
         {
             *held = Some(self.installed);
         }

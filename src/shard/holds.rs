@@ -241,7 +241,7 @@ impl Shard {
             plain_asked: Cell::new(None),
             blocking_asked: Cell::new(None),
             held_back: RefCell::new(None),
-            holds_started: Cell::new(0),
+            holds_running: Cell::new(0),
         });
         *self
             .holds

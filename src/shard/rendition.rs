@@ -169,8 +169,8 @@ pub struct Rendition {
     /// what requests without `_HLS_msn` get meanwhile, so a viewer who reads a playlist finds
     /// its media ready. Blocking reloads always get the latest.
     pub(super) held_back: RefCell<Option<Rc<Version>>>,
-    /// Counts the holds started; the newest one's end lets plain requests see the latest.
-    pub(super) holds_started: Cell<u64>,
+    /// The holds running (`hold_back`); the last one's end lets plain requests see the latest.
+    pub(super) holds_running: Cell<u64>,
 }
 
 impl Rendition {
