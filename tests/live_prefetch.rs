@@ -48,6 +48,19 @@ fn first_requests_of_new_segments(setup: &Setup, n: usize) -> Vec<(String, Respo
     firsts
 }
 
+/// Plays `n` new segments as a classic player does: the first request for each is a hit on
+/// the one copy the origin sent.
+fn first_new_segments_are_hits(setup: &Setup, n: usize) {
+    for (path, response) in first_requests_of_new_segments(setup, n) {
+        assert_eq!(response.status, 200, "{path}");
+        assert!(
+            response.cache_status().contains("hit"),
+            "{path}: {response:?}"
+        );
+        assert_eq!(setup.origin.path_hits(&path), 1, "{path}");
+    }
+}
+
 /// Origin requests for anything but `directory`'s media: other renditions and streams.
 fn origin_requests_elsewhere(setup: &Setup, directory: &str) -> Vec<String> {
     let requests = setup.origin.requests();
@@ -57,14 +70,7 @@ fn origin_requests_elsewhere(setup: &Setup, directory: &str) -> Vec<String> {
 
 with_shards!(the_first_viewer_of_a_new_segment_gets_a_hit, |shards| {
     let setup = Setup::classic(shards, &[("admin", "127.0.0.1:0")]);
-    for (path, response) in first_requests_of_new_segments(&setup, 3) {
-        assert_eq!(response.status, 200, "{path}");
-        assert!(
-            response.cache_status().contains("hit"),
-            "{path}: {response:?}"
-        );
-        assert_eq!(setup.origin.path_hits(&path), 1, "{path}");
-    }
+    first_new_segments_are_hits(&setup, 3);
     assert!(live_count(&setup, |l| &l.prefetch_used) >= 3);
     assert_eq!(live_count(&setup, |l| &l.prefetch_failed), 0);
     // And per stream (F11).
@@ -192,13 +198,6 @@ with_shards!(
         };
         let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("origin starts");
         let setup = Setup::in_front_of(origin, shards, &[]);
-        for (path, response) in first_requests_of_new_segments(&setup, 3) {
-            assert_eq!(response.status, 200, "{path}");
-            assert!(
-                response.cache_status().contains("hit"),
-                "{path}: {response:?}"
-            );
-            assert_eq!(setup.origin.path_hits(&path), 1, "{path}");
-        }
+        first_new_segments_are_hits(&setup, 3);
     }
 );
