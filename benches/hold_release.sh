@@ -3,7 +3,8 @@
 # benches/llhls.py (500 hls.js-like viewers over 10 renditions, TD 4 s, PT 0.5 s, a 50 ms origin
 # first-byte delay, 20% swapped and 20% _HLS_skip spellings) for a while, then the viewers'
 # release latency (loadgen) and the server's own livecache_hls_hold_release_seconds histogram,
-# as shares of held answers released within each bound, and the server's CPU time per held
+# as shares of held answers released within each bound and its 99th percentile (interpolated
+# within a bucket a millisecond wide up to 5 ms), and the server's CPU time per held
 # answer (with everything else its viewer costs per part: the part's body, the next requests).
 #
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
@@ -117,11 +118,22 @@ ticks_before="$(thread_ticks)"
 "${viewer_side[@]}" taskset -c "$loadgen_cpus" "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats "http://$host:9321/__stats" --threads "${#loadgen_list[@]}" --cpus "$loadgen_cpus" --quiet | grep -E "release|lacking|origin:"
+# The 99th percentile is interpolated within its bucket, as Prometheus' histogram_quantile does
+# (buckets a millisecond apart up to 5 ms, then 6, 7.5, 10, 25 ms).
 curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }
-  END { for (i = 1; i <= k; i++) if (order[i] == "0.0025" || order[i] == "0.005" || order[i] == "0.01" || order[i] == "0.025" || order[i] == "0.05")
-          printf "server: %.0f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i] }'
+  END { for (i = 1; i <= k; i++) if (order[i] == "0.002" || order[i] == "0.003" || order[i] == "0.004" || order[i] == "0.005" || order[i] == "0.006" || order[i] == "0.01" || order[i] == "0.025")
+          printf "server: %.1f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i]
+        if (total > 0) {
+          want = 0.99 * total; low = 0; below = 0
+          for (i = 1; i <= k; i++) {
+            if (n[order[i]] >= want) {
+              if (order[i] == "+Inf") { printf "server: p99 above %s s\n", low; break }
+              printf "server: p99 %.1f ms (interpolated in its bucket)\n", 1000 * (low + (order[i] - low) * (want - below) / (n[order[i]] - below)); break
+            }
+            low = order[i]; below = n[order[i]]
+          } } }'
 # The server's CPU per held answer, with everything else each viewer brings per part (its
 # part's body, its next requests), by shard: what a burst costs each core, wherever it runs.
 held="$(curl -s http://127.0.0.1:9323/metrics | awk '/^livecache_hls_hold_release_seconds_count/ { print $2 }')"

@@ -37,14 +37,25 @@ struct Buckets {
     count: u64,
 }
 
+/// Upper bounds of the hold-release histogram's buckets, in seconds: a millisecond apart up to
+/// the 5 ms a release should take (LIVE.md F1), so its 99th percentile can be read to within one.
+pub const RELEASE_BUCKETS_SECONDS: [f64; 15] = [
+    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.006, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0,
+];
+
 impl Buckets {
     fn of(timing: &Timing) -> Buckets {
-        let bounds_us: Vec<u64> = BUCKETS_SECONDS
+        Buckets::bounded(timing, &BUCKETS_SECONDS)
+    }
+
+    fn bounded(timing: &Timing, bounds: &[f64]) -> Buckets {
+        let bounds_us: Vec<u64> = bounds
             .iter()
             .map(|s| (s * 1_000_000.0).round() as u64)
             .collect();
         let counts = timing.buckets(&bounds_us);
-        let buckets = BUCKETS_SECONDS
+        let buckets = bounds
             .iter()
             .copied()
             .chain([f64::INFINITY])

@@ -38,7 +38,10 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
         Family {
             name: "livecache_hls_hold_release_seconds",
             help: "From a playlist version's arrival from upstream to a held request's answer going out on the client's shard",
-            samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold_release))]),
+            samples: Samples::Histogram(vec![(
+                Vec::new(),
+                Buckets::bounded(&latency.hold_release, &super::RELEASE_BUCKETS_SECONDS),
+            )]),
         },
         int_gauge(
             "livecache_hls_holds_active",
@@ -302,4 +305,38 @@ fn stream_families(latency: &Latency) -> Vec<Family> {
             ),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::metrics::{Latency, Stats};
+
+    #[test]
+    fn hold_release_buckets_are_a_millisecond_apart_up_to_five() {
+        let mut latency = Latency::default();
+        for ms in [0.9, 3.5, 4.5, 4.9, 5.5, 7.0] {
+            latency
+                .hold_release
+                .record(Duration::from_secs_f64(ms / 1000.0));
+        }
+        let text = super::super::render(&Stats::new(1), &latency, 1);
+        let bucket = |le: &str| format!("livecache_hls_hold_release_seconds_bucket{{le=\"{le}\"}}");
+        let cumulative = [
+            ("0.001", 1),
+            ("0.003", 1),
+            ("0.004", 2),
+            ("0.005", 4),
+            ("0.006", 5),
+            ("0.0075", 6),
+            ("+Inf", 6),
+        ];
+        for (le, count) in cumulative {
+            assert!(
+                text.contains(&format!("{} {count}\n", bucket(le))),
+                "{le}\n{text}"
+            );
+        }
+    }
 }
