@@ -354,12 +354,7 @@ impl InFlight {
         } else if state.phase == Phase::Aborted {
             Some(Event::Aborted)
         } else {
-            let index = next - 1;
-            match state.chunks.get(index - state.first_chunk) {
-                Some(chunk) => Some(Event::Chunk(chunk.clone())),
-                None if state.phase == Phase::Complete => Some(Event::End),
-                None => None,
-            }
+            body_event(&state, next)
         };
         match event {
             Some(event) => {
@@ -382,13 +377,19 @@ impl InFlight {
         if next == 0 || !matches!(state.phase, Phase::Receiving | Phase::Complete) {
             return None;
         }
-        let event = match state.chunks.get(next - 1 - state.first_chunk) {
-            Some(chunk) => Event::Chunk(chunk.clone()),
-            None if state.phase == Phase::Complete => Event::End,
-            None => return None,
-        };
+        let event = body_event(&state, next)?;
         take(&mut state, slot, &event);
         Some(event)
+    }
+}
+
+/// The body event at reader position `next` (1 is the first chunk): its chunk, the end once
+/// the body is complete, or `None` while it is yet to arrive.
+fn body_event(state: &State, next: usize) -> Option<Event> {
+    match state.chunks.get(next - 1 - state.first_chunk) {
+        Some(chunk) => Some(Event::Chunk(chunk.clone())),
+        None if state.phase == Phase::Complete => Some(Event::End),
+        None => None,
     }
 }
 

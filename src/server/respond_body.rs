@@ -136,7 +136,7 @@ async fn write_chunks(
     // An empty chunk is no body; chunked, its size line would end the body early.
     let nonempty = || chunks.iter().filter(|c| !c.is_empty());
     let mut framed = pending.take().unwrap_or_default();
-    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * GATHER_CHUNKS + 1);
+    let mut parts: Vec<&[u8]> = Vec::with_capacity(2 * chunks.len() + 1);
     if framing != Framing::Chunked {
         parts.push(&framed);
         parts.extend(nonempty().map(|c| &c[..]));
@@ -144,7 +144,7 @@ async fn write_chunks(
     }
     // Every size line and the CRLF closing each chunk, in one buffer: `ends[i]` is where the
     // framing before chunk i ends.
-    let mut ends = Vec::with_capacity(GATHER_CHUNKS);
+    let mut ends = Vec::with_capacity(chunks.len());
     for (i, chunk) in nonempty().enumerate() {
         if i > 0 {
             framed.extend_from_slice(b"\r\n");

@@ -85,27 +85,25 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                 let target_duration = playlist.target_duration;
                 let outcome = install(&shard, &rendition, head, body, *playlist, arrival);
                 let installed = outcome.installed;
-                if installed == Installed::News {
-                    let hold =
-                        hold_back::begin(&shard, &rendition, latest.clone(), target_duration);
-                    // Its released answers go out before anything else this version calls
-                    // for: its media's prefetch, the window, the next long-poll (sending that
-                    // first took ~5% of a 500-viewer release burst). Plain requests keep the
-                    // version before it meanwhile (`hold`).
-                    shard.let_releases_pass().await;
-                    outcome.follow_window(&shard, &rendition);
-                    let started = match &outcome.version {
-                        Some(version) => {
-                            start_prefetch(&shard, &rendition, latest.as_deref(), &version.playlist)
+                match (installed, &outcome.version) {
+                    (Installed::News, Some(version)) => {
+                        let hold =
+                            hold_back::begin(&shard, &rendition, latest.clone(), target_duration);
+                        // Its released answers go out before anything else this version calls
+                        // for: its media's prefetch, the window, the next long-poll (sending
+                        // that first took ~5% of a 500-viewer release burst). Plain requests
+                        // keep the version before it meanwhile (`hold`).
+                        shard.let_releases_pass().await;
+                        outcome.follow_window(&shard, &rendition);
+                        let previous = latest.as_deref();
+                        let started =
+                            start_prefetch(&shard, &rendition, previous, &version.playlist);
+                        match hold {
+                            Some(hold) => hold.settle(&shard, &rendition, started),
+                            None => shard.publish_plain(&rendition),
                         }
-                        None => Started::new(),
-                    };
-                    match hold {
-                        Some(hold) => hold.settle(&shard, &rendition, started),
-                        None => shard.publish_plain(&rendition),
                     }
-                } else {
-                    outcome.follow_window(&shard, &rendition);
+                    _ => outcome.follow_window(&shard, &rendition),
                 }
                 match (installed, pace) {
                     (Installed::News, None) => Duration::ZERO,
