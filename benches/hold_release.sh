@@ -15,8 +15,11 @@
 # core; here each end's receive runs in a NAPI thread pinned to its own side's CPUs. (Steering
 # it there with RPS instead costs the sender an IPI per answer, a VM exit on a VM.) veth only
 # takes that path for packets it need not segment, so both ends have TSO off and a 64 KiB MTU:
-# one packet per send, as a NIC with TSO takes one descriptor. Needs ethtool (installed with
-# apt-get when missing); makes and removes namespace lchr.
+# one packet per send, as a NIC with TSO takes one descriptor. NIC_COALESCE_US=N also
+# moderates each end's receive as a NIC's interrupt coalescing does (rx-usecs): after a poll,
+# its NAPI thread polls again N us later (up to 100 times) instead of being woken by the next
+# packet, so a sender does not wake (IPI) the other side's thread per packet. Off by default.
+# Needs ethtool (installed with apt-get when missing); makes and removes namespace lchr.
 # PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks; as
 # root) and splits the first 12 ms of its release bursts by what they do
 # (benches/release_profile.py). perf's own work shares the machine then, so the release shares
@@ -77,6 +80,10 @@ if [ -n "${TWO_HOSTS:-}" ]; then
     "${in_ns[@]}" ip link set "$dev" mtu 65535
     "${in_ns[@]}" ethtool -K "$dev" gro on tso off >/dev/null
     "${in_ns[@]}" sh -c "echo 1 >/sys/class/net/$dev/threaded"
+    if [ -n "${NIC_COALESCE_US:-}" ]; then
+      "${in_ns[@]}" sh -c "echo $((NIC_COALESCE_US * 1000)) >/sys/class/net/$dev/gro_flush_timeout
+        echo 100 >/sys/class/net/$dev/napi_defer_hard_irqs"
+    fi
     threads="$(pgrep "^napi/$dev-" || true)"
     if [ -z "$threads" ]; then
       echo "TWO_HOSTS: no NAPI thread for $dev (kernel without threaded NAPI?)" >&2

@@ -23,6 +23,6 @@ pub use inflight::{Event, InFlight, Reader};
 pub use key::{CacheKey, StreamKey};
 pub use pass_through::{PassThroughBudget, Reservation};
 pub use purge::PurgeScope;
-pub use status::{CacheStatus, Fwd};
+pub use status::{CacheStatus, Fwd, Release};
 pub use store::{Store, StoreUsage};
 pub use vary::Vary;

@@ -3,7 +3,7 @@
 //! another's fetch, whether the object is stored, its remaining freshness and a detail. One
 //! value per response, written straight into the head buffer. Pure: no I/O.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why a request went upstream (RFC 9211 `fwd`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,9 +48,19 @@ pub struct CacheStatus {
     /// Remaining freshness in seconds (negative: stale); `None` when not stored.
     pub ttl: Option<i64>,
     pub detail: Option<&'static str>,
-    /// A held answer's playlist version arrived from upstream then: the shard that writes the
-    /// answer, which may not be the one that held it, times the release from it.
-    pub version_arrived: Option<Instant>,
+    /// A held request answered by a new playlist version (not part of `Cache-Status`).
+    pub release: Option<Release>,
+}
+
+/// A held request released by a new playlist version: what its figures are made of, recorded
+/// by the shard that writes the answer (which may not be the one that held it) once it is
+/// written, so a burst of releases is not slowed by their bookkeeping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Release {
+    /// When the version arrived from upstream: the release is timed from it.
+    pub version_arrived: Instant,
+    /// How long the request was held.
+    pub held: Duration,
 }
 
 impl CacheStatus {
@@ -62,7 +72,7 @@ impl CacheStatus {
             collapsed: false,
             ttl: Some(ttl),
             detail: None,
-            version_arrived: None,
+            release: None,
         }
     }
 
@@ -74,7 +84,7 @@ impl CacheStatus {
             collapsed: false,
             ttl: None,
             detail: None,
-            version_arrived: None,
+            release: None,
         }
     }
 

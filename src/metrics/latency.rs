@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use super::streams::{ObjectKind, StreamResponse, StreamTable};
 use super::upstreams::ActiveOrigins;
 use super::{request_cell, status_class_index, CacheResult, ShardStats};
+use crate::cache::Release;
 use crate::http::Failure;
 
 /// Largest latency tracked exactly enough (1 h, in microseconds); longer ones saturate.
@@ -127,8 +128,9 @@ pub struct Meter {
     failure: Option<Failure>,
     /// The stream and object kind, for the per-stream figures (cacheable reads only).
     stream: Option<(Bytes, ObjectKind)>,
-    /// A held answer: when the playlist version it carries arrived (`hold_release`).
-    version_arrived: Option<Instant>,
+    /// A held answer: when the playlist version it carries arrived (`hold_release`) and how
+    /// long it was held (`hold`, and its stream's).
+    release: Option<Release>,
 }
 
 impl Meter {
@@ -143,7 +145,7 @@ impl Meter {
             upstream: None,
             failure: None,
             stream: None,
-            version_arrived: None,
+            release: None,
         }
     }
 
@@ -203,9 +205,9 @@ impl Meter {
         self.started
     }
 
-    /// The response answers a held request with a playlist version that arrived at `at`.
-    pub fn released(&mut self, at: Instant) {
-        self.version_arrived = Some(at);
+    /// The response answers a held request with a new playlist version (`Release`).
+    pub fn released(&mut self, release: Release) {
+        self.release = Some(release);
     }
 
     /// `bytes` of the response were written.
@@ -231,11 +233,15 @@ impl Meter {
         let index = self.cache as usize;
         latency.first_byte[index].record(first_byte);
         latency.total[index].record(total);
-        if let Some(arrived) = self.version_arrived {
+        if let Some(release) = self.release {
             let written = self.first_byte.unwrap_or(now);
             latency
                 .hold_release
-                .record(written.saturating_duration_since(arrived));
+                .record(written.saturating_duration_since(release.version_arrived));
+            latency.hold.record(release.held);
+            if let Some((stream, _)) = &self.stream {
+                latency.streams.held(stream, release.held);
+            }
         }
         if let Some((stream, kind)) = &self.stream {
             let response = StreamResponse {
@@ -295,5 +301,28 @@ mod tests {
         assert_eq!(stats.bytes_sent.load(Ordering::Relaxed), 15);
         assert_eq!(latency.first_byte[CacheResult::Hit as usize].count(), 1);
         assert_eq!(latency.total[CacheResult::Hit as usize].count(), 1);
+    }
+
+    #[test]
+    fn a_released_answer_records_its_hold_once_written() {
+        let stats = ShardStats::default();
+        let arrived = Instant::now();
+        let mut meter = Meter::start();
+        meter.for_stream(Bytes::from_static(b"/live/s1"), ObjectKind::Playlist);
+        meter.head(200, CacheResult::Miss);
+        meter.released(Release {
+            version_arrived: arrived,
+            held: Duration::from_millis(300),
+        });
+        meter.wrote(700);
+        let mut latency = Latency::default();
+        meter.finish(&stats, &mut latency, method_index(&Method::Get));
+        assert_eq!(latency.hold.count(), 1);
+        assert_eq!(latency.hold.sum_us, 300_000);
+        assert_eq!(latency.hold_release.count(), 1);
+        let streams = latency.streams.top(10);
+        let (name, counters) = &streams[0];
+        assert_eq!(name, "/live/s1");
+        assert_eq!(counters.hold_seconds.sum_us, 300_000);
     }
 }

@@ -270,7 +270,14 @@ impl Connection {
                 .and_then(|_| crate::http::range::closed_end(&head.headers)),
         });
         match route::route(&self.shard, owner, request) {
-            Some(mut route) => write_response(&mut self.stream, &mut route, exchange, meter).await,
+            Some(mut route) => {
+                let written = write_response(&mut self.stream, &mut route, exchange, meter).await;
+                // What is left of this exchange (dropping its request and replies, its figures
+                // and log line, the next read: a syscall that would find nothing yet) waits for
+                // the held answers released with it.
+                self.shard.let_releases_pass().await;
+                written
+            }
             None => {
                 let version = keep_alive.then_some(exchange.version);
                 write_failure(&mut self.stream, meter, Failure::Overloaded, version).await?;

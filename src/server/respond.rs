@@ -99,8 +99,8 @@ pub async fn write_response(
     }
     let plan = Plan::of(&head, &status, body_len, exchange);
     meter.head(plan.sent, CacheResult::of(&status));
-    if let Some(arrived) = status.version_arrived {
-        meter.released(arrived);
+    if let Some(release) = status.release {
+        meter.released(release);
     }
     let out = head_bytes(&head, age_secs, &status, &plan, &exchange);
     if plan.framing == Framing::NoBody {

@@ -17,7 +17,7 @@ use futures_channel::oneshot;
 use super::holds::Blocking;
 use super::rendition::{Form, Held, Version};
 use super::{FetchRequest, Lookup, Shard};
-use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject, StreamKey};
+use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, Release, StoredObject, StreamKey};
 use crate::http::Failure;
 
 /// One step of a response, `Send` so it can cross shards.
@@ -218,21 +218,25 @@ impl OwnerStream {
                     let form = *form;
                     let woken = waiting.await;
                     let held = since.elapsed();
-                    let stream = StreamKey::of(&self.request.key, self.shard.config().stream_key);
-                    let mut latency = self.shard.latency.borrow_mut();
-                    latency.hold.record(held);
-                    latency.streams.held(stream.as_bytes(), held);
                     if let Ok(Held::Ready(_)) = &woken {
                         self.shard.released_one();
+                    } else {
+                        // A released answer's figures are recorded once it is written (`Meter`).
+                        let stream =
+                            StreamKey::of(&self.request.key, self.shard.config().stream_key);
+                        let mut latency = self.shard.latency.borrow_mut();
+                        latency.hold.record(held);
+                        latency.streams.held(stream.as_bytes(), held);
                     }
-                    drop(latency);
                     self.source = match woken {
                         Ok(Held::Ready(version)) => {
-                            // The release is timed where the answer is written (`Meter`).
                             let status = CacheStatus {
                                 collapsed: true,
                                 detail: Some("held"),
-                                version_arrived: Some(version.arrived),
+                                release: Some(Release {
+                                    version_arrived: version.arrived,
+                                    held,
+                                }),
                                 ..CacheStatus::forwarded(Fwd::Miss)
                             };
                             Source::version(version, form, status)
