@@ -15,10 +15,14 @@
 # core; here each end's receive runs in a NAPI thread pinned to its own side's CPUs. (Steering
 # it there with RPS instead costs the sender an IPI per answer, a VM exit on a VM.) veth only
 # takes that path for packets it need not segment, so both ends have TSO off and a 64 KiB MTU:
-# one packet per send, as a NIC with TSO takes one descriptor. NIC_COALESCE_US=N also
-# moderates each end's receive as a NIC's interrupt coalescing does (rx-usecs): after a poll,
-# its NAPI thread polls again N us later (up to 100 times) instead of being woken by the next
-# packet, so a sender does not wake (IPI) the other side's thread per packet. Off by default.
+# one packet per send, as a NIC with TSO takes one descriptor. The viewers' end is moderated
+# as a NIC's interrupt coalescing is (rx-usecs, VIEWERS_RX_US, default 50): after a poll its
+# NAPI thread polls again that much later (up to 100 times) instead of being woken by the next
+# packet. Without it the server's every send woke the viewers' thread on the other CPU (an IPI,
+# a VM exit here: a quarter of the kernel's send time in a release burst), a cost no sender
+# pays for another host's NIC. VIEWERS_RX_US=0 wakes per packet (the harness of the README's
+# sittings 1-8). The server's own end is woken per packet, as a NIC without moderation
+# interrupts per packet (the costlier case for the server); SERVER_RX_US=N moderates it too.
 # Needs ethtool (installed with apt-get when missing); makes and removes namespace lchr.
 # PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks; as
 # root) and splits the first 12 ms of its release bursts by what they do
@@ -73,15 +77,16 @@ if [ -n "${TWO_HOSTS:-}" ]; then
   # Receive work where each host would do it: the server's side on its CPUs, the viewers' on
   # theirs, each end's in its own NAPI thread.
   command -v ethtool >/dev/null || { apt-get update >/dev/null && apt-get install -y ethtool >/dev/null; }
-  for side in "lchr0 $server_cpus" "lchr1 $loadgen_cpus"; do
-    read -r dev cpus <<<"$side"
+  for side in "lchr0 $server_cpus ${SERVER_RX_US:-0}" "lchr1 $loadgen_cpus ${VIEWERS_RX_US:-50}"; do
+    read -r dev cpus rx_us <<<"$side"
     in_ns=()
     if [ "$dev" = lchr1 ]; then in_ns=(ip netns exec lchr); fi
     "${in_ns[@]}" ip link set "$dev" mtu 65535
     "${in_ns[@]}" ethtool -K "$dev" gro on tso off >/dev/null
     "${in_ns[@]}" sh -c "echo 1 >/sys/class/net/$dev/threaded"
-    if [ -n "${NIC_COALESCE_US:-}" ]; then
-      "${in_ns[@]}" sh -c "echo $((NIC_COALESCE_US * 1000)) >/sys/class/net/$dev/gro_flush_timeout
+    # A new namespace's device starts unmoderated; lchr0 is made anew too.
+    if [ "$rx_us" -gt 0 ]; then
+      "${in_ns[@]}" sh -c "echo $((rx_us * 1000)) >/sys/class/net/$dev/gro_flush_timeout
         echo 100 >/sys/class/net/$dev/napi_defer_hard_irqs"
     fi
     threads="$(pgrep "^napi/$dev-" || true)"
