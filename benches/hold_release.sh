@@ -4,7 +4,7 @@
 # first-byte delay, 20% swapped and 20% _HLS_skip spellings) for a while, then the viewers'
 # release latency (loadgen) and the server's own livecache_hls_hold_release_seconds histogram,
 # as shares of held answers released within each bound and its 99th percentile (interpolated
-# within a bucket a millisecond wide up to 5 ms), and the server's CPU time per held
+# within a bucket a millisecond wide up to 6 ms), and the server's CPU time per held
 # answer (with everything else its viewer costs per part: the part's body, the next requests).
 #
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
@@ -21,8 +21,9 @@
 # packet. Without it the server's every send woke the viewers' thread on the other CPU (an IPI,
 # a VM exit here: a quarter of the kernel's send time in a release burst), a cost no sender
 # pays for another host's NIC. VIEWERS_RX_US=0 wakes per packet (the harness of the README's
-# sittings 1-8). The server's own end is woken per packet, as a NIC without moderation
-# interrupts per packet (the costlier case for the server); SERVER_RX_US=N moderates it too.
+# sittings 1-8; an empty value means the default). The server's own end is woken per packet,
+# as a NIC without moderation interrupts per packet (the costlier case for the server);
+# SERVER_RX_US=N moderates it too. Both take whole microseconds.
 # Needs ethtool (installed with apt-get when missing); makes and removes namespace lchr.
 # PROFILE=1 also records the server for 2 s halfway through (perf, cpu-clock, DWARF stacks; as
 # root) and splits the first 12 ms of its release bursts by what they do
@@ -79,6 +80,10 @@ if [ -n "${TWO_HOSTS:-}" ]; then
   command -v ethtool >/dev/null || { apt-get update >/dev/null && apt-get install -y ethtool >/dev/null; }
   for side in "lchr0 $server_cpus ${SERVER_RX_US:-0}" "lchr1 $loadgen_cpus ${VIEWERS_RX_US:-50}"; do
     read -r dev cpus rx_us <<<"$side"
+    if ! [[ $rx_us =~ ^[0-9]+$ ]]; then
+      echo "TWO_HOSTS: VIEWERS_RX_US and SERVER_RX_US take whole microseconds, not '$rx_us'" >&2
+      exit 1
+    fi
     in_ns=()
     if [ "$dev" = lchr1 ]; then in_ns=(ip netns exec lchr); fi
     "${in_ns[@]}" ip link set "$dev" mtu 65535
@@ -131,7 +136,7 @@ ticks_before="$(thread_ticks)"
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats "http://$host:9321/__stats" --threads "${#loadgen_list[@]}" --cpus "$loadgen_cpus" --quiet | grep -E "release|lacking|origin:"
 # The 99th percentile is interpolated within its bucket, as Prometheus' histogram_quantile does
-# (buckets a millisecond apart up to 5 ms, then 6, 7.5, 10, 25 ms).
+# (buckets a millisecond apart up to 6 ms, then 7.5, 10, 25 ms).
 curl -s http://127.0.0.1:9323/metrics | awk '
   /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
   /^livecache_hls_hold_release_seconds_count/ { total = $2 }

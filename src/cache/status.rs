@@ -54,7 +54,8 @@ pub struct CacheStatus {
 
 /// A held request released by a new playlist version: what its figures are made of, recorded
 /// by the shard that writes the answer (which may not be the one that held it) once it is
-/// written, so a burst of releases is not slowed by their bookkeeping.
+/// written, so a burst of releases is not slowed by their bookkeeping. An answer whose viewer
+/// is gone before its reply crosses to the viewer's shard is not counted in `hold`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Release {
     /// When the version arrived from upstream: the release is timed from it.

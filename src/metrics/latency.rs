@@ -131,6 +131,8 @@ pub struct Meter {
     /// A held answer: when the playlist version it carries arrived (`hold_release`) and how
     /// long it was held (`hold`, and its stream's).
     release: Option<Release>,
+    /// When the response was written whole (`None`: when it is recorded).
+    ended: Option<Instant>,
 }
 
 impl Meter {
@@ -146,6 +148,7 @@ impl Meter {
             failure: None,
             stream: None,
             release: None,
+            ended: None,
         }
     }
 
@@ -178,9 +181,17 @@ impl Meter {
         self.upstream
     }
 
-    /// Time since the request head was parsed.
+    /// Time from the request head's parse to the response's end (to now while it is written).
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        self.ended
+            .unwrap_or_else(Instant::now)
+            .duration_since(self.started)
+    }
+
+    /// The response is written: what its connection does next (letting held answers go
+    /// first, its bookkeeping) is not its time.
+    pub fn end(&mut self) {
+        self.ended = Some(Instant::now());
     }
 
     /// The response head's status and how it relates to the cache.
@@ -227,7 +238,7 @@ impl Meter {
         if let Some(failure) = self.failure {
             stats.failed(failure);
         }
-        let now = Instant::now();
+        let now = self.ended.unwrap_or_else(Instant::now);
         let total = now.duration_since(self.started);
         let first_byte = self.first_byte.unwrap_or(now).duration_since(self.started);
         let index = self.cache as usize;
@@ -304,7 +315,7 @@ mod tests {
     }
 
     #[test]
-    fn a_released_answer_records_its_hold_once_written() {
+    fn a_released_answer_records_its_hold_and_its_time_once_written() {
         let stats = ShardStats::default();
         let arrived = Instant::now();
         let mut meter = Meter::start();
@@ -315,6 +326,10 @@ mod tests {
             held: Duration::from_millis(300),
         });
         meter.wrote(700);
+        // Its time ends with its write, not when the connection gets to record it.
+        meter.end();
+        let taken = meter.elapsed();
+        assert_eq!(meter.elapsed(), taken);
         let mut latency = Latency::default();
         meter.finish(&stats, &mut latency, method_index(&Method::Get));
         assert_eq!(latency.hold.count(), 1);

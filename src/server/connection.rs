@@ -272,6 +272,7 @@ impl Connection {
         match route::route(&self.shard, owner, request) {
             Some(mut route) => {
                 let written = write_response(&mut self.stream, &mut route, exchange, meter).await;
+                meter.end();
                 // What is left of this exchange (dropping its request and replies, its figures
                 // and log line, the next read: a syscall that would find nothing yet) waits for
                 // the held answers released with it.
