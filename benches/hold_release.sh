@@ -19,7 +19,7 @@
 # as a NIC's interrupt coalescing is (rx-usecs, VIEWERS_RX_US, default 50): after a poll its
 # NAPI thread polls again that much later (up to 100 times) instead of being woken by the next
 # packet. Without it the server's every send woke the viewers' thread on the other CPU (an IPI,
-# a VM exit here: a quarter of the kernel's send time in a release burst), a cost no sender
+# a VM exit here: a sixth of the send where a burst's answers go out, README), a cost no sender
 # pays for another host's NIC. VIEWERS_RX_US=0 wakes per packet (the harness of the README's
 # sittings 1-8; an empty value means the default). The server's own end is woken per packet,
 # as a NIC without moderation interrupts per packet (the costlier case for the server);

@@ -29,7 +29,11 @@ as the server's own send).
 then, with --leaves, the functions the samples were taken in (self time, kernel and user alike):
 where a cut would save the most.
 
-usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--window-ms 12] [--top 25] [--leaves]
+With --start-ms, the window starts that long after each burst's start: --start-ms 1.2
+--window-ms 3.3 takes the stretch where the answers go out, after the reads and installs.
+
+usage: benches/release_profile.py PERF_SCRIPT_OUTPUT [--start-ms 0] [--window-ms 12] [--top 25]
+       [--leaves]
 """
 import argparse
 import collections
@@ -115,21 +119,25 @@ def category(stack):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("perf_script")
+    ap.add_argument("--start-ms", type=float, default=0.0)
     ap.add_argument("--window-ms", type=float, default=12.0)
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--leaves", action="store_true", help="also the self time by function")
     args = ap.parse_args()
     all_samples = samples(args.perf_script)
     starts = burst_starts(all_samples)
-    window = args.window_ms / 1000
-    inside = [stack for t, stack in all_samples if any(s <= t < s + window for s in starts)]
+    start, window = args.start_ms / 1000, args.window_ms / 1000
+    inside = [stack for t, stack in all_samples
+              if any(s + start <= t < s + start + window for s in starts)]
     if not inside:
         print("no release bursts found (was the audience running?)")
         return
     shares = collections.Counter(category(stack) for stack in inside)
-    print(f"{len(starts)} bursts, {len(inside)} samples in their first {args.window_ms:g} ms")
+    where = f"first {args.window_ms:g} ms" if not start else \
+        f"{args.window_ms:g} ms from {args.start_ms:g} ms in"
+    print(f"{len(starts)} bursts, {len(inside)} samples in their {where}")
     for name, count in sorted(shares.items()):
-        print(f"  {100 * count / len(inside):5.1f}%  {name}")
+        print(f"  {100 * count / len(inside):5.1f}%  {name} ({count})")
     user = collections.Counter()
     for stack in inside:
         if category(stack) != "user":

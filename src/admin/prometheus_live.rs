@@ -314,7 +314,7 @@ mod tests {
     use crate::metrics::{Latency, Stats};
 
     #[test]
-    fn hold_release_buckets_are_a_millisecond_apart_up_to_five() {
+    fn hold_release_buckets_are_a_millisecond_apart_up_to_six() {
         let mut latency = Latency::default();
         for ms in [0.9, 3.5, 4.5, 4.9, 5.5, 7.0] {
             latency

@@ -208,6 +208,12 @@ fn find(byte: u8, bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == byte)
 }
 
+/// `text` split around the first `byte` (ASCII, so both sides are on char boundaries):
+/// `str::split_once` without its pattern machinery, which showed in every line's parse.
+pub(crate) fn split_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    find(byte, text.as_bytes()).map(|at| (&text[..at], &text[at + 1..]))
+}
+
 /// The first name (in sorted order) that `pairs` holds twice. A tag's handful of attributes are
 /// compared pairwise, without allocating; a long list is sorted, so an adversarial one costs
 /// O(n log n), not O(n^2).
@@ -230,10 +236,7 @@ fn repeated_name<'a>(pairs: &[(&'a str, Value<'a>)]) -> Option<&'a str> {
 /// A non-negative decimal number of seconds (`6`, `6.006`, `0.33334`) as an exact
 /// [`Duration`]: digits past the ninth decimal are dropped, values past `u64` seconds refused.
 pub fn decimal_seconds(s: &str) -> Option<Duration> {
-    let (whole, fraction) = match find(b'.', s.as_bytes()) {
-        Some(dot) => (&s[..dot], &s[dot + 1..]),
-        None => (s, ""),
-    };
+    let (whole, fraction) = split_at_byte(s, b'.').unwrap_or((s, ""));
     let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
         return None;

@@ -8,7 +8,7 @@
 //! tables, a tag's attribute list read with errors that name the tag, the tags kept
 //! unread); what each tag means belongs to the parsers.
 
-use super::attributes::{AttrError, AttributeList};
+use super::attributes::{split_at_byte, AttrError, AttributeList};
 use super::error::{ErrorKind, ParseError};
 
 /// One meaningful line: blank lines and comments are dropped before the parsers see them.
@@ -138,10 +138,7 @@ fn classify(line: &str) -> Option<Line<'_>> {
     }
     if line.starts_with("#EXT") {
         let tag = &line[1..];
-        let (name, value) = match tag.bytes().position(|b| b == b':') {
-            Some(colon) => (&tag[..colon], &tag[colon + 1..]),
-            None => (tag, ""),
-        };
+        let (name, value) = split_at_byte(tag, b':').unwrap_or((tag, ""));
         return Some(Line::Tag { name, value });
     }
     if line.starts_with('#') {

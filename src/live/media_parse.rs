@@ -15,7 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::attributes::{decimal_integer, decimal_seconds};
+use super::attributes::{decimal_integer, decimal_seconds, split_at_byte};
 use super::error::{ErrorKind, ParseError};
 use super::lines::{lines, tag_kind, utf8, Line, PlaylistKind, UnknownTag};
 use super::low_latency::{self as ll, Part};
@@ -143,10 +143,7 @@ impl Builder {
                 self.pl.skip = Some(ll::skip(value)?);
             }
             "EXTINF" => {
-                let (secs, title) = match value.bytes().position(|b| b == b',') {
-                    Some(comma) => (&value[..comma], &value[comma + 1..]),
-                    None => (value, ""),
-                };
+                let (secs, title) = split_at_byte(value, b',').unwrap_or((value, ""));
                 let duration = decimal_seconds(secs)
                     .ok_or(bad("EXTINF", "a decimal-floating-point duration"))?;
                 self.pending.extinf = Some((duration, title.to_string(), n));

@@ -98,6 +98,14 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// A hold that ended after `held`: overall, and for its stream when known.
+    pub fn record_hold(&mut self, stream: Option<&[u8]>, held: Duration) {
+        self.hold.record(held);
+        if let Some(stream) = stream {
+            self.streams.held(stream, held);
+        }
+    }
+
     pub fn merge(&mut self, other: &Latency) {
         for (mine, theirs) in self.first_byte.iter_mut().zip(&other.first_byte) {
             mine.merge(theirs);
@@ -249,10 +257,8 @@ impl Meter {
             latency
                 .hold_release
                 .record(written.saturating_duration_since(release.version_arrived));
-            latency.hold.record(release.held);
-            if let Some((stream, _)) = &self.stream {
-                latency.streams.held(stream, release.held);
-            }
+            let stream = self.stream.as_ref().map(|(stream, _)| &stream[..]);
+            latency.record_hold(stream, release.held);
         }
         if let Some((stream, kind)) = &self.stream {
             let response = StreamResponse {
@@ -329,6 +335,9 @@ mod tests {
         // Its time ends with its write, not when the connection gets to record it.
         meter.end();
         let taken = meter.elapsed();
+        // The clock moves on (a spin of nanoseconds, not a sleep); the response's time does not.
+        let after = Instant::now();
+        while Instant::now() == after {}
         assert_eq!(meter.elapsed(), taken);
         let mut latency = Latency::default();
         meter.finish(&stats, &mut latency, method_index(&Method::Get));

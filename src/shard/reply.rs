@@ -219,14 +219,13 @@ impl OwnerStream {
                     let woken = waiting.await;
                     let held = since.elapsed();
                     if let Ok(Held::Ready(_)) = &woken {
+                        // Its figures are recorded once it is written (`Meter`).
                         self.shard.released_one();
                     } else {
-                        // A released answer's figures are recorded once it is written (`Meter`).
                         let stream =
                             StreamKey::of(&self.request.key, self.shard.config().stream_key);
                         let mut latency = self.shard.latency.borrow_mut();
-                        latency.hold.record(held);
-                        latency.streams.held(stream.as_bytes(), held);
+                        latency.record_hold(Some(stream.as_bytes()), held);
                     }
                     self.source = match woken {
                         Ok(Held::Ready(version)) => {
