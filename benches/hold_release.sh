@@ -30,6 +30,11 @@
 # (benches/release_profile.py). perf's own work shares the machine then, so the release shares
 # printed by a profiled run are not comparable with an unprofiled one's. PROFILE_OUT=FILE keeps
 # the `perf script` text there (for `benches/release_profile.py FILE --leaves` and the like).
+# The server's figures are printed twice: over the whole run, and over its steady state, from
+# WARMUP seconds after the viewers start (default 5: loadgen spreads their joins over one
+# target duration, 4 s, and the bursts then have fewer viewers and share the core with the
+# joins' connections and first requests) to the end, the difference of two readings of the
+# histogram. A run of SECONDS <= WARMUP prints the whole run only.
 # Needs `cargo build --release -p livecache -p mock-origin -p loadgen`. Server and origin on
 # CPU 1, loadgen on CPU 0, ports 9321-9323 (127.0.0.1, or 10.98.0.1 with TWO_HOSTS); stops what
 # it started. On a larger machine: SHARDS=N SERVER_CPUS=a,b,... (the server's shards and the
@@ -50,7 +55,7 @@ profile_dir=
 host=127.0.0.1
 viewer_side=()
 cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
   if [ -n "$profile_dir" ]; then rm -rf "$profile_dir"; fi
   if [ -n "${TWO_HOSTS:-}" ]; then
     ip netns del lchr 2>/dev/null || true
@@ -132,25 +137,47 @@ thread_ticks() {
   done
 }
 ticks_before="$(thread_ticks)"
+warmup="${WARMUP:-5}"
+if ! [[ $warmup =~ ^[0-9]+$ ]]; then
+  echo "WARMUP takes whole seconds, not '$warmup'" >&2
+  exit 1
+fi
+steady_from="$(mktemp)"
+pids+=("")  # replaced by the reader's pid below; cleanup skips an empty one
+if [ "$seconds" -gt "$warmup" ]; then
+  (sleep "$warmup"; curl -s http://127.0.0.1:9323/metrics >"$steady_from") &
+  pids[-1]=$!
+fi
 "${viewer_side[@]}" taskset -c "$loadgen_cpus" "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats "http://$host:9321/__stats" --threads "${#loadgen_list[@]}" --cpus "$loadgen_cpus" --quiet | grep -E "release|lacking|origin:"
 # The 99th percentile is interpolated within its bucket, as Prometheus' histogram_quantile does
-# (buckets a millisecond apart up to 6 ms, then 7.5, 10, 25 ms).
-curl -s http://127.0.0.1:9323/metrics | awk '
-  /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5); n[le] = $2; order[++k] = le }
-  /^livecache_hls_hold_release_seconds_count/ { total = $2 }
-  END { for (i = 1; i <= k; i++) if (order[i] == "0.002" || order[i] == "0.003" || order[i] == "0.004" || order[i] == "0.005" || order[i] == "0.006" || order[i] == "0.01" || order[i] == "0.025")
-          printf "server: %.1f%% of %d held answers released within %s s\n", 100 * n[order[i]] / total, total, order[i]
-        if (total > 0) {
-          want = 0.99 * total; low = 0; below = 0
-          for (i = 1; i <= k; i++) {
-            if (n[order[i]] >= want) {
-              if (order[i] == "+Inf") { printf "server: p99 above %s s\n", low; break }
-              printf "server: p99 %.1f ms (interpolated in its bucket)\n", 1000 * (low + (order[i] - low) * (want - below) / (n[order[i]] - below)); break
-            }
-            low = order[i]; below = n[order[i]]
-          } } }'
+# (buckets a millisecond apart up to 6 ms, then 7.5, 10, 25 ms). `release_figures LABEL BEFORE
+# AFTER`: of the answers counted in AFTER and not in BEFORE (an empty file counts none).
+release_figures() {
+  awk -v label="$1" '
+    /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+      if (FILENAME == ARGV[1]) { base[le] = $2 } else { n[le] = $2 - base[le]; order[++k] = le } }
+    /^livecache_hls_hold_release_seconds_count/ { if (FILENAME == ARGV[1]) { base_total = $2 } else { total = $2 - base_total } }
+    END { for (i = 1; i <= k; i++) if (order[i] == "0.002" || order[i] == "0.003" || order[i] == "0.004" || order[i] == "0.005" || order[i] == "0.006" || order[i] == "0.01" || order[i] == "0.025")
+            if (total > 0) printf "server%s: %.1f%% of %d held answers released within %s s\n", label, 100 * n[order[i]] / total, total, order[i]
+          if (total > 0) {
+            want = 0.99 * total; low = 0; below = 0
+            for (i = 1; i <= k; i++) {
+              if (n[order[i]] >= want) {
+                if (order[i] == "+Inf") { printf "server%s: p99 above %s s\n", label, low; break }
+                printf "server%s: p99 %.1f ms (interpolated in its bucket)\n", label, 1000 * (low + (order[i] - low) * (want - below) / (n[order[i]] - below)); break
+              }
+              low = order[i]; below = n[order[i]]
+            } } }' "$2" "$3"
+}
+steady_to="$(mktemp)"
+curl -s http://127.0.0.1:9323/metrics >"$steady_to"
+release_figures "" /dev/null "$steady_to"
+if [ -s "$steady_from" ]; then
+  release_figures " (steady, after ${warmup} s)" "$steady_from" "$steady_to"
+fi
+rm -f "$steady_from" "$steady_to"
 # The server's CPU per held answer, with everything else each viewer brings per part (its
 # part's body, its next requests), by shard: what a burst costs each core, wherever it runs.
 held="$(curl -s http://127.0.0.1:9323/metrics | awk '/^livecache_hls_hold_release_seconds_count/ { print $2 }')"

@@ -10,7 +10,7 @@
 //! the *fastest* reader by at most a window, and a reader that falls more than a window behind
 //! the fastest is cut, so one client that stops reading never holds up another.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
@@ -26,7 +26,7 @@ use crate::http::Failure;
 
 #[path = "inflight_reader.rs"]
 mod reader;
-pub use reader::Reader;
+pub use reader::{Completions, Reader};
 
 /// What a reader sees, in order: `Head`, then `Chunk`s, then `End` or `Aborted`; or, before
 /// any head, `Failed` (the failure to answer with) or `NotShared`.
@@ -69,9 +69,9 @@ struct State {
     head: Option<Arc<CachedHead>>,
     /// When the whole response was in, by the real clock.
     complete_at: Option<Instant>,
-    /// Counted up once when the response completes, and down when the reader that asked for
-    /// it goes (`Reader::signal_completion_to`); whether it is counted up now.
-    completion_signal: Option<Rc<Cell<u64>>>,
+    /// Counted once when the response completes, and taken back when the reader that asked
+    /// for it goes (`Reader::signal_completion_to`); whether it is counted now.
+    completion_signal: Option<Rc<Completions>>,
     signalled: bool,
     /// The head the leader's reader gets when it differs (fields withheld from others).
     leader_head: Option<Arc<CachedHead>>,
@@ -220,7 +220,7 @@ impl InFlight {
         state.phase = Phase::Complete;
         state.complete_at = Some(Instant::now());
         if let Some(count) = state.completion_signal.clone() {
-            count.set(count.get() + 1);
+            count.arrived();
             state.signalled = true;
         }
         wake_all(&mut state);

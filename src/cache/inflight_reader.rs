@@ -1,6 +1,7 @@
 //! A request's view of an in-flight object (`InFlight`): its reader slot, the events it
 //! takes in order (waiting for each, or taking what is already there), and giving the slot
-//! back when the request goes, which may let the leader read on.
+//! back when the request goes, which may let the leader read on; and the count a reader may
+//! ask a complete response to be kept in until it goes (`Completions`).
 
 use std::cell::Cell;
 use std::future::poll_fn;
@@ -36,7 +37,7 @@ impl Reader {
     /// Has the response's completion count `count` up by one until this reader goes: the
     /// shard learns that a complete answer waits for this reader's task before the task gets
     /// its turn. For a fetch with this one reader (a private fetch).
-    pub fn signal_completion_to(&mut self, count: Rc<Cell<u64>>) {
+    pub fn signal_completion_to(&mut self, count: Rc<Completions>) {
         self.flight.state.borrow_mut().completion_signal = Some(count);
     }
 
@@ -51,6 +52,35 @@ impl Reader {
     }
 }
 
+/// Complete responses whose reader asked to be counted (`Reader::signal_completion_to`): how
+/// many wait for their reader's task now, and how many came in all.
+#[derive(Debug, Default)]
+pub struct Completions {
+    waiting: Cell<u64>,
+    total: Cell<u64>,
+}
+
+impl Completions {
+    /// Complete responses whose reader has not gone yet.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.get()
+    }
+
+    /// Every response counted so far.
+    pub fn total(&self) -> u64 {
+        self.total.get()
+    }
+
+    pub(super) fn arrived(&self) {
+        self.waiting.set(self.waiting.get() + 1);
+        self.total.set(self.total.get() + 1);
+    }
+
+    fn taken(&self) {
+        self.waiting.set(self.waiting.get().saturating_sub(1));
+    }
+}
+
 impl Drop for Reader {
     fn drop(&mut self) {
         let mut state = self.flight.state.borrow_mut();
@@ -58,7 +88,7 @@ impl Drop for Reader {
         // a completion after this counts nothing.
         if let Some(count) = state.completion_signal.take() {
             if std::mem::take(&mut state.signalled) {
-                count.set(count.get().saturating_sub(1));
+                count.taken();
             }
         }
         state.slots[self.slot] = None;

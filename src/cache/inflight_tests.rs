@@ -327,8 +327,8 @@ fn a_stored_object_says_so_once_complete() {
 }
 
 /// A private fetch whose reader asked to be signalled on completion, and the count.
-fn signalled() -> (Rc<Cell<u64>>, Rc<InFlight>, Reader) {
-    let count = Rc::new(Cell::new(0));
+fn signalled() -> (Rc<Completions>, Rc<InFlight>, Reader) {
+    let count = Rc::new(Completions::default());
     let flight = InFlight::new();
     let mut reader = flight.reader();
     reader.signal_completion_to(Rc::clone(&count));
@@ -340,12 +340,13 @@ fn a_completion_is_signalled_once_until_its_reader_goes() {
     let (count, flight, reader) = signalled();
     flight.publish_head(head(), true);
     flight.publish_chunk(Bytes::from_static(b"x"));
-    assert_eq!(count.get(), 0, "nothing until the response is whole");
+    assert_eq!(count.waiting(), 0, "nothing until the response is whole");
     flight.complete();
-    assert_eq!(count.get(), 1);
+    assert_eq!((count.waiting(), count.total()), (1, 1));
     assert!(reader.completed_at().is_some());
     drop(reader);
-    assert_eq!(count.get(), 0, "the reader's going takes it back");
+    assert_eq!(count.waiting(), 0, "the reader's going takes it back");
+    assert_eq!(count.total(), 1, "what came stays counted");
 }
 
 #[test]
@@ -354,15 +355,15 @@ fn a_reader_gone_before_the_completion_leaves_no_count() {
     flight.publish_head(head(), true);
     drop(reader);
     flight.complete();
-    assert_eq!(count.get(), 0);
+    assert_eq!(count.waiting(), 0);
 }
 
 #[test]
 fn a_failed_fetch_signals_nothing() {
     let (count, flight, reader) = signalled();
     flight.fail(Failure::UpstreamBroken);
-    assert_eq!(count.get(), 0);
+    assert_eq!(count.waiting(), 0);
     assert!(reader.completed_at().is_none());
     drop(reader);
-    assert_eq!(count.get(), 0);
+    assert_eq!(count.waiting(), 0);
 }

@@ -19,7 +19,7 @@ pub mod vary;
 
 pub use entry::{Arrival, CachedHead, StoredObject};
 pub use freshness::{Decision, Freshness, Policy, Reuse};
-pub use inflight::{Event, InFlight, Reader};
+pub use inflight::{Completions, Event, InFlight, Reader};
 pub use key::{CacheKey, StreamKey};
 pub use pass_through::{PassThroughBudget, Reservation};
 pub use purge::PurgeScope;

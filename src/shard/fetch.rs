@@ -363,6 +363,13 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
         leader.flight.fail(Failure::MemoryFull);
         return;
     }
+    // Media waits while playlist answers are released: a part's head woke its followers (50
+    // per rendition at a part instant) only for each to wait at the gate in turn, in the
+    // middle of the burst they waited for.
+    let after_playlists = !crate::live::is_manifest_path(leader.request.key.path());
+    if after_playlists {
+        shard.let_releases_pass().await;
+    }
     leader.flight.publish_head(Arc::clone(&head), shared);
     if (200..300).contains(&status) {
         shard.prefetch_origin_hint(&leader.request, &response.head.headers);
@@ -373,6 +380,7 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
             .map_or(&[], |partial| &partial.chunks[..]),
         content_length,
         max_object,
+        after_playlists,
     };
     let (keeping, body_len) = match stream_body(leader, &mut response, keeping, body).await {
         Ok(done) => done,

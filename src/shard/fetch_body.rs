@@ -28,6 +28,8 @@ pub(super) struct Body<'a> {
     pub prefix: &'a [Bytes],
     pub content_length: Option<u64>,
     pub max_object: u64,
+    /// Not a manifest: its reads wait while playlist answers are released (`release_gate`).
+    pub after_playlists: bool,
 }
 
 /// Why a body ended early.
@@ -56,7 +58,12 @@ pub(super) async fn stream_body(
         }
         let next = match prefix.next() {
             Some(chunk) => Ok(Some(chunk)),
-            None => response.next_chunk().await,
+            None => {
+                if body.after_playlists {
+                    leader.shard.let_releases_pass().await;
+                }
+                response.next_chunk().await
+            }
         };
         match next {
             Ok(Some(chunk)) => {

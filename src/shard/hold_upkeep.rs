@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::release_gate::{self, ReleaseGate, WAIT_LIMIT};
 use super::rendition::{Held, Rendition, Waiter};
 use super::{long_poll, Shard};
 use crate::cache::{CacheKey, StreamKey};
@@ -20,8 +21,6 @@ use crate::live;
 use crate::log::{RateLimit, UPSTREAM_WARN_EVERY};
 use crate::metrics::{HoldResult, LiveStats};
 
-/// How many times a media chunk yields to playlist answers being released.
-const RELEASE_YIELDS: usize = 4;
 /// How often held requests are checked against their deadlines.
 const SWEEP_EVERY: Duration = Duration::from_millis(50);
 /// The hold limit before any playlist of the rendition is known (its target duration is not).
@@ -42,12 +41,8 @@ pub struct Holds {
     pub(super) warnings: RefCell<RateLimit>,
     /// The shard is draining: nothing new is held.
     pub(super) draining: Cell<bool>,
-    /// Held requests woken with a version whose answer has not started yet.
-    pub(super) releasing: Cell<u64>,
-    /// Long-poll responses read whole whose task has not had its turn yet: each may release
-    /// held requests (a new version), or not (an error, nothing new); exact, as each fetch's
-    /// reader takes its count back when it goes.
-    pub(super) versions_incoming: Rc<Cell<u64>>,
+    /// Where media, new requests and written answers wait for playlist answers released.
+    pub(super) gate: Rc<ReleaseGate>,
     /// The directories (host and path up to the last `/`) of the tracked renditions, with how
     /// many renditions each holds: where a part or segment belongs to a live stream.
     pub(super) dirs: RefCell<HashMap<StreamKey, usize>>,
@@ -73,8 +68,7 @@ impl Default for Holds {
             dirs: RefCell::default(),
             draining: Cell::new(false),
             untrackable: RefCell::default(),
-            releasing: Cell::new(0),
-            versions_incoming: Rc::new(Cell::new(0)),
+            gate: Rc::default(),
         }
     }
 }
@@ -230,38 +224,45 @@ impl Shard {
         LiveStats::set(&self.my_stats().live.state_bytes, bytes);
     }
 
-    /// A woken held request started its answer.
+    /// A woken held request started its answer (or went without one).
     pub(super) fn released_one(&self) {
-        let left = self.holds.releasing.get().saturating_sub(1);
-        self.holds.releasing.set(left);
+        self.holds.gate.released_one();
     }
 
     /// Whether held requests woken by a new version have yet to start their answers, or a
     /// long-poll answer is in and its task has yet to install it.
     pub(super) fn releases_pending(&self) -> bool {
-        self.holds.releasing.get() > 0 || self.holds.versions_incoming.get() > 0
+        self.holds.gate.is_shut()
     }
 
     /// Lets the held requests woken by a new version answer before a media body or a fetch's
     /// head goes on, a new request is worked on, or a written answer's exchange goes on to its
-    /// bookkeeping and next read: yields while any is still waiting to run,
-    /// or a long-poll answer is in and its task has not installed it yet (a few times at most,
-    /// so nothing is held back for long). Measured (`benches/hold_release.sh`) on one core
-    /// with 1,000 answers per part instant: 87 to 98% of held answers left within 10 ms of
-    /// their version, against 42% without; letting new requests wait too took the share within
-    /// 5 ms from 20-29% to 27-35%. Yielding from the moment the answer is in, and before heads
-    /// too: 81-99% within 5 ms against 32-50%, timed from the answer's completion
-    /// (`TWO_HOSTS=1`, 500 viewers, 3 interleaved pairs).
+    /// bookkeeping and next read: waits at the gate (`release_gate`) for the releases woken
+    /// before it came and for those the long-poll answers in by then bring, and no longer than
+    /// `WAIT_LIMIT`. Measured (`benches/hold_release.sh`) on one core, with up to four yields
+    /// then rather than the gate, with 1,000 answers per part instant: 87 to 98% of held
+    /// answers left within 10 ms of their version, against 42% without; letting new requests
+    /// wait too took the share within 5 ms from 20-29% to 27-35%. Yielding from the moment the
+    /// answer is in, and before heads too: 81-99% within 5 ms against 32-50%, timed from the
+    /// answer's completion (`TWO_HOSTS=1`, 500 viewers, 3 interleaved pairs). The gate, with
+    /// media fetches waiting at it before their head and each read: README, sitting 10.
     pub async fn let_releases_pass(&self) {
-        for _ in 0..RELEASE_YIELDS {
-            if !self.releases_pending() {
-                return;
-            }
-            futures_lite::future::yield_now().await;
-        }
-        // Those releases had their turns; a count left over (a request dropped between its
-        // wake and its turn) must not slow every later chunk. `versions_incoming` is exact.
-        self.holds.releasing.set(0);
+        let gate = &self.holds.gate;
+        release_gate::pass(gate, || {
+            let gate = Rc::clone(gate);
+            glommio::spawn_local(async move {
+                let mut wait = WAIT_LIMIT;
+                loop {
+                    glommio::timer::sleep(wait).await;
+                    match gate.expire(Instant::now()) {
+                        Some(next) => wait = next,
+                        None => break,
+                    }
+                }
+            })
+            .detach();
+        })
+        .await
     }
 
     /// Counts how a blocking reload for `key` was answered, overall and for its stream.

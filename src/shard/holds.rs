@@ -293,7 +293,7 @@ impl Shard {
             let ready = matches!(held, Held::Ready(_));
             // Counted only when the request is still there to answer (see `released_one`).
             if w.wake.send(held).is_ok() && ready {
-                self.holds.releasing.set(self.holds.releasing.get() + 1);
+                self.holds.gate.woke_release();
             }
         }
         *rendition.waiters.borrow_mut() = keep;

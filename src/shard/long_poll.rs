@@ -74,7 +74,13 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
         let started = Instant::now();
         let known = latest.as_deref().map(|v| &v.playlist);
         let (target, pace) = next_target(&rendition, known.filter(|_| !plain));
-        let wait = match poll(&shard, &rendition, &target).await {
+        let polled = poll(&shard, &rendition, &target).await;
+        // Its reader went: the release gate, shut while this answer waited for its task,
+        // opens unless a version installed now wakes held requests (`release_gate`).
+        if !matches!(polled, Polled::Playlist(..)) {
+            shard.holds.gate.answer_installed();
+        }
+        let wait = match polled {
             Polled::Playlist(head, body, playlist, received) => {
                 plain = false;
                 let arrival = Arrival {
@@ -84,6 +90,7 @@ pub(super) async fn run(shard: Rc<Shard>, rendition: Rc<Rendition>) {
                 };
                 let target_duration = playlist.target_duration;
                 let outcome = install(&shard, &rendition, head, body, *playlist, arrival);
+                shard.holds.gate.answer_installed();
                 let installed = outcome.installed;
                 match (installed, &outcome.version) {
                     (Installed::News, Some(version)) => {
@@ -177,7 +184,7 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     // Media work yields from the moment the answer is in (`let_releases_pass`), not only once
     // this task has had its turn and installed it. The reader takes its count back when it
     // goes, at this function's end: in the same turn as the install that follows.
-    reader.signal_completion_to(Rc::clone(&shard.holds.versions_incoming));
+    reader.signal_completion_to(shard.holds.gate.answers());
     read_answer(shard, &mut reader, max).await
 }
 

@@ -21,6 +21,7 @@ mod prefetch;
 pub mod probes;
 mod quota;
 mod refresh_ahead;
+mod release_gate;
 mod rendition;
 mod replicas;
 pub mod reply;

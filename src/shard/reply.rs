@@ -102,6 +102,18 @@ pub struct OwnerStream {
     vary_retried: bool,
 }
 
+impl Drop for OwnerStream {
+    /// A held request woken with a version but dropped before its turn (its client went, a
+    /// remote viewer's forward stopped) takes its release back: the gate's count stays exact.
+    fn drop(&mut self) {
+        if let Source::Held { waiting, .. } = &mut self.source {
+            if let Ok(Some(Held::Ready(_))) = waiting.try_recv() {
+                self.shard.released_one();
+            }
+        }
+    }
+}
+
 impl OwnerStream {
     /// Looks the request up on its owner shard (which must be the current one).
     pub fn open(shard: &Rc<Shard>, request: Arc<FetchRequest>) -> OwnerStream {

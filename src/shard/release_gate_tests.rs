@@ -1,0 +1,204 @@
+//! The release gate's waits, driven by hand: releases woken and taken, long-poll answers
+//! completed (through a real in-flight fetch's reader) and installed, and the watchdog.
+
+use super::*;
+use crate::cache::{CachedHead, InFlight, Reader};
+use bytes::Bytes;
+use std::future::Future;
+use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Wake};
+
+struct Count(AtomicUsize);
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A task's waker, and how many times it was woken.
+fn task() -> (Arc<Count>, Waker) {
+    let count = Arc::new(Count(AtomicUsize::new(0)));
+    (Arc::clone(&count), Waker::from(count))
+}
+
+fn woken(count: &Count) -> usize {
+    count.0.load(Ordering::SeqCst)
+}
+
+fn poll(wait: Pin<&mut impl Future<Output = ()>>, waker: &Waker) -> bool {
+    wait.poll(&mut Context::from_waker(waker)).is_ready()
+}
+
+/// A long-poll answer the gate counts, completed: its reader goes when its task has had its
+/// turn.
+fn answer_in(gate: &ReleaseGate) -> Reader {
+    let flight = InFlight::new();
+    let mut reader = flight.reader();
+    reader.signal_completion_to(gate.answers());
+    flight.publish_head(
+        Arc::new(CachedHead::plain(200, Bytes::new(), vec![], None)),
+        false,
+    );
+    flight.complete();
+    reader
+}
+
+#[test]
+fn an_open_gate_lets_a_task_through_at_once() {
+    let gate = ReleaseGate::default();
+    let (_, w) = task();
+    let mut wait = pin!(pass(&gate, || panic!("nothing parks")));
+    assert!(poll(wait.as_mut(), &w));
+}
+
+#[test]
+fn a_parked_task_is_woken_once_when_the_releases_before_it_are_taken() {
+    let gate = ReleaseGate::default();
+    gate.woke_release();
+    gate.woke_release();
+    let watches = Cell::new(0);
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || watches.set(watches.get() + 1)));
+    assert!(!poll(wait.as_mut(), &w));
+    assert!(
+        !poll(wait.as_mut(), &w),
+        "polled again while waiting (another wake-up)"
+    );
+    assert_eq!(watches.get(), 1);
+    gate.released_one();
+    assert_eq!(woken(&count), 0, "one release still to run");
+    gate.released_one();
+    assert_eq!(woken(&count), 1);
+    assert!(poll(wait.as_mut(), &w));
+}
+
+#[test]
+fn releases_woken_after_a_task_came_do_not_keep_it_waiting() {
+    let gate = ReleaseGate::default();
+    gate.woke_release();
+    let (count, w) = task();
+    let mut first = pin!(pass(&gate, || {}));
+    assert!(!poll(first.as_mut(), &w));
+    // Another version releases more before the first release ran, and a second task comes.
+    gate.woke_release();
+    gate.woke_release();
+    let (later_count, later) = task();
+    let mut second = pin!(pass(&gate, || panic!("one watchdog is set")));
+    assert!(!poll(second.as_mut(), &later));
+    gate.released_one();
+    assert_eq!((woken(&count), woken(&later_count)), (1, 0));
+    assert!(poll(first.as_mut(), &w));
+    assert!(gate.is_shut());
+    gate.released_one();
+    gate.released_one();
+    assert_eq!(woken(&later_count), 1);
+    assert!(!gate.is_shut());
+}
+
+#[test]
+fn an_answer_in_keeps_a_task_waiting_for_the_releases_it_brings() {
+    let gate = ReleaseGate::default();
+    let reader = answer_in(&gate);
+    assert!(gate.is_shut());
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &w));
+    // Its task installs a version that wakes two held requests; then its reader goes.
+    gate.woke_release();
+    gate.woke_release();
+    drop(reader);
+    gate.answer_installed();
+    assert_eq!(woken(&count), 0, "its releases are still to run");
+    gate.released_one();
+    gate.released_one();
+    assert_eq!(woken(&count), 1);
+}
+
+#[test]
+fn an_answer_that_releases_nothing_frees_its_waiters() {
+    let gate = ReleaseGate::default();
+    let reader = answer_in(&gate);
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &w));
+    drop(reader);
+    gate.answer_installed();
+    assert_eq!(woken(&count), 1);
+    assert!(!gate.is_shut());
+}
+
+#[test]
+fn a_task_waits_only_for_the_answers_in_when_it_came() {
+    let gate = ReleaseGate::default();
+    let first_answer = answer_in(&gate);
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &w));
+    let second_answer = answer_in(&gate);
+    drop(first_answer);
+    gate.answer_installed();
+    assert_eq!(
+        woken(&count),
+        1,
+        "the answer that came later is not waited for"
+    );
+    drop(second_answer);
+}
+
+#[test]
+fn a_release_dropped_before_its_turn_is_taken_back() {
+    // `OwnerStream`'s drop takes back a release woken but never run: the count stays exact.
+    let gate = ReleaseGate::default();
+    gate.woke_release();
+    gate.released_one();
+    gate.released_one(); // one too many (a mistake): never below what was woken
+    gate.woke_release();
+    assert!(gate.is_shut(), "the next release still counts");
+}
+
+#[test]
+fn the_watchdog_frees_the_overdue_and_forgives_a_count_left_over() {
+    let gate = ReleaseGate::default();
+    gate.woke_release(); // never taken back: a mistake
+    let reader = answer_in(&gate);
+    let (count, w) = task();
+    let (other_count, other) = task();
+    let mut waits = (pin!(pass(&gate, || {})), pin!(pass(&gate, || {})));
+    assert!(!poll(waits.0.as_mut(), &w));
+    drop(reader);
+    gate.answer_installed(); // the first moves on to wait for the release left over
+    assert!(!poll(waits.1.as_mut(), &other));
+    assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
+    assert_eq!((woken(&count), woken(&other_count)), (1, 1));
+    assert!(!gate.is_shut());
+    assert!(!gate.watched.get(), "the next park sets a new watchdog");
+}
+
+#[test]
+fn the_watchdog_frees_no_task_before_its_time() {
+    let gate = ReleaseGate::default();
+    gate.woke_release();
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &w));
+    let parked = Instant::now();
+    let again = gate
+        .expire(parked)
+        .expect("checks again while a task waits");
+    assert!(again <= WAIT_LIMIT && again > Duration::ZERO);
+    assert_eq!(woken(&count), 0);
+    assert!(gate.is_shut(), "a release in its burst keeps its turn");
+    gate.released_one();
+    assert_eq!(woken(&count), 1);
+    assert_eq!(gate.expire(parked + WAIT_LIMIT), None, "nobody waits");
+}
+
+#[test]
+fn the_watchdog_keeps_counts_when_nobody_waits() {
+    let gate = ReleaseGate::default();
+    gate.woke_release();
+    assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
+    assert!(gate.is_shut(), "releases mid-burst keep their turn");
+}
