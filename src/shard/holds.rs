@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_channel::oneshot;
+use super::held_slot;
 
 use super::hold_upkeep::{directory_of, RenditionKey};
 use super::rendition::{Form, Held, Rendition, Version, Waiter};
@@ -41,7 +41,7 @@ pub enum Blocking {
         form: Form,
     },
     Wait {
-        waiting: oneshot::Receiver<Held>,
+        waiting: held_slot::Waiting,
         form: Form,
     },
 }
@@ -131,7 +131,7 @@ impl Shard {
             self.hold_results(&rendition.stream, HoldResult::Expired, 1);
             return Blocking::Refuse(Failure::HoldExpired);
         }
-        let (wake, waiting) = oneshot::channel();
+        let (wake, waiting) = held_slot::slot();
         rendition.waiters.borrow_mut().push(Waiter {
             msn: directives.msn,
             part: directives.part,

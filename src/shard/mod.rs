@@ -8,6 +8,7 @@ pub mod broadcast;
 mod dash;
 mod fetch;
 mod fetch_body;
+mod held_slot;
 mod hold_back;
 mod hold_upkeep;
 mod holds;

@@ -8,8 +8,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::held_slot;
 use bytes::Bytes;
-use futures_channel::oneshot;
 
 use super::FetchRequest;
 use crate::cache::directives::ResponseDirectives;
@@ -139,7 +139,7 @@ pub struct Waiter {
     pub msn: Option<u64>,
     pub part: Option<u64>,
     pub since: Instant,
-    pub wake: oneshot::Sender<Held>,
+    pub wake: held_slot::Wake,
 }
 
 /// One rendition's state on its owner shard.

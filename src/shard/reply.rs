@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use futures_channel::oneshot;
+use super::held_slot;
 
 use super::holds::Blocking;
 use super::rendition::{Form, Held, Version};
@@ -65,7 +65,7 @@ enum Source {
     /// A blocking playlist reload waiting for a later version (`holds`), to be answered in
     /// `form`.
     Held {
-        waiting: oneshot::Receiver<Held>,
+        waiting: held_slot::Waiting,
         form: Form,
         since: Instant,
     },
@@ -107,7 +107,7 @@ impl Drop for OwnerStream {
     /// remote viewer's forward stopped) takes its release back: the gate's count stays exact.
     fn drop(&mut self) {
         if let Source::Held { waiting, .. } = &mut self.source {
-            if let Ok(Some(Held::Ready(_))) = waiting.try_recv() {
+            if let Some(Held::Ready(_)) = waiting.try_take() {
                 self.shard.released_one();
             }
         }
