@@ -363,10 +363,14 @@ async fn deliver(leader: &mut Leader, fetched: Fetched, keep: Keep) {
         leader.flight.fail(Failure::MemoryFull);
         return;
     }
-    // Media waits while playlist answers are released: a part's head woke its followers (50
-    // per rendition at a part instant) only for each to wait at the gate in turn, in the
-    // middle of the burst they waited for.
-    let after_playlists = !crate::live::is_manifest_path(leader.request.key.path());
+    // A live stream's media waits while playlist answers are released: a part's head woke its
+    // followers (50 per rendition at a part instant) only for each to wait at the gate in
+    // turn, in the middle of the burst they waited for. Other objects (a VOD download, a
+    // manifest known by its type) do not wait.
+    let key = &leader.request.key;
+    let after_playlists = !crate::live::is_manifest_path(key.path())
+        && !head.facts().is_manifest_type()
+        && shard.in_live_rendition(key);
     if after_playlists {
         shard.let_releases_pass().await;
     }

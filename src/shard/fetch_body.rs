@@ -28,7 +28,8 @@ pub(super) struct Body<'a> {
     pub prefix: &'a [Bytes],
     pub content_length: Option<u64>,
     pub max_object: u64,
-    /// Not a manifest: its reads wait while playlist answers are released (`release_gate`).
+    /// A live stream's media: its reads wait while playlist answers are released
+    /// (`release_gate`).
     pub after_playlists: bool,
 }
 

@@ -1,6 +1,7 @@
 //! The slot a held playlist request is answered through: the rendition keeps one end
-//! (`Wake`, in its `Waiter`), the request's reply the other (`Waiting`, a future). Both live on
-//! the rendition's owner shard, so the slot is a plain `Rc` cell. A part instant wakes every
+//! (`Wake`, in its `Waiter`), the request's reply the other (`Waiting`, a future resolving to
+//! a `rendition::Held`). Both live on the rendition's owner shard, so the slot is a plain `Rc`
+//! cell. A part instant wakes every
 //! held request of every rendition at once, and `futures_channel`'s thread-safe oneshot took
 //! a sixth of the first 4 ms of a 500-viewer burst on one core (its locks and the separate
 //! wake on the sender's drop, `PROFILE=1 benches/hold_release.sh`).
@@ -11,15 +12,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use super::rendition::Held;
-
 /// The request went (or its end was dropped) before an answer came.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Gone;
 
-#[derive(Default)]
-struct Slot {
-    held: Option<Held>,
+struct Slot<T> {
+    held: Option<T>,
     waker: Option<Waker>,
     /// The `Wake` end was used or dropped: nothing more will come.
     closed: bool,
@@ -28,21 +26,26 @@ struct Slot {
 }
 
 /// The rendition's end: answers the request once.
-pub struct Wake(Rc<RefCell<Slot>>);
+pub struct Wake<T>(Rc<RefCell<Slot<T>>>);
 
 /// The request's end: resolves to what the rendition sent, or `Gone` when it dropped its end
 /// without sending.
-pub struct Waiting(Rc<RefCell<Slot>>);
+pub struct Waiting<T>(Rc<RefCell<Slot<T>>>);
 
 /// A new slot's two ends.
-pub fn slot() -> (Wake, Waiting) {
-    let slot = Rc::new(RefCell::new(Slot::default()));
+pub fn slot<T>() -> (Wake<T>, Waiting<T>) {
+    let slot = Rc::new(RefCell::new(Slot {
+        held: None,
+        waker: None,
+        closed: false,
+        gone: false,
+    }));
     (Wake(Rc::clone(&slot)), Waiting(slot))
 }
 
-impl Wake {
+impl<T> Wake<T> {
     /// Answers the request and wakes its task; `Err` with the answer when the request went.
-    pub fn send(self, held: Held) -> Result<(), Held> {
+    pub fn send(self, held: T) -> Result<(), T> {
         let waker = {
             let mut slot = self.0.borrow_mut();
             if slot.gone {
@@ -64,7 +67,7 @@ impl Wake {
     }
 }
 
-impl Drop for Wake {
+impl<T> Drop for Wake<T> {
     fn drop(&mut self) {
         let waker = {
             let mut slot = self.0.borrow_mut();
@@ -80,15 +83,15 @@ impl Drop for Wake {
     }
 }
 
-impl Waiting {
+impl<T> Waiting<T> {
     /// What was sent, if anything was and it was not taken yet.
-    pub fn try_take(&mut self) -> Option<Held> {
+    pub fn try_take(&mut self) -> Option<T> {
         self.0.borrow_mut().held.take()
     }
 }
 
-impl Future for Waiting {
-    type Output = Result<Held, Gone>;
+impl<T> Future for Waiting<T> {
+    type Output = Result<T, Gone>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut slot = self.0.borrow_mut();
@@ -105,9 +108,14 @@ impl Future for Waiting {
     }
 }
 
-impl Drop for Waiting {
+impl<T> Drop for Waiting<T> {
+    /// The request went: what it held (an unread answer, its task's waker) goes now, not when
+    /// the sweep drops the rendition's end.
     fn drop(&mut self) {
-        self.0.borrow_mut().gone = true;
+        let mut slot = self.0.borrow_mut();
+        slot.gone = true;
+        slot.held = None;
+        slot.waker = None;
     }
 }
 
@@ -115,26 +123,65 @@ impl Drop for Waiting {
 mod tests {
     use super::*;
     use std::pin::pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::task::Wake as WakeTask;
 
-    fn poll(waiting: &mut Waiting) -> Poll<Result<Held, Gone>> {
-        pin!(waiting).poll(&mut Context::from_waker(Waker::noop()))
+    struct Count(AtomicUsize);
+    impl WakeTask for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// A task's waker and how many times it was woken.
+    fn task() -> (Arc<Count>, Waker) {
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        (Arc::clone(&count), Waker::from(count))
+    }
+
+    fn woken(count: &Count) -> usize {
+        count.0.load(Ordering::SeqCst)
+    }
+
+    fn poll(waiting: &mut Waiting<u32>, waker: &Waker) -> Poll<Result<u32, Gone>> {
+        pin!(waiting).poll(&mut Context::from_waker(waker))
     }
 
     #[test]
-    fn an_answer_reaches_the_request_once() {
+    fn an_answer_wakes_the_request_once_and_reaches_it_once() {
         let (wake, mut waiting) = slot();
-        assert!(poll(&mut waiting).is_pending());
-        assert!(wake.send(Held::TooFar).is_ok());
-        assert!(matches!(poll(&mut waiting), Poll::Ready(Ok(Held::TooFar))));
-        assert!(matches!(poll(&mut waiting), Poll::Ready(Err(Gone))));
+        let (count, w) = task();
+        assert!(poll(&mut waiting, &w).is_pending());
+        assert!(
+            poll(&mut waiting, &w).is_pending(),
+            "polled again: the same waker kept"
+        );
+        assert!(wake.send(7).is_ok());
+        assert_eq!(woken(&count), 1, "sent, and the end dropped: one wake");
+        assert_eq!(poll(&mut waiting, &w), Poll::Ready(Ok(7)));
+        assert_eq!(poll(&mut waiting, &w), Poll::Ready(Err(Gone)));
     }
 
     #[test]
-    fn a_dropped_rendition_end_says_gone() {
+    fn the_latest_waker_is_the_one_woken() {
         let (wake, mut waiting) = slot();
-        assert!(poll(&mut waiting).is_pending());
+        let (first, w1) = task();
+        let (second, w2) = task();
+        assert!(poll(&mut waiting, &w1).is_pending());
+        assert!(poll(&mut waiting, &w2).is_pending());
+        assert!(wake.send(1).is_ok());
+        assert_eq!((woken(&first), woken(&second)), (0, 1));
+    }
+
+    #[test]
+    fn a_dropped_rendition_end_wakes_the_request_with_gone() {
+        let (wake, mut waiting) = slot::<u32>();
+        let (count, w) = task();
+        assert!(poll(&mut waiting, &w).is_pending());
         drop(wake);
-        assert!(matches!(poll(&mut waiting), Poll::Ready(Err(Gone))));
+        assert_eq!(woken(&count), 1);
+        assert_eq!(poll(&mut waiting, &w), Poll::Ready(Err(Gone)));
     }
 
     #[test]
@@ -143,15 +190,24 @@ mod tests {
         assert!(!wake.is_canceled());
         drop(waiting);
         assert!(wake.is_canceled());
-        assert!(matches!(wake.send(Held::Expired), Err(Held::Expired)));
+        assert_eq!(wake.send(3), Err(3));
     }
 
     #[test]
     fn an_answer_not_taken_can_be_taken_back() {
         let (wake, mut waiting) = slot();
         assert!(waiting.try_take().is_none());
-        assert!(wake.send(Held::Pass).is_ok());
-        assert!(matches!(waiting.try_take(), Some(Held::Pass)));
+        assert!(wake.send(5).is_ok());
+        assert_eq!(waiting.try_take(), Some(5));
         assert!(waiting.try_take().is_none());
+    }
+
+    #[test]
+    fn a_request_gone_lets_go_of_an_unread_answer() {
+        let (wake, waiting) = slot();
+        let answer = Rc::new(());
+        assert!(wake.send(Rc::clone(&answer)).is_ok());
+        drop(waiting);
+        assert_eq!(Rc::strong_count(&answer), 1);
     }
 }

@@ -41,7 +41,7 @@ pub enum Blocking {
         form: Form,
     },
     Wait {
-        waiting: held_slot::Waiting,
+        waiting: held_slot::Waiting<Held>,
         form: Form,
     },
 }

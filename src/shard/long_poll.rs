@@ -181,7 +181,7 @@ async fn poll(shard: &Rc<Shard>, rendition: &Rendition, target: &str) -> Polled 
     ShardStats::incr(&shard.my_stats().live.upstream_polls);
     let max = shard.config().live.max_playlist_size;
     let mut reader = shard.fetch_private(&request);
-    // Media work yields from the moment the answer is in (`let_releases_pass`), not only once
+    // Media work waits from the moment the answer is in (`let_releases_pass`), not only once
     // this task has had its turn and installed it. The reader takes its count back when it
     // goes, at this function's end: in the same turn as the install that follows.
     reader.signal_completion_to(shard.holds.gate.answers());

@@ -9,10 +9,13 @@
 //! fetch's head woke its 50 followers there only for each to yield in turn.)
 //!
 //! Releases are counted as they are woken and as their tasks take them (or drop them); long-
-//! poll answers as they complete and as their tasks install them. The counts are exact, but a
-//! count left over by a mistake must never stall media: a watchdog frees a task that waited
-//! `WAIT_LIMIT`, and forgives the releases it waited for. It frees no other: freeing every
-//! waiter whenever it fired let hundreds of new requests go ahead of a release burst.
+//! poll answers as they complete and as their readers go. A watchdog frees each task that has
+//! waited `WAIT_LIMIT`, and only those (freeing every waiter whenever it fired let hundreds of
+//! new requests go ahead of a release burst). The counts are meant to be exact, but one left
+//! over by a mistake must not shut the gate for good: when neither count moved between two
+//! of the watchdog's checks while a task had waited out its limit, the watchdog forgives
+//! what is still counted. A burst merely slower than `WAIT_LIMIT` keeps moving its counts,
+//! so its releases keep their turn.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -58,6 +61,8 @@ pub(super) struct ReleaseGate {
     for_releases: RefCell<VecDeque<(u64, Rc<Waiting>)>>,
     /// Whether a watchdog timer is set.
     watched: Cell<bool>,
+    /// Releases taken and answers installed when the watchdog last looked (or was set).
+    progress_seen: Cell<(u64, u64)>,
 }
 
 impl ReleaseGate {
@@ -105,12 +110,19 @@ impl ReleaseGate {
         }
     }
 
-    /// The watchdog's check at `now`: every task that has waited `WAIT_LIMIT` goes on, and
-    /// the releases it waited for are forgiven (a count left over must not shut the gate for
-    /// good). Returns when to check again, while any task waits.
+    /// Long-poll answers whose task has had its turn.
+    fn answers_done(&self) -> u64 {
+        self.answers.total() - self.answers.waiting()
+    }
+
+    /// The watchdog's check at `now`: every task that has waited `WAIT_LIMIT` goes on; when
+    /// one did and nothing moved since the last check, the counts it waited on are forgiven.
+    /// Returns when to check again, while any task waits.
     pub(super) fn expire(&self, now: Instant) -> Option<Duration> {
         let overdue =
             |waiting: &Waiting| now.saturating_duration_since(waiting.since) >= WAIT_LIMIT;
+        let progress = (self.taken.get(), self.answers_done());
+        let stalled = progress == self.progress_seen.replace(progress);
         let mut freed = Vec::new();
         let mut forgive = self.taken.get();
         self.for_answers.borrow_mut().retain(|(_, waiting)| {
@@ -128,13 +140,23 @@ impl ReleaseGate {
             }
             !late
         });
+        let overdue_found = !freed.is_empty();
         for waiting in freed {
             waiting.set_free();
         }
-        if forgive > self.taken.get() {
-            // As if those releases had run: the tasks that waited for no more go too.
-            self.taken.set(forgive - 1);
-            self.released_one();
+        if overdue_found && stalled {
+            // A count left over: as if those answers were in and those releases had run (the
+            // tasks that waited for no more go too).
+            if self.answers.waiting() > 0 {
+                self.answers.forgive();
+                self.answer_installed();
+            }
+            if forgive > self.taken.get() {
+                self.taken.set(forgive - 1);
+                self.released_one();
+            }
+            self.progress_seen
+                .set((self.taken.get(), self.answers_done()));
         }
         let oldest = [&self.for_answers, &self.for_releases]
             .iter()
@@ -169,7 +191,13 @@ impl ReleaseGate {
         } else {
             self.wait_for_releases(Rc::clone(waiting));
         }
-        !self.watched.replace(true)
+        let arm = !self.watched.replace(true);
+        if arm {
+            // The watchdog's first check compares the counts with these.
+            let progress = (self.taken.get(), self.answers_done());
+            self.progress_seen.set(progress);
+        }
+        arm
     }
 }
 

@@ -159,7 +159,7 @@ fn a_release_dropped_before_its_turn_is_taken_back() {
 }
 
 #[test]
-fn the_watchdog_frees_the_overdue_and_forgives_a_count_left_over() {
+fn the_watchdog_frees_the_overdue_and_forgives_a_count_left_over_once_nothing_moves() {
     let gate = ReleaseGate::default();
     gate.woke_release(); // never taken back: a mistake
     let reader = answer_in(&gate);
@@ -170,10 +170,55 @@ fn the_watchdog_frees_the_overdue_and_forgives_a_count_left_over() {
     drop(reader);
     gate.answer_installed(); // the first moves on to wait for the release left over
     assert!(!poll(waits.1.as_mut(), &other));
-    assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
+    let late = Instant::now() + WAIT_LIMIT;
+    assert_eq!(gate.expire(late), None);
     assert_eq!((woken(&count), woken(&other_count)), (1, 1));
+    assert!(
+        gate.is_shut(),
+        "an answer went in since the watchdog was set: no forgiving yet"
+    );
+    // The next task waits its limit out with nothing moving: the count is forgiven.
+    let (third_count, third) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &third));
+    assert!(gate.expire(late).is_some(), "not its time yet");
+    assert_eq!(gate.expire(late + WAIT_LIMIT), None);
+    assert_eq!(woken(&third_count), 1);
     assert!(!gate.is_shut());
     assert!(!gate.watched.get(), "the next park sets a new watchdog");
+}
+
+#[test]
+fn the_watchdog_forgives_an_answer_count_left_over() {
+    let gate = ReleaseGate::default();
+    let answers = gate.answers();
+    let reader = answer_in(&gate);
+    std::mem::forget(reader); // its count never goes back: a mistake
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &w));
+    assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
+    assert_eq!(woken(&count), 1);
+    assert_eq!(answers.waiting(), 0);
+    assert!(!gate.is_shut());
+}
+
+#[test]
+fn a_burst_slower_than_the_limit_keeps_its_turn() {
+    let gate = ReleaseGate::default();
+    for _ in 0..3 {
+        gate.woke_release();
+    }
+    let (count, w) = task();
+    let mut wait = pin!(pass(&gate, || {}));
+    assert!(!poll(wait.as_mut(), &w));
+    gate.released_one(); // the burst goes on, slowly
+    assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
+    assert_eq!(woken(&count), 1, "the task waited its limit out");
+    assert!(
+        gate.is_shut(),
+        "the two releases still to run keep their count"
+    );
 }
 
 #[test]

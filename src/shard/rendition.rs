@@ -139,7 +139,7 @@ pub struct Waiter {
     pub msn: Option<u64>,
     pub part: Option<u64>,
     pub since: Instant,
-    pub wake: held_slot::Wake,
+    pub wake: held_slot::Wake<Held>,
 }
 
 /// One rendition's state on its owner shard.

@@ -65,7 +65,7 @@ enum Source {
     /// A blocking playlist reload waiting for a later version (`holds`), to be answered in
     /// `form`.
     Held {
-        waiting: held_slot::Waiting,
+        waiting: held_slot::Waiting<Held>,
         form: Form,
         since: Instant,
     },
@@ -174,7 +174,8 @@ impl OwnerStream {
     }
 
     /// A fetch's next chunk, or its end, when it is here already and no playlist answer is
-    /// waiting to go first, released or about to be (`next` yields to those); `None` otherwise.
+    /// waiting to go first, released or about to be (`next` waits for those at the release
+    /// gate); `None` otherwise.
     pub fn ready(&mut self) -> Option<Reply> {
         let Source::Flight { reader, .. } = &mut self.source else {
             return None;
@@ -190,7 +191,7 @@ impl OwnerStream {
     }
 
     /// The next reply. Not cancel-safe: a head or chunk taken from the fetch is returned after
-    /// yielding to released playlist answers, so the future must be awaited to the end.
+    /// waiting for released playlist answers, so the future must be awaited to the end.
     pub async fn next(&mut self) -> Reply {
         loop {
             match &mut self.source {
