@@ -120,27 +120,27 @@ impl<T> Drop for Waiting<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::pin::pin;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     use std::task::Wake as WakeTask;
 
-    struct Count(AtomicUsize);
+    pub(in crate::shard) struct Count(AtomicUsize);
     impl WakeTask for Count {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, Ordering::SeqCst);
         }
     }
 
-    /// A task's waker and how many times it was woken.
-    fn task() -> (Arc<Count>, Waker) {
+    /// A task's waker and how many times it was woken (the release gate's tests use it too).
+    pub(in crate::shard) fn task() -> (Arc<Count>, Waker) {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         (Arc::clone(&count), Waker::from(count))
     }
 
-    fn woken(count: &Count) -> usize {
+    pub(in crate::shard) fn woken(count: &Count) -> usize {
         count.0.load(Ordering::SeqCst)
     }
 

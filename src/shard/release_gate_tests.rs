@@ -6,26 +6,10 @@ use crate::cache::{CachedHead, InFlight, Reader};
 use bytes::Bytes;
 use std::future::Future;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Wake};
+use std::task::Context;
 
-struct Count(AtomicUsize);
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-/// A task's waker, and how many times it was woken.
-fn task() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count(AtomicUsize::new(0)));
-    (Arc::clone(&count), Waker::from(count))
-}
-
-fn woken(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
+use super::super::held_slot::tests::{task, woken};
 
 fn poll(wait: Pin<&mut impl Future<Output = ()>>, waker: &Waker) -> bool {
     wait.poll(&mut Context::from_waker(waker)).is_ready()
