@@ -101,6 +101,10 @@ pub async fn write_response(
     meter.head(plan.sent, CacheResult::of(&status));
     if let Some(release) = status.release {
         meter.released(release);
+        // A released playlist answer does not let urgent responses write first: a fetch's
+        // media waits at the release gate until the burst is out, so yielding to it would
+        // only spin, and the burst's few milliseconds go first (as new requests wait for it).
+        client.urgent = true;
     }
     let out = head_bytes(&head, age_secs, &status, &plan, &exchange);
     if plan.framing == Framing::NoBody {
