@@ -1,7 +1,7 @@
 //! A request's view of an in-flight object (`InFlight`): its reader slot, the events it
 //! takes in order (waiting for each, or taking what is already there), and giving the slot
-//! back when the request goes, which may let the leader read on; and the count a reader may
-//! ask a complete response to be kept in until it goes (`Completions`).
+//! back when the request goes, which may let the leader read on; and the count a complete
+//! response stays in until its reader goes, when the reader asks for one (`Completions`).
 
 use std::cell::Cell;
 use std::future::poll_fn;

@@ -31,13 +31,13 @@ use crate::cache::Completions;
 pub(super) const WAIT_LIMIT: Duration = Duration::from_millis(10);
 
 /// One parked task: freed by the gate, then woken.
-struct Waiting {
+struct Parked {
     since: Instant,
     free: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
 
-impl Waiting {
+impl Parked {
     fn set_free(&self) {
         self.free.set(true);
         if let Some(waker) = self.waker.borrow_mut().take() {
@@ -56,9 +56,9 @@ pub(super) struct ReleaseGate {
     answers: Rc<Completions>,
     /// Tasks waiting for the long-poll answers in when they came (in arrival order, so by
     /// the count of answers each waits for), then for the releases those bring.
-    for_answers: RefCell<VecDeque<(u64, Rc<Waiting>)>>,
+    for_answers: RefCell<VecDeque<(u64, Rc<Parked>)>>,
     /// Tasks waiting until `taken` reaches their count (non-decreasing, in queue order).
-    for_releases: RefCell<VecDeque<(u64, Rc<Waiting>)>>,
+    for_releases: RefCell<VecDeque<(u64, Rc<Parked>)>>,
     /// Whether a watchdog timer is set.
     watched: Cell<bool>,
     /// Releases taken and answers installed when the watchdog last looked (or was set).
@@ -97,7 +97,7 @@ impl ReleaseGate {
     /// A long-poll answer's task had its turn (installed what it brought, and woke the held
     /// requests it satisfies): the tasks that waited for it wait for those releases now.
     pub(super) fn answer_installed(&self) {
-        let done = self.answers.total() - self.answers.waiting();
+        let done = self.answers_done();
         let mut moved = Vec::new();
         {
             let mut queue = self.for_answers.borrow_mut();
@@ -119,8 +119,7 @@ impl ReleaseGate {
     /// one did and nothing moved since the last check, the counts it waited on are forgiven.
     /// Returns when to check again, while any task waits.
     pub(super) fn expire(&self, now: Instant) -> Option<Duration> {
-        let overdue =
-            |waiting: &Waiting| now.saturating_duration_since(waiting.since) >= WAIT_LIMIT;
+        let overdue = |waiting: &Parked| now.saturating_duration_since(waiting.since) >= WAIT_LIMIT;
         let progress = (self.taken.get(), self.answers_done());
         let stalled = progress == self.progress_seen.replace(progress);
         let mut freed = Vec::new();
@@ -172,7 +171,7 @@ impl ReleaseGate {
     }
 
     /// Queues `waiting` for the releases woken so far, or frees it when they all went.
-    fn wait_for_releases(&self, waiting: Rc<Waiting>) {
+    fn wait_for_releases(&self, waiting: Rc<Parked>) {
         let until = self.woken.get();
         if self.taken.get() >= until {
             waiting.set_free();
@@ -182,7 +181,7 @@ impl ReleaseGate {
     }
 
     /// Queues a task that just came; `true` when a watchdog must be set.
-    fn park(&self, waiting: &Rc<Waiting>) -> bool {
+    fn park(&self, waiting: &Rc<Parked>) -> bool {
         if self.answers.waiting() > 0 {
             let until = self.answers.total();
             self.for_answers
@@ -209,7 +208,7 @@ pub(super) async fn pass(gate: &ReleaseGate, watch: impl FnOnce()) {
     if !gate.is_shut() {
         return;
     }
-    let waiting = Rc::new(Waiting {
+    let waiting = Rc::new(Parked {
         since: Instant::now(),
         free: Cell::new(false),
         waker: RefCell::new(None),
