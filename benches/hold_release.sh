@@ -55,7 +55,7 @@ profile_dir=
 host=127.0.0.1
 viewer_side=()
 cleanup() {
-  for pid in "${pids[@]}"; do [ -z "$pid" ] || kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [ -n "$profile_dir" ]; then rm -rf "$profile_dir"; fi
   if [ -n "${TWO_HOSTS:-}" ]; then
     ip netns del lchr 2>/dev/null || true
@@ -143,10 +143,9 @@ if ! [[ $warmup =~ ^[0-9]+$ ]]; then
   exit 1
 fi
 steady_from="$(mktemp)"
-pids+=("")  # replaced by the reader's pid below; cleanup skips an empty one
 if [ "$seconds" -gt "$warmup" ]; then
   (sleep "$warmup"; curl -s http://127.0.0.1:9323/metrics >"$steady_from") &
-  pids[-1]=$!
+  pids+=($!)
 fi
 "${viewer_side[@]}" taskset -c "$loadgen_cpus" "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \

@@ -1,10 +1,11 @@
 //! The slot a held playlist request is answered through: the rendition keeps one end
 //! (`Wake`, in its `Waiter`), the request's reply the other (`Waiting`, a future resolving to
 //! a `rendition::Held`). Both live on the rendition's owner shard, so the slot is a plain `Rc`
-//! cell. A part instant wakes every
-//! held request of every rendition at once, and `futures_channel`'s thread-safe oneshot took
-//! a sixth of the first 4 ms of a 500-viewer burst on one core (its locks and the separate
-//! wake on the sender's drop, `PROFILE=1 benches/hold_release.sh`).
+//! cell. A part instant wakes every held request of every rendition at once, and
+//! `futures_channel`'s thread-safe oneshot took
+//! a fifth of the samples in the first 4 ms of 500-viewer bursts on one core (its locks and
+//! the separate wake on the sender's drop; `PROFILE=1 benches/hold_release.sh`, README
+//! sitting 10).
 
 use std::cell::RefCell;
 use std::future::Future;

@@ -5,8 +5,8 @@
 //! when that work is done; work released after it came does not keep it waiting, so a shard
 //! whose renditions release one after another never starves its media. (Before, each task
 //! yielded up to four times: a 500-viewer part instant's media followers and released
-//! exchanges polled ~3,000 times in the middle of the burst they waited for, and a media
-//! fetch's head woke its 50 followers there only for each to yield in turn.)
+//! exchanges were polled again and again in the middle of the burst they waited for, and a
+//! media fetch's head woke its 50 followers there only for each to yield in turn.)
 //!
 //! Releases are counted as they are woken and as their tasks take them (or drop them); long-
 //! poll answers as they complete and as their readers go. A watchdog frees each task that has
@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use crate::cache::Completions;
 
-/// The longest a task waits at the gate: a burst of 1,000 answers takes ~6 ms on one core
-/// of the 2-vCPU VM (`benches/hold_release.sh`).
+/// The longest a task waits at the gate: past a 500-viewer burst's p99 on one core of the
+/// 2-vCPU VM (5-7.5 ms, README sitting 10).
 pub(super) const WAIT_LIMIT: Duration = Duration::from_millis(10);
 
 /// One parked task: freed by the gate, then woken.

@@ -9,10 +9,37 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::Context;
 
-use super::super::held_slot::tests::{task, woken};
+use super::super::held_slot::tests::{task, woken, Count};
 
-fn poll(wait: Pin<&mut impl Future<Output = ()>>, waker: &Waker) -> bool {
+fn poll(wait: Pin<&mut (impl Future<Output = ()> + ?Sized)>, waker: &Waker) -> bool {
     wait.poll(&mut Context::from_waker(waker)).is_ready()
+}
+
+/// A task that came to the shut gate and parked.
+struct Came<'g> {
+    count: Arc<Count>,
+    waker: Waker,
+    wait: Pin<Box<dyn Future<Output = ()> + 'g>>,
+}
+
+/// A task comes to the shut gate and parks there.
+fn came(gate: &ReleaseGate) -> Came<'_> {
+    let (count, waker) = task();
+    let mut wait: Pin<Box<dyn Future<Output = ()>>> = Box::pin(pass(gate, || {}));
+    assert!(!poll(wait.as_mut(), &waker), "the gate is shut: it parks");
+    Came { count, waker, wait }
+}
+
+impl Came<'_> {
+    /// How many times the gate woke it.
+    fn woken(&self) -> usize {
+        woken(&self.count)
+    }
+
+    /// Whether it goes on when polled now.
+    fn passes(&mut self) -> bool {
+        poll(self.wait.as_mut(), &self.waker)
+    }
 }
 
 /// A long-poll answer the gate counts, completed: its reader goes when its task has had its
@@ -62,9 +89,7 @@ fn a_parked_task_is_woken_once_when_the_releases_before_it_are_taken() {
 fn releases_woken_after_a_task_came_do_not_keep_it_waiting() {
     let gate = ReleaseGate::default();
     gate.woke_release();
-    let (count, w) = task();
-    let mut first = pin!(pass(&gate, || {}));
-    assert!(!poll(first.as_mut(), &w));
+    let mut first = came(&gate);
     // Another version releases more before the first release ran, and a second task comes.
     gate.woke_release();
     gate.woke_release();
@@ -72,8 +97,8 @@ fn releases_woken_after_a_task_came_do_not_keep_it_waiting() {
     let mut second = pin!(pass(&gate, || panic!("one watchdog is set")));
     assert!(!poll(second.as_mut(), &later));
     gate.released_one();
-    assert_eq!((woken(&count), woken(&later_count)), (1, 0));
-    assert!(poll(first.as_mut(), &w));
+    assert_eq!((first.woken(), woken(&later_count)), (1, 0));
+    assert!(first.passes());
     assert!(gate.is_shut());
     gate.released_one();
     gate.released_one();
@@ -86,30 +111,26 @@ fn an_answer_in_keeps_a_task_waiting_for_the_releases_it_brings() {
     let gate = ReleaseGate::default();
     let reader = answer_in(&gate);
     assert!(gate.is_shut());
-    let (count, w) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &w));
+    let wait = came(&gate);
     // Its task installs a version that wakes two held requests; then its reader goes.
     gate.woke_release();
     gate.woke_release();
     drop(reader);
     gate.answer_installed();
-    assert_eq!(woken(&count), 0, "its releases are still to run");
+    assert_eq!(wait.woken(), 0, "its releases are still to run");
     gate.released_one();
     gate.released_one();
-    assert_eq!(woken(&count), 1);
+    assert_eq!(wait.woken(), 1);
 }
 
 #[test]
 fn an_answer_that_releases_nothing_frees_its_waiters() {
     let gate = ReleaseGate::default();
     let reader = answer_in(&gate);
-    let (count, w) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &w));
+    let wait = came(&gate);
     drop(reader);
     gate.answer_installed();
-    assert_eq!(woken(&count), 1);
+    assert_eq!(wait.woken(), 1);
     assert!(!gate.is_shut());
 }
 
@@ -117,14 +138,12 @@ fn an_answer_that_releases_nothing_frees_its_waiters() {
 fn a_task_waits_only_for_the_answers_in_when_it_came() {
     let gate = ReleaseGate::default();
     let first_answer = answer_in(&gate);
-    let (count, w) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &w));
+    let wait = came(&gate);
     let second_answer = answer_in(&gate);
     drop(first_answer);
     gate.answer_installed();
     assert_eq!(
-        woken(&count),
+        wait.woken(),
         1,
         "the answer that came later is not waited for"
     );
@@ -132,8 +151,7 @@ fn a_task_waits_only_for_the_answers_in_when_it_came() {
 }
 
 #[test]
-fn a_release_dropped_before_its_turn_is_taken_back() {
-    // `OwnerStream`'s drop takes back a release woken but never run: the count stays exact.
+fn taking_more_releases_than_were_woken_counts_none_ahead() {
     let gate = ReleaseGate::default();
     gate.woke_release();
     gate.released_one();
@@ -147,27 +165,22 @@ fn the_watchdog_frees_the_overdue_and_forgives_a_count_left_over_once_nothing_mo
     let gate = ReleaseGate::default();
     gate.woke_release(); // never taken back: a mistake
     let reader = answer_in(&gate);
-    let (count, w) = task();
-    let (other_count, other) = task();
-    let mut waits = (pin!(pass(&gate, || {})), pin!(pass(&gate, || {})));
-    assert!(!poll(waits.0.as_mut(), &w));
+    let first = came(&gate);
     drop(reader);
     gate.answer_installed(); // the first moves on to wait for the release left over
-    assert!(!poll(waits.1.as_mut(), &other));
+    let other = came(&gate);
     let late = Instant::now() + WAIT_LIMIT;
     assert_eq!(gate.expire(late), None);
-    assert_eq!((woken(&count), woken(&other_count)), (1, 1));
+    assert_eq!((first.woken(), other.woken()), (1, 1));
     assert!(
         gate.is_shut(),
         "an answer went in since the watchdog was set: no forgiving yet"
     );
     // The next task waits its limit out with nothing moving: the count is forgiven.
-    let (third_count, third) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &third));
+    let wait = came(&gate);
     assert!(gate.expire(late).is_some(), "not its time yet");
     assert_eq!(gate.expire(late + WAIT_LIMIT), None);
-    assert_eq!(woken(&third_count), 1);
+    assert_eq!(wait.woken(), 1);
     assert!(!gate.is_shut());
     assert!(!gate.watched.get(), "the next park sets a new watchdog");
 }
@@ -178,11 +191,9 @@ fn the_watchdog_forgives_an_answer_count_left_over() {
     let answers = gate.answers();
     let reader = answer_in(&gate);
     std::mem::forget(reader); // its count never goes back: a mistake
-    let (count, w) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &w));
+    let wait = came(&gate);
     assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
-    assert_eq!(woken(&count), 1);
+    assert_eq!(wait.woken(), 1);
     assert_eq!(answers.waiting(), 0);
     assert!(!gate.is_shut());
 }
@@ -193,12 +204,10 @@ fn a_burst_slower_than_the_limit_keeps_its_turn() {
     for _ in 0..3 {
         gate.woke_release();
     }
-    let (count, w) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &w));
+    let wait = came(&gate);
     gate.released_one(); // the burst goes on, slowly
     assert_eq!(gate.expire(Instant::now() + WAIT_LIMIT), None);
-    assert_eq!(woken(&count), 1, "the task waited its limit out");
+    assert_eq!(wait.woken(), 1, "the task waited its limit out");
     assert!(
         gate.is_shut(),
         "the two releases still to run keep their count"
@@ -209,18 +218,16 @@ fn a_burst_slower_than_the_limit_keeps_its_turn() {
 fn the_watchdog_frees_no_task_before_its_time() {
     let gate = ReleaseGate::default();
     gate.woke_release();
-    let (count, w) = task();
-    let mut wait = pin!(pass(&gate, || {}));
-    assert!(!poll(wait.as_mut(), &w));
+    let wait = came(&gate);
     let parked = Instant::now();
     let again = gate
         .expire(parked)
         .expect("checks again while a task waits");
     assert!(again <= WAIT_LIMIT && again > Duration::ZERO);
-    assert_eq!(woken(&count), 0);
+    assert_eq!(wait.woken(), 0);
     assert!(gate.is_shut(), "a release in its burst keeps its turn");
     gate.released_one();
-    assert_eq!(woken(&count), 1);
+    assert_eq!(wait.woken(), 1);
     assert_eq!(gate.expire(parked + WAIT_LIMIT), None, "nobody waits");
 }
 
