@@ -82,6 +82,12 @@ impl AsFd for SocketOf<'_> {
 /// returns how many bytes went. Never waits (`MSG_DONTWAIT`), and a closed peer is an error,
 /// not a SIGPIPE (`MSG_NOSIGNAL`).
 pub fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
+    send_now_to(SocketOf(stream).as_fd(), parts)
+}
+
+/// `send_now` on a socket known by its descriptor (an answer written at its release, away
+/// from the task that owns the stream: `server::written_at_release`).
+pub fn send_now_to(socket: BorrowedFd<'_>, parts: &[&[u8]]) -> io::Result<usize> {
     // A response is a head and a chunk or a few: their slices stay on the stack.
     let mut on_stack = [IoSlice::new(&[]); STACK_PARTS];
     let on_heap: Vec<IoSlice<'_>>;
@@ -97,8 +103,7 @@ pub fn send_now(stream: &TcpStream, parts: &[&[u8]]) -> io::Result<usize> {
         on_heap = nonempty.map(|p| IoSlice::new(p)).collect();
         &on_heap
     };
-    let sent = SocketOf(stream)
-        .sock()
+    let sent = SockRef::from(&socket)
         .send_vectored_with_flags(slices, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL);
     match sent {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),

@@ -231,8 +231,17 @@ impl Meter {
 
     /// `bytes` of the response were written.
     pub fn wrote(&mut self, bytes: usize) {
+        // The clock is read only for the first bytes.
         if bytes > 0 && self.first_byte.is_none() {
             self.first_byte = Some(Instant::now());
+        }
+        self.bytes += bytes as u64;
+    }
+
+    /// `bytes` of the response were written `at` (by a release, before its task ran).
+    pub fn wrote_at(&mut self, bytes: usize, at: Instant) {
+        if bytes > 0 && self.first_byte.is_none() {
+            self.first_byte = Some(at);
         }
         self.bytes += bytes as u64;
     }
@@ -318,6 +327,30 @@ mod tests {
         assert_eq!(stats.bytes_sent.load(Ordering::Relaxed), 15);
         assert_eq!(latency.first_byte[CacheResult::Hit as usize].count(), 1);
         assert_eq!(latency.total[CacheResult::Hit as usize].count(), 1);
+    }
+
+    #[test]
+    fn an_answer_written_at_its_release_is_timed_to_that_write() {
+        let stats = ShardStats::default();
+        let arrived = Instant::now();
+        let at = arrived + Duration::from_micros(1_500);
+        let mut meter = Meter::start();
+        meter.head(200, CacheResult::Miss);
+        meter.released(Release {
+            version_arrived: arrived,
+            held: Duration::from_millis(300),
+        });
+        meter.wrote_at(0, arrived);
+        meter.wrote_at(600, at);
+        meter.wrote(100);
+        let mut latency = Latency::default();
+        meter.finish(&stats, &mut latency, method_index(&Method::Get));
+        assert_eq!(stats.bytes_sent.load(Ordering::Relaxed), 700);
+        assert_eq!(latency.hold_release.count(), 1);
+        assert_eq!(
+            latency.hold_release.sum_us, 1_500,
+            "from the version to the first bytes"
+        );
     }
 
     #[test]

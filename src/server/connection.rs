@@ -12,6 +12,7 @@ use futures_lite::future::or;
 use super::client::Connection;
 use super::pace::Pace;
 use super::respond::{write_failure, write_response, Exchange};
+use super::written_at_release::AtRelease;
 use super::{forward, pass, purge};
 use crate::cache::directives::RequestDirectives;
 use crate::cache::StreamKey;
@@ -271,6 +272,10 @@ impl Connection {
         });
         match route::route(&self.shard, owner, request) {
             Some(mut route) => {
+                if exchange.answers_whole_get() {
+                    // Held here, its answer may go out from its release (`written_at_release`).
+                    route.offer_write_at_release(|| AtRelease::offer(&self.stream, exchange));
+                }
                 let written = write_response(&mut self.stream, &mut route, exchange, meter).await;
                 meter.end();
                 // What is left of this exchange (dropping its request and replies, its figures

@@ -17,6 +17,7 @@ mod priority;
 mod purge;
 mod respond;
 mod respond_body;
+mod written_at_release;
 
 use std::os::fd::RawFd;
 use std::rc::Rc;

@@ -49,6 +49,7 @@ impl Replies for PassReplies {
                 age_secs: 0,
                 status: CacheStatus::pass(),
                 in_hand: false,
+                written: None,
             };
         }
         match self.response.next_chunk().await {

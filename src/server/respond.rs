@@ -74,14 +74,15 @@ pub async fn write_response(
         }
         reply = replies.next().await;
     }
-    let (head, age_secs, status, body_len, in_hand) = match reply {
+    let (head, age_secs, status, body_len, in_hand, written) = match reply {
         Reply::Head {
             head,
             age_secs,
             status,
             body_len,
             in_hand,
-        } => (head, age_secs, status, body_len, in_hand),
+            written,
+        } => (head, age_secs, status, body_len, in_hand, written),
         Reply::Failed(failure) => {
             meter.upstream(meter.started().elapsed());
             let keep_alive = exchange.keep_alive.then_some(exchange.version);
@@ -105,6 +106,18 @@ pub async fn write_response(
         // media waits at the release gate until the burst is out, so yielding to it would
         // only spin, and the burst's few milliseconds go first (as new requests wait for it).
         client.urgent = true;
+    }
+    if let Some(written) = written {
+        // Its release wrote it (`shard::release_write`): what the socket did not take goes now.
+        meter.wrote_at(written.sent, written.at);
+        client
+            .pace
+            .record(std::time::Duration::ZERO, written.sent as u64);
+        let rest = written.rest();
+        if rest.iter().any(|part| !part.is_empty()) {
+            meter.wrote(client.send(&rest).await?);
+        }
+        return Ok(plan.keep_alive);
     }
     let out = head_bytes(&head, age_secs, &status, &plan, &exchange);
     if plan.framing == Framing::NoBody {
@@ -150,6 +163,31 @@ pub async fn write_response(
             Ok(false)
         }
     }
+}
+
+impl Exchange<'_> {
+    /// A GET whose response is the whole body as stored: no conditions or ranges to apply,
+    /// no token of the viewer's own to add. Only such an answer is written at its release.
+    pub(super) fn answers_whole_get(&self) -> bool {
+        !self.head_only && self.conditions.is_none() && self.set_cookie.is_none()
+    }
+}
+
+/// The head of a whole response to `exchange` (`Exchange::answers_whole_get`) with a body of
+/// `body_len` bytes, as `write_response` would write it; `None` when that response would not
+/// be the whole body with its length (a status without a body).
+pub(super) fn whole_response_head(
+    head: &CachedHead,
+    age_secs: u64,
+    status: &CacheStatus,
+    body_len: u64,
+    exchange: Exchange<'_>,
+) -> Option<BytesMut> {
+    let plan = Plan::of(head, status, Some(body_len), exchange);
+    if plan.framing != Framing::Length || !matches!(plan.selection, Selection::Whole { .. }) {
+        return None;
+    }
+    Some(head_bytes(head, age_secs, status, &plan, &exchange))
 }
 
 /// What goes out for one response head: the status sent, which part of the body, and how it

@@ -6,6 +6,10 @@
 //! a fifth of the samples in the first 4 ms of 500-viewer bursts on one core (its locks and
 //! the separate wake on the sender's drop; `PROFILE=1 benches/hold_release.sh`, README
 //! sitting 10).
+//!
+//! The request's end may also leave an offer in the slot (`Waiting::offer`): what it needs to
+//! be answered in place, by the release itself (`release_write`). The offer lives only as long
+//! as the request's end, so a `Wake` that takes one knows the request is still there.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -17,8 +21,10 @@ use std::task::{Context, Poll, Waker};
 #[derive(Debug, PartialEq, Eq)]
 pub struct Gone;
 
-struct Slot<T> {
+struct Slot<T, O> {
     held: Option<T>,
+    /// What the request offered to be answered in place with.
+    offer: Option<O>,
     waker: Option<Waker>,
     /// The `Wake` end was used or dropped: nothing more will come.
     closed: bool,
@@ -27,16 +33,17 @@ struct Slot<T> {
 }
 
 /// The rendition's end: answers the request once.
-pub struct Wake<T>(Rc<RefCell<Slot<T>>>);
+pub struct Wake<T, O>(Rc<RefCell<Slot<T, O>>>);
 
 /// The request's end: resolves to what the rendition sent, or `Gone` when it dropped its end
 /// without sending.
-pub struct Waiting<T>(Rc<RefCell<Slot<T>>>);
+pub struct Waiting<T, O>(Rc<RefCell<Slot<T, O>>>);
 
 /// A new slot's two ends.
-pub fn slot<T>() -> (Wake<T>, Waiting<T>) {
+pub fn slot<T, O>() -> (Wake<T, O>, Waiting<T, O>) {
     let slot = Rc::new(RefCell::new(Slot {
         held: None,
+        offer: None,
         waker: None,
         closed: false,
         gone: false,
@@ -44,7 +51,7 @@ pub fn slot<T>() -> (Wake<T>, Waiting<T>) {
     (Wake(Rc::clone(&slot)), Waiting(slot))
 }
 
-impl<T> Wake<T> {
+impl<T, O> Wake<T, O> {
     /// Answers the request and wakes its task; `Err` with the answer when the request went.
     pub fn send(self, held: T) -> Result<(), T> {
         let waker = {
@@ -66,9 +73,14 @@ impl<T> Wake<T> {
     pub fn is_canceled(&self) -> bool {
         self.0.borrow().gone
     }
+
+    /// The request's offer, taken; `None` when it made none or went (its offer went with it).
+    pub fn take_offer(&self) -> Option<O> {
+        self.0.borrow_mut().offer.take()
+    }
 }
 
-impl<T> Drop for Wake<T> {
+impl<T, O> Drop for Wake<T, O> {
     fn drop(&mut self) {
         let waker = {
             let mut slot = self.0.borrow_mut();
@@ -84,14 +96,20 @@ impl<T> Drop for Wake<T> {
     }
 }
 
-impl<T> Waiting<T> {
+impl<T, O> Waiting<T, O> {
     /// What was sent, if anything was and it was not taken yet.
     pub fn try_take(&mut self) -> Option<T> {
         self.0.borrow_mut().held.take()
     }
+
+    /// Leaves `offer` for the rendition's end (replacing an earlier one); it is dropped with
+    /// this end.
+    pub fn offer(&mut self, offer: O) {
+        self.0.borrow_mut().offer = Some(offer);
+    }
 }
 
-impl<T> Future for Waiting<T> {
+impl<T, O> Future for Waiting<T, O> {
     type Output = Result<T, Gone>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -109,13 +127,14 @@ impl<T> Future for Waiting<T> {
     }
 }
 
-impl<T> Drop for Waiting<T> {
-    /// The request went: what it held (an unread answer, its task's waker) goes now, not when
-    /// the sweep drops the rendition's end.
+impl<T, O> Drop for Waiting<T, O> {
+    /// The request went: what it held (an unread answer, its task's waker, its offer) goes
+    /// now, not when the sweep drops the rendition's end.
     fn drop(&mut self) {
         let mut slot = self.0.borrow_mut();
         slot.gone = true;
         slot.held = None;
+        slot.offer = None;
         slot.waker = None;
     }
 }
@@ -145,7 +164,12 @@ pub(super) mod tests {
         count.0.load(Ordering::SeqCst)
     }
 
-    fn poll(waiting: &mut Waiting<u32>, waker: &Waker) -> Poll<Result<u32, Gone>> {
+    /// A slot whose request offers nothing (most tests).
+    fn slot<T>() -> (Wake<T, ()>, Waiting<T, ()>) {
+        super::slot()
+    }
+
+    fn poll(waiting: &mut Waiting<u32, ()>, waker: &Waker) -> Poll<Result<u32, Gone>> {
         pin!(waiting).poll(&mut Context::from_waker(waker))
     }
 
@@ -210,5 +234,29 @@ pub(super) mod tests {
         assert!(wake.send(Rc::clone(&answer)).is_ok());
         drop(waiting);
         assert_eq!(Rc::strong_count(&answer), 1);
+    }
+
+    #[test]
+    fn an_offer_reaches_the_rendition_end_once() {
+        let (wake, mut waiting) = super::slot::<u32, &str>();
+        assert_eq!(wake.take_offer(), None, "nothing offered yet");
+        waiting.offer("first");
+        waiting.offer("second");
+        assert_eq!(wake.take_offer(), Some("second"), "the latest offer stands");
+        assert_eq!(wake.take_offer(), None);
+    }
+
+    #[test]
+    fn a_request_gone_takes_its_offer_with_it() {
+        let (wake, mut waiting) = super::slot::<u32, Rc<()>>();
+        let offer = Rc::new(());
+        waiting.offer(Rc::clone(&offer));
+        drop(waiting);
+        assert_eq!(
+            Rc::strong_count(&offer),
+            1,
+            "dropped with the request's end"
+        );
+        assert!(wake.take_offer().is_none());
     }
 }

@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 use super::held_slot;
 
 use super::hold_upkeep::{directory_of, RenditionKey};
-use super::rendition::{Form, Held, Rendition, Version, Waiter};
+use super::release_write::{released_status, Answer};
+use super::rendition::{Form, Held, HeldWaiting, Offer, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
 use crate::cache::{CacheKey, StreamKey, Vary};
 use crate::http::Failure;
@@ -41,7 +42,7 @@ pub enum Blocking {
         form: Form,
     },
     Wait {
-        waiting: held_slot::Waiting<Held>,
+        waiting: HeldWaiting,
         form: Form,
     },
 }
@@ -260,48 +261,70 @@ impl Shard {
         }
     }
 
-    /// Wakes the waiters `version` answers (or, being current, finds too far ahead).
+    /// Wakes the waiters `version` answers (or, being current, finds too far ahead), writing
+    /// the answers of those that offered (`release_write`) first. They are counted out of the
+    /// holds before any answer leaves: a client that has its answer is no longer held.
     pub(super) fn wake_satisfied(&self, rendition: &Rendition, version: &Rc<Version>) {
-        let mut woken = 0;
         let mut results = [0u64; HoldResult::ALL.len()];
         let waiters = std::mem::take(&mut *rendition.waiters.borrow_mut());
         let mut keep = Vec::with_capacity(waiters.len());
+        let mut leaving = Vec::with_capacity(waiters.len());
         for w in waiters {
             let decision = match w.msn {
                 Some(msn) => live::decide(&version.playlist, msn, w.part, Duration::ZERO, true),
                 None => HoldDecision::Answer,
             };
-            let held = match decision {
+            let result = match decision {
                 HoldDecision::Hold => {
                     keep.push(w);
                     continue;
                 }
-                HoldDecision::Answer if version.playlist.ended => {
-                    results[HoldResult::Ended as usize] += 1;
-                    Held::Ready(Rc::clone(version))
-                }
-                HoldDecision::Answer => {
-                    results[HoldResult::Satisfied as usize] += 1;
-                    Held::Ready(Rc::clone(version))
-                }
-                HoldDecision::TooFar => {
-                    results[HoldResult::TooFar as usize] += 1;
-                    Held::TooFar
-                }
+                HoldDecision::Answer if version.playlist.ended => HoldResult::Ended,
+                HoldDecision::Answer => HoldResult::Satisfied,
+                HoldDecision::TooFar => HoldResult::TooFar,
             };
-            woken += 1;
-            let ready = matches!(held, Held::Ready(_));
-            // Counted only when the request is still there to answer (see `released_one`).
-            if w.wake.send(held).is_ok() && ready {
-                self.holds.gate.woke_release();
-            }
+            results[result as usize] += 1;
+            leaving.push((w, result != HoldResult::TooFar));
         }
         *rendition.waiters.borrow_mut() = keep;
         // Counted once per result, not per waiter: a part instant wakes thousands.
         for result in HoldResult::ALL {
             self.hold_results(&rendition.stream, result, results[result as usize]);
         }
-        self.count_holds(&rendition.stream, 0, woken);
+        self.count_holds(&rendition.stream, 0, leaving.len() as u64);
+        for (w, answered) in leaving {
+            let held = match (answered, w.wake.take_offer()) {
+                (false, _) => Held::TooFar,
+                (true, Some(offer)) => self.answer_in_place(version, offer),
+                (true, None) => Held::Ready(Rc::clone(version)),
+            };
+            let ready = matches!(held, Held::Ready(_));
+            // Counted only when the request is still there to answer (see `released_one`).
+            if w.wake.send(held).is_ok() && ready {
+                self.holds.gate.woke_release();
+            }
+        }
+    }
+
+    /// Writes a held request's answer from `version` to its client now, as it offered
+    /// (`release_write`); `Ready` for its task to write when the writer declines.
+    fn answer_in_place(&self, version: &Rc<Version>, offer: Offer) -> Held {
+        let (head, body) = version.answer(offer.form);
+        let status = released_status(version.arrived, offer.since.elapsed());
+        let answer = Answer {
+            head: &head,
+            body: &body,
+            age_secs: version.age_secs(self.now()),
+            status: &status,
+        };
+        match offer.writer.write_now(answer) {
+            Some(written) => Held::Written {
+                version: Rc::clone(version),
+                status,
+                written: Box::new(written),
+            },
+            None => Held::Ready(Rc::clone(version)),
+        }
     }
 
     /// The upstream answer could not become state: every waiter goes the ordinary way, and

@@ -23,6 +23,7 @@ pub mod probes;
 mod quota;
 mod refresh_ahead;
 mod release_gate;
+mod release_write;
 mod rendition;
 mod replicas;
 pub mod reply;
@@ -64,6 +65,7 @@ pub use upstreams::{Candidate, Upstreams};
 
 /// URLs remembered as not shareable per shard; beyond this the oldest are forgotten.
 const MAX_UNSHAREABLE: usize = 100_000;
+pub use release_write::{Answer, WriteAtRelease, Written};
 pub use reply::{OwnerStream, Reply};
 
 /// A cacheable read (GET or HEAD) as the owner shard needs it. `Send`: it crosses shards.

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 use super::held_slot;
 use bytes::Bytes;
 
+use super::release_write::{WriteAtRelease, Written};
 use super::FetchRequest;
 use crate::cache::directives::ResponseDirectives;
-use crate::cache::{CachedHead, StreamKey};
+use crate::cache::{CacheStatus, CachedHead, StreamKey};
 use crate::http::headers::Header;
 use crate::live::{self, MediaPlaylist};
 
@@ -127,6 +128,12 @@ fn non_blocking_head(head: &Arc<CachedHead>, playlist: &MediaPlaylist) -> Arc<Ca
 /// What a held request is woken with.
 pub enum Held {
     Ready(Rc<Version>),
+    /// Answered from the version already, in place (`release_write`), with this status.
+    Written {
+        version: Rc<Version>,
+        status: CacheStatus,
+        written: Box<Written>,
+    },
     Expired,
     TooFar,
     /// No usable state: serve the request the ordinary way.
@@ -139,8 +146,21 @@ pub struct Waiter {
     pub msn: Option<u64>,
     pub part: Option<u64>,
     pub since: Instant,
-    pub wake: held_slot::Wake<Held>,
+    pub wake: HeldWake,
 }
+
+/// What a held request offers to be answered in place with (`release_write`): the form it
+/// asked for, since when it waits, and its connection's writer.
+pub struct Offer {
+    pub form: Form,
+    pub since: Instant,
+    pub writer: Box<dyn WriteAtRelease>,
+}
+
+/// The rendition's end of a held request's slot.
+pub type HeldWake = held_slot::Wake<Held, Offer>;
+/// The request's end of its slot.
+pub type HeldWaiting = held_slot::Waiting<Held, Offer>;
 
 /// One rendition's state on its owner shard.
 pub struct Rendition {

@@ -12,12 +12,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::held_slot;
-
 use super::holds::Blocking;
-use super::rendition::{Form, Held, Version};
+use super::release_write::{released_status, WriteAtRelease, Written};
+use super::rendition::{Form, Held, HeldWaiting, Offer, Version};
 use super::{FetchRequest, Lookup, Shard};
-use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, Release, StoredObject, StreamKey};
+use crate::cache::{CacheStatus, CachedHead, Event, Fwd, Reader, StoredObject, StreamKey};
 use crate::http::Failure;
 
 /// One step of a response, `Send` so it can cross shards.
@@ -36,6 +35,8 @@ pub enum Reply {
         /// the head in one write. A fetch's head instead goes out alone, as soon as released
         /// playlist answers have had their turn.
         in_hand: bool,
+        /// Written already, at its release (`release_write`): only the rest is left to send.
+        written: Option<Box<Written>>,
     },
     Chunk(Bytes),
     End,
@@ -65,7 +66,7 @@ enum Source {
     /// A blocking playlist reload waiting for a later version (`holds`), to be answered in
     /// `form`.
     Held {
-        waiting: held_slot::Waiting<Held>,
+        waiting: HeldWaiting,
         form: Form,
         since: Instant,
     },
@@ -77,11 +78,18 @@ enum Source {
         body: Bytes,
         status: CacheStatus,
         next: usize,
+        written: Option<Box<Written>>,
     },
 }
 
 impl Source {
-    fn version(version: Rc<Version>, form: Form, status: CacheStatus) -> Source {
+    /// `written`: the answer went out at its release already (`release_write`).
+    fn version(
+        version: Rc<Version>,
+        form: Form,
+        status: CacheStatus,
+        written: Option<Box<Written>>,
+    ) -> Source {
         let (head, body) = version.answer(form);
         Source::Version {
             version,
@@ -89,6 +97,7 @@ impl Source {
             body,
             status,
             next: 0,
+            written,
         }
     }
 }
@@ -142,7 +151,7 @@ impl OwnerStream {
                     detail: Some("live-state"),
                     ..CacheStatus::hit(0)
                 };
-                Source::version(version, form, status)
+                Source::version(version, form, status, None)
             }
             Blocking::Wait { waiting, form } => Source::Held {
                 waiting,
@@ -156,6 +165,23 @@ impl OwnerStream {
             request,
             source,
             vary_retried: false,
+        }
+    }
+
+    /// A held request's connection offers to have its answer written at its release
+    /// (`release_write`); `make` is called only for a request held here.
+    pub fn offer_write_at_release(&mut self, make: impl FnOnce() -> Box<dyn WriteAtRelease>) {
+        if let Source::Held {
+            waiting,
+            form,
+            since,
+        } = &mut self.source
+        {
+            waiting.offer(Offer {
+                form: *form,
+                since: *since,
+                writer: make(),
+            });
         }
     }
 
@@ -215,6 +241,7 @@ impl OwnerStream {
                             status: *status,
                             body_len: Some(object.body_len),
                             in_hand: true,
+                            written: None,
                         }
                     } else {
                         match object.body.get(index - 1) {
@@ -231,28 +258,27 @@ impl OwnerStream {
                     let form = *form;
                     let woken = waiting.await;
                     let held = since.elapsed();
-                    if let Ok(Held::Ready(_)) = &woken {
+                    match &woken {
                         // Its figures are recorded once it is written (`Meter`).
-                        self.shard.released_one();
-                    } else {
-                        let stream =
-                            StreamKey::of(&self.request.key, self.shard.config().stream_key);
-                        let mut latency = self.shard.latency.borrow_mut();
-                        latency.record_hold(Some(stream.as_bytes()), held);
+                        Ok(Held::Ready(_)) => self.shard.released_one(),
+                        Ok(Held::Written { .. }) => {}
+                        _ => {
+                            let stream =
+                                StreamKey::of(&self.request.key, self.shard.config().stream_key);
+                            let mut latency = self.shard.latency.borrow_mut();
+                            latency.record_hold(Some(stream.as_bytes()), held);
+                        }
                     }
                     self.source = match woken {
                         Ok(Held::Ready(version)) => {
-                            let status = CacheStatus {
-                                collapsed: true,
-                                detail: Some("held"),
-                                release: Some(Release {
-                                    version_arrived: version.arrived,
-                                    held,
-                                }),
-                                ..CacheStatus::forwarded(Fwd::Miss)
-                            };
-                            Source::version(version, form, status)
+                            let status = released_status(version.arrived, held);
+                            Source::version(version, form, status, None)
                         }
+                        Ok(Held::Written {
+                            version,
+                            status,
+                            written,
+                        }) => Source::version(version, form, status, Some(written)),
                         Ok(Held::Expired) => Source::Refused(Failure::HoldExpired),
                         Ok(Held::TooFar) => Source::Refused(Failure::TooFarAhead),
                         // No usable state (or the rendition was dropped): the ordinary way.
@@ -265,6 +291,7 @@ impl OwnerStream {
                     body,
                     status,
                     next,
+                    written,
                 } => {
                     let index = *next;
                     *next += 1;
@@ -275,6 +302,7 @@ impl OwnerStream {
                             status: *status,
                             body_len: Some(body.len() as u64),
                             in_hand: true,
+                            written: written.take(),
                         },
                         1 if !body.is_empty() => Reply::Chunk(body.clone()),
                         _ => Reply::End,
@@ -314,6 +342,7 @@ impl OwnerStream {
                             head,
                             status,
                             in_hand: false,
+                            written: None,
                         };
                     }
                     Event::Interim(head) => return Reply::Interim(head),

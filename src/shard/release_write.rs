@@ -1,0 +1,101 @@
+//! A released playlist answer written by the release itself. A held request whose client is
+//! on the rendition's own shard (a plain GET: no conditions, no renewed token) leaves in its
+//! slot a writer for its answer (`WriteAtRelease`, made by the connection that holds it), and
+//! the long-poll that installs a version satisfying it writes the answer to the client's
+//! socket there and then, before waking the request's task, which only does the bookkeeping
+//! (and sends what the socket did not take at once). A part instant wakes every held request
+//! of every rendition together: this way the answers leave one after another in one task's
+//! loop, not each after a wake-up, a turn of the executor and a walk down its task's futures.
+//!
+//! The writer is the connection's (`server`), the decision and the bytes the shard's; the
+//! trait keeps the module graph pointing from the server to the shard.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::cache::{CacheStatus, CachedHead, Fwd, Release};
+
+/// A held request's answer, as the rendition's version gives it.
+pub struct Answer<'a> {
+    pub head: &'a CachedHead,
+    pub body: &'a Bytes,
+    pub age_secs: u64,
+    pub status: &'a CacheStatus,
+}
+
+/// What a held request's connection left to have its answer written at its release.
+pub trait WriteAtRelease {
+    /// Writes `answer` to the client's socket now, never waiting: what went and when; `None`
+    /// when the answer is not one it writes this way (its task then writes it).
+    fn write_now(self: Box<Self>, answer: Answer<'_>) -> Option<Written>;
+}
+
+/// An answer written (perhaps in part) at its release: the head as it went out, the body,
+/// how many bytes of the two the socket took, and when.
+#[derive(Debug)]
+pub struct Written {
+    pub head: Bytes,
+    pub body: Bytes,
+    pub sent: usize,
+    pub at: Instant,
+}
+
+impl Written {
+    /// What the socket did not take at once: the rest of the head, then of the body.
+    pub fn rest(&self) -> [&[u8]; 2] {
+        let head = self.sent.min(self.head.len());
+        let body = (self.sent - head).min(self.body.len());
+        [&self.head[head..], &self.body[body..]]
+    }
+}
+
+/// The cache status of an answer released by a version that arrived at `arrived`, to a
+/// request held for `held`: forwarded, collapsed into the rendition's long-poll.
+pub fn released_status(arrived: Instant, held: Duration) -> CacheStatus {
+    CacheStatus {
+        collapsed: true,
+        detail: Some("held"),
+        release: Some(Release {
+            version_arrived: arrived,
+            held,
+        }),
+        ..CacheStatus::forwarded(Fwd::Miss)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(head: &'static [u8], body: &'static [u8], sent: usize) -> Written {
+        Written {
+            head: Bytes::from_static(head),
+            body: Bytes::from_static(body),
+            sent,
+            at: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn the_rest_starts_where_the_socket_stopped() {
+        let all: [&[u8]; 2] = [b"HEAD", b"body"];
+        assert_eq!(written(b"HEAD", b"body", 0).rest(), all);
+        assert_eq!(written(b"HEAD", b"body", 2).rest(), [&b"AD"[..], b"body"]);
+        assert_eq!(written(b"HEAD", b"body", 4).rest(), [&b""[..], b"body"]);
+        assert_eq!(written(b"HEAD", b"body", 7).rest(), [&b""[..], b"y"]);
+        assert_eq!(written(b"HEAD", b"body", 8).rest(), [&b""[..], b""]);
+    }
+
+    #[test]
+    fn a_released_answer_is_a_collapsed_miss_timed_from_its_version() {
+        let arrived = Instant::now();
+        let status = released_status(arrived, Duration::from_millis(300));
+        assert!(status.collapsed);
+        assert_eq!(status.detail, Some("held"));
+        assert_eq!(status.fwd, Some(Fwd::Miss));
+        let release = status.release.expect("a release");
+        assert_eq!(release.version_arrived, arrived);
+        assert_eq!(release.held, Duration::from_millis(300));
+    }
+}
