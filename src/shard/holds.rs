@@ -13,7 +13,8 @@
 //! long-poll keeps that current. An upstream answer that cannot become state (an error
 //! status, not a media playlist, too large, malformed, for one client alone) is never served
 //! from here: its waiters go the ordinary way, with their own URL, for a while. Deadlines,
-//! memory, counts and drain are the books in `hold_upkeep`.
+//! memory, counts and drain are the books in `hold_upkeep`. A held request whose connection
+//! offered a writer is answered by the release itself (`release_write`).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
