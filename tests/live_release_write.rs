@@ -51,6 +51,8 @@ with_shards!(
         // The packager pauses, so every client is held, and one version releases them all.
         setup.origin.pause_publishing();
         let before = satisfied(&setup);
+        let written = || setup.running().stats.sum(|s| &s.live.written_at_release);
+        let written_before = written();
         let clients = 12;
         let answers = std::thread::scope(|scope| {
             let answers = scope.spawn(|| {
@@ -96,6 +98,14 @@ with_shards!(
             );
         }
         assert_eq!(satisfied(&setup) - before, clients as u64);
+        // One shard: every GET was written by its release (the HEAD and the conditional GET
+        // by their tasks). Four: the harness accepts on a shard that owns no stream, so every
+        // answer crosses the mesh and its task writes it.
+        let expected = match shards {
+            1 => clients as u64 - 2,
+            _ => 0,
+        };
+        assert_eq!(written() - written_before, expected);
         assert_eq!(holds_active(&setup), 0);
         // Each answer released from a hold is timed once, however it was written.
         assert!(eventually(Duration::from_secs(5), || releases_timed(

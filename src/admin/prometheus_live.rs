@@ -104,6 +104,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             load(|l| &l.dash_early_holds),
         ),
         counter(
+            "livecache_hls_answers_written_at_release",
+            "Held playlist answers written by the release that satisfied them, before their connection's task ran (a plain GET held on the rendition's own shard)",
+            load(|l| &l.written_at_release),
+        ),
+        counter(
             "livecache_store_idle_stream_evictions",
             "Of the evictions to stay within the budget, objects of streams nobody watched any more (they go first)",
             stats.sum(|s| &s.store_idle_evictions),

@@ -102,6 +102,9 @@ pub struct LiveStats {
     pub dash_schedules: AtomicU64,
     /// Requests for a live DASH segment held until its availability (F12).
     pub dash_early_holds: AtomicU64,
+    /// Held playlist answers written by the release that satisfied them, before their
+    /// connection's task ran (`shard::release_write`).
+    pub written_at_release: AtomicU64,
 }
 
 impl LiveStats {

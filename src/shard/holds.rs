@@ -30,7 +30,7 @@ use super::{long_poll, FetchRequest, Shard};
 use crate::cache::{CacheKey, StreamKey, Vary};
 use crate::http::Failure;
 use crate::live::{self, HoldDecision, SkipRequest};
-use crate::metrics::{HoldResult, LiveStats};
+use crate::metrics::{HoldResult, LiveStats, ShardStats};
 
 /// How the owner answers a playlist request with delivery directives.
 pub enum Blocking {
@@ -318,13 +318,20 @@ impl Shard {
             age_secs: version.age_secs(self.now()),
             status: &status,
         };
+        // Counted before the answer leaves, as the holds are: a client that has its answer
+        // finds it counted. Taken back when the writer declines.
+        let counted = &self.my_stats().live.written_at_release;
+        ShardStats::incr(counted);
         match offer.writer.write_now(answer) {
             Some(written) => Held::Written {
                 version: Rc::clone(version),
                 status,
                 written: Box::new(written),
             },
-            None => Held::Ready(Rc::clone(version)),
+            None => {
+                counted.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                Held::Ready(Rc::clone(version))
+            }
         }
     }
 

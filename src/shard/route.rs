@@ -55,19 +55,19 @@ impl Route {
     /// the writer can send several in one write; `None` when it would have to wait. A remote
     /// owner's queued replies are taken as queued: this shard's released playlist answers are
     /// not waited for there, as `next` never did between them.
-    /// A held request's connection offers to have its answer written at its release: only
-    /// where the request is held on this shard (`OwnerStream::offer_write_at_release`).
-    pub fn offer_write_at_release(&mut self, make: impl FnOnce() -> Box<dyn WriteAtRelease>) {
-        if let Route::Local(stream) = self {
-            stream.offer_write_at_release(make);
-        }
-    }
-
     pub fn ready(&mut self) -> Option<Reply> {
         match self {
             Route::Local(stream) => stream.ready(),
             Route::Remote(rx) => rx.try_recv().ok(),
             Route::Replica(_) => None,
+        }
+    }
+
+    /// A held request's connection offers to have its answer written at its release: only
+    /// where the request is held on this shard (`OwnerStream::offer_write_at_release`).
+    pub fn offer_write_at_release(&mut self, make: impl FnOnce() -> Box<dyn WriteAtRelease>) {
+        if let Route::Local(stream) = self {
+            stream.offer_write_at_release(make);
         }
     }
 }
