@@ -57,16 +57,23 @@ with_shards!(
         let answers = std::thread::scope(|scope| {
             let answers = scope.spawn(|| {
                 // GETs (written at their release where held on the owner), a HEAD and a
-                // conditional GET (written by their tasks), all kept alive; then each
-                // connection's next request.
+                // conditional GET (written by their tasks), kept alive, then each connection's
+                // next request; and an HTTP/1.0 GET, whose connection closes after its answer.
                 all_at_once(setup.addr, clients, |i, conn| {
+                    if i == 3 {
+                        conn.send(
+                            format!("GET {reload} HTTP/1.0\r\nHost: test.local\r\n\r\n").as_bytes(),
+                        );
+                        let held = conn.read_response(false).expect("a response");
+                        return (held, None, conn.is_closed_by_peer());
+                    }
                     let held = match i {
                         0 => send_with(conn, "HEAD", &reload, &[]),
                         1 => send_with(conn, "GET", &reload, &[("If-None-Match", "\"none\"")]),
                         _ => send_with(conn, "GET", &reload, &[]),
                     };
                     let after = send_with(conn, "GET", &format!("{RENDITION}?_HLS_msn=0"), &[]);
-                    (held, after)
+                    (held, Some(after), false)
                 })
             });
             assert!(eventually(Duration::from_secs(5), || holds_active(&setup)
@@ -74,9 +81,9 @@ with_shards!(
             setup.origin.resume_publishing();
             answers.join().unwrap()
         });
-        let (_, first) = &answers[2];
+        let (first, _, _) = &answers[2];
         let length = first.body.len().to_string();
-        for (i, (held, after)) in answers.iter().enumerate() {
+        for (i, (held, after, closed)) in answers.iter().enumerate() {
             assert_eq!(held.status, 200, "{i}: {held:?}");
             assert!(held.complete, "{i}: cut");
             assert!(held.cache_status().contains("detail=held"), "{i}: {held:?}");
@@ -89,6 +96,13 @@ with_shards!(
                 assert!(playlist(held).satisfies(next.msn, Some(next.part)));
             }
             assert_eq!(held.header("via"), first.header("via"));
+            let Some(after) = after else {
+                // HTTP/1.0 without keep-alive: told so, and closed after its answer.
+                assert_eq!(held.header("connection"), Some("close"), "{held:?}");
+                assert!(closed, "the connection closed");
+                continue;
+            };
+            assert_eq!(held.header("connection"), None, "{i}");
             // The connection carries on: nothing was left over or written twice.
             assert_eq!(after.status, 200, "{i}: {after:?}");
             assert!(after.complete);
@@ -98,8 +112,8 @@ with_shards!(
             );
         }
         assert_eq!(satisfied(&setup) - before, clients as u64);
-        // One shard: every GET was written by its release (the HEAD and the conditional GET
-        // by their tasks). Four: the harness accepts on a shard that owns no stream, so every
+        // One shard: every plain GET was written by its release, HTTP/1.0 too (the HEAD and
+        // the conditional GET by their tasks). Four: the harness accepts on a shard that owns no stream, so every
         // answer crosses the mesh and its task writes it.
         let expected = match shards {
             1 => clients as u64 - 2,
