@@ -2,8 +2,11 @@
 //! held on the rendition's own shard is answered from the long-poll that brings its version,
 //! before its connection's task runs; the task only accounts for it. Seen from outside: the
 //! answer is whole and the same as one its task writes (a HEAD, a conditional request, a
-//! client on another shard), the kept-alive connection carries the next request, the answer
-//! is counted and timed once, and a client that has its answer is no longer counted held.
+//! client on another shard, an HTTP/1.0 client told its connection closes), the kept-alive
+//! connection carries the next request, the answer is counted and timed once, and every GET
+//! held on the owner is counted as written at its release (none where the harness sends all
+//! requests over the mesh). That a client with its answer is no longer counted held shows in
+//! `live_holds`' drain test, which read a stale count before holds were counted out first.
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), started 5 s before
 //! the test.
