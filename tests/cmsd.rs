@@ -60,7 +60,7 @@ with_shards!(a_held_reload_says_how_long_it_was_held, |shards| {
     let asked = Instant::now();
     let addr = setup.addr;
     let held = std::thread::spawn(move || get(addr, &target));
-    let holds = || setup.running().stats.sum(|s| &s.live.holds_active);
+    let holds = || common::live::holds_active(&setup);
     assert!(eventually(Duration::from_secs(5), || holds() == 1));
     std::thread::sleep(Duration::from_millis(300));
     setup.origin.resume_publishing();

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::live::hold_results;
 use common::{expected_body, Setup};
 use livecache::metrics::HoldResult;
 
@@ -14,12 +15,7 @@ fn unusable(setup: &Setup) -> u64 {
 }
 
 fn passed(setup: &Setup) -> u64 {
-    let stats = &setup.running().stats;
-    stats
-        .shards
-        .iter()
-        .map(|s| s.live.results(HoldResult::Passed))
-        .sum()
+    hold_results(setup, HoldResult::Passed)
 }
 
 with_shards!(

@@ -19,29 +19,12 @@ mod common;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use common::live::{hold_results, holds_active, releases_timed, sample};
 use common::{all_at_once, eventually, get, playlist, Setup};
 use livecache::live::{HintType, MediaPlaylist};
 use livecache::metrics::HoldResult;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
-
-fn results(setup: &Setup, result: HoldResult) -> u64 {
-    let stats = &setup.running().stats;
-    stats.shards.iter().map(|s| s.live.results(result)).sum()
-}
-
-fn holds_active(setup: &Setup) -> u64 {
-    let stats = &setup.running().stats;
-    stats.sum(|s| &s.live.holds_active)
-}
-
-/// The value of the first sample in a scrape whose line `matches`.
-fn sample(setup: &Setup, matches: impl Fn(&str) -> bool) -> Option<u64> {
-    let metrics = get(setup.admin_addr(), "/metrics");
-    let text = String::from_utf8(metrics.body).unwrap();
-    let line = text.lines().find(|l| matches(l));
-    line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-}
 
 /// The value of `name`'s sample for the stream of `RENDITION` in a scrape.
 fn stream_sample(setup: &Setup, name: &str) -> Option<u64> {
@@ -49,15 +32,6 @@ fn stream_sample(setup: &Setup, name: &str) -> Option<u64> {
     sample(setup, |l| {
         l.starts_with(&prefix) && l.contains("/live/s0/r0\"")
     })
-}
-
-/// Held answers whose release was timed (`livecache_hls_hold_release_seconds_count`), over
-/// every shard: each is counted by the shard that wrote it.
-fn releases_timed(setup: &Setup) -> u64 {
-    sample(setup, |l| {
-        l.starts_with("livecache_hls_hold_release_seconds_count")
-    })
-    .unwrap_or(0)
 }
 
 /// Upstream requests carrying delivery directives, by target.
@@ -88,7 +62,7 @@ with_shards!(
             assert_eq!(response.header("cache-control"), Some("no-store"));
         }
         assert_eq!(setup.origin.total(), 0, "decided without the origin");
-        assert_eq!(results(&setup, HoldResult::BadDirective), 5);
+        assert_eq!(hold_results(&setup, HoldResult::BadDirective), 5);
         let state = warm(&setup);
         // The last complete segment plus three: 400 while the state is current (a long-poll
         // keeps it so), and the origin never sees it.
@@ -97,7 +71,7 @@ with_shards!(
         assert_eq!(response.status, 400);
         let asked = format!("_HLS_msn={far}");
         assert!(!blocking_targets(&setup).iter().any(|t| t.contains(&asked)));
-        assert_eq!(results(&setup, HoldResult::TooFar), 1);
+        assert_eq!(hold_results(&setup, HoldResult::TooFar), 1);
     }
 );
 
@@ -133,7 +107,7 @@ fn one_long_poll_per_rendition(shards: usize, query: &str) {
     }
     // Every answer released from a hold is timed once, by whichever shard wrote it (with 4
     // shards most clients are on another shard than the rendition's owner).
-    let satisfied = results(&setup, HoldResult::Satisfied);
+    let satisfied = hold_results(&setup, HoldResult::Satisfied);
     assert!(satisfied > 0, "some of the clients were held");
     assert!(
         eventually(Duration::from_secs(5), || releases_timed(&setup)
@@ -197,7 +171,7 @@ with_shards!(
         assert_eq!(response.status, 503);
         assert_eq!(response.header("retry-after"), Some("1"));
         assert_eq!(response.header("cache-control"), Some("no-store"));
-        assert_eq!(results(&setup, HoldResult::Expired), 1);
+        assert_eq!(hold_results(&setup, HoldResult::Expired), 1);
         // Stale: no new part for three part targets.
         let stats = &setup.running().stats;
         assert!(eventually(Duration::from_secs(5), || stats
@@ -236,7 +210,7 @@ with_shards!(an_ended_stream_ignores_directives, |shards| {
     let response = setup.get(&format!("{RENDITION}?_HLS_msn={}", ahead + 50));
     assert!(playlist(&response).ended);
     assert!(started.elapsed() < Duration::from_secs(1));
-    assert!(results(&setup, HoldResult::Ended) >= 1);
+    assert!(hold_results(&setup, HoldResult::Ended) >= 1);
 });
 
 with_shards!(a_regressed_playlist_is_never_served, |shards| {

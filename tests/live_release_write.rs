@@ -15,33 +15,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{all_at_once, eventually, get, playlist, send_with, Setup};
+use common::live::{hold_results, holds_active, releases_timed};
+use common::{all_at_once, eventually, playlist, send_with, Setup};
 use livecache::metrics::HoldResult;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
 
 fn satisfied(setup: &Setup) -> u64 {
-    let stats = &setup.running().stats;
-    stats
-        .shards
-        .iter()
-        .map(|s| s.live.results(HoldResult::Satisfied))
-        .sum()
-}
-
-/// `livecache_hls_hold_release_seconds_count`, over every shard.
-fn releases_timed(setup: &Setup) -> u64 {
-    let metrics = get(setup.admin_addr(), "/metrics");
-    let text = String::from_utf8(metrics.body).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("livecache_hls_hold_release_seconds_count"));
-    line.and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-fn holds_active(setup: &Setup) -> u64 {
-    setup.running().stats.sum(|s| &s.live.holds_active)
+    hold_results(setup, HoldResult::Satisfied)
 }
 
 with_shards!(

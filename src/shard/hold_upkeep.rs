@@ -299,8 +299,10 @@ impl Shard {
     /// path up to the last `/`): a part or segment of a live stream, which a 404 must not be
     /// cached for, since it may be published a moment later.
     pub(super) fn in_live_rendition(&self, key: &CacheKey) -> bool {
-        // One map look-up, no scan: a flood of 404s must not cost a pass over every rendition.
-        self.holds.dirs.borrow().contains_key(&directory_of(key))
+        // One map look-up, no scan: a flood of 404s must not cost a pass over every rendition;
+        // none, nor the key's directory made, on a shard that tracks no rendition.
+        let dirs = self.holds.dirs.borrow();
+        !dirs.is_empty() && dirs.contains_key(&directory_of(key))
     }
 
     /// Renditions whose playlist stopped advancing, for the gauge.

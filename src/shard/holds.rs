@@ -293,10 +293,12 @@ impl Shard {
             self.hold_results(&rendition.stream, result, results[result as usize]);
         }
         self.count_holds(&rendition.stream, 0, leaving.len() as u64);
+        // The release's instant, by both clocks, once for every answer it writes.
+        let released = (Instant::now(), self.now());
         for (w, answered) in leaving {
             let held = match (answered, w.wake.take_offer()) {
                 (false, _) => Held::TooFar,
-                (true, Some(offer)) => self.answer_in_place(version, offer),
+                (true, Some(offer)) => self.answer_in_place(version, offer, released),
                 (true, None) => Held::Ready(Rc::clone(version)),
             };
             let ready = matches!(held, Held::Ready(_));
@@ -308,14 +310,21 @@ impl Shard {
     }
 
     /// Writes a held request's answer from `version` to its client now, as it offered
-    /// (`release_write`); `Ready` for its task to write when the writer declines.
-    fn answer_in_place(&self, version: &Rc<Version>, offer: Offer) -> Held {
+    /// (`release_write`); `Ready` for its task to write when the writer declines. `released`:
+    /// when, by the real clock (the hold's end) and the shard's (the answer's `Age`).
+    fn answer_in_place(
+        &self,
+        version: &Rc<Version>,
+        offer: Offer,
+        (released, now): (Instant, Instant),
+    ) -> Held {
         let (head, body) = version.answer(offer.form);
-        let status = released_status(version.arrived, offer.since.elapsed());
+        let held = released.saturating_duration_since(offer.since);
+        let status = released_status(version.arrived, held);
         let answer = Answer {
             head: &head,
             body: &body,
-            age_secs: version.age_secs(self.now()),
+            age_secs: version.age_secs(now),
             status: &status,
         };
         // Counted before the answer leaves, as the holds are: a client that has its answer

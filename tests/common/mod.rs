@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use livecache::{Config, Running, Shutdown};
 
 mod client;
+pub mod live;
 pub use mock_origin::{expected_body, MockOrigin};
 
 /// Runs a test body once with one shard and once with four, as every data-path test must.
