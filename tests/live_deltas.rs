@@ -11,24 +11,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{playlist, MockOrigin, Setup};
+use common::{playlist, Setup};
 use livecache::live::MediaPlaylist;
-use mock_origin::LiveConfig;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
-
-fn delta_setup(shards: usize) -> Setup {
-    let live = LiveConfig {
-        segment_duration: Duration::from_secs(1),
-        part_duration: Duration::from_millis(250),
-        window: 12,
-        can_skip_until: Some(Duration::from_secs(6)),
-        start: Instant::now().checked_sub(Duration::from_secs(14)),
-        ..LiveConfig::default()
-    };
-    let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
-    Setup::in_front_of(origin, shards, &[])
-}
 
 /// (msn, URI) of every segment.
 fn listed(p: &MediaPlaylist) -> Vec<(u64, String)> {
@@ -36,7 +22,7 @@ fn listed(p: &MediaPlaylist) -> Vec<(u64, String)> {
 }
 
 with_shards!(yes_deltas_are_made_at_the_edge, |shards| {
-    let setup = delta_setup(shards);
+    let setup = Setup::live_deltas(shards, &[]);
     let full = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
     let next = full.next_part().unwrap();
     let (m, n) = (next.msn, next.part);
@@ -73,7 +59,7 @@ with_shards!(yes_deltas_are_made_at_the_edge, |shards| {
 with_shards!(
     deltas_merged_with_the_previous_playlist_are_the_full_one,
     |shards| {
-        let setup = delta_setup(shards);
+        let setup = Setup::live_deltas(shards, &[]);
         let mut previous = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
         for _ in 0..8 {
             let next = previous.next_part().unwrap();
@@ -106,7 +92,7 @@ with_shards!(
 );
 
 with_shards!(ended_and_v2_requests_get_what_the_spec_says, |shards| {
-    let setup = delta_setup(shards);
+    let setup = Setup::live_deltas(shards, &[]);
     let _ = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
     // v2 needs date-range history the edge does not keep: it goes upstream.
     let v2 = setup.get(&format!("{RENDITION}?_HLS_skip=v2"));

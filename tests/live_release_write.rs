@@ -8,8 +8,13 @@
 //! requests over the mesh). That a client with its answer is no longer counted held shows in
 //! `live_holds`' drain test, which read a stale count before holds were counted out first.
 //!
-//! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), started 5 s before
-//! the test.
+//! A head written at its release is field for field the one its task writes (the
+//! conditional GET's), but for what its own connection adds (CMSD, `Connection`, and `Age`,
+//! which the task reads later); a delta update held beside full playlists and released with
+//! them gets its own body and length.
+//!
+//! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), 12 listed, a skip
+//! boundary of 6 s, started 14 s before the test.
 
 mod common;
 
@@ -20,6 +25,8 @@ use common::{all_at_once, eventually, playlist, send_with, Setup};
 use livecache::metrics::HoldResult;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
+/// The client whose held GET asks for a delta update.
+const DELTA: usize = 4;
 
 fn satisfied(setup: &Setup) -> u64 {
     hold_results(setup, HoldResult::Satisfied)
@@ -28,7 +35,7 @@ fn satisfied(setup: &Setup) -> u64 {
 with_shards!(
     held_answers_are_whole_and_their_connections_go_on,
     |shards| {
-        let setup = Setup::live(shards, &[("admin", "127.0.0.1:0")]);
+        let setup = Setup::live_deltas(shards, &[("admin", "127.0.0.1:0")]);
         let state = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
         let next = state.next_part().expect("the mock lists parts");
         let reload = format!("{RENDITION}?_HLS_msn={}&_HLS_part={}", next.msn, next.part);
@@ -40,9 +47,10 @@ with_shards!(
         let clients = 12;
         let answers = std::thread::scope(|scope| {
             let answers = scope.spawn(|| {
-                // GETs (written at their release where held on the owner), a HEAD and a
-                // conditional GET (written by their tasks), kept alive, then each connection's
-                // next request; and an HTTP/1.0 GET, whose connection closes after its answer.
+                // GETs (written at their release where held on the owner; one of them asks
+                // for a delta update), a HEAD and a conditional GET (written by their tasks),
+                // kept alive, then each connection's next request; and an HTTP/1.0 GET, whose
+                // connection closes after its answer.
                 all_at_once(setup.addr, clients, |i, conn| {
                     if i == 3 {
                         conn.send(
@@ -54,6 +62,7 @@ with_shards!(
                     let held = match i {
                         0 => send_with(conn, "HEAD", &reload, &[]),
                         1 => send_with(conn, "GET", &reload, &[("If-None-Match", "\"none\"")]),
+                        DELTA => send_with(conn, "GET", &format!("{reload}&_HLS_skip=YES"), &[]),
                         _ => send_with(conn, "GET", &reload, &[]),
                     };
                     let after = send_with(conn, "GET", &format!("{RENDITION}?_HLS_msn=0"), &[]);
@@ -67,19 +76,42 @@ with_shards!(
         });
         let (first, _, _) = &answers[2];
         let length = first.body.len().to_string();
+        // Every GET's head is the one its task writes (the conditional GET's, written by its
+        // task), field for field, but for what its own connection adds.
+        let own = |name: &str| name.starts_with("cmsd-") || name == "connection" || name == "age";
+        let fields = |answer: &common::Response| -> Vec<(String, String)> {
+            let lower = answer.headers.iter();
+            let lower = lower.map(|(name, value)| (name.to_ascii_lowercase(), value.clone()));
+            lower.filter(|(name, _)| !own(name)).collect()
+        };
+        let by_task = fields(&answers[1].0);
         for (i, (held, after, closed)) in answers.iter().enumerate() {
             assert_eq!(held.status, 200, "{i}: {held:?}");
             assert!(held.complete, "{i}: cut");
             assert!(held.cache_status().contains("detail=held"), "{i}: {held:?}");
+            if i > 0 {
+                assert!(playlist(held).satisfies(next.msn, Some(next.part)), "{i}");
+            }
+            if i == DELTA {
+                let delta = String::from_utf8_lossy(&held.body);
+                assert!(delta.contains("#EXT-X-SKIP:"), "{delta}");
+                let own_length = held.body.len().to_string();
+                assert_eq!(held.header("content-length"), Some(&own_length[..]));
+                assert!(after.as_ref().is_some_and(|after| after.complete));
+                continue;
+            }
             assert_eq!(held.header("content-length"), Some(&length[..]), "{i}");
             if i > 0 {
                 assert_eq!(
                     held.body, first.body,
                     "{i}: the same version, the same bytes"
                 );
-                assert!(playlist(held).satisfies(next.msn, Some(next.part)));
             }
             assert_eq!(held.header("via"), first.header("via"));
+            if i > 0 {
+                assert_eq!(fields(held), by_task, "{i}: {held:?}");
+                assert!(held.header("cmsd-dynamic").is_some(), "{i}: {held:?}");
+            }
             let Some(after) = after else {
                 // HTTP/1.0 without keep-alive: told so, and closed after its answer.
                 assert_eq!(held.header("connection"), Some("close"), "{held:?}");

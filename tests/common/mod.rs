@@ -69,6 +69,21 @@ impl Setup {
         Setup::in_front_of(origin, shards, extra)
     }
 
+    /// As `live`, but with 12 segments listed and a skip boundary of 6 s (delta updates
+    /// allowed), started 14 s ago so a delta skips segments.
+    pub fn live_deltas(shards: usize, extra: &[(&str, &str)]) -> Setup {
+        let live = mock_origin::LiveConfig {
+            segment_duration: Duration::from_secs(1),
+            part_duration: Duration::from_millis(250),
+            window: 12,
+            can_skip_until: Some(Duration::from_secs(6)),
+            start: Instant::now().checked_sub(Duration::from_secs(14)),
+            ..mock_origin::LiveConfig::default()
+        };
+        let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
+        Setup::in_front_of(origin, shards, extra)
+    }
+
     /// A daemon in front of a classic live packager (no parts, no blocking reloads) of 1 s
     /// segments, started 5 s ago.
     pub fn classic(shards: usize, extra: &[(&str, &str)]) -> Setup {
