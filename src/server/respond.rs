@@ -10,7 +10,7 @@
 
 use std::io;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_lite::AsyncWriteExt;
 use glommio::net::TcpStream;
 
@@ -174,20 +174,23 @@ impl Exchange<'_> {
 }
 
 /// The head of a whole response to `exchange` (`Exchange::answers_whole_get`) with a body of
-/// `body_len` bytes, as `write_response` would write it; `None` when that response would not
-/// be the whole body with its length (a status without a body).
+/// `body_len` bytes, as `write_response` would write it, rendered onto the end of `out` and
+/// split off it; `None` when that response would not be the whole body with its length (a
+/// status without a body).
 pub(super) fn whole_response_head(
     head: &CachedHead,
     age_secs: u64,
     status: &CacheStatus,
     body_len: u64,
     exchange: Exchange<'_>,
-) -> Option<BytesMut> {
+    out: &mut BytesMut,
+) -> Option<Bytes> {
     let plan = Plan::of(head, status, Some(body_len), exchange);
     if plan.framing != Framing::Length || !matches!(plan.selection, Selection::Whole { .. }) {
         return None;
     }
-    Some(head_bytes(head, age_secs, status, &plan, &exchange))
+    write_head(out, head, age_secs, status, &plan, &exchange);
+    Some(out.split().freeze())
 }
 
 /// What goes out for one response head: the status sent, which part of the body, and how it
@@ -252,27 +255,40 @@ fn head_bytes(
     exchange: &Exchange,
 ) -> BytesMut {
     let mut out = BytesMut::with_capacity(512);
+    write_head(&mut out, head, age_secs, status, plan, exchange);
+    out
+}
+
+/// Renders the head `head_bytes` makes onto the end of `out`.
+fn write_head(
+    out: &mut BytesMut,
+    head: &CachedHead,
+    age_secs: u64,
+    status: &CacheStatus,
+    plan: &Plan,
+    exchange: &Exchange,
+) {
     let reason = (plan.sent == head.status).then_some(&head.reason[..]);
-    encode::status_line(&mut out, plan.sent, reason);
-    plan.selection.write_fields(&mut out, head);
+    encode::status_line(out, plan.sent, reason);
+    plan.selection.write_fields(out, head);
     let stored_fields = plan.selection.carries_stored_fields();
     if stored_fields && !status.is_pass() && (age_secs > 0 || status.is_hit()) {
         out.extend_from_slice(b"Age: ");
-        encode::put_decimal(&mut out, age_secs);
+        encode::put_decimal(out, age_secs);
         out.extend_from_slice(b"\r\n");
         // A cross-origin player (hls.js reads Age to place itself at the live edge) sees
         // only the fields exposed to it; the origin could not know the cache adds `Age`.
         if head.facts().hides_age {
-            encode::header(&mut out, b"Access-Control-Expose-Headers", b"Age");
+            encode::header(out, b"Access-Control-Expose-Headers", b"Age");
         }
     }
     out.extend_from_slice(b"Cache-Status: ");
-    status.write_value(&exchange.node.name, &mut out);
+    status.write_value(&exchange.node.name, out);
     out.extend_from_slice(b"\r\n");
-    encode::header(&mut out, b"Via", &exchange.node.via);
+    encode::header(out, b"Via", &exchange.node.via);
     if !stored_fields || !head.facts().has_date {
         encode::header(
-            &mut out,
+            out,
             b"Date",
             httpdate::fmt_http_date(std::time::SystemTime::now()).as_bytes(),
         );
@@ -280,23 +296,22 @@ fn head_bytes(
     match plan.framing {
         Framing::Length | Framing::NoBody => {
             if let Some(len) = plan.length {
-                encode::content_length(&mut out, len);
+                encode::content_length(out, len);
             }
         }
-        Framing::Chunked => encode::header(&mut out, b"Transfer-Encoding", b"chunked"),
+        Framing::Chunked => encode::header(out, b"Transfer-Encoding", b"chunked"),
         Framing::Close => {}
     }
     if let Some(cookie) = exchange.set_cookie {
         // The viewer's own token: a shared cache in front may keep the response, not this.
-        encode::header(&mut out, b"Set-Cookie", cookie.as_bytes());
-        encode::header(&mut out, b"Cache-Control", b"no-cache=\"Set-Cookie\"");
+        encode::header(out, b"Set-Cookie", cookie.as_bytes());
+        encode::header(out, b"Cache-Control", b"no-cache=\"Set-Cookie\"");
     }
     if let Some(data) = &exchange.server_data {
-        data.write(&mut out, head, status, exchange.node.name());
+        data.write(out, head, status, exchange.node.name());
     }
-    connection_header(&mut out, exchange.version, plan.keep_alive);
-    encode::end_head(&mut out);
-    out
+    connection_header(out, exchange.version, plan.keep_alive);
+    encode::end_head(out);
 }
 
 /// An informational (1xx) head as it goes out.

@@ -69,8 +69,8 @@ impl WriteAtRelease for AtRelease {
             answer.status,
             body_len,
             self.exchange(),
-        )?
-        .freeze();
+            answer.heads,
+        )?;
         // SAFETY: the descriptor is the request's client's, open while the writer exists (see
         // `socket`); the borrow ends with this call.
         let socket = unsafe { BorrowedFd::borrow_raw(self.socket) };

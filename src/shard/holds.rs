@@ -21,10 +21,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::BytesMut;
+
 use super::held_slot;
 
 use super::hold_upkeep::{directory_of, RenditionKey};
-use super::release_write::{released_status, Answer};
+use super::release_write::{released_status, Answer, HEAD_ROOM};
 use super::rendition::{Form, Held, HeldWaiting, Offer, Rendition, Version, Waiter};
 use super::{long_poll, FetchRequest, Shard};
 use crate::cache::{CacheKey, StreamKey, Vary};
@@ -293,12 +295,20 @@ impl Shard {
             self.hold_results(&rendition.stream, result, results[result as usize]);
         }
         self.count_holds(&rendition.stream, 0, leaving.len() as u64);
-        // The release's instant, by both clocks, once for every answer it writes.
+        // The release's instant, by both clocks, once for every answer it writes; its heads'
+        // buffer, once (made on the first answer written in place).
         let released = (Instant::now(), self.now());
+        let mut heads = BytesMut::new();
+        let answers = leaving.len();
         for (w, answered) in leaving {
             let held = match (answered, w.wake.take_offer()) {
                 (false, _) => Held::TooFar,
-                (true, Some(offer)) => self.answer_in_place(version, offer, released),
+                (true, Some(offer)) => {
+                    if heads.capacity() == 0 {
+                        heads.reserve(answers * HEAD_ROOM);
+                    }
+                    self.answer_in_place(version, offer, released, &mut heads)
+                }
                 (true, None) => Held::Ready(Rc::clone(version)),
             };
             let ready = matches!(held, Held::Ready(_));
@@ -311,12 +321,14 @@ impl Shard {
 
     /// Writes a held request's answer from `version` to its client now, as it offered
     /// (`release_write`); `Ready` for its task to write when the writer declines. `released`:
-    /// when, by the real clock (the hold's end) and the shard's (the answer's `Age`).
+    /// when, by the real clock (the hold's end) and the shard's (the answer's `Age`); `heads`:
+    /// the release's buffer its head is rendered into.
     fn answer_in_place(
         &self,
         version: &Rc<Version>,
         offer: Offer,
         (released, now): (Instant, Instant),
+        heads: &mut BytesMut,
     ) -> Held {
         let (head, body) = version.answer(offer.form);
         let held = released.saturating_duration_since(offer.since);
@@ -326,6 +338,7 @@ impl Shard {
             body: &body,
             age_secs: version.age_secs(now),
             status: &status,
+            heads,
         };
         // Counted before the answer leaves, as the holds are: a client that has its answer
         // finds it counted. Taken back when the writer declines.
@@ -335,7 +348,7 @@ impl Shard {
             Some(written) => Held::Written {
                 version: Rc::clone(version),
                 status,
-                written: Box::new(written),
+                written,
             },
             None => {
                 counted.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);

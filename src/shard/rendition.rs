@@ -129,10 +129,11 @@ fn non_blocking_head(head: &Arc<CachedHead>, playlist: &MediaPlaylist) -> Arc<Ca
 pub enum Held {
     Ready(Rc<Version>),
     /// Answered from the version already, in place (`release_write`), with this status.
+    /// Not boxed: the release makes no allocation per answer for it (its task boxes it).
     Written {
         version: Rc<Version>,
         status: CacheStatus,
-        written: Box<Written>,
+        written: Written,
     },
     Expired,
     TooFar,

@@ -278,7 +278,7 @@ impl OwnerStream {
                             version,
                             status,
                             written,
-                        }) => Source::version(version, form, status, Some(written)),
+                        }) => Source::version(version, form, status, Some(Box::new(written))),
                         Ok(Held::Expired) => Source::Refused(Failure::HoldExpired),
                         Ok(Held::TooFar) => Source::Refused(Failure::TooFarAhead),
                         // No usable state (or the rendition was dropped): the ordinary way.
