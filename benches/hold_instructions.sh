@@ -18,9 +18,9 @@
 # Needs valgrind, curl and `cargo build --release -p livecache -p mock-origin -p loadgen`.
 # Loopback, ports 9341-9343; CPU 1 for the server and origin, CPU 0 for loadgen. Compare two
 # commits by building the other into its own target dir and passing its binary.
-# Measured 2026-12-07 (2-core VM): 4,670 per held answer in the release path at 68112ad, 4,037
-# with the release's heads rendered into one buffer and its answers not boxed (127.2k and
-# 127.6k for the whole process).
+# Measured 2026-12-07 (2-core VM, two runs each): release path 4,644 and 4,519 per held answer
+# at 68112ad, 3,977 and 4,016 at 9c5482b (the release's heads rendered into one buffer, its
+# answers not boxed); the whole process 127,405 and 127,552 against 126,003 and 126,158.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${1:-$root/target/release/livecache}"
