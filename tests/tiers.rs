@@ -15,6 +15,17 @@ use std::time::Duration;
 use common::{eventually, get_with, Conn, MockOrigin, Setup};
 use livecache::metrics::upstreams::UpstreamCounters;
 
+/// A loopback port that refuses connections for as long as the returned socket lives: bound,
+/// never listening, so no other test's listener can take it meanwhile (a port bound and let
+/// go could be).
+fn refusing_port() -> (u16, socket2::Socket) {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    socket.bind(&any.into()).unwrap();
+    let port = socket.local_addr().unwrap().as_socket().unwrap().port();
+    (port, socket)
+}
+
 /// A loopback port free now (bound and let go), for a node that must know its own address
 /// before it starts.
 fn free_port() -> u16 {
@@ -179,7 +190,8 @@ with_shards!(
 with_shards!(
     with_every_parent_down_only_go_direct_reaches_the_origin,
     |shards| {
-        let gone = format!("a=127.0.0.1:{};b=127.0.0.1:{}", free_port(), free_port());
+        let ((a, _a_held), (b, _b_held)) = (refusing_port(), refusing_port());
+        let gone = format!("a=127.0.0.1:{a};b=127.0.0.1:{b}");
         let stuck = Setup::with(shards, &[("parent", &gone)]);
         assert_eq!(stuck.get("/tiers/d0/a.bin?size=10").status, 502);
         assert_eq!(stuck.origin.total(), 0);
