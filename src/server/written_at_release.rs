@@ -5,7 +5,6 @@
 //! connection's task, woken after, accounts for it and sends whatever the socket did not take.
 
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
-use std::time::Instant;
 
 use glommio::net::TcpStream;
 
@@ -76,11 +75,6 @@ impl WriteAtRelease for AtRelease {
         let socket = unsafe { BorrowedFd::borrow_raw(self.socket) };
         // A failed write leaves the answer to its task, which meets the error itself.
         let sent = send_now_to(socket, &[&head, answer.body]).ok()?;
-        Some(Written {
-            head,
-            body: answer.body.clone(),
-            sent,
-            at: Instant::now(),
-        })
+        Some(Written::new(head, answer.body.clone(), sent))
     }
 }

@@ -50,6 +50,23 @@ pub struct Written {
 }
 
 impl Written {
+    /// `sent` bytes of `head` and `body` went, now. An answer the socket did not take whole
+    /// waits for a client that reads slowly (or not at all): its head gets its own copy then,
+    /// so that it does not keep the release's whole buffer of heads (`Answer::heads`) alive
+    /// for as long.
+    pub fn new(head: Bytes, body: Bytes, sent: usize) -> Written {
+        let head = match sent < head.len() + body.len() {
+            true => Bytes::copy_from_slice(&head),
+            false => head,
+        };
+        Written {
+            head,
+            body,
+            sent,
+            at: Instant::now(),
+        }
+    }
+
     /// What the socket did not take at once: the rest of the head, then of the body.
     pub fn rest(&self) -> [&[u8]; 2] {
         let head = self.sent.min(self.head.len());
@@ -93,6 +110,22 @@ mod tests {
         assert_eq!(written(b"HEAD", b"body", 4).rest(), [&b""[..], b"body"]);
         assert_eq!(written(b"HEAD", b"body", 7).rest(), [&b""[..], b"y"]);
         assert_eq!(written(b"HEAD", b"body", 8).rest(), [&b""[..], b""]);
+    }
+
+    #[test]
+    fn only_an_answer_left_in_part_copies_its_head_out_of_the_release_buffer() {
+        let mut heads = BytesMut::with_capacity(64);
+        heads.extend_from_slice(b"HEAD");
+        let head = heads.split().freeze();
+        let in_buffer = |written: &Written| written.head.as_ptr() == head.as_ptr();
+        let whole = Written::new(head.clone(), Bytes::from_static(b"body"), 8);
+        assert!(in_buffer(&whole));
+        for sent in [0, 3, 4, 7] {
+            let part = Written::new(head.clone(), Bytes::from_static(b"body"), sent);
+            assert!(!in_buffer(&part), "{sent}");
+            assert_eq!(part.head, head);
+            assert_eq!(part.sent, sent);
+        }
     }
 
     #[test]
