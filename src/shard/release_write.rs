@@ -23,9 +23,9 @@ pub struct Answer<'a> {
     pub age_secs: u64,
     pub status: &'a CacheStatus,
     /// The release's buffer for the heads it writes: each is rendered onto its end and
-    /// split off, so a release allocates once for many heads, not once per answer (with
-    /// glibc's malloc, its allocations and frees were ~9% of an answer written in place,
-    /// `perf record` of `benches/hold_release.sh`).
+    /// split off, so a release allocates once for many heads, not once per answer (malloc
+    /// was ~9% of the samples under an answer written in place in one `PROFILE=1
+    /// benches/hold_release.sh` recording; the release path's instructions, README).
     pub heads: &'a mut BytesMut,
 }
 
