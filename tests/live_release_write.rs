@@ -13,16 +13,22 @@
 //! which the task reads later); a delta update held beside full playlists and released with
 //! them gets its own body and length.
 //!
-//! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), 12 listed, a skip
+//! An answer larger than a slow reader's socket takes at once (a 100 KB playlist to a viewer
+//! with a small MSS and receive window) goes in part at its release and the rest from its
+//! task: whole, once, and the connection carries on.
+//!
+//! The first test's mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), 12 listed, a skip
 //! boundary of 6 s, started 14 s before the test.
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::live::{hold_results, holds_active, releases_timed};
-use common::{all_at_once, eventually, playlist, send_with, Setup};
+use common::{all_at_once, eventually, playlist, send_with, Conn, MockOrigin, Setup};
 use livecache::metrics::HoldResult;
+use mock_origin::LiveConfig;
+use socket2::{Domain, Socket, Type};
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
 /// The client whose held GET asks for a delta update.
@@ -143,5 +149,58 @@ with_shards!(
         ) == satisfied(
             &setup
         )));
+    }
+);
+
+with_shards!(
+    an_answer_the_socket_takes_in_part_is_finished_by_its_task,
+    |shards| {
+        // 4,000 segments of 40 ms listed: a playlist of over 100 KB.
+        let live = LiveConfig {
+            segment_duration: Duration::from_millis(40),
+            part_duration: Duration::from_millis(10),
+            window: 4000,
+            start: Instant::now().checked_sub(Duration::from_secs(170)),
+            ..LiveConfig::default()
+        };
+        let origin = MockOrigin::start_with("127.0.0.1:0", live).expect("mock origin starts");
+        let setup = Setup::in_front_of(origin, shards, &[("admin", "127.0.0.1:0")]);
+        // Its parts come every 10 ms: the packager pauses first, and the part asked for is
+        // the one after its last (read from the origin itself), so the request is held.
+        setup.get(&format!("{RENDITION}?_HLS_msn=0"));
+        setup.origin.pause_publishing();
+        let state = common::get(setup.origin.addr(), RENDITION);
+        assert!(state.body.len() > 100_000, "{} bytes", state.body.len());
+        let next = playlist(&state).next_part().expect("the mock lists parts");
+        let reload = format!("{RENDITION}?_HLS_msn={}&_HLS_part={}", next.msn, next.part);
+        let written = || setup.running().stats.sum(|s| &s.live.written_at_release);
+        let written_before = written();
+        // A viewer with a small MSS and a few KiB of receive window: the server's socket
+        // takes some tens of KiB of the answer at once, the rest as the viewer reads.
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        socket.set_mss(536).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&setup.addr.into()).unwrap();
+        let mut conn = Conn::over(socket.into());
+        conn.send(format!("GET {reload} HTTP/1.1\r\nHost: test.local\r\n\r\n").as_bytes());
+        assert!(eventually(Duration::from_secs(5), || holds_active(&setup) == 1));
+        setup.origin.resume_publishing();
+        let held = conn.read_response(false).expect("the held answer");
+        assert_eq!(held.status, 200, "{held:?}");
+        assert!(held.complete, "cut");
+        assert!(held.cache_status().contains("detail=held"));
+        let length = held.body.len().to_string();
+        assert_eq!(held.header("content-length"), Some(&length[..]));
+        assert!(playlist(&held).satisfies(next.msn, Some(next.part)));
+        // Nothing left over or sent twice: the connection carries its next request.
+        let after = conn.get(&format!("{RENDITION}?_HLS_msn=0"));
+        assert_eq!(after.status, 200);
+        assert!(after.complete);
+        // Written at its release on one shard (in part), by its task with four.
+        let expected = match shards {
+            1 => 1,
+            _ => 0,
+        };
+        assert_eq!(written() - written_before, expected);
     }
 );

@@ -57,7 +57,11 @@ pub struct Conn {
 
 impl Conn {
     pub fn open(addr: SocketAddr) -> Conn {
-        let stream = TcpStream::connect(addr).expect("connect to livecache");
+        Conn::over(TcpStream::connect(addr).expect("connect to livecache"))
+    }
+
+    /// A connection over `stream`, connected already (with socket options of the test's own).
+    pub fn over(stream: TcpStream) -> Conn {
         stream
             .set_read_timeout(Some(Duration::from_secs(20)))
             .unwrap();
