@@ -17,8 +17,8 @@
 //! with a small MSS and receive window) goes in part at its release and the rest from its
 //! task: whole, once, and the connection carries on.
 //!
-//! The first test's mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), 12 listed, a skip
-//! boundary of 6 s, started 14 s before the test.
+//! The first test's mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), 12
+//! listed, a skip boundary of 6 s, started 14 s before the test.
 
 mod common;
 
