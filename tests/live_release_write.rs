@@ -134,9 +134,9 @@ with_shards!(
             );
         }
         assert_eq!(satisfied(&setup) - before, clients as u64);
-        // One shard: every plain GET was written by its release, HTTP/1.0 too (the HEAD and
-        // the conditional GET by their tasks). Four: the harness accepts on a shard that owns no stream, so every
-        // answer crosses the mesh and its task writes it.
+        // One shard: every plain GET was written by its release, HTTP/1.0 and the delta too
+        // (the HEAD and the conditional GET by their tasks). Four: the harness accepts on a
+        // shard that owns no stream, so every answer crosses the mesh and its task writes it.
         let expected = match shards {
             1 => clients as u64 - 2,
             _ => 0,
