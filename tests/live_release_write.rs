@@ -24,7 +24,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::live::{hold_results, holds_active, releases_timed};
+use common::live::{hold_results, holds_active, releases_timed, written_at_release};
 use common::{all_at_once, eventually, playlist, send_with, Conn, MockOrigin, Setup};
 use livecache::metrics::HoldResult;
 use mock_origin::LiveConfig;
@@ -48,8 +48,7 @@ with_shards!(
         // The packager pauses, so every client is held, and one version releases them all.
         setup.origin.pause_publishing();
         let before = satisfied(&setup);
-        let written = || setup.running().stats.sum(|s| &s.live.written_at_release);
-        let written_before = written();
+        let written_before = written_at_release(&setup);
         let clients = 12;
         let answers = std::thread::scope(|scope| {
             let answers = scope.spawn(|| {
@@ -141,7 +140,7 @@ with_shards!(
             1 => clients as u64 - 2,
             _ => 0,
         };
-        assert_eq!(written() - written_before, expected);
+        assert_eq!(written_at_release(&setup) - written_before, expected);
         assert_eq!(holds_active(&setup), 0);
         // Each answer released from a hold is timed once, however it was written.
         assert!(eventually(Duration::from_secs(5), || releases_timed(
@@ -173,8 +172,7 @@ with_shards!(
         assert!(state.body.len() > 100_000, "{} bytes", state.body.len());
         let next = playlist(&state).next_part().expect("the mock lists parts");
         let reload = format!("{RENDITION}?_HLS_msn={}&_HLS_part={}", next.msn, next.part);
-        let written = || setup.running().stats.sum(|s| &s.live.written_at_release);
-        let written_before = written();
+        let written_before = written_at_release(&setup);
         // A viewer with a small MSS and a few KiB of receive window: the server's socket
         // takes some tens of KiB of the answer at once, the rest as the viewer reads.
         let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
@@ -201,6 +199,6 @@ with_shards!(
             1 => 1,
             _ => 0,
         };
-        assert_eq!(written() - written_before, expected);
+        assert_eq!(written_at_release(&setup) - written_before, expected);
     }
 );

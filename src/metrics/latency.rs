@@ -231,17 +231,18 @@ impl Meter {
 
     /// `bytes` of the response were written.
     pub fn wrote(&mut self, bytes: usize) {
-        // The clock is read only for the first bytes.
-        if bytes > 0 && self.first_byte.is_none() {
-            self.first_byte = Some(Instant::now());
-        }
-        self.bytes += bytes as u64;
+        self.wrote_when(bytes, Instant::now);
     }
 
     /// `bytes` of the response were written `at` (by a release, before its task ran).
     pub fn wrote_at(&mut self, bytes: usize, at: Instant) {
+        self.wrote_when(bytes, || at);
+    }
+
+    /// `bytes` were written, at the instant `at` tells: asked only for the first bytes.
+    fn wrote_when(&mut self, bytes: usize, at: impl FnOnce() -> Instant) {
         if bytes > 0 && self.first_byte.is_none() {
-            self.first_byte = Some(at);
+            self.first_byte = Some(at());
         }
         self.bytes += bytes as u64;
     }

@@ -12,6 +12,11 @@ pub fn hold_results(setup: &Setup, result: HoldResult) -> u64 {
     stats.shards.iter().map(|s| s.live.results(result)).sum()
 }
 
+/// Held answers written by the release that satisfied them (`shard::release_write`).
+pub fn written_at_release(setup: &Setup) -> u64 {
+    setup.running().stats.sum(|s| &s.live.written_at_release)
+}
+
 /// Requests held now.
 pub fn holds_active(setup: &Setup) -> u64 {
     setup.running().stats.sum(|s| &s.live.holds_active)
