@@ -6,6 +6,9 @@
 # as shares of held answers released within each bound and its 99th percentile (interpolated
 # within a bucket a millisecond wide up to 6 ms), and the server's CPU time per held
 # answer (with everything else its viewer costs per part: the part's body, the next requests).
+# It also splits the release by playlist version: how long each version waited for its
+# release to start on the rendition's owner, and how long the release took (medians and 99th
+# percentiles of livecache_hls_release_wait_seconds and _burst_seconds).
 #
 # usage: benches/hold_release.sh [SECONDS] [VIEWERS]   (defaults 40 and 500)
 # LIVECACHE=path/to/binary runs another livecache build (an A/B against a baseline).
@@ -170,11 +173,45 @@ release_figures() {
               low = order[i]; below = n[order[i]]
             } } }' "$2" "$3"
 }
+# Per playlist version that released held requests, on its owner: its wait for its release
+# (livecache_hls_release_wait_seconds: the long-poll's turn, the parse, the checks) and the
+# release itself (livecache_hls_release_burst_seconds), each as its median and 99th
+# percentile (interpolated as above): a held answer's release time is about the first plus
+# its place in the second, behind whatever released before it. Same arguments.
+version_figures() {
+  awk -v label="$1" '
+    function quantile(m, q,   want, low, below, i, le) {
+      if (total[m] <= 0) return "-"
+      want = q * total[m]; low = 0; below = 0
+      for (i = 1; i <= k[m]; i++) {
+        le = order[m, i]
+        if (n[m, le] >= want) {
+          if (le == "+Inf") return "above " 1000 * low
+          return sprintf("%.1f", 1000 * (low + (le - low) * (want - below) / (n[m, le] - below)))
+        }
+        low = le; below = n[m, le]
+      }
+    }
+    /^livecache_hls_release_(wait|burst)_seconds_(bucket|count)/ {
+      m = ($0 ~ /_wait_/) ? "wait" : "burst"
+      if ($0 ~ /_count/) { if (FILENAME == ARGV[1]) { base_total[m] = $2 } else { total[m] = $2 - base_total[m] } ; next }
+      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+      if (FILENAME == ARGV[1]) { base[m, le] = $2 } else { n[m, le] = $2 - base[m, le]; order[m, ++k[m]] = le }
+    }
+    END {
+      if (total["wait"] > 0)
+        printf "server%s: per version that released (%d): wait p50 %s p99 %s ms; release p50 %s p99 %s ms\n",
+          label, total["wait"], quantile("wait", 0.5), quantile("wait", 0.99),
+          quantile("burst", 0.5), quantile("burst", 0.99) }' "$2" "$3"
+}
 steady_to="$(mktemp)"
 curl -s http://127.0.0.1:9323/metrics >"$steady_to"
 release_figures "" /dev/null "$steady_to"
 if [ -s "$steady_from" ]; then
   release_figures " (steady, after ${warmup} s)" "$steady_from" "$steady_to"
+  version_figures " (steady, after ${warmup} s)" "$steady_from" "$steady_to"
+else
+  version_figures "" /dev/null "$steady_to"
 fi
 rm -f "$steady_from" "$steady_to"
 # The server's CPU per held answer, with everything else each viewer brings per part (its

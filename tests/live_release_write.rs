@@ -11,7 +11,8 @@
 //! A head written at its release is field for field the one its task writes (the
 //! conditional GET's), but for what its own connection adds (CMSD, `Connection`, and `Age`,
 //! which the task reads later); a delta update held beside full playlists and released with
-//! them gets its own body and length.
+//! them gets its own body and length. The version that releases them is timed once, on the
+//! owner: its wait for the release and the release itself, neither after any answer left.
 //!
 //! An answer larger than a slow reader's socket takes at once (a 100 KB playlist to a viewer
 //! with a small MSS and receive window) goes in part at its release and the rest from its
@@ -24,7 +25,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::live::{hold_results, holds_active, releases_timed, written_at_release};
+use common::live::{histogram, hold_results, holds_active, releases_timed, written_at_release};
 use common::{all_at_once, eventually, playlist, send_with, Conn, MockOrigin, Setup};
 use livecache::metrics::HoldResult;
 use mock_origin::LiveConfig;
@@ -49,6 +50,7 @@ with_shards!(
         setup.origin.pause_publishing();
         let before = satisfied(&setup);
         let written_before = written_at_release(&setup);
+        let timings_before = release_timings(&setup);
         let clients = 12;
         let answers = std::thread::scope(|scope| {
             let answers = scope.spawn(|| {
@@ -148,8 +150,29 @@ with_shards!(
         ) == satisfied(
             &setup
         )));
+        // One version released them all: its wait for its release and the release itself
+        // are timed once, on the owner, and no answer left before the release began.
+        let after = release_timings(&setup);
+        let delta = |i: usize| {
+            let ((count, sum), (count_before, sum_before)) = (after[i], timings_before[i]);
+            (count - count_before, sum - sum_before)
+        };
+        let (wait, burst, answers) = (delta(0), delta(1), delta(2));
+        assert_eq!((wait.0, burst.0, answers.0), (1, 1, clients as u64));
+        assert!(answers.1 >= wait.1 * clients as f64, "{wait:?} {answers:?}");
     }
 );
+
+/// The release timings of the scrape, each as (count, sum): the versions' waits for their
+/// release, the releases, and the held answers.
+fn release_timings(setup: &Setup) -> [(u64, f64); 3] {
+    [
+        "livecache_hls_release_wait_seconds",
+        "livecache_hls_release_burst_seconds",
+        "livecache_hls_hold_release_seconds",
+    ]
+    .map(|name| histogram(setup, name))
+}
 
 with_shards!(
     an_answer_the_socket_takes_in_part_is_finished_by_its_task,

@@ -10,7 +10,7 @@ use crate::live::Rejection;
 use crate::metrics::streams::{
     Coarse, ObjectKind, StreamCounters, COARSE_BOUNDS, FIRST_BYTE_BOUNDS, HOLD_BOUNDS,
 };
-use crate::metrics::{HoldResult, Latency, LiveStats, Stats};
+use crate::metrics::{HoldResult, Latency, LiveStats, Stats, Timing};
 
 /// Streams that get their own label in a scrape (LIVE.md F11); the rest are `other`.
 pub const STREAM_LABELS: usize = 1000;
@@ -35,14 +35,21 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             help: "How long blocking playlist reloads were held before their answer",
             samples: Samples::Histogram(vec![(Vec::new(), Buckets::of(&latency.hold))]),
         },
-        Family {
-            name: "livecache_hls_hold_release_seconds",
-            help: "From a playlist version's arrival from upstream to a held request's answer going out on the client's shard",
-            samples: Samples::Histogram(vec![(
-                Vec::new(),
-                Buckets::bounded(&latency.hold_release, &super::RELEASE_BUCKETS_SECONDS),
-            )]),
-        },
+        release_histogram(
+            "livecache_hls_hold_release_seconds",
+            "From a playlist version's arrival from upstream to a held request's answer going out on the client's shard",
+            &latency.hold_release,
+        ),
+        release_histogram(
+            "livecache_hls_release_wait_seconds",
+            "Per playlist version that released held requests: from its arrival from upstream to its release starting on the rendition's owner shard",
+            &latency.release_wait,
+        ),
+        release_histogram(
+            "livecache_hls_release_burst_seconds",
+            "Per playlist version that released held requests: from its release starting to the last held request woken, answers written in place included",
+            &latency.release_burst,
+        ),
         int_gauge(
             "livecache_hls_holds_active",
             "Blocking playlist reloads held right now",
@@ -190,6 +197,18 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
 }
 
 /// `livecache_stream_*`: one sample set per exported stream.
+/// A histogram of held requests' release, in buckets a millisecond apart up to 6 ms.
+fn release_histogram(name: &'static str, help: &'static str, timing: &Timing) -> Family {
+    Family {
+        name,
+        help,
+        samples: Samples::Histogram(vec![(
+            Vec::new(),
+            Buckets::bounded(timing, &super::RELEASE_BUCKETS_SECONDS),
+        )]),
+    }
+}
+
 fn stream_families(latency: &Latency) -> Vec<Family> {
     let streams = latency.streams.top(STREAM_LABELS);
     let label = |name: &str| vec![("stream", name.to_string())];
@@ -342,6 +361,24 @@ mod tests {
                 text.contains(&format!("{} {count}\n", bucket(le))),
                 "{le}\n{text}"
             );
+        }
+    }
+
+    #[test]
+    fn a_release_is_split_into_its_wait_and_its_burst() {
+        let mut latency = Latency::default();
+        latency.release_wait.record(Duration::from_micros(300));
+        latency.release_burst.record(Duration::from_micros(2_500));
+        latency.release_burst.record(Duration::from_micros(5_500));
+        let text = super::super::render(&Stats::new(1), &latency, 1);
+        for line in [
+            "livecache_hls_release_wait_seconds_bucket{le=\"0.0005\"} 1\n",
+            "livecache_hls_release_wait_seconds_count 1\n",
+            "livecache_hls_release_burst_seconds_bucket{le=\"0.003\"} 1\n",
+            "livecache_hls_release_burst_seconds_bucket{le=\"0.006\"} 2\n",
+            "livecache_hls_release_burst_seconds_count 2\n",
+        ] {
+            assert!(text.contains(line), "{line}{text}");
         }
     }
 }

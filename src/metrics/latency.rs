@@ -88,6 +88,13 @@ pub struct Latency {
     /// From a playlist version's arrival to a held request's answer starting on its way: its
     /// first bytes handed to the client's socket, on the shard that holds the connection.
     pub hold_release: Timing,
+    /// Per playlist version that released held requests, on its rendition's owner: from its
+    /// arrival to its release starting (the long-poll's turn on the shard, the parse, the
+    /// checks). What a held answer's `hold_release` adds to it is its place in the release.
+    pub release_wait: Timing,
+    /// Per such version, on the owner: from its release starting to the last held request
+    /// woken, the answers written in place included.
+    pub release_burst: Timing,
     /// From a prefetch's completion to the first viewer's request for it (zero when the
     /// viewer joined it in flight).
     pub prefetch_lead: Timing,
@@ -116,6 +123,8 @@ impl Latency {
         self.origin.merge(&other.origin);
         self.hold.merge(&other.hold);
         self.hold_release.merge(&other.hold_release);
+        self.release_wait.merge(&other.release_wait);
+        self.release_burst.merge(&other.release_burst);
         self.prefetch_lead.merge(&other.prefetch_lead);
         self.streams.merge(&other.streams);
         self.active_origins.merge(&other.active_origins);

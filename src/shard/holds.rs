@@ -317,6 +317,14 @@ impl Shard {
                 self.holds.gate.woke_release();
             }
         }
+        if answers > 0 {
+            let mut latency = self.latency.borrow_mut();
+            let started = released.0;
+            latency
+                .release_wait
+                .record(started.saturating_duration_since(version.arrived));
+            latency.release_burst.record(started.elapsed());
+        }
     }
 
     /// Writes a held request's answer from `version` to its client now, as it offered

@@ -39,3 +39,18 @@ pub fn releases_timed(setup: &Setup) -> u64 {
     })
     .unwrap_or(0)
 }
+
+/// A histogram of the scrape as (count, sum): `name` without its `_count`/`_sum` suffix.
+pub fn histogram(setup: &Setup, name: &str) -> (u64, f64) {
+    let metrics = get(setup.admin_addr(), "/metrics");
+    let text = String::from_utf8(metrics.body).unwrap();
+    let value = |suffix: &str| -> Option<f64> {
+        let series = format!("{name}_{suffix} ");
+        let line = text.lines().find(|l| l.starts_with(&series))?;
+        line.rsplit(' ').next()?.parse().ok()
+    };
+    (
+        value("count").unwrap_or(0.0) as u64,
+        value("sum").unwrap_or(0.0),
+    )
+}
