@@ -12,7 +12,8 @@
 //! conditional GET's), but for what its own connection adds (CMSD, `Connection`, and `Age`,
 //! which the task reads later); a delta update held beside full playlists and released with
 //! them gets its own body and length. The version that releases them is timed once, on the
-//! owner: its wait for the release and the release itself, neither after any answer left.
+//! owner (its wait for the release, and the release itself), and its wait ends before any of
+//! its answers leaves.
 //!
 //! An answer larger than a slow reader's socket takes at once (a 100 KB playlist to a viewer
 //! with a small MSS and receive window) goes in part at its release and the rest from its

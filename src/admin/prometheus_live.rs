@@ -196,7 +196,6 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
     .collect()
 }
 
-/// `livecache_stream_*`: one sample set per exported stream.
 /// A histogram of held requests' release, in buckets a millisecond apart up to 6 ms.
 fn release_histogram(name: &'static str, help: &'static str, timing: &Timing) -> Family {
     Family {
@@ -209,6 +208,7 @@ fn release_histogram(name: &'static str, help: &'static str, timing: &Timing) ->
     }
 }
 
+/// `livecache_stream_*`: one sample set per exported stream.
 fn stream_families(latency: &Latency) -> Vec<Family> {
     let streams = latency.streams.top(STREAM_LABELS);
     let label = |name: &str| vec![("stream", name.to_string())];
