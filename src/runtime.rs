@@ -36,15 +36,6 @@ use progress::{StartProgress, StartStep};
 /// this keeps many shards within the default 8 MiB `RLIMIT_MEMLOCK` of an unprivileged user.
 pub const IO_MEMORY: usize = 64 * 1024;
 
-/// With several shards, the longest a shard runs its tasks before it looks at its rings
-/// again (glommio's default, kept for one shard, is 100 ms). A shard busy with its own viewers
-/// notices wake-ups from other shards (a held request's answer its stream's owner released, a
-/// reply over the mesh) only then. Two shards (`SHARDS=2 SERVER_CPUS=0,1 LOADGEN_CPUS=0,1
-/// TWO_HOSTS=1 benches/hold_release.sh 30 500`, 3 pairs): 82-90% of held answers out within
-/// 10 ms against 57-63%, p99 24-25 ms against 40-46 ms. One shard has no such wake-ups, and
-/// there it cost 12-15% more CPU per held answer (2 pairs).
-const PREEMPT_EVERY: Duration = Duration::from_millis(1);
-
 /// The socket systemd passed (`LISTEN_FDS`, socket activation), if any, duplicated once per
 /// shard: every shard accepts from the same listening socket, and `listen` is not bound.
 /// Only the first passed descriptor is used; `sd_notify::listen_fds` checks `LISTEN_PID`.
@@ -218,15 +209,10 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let progress = Arc::clone(&progress);
         let clock = clock.clone();
         let lending = Arc::clone(&lending);
-        let builder = LocalExecutorBuilder::new(placement)
+        let handle = LocalExecutorBuilder::new(placement)
             .name(&format!("livecache-{index}"))
             .io_memory(IO_MEMORY)
-            .ring_depth(ring_depth);
-        let builder = match shards {
-            1 => builder,
-            _ => builder.preempt_timer(PREEMPT_EVERY),
-        };
-        let handle = builder
+            .ring_depth(ring_depth)
             .spawn(move || async move {
                 progress.reached(index, StartStep::Running);
                 let (mesh, receivers) = match mesh {
