@@ -153,56 +153,57 @@ fi
 "${viewer_side[@]}" taskset -c "$loadgen_cpus" "$bin/loadgen" llhls --base "http://$host:9322" --viewers "$viewers" \
   --renditions "$renditions" --duration "${seconds}s" --swapped-fraction 0.2 --skip-fraction 0.2 \
   --origin-stats "http://$host:9321/__stats" --threads "${#loadgen_list[@]}" --cpus "$loadgen_cpus" --quiet | grep -E "release|lacking|origin:"
-# The 99th percentile is interpolated within its bucket, as Prometheus' histogram_quantile does
-# (buckets a millisecond apart up to 6 ms, then 7.5, 10, 25 ms). `release_figures LABEL BEFORE
-# AFTER`: of the answers counted in AFTER and not in BEFORE (an empty file counts none).
+# The livecache_hls_*_seconds histograms of two scrapes, BEFORE and AFTER (awk's ARGV[1] and
+# ARGV[2]; an empty file counts none), each as what AFTER counts and BEFORE does not, by name
+# without its prefix and suffix (hold_release, release_wait, ...): total[m], and n[m, le] in
+# the order of its buckets, order[m, 1..k[m]]. ms(m, q) is its q-quantile in milliseconds,
+# interpolated within its bucket as Prometheus' histogram_quantile does (buckets a millisecond
+# apart up to 6 ms, then 7.5, 10, 25 ms), or "above B" (its last bound, in ms) past it.
+histograms_awk='
+  function ms(m, q,   want, low, below, i, le) {
+    want = q * total[m]; low = 0; below = 0
+    for (i = 1; i <= k[m]; i++) {
+      le = order[m, i]
+      if (n[m, le] >= want) {
+        if (le == "+Inf") return "above " 1000 * low
+        return sprintf("%.1f", 1000 * (low + (le - low) * (want - below) / (n[m, le] - below)))
+      }
+      low = le; below = n[m, le]
+    }
+  }
+  /^livecache_hls_[a-z_]+_seconds_(bucket|count)/ {
+    m = $0; sub(/_seconds_.*/, "", m); sub(/^livecache_hls_/, "", m)
+    if ($0 ~ /_count /) {
+      if (FILENAME == ARGV[1]) { base_total[m] = $2 } else { total[m] = $2 - base_total[m] }
+      next
+    }
+    match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+    if (FILENAME == ARGV[1]) { base[m, le] = $2 } else { n[m, le] = $2 - base[m, le]; order[m, ++k[m]] = le }
+  }'
+# `release_figures LABEL BEFORE AFTER`: the held answers' shares released within 2-6, 10 and
+# 25 ms, and their 99th percentile.
 release_figures() {
-  awk -v label="$1" '
-    /^livecache_hls_hold_release_seconds_bucket/ { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
-      if (FILENAME == ARGV[1]) { base[le] = $2 } else { n[le] = $2 - base[le]; order[++k] = le } }
-    /^livecache_hls_hold_release_seconds_count/ { if (FILENAME == ARGV[1]) { base_total = $2 } else { total = $2 - base_total } }
-    END { for (i = 1; i <= k; i++) if (order[i] == "0.002" || order[i] == "0.003" || order[i] == "0.004" || order[i] == "0.005" || order[i] == "0.006" || order[i] == "0.01" || order[i] == "0.025")
-            if (total > 0) printf "server%s: %.1f%% of %d held answers released within %s s\n", label, 100 * n[order[i]] / total, total, order[i]
-          if (total > 0) {
-            want = 0.99 * total; low = 0; below = 0
-            for (i = 1; i <= k; i++) {
-              if (n[order[i]] >= want) {
-                if (order[i] == "+Inf") { printf "server%s: p99 above %s s\n", label, low; break }
-                printf "server%s: p99 %.1f ms (interpolated in its bucket)\n", label, 1000 * (low + (order[i] - low) * (want - below) / (n[order[i]] - below)); break
-              }
-              low = order[i]; below = n[order[i]]
-            } } }' "$2" "$3"
+  awk -v label="$1" "$histograms_awk"'
+    END { m = "hold_release"; if (total[m] <= 0) exit
+          for (i = 1; i <= k[m]; i++) { le = order[m, i]
+            if (le == "0.002" || le == "0.003" || le == "0.004" || le == "0.005" || le == "0.006" || le == "0.01" || le == "0.025")
+              printf "server%s: %.1f%% of %d held answers released within %s s\n", label, 100 * n[m, le] / total[m], total[m], le }
+          p99 = ms(m, 0.99)
+          if (p99 ~ /^above/) { sub(/^above /, "", p99); printf "server%s: p99 above %s s\n", label, p99 / 1000 }
+          else printf "server%s: p99 %s ms (interpolated in its bucket)\n", label, p99 }' "$2" "$3"
 }
 # Per playlist version that released held requests, on its owner: its wait for its release
 # (livecache_hls_release_wait_seconds: the long-poll's turn, the parse, the checks) and the
 # release itself (livecache_hls_release_burst_seconds), each as its median and 99th
-# percentile (interpolated as above): a held answer's release time is about the first plus
-# its place in the second, behind whatever released before it. Same arguments.
+# percentile: a held answer's release time is about the first plus its place in the second,
+# behind whatever released before it. Same arguments.
 version_figures() {
-  awk -v label="$1" '
-    function quantile(m, q,   want, low, below, i, le) {
-      if (total[m] <= 0) return "-"
-      want = q * total[m]; low = 0; below = 0
-      for (i = 1; i <= k[m]; i++) {
-        le = order[m, i]
-        if (n[m, le] >= want) {
-          if (le == "+Inf") return "above " 1000 * low
-          return sprintf("%.1f", 1000 * (low + (le - low) * (want - below) / (n[m, le] - below)))
-        }
-        low = le; below = n[m, le]
-      }
-    }
-    /^livecache_hls_release_(wait|burst)_seconds_(bucket|count)/ {
-      m = ($0 ~ /_wait_/) ? "wait" : "burst"
-      if ($0 ~ /_count/) { if (FILENAME == ARGV[1]) { base_total[m] = $2 } else { total[m] = $2 - base_total[m] } ; next }
-      match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
-      if (FILENAME == ARGV[1]) { base[m, le] = $2 } else { n[m, le] = $2 - base[m, le]; order[m, ++k[m]] = le }
-    }
+  awk -v label="$1" "$histograms_awk"'
     END {
-      if (total["wait"] > 0)
+      if (total["release_wait"] > 0)
         printf "server%s: per version that released (%d): wait p50 %s p99 %s ms; release p50 %s p99 %s ms\n",
-          label, total["wait"], quantile("wait", 0.5), quantile("wait", 0.99),
-          quantile("burst", 0.5), quantile("burst", 0.99) }' "$2" "$3"
+          label, total["release_wait"], ms("release_wait", 0.5), ms("release_wait", 0.99),
+          ms("release_burst", 0.5), ms("release_burst", 0.99) }' "$2" "$3"
 }
 steady_to="$(mktemp)"
 curl -s http://127.0.0.1:9323/metrics >"$steady_to"

@@ -296,16 +296,18 @@ impl Shard {
         }
         self.count_holds(&rendition.stream, 0, leaving.len() as u64);
         // The release's instant, by both clocks, once for every answer it writes; its heads'
-        // buffer, once (made on the first answer written in place).
+        // buffer (made on the first answer written in place).
         let released = (Instant::now(), self.now());
         let mut heads = BytesMut::new();
         let answers = leaving.len();
-        for (w, answered) in leaving {
+        for (i, (w, answered)) in leaving.into_iter().enumerate() {
             let held = match (answered, w.wake.take_offer()) {
                 (false, _) => Held::TooFar,
                 (true, Some(offer)) => {
+                    // Room for the answers still to come (again when heads larger than
+                    // `HEAD_ROOM` used it up).
                     if heads.capacity() == 0 {
-                        heads.reserve(answers * HEAD_ROOM);
+                        heads.reserve((answers - i) * HEAD_ROOM);
                     }
                     self.answer_in_place(version, offer, released, &mut heads)
                 }

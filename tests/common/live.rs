@@ -25,10 +25,18 @@ pub fn holds_active(setup: &Setup) -> u64 {
 /// The value of the first sample in a scrape whose line `matches` (the admin listener must be
 /// on: `("admin", "127.0.0.1:0")`).
 pub fn sample(setup: &Setup, matches: impl Fn(&str) -> bool) -> Option<u64> {
-    let metrics = get(setup.admin_addr(), "/metrics");
-    let text = String::from_utf8(metrics.body).unwrap();
-    let line = text.lines().find(|l| matches(l));
-    line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    value(&scrape(setup), matches)
+}
+
+/// The admin listener's metrics, as text.
+fn scrape(setup: &Setup) -> String {
+    String::from_utf8(get(setup.admin_addr(), "/metrics").body).unwrap()
+}
+
+/// The value of the first line of `text` that `matches`, read as a `T`.
+fn value<T: std::str::FromStr>(text: &str, matches: impl Fn(&str) -> bool) -> Option<T> {
+    let line = text.lines().find(|l| matches(l))?;
+    line.rsplit(' ').next()?.parse().ok()
 }
 
 /// Held answers whose release was timed (`livecache_hls_hold_release_seconds_count`): each is
@@ -42,15 +50,11 @@ pub fn releases_timed(setup: &Setup) -> u64 {
 
 /// A histogram of the scrape as (count, sum): `name` without its `_count`/`_sum` suffix.
 pub fn histogram(setup: &Setup, name: &str) -> (u64, f64) {
-    let metrics = get(setup.admin_addr(), "/metrics");
-    let text = String::from_utf8(metrics.body).unwrap();
-    let value = |suffix: &str| -> Option<f64> {
-        let series = format!("{name}_{suffix} ");
-        let line = text.lines().find(|l| l.starts_with(&series))?;
-        line.rsplit(' ').next()?.parse().ok()
-    };
+    let text = scrape(setup);
+    let series = |suffix: &str| format!("{name}_{suffix} ");
+    let (count, sum) = (series("count"), series("sum"));
     (
-        value("count").unwrap_or(0.0) as u64,
-        value("sum").unwrap_or(0.0),
+        value(&text, |l| l.starts_with(&count)).unwrap_or(0),
+        value(&text, |l| l.starts_with(&sum)).unwrap_or(0.0),
     )
 }
