@@ -23,6 +23,7 @@ use crate::log::access::{self, Reopen};
 use crate::metrics::Stats;
 use crate::reload::ConfigSource;
 use crate::server::{self, drain::Drain};
+use crate::shard::remote_release::{self, Doorbells};
 use crate::shard::{mesh, Mesh, MeshMessage, Shard};
 use crate::shutdown::Shutdown;
 pub use crate::startup::StartError;
@@ -181,6 +182,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     let source = ConfigSource::new(config.clone());
     let cpus = allowed_cpus();
     let mesh = (shards > 1).then(|| MeshBuilder::<MeshMessage, _>::full(shards, config.mesh_queue));
+    let doorbells = remote_release::doorbells(shards);
     let open_connections = Arc::new(AtomicUsize::new(0));
     let reopen = Reopen::new();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
@@ -202,6 +204,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
         let stats = Arc::clone(&stats);
         let shutdown = shutdown.clone();
         let mesh = mesh.clone();
+        let doorbells = Doorbells::clone(&doorbells);
         let ready = ready_tx.clone();
         let open = Arc::clone(&open_connections);
         let admin = admin.clone(); // admin listener
@@ -217,13 +220,15 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
                 progress.reached(index, StartStep::Running);
                 let (mesh, receivers) = match mesh {
                     Some(builder) => match builder.join().await {
-                        Ok((senders, receivers)) => (Mesh::new(Some(senders)), Some(receivers)),
+                        Ok((senders, receivers)) => {
+                            (Mesh::new(Some(senders), doorbells), Some(receivers))
+                        }
                         Err(e) => {
                             let _ = ready.send(Err(format!("joining the shard mesh failed: {e}")));
                             return;
                         }
                     },
-                    None => (Mesh::new(None), None),
+                    None => (Mesh::new(None, doorbells), None),
                 };
                 progress.reached(index, StartStep::Meshed);
                 let id = mesh.shard_id();

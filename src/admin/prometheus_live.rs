@@ -116,6 +116,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             load(|l| &l.written_at_release),
         ),
         counter(
+            "livecache_hls_release_counts_forgiven",
+            "Times a shard's release gate found a held answer counted as released and never taken, and stopped waiting for it (after 10 ms); above 0 means a counting mistake",
+            load(|l| &l.release_counts_forgiven),
+        ),
+        counter(
             "livecache_store_idle_stream_evictions",
             "Of the evictions to stay within the budget, objects of streams nobody watched any more (they go first)",
             stats.sum(|s| &s.store_idle_evictions),

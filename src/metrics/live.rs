@@ -105,6 +105,9 @@ pub struct LiveStats {
     /// Held playlist answers written by the release that satisfied them, before their
     /// connection's task ran (`shard::release_write`).
     pub written_at_release: AtomicU64,
+    /// Times the release gate's watchdog found its counts stuck and let them go: a release
+    /// counted and never taken (a bug), after which a task had waited out the gate's limit.
+    pub release_counts_forgiven: AtomicU64,
 }
 
 impl LiveStats {

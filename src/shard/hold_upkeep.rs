@@ -8,11 +8,13 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use super::release_gate::{self, ReleaseGate, WAIT_LIMIT};
+use super::remote_release::Doorbell;
 use super::rendition::{Held, Rendition, Waiter};
 use super::{long_poll, Shard};
 use crate::cache::{CacheKey, StreamKey};
@@ -57,8 +59,10 @@ pub(super) fn directory_of(key: &CacheKey) -> StreamKey {
     StreamKey::of(key, StreamKeyRule::Dirname)
 }
 
-impl Default for Holds {
-    fn default() -> Self {
+impl Holds {
+    /// `peers`: this shard's doorbell when it has peers, whose released answers its gate
+    /// waits for too.
+    pub(super) fn new(peers: Option<Arc<Doorbell>>) -> Self {
         Holds {
             renditions: RefCell::default(),
             waiting: Cell::new(0),
@@ -68,7 +72,7 @@ impl Default for Holds {
             dirs: RefCell::default(),
             draining: Cell::new(false),
             untrackable: RefCell::default(),
-            gate: Rc::default(),
+            gate: Rc::new(peers.map_or_else(ReleaseGate::default, ReleaseGate::with_peers)),
         }
     }
 }
@@ -250,11 +254,15 @@ impl Shard {
         let gate = &self.holds.gate;
         release_gate::pass(gate, || {
             let gate = Rc::clone(gate);
+            let (stats, id) = (Arc::clone(&self.stats), self.id);
             glommio::spawn_local(async move {
                 let mut wait = WAIT_LIMIT;
                 loop {
                     glommio::timer::sleep(wait).await;
-                    match gate.expire(Instant::now()) {
+                    let next = gate.expire(Instant::now());
+                    let forgiven = &stats.shards[id].live.release_counts_forgiven;
+                    LiveStats::set(forgiven, gate.forgiven());
+                    match next {
                         Some(next) => wait = next,
                         None => break,
                     }

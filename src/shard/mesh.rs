@@ -15,6 +15,7 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use bytes::Bytes;
 
+use super::remote_release::{self, send_counted, Doorbell, Doorbells};
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::{CacheKey, CachedHead, Freshness, PurgeScope, StreamKey};
 use crate::metrics::Latency;
@@ -82,11 +83,18 @@ pub enum MeshMessage {
 /// This shard's end of the mesh. `None` when running with one shard.
 pub struct Mesh {
     senders: Option<Senders<MeshMessage>>,
+    /// Every shard's doorbell, rung when a held answer is sent to it (`remote_release`).
+    doorbells: Doorbells,
 }
 
 impl Mesh {
-    pub fn new(senders: Option<Senders<MeshMessage>>) -> Mesh {
-        Mesh { senders }
+    pub fn new(senders: Option<Senders<MeshMessage>>, doorbells: Doorbells) -> Mesh {
+        Mesh { senders, doorbells }
+    }
+
+    /// Shard `id`'s doorbell (`None` for an id out of range: one shard has no peers).
+    pub(super) fn doorbell(&self, id: usize) -> Option<&Arc<Doorbell>> {
+        self.doorbells.get(id)
     }
 
     /// Shard ids follow the mesh's peer order, so every shard agrees on who owns what.
@@ -100,15 +108,20 @@ impl Mesh {
     }
 }
 
-/// Serves what other shards send to this one, one task per peer queue.
+/// Serves what other shards send to this one, one task per peer queue, and answers its
+/// doorbell (`remote_release`).
 pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
-    for (_, receiver) in receivers.streams() {
+    if let Some(bell) = shard.mesh.doorbell(shard.id) {
+        remote_release::answer(Arc::clone(bell));
+    }
+    for (peer, receiver) in receivers.streams() {
         let shard = Rc::clone(shard);
         glommio::spawn_local(async move {
             while let Some(message) = receiver.recv().await {
                 match message {
                     MeshMessage::Fetch { request, reply } => {
-                        glommio::spawn_local(forward(Rc::clone(&shard), request, reply)).detach();
+                        let forwarding = forward(Rc::clone(&shard), request, reply, peer);
+                        glommio::spawn_local(forwarding).detach();
                     }
                     MeshMessage::Latency { reply } => {
                         let _ = reply.send(shard.latency());
@@ -131,18 +144,25 @@ pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
     }
 }
 
-/// Produces one remote request's replies on the owner and sends each as soon as it exists.
-/// Stops early if the requesting side hung up; the fetch itself goes on for the cache.
-async fn forward(shard: Rc<Shard>, request: Arc<FetchRequest>, mut reply: Sender<Reply>) {
+/// Produces one remote request's replies on the owner and sends each as soon as it exists
+/// (a held answer counted on `peer`'s doorbell and rung: `remote_release`). Stops early if
+/// the requesting side hung up; the fetch itself goes on for the cache.
+async fn forward(
+    shard: Rc<Shard>,
+    request: Arc<FetchRequest>,
+    mut reply: Sender<Reply>,
+    peer: usize,
+) {
     let mut stream = OwnerStream::open(&shard, request);
     loop {
         let next = stream.next().await;
         let last = matches!(next, Reply::End | Reply::Aborted | Reply::Failed(_));
         // Waiting for room passes a slow client's pace back to the fetch (see `wait_for_room`).
-        if poll_fn(|cx| reply.poll_ready(cx)).await.is_err()
-            || reply.start_send(next).is_err()
-            || last
-        {
+        if poll_fn(|cx| reply.poll_ready(cx)).await.is_err() {
+            return;
+        }
+        let bell = shard.mesh.doorbell(peer).map(|bell| &**bell);
+        if !send_counted(bell, next, |next| reply.start_send(next).is_ok()) || last {
             return;
         }
     }

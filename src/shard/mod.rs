@@ -24,6 +24,7 @@ mod quota;
 mod refresh_ahead;
 mod release_gate;
 mod release_write;
+pub mod remote_release;
 mod rendition;
 mod replicas;
 pub mod reply;
@@ -151,6 +152,7 @@ impl Shard {
         lending: Arc<SharedBudget>,
     ) -> Rc<Shard> {
         let config = Rc::new((*source.current()).clone());
+        let peers = mesh.senders().and_then(|_| mesh.doorbell(id)).cloned();
         let shard = Rc::new(Shard {
             id,
             access_log: ShardLog::new(id, &config, reopen),
@@ -171,7 +173,7 @@ impl Shard {
             last_latency: RefCell::new(HashMap::new()),
             latency: RefCell::new(Latency::default()),
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
-            holds: hold_upkeep::Holds::default(),
+            holds: hold_upkeep::Holds::new(peers),
             refresh_plan: refresh_ahead::RefreshPlan::default(),
             prefetches: prefetch::Prefetches::default(),
             window: live_window::LiveWindow::default(),

@@ -21,9 +21,11 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::remote_release::Doorbell;
 use crate::cache::Completions;
 
 /// The longest a task waits at the gate: past a 500-viewer burst's p99 on one core of the
@@ -50,6 +52,9 @@ impl Parked {
 pub(super) struct ReleaseGate {
     /// Held requests woken with a version, ever.
     woken: Cell<u64>,
+    /// This shard's doorbell: the held answers other shards released for its viewers count
+    /// as woken too (`remote_release`); `None` with one shard.
+    peers: Option<Arc<Doorbell>>,
     /// Of those, the ones whose task ran (or was dropped).
     taken: Cell<u64>,
     /// Long-poll answers read whole, and those of them whose task has had its turn.
@@ -63,13 +68,33 @@ pub(super) struct ReleaseGate {
     watched: Cell<bool>,
     /// Releases taken and answers installed when the watchdog last looked (or was set).
     progress_seen: Cell<(u64, u64)>,
+    /// Times the watchdog forgave counts that no longer moved (each a count lost).
+    forgiven: Cell<u64>,
 }
 
 impl ReleaseGate {
+    /// A gate that also waits for the held answers other shards count on `peers`.
+    pub(super) fn with_peers(peers: Arc<Doorbell>) -> ReleaseGate {
+        ReleaseGate {
+            peers: Some(peers),
+            ..ReleaseGate::default()
+        }
+    }
+
+    /// Releases woken here and those other shards sent this shard's viewers.
+    fn woken(&self) -> u64 {
+        self.woken.get() + self.peers.as_ref().map_or(0, |bell| bell.released())
+    }
+
     /// Whether any release has yet to go: woken and not taken, or a long-poll answer not yet
     /// installed.
     pub(super) fn is_shut(&self) -> bool {
-        self.taken.get() < self.woken.get() || self.answers.waiting() > 0
+        self.taken.get() < self.woken() || self.answers.waiting() > 0
+    }
+
+    /// Times the watchdog found the counts stuck and forgave them.
+    pub(super) fn forgiven(&self) -> u64 {
+        self.forgiven.get()
     }
 
     /// The count a long-poll's reader adds to while its answer waits for its task.
@@ -84,8 +109,12 @@ impl ReleaseGate {
 
     /// A woken request's task ran (or was dropped): frees the tasks that waited for it.
     pub(super) fn released_one(&self) {
-        let taken = (self.taken.get() + 1).min(self.woken.get());
+        let woken = self.woken();
+        let taken = (self.taken.get() + 1).min(woken);
         self.taken.set(taken);
+        if let Some(bell) = self.peers.as_ref().filter(|_| taken == woken) {
+            bell.rearm();
+        }
         let mut queue = self.for_releases.borrow_mut();
         while queue.front().is_some_and(|(until, _)| *until <= taken) {
             if let Some((_, waiting)) = queue.pop_front() {
@@ -146,6 +175,7 @@ impl ReleaseGate {
         if overdue_found && stalled {
             // A count left over: as if those answers were in and those releases had run (the
             // tasks that waited for no more go too).
+            self.forgiven.set(self.forgiven.get() + 1);
             if self.answers.waiting() > 0 {
                 self.answers.forgive();
                 self.answer_installed();
@@ -172,7 +202,7 @@ impl ReleaseGate {
 
     /// Queues `waiting` for the releases woken so far, or frees it when they all went.
     fn wait_for_releases(&self, waiting: Rc<Parked>) {
-        let until = self.woken.get();
+        let until = self.woken();
         if self.taken.get() >= until {
             waiting.set_free();
         } else {

@@ -2,6 +2,7 @@
 //! completed (through a real in-flight fetch's reader) and installed, and the watchdog.
 
 use super::*;
+use super::super::remote_release::Doorbell;
 use crate::cache::{CachedHead, InFlight, Reader};
 use bytes::Bytes;
 use std::future::Future;
@@ -83,6 +84,21 @@ fn a_parked_task_is_woken_once_when_the_releases_before_it_are_taken() {
     gate.released_one();
     assert_eq!(woken(&count), 1);
     assert!(poll(wait.as_mut(), &w));
+}
+
+#[test]
+fn answers_other_shards_released_here_hold_a_task_as_this_shards_own_do() {
+    let bell = Arc::new(Doorbell::default());
+    let gate = ReleaseGate::with_peers(Arc::clone(&bell));
+    gate.woke_release();
+    bell.count();
+    let mut task = came(&gate);
+    gate.released_one();
+    assert_eq!(task.woken(), 0, "the other shard's answer is still to be taken");
+    gate.released_one();
+    assert!(task.passes());
+    assert!(!gate.is_shut());
+    assert_eq!(gate.forgiven(), 0);
 }
 
 #[test]
@@ -183,6 +199,7 @@ fn the_watchdog_frees_the_overdue_and_forgives_a_count_left_over_once_nothing_mo
     assert_eq!(wait.woken(), 1);
     assert!(!gate.is_shut());
     assert!(!gate.watched.get(), "the next park sets a new watchdog");
+    assert_eq!(gate.forgiven(), 1);
 }
 
 #[test]

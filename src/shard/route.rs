@@ -7,12 +7,12 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_channel::mpsc::{channel, Receiver};
-use futures_lite::StreamExt;
+use futures_channel::mpsc::channel;
 
 use super::broadcast::ask_to_purge;
 use super::mesh::{MeshMessage, Replica, REPLY_QUEUE};
 use super::release_write::WriteAtRelease;
+use super::remote_release::RemoteReplies;
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::{CacheKey, CacheStatus, PurgeScope, StreamKey};
 use crate::config::Config;
@@ -36,7 +36,7 @@ pub fn stream_owner(config: &Config, stream: &StreamKey) -> usize {
 /// Where a request's replies come from.
 pub enum Route {
     Local(OwnerStream),
-    Remote(Receiver<Reply>),
+    Remote(RemoteReplies),
     /// A hot stream's replica on this shard (`replicas`).
     Replica(ReplicaReplies),
 }
@@ -45,8 +45,7 @@ impl Route {
     pub async fn next(&mut self) -> Reply {
         match self {
             Route::Local(stream) => stream.next().await,
-            // The owner dropped the channel early only if its task died: treat as a cut.
-            Route::Remote(rx) => rx.next().await.unwrap_or(Reply::Aborted),
+            Route::Remote(replies) => replies.next().await,
             Route::Replica(replies) => replies.next(),
         }
     }
@@ -58,7 +57,7 @@ impl Route {
     pub fn ready(&mut self) -> Option<Reply> {
         match self {
             Route::Local(stream) => stream.ready(),
-            Route::Remote(rx) => rx.try_recv().ok(),
+            Route::Remote(replies) => replies.ready(),
             Route::Replica(_) => None,
         }
     }
@@ -135,7 +134,7 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
         Ok(()) => {
             ShardStats::incr(&shard.my_stats().mesh_messages);
-            Some(Route::Remote(rx))
+            Some(Route::Remote(RemoteReplies::new(Rc::clone(&shard.holds.gate), rx)))
         }
         Err(_) => {
             ShardStats::incr(&shard.my_stats().overload_refusals);

@@ -17,6 +17,11 @@ pub fn written_at_release(setup: &Setup) -> u64 {
     setup.running().stats.sum(|s| &s.live.written_at_release)
 }
 
+/// Times a release gate's watchdog forgave a release counted and never taken.
+pub fn release_counts_forgiven(setup: &Setup) -> u64 {
+    setup.running().stats.sum(|s| &s.live.release_counts_forgiven)
+}
+
 /// Requests held now.
 pub fn holds_active(setup: &Setup) -> u64 {
     setup.running().stats.sum(|s| &s.live.holds_active)

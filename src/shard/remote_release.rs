@@ -1,0 +1,309 @@
+//! Held answers released on one shard for viewers of another (LIVE.md F1 with several
+//! shards). A blocking reload held on its rendition's owner for a connection of another shard
+//! is answered over the mesh; on the requesting shard that answer used to wait for its wake-up
+//! until the shard's run queue drained (glommio takes up another thread's wakes only then, or
+//! at its 100 ms preemption), 5-25 ms behind the owner's own viewers (README, two shards on
+//! two cores). Here the owner counts each such answer on the requesting shard's doorbell
+//! before sending it, and rings it: the bell's task sits in a task queue whose latency
+//! matters, so its wake-up interrupts the requesting shard's run at once, and the count
+//! shuts that shard's release gate until the answers are taken. The released answers then go
+//! ahead of its other work exactly as the owner's own do (`release_gate`).
+//!
+//! The count is exact but for one race: an answer counted while its viewer hangs up is taken
+//! back by the owner, and a task that parked in between waits out the gate's watchdog.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use futures_channel::mpsc::Receiver;
+use futures_lite::StreamExt;
+use glommio::{Latency, Shares};
+
+use super::release_gate::ReleaseGate;
+use super::Reply;
+
+/// One shard's doorbell, rung by the others.
+#[derive(Default)]
+pub struct Doorbell {
+    /// Held answers other shards released for this shard's viewers and sent (or are sending).
+    released: AtomicU64,
+    /// Rung and not yet answered: the others ring once until the shard has woken.
+    rung: AtomicBool,
+    /// The bell's task on the shard (`answer`).
+    waker: Mutex<Option<Waker>>,
+}
+
+/// Every shard's doorbell, by shard id.
+pub type Doorbells = Arc<[Arc<Doorbell>]>;
+
+/// A doorbell for each of `shards`.
+pub fn doorbells(shards: usize) -> Doorbells {
+    (0..shards).map(|_| Arc::default()).collect()
+}
+
+impl Doorbell {
+    /// Held answers released for this shard's viewers so far (see `ReleaseGate::woken`).
+    pub(super) fn released(&self) -> u64 {
+        self.released.load(Ordering::Acquire)
+    }
+
+    /// Counts a held answer about to be sent to this shard: before it is sent, so the shard
+    /// never takes one it has not counted.
+    pub(super) fn count(&self) {
+        self.released.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Takes a count back: its viewer hung up before it could be sent.
+    fn uncount(&self) {
+        self.released.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Wakes the shard's bell task (a foreign wake of a latency-sensitive task: glommio
+    /// interrupts the shard's run for it), once until the shard has taken every answer
+    /// counted (`rearm`): once it is interrupted its gate holds its other work back, so it
+    /// comes back for the rest of the burst by itself.
+    fn ring(&self) {
+        if !self.rung.swap(true, Ordering::AcqRel) {
+            let waker = self.waker.lock().map(|w| w.clone()).unwrap_or_default();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// The shard has taken every answer counted: the next one rings again.
+    pub(super) fn rearm(&self) {
+        self.rung.store(false, Ordering::Release);
+    }
+}
+
+/// Sends a remote request's `next` reply on its owner: a held answer's head is counted on the
+/// requesting shard's `bell` and rung (`None` for a shard that sends no held answers). `send`
+/// returns whether the reply went.
+pub(super) fn send_counted(
+    bell: Option<&Doorbell>,
+    next: Reply,
+    send: impl FnOnce(Reply) -> bool,
+) -> bool {
+    let bell = bell.filter(|_| is_released_answer(&next));
+    if let Some(bell) = bell {
+        bell.count();
+    }
+    let sent = send(next);
+    match (bell, sent) {
+        (Some(bell), true) => bell.ring(),
+        (Some(bell), false) => bell.uncount(),
+        (None, _) => {}
+    }
+    sent
+}
+
+/// Whether `reply` begins a held answer released by a new playlist version.
+fn is_released_answer(reply: &Reply) -> bool {
+    matches!(reply, Reply::Head { status, .. } if status.release.is_some())
+}
+
+/// The requesting shard's end of a remote request: what its owner sends, each held answer
+/// taken off the gate's count as it is received (or dropped unread).
+pub struct RemoteReplies {
+    /// The requesting shard's release gate.
+    gate: Rc<ReleaseGate>,
+    rx: Receiver<Reply>,
+}
+
+impl RemoteReplies {
+    pub(super) fn new(gate: Rc<ReleaseGate>, rx: Receiver<Reply>) -> RemoteReplies {
+        RemoteReplies { gate, rx }
+    }
+
+    /// The owner dropped the channel early only if its task died: a cut.
+    pub(super) async fn next(&mut self) -> Reply {
+        let reply = self.rx.next().await.unwrap_or(Reply::Aborted);
+        self.taken(&reply);
+        reply
+    }
+
+    /// A reply already queued, if any.
+    pub(super) fn ready(&mut self) -> Option<Reply> {
+        let reply = self.rx.try_recv().ok()?;
+        self.taken(&reply);
+        Some(reply)
+    }
+
+    fn taken(&self, reply: &Reply) {
+        if is_released_answer(reply) {
+            self.gate.released_one();
+        }
+    }
+}
+
+impl Drop for RemoteReplies {
+    /// Whatever the owner queued and nobody will read: its held answers count as taken (the
+    /// channel is closed first, so nothing is counted after this).
+    fn drop(&mut self) {
+        self.rx.close();
+        while let Ok(reply) = self.rx.try_recv() {
+            self.taken(&reply);
+        }
+    }
+}
+
+/// The longest this shard's run goes on after its bell rang, as glommio's preemption timer
+/// while the bell's task is runnable.
+const BELL_LATENCY: Duration = Duration::from_millis(1);
+
+/// Starts the task that answers `bell` on this shard, in a task queue of its own whose
+/// latency matters: a wake-up from another thread of such a task makes glommio stop the run
+/// in progress (it writes the shard's eventfd, watched on the latency ring) and take up the
+/// other shards' wakes, the answers rung for among them. The task does nothing itself.
+pub(crate) fn answer(bell: Arc<Doorbell>) {
+    let queue = glommio::executor().create_task_queue(
+        Shares::default(),
+        Latency::Matters(BELL_LATENCY),
+        "doorbell",
+    );
+    let task = glommio::spawn_local_into(
+        std::future::poll_fn(move |cx| {
+            if let Ok(mut waker) = bell.waker.lock() {
+                match &*waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+            }
+            Poll::<()>::Pending
+        }),
+        queue,
+    );
+    match task {
+        Ok(task) => {
+            task.detach();
+        }
+        Err(e) => tracing::warn!("no doorbell task queue ({e}): remote answers wait their turn"),
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use futures_channel::mpsc::{channel, Sender};
+
+    use super::super::held_slot::tests::{task, woken};
+    use super::super::release_write::released_status;
+    use super::*;
+    use crate::cache::{CacheStatus, CachedHead};
+
+    fn head(status: CacheStatus) -> Reply {
+        Reply::Head {
+            head: Arc::new(CachedHead::plain(200, Bytes::new(), vec![], None)),
+            age_secs: 0,
+            status,
+            body_len: Some(0),
+            in_hand: true,
+            written: None,
+        }
+    }
+
+    fn released() -> Reply {
+        head(released_status(Instant::now(), Duration::from_millis(3)))
+    }
+
+    /// A requesting shard's gate and doorbell (its bell task's waker counted), and a remote
+    /// request's channel.
+    struct Requesting {
+        bell: Arc<Doorbell>,
+        gate: Rc<ReleaseGate>,
+        rings: Arc<super::super::held_slot::tests::Count>,
+        tx: Sender<Reply>,
+        replies: RemoteReplies,
+    }
+
+    fn requesting() -> Requesting {
+        let bell = Arc::new(Doorbell::default());
+        let (rings, waker) = task();
+        *bell.waker.lock().unwrap() = Some(waker);
+        let gate = Rc::new(ReleaseGate::with_peers(Arc::clone(&bell)));
+        let (tx, rx) = channel(8);
+        let replies = RemoteReplies::new(Rc::clone(&gate), rx);
+        Requesting {
+            bell,
+            gate,
+            rings,
+            tx,
+            replies,
+        }
+    }
+
+    impl Requesting {
+        /// The owner sends `reply`: whether it went.
+        fn send(&mut self, reply: Reply) -> bool {
+            let (bell, tx, gate) = (&self.bell, &mut self.tx, &self.gate);
+            send_counted(Some(bell), reply, |reply| {
+                // Counted before it is sent: the requesting shard can never take it first.
+                assert!(gate.is_shut() || !is_released_answer(&reply));
+                tx.try_send(reply).is_ok()
+            })
+        }
+    }
+
+    #[test]
+    fn a_released_answer_shuts_the_requesting_gate_until_it_is_taken() {
+        let mut r = requesting();
+        assert!(!r.gate.is_shut());
+        assert!(r.send(released()));
+        assert!(r.send(released()));
+        assert_eq!(r.bell.released(), 2);
+        assert!(r.gate.is_shut());
+        // Rung once: the shard, once interrupted, comes back for the rest by itself.
+        assert_eq!(woken(&r.rings), 1);
+        assert!(r.replies.ready().is_some());
+        assert!(r.gate.is_shut(), "one answer is still to be taken");
+        assert!(r.replies.ready().is_some());
+        assert!(!r.gate.is_shut());
+        // Every answer taken: the next one rings again.
+        assert!(r.send(released()));
+        assert_eq!(woken(&r.rings), 2);
+    }
+
+    #[test]
+    fn other_replies_are_neither_counted_nor_rung() {
+        let mut r = requesting();
+        assert!(r.send(head(CacheStatus::hit(10))));
+        assert!(r.send(Reply::Chunk(Bytes::from_static(b"#EXTM3U\n"))));
+        assert!(r.send(Reply::End));
+        assert_eq!((r.bell.released(), woken(&r.rings)), (0, 0));
+        assert!(!r.gate.is_shut());
+    }
+
+    #[test]
+    fn an_answer_whose_viewer_went_is_taken_back_by_its_sender() {
+        let mut r = requesting();
+        r.tx.close_channel();
+        assert!(!r.send(released()));
+        assert_eq!((r.bell.released(), woken(&r.rings)), (0, 0));
+        assert!(!r.gate.is_shut());
+    }
+
+    #[test]
+    fn answers_nobody_read_are_taken_when_the_requesting_end_goes() {
+        let mut r = requesting();
+        assert!(r.send(released()));
+        assert!(r.send(Reply::End));
+        assert!(r.send(released()));
+        assert!(r.gate.is_shut());
+        let Requesting {
+            replies, mut tx, gate, bell, ..
+        } = r;
+        drop(replies);
+        assert!(!gate.is_shut(), "both counted answers taken");
+        // Closed first: what comes after is not sent, so not counted.
+        assert!(!send_counted(Some(&bell), released(), |reply| {
+            tx.try_send(reply).is_ok()
+        }));
+        assert!(!gate.is_shut());
+    }
+}
