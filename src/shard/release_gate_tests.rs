@@ -1,8 +1,8 @@
 //! The release gate's waits, driven by hand: releases woken and taken, long-poll answers
 //! completed (through a real in-flight fetch's reader) and installed, and the watchdog.
 
-use super::*;
 use super::super::remote_release::Doorbell;
+use super::*;
 use crate::cache::{CachedHead, InFlight, Reader};
 use bytes::Bytes;
 use std::future::Future;
@@ -94,7 +94,11 @@ fn answers_other_shards_released_here_hold_a_task_as_this_shards_own_do() {
     bell.count();
     let mut task = came(&gate);
     gate.released_one();
-    assert_eq!(task.woken(), 0, "the other shard's answer is still to be taken");
+    assert_eq!(
+        task.woken(),
+        0,
+        "the other shard's answer is still to be taken"
+    );
     gate.released_one();
     assert!(task.passes());
     assert!(!gate.is_shut());

@@ -10,11 +10,12 @@
 //! ahead of its other work exactly as the owner's own do (`release_gate`).
 //!
 //! The count is exact but for one race: an answer counted while its viewer hangs up is taken
-//! back by the owner, and a task that parked in between waits out the gate's watchdog.
+//! back by the owner, and a task that parked in between waits out the gate's watchdog. A
+//! count the watchdog had to let go is counted (`livecache_hls_release_counts_forgiven`).
 
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, OnceLock};
 use std::task::{Poll, Waker};
 use std::time::Duration;
 
@@ -30,10 +31,10 @@ use super::Reply;
 pub struct Doorbell {
     /// Held answers other shards released for this shard's viewers and sent (or are sending).
     released: AtomicU64,
-    /// Rung and not yet answered: the others ring once until the shard has woken.
+    /// Rung since the shard last had every counted answer taken (`ring`, `rearm`).
     rung: AtomicBool,
-    /// The bell's task on the shard (`answer`).
-    waker: Mutex<Option<Waker>>,
+    /// The bell's task on the shard (`answer`), set once: a task's waker does not change.
+    waker: OnceLock<Waker>,
 }
 
 /// Every shard's doorbell, by shard id.
@@ -67,9 +68,8 @@ impl Doorbell {
     /// comes back for the rest of the burst by itself.
     fn ring(&self) {
         if !self.rung.swap(true, Ordering::AcqRel) {
-            let waker = self.waker.lock().map(|w| w.clone()).unwrap_or_default();
-            if let Some(waker) = waker {
-                waker.wake();
+            if let Some(waker) = self.waker.get() {
+                waker.wake_by_ref();
             }
         }
     }
@@ -167,12 +167,7 @@ pub(crate) fn answer(bell: Arc<Doorbell>) {
     );
     let task = glommio::spawn_local_into(
         std::future::poll_fn(move |cx| {
-            if let Ok(mut waker) = bell.waker.lock() {
-                match &*waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-            }
+            bell.waker.get_or_init(|| cx.waker().clone());
             Poll::<()>::Pending
         }),
         queue,
@@ -225,7 +220,7 @@ mod tests {
     fn requesting() -> Requesting {
         let bell = Arc::new(Doorbell::default());
         let (rings, waker) = task();
-        *bell.waker.lock().unwrap() = Some(waker);
+        assert!(bell.waker.set(waker).is_ok());
         let gate = Rc::new(ReleaseGate::with_peers(Arc::clone(&bell)));
         let (tx, rx) = channel(8);
         let replies = RemoteReplies::new(Rc::clone(&gate), rx);
@@ -296,7 +291,11 @@ mod tests {
         assert!(r.send(released()));
         assert!(r.gate.is_shut());
         let Requesting {
-            replies, mut tx, gate, bell, ..
+            replies,
+            mut tx,
+            gate,
+            bell,
+            ..
         } = r;
         drop(replies);
         assert!(!gate.is_shut(), "both counted answers taken");

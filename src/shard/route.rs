@@ -134,7 +134,10 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
         Ok(()) => {
             ShardStats::incr(&shard.my_stats().mesh_messages);
-            Some(Route::Remote(RemoteReplies::new(Rc::clone(&shard.holds.gate), rx)))
+            Some(Route::Remote(RemoteReplies::new(
+                Rc::clone(&shard.holds.gate),
+                rx,
+            )))
         }
         Err(_) => {
             ShardStats::incr(&shard.my_stats().overload_refusals);

@@ -19,7 +19,10 @@ pub fn written_at_release(setup: &Setup) -> u64 {
 
 /// Times a release gate's watchdog forgave a release counted and never taken.
 pub fn release_counts_forgiven(setup: &Setup) -> u64 {
-    setup.running().stats.sum(|s| &s.live.release_counts_forgiven)
+    setup
+        .running()
+        .stats
+        .sum(|s| &s.live.release_counts_forgiven)
 }
 
 /// Requests held now.
