@@ -23,7 +23,7 @@ use crate::log::access::{self, Reopen};
 use crate::metrics::Stats;
 use crate::reload::ConfigSource;
 use crate::server::{self, drain::Drain};
-use crate::shard::remote_release::{self, Doorbells};
+use crate::shard::doorbell::{self, Doorbells};
 use crate::shard::{mesh, Mesh, MeshMessage, Shard};
 use crate::shutdown::Shutdown;
 pub use crate::startup::StartError;
@@ -182,7 +182,7 @@ pub fn start(config: Config, shutdown: Shutdown) -> Result<Running, StartError> 
     let source = ConfigSource::new(config.clone());
     let cpus = allowed_cpus();
     let mesh = (shards > 1).then(|| MeshBuilder::<MeshMessage, _>::full(shards, config.mesh_queue));
-    let doorbells = remote_release::doorbells(shards);
+    let doorbells = doorbell::doorbells(shards);
     let open_connections = Arc::new(AtomicUsize::new(0));
     let reopen = Reopen::new();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();

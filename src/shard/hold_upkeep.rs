@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::doorbell::Doorbell;
 use super::release_gate::{self, ReleaseGate, WAIT_LIMIT};
-use super::remote_release::Doorbell;
 use super::rendition::{Held, Rendition, Waiter};
 use super::{long_poll, Shard};
 use crate::cache::{CacheKey, StreamKey};

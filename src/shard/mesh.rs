@@ -15,7 +15,8 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use bytes::Bytes;
 
-use super::remote_release::{self, send_counted, Doorbell, Doorbells};
+use super::doorbell::{self, Doorbell, Doorbells};
+use super::remote_release::send_counted;
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::{CacheKey, CachedHead, Freshness, PurgeScope, StreamKey};
 use crate::metrics::Latency;
@@ -112,7 +113,7 @@ impl Mesh {
 /// doorbell (`remote_release`).
 pub fn serve_peers(shard: &Rc<Shard>, mut receivers: Receivers<MeshMessage>) {
     if let Some(bell) = shard.mesh.doorbell(shard.id) {
-        remote_release::answer(Arc::clone(bell));
+        doorbell::answer(Arc::clone(bell));
     }
     for (peer, receiver) in receivers.streams() {
         let shard = Rc::clone(shard);

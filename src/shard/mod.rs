@@ -6,6 +6,7 @@
 
 pub mod broadcast;
 mod dash;
+pub mod doorbell;
 mod fetch;
 mod fetch_body;
 mod held_slot;
@@ -24,7 +25,7 @@ mod quota;
 mod refresh_ahead;
 mod release_gate;
 mod release_write;
-pub mod remote_release;
+mod remote_release;
 mod rendition;
 mod replicas;
 pub mod reply;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
 
-use super::remote_release::Doorbell;
+use super::doorbell::Doorbell;
 use crate::cache::Completions;
 
 /// The longest a task waits at the gate: past a 500-viewer burst's p99 on one core of the

@@ -1,7 +1,7 @@
 //! The release gate's waits, driven by hand: releases woken and taken, long-poll answers
 //! completed (through a real in-flight fetch's reader) and installed, and the watchdog.
 
-use super::super::remote_release::Doorbell;
+use super::super::doorbell::Doorbell;
 use super::*;
 use crate::cache::{CachedHead, InFlight, Reader};
 use bytes::Bytes;

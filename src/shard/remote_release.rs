@@ -7,78 +7,21 @@
 //! before sending it, and rings it: the bell's task sits in a task queue whose latency
 //! matters, so its wake-up interrupts the requesting shard's run at once, and the count
 //! shuts that shard's release gate until the answers are taken. The released answers then go
-//! ahead of its other work exactly as the owner's own do (`release_gate`).
+//! ahead of its other work exactly as the owner's own do (`release_gate`). The count and the
+//! bell are the shard's `doorbell`; here, what the owner sends and the requesting end.
 //!
 //! The count is exact but for one race: an answer counted while its viewer hangs up is taken
 //! back by the owner, and a task that parked in between waits out the gate's watchdog. A
 //! count the watchdog had to let go is counted (`livecache_hls_release_counts_forgiven`).
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Poll, Waker};
-use std::time::Duration;
 
 use futures_channel::mpsc::Receiver;
 use futures_lite::StreamExt;
-use glommio::{Latency, Shares};
 
+use super::doorbell::Doorbell;
 use super::release_gate::ReleaseGate;
 use super::Reply;
-
-/// One shard's doorbell, rung by the others.
-#[derive(Default)]
-pub struct Doorbell {
-    /// Held answers other shards released for this shard's viewers and sent (or are sending).
-    released: AtomicU64,
-    /// Rung since the shard last had every counted answer taken (`ring`, `rearm`).
-    rung: AtomicBool,
-    /// The bell's task on the shard (`answer`), set once: a task's waker does not change.
-    waker: OnceLock<Waker>,
-}
-
-/// Every shard's doorbell, by shard id.
-pub type Doorbells = Arc<[Arc<Doorbell>]>;
-
-/// A doorbell for each of `shards`.
-pub fn doorbells(shards: usize) -> Doorbells {
-    (0..shards).map(|_| Arc::default()).collect()
-}
-
-impl Doorbell {
-    /// Held answers released for this shard's viewers so far (see `ReleaseGate::woken`).
-    pub(super) fn released(&self) -> u64 {
-        self.released.load(Ordering::Acquire)
-    }
-
-    /// Counts a held answer about to be sent to this shard: before it is sent, so the shard
-    /// never takes one it has not counted.
-    pub(super) fn count(&self) {
-        self.released.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Takes a count back: its viewer hung up before it could be sent.
-    fn uncount(&self) {
-        self.released.fetch_sub(1, Ordering::AcqRel);
-    }
-
-    /// Wakes the shard's bell task (a foreign wake of a latency-sensitive task: glommio
-    /// interrupts the shard's run for it), once until the shard has taken every answer
-    /// counted (`rearm`): once it is interrupted its gate holds its other work back, so it
-    /// comes back for the rest of the burst by itself.
-    fn ring(&self) {
-        if !self.rung.swap(true, Ordering::AcqRel) {
-            if let Some(waker) = self.waker.get() {
-                waker.wake_by_ref();
-            }
-        }
-    }
-
-    /// The shard has taken every answer counted: the next one rings again.
-    pub(super) fn rearm(&self) {
-        self.rung.store(false, Ordering::Release);
-    }
-}
 
 /// Sends a remote request's `next` reply on its owner: a held answer's head is counted on the
 /// requesting shard's `bell` and rung (`None` for a shard that sends no held answers). `send`
@@ -151,37 +94,9 @@ impl Drop for RemoteReplies {
     }
 }
 
-/// The longest this shard's run goes on after its bell rang, as glommio's preemption timer
-/// while the bell's task is runnable.
-const BELL_LATENCY: Duration = Duration::from_millis(1);
-
-/// Starts the task that answers `bell` on this shard, in a task queue of its own whose
-/// latency matters: a wake-up from another thread of such a task makes glommio stop the run
-/// in progress (it writes the shard's eventfd, watched on the latency ring) and take up the
-/// other shards' wakes, the answers rung for among them. The task does nothing itself.
-pub(crate) fn answer(bell: Arc<Doorbell>) {
-    let queue = glommio::executor().create_task_queue(
-        Shares::default(),
-        Latency::Matters(BELL_LATENCY),
-        "doorbell",
-    );
-    let task = glommio::spawn_local_into(
-        std::future::poll_fn(move |cx| {
-            bell.waker.get_or_init(|| cx.waker().clone());
-            Poll::<()>::Pending
-        }),
-        queue,
-    );
-    match task {
-        Ok(task) => {
-            task.detach();
-        }
-        Err(e) => tracing::warn!("no doorbell task queue ({e}): remote answers wait their turn"),
-    };
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
     use std::time::{Duration, Instant};
 
     use bytes::Bytes;
@@ -220,7 +135,7 @@ mod tests {
     fn requesting() -> Requesting {
         let bell = Arc::new(Doorbell::default());
         let (rings, waker) = task();
-        assert!(bell.waker.set(waker).is_ok());
+        bell.set_waker(waker);
         let gate = Rc::new(ReleaseGate::with_peers(Arc::clone(&bell)));
         let (tx, rx) = channel(8);
         let replies = RemoteReplies::new(Rc::clone(&gate), rx);
