@@ -9,17 +9,17 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_channel::mpsc::Sender;
+use futures_channel::mpsc::{channel, Sender};
 use futures_channel::oneshot;
 use glommio::channels::channel_mesh::{Receivers, Senders};
 
 use bytes::Bytes;
 
 use super::doorbell::{self, Doorbell, Doorbells};
-use super::remote_release::send_counted;
+use super::remote_release::{send_counted, RemoteReplies};
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::{CacheKey, CachedHead, Freshness, PurgeScope, StreamKey};
-use crate::metrics::Latency;
+use crate::metrics::{Latency, ShardStats};
 
 /// Replies queued per remote request before the owner waits for the requesting shard.
 pub(super) const REPLY_QUEUE: usize = 8;
@@ -106,6 +106,30 @@ impl Mesh {
     /// This shard's senders to every other; `None` with one shard.
     pub(super) fn senders(&self) -> Option<&Senders<MeshMessage>> {
         self.senders.as_ref()
+    }
+}
+
+impl Shard {
+    /// Sends `request` to its `owner`, another shard; its replies come back on a channel of
+    /// its own. `None`: the owner's queue is full (counted as an overload refusal).
+    pub(super) fn ask_owner(
+        &self,
+        owner: usize,
+        request: Arc<FetchRequest>,
+    ) -> Option<RemoteReplies> {
+        let senders = self.mesh.senders().expect("several shards have a mesh");
+        let (tx, rx) = channel(REPLY_QUEUE);
+        ShardStats::incr(&self.my_stats().remote_requests);
+        match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
+            Ok(()) => {
+                ShardStats::incr(&self.my_stats().mesh_messages);
+                Some(RemoteReplies::new(Rc::clone(&self.holds.gate), rx))
+            }
+            Err(_) => {
+                ShardStats::incr(&self.my_stats().overload_refusals);
+                None
+            }
+        }
     }
 }
 

@@ -25,6 +25,7 @@ mod quota;
 mod refresh_ahead;
 mod release_gate;
 mod release_write;
+mod remote_holds;
 mod remote_release;
 mod rendition;
 mod replicas;
@@ -129,6 +130,8 @@ pub struct Shard {
     upstream_warnings: RefCell<RateLimit>,
     /// LL-HLS renditions and the blocking reloads held for them.
     holds: hold_upkeep::Holds,
+    /// Blocking reloads of this shard sharing one request to their owner.
+    remote_holds: remote_holds::RemoteHolds,
     /// Live manifests' refreshes planned ahead of expiry.
     refresh_plan: refresh_ahead::RefreshPlan,
     /// Media fetched because a new playlist version listed it, followed until used.
@@ -175,6 +178,7 @@ impl Shard {
             latency: RefCell::new(Latency::default()),
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
             holds: hold_upkeep::Holds::new(peers),
+            remote_holds: remote_holds::RemoteHolds::default(),
             refresh_plan: refresh_ahead::RefreshPlan::default(),
             prefetches: prefetch::Prefetches::default(),
             window: live_window::LiveWindow::default(),

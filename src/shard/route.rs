@@ -7,16 +7,14 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use futures_channel::mpsc::channel;
-
 use super::broadcast::ask_to_purge;
-use super::mesh::{MeshMessage, Replica, REPLY_QUEUE};
+use super::mesh::Replica;
 use super::release_write::WriteAtRelease;
+use super::remote_holds::JoinedReplies;
 use super::remote_release::RemoteReplies;
 use super::{FetchRequest, OwnerStream, Reply, Shard};
 use crate::cache::{CacheKey, CacheStatus, PurgeScope, StreamKey};
 use crate::config::Config;
-use crate::metrics::ShardStats;
 
 /// The shard that owns `key`: its stream's fixed-seed hash, so every shard agrees. With
 /// `cross_mesh_for_tests`, shard 0 alone accepts and streams are owned by the others, so every
@@ -37,6 +35,8 @@ pub fn stream_owner(config: &Config, stream: &StreamKey) -> usize {
 pub enum Route {
     Local(OwnerStream),
     Remote(RemoteReplies),
+    /// A blocking reload sharing an identical one's request to the owner (`remote_holds`).
+    Joined(JoinedReplies),
     /// A hot stream's replica on this shard (`replicas`).
     Replica(ReplicaReplies),
 }
@@ -46,6 +46,7 @@ impl Route {
         match self {
             Route::Local(stream) => stream.next().await,
             Route::Remote(replies) => replies.next().await,
+            Route::Joined(replies) => replies.next().await,
             Route::Replica(replies) => replies.next(),
         }
     }
@@ -58,6 +59,7 @@ impl Route {
         match self {
             Route::Local(stream) => stream.ready(),
             Route::Remote(replies) => replies.ready(),
+            Route::Joined(replies) => replies.ready(),
             Route::Replica(_) => None,
         }
     }
@@ -128,22 +130,10 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     if let Some(replica) = shard.replica_for(&request) {
         return Some(Route::Replica(ReplicaReplies::new(replica, shard.now())));
     }
-    let senders = shard.mesh.senders().expect("several shards have a mesh");
-    let (tx, rx) = channel(REPLY_QUEUE);
-    ShardStats::incr(&shard.my_stats().remote_requests);
-    match senders.try_send_to(owner, MeshMessage::Fetch { request, reply: tx }) {
-        Ok(()) => {
-            ShardStats::incr(&shard.my_stats().mesh_messages);
-            Some(Route::Remote(RemoteReplies::new(
-                Rc::clone(&shard.holds.gate),
-                rx,
-            )))
-        }
-        Err(_) => {
-            ShardStats::incr(&shard.my_stats().overload_refusals);
-            None
-        }
+    if let Some(joined) = shard.join_remote_hold(owner, &request) {
+        return joined.map(Route::Joined);
     }
+    shard.ask_owner(owner, request).map(Route::Remote)
 }
 
 /// Has the owner of `key` remove that URL (every variant, and its fetch in flight) and waits

@@ -1,0 +1,119 @@
+//! Identical blocking reloads on a shard that does not own their rendition share one request
+//! to the owner (`shard::remote_holds`). The harness accepts on a shard that owns no stream
+//! (four shards), so every request crosses the mesh: ten viewers held for the same part in
+//! two spellings cost the mesh two requests, and each viewer gets the whole answer, counted
+//! held and satisfied once, timed once; with one shard nothing crosses. A hold that expires
+//! answers every request that shared it with a 503, each counted. Run with 1 and 4 shards.
+//!
+//! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), started 5 s before
+//! the test (`Setup::live`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::live::{hold_results, holds_active, release_counts_forgiven, releases_timed};
+use common::{all_at_once, eventually, playlist, send_with, Setup};
+use livecache::metrics::HoldResult;
+
+const RENDITION: &str = "/live/s0/r0/index.m3u8";
+
+/// Requests this node's shards sent to another shard's objects.
+fn remote_requests(setup: &Setup) -> u64 {
+    setup.stats().remote_requests
+}
+
+with_shards!(
+    identical_held_reloads_share_one_request_to_the_owner,
+    |shards| {
+        let setup = Setup::live(shards, &[("admin", "127.0.0.1:0")]);
+        let state = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
+        let next = state.next_part().expect("the mock lists parts");
+        let (msn, part) = (next.msn, next.part);
+        let spellings = [
+            format!("{RENDITION}?_HLS_msn={msn}&_HLS_part={part}"),
+            format!("{RENDITION}?_HLS_part={part}&_HLS_msn={msn}"),
+        ];
+        setup.origin.pause_publishing();
+        let remote_before = remote_requests(&setup);
+        let satisfied_before = hold_results(&setup, HoldResult::Satisfied);
+        let timed_before = releases_timed(&setup);
+        let clients = 10;
+        let answers = std::thread::scope(|scope| {
+            let answers = scope.spawn(|| {
+                all_at_once(setup.addr, clients, |i, conn| {
+                    // A HEAD shares the GETs' request: its connection leaves the body out.
+                    let method = if i == 1 { "HEAD" } else { "GET" };
+                    send_with(conn, method, &spellings[i % 2], &[])
+                })
+            });
+            // Every viewer counts as held: the owner's one per spelling, the rest here.
+            assert!(eventually(Duration::from_secs(5), || holds_active(&setup)
+                == clients as u64));
+            setup.origin.resume_publishing();
+            answers.join().unwrap()
+        });
+        let body_of = |i: usize| &answers[i].body;
+        for (i, answer) in answers.iter().enumerate() {
+            assert_eq!(answer.status, 200, "{i}: {answer:?}");
+            assert!(answer.complete, "{i}: cut");
+            assert!(
+                answer.cache_status().contains("detail=held"),
+                "{i}: {answer:?}"
+            );
+            let length = body_of(0).len().to_string();
+            assert_eq!(answer.header("content-length"), Some(&length[..]), "{i}");
+            if i != 1 {
+                assert!(playlist(answer).satisfies(msn, Some(part)), "{i}");
+                assert_eq!(answer.body, *body_of(0), "{i}: one version, the same bytes");
+            }
+        }
+        // One request to the owner per spelling with four shards; none with one.
+        let crossed = remote_requests(&setup) - remote_before;
+        assert_eq!(crossed, if shards == 1 { 0 } else { 2 });
+        let satisfied = hold_results(&setup, HoldResult::Satisfied) - satisfied_before;
+        assert_eq!(satisfied, clients as u64);
+        assert_eq!(holds_active(&setup), 0);
+        assert!(eventually(Duration::from_secs(5), || releases_timed(
+            &setup
+        ) - timed_before
+            == clients as u64));
+        // Every release counted on the requesting shard was taken there.
+        assert_eq!(setup.get(&format!("{RENDITION}?_HLS_msn=0")).status, 200);
+        assert_eq!(release_counts_forgiven(&setup), 0);
+    }
+);
+
+with_shards!(
+    a_shared_hold_that_expires_answers_each_request_503,
+    |shards| {
+        let setup = Setup::live(shards, &[("admin", "127.0.0.1:0")]);
+        let state = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
+        setup.origin.pause_publishing();
+        let target = format!("{RENDITION}?_HLS_msn={}", state.next_msn() + 1);
+        let expired_before = hold_results(&setup, HoldResult::Expired);
+        let remote_before = remote_requests(&setup);
+        let clients = 4;
+        let answers = std::thread::scope(|scope| {
+            let answers = scope.spawn(|| {
+                all_at_once(setup.addr, clients, |_, conn| {
+                    send_with(conn, "GET", &target, &[])
+                })
+            });
+            assert!(eventually(Duration::from_secs(5), || holds_active(&setup)
+                == clients as u64));
+            // Three target durations on the clock seam (1 s each).
+            setup.advance(Duration::from_secs(3));
+            answers.join().unwrap()
+        });
+        for answer in &answers {
+            assert_eq!(answer.status, 503, "{answer:?}");
+            assert_eq!(answer.header("retry-after"), Some("1"));
+        }
+        let expired = hold_results(&setup, HoldResult::Expired) - expired_before;
+        assert_eq!(expired, clients as u64);
+        assert_eq!(holds_active(&setup), 0);
+        let crossed = remote_requests(&setup) - remote_before;
+        assert_eq!(crossed, if shards == 1 { 0 } else { 1 });
+    }
+);
