@@ -3,7 +3,8 @@
 //! (four shards), so every request crosses the mesh: ten viewers held for the same part in
 //! two spellings cost the mesh two requests, and each viewer gets the whole answer, counted
 //! held and satisfied once, timed once; with one shard nothing crosses. A hold that expires
-//! answers every request that shared it with a 503, each counted. Run with 1 and 4 shards.
+//! answers every request that shared it with a 503, and one the stream's end releases is
+//! counted ended, each request once. Run with 1 and 4 shards.
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), started 5 s before
 //! the test (`Setup::live`).
@@ -21,6 +22,26 @@ const RENDITION: &str = "/live/s0/r0/index.m3u8";
 /// Requests this node's shards sent to another shard's objects.
 fn remote_requests(setup: &Setup) -> u64 {
     setup.stats().remote_requests
+}
+
+/// `clients` GETs of `target` sent at once; once all are held, `then` runs; their answers.
+fn held_together(
+    setup: &Setup,
+    target: &str,
+    clients: usize,
+    then: impl FnOnce(),
+) -> Vec<common::Response> {
+    std::thread::scope(|scope| {
+        let answers = scope.spawn(|| {
+            all_at_once(setup.addr, clients, |_, conn| {
+                send_with(conn, "GET", target, &[])
+            })
+        });
+        assert!(eventually(Duration::from_secs(5), || holds_active(setup)
+            == clients as u64));
+        then();
+        answers.join().unwrap()
+    })
 }
 
 with_shards!(
@@ -94,17 +115,9 @@ with_shards!(
         let expired_before = hold_results(&setup, HoldResult::Expired);
         let remote_before = remote_requests(&setup);
         let clients = 4;
-        let answers = std::thread::scope(|scope| {
-            let answers = scope.spawn(|| {
-                all_at_once(setup.addr, clients, |_, conn| {
-                    send_with(conn, "GET", &target, &[])
-                })
-            });
-            assert!(eventually(Duration::from_secs(5), || holds_active(&setup)
-                == clients as u64));
-            // Three target durations on the clock seam (1 s each).
-            setup.advance(Duration::from_secs(3));
-            answers.join().unwrap()
+        // Three target durations on the clock seam (1 s each).
+        let answers = held_together(&setup, &target, clients, || {
+            setup.advance(Duration::from_secs(3))
         });
         for answer in &answers {
             assert_eq!(answer.status, 503, "{answer:?}");
@@ -115,5 +128,24 @@ with_shards!(
         assert_eq!(holds_active(&setup), 0);
         let crossed = remote_requests(&setup) - remote_before;
         assert_eq!(crossed, if shards == 1 { 0 } else { 1 });
+    }
+);
+
+with_shards!(
+    requests_sharing_a_hold_the_stream_ends_are_counted_ended,
+    |shards| {
+        let setup = Setup::live(shards, &[("admin", "127.0.0.1:0")]);
+        let state = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
+        let target = format!("{RENDITION}?_HLS_msn={}&_HLS_part=0", state.next_msn() + 1);
+        let ended_before = hold_results(&setup, HoldResult::Ended);
+        let clients = 4;
+        let answers = held_together(&setup, &target, clients, || setup.origin.end_stream());
+        for answer in &answers {
+            assert_eq!(answer.status, 200, "{answer:?}");
+            assert!(playlist(answer).ended, "ENDLIST reaches every held request");
+        }
+        let ended = hold_results(&setup, HoldResult::Ended) - ended_before;
+        assert_eq!(ended, clients as u64);
+        assert_eq!(holds_active(&setup), 0);
     }
 );

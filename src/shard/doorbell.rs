@@ -52,8 +52,9 @@ impl Doorbell {
     /// counted (`rearm`): once it is interrupted its gate holds its other work back, so it
     /// comes back for the rest of the burst by itself.
     pub(super) fn ring(&self) {
-        if !self.rung.swap(true, Ordering::AcqRel) {
-            if let Some(waker) = self.waker.get() {
+        // Before its task first ran there is nobody to wake: the bell stays unrung.
+        if let Some(waker) = self.waker.get() {
+            if !self.rung.swap(true, Ordering::AcqRel) {
                 waker.wake_by_ref();
             }
         }

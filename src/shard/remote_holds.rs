@@ -36,6 +36,10 @@ use crate::metrics::HoldResult;
 
 /// A released answer as every request that shared its request gets it.
 struct Shared {
+    /// When its head reached this shard: each request was held until then.
+    received: Instant,
+    /// The playlist it brings has ended (`EXT-X-ENDLIST`): counted as the owner counts it.
+    ended: bool,
     head: Arc<CachedHead>,
     age_secs: u64,
     status: CacheStatus,
@@ -58,8 +62,6 @@ struct Pending {
     request: Arc<FetchRequest>,
     /// The shard that owns its rendition.
     owner: usize,
-    /// When the first request asked (and the request went to the owner).
-    since: Instant,
     outcome: RefCell<Option<Outcome>>,
     /// Each joined request's waker, by its slot.
     wakers: RefCell<Vec<Option<Waker>>>,
@@ -67,6 +69,8 @@ struct Pending {
     waiting: Cell<u64>,
     /// The owner's replies for the first request when they are not shared.
     own: RefCell<Option<(Reply, RemoteReplies)>>,
+    /// The first request went before the outcome: replies of its own are dropped at once.
+    first_gone: Cell<bool>,
 }
 
 /// This shard's shared requests to owners, by key (few per key: one per set of fields).
@@ -93,6 +97,15 @@ fn is_shareable_hold(shard: &Shard, request: &FetchRequest) -> bool {
     };
     matches!(live::parse_directives(target), Ok(Some(d))
         if d.msn.is_some() && d.skip != Some(SkipRequest::V2))
+}
+
+/// Whether a chunk of a playlist holds its `EXT-X-ENDLIST` tag (a tag begins its line).
+fn lists_end(chunk: &[u8]) -> bool {
+    const TAG: &[u8] = b"#EXT-X-ENDLIST";
+    chunk
+        .windows(TAG.len())
+        .enumerate()
+        .any(|(i, w)| w == TAG && (i == 0 || chunk[i - 1] == b'\n'))
 }
 
 impl Shard {
@@ -139,11 +152,11 @@ impl Shard {
                 let pending = Rc::new(Pending {
                     request: Arc::clone(request),
                     owner,
-                    since: Instant::now(),
                     outcome: RefCell::new(None),
                     wakers: RefCell::new(Vec::new()),
                     waiting: Cell::new(0),
                     own: RefCell::new(None),
+                    first_gone: Cell::new(false),
                 });
                 self.remote_holds
                     .pending
@@ -183,7 +196,9 @@ impl Shard {
 /// Waits for the owner's first reply to a shared request, then hands it to every request
 /// joined by then (or tells them to go on their own).
 async fn drive(shard: Rc<Shard>, pending: Rc<Pending>, mut replies: RemoteReplies) {
-    let outcome = match replies.next().await {
+    let first = replies.next().await;
+    let received = Instant::now();
+    let outcome = match first {
         Reply::Head {
             head,
             age_secs,
@@ -204,9 +219,11 @@ async fn drive(shard: Rc<Shard>, pending: Rc<Pending>, mut replies: RemoteReplie
                     }
                 }
             }
-            let received: u64 = body.iter().map(|chunk| chunk.len() as u64).sum();
-            match whole && body_len.is_none_or(|len| len == received) {
+            let length: u64 = body.iter().map(|chunk| chunk.len() as u64).sum();
+            match whole && body_len.is_none_or(|len| len == length) {
                 true => Outcome::Released(Rc::new(Shared {
+                    received,
+                    ended: body.iter().any(|chunk| lists_end(chunk)),
                     head,
                     age_secs,
                     status,
@@ -220,7 +237,10 @@ async fn drive(shard: Rc<Shard>, pending: Rc<Pending>, mut replies: RemoteReplie
         }
         Reply::Failed(Failure::HoldExpired) => Outcome::Expired,
         other => {
-            *pending.own.borrow_mut() = Some((other, replies));
+            // Nobody left to take them: the owner's request ends now.
+            if !pending.first_gone.get() {
+                *pending.own.borrow_mut() = Some((other, replies));
+            }
             Outcome::Alone
         }
     };
@@ -312,10 +332,9 @@ impl JoinedReplies {
         }
         let mut status = shared.status;
         if let Some(release) = status.release {
-            // Released at the same instant as the first request, held from its own arrival.
-            let released = self.pending.since + release.held;
+            // Held from its own arrival until the answer reached this shard.
             status.release = Some(Release {
-                held: released.saturating_duration_since(self.since),
+                held: shared.received.saturating_duration_since(self.since),
                 ..release
             });
         }
@@ -350,7 +369,10 @@ impl JoinedReplies {
             Some(Outcome::Released(shared)) => {
                 self.shard.released_one();
                 self.state = Joined::Answer(Rc::clone(shared), 0);
-                Some(HoldResult::Satisfied)
+                Some(match shared.ended {
+                    true => HoldResult::Ended,
+                    false => HoldResult::Satisfied,
+                })
             }
             Some(Outcome::Expired) => {
                 self.state = Joined::Failed(Failure::HoldExpired);
@@ -401,6 +423,10 @@ impl Drop for JoinedReplies {
         }
         let pending = &self.pending;
         pending.waiting.set(pending.waiting.get().saturating_sub(1));
+        if self.first {
+            pending.first_gone.set(true);
+            drop(pending.own.take());
+        }
         if let Some(waker) = pending.wakers.borrow_mut().get_mut(self.slot) {
             *waker = None;
         }
