@@ -4,7 +4,8 @@
 //! two spellings cost the mesh two requests, and each viewer gets the whole answer, counted
 //! held and satisfied once, timed once; with one shard nothing crosses. A hold that expires
 //! answers every request that shared it with a 503, and one the stream's end releases is
-//! counted ended, each request once. Run with 1 and 4 shards.
+//! counted ended, each request once. Run with 1 and 4 shards; and with four, requests that
+//! joined still count toward their stream's rate on the owner (`hot_stream_requests`).
 //!
 //! The mock origin publishes 1 s segments of four 250 ms parts (TD 1 s), started 5 s before
 //! the test (`Setup::live`).
@@ -149,3 +150,33 @@ with_shards!(
         assert_eq!(holds_active(&setup), 0);
     }
 );
+
+/// Requests that join another's hold count toward their stream's rate on its owner, as
+/// replica reads do: an audience of identical blocking reloads makes its stream hot though
+/// about one request per part crosses the mesh (four shards; 12 viewers reloading each next
+/// part of 250 ms for 2.5 s: ~48 requests a second, ~4 of them reaching the owner).
+#[test]
+fn joined_holds_count_toward_their_streams_rate() {
+    let setup = Setup::live(4, &[("hot_stream_requests", "30")]);
+    let end = std::time::Instant::now() + Duration::from_millis(2500);
+    std::thread::scope(|scope| {
+        for _ in 0..12 {
+            scope.spawn(|| {
+                let mut state = playlist(&setup.get(&format!("{RENDITION}?_HLS_msn=0")));
+                while std::time::Instant::now() < end {
+                    let next = state.next_part().expect("the mock lists parts");
+                    let reload =
+                        format!("{RENDITION}?_HLS_msn={}&_HLS_part={}", next.msn, next.part);
+                    let answer = setup.get(&reload);
+                    assert_eq!(answer.status, 200, "{answer:?}");
+                    state = playlist(&answer);
+                }
+            });
+        }
+    });
+    let replicated = || setup.running().stats.sum(|s| &s.live.replicated_streams);
+    assert!(
+        eventually(Duration::from_secs(3), || replicated() == 1),
+        "the stream became hot"
+    );
+}

@@ -143,6 +143,8 @@ impl Shard {
             }
             Some(pending) => {
                 self.count_joined(&request.key, 1, 0);
+                // The owner does not see it: its stream's rate still counts it.
+                self.count_for_owner(&request.key);
                 pending
             }
             None => {

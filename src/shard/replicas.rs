@@ -313,14 +313,21 @@ impl Shard {
         }
         let replica = Arc::clone(replica);
         drop(table);
-        let stream = StreamKey::of(&request.key, self.config().stream_key);
-        *self.replicas.reads.borrow_mut().entry(stream).or_default() += 1;
+        self.count_for_owner(&request.key);
         if replica.live_state {
             let mut playlists = self.replicas.playlists_read.borrow_mut();
             playlists.insert(request.key.clone());
         }
         ShardStats::incr(&self.my_stats().live.replica_hits);
         Some(replica)
+    }
+
+    /// A request for `key` answered on this shard without reaching its owner (from a replica,
+    /// or sharing another request's hold: `remote_holds`): reported to the owner with the
+    /// next replica reads, so the stream's rate counts every request.
+    pub(super) fn count_for_owner(&self, key: &CacheKey) {
+        let stream = StreamKey::of(key, self.config().stream_key);
+        *self.replicas.reads.borrow_mut().entry(stream).or_default() += 1;
     }
 
     /// On the heartbeat, once a second: tells each owner how often its streams' replicas were
