@@ -58,6 +58,7 @@ with_shards!(
         ];
         setup.origin.pause_publishing();
         let remote_before = remote_requests(&setup);
+        let joined_before = setup.running().stats.sum(|s| &s.live.remote_holds_joined);
         let satisfied_before = hold_results(&setup, HoldResult::Satisfied);
         let timed_before = releases_timed(&setup);
         let clients = 10;
@@ -90,9 +91,12 @@ with_shards!(
                 assert_eq!(answer.body, *body_of(0), "{i}: one version, the same bytes");
             }
         }
-        // One request to the owner per spelling with four shards; none with one.
+        // One request to the owner per spelling with four shards (the others joined); none
+        // with one.
         let crossed = remote_requests(&setup) - remote_before;
         assert_eq!(crossed, if shards == 1 { 0 } else { 2 });
+        let joined = setup.running().stats.sum(|s| &s.live.remote_holds_joined) - joined_before;
+        assert_eq!(joined, if shards == 1 { 0 } else { clients as u64 - 2 });
         let satisfied = hold_results(&setup, HoldResult::Satisfied) - satisfied_before;
         assert_eq!(satisfied, clients as u64);
         assert_eq!(holds_active(&setup), 0);

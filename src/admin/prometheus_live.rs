@@ -121,6 +121,11 @@ pub(super) fn families(stats: &Stats, latency: &Latency) -> Vec<Family> {
             load(|l| &l.release_counts_forgiven),
         ),
         counter(
+            "livecache_hls_remote_holds_joined",
+            "Blocking reloads on a shard that does not own their rendition that joined an identical one's request to the owner instead of sending their own",
+            load(|l| &l.remote_holds_joined),
+        ),
+        counter(
             "livecache_store_idle_stream_evictions",
             "Of the evictions to stay within the budget, objects of streams nobody watched any more (they go first)",
             stats.sum(|s| &s.store_idle_evictions),

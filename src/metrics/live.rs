@@ -108,6 +108,9 @@ pub struct LiveStats {
     /// Times the release gate's watchdog found its counts stuck and let them go: a release
     /// counted and never taken (a bug), after which a task had waited out the gate's limit.
     pub release_counts_forgiven: AtomicU64,
+    /// Blocking reloads that joined an identical one's request to their rendition's owner
+    /// instead of sending their own (`shard::remote_holds`).
+    pub remote_holds_joined: AtomicU64,
 }
 
 impl LiveStats {

@@ -32,7 +32,7 @@ use super::{FetchRequest, Reply, Shard};
 use crate::cache::{CacheKey, CacheStatus, CachedHead, Release, StreamKey};
 use crate::http::Failure;
 use crate::live::{self, SkipRequest};
-use crate::metrics::HoldResult;
+use crate::metrics::{HoldResult, ShardStats};
 
 /// A released answer as every request that shared its request gets it.
 struct Shared {
@@ -145,6 +145,7 @@ impl Shard {
                 self.count_joined(&request.key, 1, 0);
                 // The owner does not see it: its stream's rate still counts it.
                 self.count_for_owner(&request.key);
+                ShardStats::incr(&self.my_stats().live.remote_holds_joined);
                 pending
             }
             None => {
