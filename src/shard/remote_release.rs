@@ -108,8 +108,9 @@ impl Drop for RemoteReplies {
                 Ok(reply) => self.taken(&reply),
                 Err(e) if e.is_closed() => break,
                 // A reply the owner has room for and is putting in: it comes in a moment
-                // (futures' own `Receiver::drop` waits for it the same way).
-                Err(_) => std::hint::spin_loop(),
+                // (futures' own `Receiver::drop` waits for it the same way), sooner if the
+                // owner's thread shares this core and gets it.
+                Err(_) => std::thread::yield_now(),
             }
         }
         if std::mem::take(&mut self.answer_open) {

@@ -1,8 +1,9 @@
 //! Which shard owns a request, and how its replies reach the connection that asked: called in
 //! place when the owner is this shard, read from a replica here when its stream is hot
 //! (`replicas`), or sent over the mesh with a per-request reply channel, so a remote follower
-//! streams exactly like a local one. A full queue is overload: the caller
-//! answers 503 and it is counted. One URL's invalidation goes to its owner the same way.
+//! streams exactly like a local one; identical blocking reloads share one such request
+//! (`remote_holds`). A full queue is overload: the caller answers 503 and it is counted. One
+//! URL's invalidation goes to its owner the same way.
 
 use std::rc::Rc;
 use std::sync::Arc;
