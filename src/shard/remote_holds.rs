@@ -7,8 +7,10 @@
 //! while it is held join it; the owner's released answer (head and body, immutable) is
 //! handed to each of them on this shard, with its own hold time. Identical means the same
 //! key (the exact target), upstream fields, request directives and CMCD hints: whatever the
-//! owner would answer or prefetch for one it does for all. A HEAD or a conditional request
-//! shares it too: the connection side renders those from the same reply.
+//! owner would answer or prefetch for one it does for all (a shared fetch's upstream fields
+//! are an allowlist and livecache's own, `server::forward`, so viewers of one player share). A
+//! HEAD, a conditional or an HTTP/1.0 request shares it too: the connection side renders
+//! those from the same reply.
 //!
 //! Only a released held answer is shared, and a hold that expired (the origin published
 //! nothing for three target durations: the ones that joined later get their 503 as early,
