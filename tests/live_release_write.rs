@@ -27,10 +27,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::live::{
-    histogram, hold_results, holds_active, release_counts_forgiven, releases_timed,
+    held_at_once, histogram, hold_results, holds_active, release_counts_forgiven, releases_timed,
     written_at_release,
 };
-use common::{all_at_once, eventually, playlist, send_with, Conn, MockOrigin, Setup};
+use common::{eventually, playlist, send_with, Conn, MockOrigin, Setup};
 use livecache::metrics::HoldResult;
 use mock_origin::LiveConfig;
 use socket2::{Domain, Socket, Type};
@@ -56,35 +56,26 @@ with_shards!(
         let written_before = written_at_release(&setup);
         let timings_before = release_timings(&setup);
         let clients = 12;
-        let answers = std::thread::scope(|scope| {
-            let answers = scope.spawn(|| {
-                // GETs (written at their release where held on the owner; one of them asks
-                // for a delta update), a HEAD and a conditional GET (written by their tasks),
-                // kept alive, then each connection's next request; and an HTTP/1.0 GET, whose
-                // connection closes after its answer.
-                all_at_once(setup.addr, clients, |i, conn| {
-                    if i == 3 {
-                        conn.send(
-                            format!("GET {reload} HTTP/1.0\r\nHost: test.local\r\n\r\n").as_bytes(),
-                        );
-                        let held = conn.read_response(false).expect("a response");
-                        return (held, None, conn.is_closed_by_peer());
-                    }
-                    let held = match i {
-                        0 => send_with(conn, "HEAD", &reload, &[]),
-                        1 => send_with(conn, "GET", &reload, &[("If-None-Match", "\"none\"")]),
-                        DELTA => send_with(conn, "GET", &format!("{reload}&_HLS_skip=YES"), &[]),
-                        _ => send_with(conn, "GET", &reload, &[]),
-                    };
-                    let after = send_with(conn, "GET", &format!("{RENDITION}?_HLS_msn=0"), &[]);
-                    (held, Some(after), false)
-                })
-            });
-            assert!(eventually(Duration::from_secs(5), || holds_active(&setup)
-                == clients as u64));
-            setup.origin.resume_publishing();
-            answers.join().unwrap()
-        });
+        // GETs (written at their release where held on the owner; one of them asks for a
+        // delta update), a HEAD and a conditional GET (written by their tasks), kept alive,
+        // then each connection's next request; and an HTTP/1.0 GET, whose connection closes
+        // after its answer.
+        let client = |i: usize, conn: &mut common::Conn| {
+            if i == 3 {
+                conn.send(format!("GET {reload} HTTP/1.0\r\nHost: test.local\r\n\r\n").as_bytes());
+                let held = conn.read_response(false).expect("a response");
+                return (held, None, conn.is_closed_by_peer());
+            }
+            let held = match i {
+                0 => send_with(conn, "HEAD", &reload, &[]),
+                1 => send_with(conn, "GET", &reload, &[("If-None-Match", "\"none\"")]),
+                DELTA => send_with(conn, "GET", &format!("{reload}&_HLS_skip=YES"), &[]),
+                _ => send_with(conn, "GET", &reload, &[]),
+            };
+            let after = send_with(conn, "GET", &format!("{RENDITION}?_HLS_msn=0"), &[]);
+            (held, Some(after), false)
+        };
+        let answers = held_at_once(&setup, clients, client, || setup.origin.resume_publishing());
         let (first, _, _) = &answers[2];
         let length = first.body.len().to_string();
         // Every GET's head is the one its task writes (the conditional GET's, written by its

@@ -14,8 +14,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::live::{hold_results, holds_active, release_counts_forgiven, releases_timed};
-use common::{all_at_once, eventually, playlist, send_with, Setup};
+use common::live::{
+    held_at_once, hold_results, holds_active, release_counts_forgiven, releases_timed,
+};
+use common::{eventually, playlist, send_with, Setup};
 use livecache::metrics::HoldResult;
 
 const RENDITION: &str = "/live/s0/r0/index.m3u8";
@@ -32,17 +34,8 @@ fn held_together(
     clients: usize,
     then: impl FnOnce(),
 ) -> Vec<common::Response> {
-    std::thread::scope(|scope| {
-        let answers = scope.spawn(|| {
-            all_at_once(setup.addr, clients, |_, conn| {
-                send_with(conn, "GET", target, &[])
-            })
-        });
-        assert!(eventually(Duration::from_secs(5), || holds_active(setup)
-            == clients as u64));
-        then();
-        answers.join().unwrap()
-    })
+    let get = |_, conn: &mut common::Conn| send_with(conn, "GET", target, &[]);
+    held_at_once(setup, clients, get, then)
 }
 
 with_shards!(
@@ -62,20 +55,13 @@ with_shards!(
         let satisfied_before = hold_results(&setup, HoldResult::Satisfied);
         let timed_before = releases_timed(&setup);
         let clients = 10;
-        let answers = std::thread::scope(|scope| {
-            let answers = scope.spawn(|| {
-                all_at_once(setup.addr, clients, |i, conn| {
-                    // A HEAD shares the GETs' request: its connection leaves the body out.
-                    let method = if i == 1 { "HEAD" } else { "GET" };
-                    send_with(conn, method, &spellings[i % 2], &[])
-                })
-            });
-            // Every viewer counts as held: the owner's one per spelling, the rest here.
-            assert!(eventually(Duration::from_secs(5), || holds_active(&setup)
-                == clients as u64));
-            setup.origin.resume_publishing();
-            answers.join().unwrap()
-        });
+        // A HEAD shares the GETs' request: its connection leaves the body out. Every viewer
+        // counts as held: the owner's one per spelling, the rest here.
+        let client = |i: usize, conn: &mut common::Conn| {
+            let method = if i == 1 { "HEAD" } else { "GET" };
+            send_with(conn, method, &spellings[i % 2], &[])
+        };
+        let answers = held_at_once(&setup, clients, client, || setup.origin.resume_publishing());
         let body_of = |i: usize| &answers[i].body;
         for (i, answer) in answers.iter().enumerate() {
             assert_eq!(answer.status, 200, "{i}: {answer:?}");

@@ -4,7 +4,9 @@
 
 use livecache::metrics::HoldResult;
 
-use super::{get, Setup};
+use std::time::Duration;
+
+use super::{all_at_once, eventually, get, Conn, Setup};
 
 /// Blocking reloads answered with `result`.
 pub fn hold_results(setup: &Setup, result: HoldResult) -> u64 {
@@ -65,4 +67,22 @@ pub fn histogram(setup: &Setup, name: &str) -> (u64, f64) {
         value(&text, |l| l.starts_with(&count)).unwrap_or(0),
         value(&text, |l| l.starts_with(&sum)).unwrap_or(0.0),
     )
+}
+
+/// `clients` connections send their request at once (`client`, which also reads the answer);
+/// once every one of them is held, `then` runs (the release or the expiry); their results.
+pub fn held_at_once<T: Send>(
+    setup: &Setup,
+    clients: usize,
+    client: impl Fn(usize, &mut Conn) -> T + Sync,
+    then: impl FnOnce(),
+) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let client = &client;
+        let answers = scope.spawn(move || all_at_once(setup.addr, clients, client));
+        assert!(eventually(Duration::from_secs(5), || holds_active(setup)
+            == clients as u64));
+        then();
+        answers.join().unwrap()
+    })
 }
