@@ -24,7 +24,9 @@
 //     hls.js keeps the latency its start left it with (it speeds up only with more than 1 s of
 //     buffer), and how long Chromium takes to start is not livecache's doing, so 2 s before the
 //     end of the warm-up each player jumps to hls.js's live sync position inside its buffer (a
-//     "go live"; the startup latency is printed; --resync no turns it off);
+//     "go live", its target latency first set back to PART-HOLD-BACK: hls.js adds 1 s to it for
+//     each stall, startup's included, for good; the startup latency and target are printed;
+//     --resync no turns it off);
 //   * every blocking playlist answer (`_HLS_msn=M&_HLS_part=N`) lists the part asked for, and no
 //     player request gets a 4xx/5xx or fails (one per player that hls.js timed out and aborted
 //     itself during the warm-up is printed, not counted);
@@ -191,7 +193,7 @@ async function main() {
     await sleep((cfg.warmup - settle) * 1000);
     if (cfg.resync) {
       for (const p of players) p.resync = await p.page.evaluate(resyncPlayer);
-      log(`startup latency per player: ${players.map((p) => `${f3(p.resync.before)} s (jumped ${f3(p.resync.jumped)} s)`).join(', ')}`);
+      log(`startup latency per player: ${players.map((p) => `${f3(p.resync.before)} s (target ${f3(p.resync.targetBefore)} s, jumped ${f3(p.resync.jumped)} s)`).join(', ')}`);
     }
     await sleep(settle * 1000);
     // The measured window starts here, before the figures below are fetched.
