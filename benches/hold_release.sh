@@ -43,6 +43,8 @@
 # it started. On a larger machine: SHARDS=N SERVER_CPUS=a,b,... (the server's shards and the
 # origin share them) LOADGEN_CPUS=c,d,... (one loadgen thread per CPU), comma-separated lists;
 # e.g. SHARDS=4 SERVER_CPUS=0,1,2,3 LOADGEN_CPUS=8,9,10,11 for a 500-viewer release on 4 cores.
+# ORIGIN_CPUS=e,f,... moves the mock origin off the server's CPUs (a real origin is another
+# host; on the 2-core VM, ORIGIN_CPUS=0 shares the load generator's: README, sitting 15).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="$root/target/release"
@@ -111,7 +113,7 @@ if [ -n "${TWO_HOSTS:-}" ]; then
   done
 fi
 
-taskset -c "$server_cpus" "$bin/mock-origin" --listen "$host:9321" --streams 1 \
+taskset -c "${ORIGIN_CPUS:-$server_cpus}" "$bin/mock-origin" --listen "$host:9321" --streams 1 \
   --renditions 300,400,500,600,700,800,900,1000,1100,1200 --segment-duration 4s \
   --part-duration 500ms --first-byte-delay 50ms --window 10 --can-skip-until 24s >/dev/null 2>&1 &
 pids+=($!)
