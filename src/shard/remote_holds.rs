@@ -75,6 +75,16 @@ struct Pending {
     first_gone: Cell<bool>,
 }
 
+impl Pending {
+    /// Counts one more request waiting; its slot among the wakers.
+    fn add_waiting(&self) -> usize {
+        self.waiting.set(self.waiting.get() + 1);
+        let mut wakers = self.wakers.borrow_mut();
+        wakers.push(None);
+        wakers.len() - 1
+    }
+}
+
 /// This shard's shared requests to owners, by key (few per key: one per set of fields).
 #[derive(Default)]
 pub(super) struct RemoteHolds {
@@ -169,25 +179,33 @@ impl Shard {
                     .entry(request.key.clone())
                     .or_default()
                     .push(Rc::clone(&pending));
+                // Counted waiting before the driver runs (glommio polls a task once as it
+                // spawns it, and the owner may have answered by then): the outcome counts the
+                // requests waiting as released answers of this shard's gate.
+                let slot = pending.add_waiting();
                 let driving = drive(Rc::clone(self), Rc::clone(&pending), replies);
                 glommio::spawn_local(driving).detach();
-                pending
+                return Some(Some(self.joined_replies(pending, slot, true)));
             }
         };
-        pending.waiting.set(pending.waiting.get() + 1);
-        let slot = {
-            let mut wakers = pending.wakers.borrow_mut();
-            wakers.push(None);
-            wakers.len() - 1
-        };
-        Some(Some(JoinedReplies {
+        let slot = pending.add_waiting();
+        Some(Some(self.joined_replies(pending, slot, first)))
+    }
+
+    fn joined_replies(
+        self: &Rc<Self>,
+        pending: Rc<Pending>,
+        slot: usize,
+        first: bool,
+    ) -> JoinedReplies {
+        JoinedReplies {
             shard: Rc::clone(self),
             pending,
             slot,
             first,
             since: Instant::now(),
             state: Joined::Waiting,
-        }))
+        }
     }
 
     /// `added` requests joined a shared remote hold of `key`'s stream, `removed` left it:
