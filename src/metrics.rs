@@ -81,6 +81,9 @@ pub struct ShardStats {
     failures: [AtomicU64; Failure::ALL.len()],
     /// Messages this shard sent to other shards on the data path (fetches, invalidations).
     pub mesh_messages: AtomicU64,
+    /// Media requests that took an identical one's answer from the owner instead of asking
+    /// it themselves (`shard::remote_flights`).
+    pub remote_fetches_joined: AtomicU64,
     /// Upstream fetches this shard leads right now.
     pub inflight_fetches: AtomicU64,
     /// Bumped by a task on the shard's own executor: proof that the shard still runs.
@@ -129,6 +132,7 @@ impl Default for ShardStats {
             bad_requests_by_status: std::array::from_fn(|_| AtomicU64::new(0)),
             failures: std::array::from_fn(|_| AtomicU64::new(0)),
             mesh_messages: AtomicU64::new(0),
+            remote_fetches_joined: AtomicU64::new(0),
             inflight_fetches: AtomicU64::new(0),
             heartbeat: AtomicU64::new(0),
             config_version: AtomicU64::new(1),

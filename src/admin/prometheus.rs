@@ -377,6 +377,11 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             "Messages sent between shards on the data path (requests for another shard's objects, invalidations)",
             load(|s| &s.mesh_messages),
         ),
+        counter(
+            "livecache_remote_fetches_joined",
+            "Media requests on a shard that does not own their stream that took an identical request's answer from the owner instead of asking it themselves",
+            load(|s| &s.remote_fetches_joined),
+        ),
         Family {
             name: "livecache_failures",
             help: "Failures livecache answered itself, by whose fault (client, upstream, local) and kind",

@@ -50,6 +50,14 @@ impl Reader {
     pub fn is_stored(&self) -> bool {
         self.flight.is_stored()
     }
+
+    /// Whether the head this reader gets is the one every request for the object gets: the
+    /// response is shared, and this is not the leader's own head (with fields withheld from
+    /// the others, `InFlight::set_leader_head`).
+    pub fn head_is_shared(&self) -> bool {
+        let state = self.flight.state.borrow();
+        state.shared && !(self.leader && state.leader_head.is_some())
+    }
 }
 
 /// Complete responses whose reader asked to be counted (`Reader::signal_completion_to`): how

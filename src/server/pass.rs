@@ -50,6 +50,7 @@ impl Replies for PassReplies {
                 status: CacheStatus::pass(),
                 in_hand: false,
                 written: None,
+                shared: false,
             };
         }
         match self.response.next_chunk().await {

@@ -67,10 +67,17 @@ pub async fn write_response(
         urgent: exchange.urgent,
     };
     let mut reply = replies.next().await;
-    while let Reply::Interim(interim) = reply {
-        // 1xx responses go to HTTP/1.1 clients only (RFC 9110 15.2).
-        if exchange.version == Version::Http11 {
-            meter.wrote(client.send(&[&interim_bytes(&interim)]).await?);
+    loop {
+        match reply {
+            Reply::Interim(interim) => {
+                // 1xx responses go to HTTP/1.1 clients only (RFC 9110 15.2).
+                if exchange.version == Version::Http11 {
+                    meter.wrote(client.send(&[&interim_bytes(&interim)]).await?);
+                }
+            }
+            // Another shard's note that the request waits for its segment: nothing to send.
+            Reply::HeldEarly => {}
+            _ => break,
         }
         reply = replies.next().await;
     }
@@ -82,6 +89,7 @@ pub async fn write_response(
             body_len,
             in_hand,
             written,
+            ..
         } => (head, age_secs, status, body_len, in_hand, written),
         Reply::Failed(failure) => {
             meter.upstream(meter.started().elapsed());
@@ -89,7 +97,7 @@ pub async fn write_response(
             write_failure(client.stream, meter, failure, keep_alive).await?;
             return Ok(exchange.keep_alive);
         }
-        Reply::Chunk(_) | Reply::End | Reply::Aborted | Reply::Interim(_) => {
+        Reply::Chunk(_) | Reply::End | Reply::Aborted | Reply::Interim(_) | Reply::HeldEarly => {
             write_failure(client.stream, meter, Failure::Internal, None).await?;
             return Ok(false);
         }

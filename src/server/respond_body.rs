@@ -100,9 +100,11 @@ pub(super) async fn write_body(
                 }
             }
             Reply::End => return finish_body(client, pending, framing, meter).await,
-            Reply::Aborted | Reply::Failed(_) | Reply::Head { .. } | Reply::Interim(_) => {
-                return Ok(Ended::Cut)
-            }
+            Reply::Aborted
+            | Reply::Failed(_)
+            | Reply::Head { .. }
+            | Reply::Interim(_)
+            | Reply::HeldEarly => return Ok(Ended::Cut),
         }
     }
 }

@@ -179,6 +179,10 @@ async fn forward(
     peer: usize,
 ) {
     let mut stream = OwnerStream::open(&shard, request);
+    // The channel is new and empty: the marker always fits.
+    if stream.is_held_early() && reply.try_send(Reply::HeldEarly).is_err() {
+        return;
+    }
     loop {
         let next = stream.next().await;
         let last = matches!(next, Reply::End | Reply::Aborted | Reply::Failed(_));

@@ -25,6 +25,7 @@ mod quota;
 mod refresh_ahead;
 mod release_gate;
 mod release_write;
+mod remote_flights;
 mod remote_holds;
 mod remote_release;
 mod rendition;
@@ -33,6 +34,7 @@ pub mod reply;
 mod revalidate;
 pub mod route;
 mod seed;
+mod shared_answer;
 mod stored;
 mod upstreams;
 
@@ -132,6 +134,7 @@ pub struct Shard {
     holds: hold_upkeep::Holds,
     /// Blocking reloads of this shard sharing one request to their owner.
     remote_holds: remote_holds::RemoteHolds,
+    remote_flights: remote_flights::RemoteFlights,
     /// Live manifests' refreshes planned ahead of expiry.
     refresh_plan: refresh_ahead::RefreshPlan,
     /// Media fetched because a new playlist version listed it, followed until used.
@@ -179,6 +182,7 @@ impl Shard {
             upstream_warnings: RefCell::new(RateLimit::new(UPSTREAM_WARN_EVERY)),
             holds: hold_upkeep::Holds::new(peers),
             remote_holds: remote_holds::RemoteHolds::default(),
+            remote_flights: remote_flights::RemoteFlights::default(),
             refresh_plan: refresh_ahead::RefreshPlan::default(),
             prefetches: prefetch::Prefetches::default(),
             window: live_window::LiveWindow::default(),

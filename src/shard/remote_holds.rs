@@ -229,6 +229,7 @@ async fn drive(shard: Rc<Shard>, pending: Rc<Pending>, mut replies: RemoteReplie
             body_len,
             in_hand,
             written: None,
+            ..
         } if status.release.is_some() => {
             let mut body = Vec::new();
             let mut whole = true;
@@ -368,6 +369,7 @@ impl JoinedReplies {
             body_len: shared.body_len,
             in_hand: shared.in_hand,
             written: None,
+            shared: false,
         }
     }
 

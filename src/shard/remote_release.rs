@@ -140,6 +140,7 @@ mod tests {
             body_len: Some(0),
             in_hand: true,
             written: None,
+            shared: false,
         }
     }
 

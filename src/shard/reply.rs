@@ -37,8 +37,16 @@ pub enum Reply {
         in_hand: bool,
         /// Written already, at its release (`release_write`): only the rest is left to send.
         written: Option<Box<Written>>,
+        /// The head any identical request gets here: not one with fields withheld from other
+        /// requests, nor a response one client gets alone. Another shard may hand it, with the
+        /// body, to its own identical requests (`remote_flights`).
+        shared: bool,
     },
     Chunk(Bytes),
+    /// Sent to another shard before anything else when its request is held until its live
+    /// DASH segment is available (`dash_hold_early`): the requests there that share it
+    /// (`remote_flights`) are held as long, and counted so. A connection skips it.
+    HeldEarly,
     End,
     /// Upstream failed mid-body: cut the response.
     Aborted,
@@ -109,6 +117,13 @@ pub struct OwnerStream {
     source: Source,
     /// Already moved to its own variant's fetch once.
     vary_retried: bool,
+}
+
+impl OwnerStream {
+    /// Held until its live DASH segment is available, and not answered yet.
+    pub(super) fn is_held_early(&self) -> bool {
+        matches!(self.source, Source::Early { .. })
+    }
 }
 
 impl Drop for OwnerStream {
@@ -242,6 +257,7 @@ impl OwnerStream {
                             body_len: Some(object.body_len),
                             in_hand: true,
                             written: None,
+                            shared: true,
                         }
                     } else {
                         match object.body.get(index - 1) {
@@ -303,6 +319,7 @@ impl OwnerStream {
                             body_len: Some(body.len() as u64),
                             in_hand: true,
                             written: written.take(),
+                            shared: false,
                         },
                         1 if !body.is_empty() => Reply::Chunk(body.clone()),
                         _ => Reply::End,
@@ -343,6 +360,7 @@ impl OwnerStream {
                             status,
                             in_hand: false,
                             written: None,
+                            shared: reader.head_is_shared(),
                         };
                     }
                     Event::Interim(head) => return Reply::Interim(head),

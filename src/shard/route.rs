@@ -2,7 +2,7 @@
 //! place when the owner is this shard, read from a replica here when its stream is hot
 //! (`replicas`), or sent over the mesh with a per-request reply channel, so a remote follower
 //! streams exactly like a local one; identical blocking reloads share one such request
-//! (`remote_holds`). A full queue is overload: the caller answers 503 and it is counted. One
+//! (`remote_holds`), and so do identical media requests (`remote_flights`). A full queue is overload: the caller answers 503 and it is counted. One
 //! URL's invalidation goes to its owner the same way.
 
 use std::rc::Rc;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::broadcast::ask_to_purge;
 use super::mesh::Replica;
 use super::release_write::WriteAtRelease;
+use super::remote_flights::FlightReplies;
 use super::remote_holds::JoinedReplies;
 use super::remote_release::RemoteReplies;
 use super::{FetchRequest, OwnerStream, Reply, Shard};
@@ -38,6 +39,8 @@ pub enum Route {
     Remote(RemoteReplies),
     /// A blocking reload sharing an identical one's request to the owner (`remote_holds`).
     Joined(JoinedReplies),
+    /// A media request sharing an identical one's request to the owner (`remote_flights`).
+    Flight(FlightReplies),
     /// A hot stream's replica on this shard (`replicas`).
     Replica(ReplicaReplies),
 }
@@ -48,6 +51,7 @@ impl Route {
             Route::Local(stream) => stream.next().await,
             Route::Remote(replies) => replies.next().await,
             Route::Joined(replies) => replies.next().await,
+            Route::Flight(replies) => replies.next().await,
             Route::Replica(replies) => replies.next(),
         }
     }
@@ -61,6 +65,7 @@ impl Route {
             Route::Local(stream) => stream.ready(),
             Route::Remote(replies) => replies.ready(),
             Route::Joined(replies) => replies.ready(),
+            Route::Flight(replies) => replies.ready(),
             Route::Replica(_) => None,
         }
     }
@@ -119,6 +124,7 @@ impl ReplicaReplies {
             body_len: Some(self.replica.body_len),
             in_hand: true,
             written: None,
+            shared: false,
         }
     }
 }
@@ -133,6 +139,9 @@ pub fn route(shard: &Rc<Shard>, owner: usize, request: Arc<FetchRequest>) -> Opt
     }
     if let Some(joined) = shard.join_remote_hold(owner, &request) {
         return joined.map(Route::Joined);
+    }
+    if let Some(joined) = shard.join_remote_fetch(owner, &request) {
+        return joined.map(Route::Flight);
     }
     shard.ask_owner(owner, request).map(Route::Remote)
 }

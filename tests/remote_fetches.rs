@@ -1,0 +1,113 @@
+//! Identical media requests on a shard that does not own their stream share one request to
+//! the owner (`shard::remote_flights`). With four shards the harness accepts on a shard that
+//! owns no stream, so every request would cross the mesh: ten viewers of one segment, five of
+//! them joining while its body streams, cost the mesh one request and each gets every byte;
+//! a response whose head the owner does not share (a field withheld from all but the client
+//! that brought it, a response for one client) is never handed to the others, and a body cut
+//! on the way is cut for every request that shared it. With one shard nothing crosses.
+
+// Test threads stagger clients with plain sleeps: none of them is an executor.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+use common::*;
+
+use std::thread;
+use std::time::Duration;
+
+/// Media requests that took another request's answer from the owner.
+fn joined(setup: &Setup) -> u64 {
+    setup.running().stats.sum(|s| &s.remote_fetches_joined)
+}
+
+with_shards!(
+    identical_media_requests_share_one_request_to_the_owner,
+    |shards| {
+        let setup = Setup::new(shards);
+        // The head and 1,000 bytes, then a pause, then the rest: the second five ask during it.
+        let path = "/live/share/720p/seg-1.m4s";
+        let target = format!("{path}?size=200000&pause_after=1000&pause_ms=800");
+        let (remote_before, joined_before) = (setup.stats().remote_requests, joined(&setup));
+        let answers = all_at_once(setup.addr, 10, |i, conn| {
+            if i >= 5 {
+                thread::sleep(Duration::from_millis(300));
+            }
+            send_with(conn, "GET", &target, &[("Connection", "close")])
+        });
+        let expected = expected_body(path, 200000);
+        for (i, answer) in answers.iter().enumerate() {
+            assert_eq!(answer.status, 200, "{i}: {answer:?}");
+            assert!(
+                answer.complete && answer.body == expected,
+                "{i}: every byte"
+            );
+            assert_eq!(answer.header("content-length"), Some("200000"), "{i}");
+        }
+        assert_eq!(setup.origin.hits(&target), 1);
+        let crossed = setup.stats().remote_requests - remote_before;
+        let shared = joined(&setup) - joined_before;
+        match shards {
+            1 => assert_eq!((crossed, shared), (0, 0)),
+            _ => {
+                assert_eq!((crossed, shared), (1, 9));
+                // Those that came during the pause joined a body already on its way.
+                for answer in &answers[5..] {
+                    assert!(answer.cache_status().contains("collapsed"), "{answer:?}");
+                }
+            }
+        }
+    }
+);
+
+with_shards!(
+    a_field_withheld_from_other_requests_reaches_only_its_own,
+    |shards| {
+        let setup = Setup::new(shards);
+        // `no-cache="Set-Cookie"`: the response is stored and shared without the field; only
+        // the request whose fetch brought it sees it.
+        let target = "/live/share/720p/seg-2.m4s?size=1000&delay_ms=300&hdr=Set-Cookie:a%3Db\
+                  &cc=max-age%3D60%2C%20no-cache%3D%22Set-Cookie%22";
+        let joined_before = joined(&setup);
+        let answers = concurrent_gets(setup.addr, target, 6);
+        for answer in &answers {
+            assert_eq!(answer.status, 200, "{answer:?}");
+            assert!(answer.complete, "{answer:?}");
+        }
+        let with_cookie = answers
+            .iter()
+            .filter(|a| a.header("set-cookie").is_some())
+            .count();
+        assert_eq!(with_cookie, 1, "{answers:?}");
+        assert_eq!(setup.origin.hits(target), 1);
+        // Nobody took the first request's head: the others asked the owner themselves.
+        assert_eq!(joined(&setup) - joined_before, 0);
+    }
+);
+
+with_shards!(a_response_for_one_client_is_not_shared, |shards| {
+    let setup = Setup::new(shards);
+    let target = "/live/share/720p/seg-3.m4s?size=1000&delay_ms=300&cc=private";
+    let joined_before = joined(&setup);
+    let answers = concurrent_gets(setup.addr, target, 6);
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(answer.complete, "{answer:?}");
+    }
+    // Each client's own fetch, as with one shard.
+    assert_eq!(setup.origin.hits(target), 6);
+    assert_eq!(joined(&setup) - joined_before, 0);
+});
+
+with_shards!(a_body_cut_on_the_way_is_cut_for_every_request, |shards| {
+    let setup = Setup::new(shards);
+    // Declares 200,000 bytes, sends 100,000 and closes.
+    let target = "/live/share/720p/seg-4.m4s?size=200000&bad=short&delay_ms=200";
+    let joined_before = joined(&setup);
+    let answers = concurrent_gets(setup.addr, target, 6);
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(!answer.complete, "cut: {answer:?}");
+    }
+    let shared = joined(&setup) - joined_before;
+    assert_eq!(shared, if shards == 1 { 0 } else { 5 });
+});
