@@ -3,8 +3,9 @@
 //! owns no stream, so every request would cross the mesh: ten viewers of one segment, five of
 //! them joining while its body streams, cost the mesh one request and each gets every byte;
 //! a response whose head the owner does not share (a field withheld from all but the client
-//! that brought it, a response for one client) is never handed to the others, and a body cut
-//! on the way is cut for every request that shared it. With one shard nothing crosses.
+//! that brought it, a response for one client) is never handed to the others, a body cut on
+//! the way is cut for every request that shared it, and a slow viewer of a body passed
+//! through is slowed, not cut. With one shard nothing crosses.
 
 // Test threads stagger clients with plain sleeps: none of them is an executor.
 #![allow(clippy::disallowed_methods)]
@@ -12,8 +13,11 @@
 mod common;
 use common::*;
 
+use std::io::{Read, Write};
 use std::thread;
 use std::time::Duration;
+
+use livecache::metrics::Guard;
 
 /// Media requests that took another request's answer from the owner.
 fn joined(setup: &Setup) -> u64 {
@@ -111,3 +115,53 @@ with_shards!(a_body_cut_on_the_way_is_cut_for_every_request, |shards| {
     let shared = joined(&setup) - joined_before;
     assert_eq!(shared, if shards == 1 { 0 } else { 5 });
 });
+
+with_shards!(a_slow_reader_alone_is_slowed_not_cut, |shards| {
+    // Over `max_object_size`: the owner passes it through, and so does the shard that shares
+    // it. A viewer that reads nothing for a while gets every byte once it reads: the body is
+    // read no further ahead of it than the window, however far the origin could go.
+    let setup = Setup::with(shards, &[("max_object_size", "1MiB")]);
+    let path = "/live/share/720p/big-1.m4s";
+    let size = 6 << 20;
+    let target = format!("{path}?size={size}&cc=max-age%3D60");
+    let mut slow = stingy_connection(setup.addr);
+    slow.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    thread::sleep(Duration::from_millis(1500));
+    let mut got = Vec::new();
+    slow.read_to_end(&mut got).unwrap();
+    let body_at = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(got.len() - body_at, size, "every byte");
+    assert!(got[body_at..] == expected_body(path, size)[..]);
+    assert_eq!(fired(&setup, Guard::LaggingReader), 0);
+});
+
+with_shards!(
+    a_request_after_a_passed_body_let_its_start_go_asks_alone,
+    |shards| {
+        // Passed through (over `max_object_size`): once the first viewer has taken the body's
+        // start it is let go, so a viewer that comes after cannot share it and is answered on
+        // its own, whole, as the owner answers a request after its pass-through began.
+        let setup = Setup::with(shards, &[("max_object_size", "1MiB")]);
+        let path = "/live/share/720p/big-2.m4s";
+        let size = 4 << 20;
+        let target =
+            format!("{path}?size={size}&pause_after=3000000&pause_ms=1000&cc=max-age%3D60");
+        let first = thread::spawn({
+            let (addr, target) = (setup.addr, target.clone());
+            move || common::get(addr, &target)
+        });
+        thread::sleep(Duration::from_millis(500));
+        let late = setup.get(&target);
+        let first = first.join().unwrap();
+        let expected = expected_body(path, size);
+        for answer in [&first, &late] {
+            let (status, len) = (answer.status, answer.body.len());
+            assert!(answer.complete && answer.body == expected, "{status} {len}");
+        }
+        assert_eq!(setup.origin.hits(&target), 2);
+    }
+);

@@ -12,11 +12,13 @@
 //! Only a head the owner marks shared is handed on (`Reply::Head::shared`: the head every
 //! identical request gets there). Any other first reply goes to the request that asked, and
 //! the ones that joined ask the owner on their own, so none gets what was meant for another.
-//! The body of an object the owner stores is kept whole for the requests here (the store's own
-//! bytes); any other is kept as the owner keeps a pass-through body for its followers, within
-//! `PASS_THROUGH_WINDOW`: what every request took is let go, and one that lags the newest
-//! chunk by more is cut (`lagging_reader`), so a stalled viewer neither holds up the others
-//! nor holds memory. Nobody joins once the body is complete, cut, or its start let go.
+//! The body of an object the owner stores is kept whole for the requests here while within
+//! `max_object_size`; any other is kept as the owner keeps a pass-through body for its
+//! followers (`shared_answer`): read no further than `PASS_THROUGH_WINDOW` ahead of the
+//! fastest request, what every request took let go, and one more than that behind the fastest
+//! cut (`lagging_reader`), so a stalled viewer neither holds up the others nor holds memory,
+//! and a slow one alone slows the fetch instead. Nobody joins once the body is complete, cut,
+//! or its start let go.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,7 +27,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::leader::PASS_THROUGH_WINDOW;
 use super::remote_release::RemoteReplies;
 use super::shared_answer::{Ending, Flight, SharedHead, State, Step};
 use super::{FetchRequest, Reply, Shard};
@@ -67,6 +68,13 @@ fn is_shareable_fetch(request: &FetchRequest) -> bool {
 }
 
 impl Shard {
+    /// `cut` requests were cut for lagging a shared answer's fastest one by over the window.
+    fn count_lagging(&self, cut: usize) {
+        for _ in 0..cut {
+            self.my_stats().guards.fire(Guard::LaggingReader);
+        }
+    }
+
     /// Joins `request` to an identical one whose answer is coming from its `owner`, or sends
     /// it there for others to join. `None` when it is not a request this shard shares;
     /// `Some(None)` when the owner's queue is full (overload).
@@ -86,7 +94,11 @@ impl Shard {
             .and_then(|list| {
                 list.iter()
                     .find(|f| {
-                        f.request.upstream_headers == request.upstream_headers
+                        let state = f.state.borrow();
+                        // Only while the body's start is still there for it.
+                        let joinable = state.base == 0 && state.ending.is_none() && !state.alone;
+                        joinable
+                            && f.request.upstream_headers == request.upstream_headers
                             && f.request.hinted == request.hinted
                     })
                     .cloned()
@@ -157,10 +169,12 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
             ..
         } if status.release.is_none() => {
             let received = shard.now();
-            let windowed = head.arrival.stored_ttl.is_none()
-                && body_len.is_none_or(|len| len > PASS_THROUGH_WINDOW);
+            // Kept whole only as the owner keeps it: an object it stores, within the limit.
+            let max_object = shard.config().max_object_size;
+            let whole =
+                head.arrival.stored_ttl.is_some() && body_len.is_some_and(|len| len <= max_object);
             flight.update(|state| {
-                state.windowed = windowed;
+                state.windowed = !whole;
                 state.head = Some(SharedHead {
                     head,
                     age_secs,
@@ -173,6 +187,18 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
             // ends with `replies`).
             let mut received = 0;
             while flight.state.borrow().readers > 0 {
+                // A body not kept whole is read no further ahead of its fastest request
+                // than the window: a slow client paces the owner's fetch, as it would there.
+                let room = Rc::clone(&flight);
+                poll_fn(|cx| {
+                    let mut state = room.state.borrow_mut();
+                    if !state.windowed || state.readers == 0 || state.room_to_read() {
+                        return Poll::Ready(());
+                    }
+                    state.driver = Some(cx.waker().clone());
+                    Poll::Pending
+                })
+                .await;
                 let ending = match replies.next().await {
                     Reply::Chunk(chunk) => {
                         received += chunk.len() as u64;
@@ -185,14 +211,13 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
                         flight.update(|state| {
                             state.buffered += chunk.len() as u64;
                             state.chunks.push_back(chunk);
-                            if state.windowed {
+                            // Past what the owner would store: from now on kept as it passes.
+                            if received > max_object && !state.windowed {
+                                state.windowed = true;
                                 cut = state.trim();
                             }
                         });
-                        for _ in 0..cut {
-                            shard.my_stats().guards.fire(Guard::LaggingReader);
-                        }
-                        // A request joining now could not have the body's start.
+                        shard.count_lagging(cut);
                         if flight.state.borrow().base > 0 {
                             shard.remote_flights.close(&flight);
                         }
@@ -307,18 +332,10 @@ impl FlightReplies {
     /// collapsed into the first one's fetch.
     fn take(&mut self, step: Step) -> Reply {
         self.next += 1;
-        {
-            // Its next chunk; what every reader took is let go in a windowed flight.
-            let mut state = self.flight.state.borrow_mut();
-            if let Some(Some(position)) = state.positions.get_mut(self.slot) {
-                *position = self.next - 1;
-            }
-            if state.windowed {
-                // Nobody is cut here: only a new chunk can push a reader out of the window.
-                let cut = state.trim();
-                debug_assert_eq!(cut, 0);
-            }
+        if let Some(Some(position)) = self.flight.state.borrow_mut().positions.get_mut(self.slot) {
+            *position = self.next - 1;
         }
+        self.moved();
         let Step::Head = step else {
             return match step {
                 Step::Reply(reply) => reply,
@@ -369,20 +386,44 @@ impl FlightReplies {
         self.leave();
     }
 
+    /// This reader moved on or went: in a windowed flight, what every reader took is let go
+    /// and the readers now more than a window behind the fastest are cut (and woken to find
+    /// out); the driver may read on; nobody joins once the body's start is gone.
+    fn moved(&self) {
+        let flight = &self.flight;
+        let cut = {
+            let mut state = flight.state.borrow_mut();
+            let cut = match state.windowed {
+                true => state.trim(),
+                false => 0,
+            };
+            state.wake_driver();
+            cut
+        };
+        if cut > 0 {
+            flight.update(|_| {});
+            self.shard.count_lagging(cut);
+        }
+        if flight.state.borrow().base > 0 {
+            self.shard.remote_flights.close(flight);
+        }
+    }
+
     /// No longer one of the flight's readers.
     fn leave(&mut self) {
         if !std::mem::take(&mut self.reading) {
             return;
         }
+        {
+            let mut state = self.flight.state.borrow_mut();
+            state.readers -= 1;
+            if let Some(waker) = state.wakers.get_mut(self.slot) {
+                *waker = None;
+            }
+            state.positions[self.slot] = None;
+        }
+        self.moved();
         let mut state = self.flight.state.borrow_mut();
-        state.readers -= 1;
-        if let Some(waker) = state.wakers.get_mut(self.slot) {
-            *waker = None;
-        }
-        state.positions[self.slot] = None;
-        if state.windowed {
-            state.trim();
-        }
         if self.first && matches!(self.mode, Mode::Shared) {
             state.first_gone = true;
             let own = state.own.take();

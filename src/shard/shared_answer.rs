@@ -1,9 +1,10 @@
 //! The answer a shard's identical media requests share (`remote_flights`): the owner's head,
-//! the body's chunks as they come, how it ended, and each request's place in it. An object the
-//! owner stores is kept whole (the store's own bytes); any other within
-//! `PASS_THROUGH_WINDOW`, as the owner keeps a pass-through body for its followers: what
-//! every request took is let go, and the requests furthest behind are cut while more than the
-//! window would be kept.
+//! the body's chunks as they come, how it ended, and each request's place in it. A body is
+//! kept whole while it is one the owner stores and within `max_object_size`; any other is kept
+//! as the owner's `InFlight` keeps a pass-through body: the body is read no further than a
+//! window ahead of the fastest request (the slowest one alone only slows it, as it would the
+//! owner's fetch), what every request took is let go, and a request more than a window behind
+//! the fastest is cut.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -62,36 +63,59 @@ pub(super) struct State {
     pub positions: Vec<Option<usize>>,
     /// Readers cut for lagging, by slot.
     pub cut: Vec<bool>,
+    /// The driver, waiting for the fastest reader to come within the window.
+    pub driver: Option<Waker>,
 }
 
 impl State {
-    /// Lets go of the chunks every reader took; while more than the window is kept, cuts
-    /// the readers furthest behind. Returns how many it cut.
+    /// The body's bytes from chunk `from` to the newest.
+    fn bytes_from(&self, from: usize) -> u64 {
+        let skip = from.saturating_sub(self.base);
+        self.chunks.iter().skip(skip).map(|c| c.len() as u64).sum()
+    }
+
+    /// Whether the driver may read on: the fastest reader is within the window of the newest
+    /// chunk (or nobody reads).
+    pub fn room_to_read(&self) -> bool {
+        match self.positions.iter().flatten().max() {
+            Some(&fastest) => self.bytes_from(fastest) < PASS_THROUGH_WINDOW,
+            None => true,
+        }
+    }
+
+    /// Cuts the readers more than the window behind the fastest, then lets go of the chunks
+    /// every reader left took. Returns how many it cut.
     pub fn trim(&mut self) -> usize {
         let mut cut = 0;
-        loop {
-            let end = self.base + self.chunks.len();
-            let slowest = self.positions.iter().flatten().min().copied();
-            while self.base < slowest.unwrap_or(end) {
-                let Some(chunk) = self.chunks.pop_front() else {
-                    break;
+        if let Some(&fastest) = self.positions.iter().flatten().max() {
+            let ahead = self.bytes_from(fastest);
+            for slot in 0..self.positions.len() {
+                let Some(position) = self.positions[slot] else {
+                    continue;
                 };
-                self.buffered -= chunk.len() as u64;
-                self.base += 1;
-            }
-            let Some(slowest) = slowest else {
-                return cut;
-            };
-            if self.buffered <= PASS_THROUGH_WINDOW {
-                return cut;
-            }
-            for (slot, position) in self.positions.iter_mut().enumerate() {
-                if *position == Some(slowest) {
-                    *position = None;
+                if self.bytes_from(position) - ahead > PASS_THROUGH_WINDOW {
+                    self.positions[slot] = None;
                     self.cut[slot] = true;
                     cut += 1;
                 }
             }
+        }
+        let end = self.base + self.chunks.len();
+        let slowest = self.positions.iter().flatten().min().copied();
+        while self.base < slowest.unwrap_or(end) {
+            let Some(chunk) = self.chunks.pop_front() else {
+                break;
+            };
+            self.buffered -= chunk.len() as u64;
+            self.base += 1;
+        }
+        cut
+    }
+
+    /// A reader moved or went: the driver may have room to read on.
+    pub fn wake_driver(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            driver.wake();
         }
     }
 }
@@ -141,7 +165,11 @@ impl Flight {
         }
         state.head.as_ref()?;
         if next == 0 {
-            return Some(Step::Head);
+            // Cut before it took anything: it asks the owner itself.
+            return Some(match state.cut[slot] {
+                true => Step::Alone,
+                false => Step::Head,
+            });
         }
         if state.cut[slot] || next - 1 < state.base {
             return Some(Step::Reply(Reply::Aborted));
@@ -196,16 +224,31 @@ mod tests {
     }
 
     #[test]
-    fn readers_further_behind_than_the_window_are_cut() {
+    fn a_slow_reader_alone_slows_the_body_and_is_never_cut() {
+        let mut state = with_readers(&[0]);
+        assert_eq!(push(&mut state, HALF), 0);
+        assert!(state.room_to_read());
+        assert_eq!(push(&mut state, HALF), 0);
+        // A window ahead of its only reader: the driver waits instead of cutting it.
+        assert!(!state.room_to_read());
+        state.positions[0] = Some(1);
+        assert_eq!(state.trim(), 0);
+        assert!(state.room_to_read());
+        assert_eq!((state.base, state.buffered), (1, HALF as u64));
+    }
+
+    #[test]
+    fn readers_more_than_a_window_behind_the_fastest_are_cut() {
         let mut state = with_readers(&[0, 0]);
         assert_eq!(push(&mut state, HALF), 0);
-        state.positions[0] = Some(1);
         assert_eq!(push(&mut state, HALF), 0);
         state.positions[0] = Some(2);
-        // A third half: the reader that took nothing would keep more than the window.
+        // Exactly a window behind: kept.
+        assert_eq!(state.trim(), 0);
+        state.positions[0] = Some(3);
         assert_eq!(push(&mut state, HALF), 1);
         assert_eq!(state.cut, [false, true]);
-        assert_eq!(state.positions, [Some(2), None]);
-        assert_eq!((state.base, state.buffered), (2, HALF as u64));
+        assert_eq!(state.positions, [Some(3), None]);
+        assert_eq!((state.base, state.buffered), (3, 0));
     }
 }
