@@ -186,19 +186,22 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
             // Until the end, or until nobody reads it any more (the owner's request then
             // ends with `replies`).
             let mut received = 0;
-            while flight.state.borrow().readers > 0 {
+            loop {
                 // A body not kept whole is read no further ahead of its fastest request
                 // than the window: a slow client paces the owner's fetch, as it would there.
                 let room = Rc::clone(&flight);
                 poll_fn(|cx| {
                     let mut state = room.state.borrow_mut();
-                    if !state.windowed || state.readers == 0 || state.room_to_read() {
+                    if !state.windowed || !state.anyone_reading() || state.room_to_read() {
                         return Poll::Ready(());
                     }
                     state.driver = Some(cx.waker().clone());
                     Poll::Pending
                 })
                 .await;
+                if !flight.state.borrow().anyone_reading() {
+                    break;
+                }
                 let ending = match replies.next().await {
                     Reply::Chunk(chunk) => {
                         received += chunk.len() as u64;
@@ -207,20 +210,10 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
                         if body_len == Some(received) {
                             shard.remote_flights.close(&flight);
                         }
-                        let mut cut = 0;
                         flight.update(|state| {
                             state.buffered += chunk.len() as u64;
                             state.chunks.push_back(chunk);
-                            // Past what the owner would store: from now on kept as it passes.
-                            if received > max_object && !state.windowed {
-                                state.windowed = true;
-                                cut = state.trim();
-                            }
                         });
-                        shard.count_lagging(cut);
-                        if flight.state.borrow().base > 0 {
-                            shard.remote_flights.close(&flight);
-                        }
                         continue;
                     }
                     Reply::End => Ending::End,
@@ -299,7 +292,12 @@ impl FlightReplies {
                 step => {
                     // As a local follower's: playlist answers just released go first.
                     self.shard.let_releases_pass().await;
-                    return self.take(step);
+                    // Looked at again: it may have been cut while it waited, and a head
+                    // followed by nothing is worse than asking alone.
+                    match self.flight.step(self.slot, self.next).unwrap_or(step) {
+                        Step::Alone => self.go_alone(),
+                        step => return self.take(step),
+                    }
                 }
             }
         }

@@ -74,6 +74,12 @@ impl State {
         self.chunks.iter().skip(skip).map(|c| c.len() as u64).sum()
     }
 
+    /// Whether a request still reads the body. One cut for lagging still counts among the
+    /// readers until its writer gets round to finding out, but the body is not for it.
+    pub fn anyone_reading(&self) -> bool {
+        self.positions.iter().flatten().next().is_some()
+    }
+
     /// Whether the driver may read on: the fastest reader is within the window of the newest
     /// chunk (or nobody reads).
     pub fn room_to_read(&self) -> bool {
