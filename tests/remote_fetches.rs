@@ -162,6 +162,9 @@ with_shards!(
             let (status, len) = (answer.status, answer.body.len());
             assert!(answer.complete && answer.body == expected, "{status} {len}");
         }
-        assert_eq!(setup.origin.hits(&target), 2);
+        // Asked alone it is fetched anew (the owner's pass-through is not joinable either);
+        // on a machine so slow that the first had taken nothing yet it may have joined:
+        // never more than two fetches either way, and never a head followed by a cut.
+        assert!(setup.origin.hits(&target) <= 2);
     }
 );
