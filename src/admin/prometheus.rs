@@ -74,6 +74,8 @@ impl Buckets {
 mod access;
 #[path = "prometheus_live.rs"]
 mod live;
+#[path = "prometheus_mesh.rs"]
+mod mesh;
 #[path = "prometheus_upstreams.rs"]
 mod upstreams;
 
@@ -372,16 +374,6 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             "Client connections refused at max_connections",
             load(|s| &s.connections_refused),
         ),
-        counter(
-            "livecache_mesh_messages",
-            "Messages sent between shards on the data path (requests for another shard's objects, invalidations)",
-            load(|s| &s.mesh_messages),
-        ),
-        counter(
-            "livecache_remote_fetches_joined",
-            "Media requests on a shard that does not own their stream that took an identical request's answer from the owner instead of asking it themselves",
-            load(|s| &s.remote_fetches_joined),
-        ),
         Family {
             name: "livecache_failures",
             help: "Failures livecache answered itself, by whose fault (client, upstream, local) and kind",
@@ -422,11 +414,6 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
             "Bytes reserved for request bodies being relayed to the origin",
             |s| s.guards.request_body_bytes.load(Ordering::Relaxed),
         ),
-        counter(
-            "livecache_overload_refusals",
-            "Requests answered 503 because the owner shard's queue was full",
-            load(|s| &s.overload_refusals),
-        ),
         Family {
             name: "livecache_response_first_byte_seconds",
             help: "Request head parsed to first response byte written, by cache result",
@@ -444,6 +431,7 @@ fn families(stats: &Stats, latency: &Latency, latency_shards: usize) -> Vec<Fami
         },
     ]
     .into_iter()
+    .chain(mesh::families(stats))
     .chain(live::families(stats, latency))
     .chain(upstreams::families(stats, &latency.active_origins))
     .chain(access::families(stats))

@@ -27,11 +27,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 
-use super::remote_release::RemoteReplies;
+use super::remote_release::{OnItsOwn, RemoteReplies};
 use super::shared_answer::{Ending, Flight, SharedHead, State, Step};
 use super::{FetchRequest, Reply, Shard};
 use crate::cache::CacheKey;
-use crate::http::Failure;
 use crate::metrics::streams::ObjectKind;
 use crate::metrics::{Guard, ShardStats};
 
@@ -211,8 +210,7 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
                             shard.remote_flights.close(&flight);
                         }
                         flight.update(|state| {
-                            state.buffered += chunk.len() as u64;
-                            state.chunks.push_back(chunk);
+                            state.push(chunk);
                         });
                         continue;
                     }
@@ -240,11 +238,8 @@ async fn drive(shard: Rc<Shard>, flight: Rc<Flight>, mut replies: RemoteReplies)
 
 enum Mode {
     Shared,
-    /// The first request's own replies: the first one, then the rest.
-    Own(Option<Reply>, RemoteReplies),
-    /// Its own request to the owner, or the failure to give.
-    Alone(RemoteReplies),
-    Failed(Failure),
+    /// Not shared: its own replies.
+    Alone(OnItsOwn),
 }
 
 /// One request's end of a shared remote fetch.
@@ -303,12 +298,7 @@ impl FlightReplies {
         }
         match &mut self.mode {
             Mode::Shared => Reply::Aborted,
-            Mode::Own(first, replies) => match first.take() {
-                Some(reply) => reply,
-                None => replies.next().await,
-            },
-            Mode::Alone(replies) => replies.next().await,
-            Mode::Failed(failure) => Reply::Failed(*failure),
+            Mode::Alone(own) => own.next().await,
         }
     }
 
@@ -319,8 +309,7 @@ impl FlightReplies {
                 Step::Reply(reply) => Some(self.take(Step::Reply(reply))),
                 _ => None,
             },
-            Mode::Own(first, replies) => first.take().or_else(|| replies.ready()),
-            Mode::Alone(replies) => replies.ready(),
+            Mode::Alone(own) => own.ready(),
             _ => None,
         }
     }
@@ -371,16 +360,8 @@ impl FlightReplies {
             true => self.flight.state.borrow_mut().own.take(),
             false => None,
         };
-        self.mode = match own {
-            Some((first, replies)) => Mode::Own(Some(first), replies),
-            None => match self
-                .shard
-                .ask_owner(self.flight.owner, Arc::clone(&self.flight.request))
-            {
-                Some(replies) => Mode::Alone(replies),
-                None => Mode::Failed(Failure::Overloaded),
-            },
-        };
+        let (owner, request) = (self.flight.owner, &self.flight.request);
+        self.mode = Mode::Alone(OnItsOwn::go(&self.shard, own, owner, request));
         self.leave();
     }
 

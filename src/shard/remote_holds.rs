@@ -29,7 +29,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::remote_release::RemoteReplies;
+use super::remote_release::{OnItsOwn, RemoteReplies};
 use super::{FetchRequest, Reply, Shard};
 use crate::cache::{CacheKey, CacheStatus, CachedHead, Release, StreamKey};
 use crate::http::Failure;
@@ -294,10 +294,8 @@ enum Joined {
     Waiting,
     /// The shared answer, and the index of the next reply to give (0: the head).
     Answer(Rc<Shared>, usize),
-    /// The first request's own replies: the first one, then the rest.
-    Own(Option<Reply>, RemoteReplies),
-    /// Its own request to the owner, or the failure to give.
-    Alone(RemoteReplies),
+    /// Not shared: its own replies.
+    Alone(OnItsOwn),
     Failed(Failure),
 }
 
@@ -321,11 +319,7 @@ impl JoinedReplies {
         match &mut self.state {
             Joined::Waiting => Reply::Aborted,
             Joined::Answer(..) => self.answer_reply(),
-            Joined::Own(first, replies) => match first.take() {
-                Some(reply) => reply,
-                None => replies.next().await,
-            },
-            Joined::Alone(replies) => replies.next().await,
+            Joined::Alone(own) => own.next().await,
             Joined::Failed(failure) => Reply::Failed(*failure),
         }
     }
@@ -334,8 +328,7 @@ impl JoinedReplies {
     pub(super) fn ready(&mut self) -> Option<Reply> {
         match &mut self.state {
             Joined::Answer(_, next) if *next > 0 => Some(self.answer_reply()),
-            Joined::Own(first, replies) => first.take().or_else(|| replies.ready()),
-            Joined::Alone(replies) => replies.ready(),
+            Joined::Alone(own) => own.ready(),
             _ => None,
         }
     }
@@ -410,10 +403,8 @@ impl JoinedReplies {
                 .first
                 .then(|| pending.own.borrow_mut().take())
                 .flatten();
-            self.state = match own {
-                Some((first, replies)) => Joined::Own(Some(first), replies),
-                None => self.ask_alone(),
-            };
+            let (shard, owner) = (&self.shard, pending.owner);
+            self.state = Joined::Alone(OnItsOwn::go(shard, own, owner, &pending.request));
         }
         // The first request's hold is the owner's to count; the others are this shard's (a
         // released answer's hold time is recorded once it is written, from its status).
@@ -426,15 +417,6 @@ impl JoinedReplies {
                 let mut latency = self.shard.latency.borrow_mut();
                 latency.record_hold(Some(stream.as_bytes()), self.since.elapsed());
             }
-        }
-    }
-
-    /// Its own request to the owner.
-    fn ask_alone(&self) -> Joined {
-        let request = Arc::clone(&self.pending.request);
-        match self.shard.ask_owner(self.pending.owner, request) {
-            Some(replies) => Joined::Alone(replies),
-            None => Joined::Failed(Failure::Overloaded),
         }
     }
 }

@@ -15,13 +15,15 @@
 //! count the watchdog had to let go is counted (`livecache_hls_release_counts_forgiven`).
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use futures_channel::mpsc::Receiver;
 use futures_lite::StreamExt;
 
 use super::doorbell::Doorbell;
 use super::release_gate::ReleaseGate;
-use super::Reply;
+use super::{FetchRequest, Reply, Shard};
+use crate::http::Failure;
 
 /// Sends a remote request's `next` reply on its owner: a held answer's head is counted on the
 /// requesting shard's `bell` and rung (`None` for a shard that sends no held answers). `send`
@@ -115,6 +117,51 @@ impl Drop for RemoteReplies {
         }
         if std::mem::take(&mut self.answer_open) {
             self.gate.released_one();
+        }
+    }
+}
+
+/// A request that shared another's request to the owner (`remote_holds`, `remote_flights`)
+/// and goes on alone when the answer was not one to share: the first request with the reply
+/// it already has and the rest of its stream; any other with a request of its own, or the
+/// failure to give when the owner's queue is full.
+pub(super) enum OnItsOwn {
+    Replies(Option<Reply>, RemoteReplies),
+    Failed(Failure),
+}
+
+impl OnItsOwn {
+    /// `own`, the first request's reply and stream when it has them; else a request of its
+    /// own for `request` to `owner`.
+    pub(super) fn go(
+        shard: &Shard,
+        own: Option<(Reply, RemoteReplies)>,
+        owner: usize,
+        request: &Arc<FetchRequest>,
+    ) -> OnItsOwn {
+        if let Some((first, replies)) = own {
+            return OnItsOwn::Replies(Some(first), replies);
+        }
+        match shard.ask_owner(owner, Arc::clone(request)) {
+            Some(replies) => OnItsOwn::Replies(None, replies),
+            None => OnItsOwn::Failed(Failure::Overloaded),
+        }
+    }
+
+    pub(super) async fn next(&mut self) -> Reply {
+        match self {
+            OnItsOwn::Replies(first, replies) => match first.take() {
+                Some(reply) => reply,
+                None => replies.next().await,
+            },
+            OnItsOwn::Failed(failure) => Reply::Failed(*failure),
+        }
+    }
+
+    pub(super) fn ready(&mut self) -> Option<Reply> {
+        match self {
+            OnItsOwn::Replies(first, replies) => first.take().or_else(|| replies.ready()),
+            OnItsOwn::Failed(_) => None,
         }
     }
 }

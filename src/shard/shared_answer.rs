@@ -40,9 +40,11 @@ pub(super) enum Ending {
 #[derive(Default)]
 pub(super) struct State {
     pub head: Option<SharedHead>,
-    /// The body's chunks from `base` on.
-    pub chunks: VecDeque<Bytes>,
+    /// The body's chunks from `base` on, each with where it starts in the body.
+    pub chunks: VecDeque<(u64, Bytes)>,
     pub base: usize,
+    /// The body's bytes received so far, and how many of them are kept.
+    pub received: u64,
     pub buffered: u64,
     /// The body is let go as the requests take it (an object the owner does not store).
     pub windowed: bool,
@@ -70,8 +72,18 @@ pub(super) struct State {
 impl State {
     /// The body's bytes from chunk `from` to the newest.
     fn bytes_from(&self, from: usize) -> u64 {
-        let skip = from.saturating_sub(self.base);
-        self.chunks.iter().skip(skip).map(|c| c.len() as u64).sum()
+        match self.chunks.get(from.saturating_sub(self.base)) {
+            Some((start, _)) => self.received - start,
+            None => 0,
+        }
+    }
+
+    /// Keeps the body's next chunk.
+    pub fn push(&mut self, chunk: Bytes) {
+        let len = chunk.len() as u64;
+        self.chunks.push_back((self.received, chunk));
+        self.received += len;
+        self.buffered += len;
     }
 
     /// Whether a request still reads the body. One cut for lagging still counts among the
@@ -109,7 +121,7 @@ impl State {
         let end = self.base + self.chunks.len();
         let slowest = self.positions.iter().flatten().min().copied();
         while self.base < slowest.unwrap_or(end) {
-            let Some(chunk) = self.chunks.pop_front() else {
+            let Some((_, chunk)) = self.chunks.pop_front() else {
                 break;
             };
             self.buffered -= chunk.len() as u64;
@@ -180,7 +192,7 @@ impl Flight {
         if state.cut[slot] || next - 1 < state.base {
             return Some(Step::Reply(Reply::Aborted));
         }
-        if let Some(chunk) = state.chunks.get(next - 1 - state.base) {
+        if let Some((_, chunk)) = state.chunks.get(next - 1 - state.base) {
             return Some(Step::Reply(Reply::Chunk(chunk.clone())));
         }
         state.ending.map(|ending| {
@@ -208,8 +220,7 @@ mod tests {
     }
 
     fn push(state: &mut State, len: usize) -> usize {
-        state.buffered += len as u64;
-        state.chunks.push_back(Bytes::from(vec![0; len]));
+        state.push(Bytes::from(vec![0; len]));
         state.trim()
     }
 
